@@ -1,0 +1,385 @@
+"""Turn uploaded BPMN bytes into validated, runnable process specs, or into precise problems.
+
+Order of checks: hardened XML parse, BPMN 2.0 XSD, powerflow extension metadata, SpiffWorkflow's
+own parser, then a lint for what the library accepts silently but runs wrongly (unsafe or broken
+scripts, unquoted timer expressions, link events, unreachable elements).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.event_definitions.conditional import ConditionalEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import (
+    MultiInstanceTask,
+    StandardLoopTask,
+)
+from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptTask
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
+
+from powerflow.engine.extensions import NS, ElementInfo, ProcessInfo, read_process
+from powerflow.engine.scripting import ScriptRejected, compile_script
+from powerflow.engine.types import Problem
+from powerflow.engine.xml import BPMN_NS, XmlRejected, parse_untrusted
+
+_FLOW_NODE_SKIP = {
+    "sequenceFlow",
+    "laneSet",
+    "lane",
+    "dataObject",
+    "dataObjectReference",
+    "dataStoreReference",
+    "textAnnotation",
+    "association",
+    "extensionElements",
+    "documentation",
+    "ioSpecification",
+    "property",
+    "group",
+    "category",
+}
+_UNQUOTED_TIMER = re.compile(r"^\s*(P\d|PT\d|R\d*/|\d{4}-\d{2}-\d{2})")
+
+
+@dataclass
+class CompiledProcess:
+    """One bpmn:process of an upload, ready to store (and, if executable, to run)."""
+
+    process_id: str
+    name: str
+    executable: bool
+    not_executable_reason: str | None
+    metadata: dict[str, Any]
+    elements: dict[str, ElementInfo]
+    flows: dict[str, dict[str, Any]]
+    warnings: list[Problem] = field(default_factory=list)
+
+    def catalog(self) -> dict[str, Any]:
+        """The JSON document stored with the definition: metadata, elements, flows."""
+        return {
+            "process": self.metadata,
+            "elements": {k: v.as_dict() for k, v in self.elements.items()},
+            "flows": self.flows,
+        }
+
+
+@dataclass
+class CompileResult:
+    """The outcome of compiling one upload."""
+
+    content_hash: str
+    processes: list[CompiledProcess]
+    problems: list[Problem]
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing blocks deployment (warnings do not)."""
+        return not any(p.severity == "error" for p in self.problems)
+
+
+def content_hash(data: bytes) -> str:
+    """The identity of an upload: sha256 of its bytes."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def _line_of(tree: etree._ElementTree, element_id: str | None) -> int | None:
+    if not element_id:
+        return None
+    found = tree.getroot().xpath("//*[@id=$eid]", eid=element_id)
+    return found[0].sourceline if found else None
+
+
+def _spiff_problem(
+    tree: etree._ElementTree, exc: Exception, process_id: str | None
+) -> Problem:
+    element_id = getattr(exc, "id", None) or None
+    message = str(exc.args[0]) if exc.args else str(exc)
+    message = message.strip().removesuffix(". ").rstrip()
+    if message.startswith("Multiple outgoing flows are not supported for tasks of type"):
+        message = (
+            "This task has more than one outgoing sequence flow; "
+            "add a gateway to split the flow."
+        )
+    if message.startswith("When looking for a task spec, we found two items"):
+        ref = message.rsplit("(", 1)[-1].rstrip(")")
+        message = f"A sequence flow points to '{ref}', which is not an element of this process."
+    line = getattr(exc, "line_number", None)
+    if not isinstance(line, int):
+        line = _line_of(tree, element_id)
+    return Problem(message, line=line, element_id=element_id, process_id=process_id)
+
+
+def _xsd_problems(tree: etree._ElementTree) -> list[Problem]:
+    schema = VALIDATOR.validator
+    VALIDATOR.preprocess(tree)
+    if schema.validate(tree):
+        return []
+    problems = []
+    for err in schema.error_log:
+        problems.append(Problem(f"BPMN schema: {err.message}", line=err.line or None))
+        if len(problems) >= 20:
+            break
+    return problems
+
+
+def _python_fragments(spec: Any) -> Iterator[tuple[str, str, str, str]]:
+    """Yield (bpmn id, what, source, mode) for every piece of Python in a process spec."""
+    for ts in spec.task_specs.values():
+        bpmn_id = getattr(ts, "bpmn_id", None) or ts.name
+        if isinstance(ts, ScriptTask) and ts.script:
+            yield bpmn_id, "script", ts.script, "exec"
+        for attr in ("prescript", "postscript"):
+            source = getattr(ts, attr, None)
+            if source:
+                yield bpmn_id, attr, source, "exec"
+        for cond, _target in getattr(ts, "cond_task_specs", []) or []:
+            args = getattr(cond, "args", None)
+            if cond is not None and args:
+                yield bpmn_id, "condition", args[0], "eval"
+        ed = getattr(ts, "event_definition", None)
+        for d in getattr(ed, "event_definitions", [ed]):
+            if isinstance(d, TimerEventDefinition):
+                yield bpmn_id, "timer", d.expression, "eval"
+            if isinstance(d, ConditionalEventDefinition):
+                yield bpmn_id, "conditional event", d.expression, "eval"
+        if isinstance(ts, StandardLoopTask) and ts.condition:
+            yield bpmn_id, "loop condition", ts.condition, "eval"
+        if isinstance(ts, MultiInstanceTask):
+            if ts.cardinality:
+                yield bpmn_id, "cardinality", ts.cardinality, "eval"
+            if ts.condition:
+                yield bpmn_id, "completion condition", ts.condition, "eval"
+
+
+def _lint_spec(
+    tree: etree._ElementTree, process_id: str, specs: list[Any]
+) -> list[Problem]:
+    problems: list[Problem] = []
+    for spec in specs:
+        for bpmn_id, what, source, mode in _python_fragments(spec):
+            line = _line_of(tree, bpmn_id)
+            if what == "timer" and _UNQUOTED_TIMER.match(source or ""):
+                problems.append(
+                    Problem(
+                        f"Timer expression {source.strip()} must be a quoted string, "
+                        f"for example \"{source.strip()}\" (timer expressions are Python).",
+                        line=line,
+                        element_id=bpmn_id,
+                        process_id=process_id,
+                    )
+                )
+                continue
+            try:
+                compile_script(source, mode)
+            except ScriptRejected as exc:
+                problems.append(
+                    Problem(
+                        f"The {what} is not allowed or not valid: {exc}",
+                        line=line,
+                        element_id=bpmn_id,
+                        process_id=process_id,
+                    )
+                )
+    return problems
+
+
+def _lint_xml(process: etree._Element, specs: list[Any]) -> list[Problem]:
+    pid = process.get("id")
+    problems: list[Problem] = []
+    for ev in process.xpath(".//bpmn:linkEventDefinition", namespaces=NS):
+        owner = ev.getparent()
+        problems.append(
+            Problem(
+                "Link events are not supported; connect the elements with a sequence flow.",
+                line=owner.sourceline,
+                element_id=owner.get("id"),
+                process_id=pid,
+            )
+        )
+    built = {getattr(ts, "bpmn_id", None) for spec in specs for ts in spec.task_specs.values()}
+    for node in process:
+        if not isinstance(node.tag, str) or etree.QName(node).namespace != BPMN_NS:
+            continue
+        local = etree.QName(node).localname
+        if local in _FLOW_NODE_SKIP or not node.get("id"):
+            continue
+        if node.get("id") not in built:
+            problems.append(
+                Problem(
+                    f"The {local} '{node.get('name') or node.get('id')}' cannot be reached "
+                    "from any start event and will never run.",
+                    line=node.sourceline,
+                    element_id=node.get("id"),
+                    process_id=pid,
+                    severity="warning",
+                )
+            )
+    for gw in process.xpath(".//bpmn:exclusiveGateway", namespaces=NS):
+        outgoing = gw.xpath("./bpmn:outgoing", namespaces=NS)
+        if len(outgoing) > 1 and not gw.get("default"):
+            problems.append(
+                Problem(
+                    f"The exclusive gateway '{gw.get('name') or gw.get('id')}' has no default "
+                    "flow; an instance fails there when no condition is true.",
+                    line=gw.sourceline,
+                    element_id=gw.get("id"),
+                    process_id=pid,
+                    severity="warning",
+                )
+            )
+    return problems
+
+
+def _flows(process: etree._Element) -> dict[str, dict[str, Any]]:
+    """Sequence flows keyed by 'source->target', for reporting which flow a gateway took."""
+    out: dict[str, dict[str, Any]] = {}
+    for flow in process.iter(f"{{{BPMN_NS}}}sequenceFlow"):
+        cond = flow.find(f"{{{BPMN_NS}}}conditionExpression")
+        out[f"{flow.get('sourceRef')}->{flow.get('targetRef')}"] = {
+            "id": flow.get("id"),
+            "name": flow.get("name"),
+            "condition": (cond.text or "").strip() if cond is not None else None,
+        }
+    return out
+
+
+def new_parser() -> SpiffBpmnParser:
+    """A SpiffWorkflow parser of the dialect powerflow runs (BPMN + spiffworkflow extensions)."""
+    return SpiffBpmnParser()
+
+
+def compile_bpmn(data: bytes, filename: str, *, max_bytes: int) -> CompileResult:
+    """Validate an upload and build every process in it; never raises for bad input."""
+    digest = content_hash(data)
+    try:
+        tree = parse_untrusted(data, max_bytes=max_bytes)
+    except XmlRejected as exc:
+        return CompileResult(digest, [], exc.problems)
+    problems = _xsd_problems(tree)
+    if problems:
+        return CompileResult(digest, [], problems)
+
+    infos: list[tuple[etree._Element, ProcessInfo]] = []
+    for process in tree.getroot().xpath("./bpmn:process", namespaces=NS):
+        info, meta_problems = read_process(process)
+        problems.extend(meta_problems)
+        infos.append((process, info))
+    if not infos:
+        problems.append(Problem("The file contains no bpmn:process element.", line=1))
+    if problems:
+        return CompileResult(digest, [], problems)
+
+    parser = new_parser()
+    try:
+        parser.add_bpmn_xml(tree, filename=filename)
+    except (ValidationException, SpiffWorkflowException) as exc:
+        return CompileResult(digest, [], [_spiff_problem(tree, exc, None)])
+
+    compiled: list[CompiledProcess] = []
+    for process, info in infos:
+        pid = info.process_id
+        reason = None
+        flows = _flows(process)
+        if not info.executable:
+            reason = f"Process {pid} is not executable (isExecutable=\"false\"): stored for viewing."
+            compiled.append(
+                CompiledProcess(pid, info.name, False, reason, info.metadata, info.elements, flows)
+            )
+            continue
+        try:
+            spec = parser.get_spec(pid)
+            subprocess_specs = parser.get_subprocess_specs(pid)
+        except (ValidationException, SpiffWorkflowException) as exc:
+            problems.append(_spiff_problem(tree, exc, pid))
+            continue
+        except (KeyError, AttributeError, TypeError, NotImplementedError) as exc:
+            problems.append(
+                Problem(f"This process cannot be built: {exc}", process_id=pid, line=process.sourceline)
+            )
+            continue
+        all_specs = [spec, *[s for s in subprocess_specs.values() if s is not None]]
+        lint = _lint_spec(tree, pid, all_specs) + _lint_xml(process, all_specs)
+        problems.extend(p for p in lint if p.severity == "error")
+        compiled.append(
+            CompiledProcess(
+                pid,
+                info.name,
+                True,
+                None,
+                info.metadata,
+                info.elements,
+                flows,
+                warnings=[p for p in lint if p.severity == "warning"],
+            )
+        )
+    return CompileResult(digest, compiled, problems)
+
+
+@dataclass(frozen=True)
+class LoadedProcess:
+    """A parsed process spec shared by every instance of one definition version."""
+
+    key: str
+    content_hash: str
+    spec: Any
+    subprocess_specs: dict[str, Any]
+    catalog: dict[str, Any]
+
+    @property
+    def ref(self) -> str:
+        """The reference written into saved state instead of the spec itself."""
+        return f"{self.content_hash}:{self.key}"
+
+
+class _SpecCache:
+    """LRU of parsed specs keyed by (content hash, process id); parsing costs about 1 ms."""
+
+    def __init__(self, size: int = 256) -> None:
+        self._items: OrderedDict[tuple[str, str], LoadedProcess] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(
+        self, digest: str, process_id: str, xml: bytes, catalog: dict[str, Any]
+    ) -> LoadedProcess:
+        key = (digest, process_id)
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+                return hit
+        tree = parse_untrusted(xml, max_bytes=len(xml) + 1)
+        parser = new_parser()
+        parser.add_bpmn_xml(tree, filename=f"{process_id}.bpmn")
+        loaded = LoadedProcess(
+            key=process_id,
+            content_hash=digest,
+            spec=parser.get_spec(process_id),
+            subprocess_specs=parser.get_subprocess_specs(process_id),
+            catalog=catalog,
+        )
+        with self._lock:
+            self._items[key] = loaded
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return loaded
+
+
+SPEC_CACHE = _SpecCache()
+
+
+def load_process(
+    digest: str, process_id: str, xml: bytes, catalog: dict[str, Any]
+) -> LoadedProcess:
+    """The runnable spec of a deployed definition, parsed once per process and content hash."""
+    return SPEC_CACHE.get(digest, process_id, xml, catalog)

@@ -1,0 +1,400 @@
+"""Read powerflow's BPMN extension namespace and the Camunda attributes powerflow honours.
+
+The namespace ``urn:powerflow:bpmn:1.0`` (prefix ``pf``) carries, per process, lane and activity:
+responsible roles, legal basis, power item, time limit, risk level and measures, and disclosure.
+The same keys are accepted as ``camunda:properties`` entries named ``pf:...``. User tasks also
+take ``camunda:candidateGroups`` and ``camunda:formData``. Everything is read from the hardened
+lxml tree and returned as plain JSON-ready dictionaries; bad values become Problems with lines.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import isodate
+from lxml import etree
+
+from powerflow.engine.types import FormField, Problem
+from powerflow.engine.xml import BPMN_NS
+
+PF_NS = "urn:powerflow:bpmn:1.0"
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+NS = {"bpmn": BPMN_NS, "pf": PF_NS, "camunda": CAMUNDA_NS}
+
+ROLE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+RISK_LEVELS = ("low", "medium", "high")
+CALENDARS = ("calendar", "working")
+TIME_LIMIT_KINDS = ("step", "statutory", "promised")
+POWER_CATEGORIES = (
+    "licensing",
+    "penalty",
+    "enforcement",
+    "levy",
+    "benefit-payment",
+    "inspection",
+    "confirmation",
+    "award",
+    "adjudication",
+    "other",
+)
+PF_ELEMENTS = ("responsibleRole", "legalBasis", "powerItem", "timeLimit", "risk", "disclosure")
+FORM_TYPES = ("string", "long", "boolean", "date", "enum")
+ACTIVITY_TAGS = (
+    "userTask",
+    "manualTask",
+    "task",
+    "scriptTask",
+    "serviceTask",
+    "sendTask",
+    "receiveTask",
+    "businessRuleTask",
+    "subProcess",
+    "callActivity",
+    "transaction",
+)
+HUMAN_TASK_TAGS = ("userTask", "manualTask", "task")
+
+
+def empty_metadata() -> dict[str, Any]:
+    """The metadata of an element that declares nothing."""
+    return {
+        "responsible_roles": [],
+        "legal_basis": [],
+        "power_item": None,
+        "time_limit": None,
+        "risk": None,
+        "disclosure": None,
+    }
+
+
+@dataclass
+class ElementInfo:
+    """What powerflow knows about one flow element beyond what the engine runs."""
+
+    element_id: str
+    tag: str
+    name: str
+    lane: str | None
+    roles: list[str]
+    metadata: dict[str, Any]
+    form: list[FormField] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON shape stored with the definition."""
+        return {
+            "element_id": self.element_id,
+            "tag": self.tag,
+            "name": self.name,
+            "lane": self.lane,
+            "roles": self.roles,
+            "metadata": self.metadata,
+            "form": [f.as_dict() for f in self.form],
+        }
+
+
+@dataclass
+class ProcessInfo:
+    """Metadata of one bpmn:process and of its elements."""
+
+    process_id: str
+    name: str
+    executable: bool
+    metadata: dict[str, Any]
+    elements: dict[str, ElementInfo]
+
+
+class _Reader:
+    def __init__(self, process_id: str) -> None:
+        self.process_id = process_id
+        self.problems: list[Problem] = []
+
+    def problem(self, node: etree._Element, message: str) -> None:
+        self.problems.append(
+            Problem(
+                message,
+                line=node.sourceline,
+                element_id=_owner_id(node),
+                process_id=self.process_id,
+            )
+        )
+
+    def metadata(self, node: etree._Element, *, where: str) -> dict[str, Any]:
+        meta = empty_metadata()
+        self._camunda_properties(node, meta)
+        for el in node.xpath("./bpmn:extensionElements/pf:*", namespaces=NS):
+            local = etree.QName(el).localname
+            if local not in PF_ELEMENTS:
+                self.problem(
+                    el,
+                    f"Unknown powerflow extension element pf:{local}; expected one of "
+                    f"{', '.join('pf:' + e for e in PF_ELEMENTS)}.",
+                )
+                continue
+            getattr(self, f"_pf_{local}")(el, meta, where)
+        return meta
+
+    def _role(self, node: etree._Element, value: str) -> str | None:
+        value = value.strip()
+        if not ROLE_PATTERN.match(value):
+            self.problem(
+                node,
+                f"'{value}' is not a valid role id: use letters, digits, '.', '_' or '-' "
+                "(at most 64 characters, starting with a letter or digit).",
+            )
+            return None
+        return value
+
+    def _duration(self, node: etree._Element, value: str) -> str | None:
+        value = value.strip()
+        try:
+            parsed = isodate.parse_duration(value)
+        except (isodate.ISO8601Error, ValueError):
+            self.problem(
+                node,
+                f"Time limit '{value}' is not an ISO 8601 duration such as PT4H, P5D or P1M.",
+            )
+            return None
+        if not parsed:
+            self.problem(node, f"Time limit '{value}' must be longer than zero.")
+            return None
+        return value
+
+    def _choice(
+        self, node: etree._Element, what: str, value: str, allowed: tuple[str, ...]
+    ) -> str | None:
+        if value not in allowed:
+            self.problem(node, f"{what} '{value}' is not one of: {', '.join(allowed)}.")
+            return None
+        return value
+
+    def _pf_responsibleRole(self, el: etree._Element, meta: dict[str, Any], where: str) -> None:
+        role = self._role(el, el.text or "")
+        if role and role not in meta["responsible_roles"]:
+            if meta.get("_roles_from_camunda"):
+                meta["responsible_roles"] = []
+                meta.pop("_roles_from_camunda")
+            meta["responsible_roles"].append(role)
+
+    def _pf_legalBasis(self, el: etree._Element, meta: dict[str, Any], where: str) -> None:
+        text = (el.text or "").strip()
+        if not text:
+            self.problem(el, "pf:legalBasis must not be empty.")
+        elif text not in meta["legal_basis"]:
+            meta["legal_basis"].append(text)
+
+    def _pf_powerItem(self, el: etree._Element, meta: dict[str, Any], where: str) -> None:
+        if where != "process":
+            self.problem(el, "pf:powerItem belongs on the bpmn:process, not on a lane or task.")
+            return
+        code = (el.get("code") or "").strip()
+        if not code:
+            self.problem(el, "pf:powerItem needs a code attribute (the power list item code).")
+            return
+        category = el.get("category")
+        if category is not None and self._choice(el, "Category", category, POWER_CATEGORIES) is None:
+            return
+        meta["power_item"] = {"code": code, "category": category, "name": (el.text or "").strip()}
+
+    def _pf_timeLimit(self, el: etree._Element, meta: dict[str, Any], where: str) -> None:
+        duration = el.get("duration")
+        if duration is None:
+            self.problem(el, "pf:timeLimit needs a duration attribute, such as duration=\"P5D\".")
+            return
+        calendar = el.get("calendar", "calendar")
+        kind = el.get("kind", "step")
+        if (
+            self._duration(el, duration) is None
+            or self._choice(el, "Calendar", calendar, CALENDARS) is None
+            or self._choice(el, "Time limit kind", kind, TIME_LIMIT_KINDS) is None
+        ):
+            return
+        meta["time_limit"] = {"duration": duration.strip(), "calendar": calendar, "kind": kind}
+
+    def _pf_risk(self, el: etree._Element, meta: dict[str, Any], where: str) -> None:
+        level = el.get("level")
+        if level is None:
+            self.problem(el, "pf:risk needs a level attribute: low, medium or high.")
+            return
+        if self._choice(el, "Risk level", level, RISK_LEVELS) is None:
+            return
+        measures = [
+            (m.text or "").strip()
+            for m in el.xpath("./pf:measure", namespaces=NS)
+            if (m.text or "").strip()
+        ]
+        meta["risk"] = {"level": level, "measures": measures}
+
+    def _pf_disclosure(self, el: etree._Element, meta: dict[str, Any], where: str) -> None:
+        public = el.get("public")
+        if public not in ("true", "false"):
+            self.problem(el, "pf:disclosure needs public=\"true\" or public=\"false\".")
+            return
+        fields = [f.strip() for f in (el.get("fields") or "").split(",") if f.strip()]
+        meta["disclosure"] = {"public": public == "true", "fields": fields}
+
+    def _camunda_properties(self, node: etree._Element, meta: dict[str, Any]) -> None:
+        props = node.xpath(
+            "./bpmn:extensionElements/camunda:properties/camunda:property", namespaces=NS
+        )
+        values: dict[str, tuple[etree._Element, str]] = {}
+        for prop in props:
+            name = prop.get("name") or ""
+            if name.startswith("pf:"):
+                values[name[3:]] = (prop, prop.get("value") or "")
+        known = {
+            "responsibleRole",
+            "legalBasis",
+            "powerItem",
+            "timeLimit",
+            "timeLimitCalendar",
+            "timeLimitKind",
+            "riskLevel",
+            "riskMeasures",
+            "disclosure",
+            "disclosureFields",
+        }
+        for key, (prop, _value) in values.items():
+            if key not in known:
+                self.problem(
+                    prop, f"Unknown powerflow property pf:{key}; expected one of "
+                    f"{', '.join('pf:' + k for k in sorted(known))}."
+                )
+        if "responsibleRole" in values:
+            prop, value = values["responsibleRole"]
+            roles = [r for r in (self._role(prop, v) for v in value.split(",") if v.strip()) if r]
+            meta["responsible_roles"] = roles
+            meta["_roles_from_camunda"] = True
+        if "legalBasis" in values:
+            meta["legal_basis"] = [values["legalBasis"][1].strip()]
+        if "powerItem" in values:
+            meta["power_item"] = {"code": values["powerItem"][1].strip(), "category": None, "name": ""}
+        if "timeLimit" in values:
+            prop, value = values["timeLimit"]
+            calendar = values.get("timeLimitCalendar", (prop, "calendar"))[1] or "calendar"
+            kind = values.get("timeLimitKind", (prop, "step"))[1] or "step"
+            if (
+                self._duration(prop, value) is not None
+                and self._choice(prop, "Calendar", calendar, CALENDARS) is not None
+                and self._choice(prop, "Time limit kind", kind, TIME_LIMIT_KINDS) is not None
+            ):
+                meta["time_limit"] = {"duration": value.strip(), "calendar": calendar, "kind": kind}
+        if "riskLevel" in values:
+            prop, level = values["riskLevel"]
+            if self._choice(prop, "Risk level", level, RISK_LEVELS) is not None:
+                measures = values.get("riskMeasures", (prop, ""))[1]
+                meta["risk"] = {
+                    "level": level,
+                    "measures": [m.strip() for m in measures.split(";") if m.strip()],
+                }
+        if "disclosure" in values:
+            prop, value = values["disclosure"]
+            if self._choice(prop, "Disclosure", value, ("public", "internal")) is not None:
+                fields = values.get("disclosureFields", (prop, ""))[1]
+                meta["disclosure"] = {
+                    "public": value == "public",
+                    "fields": [f.strip() for f in fields.split(",") if f.strip()],
+                }
+
+    def form(self, node: etree._Element) -> list[FormField]:
+        fields: list[FormField] = []
+        for ff in node.xpath(
+            "./bpmn:extensionElements/camunda:formData/camunda:formField", namespaces=NS
+        ):
+            fid = (ff.get("id") or "").strip()
+            if not fid:
+                self.problem(ff, "A camunda:formField needs an id.")
+                continue
+            ftype = ff.get("type") or "string"
+            if ftype not in FORM_TYPES:
+                self.problem(
+                    ff,
+                    f"Form field '{fid}' has type '{ftype}'; supported types are "
+                    f"{', '.join(FORM_TYPES)}.",
+                )
+                continue
+            required = bool(
+                ff.xpath(
+                    "./camunda:validation/camunda:constraint[@name='required']", namespaces=NS
+                )
+            )
+            options = tuple(
+                (v.get("id") or "", v.get("name") or v.get("id") or "")
+                for v in ff.xpath("./camunda:value", namespaces=NS)
+            )
+            if ftype == "enum" and not options:
+                self.problem(ff, f"Enum form field '{fid}' lists no camunda:value options.")
+            fields.append(
+                FormField(
+                    id=fid,
+                    label=ff.get("label") or fid,
+                    type=ftype,
+                    required=required,
+                    default=ff.get("defaultValue"),
+                    options=options,
+                )
+            )
+        return fields
+
+
+def _owner_id(node: etree._Element) -> str | None:
+    current: etree._Element | None = node
+    while current is not None:
+        if etree.QName(current).namespace == BPMN_NS and current.get("id"):
+            return str(current.get("id"))
+        current = current.getparent()
+    return None
+
+
+def _lanes_of(process: etree._Element, reader: _Reader) -> dict[str, tuple[str, list[str]]]:
+    """Map each flow node id to (lane name, lane roles); the innermost lane wins."""
+    result: dict[str, tuple[str, list[str]]] = {}
+    for lane in process.iter(f"{{{BPMN_NS}}}lane"):  # document order: parents before children
+        name = (lane.get("name") or lane.get("id") or "").strip()
+        meta = reader.metadata(lane, where="lane")
+        roles = meta["responsible_roles"] or [name]
+        for ref in lane.xpath("./bpmn:flowNodeRef", namespaces=NS):
+            result[(ref.text or "").strip()] = (name, roles)
+    return result
+
+
+def read_process(process: etree._Element) -> tuple[ProcessInfo, list[Problem]]:
+    """Read the powerflow metadata of one bpmn:process element and of its activities."""
+    pid = process.get("id") or ""
+    reader = _Reader(pid)
+    meta = reader.metadata(process, where="process")
+    meta.pop("_roles_from_camunda", None)
+    lanes = _lanes_of(process, reader)
+    elements: dict[str, ElementInfo] = {}
+    for tag in ACTIVITY_TAGS:
+        for node in process.iter(f"{{{BPMN_NS}}}{tag}"):
+            eid = node.get("id") or ""
+            emeta = reader.metadata(node, where="activity")
+            emeta.pop("_roles_from_camunda", None)
+            lane_name, lane_roles = lanes.get(eid, (None, []))
+            roles = list(emeta["responsible_roles"])
+            groups = [g.strip() for g in (node.get(f"{{{CAMUNDA_NS}}}candidateGroups") or "").split(",")]
+            groups = [g for g in groups if g]
+            if not roles and groups:
+                roles = [r for r in (reader._role(node, g) for g in groups) if r]
+            if not roles:
+                roles = list(lane_roles)
+            form = reader.form(node) if tag == "userTask" else []
+            elements[eid] = ElementInfo(
+                element_id=eid,
+                tag=tag,
+                name=(node.get("name") or eid).strip(),
+                lane=lane_name,
+                roles=roles,
+                metadata=emeta,
+                form=form,
+            )
+    info = ProcessInfo(
+        process_id=pid,
+        name=(process.get("name") or pid).strip(),
+        executable=process.get("isExecutable", "true") != "false",
+        metadata=meta,
+        elements=elements,
+    )
+    return info, reader.problems

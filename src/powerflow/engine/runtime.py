@@ -1,0 +1,359 @@
+"""Pure functions over saved state: start, complete a task, fire timers, deliver a message, cancel.
+
+Each takes a LoadedProcess and saved state (a JSON string) and returns a StepResult: the new
+state, the open human tasks, what changed, the waiting timers and messages, and the ordered step
+events. Nothing here touches a database; a failed automatic step becomes an incident on the
+result, never an exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit, BoundaryEventJoin, _EndJoin
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.specs.mixins.exclusive_gateway import ExclusiveGateway
+from SpiffWorkflow.bpmn.specs.mixins.inclusive_gateway import InclusiveGateway
+from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException
+from SpiffWorkflow.util.task import TaskState
+
+from powerflow.engine.compiler import LoadedProcess
+from powerflow.engine.scripting import RESTRICTED_ENGINE
+from powerflow.engine.serializer import check_plain_json, dump_state, load_state, to_plain
+from powerflow.engine.types import (
+    Incident,
+    InstanceStatus,
+    PendingMessage,
+    PendingTimer,
+    StepEvent,
+    StepResult,
+    TaskView,
+)
+
+
+class TaskNotFound(LookupError):
+    """The task id is not part of this instance."""
+
+
+class TaskNotReady(Exception):
+    """The task exists but is not a human task waiting for completion."""
+
+
+class NotWaitingForMessage(Exception):
+    """The instance does not wait for a message of that name."""
+
+
+class InstanceNotRunning(Exception):
+    """The instance has ended (completed, failed or cancelled)."""
+
+
+_AUTOMATIC_KINDS = {
+    "ScriptTask": "scriptTask",
+    "ServiceTask": "serviceTask",
+    "SendTask": "sendTask",
+    "BusinessRuleTask": "businessRuleTask",
+    "ReceiveTask": "receiveTask",
+    "CallActivity": "callActivity",
+    "SubWorkflowTask": "subProcess",
+    "TransactionSubprocess": "transaction",
+}
+
+
+class _Recorder:
+    """Collects step events from SpiffWorkflow's engine-step callbacks, in order."""
+
+    def __init__(self, process: LoadedProcess) -> None:
+        self.process = process
+        self.events: list[StepEvent] = []
+
+    def did_complete(self, task: Any) -> None:
+        spec = task.task_spec
+        if isinstance(spec, BoundaryEventSplit | BoundaryEventJoin | _EndJoin):
+            return
+        bpmn_id = getattr(spec, "bpmn_id", None)
+        if bpmn_id is None:
+            return
+        name = getattr(spec, "bpmn_name", None) or bpmn_id
+        if isinstance(spec, ExclusiveGateway | InclusiveGateway):
+            self.events.append(self._decision(task, bpmn_id, name))
+            return
+        if isinstance(spec, CatchingEvent):
+            ed = spec.event_definition
+            defs = ed.event_definitions if isinstance(ed, MultipleEventDefinition) else [ed]
+            if any(isinstance(d, TimerEventDefinition) for d in defs):
+                self.events.append(StepEvent("timer.fired", bpmn_id, name, str(task.id)))
+            elif any(isinstance(d, MessageEventDefinition) for d in defs) and not spec.manual:
+                self.events.append(StepEvent("message.received", bpmn_id, name, str(task.id)))
+            return
+        kind = _AUTOMATIC_KINDS.get(type(spec).__name__)
+        if kind is not None:
+            self.events.append(
+                StepEvent(
+                    "task.completed",
+                    bpmn_id,
+                    name,
+                    str(task.id),
+                    {"kind": kind, "automatic": True},
+                )
+            )
+
+    def _decision(self, task: Any, bpmn_id: str, name: str) -> StepEvent:
+        flows = self.process.catalog.get("flows", {})
+        taken = []
+        for child in task.children:
+            if child.state & (TaskState.MAYBE | TaskState.LIKELY | TaskState.CANCELLED):
+                continue
+            target = getattr(child.task_spec, "bpmn_id", None)
+            flow = flows.get(f"{bpmn_id}->{target}", {})
+            taken.append(
+                {
+                    "flow_id": flow.get("id"),
+                    "flow_name": flow.get("name"),
+                    "target": target,
+                    "condition": flow.get("condition"),
+                }
+            )
+        return StepEvent("gateway.decided", bpmn_id, name, str(task.id), {"taken": taken})
+
+
+def _human_tasks(process: LoadedProcess, workflow: Any) -> list[TaskView]:
+    elements = process.catalog.get("elements", {})
+    views = []
+    for task in workflow.get_tasks(state=TaskState.READY, manual=True):
+        spec = task.task_spec
+        bpmn_id = getattr(spec, "bpmn_id", None) or spec.name
+        element = elements.get(bpmn_id, {})
+        lane = element.get("lane") or getattr(spec, "lane", None)
+        roles = tuple(element.get("roles") or ([lane] if lane else []))
+        views.append(
+            TaskView(
+                id=str(task.id),
+                element_id=bpmn_id,
+                name=getattr(spec, "bpmn_name", None) or element.get("name") or bpmn_id,
+                kind=element.get("tag") or "task",
+                lane=lane,
+                roles=roles,
+                data=to_plain(task.data),
+            )
+        )
+    return views
+
+
+def _timers(workflow: Any) -> list[PendingTimer]:
+    due: list[PendingTimer] = []
+    for task in workflow.event_manager.tasks.values():
+        ed = task.task_spec.event_definition
+        defs = ed.event_definitions if isinstance(ed, MultipleEventDefinition) else [ed]
+        if not any(isinstance(d, TimerEventDefinition) for d in defs):
+            continue
+        value = task.internal_data.get("event_value")
+        if isinstance(value, dict):
+            value = value.get("next") if value.get("cycles") != 0 else None
+        if not value:
+            continue
+        when = (
+            TimerEventDefinition.get_datetime(value)
+            if "T" in value and not value.startswith("P")
+            else TimerEventDefinition.parse_time_or_duration(value)
+        )
+        if isinstance(when, datetime):
+            due.append(
+                PendingTimer(
+                    element_id=getattr(task.task_spec, "bpmn_id", task.task_spec.name),
+                    due_at=when.astimezone(UTC).isoformat(),
+                )
+            )
+    return due
+
+
+def _messages(workflow: Any) -> list[PendingMessage]:
+    return [
+        PendingMessage(element_id=None, name=str(ev.name))
+        for ev in workflow.waiting_events()
+        if ev.event_type == "MessageEventDefinition"
+    ]
+
+
+def _status(workflow: Any, incident: Incident | None) -> InstanceStatus:
+    if incident is not None:
+        return "failed"
+    if workflow.is_completed():
+        return "completed"
+    return "running"
+
+
+def _incident_from(exc: Exception) -> Incident:
+    spec = getattr(exc, "task_spec", None)
+    element_id = getattr(spec, "bpmn_id", None) if spec is not None else None
+    element_name = getattr(spec, "bpmn_name", None) if spec is not None else None
+    message = str(exc.args[0]) if exc.args else type(exc).__name__
+    message = message.strip().removesuffix(". ").rstrip()
+    return Incident(element_id=element_id, element_name=element_name, message=message)
+
+
+def _run(
+    process: LoadedProcess,
+    workflow: Any,
+    action: Callable[[Any, _Recorder], None],
+    *,
+    before: set[str],
+) -> StepResult:
+    recorder = _Recorder(process)
+    incident: Incident | None = None
+    try:
+        action(workflow, recorder)
+        workflow.do_engine_steps(did_complete_task=recorder.did_complete)
+    except (SpiffWorkflowException, ValueError, TypeError, KeyError, NameError,
+            ArithmeticError, AttributeError, NotImplementedError, RecursionError) as exc:
+        incident = _incident_from(exc)
+        recorder.events.append(
+            StepEvent(
+                "instance.failed",
+                incident.element_id,
+                incident.element_name,
+                None,
+                {"message": incident.message},
+            )
+        )
+    open_tasks = _human_tasks(process, workflow)
+    now_ids = {t.id for t in open_tasks}
+    new_tasks = [t for t in open_tasks if t.id not in before]
+    closed = sorted(before - now_ids)
+    status = _status(workflow, incident)
+    events = list(recorder.events)
+    for t in new_tasks:
+        events.append(StepEvent("task.ready", t.element_id, t.name, t.id, {"roles": list(t.roles)}))
+    if status == "completed":
+        events.append(StepEvent("instance.completed", None, None, None, {}))
+    data = to_plain(workflow.data) if status == "completed" else to_plain(workflow.task_tree.data)
+    if status == "completed" and not data:
+        data = to_plain(workflow.last_task.data) if workflow.last_task is not None else {}
+    return StepResult(
+        state=dump_state(process, workflow),
+        status=status,
+        open_tasks=tuple(open_tasks),
+        new_tasks=tuple(new_tasks),
+        closed_task_ids=tuple(closed),
+        timers=tuple(_timers(workflow)) if status == "running" else (),
+        messages=tuple(_messages(workflow)) if status == "running" else (),
+        events=tuple(events),
+        data=data,
+        incident=incident,
+    )
+
+
+def _load_running(process: LoadedProcess, state: str) -> Any:
+    workflow = load_state(process, state)
+    if workflow.is_completed():
+        raise InstanceNotRunning("the instance has already ended")
+    return workflow
+
+
+def start(process: LoadedProcess, variables: dict[str, Any]) -> StepResult:
+    """Create an instance with initial variables and run it to its first wait state."""
+    check_plain_json(variables, where="variables")
+    workflow = BpmnWorkflow(process.spec, process.subprocess_specs, script_engine=RESTRICTED_ENGINE)
+    workflow.task_tree.data.update(variables)
+
+    def action(wf: Any, recorder: _Recorder) -> None:
+        recorder.events.append(StepEvent("instance.started", None, None, None, {}))
+
+    return _run(process, workflow, action, before=set())
+
+
+def open_tasks(process: LoadedProcess, state: str) -> list[TaskView]:
+    """The human tasks an instance waits on, read from saved state."""
+    return _human_tasks(process, load_state(process, state))
+
+
+def complete_task(
+    process: LoadedProcess, state: str, task_id: str, data: dict[str, Any]
+) -> StepResult:
+    """Complete a READY human task with submitted data and run to the next wait state.
+
+    Raises TaskNotFound, TaskNotReady or InstanceNotRunning; nothing is changed then.
+    """
+    check_plain_json(data)
+    workflow = _load_running(process, state)
+    before = {t.id for t in _human_tasks(process, workflow)}
+    try:
+        task = workflow.get_task_from_id(UUID(task_id))
+    except (TaskNotFoundException, ValueError):
+        raise TaskNotFound(task_id) from None
+    if task.state != TaskState.READY or not task.task_spec.manual:
+        raise TaskNotReady(f"task is {TaskState.get_name(task.state)}")
+
+    def action(wf: Any, recorder: _Recorder) -> None:
+        task.data.update(data)
+        task.run()
+        spec = task.task_spec
+        recorder.events.append(
+            StepEvent(
+                "task.completed",
+                getattr(spec, "bpmn_id", None),
+                getattr(spec, "bpmn_name", None) or getattr(spec, "bpmn_id", None),
+                task_id,
+                {"data": to_plain(data)},
+            )
+        )
+
+    return _run(process, workflow, action, before=before)
+
+
+def fire_due_timers(process: LoadedProcess, state: str) -> StepResult:
+    """Fire every timer of the instance whose due time has passed, and run on."""
+    workflow = _load_running(process, state)
+    before = {t.id for t in _human_tasks(process, workflow)}
+
+    def action(wf: Any, recorder: _Recorder) -> None:
+        wf.refresh_timers()
+
+    return _run(process, workflow, action, before=before)
+
+
+def deliver_message(
+    process: LoadedProcess, state: str, name: str, payload: dict[str, Any]
+) -> StepResult:
+    """Deliver a named message with a payload to an instance that waits for it."""
+    check_plain_json(payload, where="payload")
+    workflow = _load_running(process, state)
+    if name not in {m.name for m in _messages(workflow)}:
+        raise NotWaitingForMessage(name)
+    before = {t.id for t in _human_tasks(process, workflow)}
+
+    def action(wf: Any, recorder: _Recorder) -> None:
+        wf.send_event(BpmnEvent(MessageEventDefinition(name), payload=payload))
+        recorder.events.append(StepEvent("message.received", None, name, None, {"name": name}))
+
+    return _run(process, workflow, action, before=before)
+
+
+def cancel(process: LoadedProcess, state: str) -> StepResult:
+    """Cancel a running instance: every open task is closed, nothing runs further."""
+    workflow = load_state(process, state)
+    before = {t.id for t in _human_tasks(process, workflow)}
+    workflow.cancel()
+    open_now: list[TaskView] = []
+    return StepResult(
+        state=dump_state(process, workflow),
+        status="cancelled",
+        open_tasks=tuple(open_now),
+        new_tasks=(),
+        closed_task_ids=tuple(sorted(before)),
+        timers=(),
+        messages=(),
+        events=(StepEvent("instance.cancelled", None, None, None, {}),),
+        data=to_plain(workflow.task_tree.data),
+    )
+
+
+def now_utc() -> datetime:
+    """The engine's notion of now (timers are compared against aware UTC times)."""
+    return datetime.now(UTC)

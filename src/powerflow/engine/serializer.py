@@ -1,0 +1,169 @@
+"""Saved state: SpiffWorkflow's JSON format without the process spec, plus data guards.
+
+An instance's saved state references its spec by ``<content hash>:<process id>``; the spec lives
+once in the definitions table and in the spec cache. The serializer format version is stored in
+the state (``serializer_version``) so stored instances can be upgraded explicitly later.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import datetime as dt
+import json
+import math
+from decimal import Decimal
+from typing import Any
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.workflow import (
+    BpmnWorkflowConverter,
+    WorkflowConverter,
+)
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+
+from powerflow.engine.compiler import LoadedProcess
+from powerflow.engine.scripting import RESTRICTED_ENGINE
+
+_CURRENT: contextvars.ContextVar[LoadedProcess] = contextvars.ContextVar("pf_current_process")
+
+
+class StateMismatch(Exception):
+    """Saved state that belongs to another definition than the one supplied."""
+
+
+class SpecRefWorkflowConverter(BpmnWorkflowConverter):  # type: ignore[misc]
+    """Writes a spec reference instead of the spec; restores the cached spec objects."""
+
+    def to_dict(self, workflow: Any) -> dict[str, Any]:
+        dct: dict[str, Any] = WorkflowConverter.to_dict(self, workflow)
+        dct["spec"] = _CURRENT.get().ref
+        dct["subprocess_specs"] = {}
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(self, dct: dict[str, Any]) -> Any:
+        process = _CURRENT.get()
+        if dct.get("spec") != process.ref:
+            raise StateMismatch(f"state references {dct.get('spec')!r}, not {process.ref!r}")
+        dct["spec"] = process.spec
+        dct["subprocess_specs"] = dict(process.subprocess_specs)
+        return super().from_dict(dct)
+
+
+
+def _build_serializer() -> BpmnWorkflowSerializer:
+    registry = BpmnWorkflowSerializer.configure(
+        {**SPIFF_CONFIG, BpmnWorkflow: SpecRefWorkflowConverter}
+    )
+    registry.register(Decimal, lambda d: {"value": str(d)}, lambda dct: Decimal(dct["value"]))
+    return BpmnWorkflowSerializer(registry)
+
+
+SERIALIZER = _build_serializer()
+FORMAT_VERSION: str = str(SERIALIZER.VERSION)
+
+
+def dump_state(process: LoadedProcess, workflow: Any) -> str:
+    """Serialize a workflow to its saved-state JSON (without the spec)."""
+    token = _CURRENT.set(process)
+    try:
+        return str(SERIALIZER.serialize_json(workflow))
+    finally:
+        _CURRENT.reset(token)
+
+
+def load_state(process: LoadedProcess, state: str) -> Any:
+    """Restore a workflow from saved state and attach the restricted script engine.
+
+    SpiffWorkflow forgets the script engine on deserialization; this is the one place that loads
+    state, so the unrestricted default can never run a script.
+    """
+    token = _CURRENT.set(process)
+    try:
+        workflow = SERIALIZER.deserialize_json(state)
+    finally:
+        _CURRENT.reset(token)
+    attach_engine(workflow)
+    return workflow
+
+
+def attach_engine(workflow: Any) -> None:
+    """Point the workflow and all its subprocesses at the restricted script engine."""
+    workflow.script_engine = RESTRICTED_ENGINE
+    for sub in workflow.subprocesses.values():
+        sub.script_engine = RESTRICTED_ENGINE
+
+
+class DataRejected(ValueError):
+    """Submitted data that cannot be stored as task data."""
+
+
+MAX_DEPTH = 32
+
+
+def check_plain_json(data: Any, *, where: str = "data") -> None:
+    """Accept only plain JSON: string keys (not 'typename', not starting with '_'), finite numbers.
+
+    SpiffWorkflow's serializer mistakes any dict with a 'typename' key for one of its own objects,
+    and names starting with '_' collide with the script guards; both are refused up front.
+    """
+    if not isinstance(data, dict):
+        raise DataRejected(f"{where} must be a JSON object.")
+    _check(data, where, 0)
+
+
+def _check(value: Any, path: str, depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise DataRejected(f"{path} is nested more than {MAX_DEPTH} levels deep.")
+    if value is None or isinstance(value, bool | str):
+        return
+    if isinstance(value, int):
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise DataRejected(f"{path} is not a finite number.")
+        return
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            _check(item, f"{path}[{i}]", depth + 1)
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise DataRejected(f"{path} has a key that is not a string.")
+            if key == "typename":
+                raise DataRejected(f"{path} has a key named 'typename', which is reserved.")
+            if key.startswith("_"):
+                raise DataRejected(
+                    f"{path}.{key}: names starting with '_' are reserved; rename the field."
+                )
+            if depth == 0 and not key.isidentifier():
+                raise DataRejected(
+                    f"{path}.{key}: top-level names must be valid identifiers "
+                    "(letters, digits and '_', not starting with a digit), "
+                    "because scripts and conditions refer to them."
+                )
+            _check(item, f"{path}.{key}", depth + 1)
+        return
+    raise DataRejected(f"{path} holds a value of type {type(value).__name__}, not JSON.")
+
+
+def to_plain(value: Any) -> Any:
+    """Task data as plain JSON values (dates as ISO strings, Decimals as numbers)."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): to_plain(v) for k, v in value.items() if not callable(v)}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [to_plain(v) for v in value]
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, Decimal):
+        return float(value)
+    return json.loads(json.dumps(str(value)))
