@@ -1,0 +1,1 @@
+"""The durable store: models, connections and migrations."""

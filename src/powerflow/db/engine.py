@@ -1,0 +1,123 @@
+"""Connections and transactions; the one place that knows SQLite from PostgreSQL.
+
+SQLite: WAL, busy timeout, ``BEGIN IMMEDIATE`` for write transactions, and an in-process lock so
+writers queue instead of spinning on the busy timeout. PostgreSQL: READ COMMITTED, row locks
+(``SELECT ... FOR UPDATE``) taken by the services through ``for_update``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Select, create_engine, event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+
+class DatabaseBusy(Exception):
+    """The database is locked by another writer; the request may be retried."""
+
+
+class Store:
+    """A database: engine, session factory and the write discipline for its dialect."""
+
+    def __init__(self, url: str, *, busy_timeout_ms: int = 5000, echo: bool = False) -> None:
+        self.url = make_url(url)
+        self.dialect = self.url.get_backend_name()
+        self.is_sqlite = self.dialect == "sqlite"
+        self._write_lock = threading.Lock() if self.is_sqlite else None
+        self.engine = self._make_engine(busy_timeout_ms, echo)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+
+    def _make_engine(self, busy_timeout_ms: int, echo: bool) -> Engine:
+        if not self.is_sqlite:
+            return create_engine(
+                self.url,
+                echo=echo,
+                pool_pre_ping=True,
+                pool_size=10,
+                max_overflow=10,
+                isolation_level="READ COMMITTED",
+            )
+        engine = create_engine(
+            self.url,
+            echo=echo,
+            connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False},
+            pool_size=8,
+            max_overflow=8,
+        )
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # BEGIN is emitted below
+            cur = dbapi_conn.cursor()
+            for pragma in (
+                "journal_mode=WAL",
+                "synchronous=NORMAL",
+                "foreign_keys=ON",
+                f"busy_timeout={busy_timeout_ms}",
+                "cache_size=-20000",
+            ):
+                cur.execute(f"PRAGMA {pragma}")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Any) -> None:
+            write = conn.get_execution_options().get("pf_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+        return engine
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A write transaction: committed on success, rolled back on any exception."""
+        lock = self._write_lock
+        if lock is not None and not lock.acquire(timeout=30):
+            raise DatabaseBusy("timed out waiting for the database write lock")
+        try:
+            with self._translate_busy():
+                bind = self.engine.execution_options(pf_write=True) if self.is_sqlite else self.engine
+                with Session(bind, expire_on_commit=False, autoflush=False) as session:
+                    with session.begin():
+                        yield session
+        finally:
+            if lock is not None:
+                lock.release()
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only transaction."""
+        with self._translate_busy(), self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def _translate_busy(self) -> Iterator[None]:
+        try:
+            yield
+        except OperationalError as exc:
+            if is_busy_error(exc):
+                raise DatabaseBusy(str(exc.orig)) from exc
+            raise
+
+    def for_update(self, stmt: Select[Any]) -> Select[Any]:
+        """Lock the selected rows until commit (PostgreSQL); SQLite's write lock covers it."""
+        return stmt if self.is_sqlite else stmt.with_for_update()
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def is_busy_error(exc: OperationalError) -> bool:
+    """True for SQLite 'database is locked' and PostgreSQL lock timeouts."""
+    text = str(exc.orig).lower()
+    return (
+        "database is locked" in text
+        or "database table is locked" in text
+        or "lock timeout" in text
+        or "could not obtain lock" in text
+    )
