@@ -80,7 +80,9 @@ class Store:
             raise DatabaseBusy("timed out waiting for the database write lock")
         try:
             with self._translate_busy():
-                bind = self.engine.execution_options(pf_write=True) if self.is_sqlite else self.engine
+                bind = (
+                    self.engine.execution_options(pf_write=True) if self.is_sqlite else self.engine
+                )
                 with Session(bind, expire_on_commit=False, autoflush=False) as session:
                     with session.begin():
                         yield session

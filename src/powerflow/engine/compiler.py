@@ -99,16 +99,13 @@ def _line_of(tree: etree._ElementTree, element_id: str | None) -> int | None:
     return found[0].sourceline if found else None
 
 
-def _spiff_problem(
-    tree: etree._ElementTree, exc: Exception, process_id: str | None
-) -> Problem:
+def _spiff_problem(tree: etree._ElementTree, exc: Exception, process_id: str | None) -> Problem:
     element_id = getattr(exc, "id", None) or None
     message = str(exc.args[0]) if exc.args else str(exc)
     message = message.strip().removesuffix(". ").rstrip()
     if message.startswith("Multiple outgoing flows are not supported for tasks of type"):
         message = (
-            "This task has more than one outgoing sequence flow; "
-            "add a gateway to split the flow."
+            "This task has more than one outgoing sequence flow; add a gateway to split the flow."
         )
     if message.startswith("When looking for a task spec, we found two items"):
         ref = message.rsplit("(", 1)[-1].rstrip(")")
@@ -161,9 +158,7 @@ def _python_fragments(spec: Any) -> Iterator[tuple[str, str, str, str]]:
                 yield bpmn_id, "completion condition", ts.condition, "eval"
 
 
-def _lint_spec(
-    tree: etree._ElementTree, process_id: str, specs: list[Any]
-) -> list[Problem]:
+def _lint_spec(tree: etree._ElementTree, process_id: str, specs: list[Any]) -> list[Problem]:
     problems: list[Problem] = []
     for spec in specs:
         for bpmn_id, what, source, mode in _python_fragments(spec):
@@ -172,7 +167,7 @@ def _lint_spec(
                 problems.append(
                     Problem(
                         f"Timer expression {source.strip()} must be a quoted string, "
-                        f"for example \"{source.strip()}\" (timer expressions are Python).",
+                        f'for example "{source.strip()}" (timer expressions are Python).',
                         line=line,
                         element_id=bpmn_id,
                         process_id=process_id,
@@ -291,7 +286,7 @@ def compile_bpmn(data: bytes, filename: str, *, max_bytes: int) -> CompileResult
         reason = None
         flows = _flows(process)
         if not info.executable:
-            reason = f"Process {pid} is not executable (isExecutable=\"false\"): stored for viewing."
+            reason = f'Process {pid} is not executable (isExecutable="false"): stored for viewing.'
             compiled.append(
                 CompiledProcess(pid, info.name, False, reason, info.metadata, info.elements, flows)
             )
@@ -304,7 +299,9 @@ def compile_bpmn(data: bytes, filename: str, *, max_bytes: int) -> CompileResult
             continue
         except (KeyError, AttributeError, TypeError, NotImplementedError) as exc:
             problems.append(
-                Problem(f"This process cannot be built: {exc}", process_id=pid, line=process.sourceline)
+                Problem(
+                    f"This process cannot be built: {exc}", process_id=pid, line=process.sourceline
+                )
             )
             continue
         all_specs = [spec, *[s for s in subprocess_specs.values() if s is not None]]
@@ -349,6 +346,10 @@ class _SpecCache:
         self._size = size
         self._lock = threading.Lock()
 
+    def peek(self, digest: str, process_id: str) -> LoadedProcess | None:
+        with self._lock:
+            return self._items.get((digest, process_id))
+
     def get(
         self, digest: str, process_id: str, xml: bytes, catalog: dict[str, Any]
     ) -> LoadedProcess:
@@ -383,3 +384,8 @@ def load_process(
 ) -> LoadedProcess:
     """The runnable spec of a deployed definition, parsed once per process and content hash."""
     return SPEC_CACHE.get(digest, process_id, xml, catalog)
+
+
+def cached_process(digest: str, process_id: str) -> LoadedProcess | None:
+    """The parsed spec if it is already cached (saves reading the XML from the database)."""
+    return SPEC_CACHE.peek(digest, process_id)

@@ -193,14 +193,17 @@ class _Reader:
             self.problem(el, "pf:powerItem needs a code attribute (the power list item code).")
             return
         category = el.get("category")
-        if category is not None and self._choice(el, "Category", category, POWER_CATEGORIES) is None:
+        if (
+            category is not None
+            and self._choice(el, "Category", category, POWER_CATEGORIES) is None
+        ):
             return
         meta["power_item"] = {"code": code, "category": category, "name": (el.text or "").strip()}
 
     def _pf_timeLimit(self, el: etree._Element, meta: dict[str, Any], where: str) -> None:
         duration = el.get("duration")
         if duration is None:
-            self.problem(el, "pf:timeLimit needs a duration attribute, such as duration=\"P5D\".")
+            self.problem(el, 'pf:timeLimit needs a duration attribute, such as duration="P5D".')
             return
         calendar = el.get("calendar", "calendar")
         kind = el.get("kind", "step")
@@ -229,7 +232,7 @@ class _Reader:
     def _pf_disclosure(self, el: etree._Element, meta: dict[str, Any], where: str) -> None:
         public = el.get("public")
         if public not in ("true", "false"):
-            self.problem(el, "pf:disclosure needs public=\"true\" or public=\"false\".")
+            self.problem(el, 'pf:disclosure needs public="true" or public="false".')
             return
         fields = [f.strip() for f in (el.get("fields") or "").split(",") if f.strip()]
         meta["disclosure"] = {"public": public == "true", "fields": fields}
@@ -258,8 +261,9 @@ class _Reader:
         for key, (prop, _value) in values.items():
             if key not in known:
                 self.problem(
-                    prop, f"Unknown powerflow property pf:{key}; expected one of "
-                    f"{', '.join('pf:' + k for k in sorted(known))}."
+                    prop,
+                    f"Unknown powerflow property pf:{key}; expected one of "
+                    f"{', '.join('pf:' + k for k in sorted(known))}.",
                 )
         if "responsibleRole" in values:
             prop, value = values["responsibleRole"]
@@ -269,7 +273,11 @@ class _Reader:
         if "legalBasis" in values:
             meta["legal_basis"] = [values["legalBasis"][1].strip()]
         if "powerItem" in values:
-            meta["power_item"] = {"code": values["powerItem"][1].strip(), "category": None, "name": ""}
+            meta["power_item"] = {
+                "code": values["powerItem"][1].strip(),
+                "category": None,
+                "name": "",
+            }
         if "timeLimit" in values:
             prop, value = values["timeLimit"]
             calendar = values.get("timeLimitCalendar", (prop, "calendar"))[1] or "calendar"
@@ -315,9 +323,7 @@ class _Reader:
                 )
                 continue
             required = bool(
-                ff.xpath(
-                    "./camunda:validation/camunda:constraint[@name='required']", namespaces=NS
-                )
+                ff.xpath("./camunda:validation/camunda:constraint[@name='required']", namespaces=NS)
             )
             options = tuple(
                 (v.get("id") or "", v.get("name") or v.get("id") or "")
@@ -374,7 +380,9 @@ def read_process(process: etree._Element) -> tuple[ProcessInfo, list[Problem]]:
             emeta.pop("_roles_from_camunda", None)
             lane_name, lane_roles = lanes.get(eid, (None, []))
             roles = list(emeta["responsible_roles"])
-            groups = [g.strip() for g in (node.get(f"{{{CAMUNDA_NS}}}candidateGroups") or "").split(",")]
+            groups = [
+                g.strip() for g in (node.get(f"{{{CAMUNDA_NS}}}candidateGroups") or "").split(",")
+            ]
             groups = [g for g in groups if g]
             if not roles and groups:
                 roles = [r for r in (reader._role(node, g) for g in groups) if r]

@@ -19,7 +19,13 @@ def apply() -> None:
     bpmn_defaults = BpmnTaskIterator.__init__.__defaults__
     if task_defaults == (None, UNBOUNDED_DEPTH, True, None):
         return
-    if task_defaults != (None, 1000, True, None) or bpmn_defaults != (None, 1000, True, False, None):
+    if task_defaults != (None, 1000, True, None) or bpmn_defaults != (
+        None,
+        1000,
+        True,
+        False,
+        None,
+    ):
         raise RuntimeError(
             "SpiffWorkflow's task iterator signature changed; review powerflow.engine.patches"
         )

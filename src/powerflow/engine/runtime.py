@@ -14,7 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
-from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit, BoundaryEventJoin, _EndJoin
+from SpiffWorkflow.bpmn.specs.control import BoundaryEventJoin, BoundaryEventSplit, _EndJoin
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
@@ -210,8 +210,17 @@ def _run(
     try:
         action(workflow, recorder)
         workflow.do_engine_steps(did_complete_task=recorder.did_complete)
-    except (SpiffWorkflowException, ValueError, TypeError, KeyError, NameError,
-            ArithmeticError, AttributeError, NotImplementedError, RecursionError) as exc:
+    except (
+        SpiffWorkflowException,
+        ValueError,
+        TypeError,
+        KeyError,
+        NameError,
+        ArithmeticError,
+        AttributeError,
+        NotImplementedError,
+        RecursionError,
+    ) as exc:
         incident = _incident_from(exc)
         recorder.events.append(
             StepEvent(
@@ -232,9 +241,10 @@ def _run(
         events.append(StepEvent("task.ready", t.element_id, t.name, t.id, {"roles": list(t.roles)}))
     if status == "completed":
         events.append(StepEvent("instance.completed", None, None, None, {}))
-    data = to_plain(workflow.data) if status == "completed" else to_plain(workflow.task_tree.data)
-    if status == "completed" and not data:
-        data = to_plain(workflow.last_task.data) if workflow.last_task is not None else {}
+    data = to_plain(workflow.data) if status == "completed" else {}
+    if not data:
+        last = workflow.last_task
+        data = to_plain(last.data if last is not None else workflow.task_tree.data)
     return StepResult(
         state=dump_state(process, workflow),
         status=status,

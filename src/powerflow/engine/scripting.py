@@ -123,9 +123,7 @@ class RestrictedEnvironment(TaskDataEnvironment):  # type: ignore[misc]
         scope.update(self.globals)  # guards last, so task data can never shadow them
         return eval(code, scope)  # noqa: S307 - restricted bytecode with guards
 
-    def execute(
-        self, script: str, context: dict[str, Any], external_context: Any = None
-    ) -> bool:
+    def execute(self, script: str, context: dict[str, Any], external_context: Any = None) -> bool:
         code = compile_script(script, "exec")
         self.check_for_overwrite(context, external_context or {})
         context.update(external_context or {})

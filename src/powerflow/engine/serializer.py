@@ -52,7 +52,6 @@ class SpecRefWorkflowConverter(BpmnWorkflowConverter):  # type: ignore[misc]
         return super().from_dict(dct)
 
 
-
 def _build_serializer() -> BpmnWorkflowSerializer:
     registry = BpmnWorkflowSerializer.configure(
         {**SPIFF_CONFIG, BpmnWorkflow: SpecRefWorkflowConverter}

@@ -46,7 +46,9 @@ def parse_untrusted(data: bytes, *, max_bytes: int) -> etree._ElementTree:
         tree = etree.ElementTree(etree.fromstring(data, _parser()))
     except etree.XMLSyntaxError as exc:
         line = exc.lineno if isinstance(exc.lineno, int) and exc.lineno > 0 else None
-        raise XmlRejected([Problem(f"The file is not well-formed XML: {exc.msg}", line=line)]) from None
+        raise XmlRejected(
+            [Problem(f"The file is not well-formed XML: {exc.msg}", line=line)]
+        ) from None
     docinfo = tree.docinfo
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
         raise XmlRejected(

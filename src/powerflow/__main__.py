@@ -1,0 +1,5 @@
+"""``python -m powerflow``."""
+
+from powerflow.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""HTTP edge: routes translate HTTP to service calls and back; no SQL, no SpiffWorkflow."""

@@ -1,0 +1,95 @@
+"""The one mapping from domain errors to HTTP problem responses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from powerflow.db.engine import DatabaseBusy
+from powerflow.services import errors as e
+
+STATUS: dict[type[e.DomainError], int] = {
+    e.Unauthenticated: 401,
+    e.Forbidden: 403,
+    e.NotFound: 404,
+    e.Conflict: 409,
+    e.PayloadTooLarge: 413,
+    e.InvalidDefinition: 422,
+    e.InvalidInput: 422,
+    e.Busy: 503,
+}
+TITLES = {
+    400: "Bad request",
+    401: "Authentication required",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Payload too large",
+    415: "Unsupported media type",
+    422: "Invalid input",
+    503: "Service busy",
+}
+
+
+def problem(status: int, detail: str, code: str, **extra: Any) -> JSONResponse:
+    """A problem+json response."""
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    body.update({k: v for k, v in extra.items() if v is not None})
+    headers = {"Retry-After": "1"} if status == 503 else None
+    if status == 401:
+        headers = {"WWW-Authenticate": "Bearer"}
+    return JSONResponse(
+        body, status_code=status, headers=headers, media_type="application/problem+json"
+    )
+
+
+def _status_of(exc: e.DomainError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 400
+
+
+def _validation_message(exc: RequestValidationError) -> tuple[str, list[str]]:
+    fields = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+        fields.append(f"{loc or 'body'}: {err.get('msg')}")
+    return "The request is not valid: " + "; ".join(fields[:5]), fields
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers on an application."""
+
+    @app.exception_handler(e.DomainError)
+    async def _domain(_: Request, exc: e.DomainError) -> JSONResponse:
+        return problem(_status_of(exc), exc.message, exc.code, **exc.detail)
+
+    @app.exception_handler(DatabaseBusy)
+    async def _busy(_: Request, exc: DatabaseBusy) -> JSONResponse:
+        return problem(503, "The database is busy with other changes; retry in a moment.", "busy")
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        detail, fields = _validation_message(exc)
+        return problem(422, detail, "invalid_request", fields=fields)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "Error")
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = "There is no such resource."
+        if exc.status_code == 405:
+            detail = "This method is not allowed on this resource."
+        return problem(exc.status_code, detail, "http_error")

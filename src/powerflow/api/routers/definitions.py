@@ -1,0 +1,146 @@
+"""/v1/definitions: upload BPMN files and read deployed definitions."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from powerflow.api.deps import PrincipalDep, StoreDep
+from powerflow.api.schemas import DefinitionRead, DeployResponse, Page, Problem
+from powerflow.services import definitions
+from powerflow.services.errors import InvalidInput
+from powerflow.services.views import DefinitionView
+
+router = APIRouter(prefix="/v1/definitions", tags=["definitions"])
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "No or invalid bearer token"},
+    403: {"model": Problem, "description": "Caller lacks the role"},
+    404: {"model": Problem, "description": "Unknown definition"},
+}
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                    "required": ["file"],
+                }
+            },
+            "application/xml": {"schema": {"type": "string"}},
+            "text/xml": {"schema": {"type": "string"}},
+        },
+    }
+}
+XML_TYPES = ("application/xml", "text/xml", "application/bpmn+xml", "application/octet-stream")
+
+
+def _read(view: DefinitionView) -> DefinitionRead:
+    return DefinitionRead.model_validate(view, from_attributes=True)
+
+
+async def _upload(request: Request) -> tuple[bytes, str]:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "multipart/form-data":
+        form = await request.form()
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise InvalidInput("Send the BPMN file in a multipart field named 'file'.")
+        data = await upload.read()
+        return data, upload.filename or "upload.bpmn"
+    if content_type in XML_TYPES or content_type == "":
+        name = request.headers.get("x-filename", "upload.bpmn")
+        return await request.body(), name[:255]
+    raise InvalidInput(
+        f"Unsupported content type '{content_type}': send multipart/form-data with a 'file' "
+        "field, or the BPMN XML itself as application/xml."
+    )
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=DeployResponse,
+    openapi_extra=UPLOAD_BODY,
+    summary="Upload a BPMN file and deploy its processes",
+    responses={
+        200: {"model": DeployResponse, "description": "Identical content already deployed"},
+        413: {"model": Problem, "description": "File too large"},
+        422: {"model": Problem, "description": "The file has problems (listed)"},
+        **ERRORS,
+    },
+)
+async def upload_definition(
+    request: Request, response: Response, store: StoreDep, principal: PrincipalDep
+) -> DeployResponse:
+    """Validate the file, then deploy a new version of each process (200 if nothing is new)."""
+    data, filename = await _upload(request)
+    limit = request.app.state.settings.max_upload_bytes
+    outcome = await run_in_threadpool(
+        definitions.deploy, store, data, filename, principal, max_bytes=limit
+    )
+    if not outcome.created:
+        response.status_code = 200
+    return DeployResponse(
+        created=outcome.created,
+        message=outcome.message,
+        definitions=[_read(v) for v in outcome.definitions],
+    )
+
+
+@router.get(
+    "",
+    response_model=Page[DefinitionRead],
+    responses=ERRORS,
+    summary="The latest version of every process",
+)
+def list_definitions(
+    store: StoreDep,
+    principal: PrincipalDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Page[DefinitionRead]:
+    """The latest version of every deployed process, by key."""
+    page = definitions.list_latest(store, limit=limit, offset=offset)
+    return Page[DefinitionRead](
+        items=[_read(v) for v in page.items], limit=limit, offset=offset, has_more=page.has_more
+    )
+
+
+@router.get(
+    "/{key}",
+    response_model=list[DefinitionRead],
+    responses=ERRORS,
+    summary="Every version of one process",
+)
+def get_definition_versions(
+    key: str, store: StoreDep, principal: PrincipalDep
+) -> list[DefinitionRead]:
+    """Every deployed version of a process key, newest first."""
+    return [_read(v) for v in definitions.versions(store, key)]
+
+
+@router.get(
+    "/{key}/xml",
+    response_class=Response,
+    responses={200: {"content": {"application/xml": {}}}, **ERRORS},
+    summary="The BPMN XML of a definition version",
+)
+def get_definition_xml(
+    key: str,
+    store: StoreDep,
+    principal: PrincipalDep,
+    version: Annotated[int | None, Query(ge=1)] = None,
+) -> Response:
+    """The file a version was deployed from (latest unless ``version`` is given)."""
+    view, xml = definitions.xml_of(store, key, version)
+    return Response(
+        xml,
+        media_type="application/xml",
+        headers={"X-Definition-Version": str(view.version), "ETag": f'"{view.content_hash}"'},
+    )

@@ -1,0 +1,145 @@
+"""/v1/instances: start, read, cancel instances; their events; messages."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from powerflow.api.deps import PrincipalDep, StoreDep
+from powerflow.api.schemas import (
+    EventRead,
+    InstanceCancel,
+    InstanceCreate,
+    InstanceRead,
+    MessageSend,
+    Page,
+    Problem,
+)
+from powerflow.services import instances
+from powerflow.services.views import InstanceView
+
+router = APIRouter(prefix="/v1/instances", tags=["instances"])
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "No or invalid bearer token"},
+    403: {"model": Problem, "description": "Caller lacks the role"},
+    404: {"model": Problem, "description": "Unknown instance or definition"},
+}
+WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    409: {"model": Problem, "description": "Not possible in the instance's current state"},
+    422: {"model": Problem, "description": "Invalid input"},
+    503: {"model": Problem, "description": "Database busy; retry"},
+}
+Status = Annotated[str | None, Query(pattern="^(running|completed|failed|cancelled)$")]
+
+
+def _read(view: InstanceView) -> InstanceRead:
+    return InstanceRead.model_validate(view, from_attributes=True)
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=InstanceRead,
+    responses=WRITE_ERRORS,
+    summary="Start an instance",
+)
+def start_instance(body: InstanceCreate, store: StoreDep, principal: PrincipalDep) -> InstanceRead:
+    """Start the latest (or given) version and run it to its first wait state."""
+    return _read(
+        instances.start_instance(
+            store,
+            principal,
+            body.definition_key,
+            business_key=body.business_key,
+            variables=body.variables,
+            version=body.version,
+        )
+    )
+
+
+@router.get("", response_model=Page[InstanceRead], responses=ERRORS, summary="List instances")
+def list_instances(
+    store: StoreDep,
+    principal: PrincipalDep,
+    definition_key: str | None = None,
+    status: Status = None,
+    business_key: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Page[InstanceRead]:
+    """Instances, newest first."""
+    page = instances.list_instances(
+        store,
+        definition_key=definition_key,
+        status=status,
+        business_key=business_key,
+        limit=limit,
+        offset=offset,
+    )
+    return Page[InstanceRead](
+        items=[_read(v) for v in page.items], limit=limit, offset=offset, has_more=page.has_more
+    )
+
+
+@router.get(
+    "/{instance_id}",
+    response_model=InstanceRead,
+    responses=ERRORS,
+    summary="One instance with its ready tasks",
+)
+def get_instance(instance_id: str, store: StoreDep, principal: PrincipalDep) -> InstanceRead:
+    """One instance with its ready tasks."""
+    return _read(instances.get_instance(store, instance_id))
+
+
+@router.post(
+    "/{instance_id}/cancel",
+    response_model=InstanceRead,
+    responses=WRITE_ERRORS,
+    summary="Cancel an instance",
+)
+def cancel_instance(
+    instance_id: str, store: StoreDep, principal: PrincipalDep, body: InstanceCancel | None = None
+) -> InstanceRead:
+    """Cancel a running instance; its open tasks are closed."""
+    reason = body.reason if body else None
+    return _read(instances.cancel_instance(store, principal, instance_id, reason))
+
+
+@router.post(
+    "/{instance_id}/messages",
+    response_model=InstanceRead,
+    responses=WRITE_ERRORS,
+    summary="Deliver a message to an instance",
+)
+def send_message(
+    instance_id: str, body: MessageSend, store: StoreDep, principal: PrincipalDep
+) -> InstanceRead:
+    """Deliver a BPMN message the instance waits for."""
+    return _read(instances.deliver_message(store, principal, instance_id, body.name, body.payload))
+
+
+@router.get(
+    "/{instance_id}/events",
+    response_model=Page[EventRead],
+    responses=ERRORS,
+    summary="The recorded steps of an instance",
+)
+def get_events(
+    instance_id: str,
+    store: StoreDep,
+    principal: PrincipalDep,
+    after: Annotated[int, Query(ge=0, description="Return events with seq greater than this")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> Page[EventRead]:
+    """Every recorded step of an instance, in order."""
+    page = instances.events_of(store, instance_id, after=after, limit=limit)
+    return Page[EventRead](
+        items=[EventRead.model_validate(e, from_attributes=True) for e in page.items],
+        limit=limit,
+        offset=after,
+        has_more=page.has_more,
+    )

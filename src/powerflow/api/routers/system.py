@@ -1,0 +1,23 @@
+"""/v1/me and /health."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from powerflow.api.deps import PrincipalDep, StoreDep
+from powerflow.api.schemas import Health, Me
+from powerflow.db.migrate import current
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/v1/me", response_model=Me, summary="Who am I")
+def me(principal: PrincipalDep) -> Me:
+    """The authenticated caller and their roles."""
+    return Me(name=principal.name, roles=sorted(principal.roles))
+
+
+@router.get("/health", response_model=Health, summary="Liveness")
+def health(store: StoreDep) -> Health:
+    """Whether the service can reach its database, and the schema revision."""
+    return Health(status="ok", database=store.dialect, schema_revision=current(store.engine))

@@ -1,0 +1,99 @@
+"""/v1/tasks: the inbox; claim, unclaim and complete human tasks."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from powerflow.api.deps import PrincipalDep, StoreDep
+from powerflow.api.schemas import InstanceRead, Page, Problem, TaskComplete, TaskDetail, TaskRead
+from powerflow.services import tasks
+
+router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "No or invalid bearer token"},
+    403: {"model": Problem, "description": "Caller lacks the task's role"},
+    404: {"model": Problem, "description": "Unknown task (or not visible to the caller)"},
+}
+WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    409: {"model": Problem, "description": "Task not ready, claimed by someone else, or raced"},
+    422: {"model": Problem, "description": "Data does not fit the task's form"},
+    503: {"model": Problem, "description": "Database busy; retry"},
+}
+State = Annotated[str | None, Query(pattern="^(ready|completed|cancelled)$")]
+
+
+@router.get("", response_model=Page[TaskRead], responses=ERRORS, summary="The caller's inbox")
+def list_tasks(
+    store: StoreDep,
+    principal: PrincipalDep,
+    state: State = None,
+    role: str | None = None,
+    assignee: str | None = None,
+    instance_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Page[TaskRead]:
+    """Tasks the caller's roles allow them to see, oldest first."""
+    page = tasks.list_tasks(
+        store,
+        principal,
+        state=state,
+        role=role,
+        assignee=assignee,
+        instance_id=instance_id,
+        limit=limit,
+        offset=offset,
+    )
+    return Page[TaskRead](
+        items=[TaskRead.model_validate(t, from_attributes=True) for t in page.items],
+        limit=limit,
+        offset=offset,
+        has_more=page.has_more,
+    )
+
+
+@router.get(
+    "/{task_id}", response_model=TaskDetail, responses=ERRORS, summary="One task with its form"
+)
+def get_task(task_id: str, store: StoreDep, principal: PrincipalDep) -> TaskDetail:
+    """One task with its form fields and current data."""
+    return TaskDetail.model_validate(
+        tasks.get_task(store, principal, task_id), from_attributes=True
+    )
+
+
+@router.post(
+    "/{task_id}/claim", response_model=TaskRead, responses=WRITE_ERRORS, summary="Claim a task"
+)
+def claim_task(task_id: str, store: StoreDep, principal: PrincipalDep) -> TaskRead:
+    """Assign the task to the caller."""
+    return TaskRead.model_validate(tasks.claim(store, principal, task_id), from_attributes=True)
+
+
+@router.post(
+    "/{task_id}/unclaim",
+    response_model=TaskRead,
+    responses=WRITE_ERRORS,
+    summary="Release a claimed task",
+)
+def unclaim_task(task_id: str, store: StoreDep, principal: PrincipalDep) -> TaskRead:
+    """Release the task so others in its role can take it."""
+    return TaskRead.model_validate(tasks.unclaim(store, principal, task_id), from_attributes=True)
+
+
+@router.post(
+    "/{task_id}/complete",
+    response_model=InstanceRead,
+    responses=WRITE_ERRORS,
+    summary="Complete a task",
+)
+def complete_task(
+    task_id: str, body: TaskComplete, store: StoreDep, principal: PrincipalDep
+) -> InstanceRead:
+    """Complete the task with data; the instance runs to its next wait state atomically."""
+    view = tasks.complete(store, principal, task_id, body.data)
+    return InstanceRead.model_validate(view, from_attributes=True)

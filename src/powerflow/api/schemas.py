@@ -1,0 +1,258 @@
+"""Request and response bodies of the public API (the source of api/openapi.json)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+T = TypeVar("T")
+
+
+class Schema(BaseModel):
+    """Base: read from service views by attribute."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class Problem(BaseModel):
+    """An error (RFC 9457 problem details) with powerflow's stable code."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    code: str
+    problems: list[BpmnProblem] | None = None
+    fields: list[str] | None = None
+
+
+class BpmnProblem(BaseModel):
+    """One problem of an uploaded BPMN file."""
+
+    message: str
+    line: int | None = None
+    element_id: str | None = None
+    process_id: str | None = None
+    severity: Literal["error", "warning"] = "error"
+
+
+class TimeLimit(BaseModel):
+    """A pf:timeLimit."""
+
+    duration: str
+    calendar: Literal["calendar", "working"] = "calendar"
+    kind: Literal["step", "statutory", "promised"] = "step"
+
+
+class Risk(BaseModel):
+    """A pf:risk: level and prevention measures."""
+
+    level: Literal["low", "medium", "high"]
+    measures: list[str] = []
+
+
+class Disclosure(BaseModel):
+    """A pf:disclosure: whether the step's result is public, and which fields."""
+
+    public: bool
+    fields: list[str] = []
+
+
+class PowerItem(BaseModel):
+    """A pf:powerItem: the power list entry a process exercises."""
+
+    code: str
+    category: str | None = None
+    name: str = ""
+
+
+class Metadata(BaseModel):
+    """powerflow extension metadata of a process or an element."""
+
+    responsible_roles: list[str] = []
+    legal_basis: list[str] = []
+    power_item: PowerItem | None = None
+    time_limit: TimeLimit | None = None
+    risk: Risk | None = None
+    disclosure: Disclosure | None = None
+
+
+class DefinitionRead(Schema):
+    """A deployed version of a process."""
+
+    id: int
+    key: str
+    version: int
+    name: str
+    executable: bool
+    not_executable_reason: str | None
+    content_hash: str
+    deployed_by: str
+    deployed_at: datetime
+    metadata: Metadata
+    warnings: list[BpmnProblem]
+
+
+class DeployResponse(Schema):
+    """The result of an upload."""
+
+    created: bool
+    message: str
+    definitions: list[DefinitionRead]
+
+
+class FormOption(BaseModel):
+    """One choice of an enum form field."""
+
+    id: str
+    name: str
+
+
+class FormFieldRead(BaseModel):
+    """A form field of a user task."""
+
+    id: str
+    label: str
+    type: str
+    required: bool
+    default: str | None = None
+    options: list[FormOption] = []
+
+
+class TaskRead(Schema):
+    """A human task."""
+
+    id: str
+    instance_id: str
+    definition_key: str
+    element_id: str
+    name: str
+    kind: str
+    lane: str | None
+    roles: list[str]
+    state: Literal["ready", "completed", "cancelled"]
+    assignee: str | None
+    created_at: datetime
+    due_at: datetime | None
+    ended_at: datetime | None
+    completed_by: str | None
+    metadata: Metadata
+    form: list[FormFieldRead]
+
+
+class TaskDetail(TaskRead):
+    """A task with the data it starts from (while it is ready)."""
+
+    data: dict[str, Any] | None = None
+
+
+class Incident(BaseModel):
+    """Why an instance failed."""
+
+    element_id: str | None
+    element_name: str | None
+    message: str
+
+
+class InstanceRead(Schema):
+    """A process instance with its ready tasks."""
+
+    id: str
+    definition_key: str
+    definition_version: int
+    business_key: str | None
+    status: Literal["running", "completed", "failed", "cancelled"]
+    version: int
+    data: dict[str, Any]
+    incident: Incident | None
+    next_timer_at: datetime | None
+    waiting_messages: list[str]
+    started_by: str
+    created_at: datetime
+    updated_at: datetime
+    ended_at: datetime | None
+    tasks: list[TaskRead]
+
+
+class InstanceCreate(BaseModel):
+    """Start an instance of a deployed definition."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    definition_key: str = Field(min_length=1, max_length=255)
+    business_key: str | None = Field(default=None, min_length=1, max_length=255)
+    variables: dict[str, Any] = Field(default_factory=dict)
+    version: int | None = Field(default=None, ge=1)
+
+
+class InstanceCancel(BaseModel):
+    """Cancel an instance, optionally saying why."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class TaskComplete(BaseModel):
+    """Complete a task with the data entered."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class MessageSend(BaseModel):
+    """Deliver a BPMN message to an instance."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=255)
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class EventRead(Schema):
+    """One recorded step of an instance."""
+
+    id: int
+    instance_id: str
+    seq: int
+    type: str
+    definition_key: str
+    definition_version: int
+    element_id: str | None
+    element_name: str | None
+    task_id: str | None
+    actor: str
+    payload: dict[str, Any]
+    occurred_at: datetime
+    prev_hash: str | None
+    hash: str
+
+
+class Page(Schema, Generic[T]):
+    """A page of results."""
+
+    items: list[T]
+    limit: int
+    offset: int
+    has_more: bool
+
+
+class Me(BaseModel):
+    """The authenticated caller."""
+
+    name: str
+    roles: list[str]
+
+
+class Health(BaseModel):
+    """Liveness and the database in use."""
+
+    status: Literal["ok"]
+    database: str
+    schema_revision: str | None
+
+
+Problem.model_rebuild()

@@ -1,0 +1,71 @@
+"""The FastAPI application: routers, error mapping, limits and the lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from powerflow import bootstrap
+from powerflow.api import errors
+from powerflow.api.limits import BodyLimit
+from powerflow.api.routers import definitions, instances, system, tasks
+from powerflow.db.engine import Store
+from powerflow.settings import Settings
+from powerflow.workers import TimerWorker
+
+log = logging.getLogger("powerflow")
+
+DESCRIPTION = """powerflow runs power-operation processes as BPMN 2.0 diagrams: designers deploy
+them, clerks advance their tasks within their roles, and every step is recorded as an event.
+Authenticate with `Authorization: Bearer <token>`. Errors are `application/problem+json`."""
+
+
+def create_app(settings: Settings | None = None, *, run_workers: bool = True) -> FastAPI:
+    """Build the application; the lifespan prepares the database and starts the workers."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = Store(settings.database_url, busy_timeout_ms=settings.busy_timeout_ms)
+        token = bootstrap.prepare(store, settings)
+        if token:
+            print(  # noqa: T201 - shown once to the operator, by design
+                f"\n  powerflow: created the admin user. Its bearer token (shown once):\n"
+                f"    {token}\n",
+                flush=True,
+            )
+        if settings.deploy_examples:
+            deployed = bootstrap.deploy_examples(store, settings)
+            if deployed:
+                log.warning("deployed example processes: %s", ", ".join(deployed))
+        app.state.store = store
+        worker = TimerWorker(store, settings.timer_poll_seconds) if run_workers else None
+        if worker:
+            worker.start()
+        try:
+            yield
+        finally:
+            if worker:
+                worker.stop()
+            store.dispose()
+
+    app = FastAPI(
+        title="powerflow",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    errors.install(app)
+    for router in (definitions.router, instances.router, tasks.router, system.router):
+        app.include_router(router)
+    app.add_middleware(
+        BodyLimit,
+        default=settings.max_body_bytes,
+        uploads=settings.max_upload_bytes,
+        upload_prefix="/v1/definitions",
+    )
+    return app

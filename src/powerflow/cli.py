@@ -1,0 +1,159 @@
+"""The ``powerflow`` command: serve, db, deploy, users, openapi."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from powerflow.settings import Settings
+
+app = typer.Typer(
+    help="powerflow: BPMN processes for supervising the exercise of public power.",
+    no_args_is_help=True,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+users_app = typer.Typer(help="Users, roles and tokens.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+
+DbOption = Annotated[
+    str | None, typer.Option("--database-url", help="Overrides POWERFLOW_DATABASE_URL")
+]
+
+
+def _settings(database_url: str | None = None) -> Settings:
+    settings = Settings()
+    if database_url:
+        settings = settings.model_copy(update={"database_url": database_url})
+    return settings
+
+
+def _store(settings: Settings):  # type: ignore[no-untyped-def]
+    from powerflow.db.engine import Store
+    from powerflow.db.migrate import upgrade
+
+    store = Store(settings.database_url, busy_timeout_ms=settings.busy_timeout_ms)
+    upgrade(store.engine)
+    return store
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
+    database_url: DbOption = None,
+) -> None:
+    """Run the HTTP service (creates or upgrades the database on start)."""
+    import uvicorn
+
+    from powerflow.app import create_app
+
+    settings = _settings(database_url)
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level=settings.log_level,
+        access_log=False,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(database_url: DbOption = None) -> None:
+    """Create or upgrade the schema to the latest revision."""
+    from powerflow.db.migrate import current
+
+    store = _store(_settings(database_url))
+    typer.echo(f"database at revision {current(store.engine)}")
+
+
+@app.command()
+def deploy(
+    files: Annotated[list[Path], typer.Argument(help="BPMN files", exists=True, dir_okay=False)],
+    database_url: DbOption = None,
+) -> None:
+    """Deploy BPMN files directly into the database (as the 'system' designer)."""
+    from powerflow.bootstrap import SYSTEM
+    from powerflow.services import definitions
+    from powerflow.services.errors import DomainError
+
+    settings = _settings(database_url)
+    store = _store(settings)
+    failed = False
+    for path in files:
+        try:
+            outcome = definitions.deploy(
+                store, path.read_bytes(), path.name, SYSTEM, max_bytes=settings.max_upload_bytes
+            )
+            typer.echo(f"{path}: {outcome.message}")
+        except DomainError as exc:
+            failed = True
+            typer.echo(f"{path}: {exc.message}", err=True)
+            for p in exc.detail.get("problems", []):
+                where = f"line {p['line']}" if p.get("line") else "?"
+                typer.echo(f"  {where} {p.get('element_id') or ''}: {p['message']}", err=True)
+    raise typer.Exit(1 if failed else 0)
+
+
+@users_app.command("add")
+def users_add(
+    name: str,
+    roles: Annotated[str, typer.Option(help="Comma-separated roles, e.g. clerk,finance-office")],
+    database_url: DbOption = None,
+) -> None:
+    """Create a user and print their bearer token (shown once)."""
+    from powerflow.services import auth
+    from powerflow.services.errors import DomainError
+
+    store = _store(_settings(database_url))
+    try:
+        token = auth.add_user(store, name, roles)
+    except DomainError as exc:
+        typer.echo(exc.message, err=True)
+        raise typer.Exit(1) from None
+    typer.echo(token)
+
+
+@users_app.command("token")
+def users_token(name: str, database_url: DbOption = None) -> None:
+    """Issue a new token for a user (the old one stops working)."""
+    from powerflow.services import auth
+    from powerflow.services.errors import DomainError
+
+    store = _store(_settings(database_url))
+    try:
+        typer.echo(auth.rotate_token(store, name))
+    except DomainError as exc:
+        typer.echo(exc.message, err=True)
+        raise typer.Exit(1) from None
+
+
+@users_app.command("list")
+def users_list(database_url: DbOption = None) -> None:
+    """List users and their roles."""
+    from powerflow.services import auth
+
+    for name, roles, disabled in auth.list_users(_store(_settings(database_url))):
+        typer.echo(f"{name}\t{','.join(roles)}{'\t(disabled)' if disabled else ''}")
+
+
+@app.command()
+def openapi(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write")] = None,
+) -> None:
+    """Print (or write) the OpenAPI document of the HTTP API."""
+    from powerflow.app import create_app
+
+    text = json.dumps(create_app(Settings()).openapi(), indent=2, sort_keys=True) + "\n"
+    if output:
+        output.write_text(text)
+    else:
+        typer.echo(text, nl=False)
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    app()

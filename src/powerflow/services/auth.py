@@ -1,0 +1,129 @@
+"""Users, roles and bearer tokens.
+
+Tokens are random 256-bit strings shown once; only their sha256 is stored (a slow hash adds
+nothing for tokens of that entropy). System roles: admin, designer, clerk, monitor; any other role
+name is organisational and is matched against BPMN lanes and powerflow role attributes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from powerflow.db.engine import Store
+from powerflow.db.models import User
+from powerflow.services.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+
+SYSTEM_ROLES = frozenset({"admin", "designer", "clerk", "monitor"})
+ROLE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller of a request."""
+
+    name: str
+    roles: frozenset[str]
+
+    def has(self, *roles: str) -> bool:
+        """True if the caller holds any of the given roles."""
+        return not self.roles.isdisjoint(roles)
+
+    @property
+    def is_admin(self) -> bool:
+        """Administrators manage the service (not other people's tasks)."""
+        return "admin" in self.roles
+
+
+def hash_token(token: str) -> str:
+    """The stored form of a token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    """A fresh bearer token."""
+    return "pf_" + secrets.token_urlsafe(32)
+
+
+def parse_roles(roles: list[str] | str) -> list[str]:
+    """Validate and de-duplicate role names (comma-separated or a list)."""
+    items = roles.split(",") if isinstance(roles, str) else roles
+    out: list[str] = []
+    for role in (r.strip() for r in items):
+        if not role:
+            continue
+        if not ROLE_PATTERN.match(role):
+            raise InvalidInput(
+                f"'{role}' is not a valid role name: use letters, digits, '.', '_' or '-'."
+            )
+        if role not in out:
+            out.append(role)
+    return out
+
+
+def authenticate(store: Store, token: str | None) -> Principal:
+    """The principal a bearer token belongs to; Unauthenticated if none or disabled."""
+    if not token:
+        raise Unauthenticated("Authentication required: send 'Authorization: Bearer <token>'.")
+    with store.read() as session:
+        user = session.scalar(select(User).where(User.token_hash == hash_token(token)))
+    if user is None or user.disabled:
+        raise Unauthenticated("The bearer token is not valid.")
+    return Principal(name=user.name, roles=frozenset(user.roles))
+
+
+def add_user(store: Store, name: str, roles: list[str] | str, token: str | None = None) -> str:
+    """Create a user with roles and return their token (shown once)."""
+    if not NAME_PATTERN.match(name):
+        raise InvalidInput(
+            f"'{name}' is not a valid user name: use letters, digits, '.', '_', '@' or '-'."
+        )
+    role_list = parse_roles(roles)
+    token = token or new_token()
+    with store.write() as session:
+        if session.scalar(select(User.id).where(User.name == name)) is not None:
+            raise Conflict(f"A user named '{name}' already exists.")
+        session.add(User(name=name, roles=role_list, token_hash=hash_token(token)))
+    return token
+
+
+def rotate_token(store: Store, name: str) -> str:
+    """Give a user a new token; the old one stops working."""
+    token = new_token()
+    with store.write() as session:
+        user = session.scalar(select(User).where(User.name == name))
+        if user is None:
+            raise NotFound(f"There is no user named '{name}'.")
+        user.token_hash = hash_token(token)
+    return token
+
+
+def list_users(store: Store) -> list[tuple[str, list[str], bool]]:
+    """Every user with roles and whether disabled."""
+    with store.read() as session:
+        return [(u.name, list(u.roles), u.disabled) for u in session.scalars(select(User))]
+
+
+def ensure_admin(store: Store, admin_token: str | None) -> str | None:
+    """On an empty user table create the 'admin' user; return a token only if newly generated.
+
+    With ``admin_token`` given (POWERFLOW_ADMIN_TOKEN) that token is the admin's, and is kept in
+    sync on every start so an operator can rotate it by changing the setting.
+    """
+    with store.write() as session:
+        admin = session.scalar(select(User).where(User.name == "admin"))
+        any_user = session.scalar(select(User.id).limit(1))
+        if admin is not None:
+            if admin_token and admin.token_hash != hash_token(admin_token):
+                admin.token_hash = hash_token(admin_token)
+            return None
+        if any_user is not None and not admin_token:
+            return None
+        token = admin_token or new_token()
+        session.add(User(name="admin", roles=["admin"], token_hash=hash_token(token)))
+    return None if admin_token else token

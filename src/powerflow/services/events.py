@@ -1,0 +1,93 @@
+"""Appending step events: one row per step, hash-chained per instance, same transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from powerflow.db.models import Event, Instance
+from powerflow.engine import StepEvent
+
+SYSTEM_ACTOR = "system"
+SYSTEM_EVENT_TYPES = frozenset(
+    {"gateway.decided", "timer.fired", "task.ready", "instance.completed", "instance.failed"}
+)
+
+
+def canonical(content: dict[str, Any]) -> str:
+    """Canonical JSON used for hashing: sorted keys, no spaces, UTF-8 kept."""
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def event_hash(prev_hash: str | None, content: dict[str, Any]) -> str:
+    """sha256 over the predecessor's hash and this event's canonical content."""
+    return hashlib.sha256(((prev_hash or "") + canonical(content)).encode()).hexdigest()
+
+
+def hashed_content(row: dict[str, Any]) -> dict[str, Any]:
+    """The fields of an event row that its hash covers."""
+    return {
+        "instance_id": row["instance_id"],
+        "seq": row["seq"],
+        "type": row["type"],
+        "definition_key": row["definition_key"],
+        "definition_version": row["definition_version"],
+        "element_id": row["element_id"],
+        "element_name": row["element_name"],
+        "task_id": row["task_id"],
+        "actor": row["actor"],
+        "payload": row["payload"],
+        "occurred_at": row["occurred_at"].isoformat(),
+    }
+
+
+def append_events(
+    session: Session,
+    instance: Instance,
+    events: list[StepEvent],
+    *,
+    actor: str,
+    at: datetime,
+    extra: dict[str, dict[str, Any]] | None = None,
+) -> None:
+    """Insert events for an instance, continuing its sequence and hash chain.
+
+    Steps the engine takes on its own (gateways, scripts, new tasks, completion) are recorded
+    with the actor 'system'; the rest with the caller. ``extra`` merges additional payload per
+    event type, for example the role with which a person completed a task.
+    """
+    rows = []
+    prev = instance.last_event_hash
+    seq = instance.event_seq
+    for ev in events:
+        seq += 1
+        payload = dict(ev.payload)
+        automatic = payload.get("automatic") or ev.type in SYSTEM_EVENT_TYPES
+        if extra and ev.type in extra and not automatic:
+            payload.update(extra[ev.type])
+        who = SYSTEM_ACTOR if automatic else actor
+        row: dict[str, Any] = {
+            "instance_id": instance.id,
+            "seq": seq,
+            "type": ev.type,
+            "definition_key": instance.definition_key,
+            "definition_version": instance.definition_version,
+            "element_id": ev.element_id,
+            "element_name": ev.element_name,
+            "task_id": ev.task_id,
+            "actor": who,
+            "payload": payload,
+            "occurred_at": at,
+        }
+        row["prev_hash"] = prev
+        row["hash"] = prev = event_hash(prev, hashed_content(row))
+        rows.append(row)
+    if rows:
+        session.execute(insert(Event), rows)
+    instance.event_seq = seq
+    instance.last_event_hash = prev

@@ -1,0 +1,276 @@
+"""Starting, reading, cancelling instances and delivering messages to them."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from powerflow import engine
+from powerflow.db.engine import Store
+from powerflow.db.models import Event, Instance, utcnow
+from powerflow.services.auth import Principal
+from powerflow.services.definitions import DEFINITIONS, resolve, runnable
+from powerflow.services.errors import Conflict, Forbidden, InvalidInput, NotFound
+from powerflow.services.steps import open_task_rows, record_step, task_record
+from powerflow.services.views import EventView, InstanceView, Page
+
+START_ROLES = ("clerk", "admin")
+TERMINAL = ("completed", "failed", "cancelled")
+
+
+def instance_view(session: Session, row: Instance) -> InstanceView:
+    """The API view of an instance, with its ready tasks."""
+    definition = DEFINITIONS.get(session, row.definition_id)
+    tasks = [task_record(t, definition) for t in open_task_rows(session, row.id)]
+    return InstanceView(
+        id=row.id,
+        definition_key=row.definition_key,
+        definition_version=row.definition_version,
+        business_key=row.business_key,
+        status=row.status,
+        version=row.version,
+        data=row.data,
+        incident=row.incident,
+        next_timer_at=row.next_timer_at,
+        waiting_messages=list(row.waiting_messages),
+        started_by=row.started_by,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        ended_at=row.ended_at,
+        tasks=tasks,
+    )
+
+
+def load_for_update(store: Store, session: Session, instance_id: str) -> Instance:
+    """The instance row, locked for this transaction; NotFound if there is none."""
+    row = session.scalar(store.for_update(select(Instance).where(Instance.id == instance_id)))
+    if row is None:
+        raise NotFound(f"Instance {instance_id} does not exist.")
+    return row
+
+
+def start_instance(
+    store: Store,
+    principal: Principal,
+    definition_key: str,
+    *,
+    business_key: str | None = None,
+    variables: dict[str, Any] | None = None,
+    version: int | None = None,
+) -> InstanceView:
+    """Start the latest (or given) version of a definition and run it to its first wait state."""
+    if not principal.has(*START_ROLES):
+        raise Forbidden("Starting a process needs the 'clerk' role.")
+    variables = variables or {}
+    try:
+        engine.check_plain_json(variables, where="variables")
+    except engine.DataRejected as exc:
+        raise InvalidInput(str(exc)) from None
+    try:
+        with store.write() as session:
+            definition = resolve(session, definition_key, version)
+            if not definition.executable:
+                raise Conflict(
+                    f"{definition.key} v{definition.version} cannot be started: "
+                    f"{definition.not_executable_reason}"
+                )
+            if business_key is not None and session.scalar(
+                select(Instance.id).where(
+                    Instance.definition_key == definition.key,
+                    Instance.business_key == business_key,
+                )
+            ):
+                raise Conflict(
+                    f"An instance of {definition.key} with business key '{business_key}' "
+                    "already exists."
+                )
+            process = runnable(session, definition)
+            step = engine.start(process, variables)
+            now = utcnow()
+            row = Instance(
+                id=str(uuid.uuid4()),
+                definition_id=definition.id,
+                definition_key=definition.key,
+                definition_version=definition.version,
+                business_key=business_key,
+                status=step.status,
+                state=step.state,
+                serializer_version=engine.FORMAT_VERSION,
+                started_by=principal.name,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(row)
+            session.flush()
+            record_step(
+                session,
+                row,
+                definition,
+                step,
+                actor=principal.name,
+                at=now,
+                extra={
+                    "instance.started": {"variables": variables, "roles": sorted(principal.roles)}
+                },
+            )
+            session.flush()
+            return instance_view(session, row)
+    except IntegrityError:
+        raise Conflict(
+            f"An instance of {definition_key} with business key '{business_key}' already exists."
+        ) from None
+
+
+def get_instance(store: Store, instance_id: str) -> InstanceView:
+    """One instance with its ready tasks."""
+    with store.read() as session:
+        row = session.get(Instance, instance_id)
+        if row is None:
+            raise NotFound(f"Instance {instance_id} does not exist.")
+        return instance_view(session, row)
+
+
+def list_instances(
+    store: Store,
+    *,
+    definition_key: str | None,
+    status: str | None,
+    business_key: str | None,
+    limit: int,
+    offset: int,
+) -> Page:
+    """Instances, newest first, filtered by definition key, status and business key."""
+    stmt = select(Instance)
+    if definition_key:
+        stmt = stmt.where(Instance.definition_key == definition_key)
+    if status:
+        stmt = stmt.where(Instance.status == status)
+    if business_key:
+        stmt = stmt.where(Instance.business_key == business_key)
+    stmt = stmt.order_by(Instance.created_at.desc(), Instance.id).limit(limit + 1).offset(offset)
+    with store.read() as session:
+        rows = session.scalars(stmt).all()
+        items = [instance_view(session, r) for r in rows[:limit]]
+    return Page(items, limit, offset, len(rows) > limit)
+
+
+def _step_on(
+    store: Store,
+    principal: Principal,
+    instance_id: str,
+    action: str,
+    run: Any,
+    *,
+    extra: dict[str, dict[str, Any]] | None = None,
+) -> InstanceView:
+    try:
+        with store.write() as session:
+            row = load_for_update(store, session, instance_id)
+            if row.status in TERMINAL:
+                raise Conflict(f"Instance {instance_id} has {row.status}; it cannot be {action}.")
+            definition = DEFINITIONS.get(session, row.definition_id)
+            process = runnable(session, definition)
+            step = run(process, row.state)
+            record_step(
+                session, row, definition, step, actor=principal.name, at=utcnow(), extra=extra
+            )
+            session.flush()
+            return instance_view(session, row)
+    except StaleDataError:
+        raise Conflict(f"Instance {instance_id} was changed concurrently; retry.") from None
+
+
+def cancel_instance(
+    store: Store, principal: Principal, instance_id: str, reason: str | None
+) -> InstanceView:
+    """Cancel a running instance (administrators, or the person who started it)."""
+    with store.read() as session:
+        row = session.get(Instance, instance_id)
+        if row is None:
+            raise NotFound(f"Instance {instance_id} does not exist.")
+        if not principal.is_admin and row.started_by != principal.name:
+            raise Forbidden(
+                "Only an administrator or the person who started it can cancel an instance."
+            )
+    return _step_on(
+        store,
+        principal,
+        instance_id,
+        "cancelled",
+        engine.cancel,
+        extra={"instance.cancelled": {"reason": reason}},
+    )
+
+
+def deliver_message(
+    store: Store, principal: Principal, instance_id: str, name: str, payload: dict[str, Any]
+) -> InstanceView:
+    """Deliver a named message to an instance that waits for it."""
+    if not principal.has("clerk", "admin"):
+        raise Forbidden("Delivering messages needs the 'clerk' role.")
+    try:
+        engine.check_plain_json(payload, where="payload")
+    except engine.DataRejected as exc:
+        raise InvalidInput(str(exc)) from None
+
+    def run(process: engine.LoadedProcess, state: str) -> engine.StepResult:
+        try:
+            return engine.deliver_message(process, state, name, payload)
+        except engine.NotWaitingForMessage:
+            raise Conflict(
+                f"Instance {instance_id} is not waiting for a message named '{name}'."
+            ) from None
+
+    return _step_on(
+        store,
+        principal,
+        instance_id,
+        "sent messages",
+        run,
+        extra={"message.received": {"payload": payload}},
+    )
+
+
+def fire_timers(store: Store, principal: Principal, instance_id: str) -> InstanceView:
+    """Fire the due timers of one instance now (the timer worker does this on schedule)."""
+    return _step_on(store, principal, instance_id, "advanced", engine.fire_due_timers)
+
+
+def events_of(store: Store, instance_id: str, *, after: int, limit: int) -> Page:
+    """The recorded steps of an instance, in order."""
+    with store.read() as session:
+        if session.get(Instance, instance_id) is None:
+            raise NotFound(f"Instance {instance_id} does not exist.")
+        rows = session.scalars(
+            select(Event)
+            .where(Event.instance_id == instance_id, Event.seq > after)
+            .order_by(Event.seq)
+            .limit(limit + 1)
+        ).all()
+    items = [event_view(r) for r in rows[:limit]]
+    return Page(items, limit, after, len(rows) > limit)
+
+
+def event_view(row: Event) -> EventView:
+    """The API view of an event row."""
+    return EventView(
+        id=row.id,
+        instance_id=row.instance_id,
+        seq=row.seq,
+        type=row.type,
+        definition_key=row.definition_key,
+        definition_version=row.definition_version,
+        element_id=row.element_id,
+        element_name=row.element_name,
+        task_id=row.task_id,
+        actor=row.actor,
+        payload=row.payload,
+        occurred_at=row.occurred_at,
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )

@@ -1,0 +1,214 @@
+"""The inbox: listing, claiming and completing human tasks within the caller's roles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from powerflow import engine
+from powerflow.db.engine import Store
+from powerflow.db.models import Instance, Task, TaskRole, utcnow
+from powerflow.services.auth import Principal
+from powerflow.services.definitions import DEFINITIONS, runnable
+from powerflow.services.errors import Conflict, Forbidden, InvalidInput, NotFound
+from powerflow.services.events import append_events
+from powerflow.services.forms import check_form
+from powerflow.services.instances import instance_view, load_for_update
+from powerflow.services.steps import record_step, task_record
+from powerflow.services.views import InstanceView, Page, TaskRecord
+
+SEE_ALL_ROLES = ("admin", "monitor")
+TASK_STATES = ("ready", "completed", "cancelled")
+
+
+def may_act(principal: Principal, roles: list[str]) -> bool:
+    """Whether the caller may claim or complete a task with these candidate roles.
+
+    A task with roles needs one of them (administrators included: acting on a case is done in
+    one's own name and role). A task without roles is open to every clerk.
+    """
+    if roles:
+        return principal.has(*roles)
+    return principal.has("clerk")
+
+
+def may_see(principal: Principal, roles: list[str]) -> bool:
+    """Administrators and monitors see every task; others only those they may act on."""
+    return principal.has(*SEE_ALL_ROLES) or may_act(principal, roles)
+
+
+def list_tasks(
+    store: Store,
+    principal: Principal,
+    *,
+    state: str | None,
+    role: str | None,
+    assignee: str | None,
+    instance_id: str | None,
+    limit: int,
+    offset: int,
+) -> Page:
+    """Tasks the caller may see, oldest first, filtered by state, role, assignee and instance."""
+    if state is not None and state not in TASK_STATES:
+        raise InvalidInput(f"state must be one of: {', '.join(TASK_STATES)}.")
+    stmt = select(Task)
+    if state:
+        stmt = stmt.where(Task.state == state)
+    if assignee:
+        stmt = stmt.where(Task.assignee == assignee)
+    if instance_id:
+        stmt = stmt.where(Task.instance_id == instance_id)
+    if role:
+        stmt = stmt.where(exists().where(TaskRole.task_id == Task.id, TaskRole.role == role))
+    if not principal.has(*SEE_ALL_ROLES):
+        visible = exists().where(TaskRole.task_id == Task.id, TaskRole.role.in_(principal.roles))
+        if principal.has("clerk"):
+            visible = visible | ~exists().where(TaskRole.task_id == Task.id)
+        stmt = stmt.where(visible)
+    stmt = stmt.order_by(Task.created_at, Task.id).limit(limit + 1).offset(offset)
+    with store.read() as session:
+        rows = session.scalars(stmt).all()
+        items = [_record(session, t) for t in rows[:limit]]
+    return Page(items, limit, offset, len(rows) > limit)
+
+
+def _record(session: Session, task: Task, data: dict[str, Any] | None = None) -> TaskRecord:
+    instance_definition = session.scalar(
+        select(Instance.definition_id).where(Instance.id == task.instance_id)
+    )
+    definition = DEFINITIONS.get(session, int(instance_definition or 0))
+    return task_record(task, definition, data=data)
+
+
+def _visible_task(session: Session, principal: Principal, task_id: str) -> Task:
+    task = session.get(Task, task_id)
+    if task is None:
+        raise NotFound(f"Task {task_id} does not exist.")
+    if not may_see(principal, list(task.roles)):
+        raise Forbidden(_role_message(task))
+    return task
+
+
+def _role_message(task: Task) -> str:
+    roles = ", ".join(task.roles) or "clerk"
+    return f"Task '{task.name}' can only be done by someone with the role: {roles}."
+
+
+def get_task(store: Store, principal: Principal, task_id: str) -> TaskRecord:
+    """One task with its form fields and, while it is open, the data it will start from."""
+    with store.read() as session:
+        task = _visible_task(session, principal, task_id)
+        data = None
+        if task.state == "ready":
+            instance = session.get(Instance, task.instance_id)
+            if instance is not None:
+                definition = DEFINITIONS.get(session, instance.definition_id)
+                process = runnable(session, definition)
+                views = engine.open_tasks(process, instance.state)
+                data = next((v.data for v in views if v.id == task_id), None)
+        return _record(session, task, data)
+
+
+def _check_actor(principal: Principal, task: Task) -> None:
+    if not may_act(principal, list(task.roles)):
+        raise Forbidden(_role_message(task))
+
+
+def claim(store: Store, principal: Principal, task_id: str) -> TaskRecord:
+    """Assign a ready task to the caller; 409 if someone else holds it."""
+    with store.write() as session:
+        task = _visible_task(session, principal, task_id)
+        _check_actor(principal, task)
+        if task.state != "ready":
+            raise Conflict(f"Task '{task.name}' is {task.state}; it cannot be claimed.")
+        if task.assignee not in (None, principal.name):
+            raise Conflict(f"Task '{task.name}' is already claimed by {task.assignee}.")
+        if task.assignee is None:
+            task.assignee = principal.name
+            _task_event(session, task, "task.claimed", principal)
+        return _record(session, task)
+
+
+def unclaim(store: Store, principal: Principal, task_id: str) -> TaskRecord:
+    """Release a claimed task (its assignee, or an administrator)."""
+    with store.write() as session:
+        task = _visible_task(session, principal, task_id)
+        if task.state != "ready":
+            raise Conflict(f"Task '{task.name}' is {task.state}; it cannot be unclaimed.")
+        if task.assignee is None:
+            raise Conflict(f"Task '{task.name}' is not claimed.")
+        if task.assignee != principal.name and not principal.is_admin:
+            raise Forbidden(
+                f"Task '{task.name}' is claimed by {task.assignee}; only they or an "
+                "administrator can release it."
+            )
+        previous = task.assignee
+        task.assignee = None
+        _task_event(session, task, "task.unclaimed", principal, {"previous_assignee": previous})
+        return _record(session, task)
+
+
+def _task_event(
+    session: Session,
+    task: Task,
+    kind: str,
+    principal: Principal,
+    payload: dict[str, Any] | None = None,
+) -> None:
+    instance = session.get(Instance, task.instance_id)
+    assert instance is not None
+    event = engine.StepEvent(kind, task.element_id, task.name, task.id, payload or {})
+    append_events(session, instance, [event], actor=principal.name, at=utcnow())
+    instance.updated_at = utcnow()
+
+
+def complete(
+    store: Store, principal: Principal, task_id: str, data: dict[str, Any]
+) -> InstanceView:
+    """Complete a ready task with data and run the instance to its next wait state, atomically.
+
+    Checks, in order and before anything is written: the task exists and is visible, the caller
+    holds its role, it is ready and not claimed by someone else, the data is plain JSON and fits
+    the form. Two concurrent completions of one task: one wins, the other gets Conflict.
+    """
+    try:
+        engine.check_plain_json(data)
+    except engine.DataRejected as exc:
+        raise InvalidInput(str(exc)) from None
+    try:
+        with store.write() as session:
+            task = _visible_task(session, principal, task_id)
+            _check_actor(principal, task)
+            if task.state != "ready":
+                raise Conflict(f"Task '{task.name}' is already {task.state}.")
+            if task.assignee not in (None, principal.name):
+                raise Conflict(f"Task '{task.name}' is claimed by {task.assignee}.")
+            instance = load_for_update(store, session, task.instance_id)
+            definition = DEFINITIONS.get(session, instance.definition_id)
+            form = definition.catalog.get("elements", {}).get(task.element_id, {}).get("form", [])
+            if form:
+                check_form(form, data)
+            process = runnable(session, definition)
+            try:
+                step = engine.complete_task(process, instance.state, task_id, data)
+            except (engine.TaskNotReady, engine.TaskNotFound, engine.InstanceNotRunning) as exc:
+                raise Conflict(f"Task '{task.name}' cannot be completed now: {exc}.") from None
+            role = next((r for r in task.roles if r in principal.roles), None)
+            now = utcnow()
+            record_step(
+                session,
+                instance,
+                definition,
+                step,
+                actor=principal.name,
+                at=now,
+                completed_task_id=task_id,
+                extra={"task.completed": {"role": role}},
+            )
+            session.flush()
+            return instance_view(session, instance)
+    except StaleDataError:
+        raise Conflict(f"Task {task_id} was completed concurrently; reload it.") from None

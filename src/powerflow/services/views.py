@@ -1,0 +1,113 @@
+"""Read models returned by services (plain dataclasses; the HTTP layer renders them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class DefinitionView:
+    """One deployed version of a process."""
+
+    id: int
+    key: str
+    version: int
+    name: str
+    executable: bool
+    not_executable_reason: str | None
+    content_hash: str
+    deployment_id: int
+    deployed_by: str
+    deployed_at: datetime
+    catalog: dict[str, Any]
+    warnings: list[dict[str, Any]]
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """The process-level powerflow metadata."""
+        return dict(self.catalog.get("process", {}))
+
+
+@dataclass(frozen=True)
+class DeployOutcome:
+    """Result of an upload: whether anything new was deployed, and the definitions."""
+
+    created: bool
+    message: str
+    definitions: list[DefinitionView]
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    """A human task as the inbox sees it."""
+
+    id: str
+    instance_id: str
+    definition_key: str
+    element_id: str
+    name: str
+    kind: str
+    lane: str | None
+    roles: list[str]
+    state: str
+    assignee: str | None
+    created_at: datetime
+    due_at: datetime | None
+    ended_at: datetime | None
+    completed_by: str | None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    form: list[dict[str, Any]] = field(default_factory=list)
+    data: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class InstanceView:
+    """A process instance with its open tasks."""
+
+    id: str
+    definition_key: str
+    definition_version: int
+    business_key: str | None
+    status: str
+    version: int
+    data: dict[str, Any]
+    incident: dict[str, Any] | None
+    next_timer_at: datetime | None
+    waiting_messages: list[Any]
+    started_by: str
+    created_at: datetime
+    updated_at: datetime
+    ended_at: datetime | None
+    tasks: list[TaskRecord]
+
+
+@dataclass(frozen=True)
+class EventView:
+    """One recorded step."""
+
+    id: int
+    instance_id: str
+    seq: int
+    type: str
+    definition_key: str
+    definition_version: int
+    element_id: str | None
+    element_name: str | None
+    task_id: str | None
+    actor: str
+    payload: dict[str, Any]
+    occurred_at: datetime
+    prev_hash: str | None
+    hash: str
+
+
+@dataclass(frozen=True)
+class Page:
+    """A slice of a list, with whether more items follow."""
+
+    items: list[Any]
+    limit: int
+    offset: int
+    has_more: bool

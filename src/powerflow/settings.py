@@ -1,0 +1,30 @@
+"""Service settings from the environment (prefix POWERFLOW_) or a .env file."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set; defaults run a laptop demo on ./powerflow.db."""
+
+    model_config = SettingsConfigDict(env_prefix="POWERFLOW_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///./powerflow.db",
+        description="SQLAlchemy URL: sqlite:///path.db or postgresql+psycopg://user@host/db",
+    )
+    admin_token: SecretStr | None = Field(
+        default=None, description="If set, the admin user's bearer token (else one is generated)"
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_upload_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    busy_timeout_ms: int = Field(default=5000, ge=0)
+    deploy_examples: bool = Field(
+        default=True, description="Deploy the bundled example processes on first start"
+    )
+    timer_poll_seconds: float = Field(default=1.0, gt=0)
+    log_level: str = "info"
