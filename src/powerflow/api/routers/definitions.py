@@ -47,12 +47,12 @@ def _read(view: DefinitionView) -> DefinitionRead:
 async def _upload(request: Request) -> tuple[bytes, str]:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data":
-        form = await request.form()
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise InvalidInput("Send the BPMN file in a multipart field named 'file'.")
-        data = await upload.read()
-        return data, upload.filename or "upload.bpmn"
+        async with request.form() as form:
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise InvalidInput("Send the BPMN file in a multipart field named 'file'.")
+            data = await upload.read()
+            return data, upload.filename or "upload.bpmn"
     if content_type in XML_TYPES or content_type == "":
         name = request.headers.get("x-filename", "upload.bpmn")
         return await request.body(), name[:255]

@@ -1,0 +1,226 @@
+"""Shared fixtures: a real database (SQLite file, and PostgreSQL when reachable), the app,
+authenticated clients per role, and a real uvicorn server for tests that need one."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from powerflow.app import create_app
+from powerflow.services import auth
+from powerflow.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).resolve().parent / "data"
+ADMIN_TOKEN = "pf_test_admin_token"
+POSTGRES_URL = os.environ.get(
+    "POWERFLOW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/powerflow_test"
+)
+
+
+def _postgres_available() -> bool:
+    url = make_url(POSTGRES_URL)
+    try:
+        admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            exists = conn.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": url.database}
+            )
+            if not exists:
+                conn.execute(text(f'CREATE DATABASE "{url.database}"'))
+        admin.dispose()
+        return True
+    except Exception:
+        return False
+
+
+POSTGRES = _postgres_available()
+if os.environ.get("POWERFLOW_REQUIRE_POSTGRES") == "1" and not POSTGRES:
+    raise RuntimeError(f"PostgreSQL required for this run but not reachable at {POSTGRES_URL}")
+
+
+def _fresh_postgres() -> str:
+    engine = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    return POSTGRES_URL
+
+
+DB_PARAMS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param(
+        "postgres",
+        id="postgres",
+        marks=[
+            pytest.mark.postgres,
+            pytest.mark.skipif(not POSTGRES, reason=f"PostgreSQL not reachable at {POSTGRES_URL}"),
+        ],
+    ),
+]
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A fresh SQLite database file."""
+    return f"sqlite:///{tmp_path / 'powerflow.db'}"
+
+
+@pytest.fixture(params=DB_PARAMS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database of each available kind."""
+    if request.param == "postgres":
+        return _fresh_postgres()
+    return f"sqlite:///{tmp_path / 'powerflow.db'}"
+
+
+def make_settings(url: str, **overrides: object) -> Settings:
+    """Settings for a test service on the given database."""
+    values: dict[str, object] = {
+        "database_url": url,
+        "admin_token": ADMIN_TOKEN,
+        "deploy_examples": False,
+        "timer_poll_seconds": 0.2,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+class Api:
+    """A started application with helpers to make users and authenticated clients."""
+
+    def __init__(self, client: TestClient) -> None:
+        self.client = client
+        self.store = client.app.state.store  # type: ignore[attr-defined]
+
+    def user(self, roles: str, name: str | None = None) -> dict[str, str]:
+        """Create a user with roles; return the Authorization header for them."""
+        token = auth.add_user(self.store, name or f"u{uuid.uuid4().hex[:8]}", roles)
+        return {"Authorization": f"Bearer {token}"}
+
+    @property
+    def admin(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+    def deploy(self, path: Path | str, headers: dict[str, str] | None = None) -> httpx.Response:
+        """Upload a BPMN file as multipart."""
+        path = Path(path) if not isinstance(path, Path) else path
+        if not path.is_absolute():
+            path = DATA / path
+        designer = headers or self.user("designer")
+        return self.client.post(
+            "/v1/definitions", headers=designer, files={"file": (path.name, path.read_bytes())}
+        )
+
+
+@pytest.fixture
+def api(db_url: str) -> Iterator[Api]:
+    """The application on a fresh database (SQLite file; also PostgreSQL when reachable)."""
+    app = create_app(make_settings(db_url), run_workers=False)
+    with TestClient(app) as client:
+        yield Api(client)
+
+
+@pytest.fixture
+def sqlite_api(sqlite_url: str) -> Iterator[Api]:
+    """The application on a fresh SQLite file only."""
+    app = create_app(make_settings(sqlite_url), run_workers=False)
+    with TestClient(app) as client:
+        yield Api(client)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """A real `powerflow serve` process on 127.0.0.1."""
+
+    def __init__(self, url: str, db_url: str, proc: subprocess.Popen[bytes]) -> None:
+        self.url = url
+        self.db_url = db_url
+        self.proc = proc
+
+    def user(self, roles: str, name: str | None = None) -> dict[str, str]:
+        """Create a user through the CLI (as an operator would) and return its header."""
+        out = subprocess.run(
+            [sys.executable, "-m", "powerflow", "users", "add", name or f"u{uuid.uuid4().hex[:8]}",
+             "--roles", roles, "--database-url", self.db_url],
+            check=True, capture_output=True, text=True,
+        )
+        return {"Authorization": f"Bearer {out.stdout.strip()}"}
+
+
+def start_server(db_url: str, **env: str) -> Server:
+    """Start `python -m powerflow serve` and wait until /health answers."""
+    port = free_port()
+    environment = {
+        **os.environ,
+        "POWERFLOW_DATABASE_URL": db_url,
+        "POWERFLOW_ADMIN_TOKEN": ADMIN_TOKEN,
+        "POWERFLOW_LOG_LEVEL": "warning",
+        **env,
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "powerflow", "serve", "--port", str(port)],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {proc.stdout.read().decode() if proc.stdout else ''}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return Server(url, db_url, proc)
+        except httpx.TransportError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("server did not become healthy within 30 s")
+
+
+def stop_server(server: Server) -> None:
+    """Stop the server process."""
+    server.proc.terminate()
+    try:
+        server.proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.proc.kill()
+
+
+@pytest.fixture
+def server(db_url: str) -> Iterator[Server]:
+    """A real uvicorn server on a fresh database of each available kind."""
+    srv = start_server(db_url, POWERFLOW_DEPLOY_EXAMPLES="false")
+    try:
+        yield srv
+    finally:
+        stop_server(srv)
+
+
+@pytest.fixture
+def run_task() -> Callable[..., httpx.Response]:
+    """Complete a task through a client."""
+
+    def _run(client: TestClient, headers: dict[str, str], task_id: str, **data: object) -> httpx.Response:
+        return client.post(f"/v1/tasks/{task_id}/complete", headers=headers, json={"data": data})
+
+    return _run
