@@ -32,6 +32,8 @@ class Store:
         self._write_lock = threading.Lock() if self.is_sqlite else None
         self.engine = self._make_engine(busy_timeout_ms, echo)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        # Process-local caches of rows that never change once written, per database.
+        self.immutable_cache: dict[object, object] = {}
 
     def _make_engine(self, busy_timeout_ms: int, echo: bool) -> Engine:
         if not self.is_sqlite:

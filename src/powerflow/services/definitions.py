@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -35,29 +33,20 @@ def _view(row: Definition) -> DefinitionView:
     )
 
 
-class _DefinitionCache:
-    """Definitions never change once written, so every worker may cache them by id."""
-
-    def __init__(self) -> None:
-        self._items: dict[int, DefinitionView] = {}
-        self._lock = threading.Lock()
-
-    def get(self, session: Session, definition_id: int) -> DefinitionView:
-        hit = self._items.get(definition_id)
-        if hit is not None:
-            return hit
-        row = session.get(Definition, definition_id)
-        if row is None:
-            raise NotFound(f"Definition {definition_id} does not exist.")
-        view = _view(row)
-        with self._lock:
-            if len(self._items) > 10_000:
-                self._items.clear()
-            self._items[definition_id] = view
-        return view
-
-
-DEFINITIONS = _DefinitionCache()
+def definition_by_id(store: Store, session: Session, definition_id: int) -> DefinitionView:
+    """A definition by id; definitions never change once written, so they are cached."""
+    key = ("definition", definition_id)
+    hit = store.immutable_cache.get(key)
+    if isinstance(hit, DefinitionView):
+        return hit
+    row = session.get(Definition, definition_id)
+    if row is None:
+        raise NotFound(f"Definition {definition_id} does not exist.")
+    view = _view(row)
+    if len(store.immutable_cache) > 10_000:
+        store.immutable_cache.clear()
+    store.immutable_cache[key] = view
+    return view
 
 
 def runnable(session: Session, definition: DefinitionView) -> engine.LoadedProcess:

@@ -14,7 +14,7 @@ from powerflow import engine
 from powerflow.db.engine import Store
 from powerflow.db.models import Event, Instance, utcnow
 from powerflow.services.auth import Principal
-from powerflow.services.definitions import DEFINITIONS, resolve, runnable
+from powerflow.services.definitions import definition_by_id, resolve, runnable
 from powerflow.services.errors import Conflict, Forbidden, InvalidInput, NotFound
 from powerflow.services.steps import open_task_rows, record_step, task_record
 from powerflow.services.views import EventView, InstanceView, Page
@@ -23,9 +23,9 @@ START_ROLES = ("clerk", "admin")
 TERMINAL = ("completed", "failed", "cancelled")
 
 
-def instance_view(session: Session, row: Instance) -> InstanceView:
+def instance_view(store: Store, session: Session, row: Instance) -> InstanceView:
     """The API view of an instance, with its ready tasks."""
-    definition = DEFINITIONS.get(session, row.definition_id)
+    definition = definition_by_id(store, session, row.definition_id)
     tasks = [task_record(t, definition) for t in open_task_rows(session, row.id)]
     return InstanceView(
         id=row.id,
@@ -119,7 +119,7 @@ def start_instance(
                 },
             )
             session.flush()
-            return instance_view(session, row)
+            return instance_view(store, session, row)
     except IntegrityError:
         raise Conflict(
             f"An instance of {definition_key} with business key '{business_key}' already exists."
@@ -132,7 +132,7 @@ def get_instance(store: Store, instance_id: str) -> InstanceView:
         row = session.get(Instance, instance_id)
         if row is None:
             raise NotFound(f"Instance {instance_id} does not exist.")
-        return instance_view(session, row)
+        return instance_view(store, session, row)
 
 
 def list_instances(
@@ -155,7 +155,7 @@ def list_instances(
     stmt = stmt.order_by(Instance.created_at.desc(), Instance.id).limit(limit + 1).offset(offset)
     with store.read() as session:
         rows = session.scalars(stmt).all()
-        items = [instance_view(session, r) for r in rows[:limit]]
+        items = [instance_view(store, session, r) for r in rows[:limit]]
     return Page(items, limit, offset, len(rows) > limit)
 
 
@@ -173,14 +173,14 @@ def _step_on(
             row = load_for_update(store, session, instance_id)
             if row.status in TERMINAL:
                 raise Conflict(f"Instance {instance_id} has {row.status}; it cannot be {action}.")
-            definition = DEFINITIONS.get(session, row.definition_id)
+            definition = definition_by_id(store, session, row.definition_id)
             process = runnable(session, definition)
             step = run(process, row.state)
             record_step(
                 session, row, definition, step, actor=principal.name, at=utcnow(), extra=extra
             )
             session.flush()
-            return instance_view(session, row)
+            return instance_view(store, session, row)
     except StaleDataError:
         raise Conflict(f"Instance {instance_id} was changed concurrently; retry.") from None
 

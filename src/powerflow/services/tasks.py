@@ -12,7 +12,7 @@ from powerflow import engine
 from powerflow.db.engine import Store
 from powerflow.db.models import Instance, Task, TaskRole, utcnow
 from powerflow.services.auth import Principal
-from powerflow.services.definitions import DEFINITIONS, runnable
+from powerflow.services.definitions import definition_by_id, runnable
 from powerflow.services.errors import Conflict, Forbidden, InvalidInput, NotFound
 from powerflow.services.events import append_events
 from powerflow.services.forms import check_form
@@ -71,15 +71,17 @@ def list_tasks(
     stmt = stmt.order_by(Task.created_at, Task.id).limit(limit + 1).offset(offset)
     with store.read() as session:
         rows = session.scalars(stmt).all()
-        items = [_record(session, t) for t in rows[:limit]]
+        items = [_record(store, session, t) for t in rows[:limit]]
     return Page(items, limit, offset, len(rows) > limit)
 
 
-def _record(session: Session, task: Task, data: dict[str, Any] | None = None) -> TaskRecord:
+def _record(
+    store: Store, session: Session, task: Task, data: dict[str, Any] | None = None
+) -> TaskRecord:
     instance_definition = session.scalar(
         select(Instance.definition_id).where(Instance.id == task.instance_id)
     )
-    definition = DEFINITIONS.get(session, int(instance_definition or 0))
+    definition = definition_by_id(store, session, int(instance_definition or 0))
     return task_record(task, definition, data=data)
 
 
@@ -105,11 +107,11 @@ def get_task(store: Store, principal: Principal, task_id: str) -> TaskRecord:
         if task.state == "ready":
             instance = session.get(Instance, task.instance_id)
             if instance is not None:
-                definition = DEFINITIONS.get(session, instance.definition_id)
+                definition = definition_by_id(store, session, instance.definition_id)
                 process = runnable(session, definition)
                 views = engine.open_tasks(process, instance.state)
                 data = next((v.data for v in views if v.id == task_id), None)
-        return _record(session, task, data)
+        return _record(store, session, task, data)
 
 
 def _check_actor(principal: Principal, task: Task) -> None:
@@ -129,7 +131,7 @@ def claim(store: Store, principal: Principal, task_id: str) -> TaskRecord:
         if task.assignee is None:
             task.assignee = principal.name
             _task_event(session, task, "task.claimed", principal)
-        return _record(session, task)
+        return _record(store, session, task)
 
 
 def unclaim(store: Store, principal: Principal, task_id: str) -> TaskRecord:
@@ -148,7 +150,7 @@ def unclaim(store: Store, principal: Principal, task_id: str) -> TaskRecord:
         previous = task.assignee
         task.assignee = None
         _task_event(session, task, "task.unclaimed", principal, {"previous_assignee": previous})
-        return _record(session, task)
+        return _record(store, session, task)
 
 
 def _task_event(
@@ -187,7 +189,7 @@ def complete(
             if task.assignee not in (None, principal.name):
                 raise Conflict(f"Task '{task.name}' is claimed by {task.assignee}.")
             instance = load_for_update(store, session, task.instance_id)
-            definition = DEFINITIONS.get(session, instance.definition_id)
+            definition = definition_by_id(store, session, instance.definition_id)
             form = definition.catalog.get("elements", {}).get(task.element_id, {}).get("form", [])
             if form:
                 check_form(form, data)
@@ -209,6 +211,6 @@ def complete(
                 extra={"task.completed": {"role": role}},
             )
             session.flush()
-            return instance_view(session, instance)
+            return instance_view(store, session, instance)
     except StaleDataError:
         raise Conflict(f"Task {task_id} was completed concurrently; reload it.") from None
