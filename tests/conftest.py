@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -152,10 +153,15 @@ def free_port() -> int:
 class Server:
     """A real `powerflow serve` process on 127.0.0.1."""
 
-    def __init__(self, url: str, db_url: str, proc: subprocess.Popen[bytes]) -> None:
+    def __init__(self, url: str, db_url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
         self.url = url
         self.db_url = db_url
         self.proc = proc
+        self.log = log
+
+    def output(self) -> str:
+        """What the server printed so far."""
+        return self.log.read_text(errors="replace")
 
     def user(self, roles: str, name: str | None = None) -> dict[str, str]:
         """Create a user through the CLI (as an operator would) and return its header."""
@@ -177,20 +183,22 @@ def start_server(db_url: str, **env: str) -> Server:
         "POWERFLOW_LOG_LEVEL": "warning",
         **env,
     }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "powerflow", "serve", "--port", str(port)],
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    log = Path(tempfile.mkstemp(prefix="powerflow-server-", suffix=".log")[1])
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "powerflow", "serve", "--port", str(port)],
+            env=environment,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stdout.read().decode() if proc.stdout else ''}")
+            raise RuntimeError(f"server exited: {log.read_text(errors='replace')}")
         try:
             if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return Server(url, db_url, proc)
+                return Server(url, db_url, proc, log)
         except httpx.TransportError:
             time.sleep(0.1)
     proc.kill()
@@ -204,6 +212,8 @@ def stop_server(server: Server) -> None:
         server.proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         server.proc.kill()
+        server.proc.wait()
+    server.log.unlink(missing_ok=True)
 
 
 @pytest.fixture

@@ -137,7 +137,8 @@ def users_list(database_url: DbOption = None) -> None:
     from powerflow.services import auth
 
     for name, roles, disabled in auth.list_users(_store(_settings(database_url))):
-        typer.echo(f"{name}\t{','.join(roles)}{'\t(disabled)' if disabled else ''}")
+        suffix = "\t(disabled)" if disabled else ""
+        typer.echo(f"{name}\t{','.join(roles)}{suffix}")
 
 
 @app.command()

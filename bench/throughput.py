@@ -1,0 +1,713 @@
+#!/usr/bin/env python
+"""Throughput benchmark of powerflow over HTTP, against SpiffWorkflow alone in memory.
+
+Starts a real ``python -m powerflow serve`` on a fresh database, deploys ``three_tasks.bpmn``
+(three sequential user tasks), and measures "start an instance, then complete its three tasks"
+with C client threads, each with its own keep-alive ``httpx.Client``. The same process is then
+run in memory by the powerflow engine layer (SpiffWorkflow plus saved-state JSON, no HTTP, no
+database) and by SpiffWorkflow alone. It prints a Markdown summary; ``--json`` writes the figures.
+
+    python bench/throughput.py --instances 1000 --concurrency 4
+    python bench/throughput.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/pfb
+    python bench/throughput.py --py-spy /tmp/server.txt     # sample the server (measured phase)
+    python bench/throughput.py --cprofile /tmp/server.prof  # whole server run under cProfile
+
+Not a test: nothing here asserts; it exits 1 only if a request failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import secrets
+import shlex
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+BPMN = HERE / "three_tasks.bpmn"
+PROCESS_ID = "three_tasks"
+TASKS_PER_INSTANCE = 3
+CLERK_ROLES = "clerk,clerk-office"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+GOAL_RATE = 100.0  # instances/s with SQLite on one worker
+GOAL_COMPLETE_P50_MS = 5.0
+
+Hook = Callable[[], None] | None
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass
+class Latency:
+    """Per-request latency percentiles in milliseconds (nearest rank)."""
+
+    count: int
+    p50: float
+    p90: float
+    p99: float
+    max: float
+    mean: float
+
+    @classmethod
+    def of(cls, seconds: list[float]) -> Latency:
+        if not seconds:
+            return cls(0, math.nan, math.nan, math.nan, math.nan, math.nan)
+        ms = sorted(s * 1000 for s in seconds)
+
+        def rank(p: float) -> float:
+            return ms[max(0, math.ceil(p / 100 * len(ms)) - 1)]
+
+        return cls(len(ms), rank(50), rank(90), rank(99), ms[-1], sum(ms) / len(ms))
+
+
+@dataclass
+class Failure:
+    """A request that did not answer 2xx, or answered something unexpected."""
+
+    what: str
+    status: int
+    detail: str
+
+
+@dataclass
+class HttpResult:
+    """The measured HTTP phase."""
+
+    instances: int
+    concurrency: int
+    seconds: float
+    instances_per_s: float
+    requests_per_s: float
+    start: Latency
+    complete: Latency
+    failures: int
+    server_cpu_s: float
+    server_cpu_ms_per_instance: float
+    client_cpu_s: float
+    client_cpu_ms_per_instance: float
+    failure_samples: list[Failure] = field(default_factory=list)
+
+
+@dataclass
+class MemoryResult:
+    """An in-memory run of the same process."""
+
+    label: str
+    instances: int
+    seconds: float
+    instances_per_s: float
+    ms_per_instance: float
+
+
+@dataclass
+class Machine:
+    """Facts that make figures comparable across machines."""
+
+    nproc: int
+    cpu_model: str
+    python: str
+    sqlite: str
+    spiffworkflow: str
+    database: str
+    database_version: str
+
+
+# --------------------------------------------------------------------------- machine facts
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def package_version(name: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def database_kind(url: str) -> str:
+    return "postgresql" if url.startswith("postgresql") else "sqlite"
+
+
+def postgres_version(url: str) -> str:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return str(conn.scalar(text("SHOW server_version")))
+    finally:
+        engine.dispose()
+
+
+def prepare_postgres(url: str) -> None:
+    """Create the database if missing, then drop and recreate its public schema."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    target = make_url(url)
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            found = conn.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": target.database}
+            )
+            if not found:
+                conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+    finally:
+        admin.dispose()
+    engine = create_engine(target, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    finally:
+        engine.dispose()
+
+
+# --------------------------------------------------------------------------- the server
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (all its threads), from /proc/<pid>/stat."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    # fields[0] is field 3 (state); utime and stime are fields 14 and 15.
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+class Server:
+    """A ``powerflow serve`` subprocess on 127.0.0.1 with its own environment and log."""
+
+    def __init__(self, db_url: str, workdir: Path, cprofile: Path | None = None) -> None:
+        self.db_url = db_url
+        self.workdir = workdir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = workdir / "server.log"
+        self.env = {
+            **os.environ,
+            "POWERFLOW_DATABASE_URL": db_url,
+            "POWERFLOW_ADMIN_TOKEN": "pf_bench_" + secrets.token_urlsafe(16),
+            "POWERFLOW_DEPLOY_EXAMPLES": "false",
+            "POWERFLOW_LOG_LEVEL": "warning",
+        }
+        profile = ["-m", "cProfile", "-o", str(cprofile)] if cprofile else []
+        self.command = [
+            sys.executable,
+            *profile,
+            "-m",
+            "powerflow",
+            "serve",
+            "--port",
+            str(self.port),
+        ]
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def start(self, timeout: float = 60) -> None:
+        with self.log_path.open("wb") as log:
+            # Own session: a Ctrl-C in the terminal reaches only the benchmark, which then
+            # stops the server in an orderly way (so cProfile can write its file).
+            self.proc = subprocess.Popen(
+                self.command,
+                cwd=self.workdir,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"server not healthy within {timeout:.0f} s:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def add_user(self, name: str, roles: str) -> dict[str, str]:
+        """Create a user through the CLI, as an operator would; return its auth header."""
+        out = subprocess.run(
+            [sys.executable, "-m", "powerflow", "users", "add", name, "--roles", roles,
+             "--database-url", self.db_url],
+            cwd=self.workdir,
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return {"Authorization": f"Bearer {out.stdout.strip().splitlines()[-1]}"}
+
+
+def deploy(server: Server, designer: dict[str, str]) -> None:
+    response = httpx.post(
+        f"{server.url}/v1/definitions",
+        headers=designer,
+        files={"file": (BPMN.name, BPMN.read_bytes(), "application/xml")},
+        timeout=30,
+    )
+    if response.status_code not in (200, 201):
+        raise RuntimeError(f"deploy failed: {response.status_code} {response.text}")
+
+
+# --------------------------------------------------------------------------- HTTP load
+
+
+class Worker:
+    """One client thread with its own keep-alive connection and its own figures."""
+
+    def __init__(self, base_url: str, headers: dict[str, str]) -> None:
+        self.client = httpx.Client(
+            base_url=base_url,
+            headers=headers,
+            timeout=60,
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+        )
+        self.start_s: list[float] = []
+        self.complete_s: list[float] = []
+        self.failures: list[Failure] = []
+
+    def _post(self, what: str, path: str, body: dict[str, Any], into: list[float]) -> Any:
+        t0 = time.perf_counter()
+        try:
+            response = self.client.post(path, json=body)
+        except httpx.HTTPError as exc:
+            self.failures.append(Failure(what, 0, f"{type(exc).__name__}: {exc}"))
+            return None
+        into.append(time.perf_counter() - t0)
+        if not 200 <= response.status_code < 300:
+            self.failures.append(Failure(what, response.status_code, response.text[:500]))
+            return None
+        return response.json()
+
+    def one_instance(self) -> None:
+        """Start an instance and complete its tasks, each from the previous response."""
+        body = self._post(
+            "start", "/v1/instances", {"definition_key": PROCESS_ID}, self.start_s
+        )
+        for step in range(TASKS_PER_INSTANCE):
+            if body is None:
+                return
+            tasks = body.get("tasks") or []
+            if len(tasks) != 1:
+                self.failures.append(
+                    Failure(f"complete #{step + 1}", 0, f"expected 1 ready task, got {tasks!r}")
+                )
+                return
+            body = self._post(
+                "complete", f"/v1/tasks/{tasks[0]['id']}/complete", {"data": {}}, self.complete_s
+            )
+        if body is not None and (body.get("status") != "completed" or body.get("tasks")):
+            self.failures.append(
+                Failure("end", 0, f"instance not completed: status={body.get('status')!r}")
+            )
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def run_http(
+    base_url: str, headers: dict[str, str], instances: int, concurrency: int
+) -> tuple[float, list[Worker]]:
+    """Run ``instances`` instances through ``concurrency`` workers; return wall time and workers."""
+    workers = [Worker(base_url, headers) for _ in range(concurrency)]
+    lock = threading.Lock()
+    remaining = instances
+    barrier = threading.Barrier(concurrency + 1)
+
+    def take() -> bool:
+        nonlocal remaining
+        with lock:
+            if remaining <= 0:
+                return False
+            remaining -= 1
+            return True
+
+    def loop(worker: Worker) -> None:
+        barrier.wait()
+        while take():
+            worker.one_instance()
+
+    threads = [threading.Thread(target=loop, args=(w,), daemon=True) for w in workers]
+    for t in threads:
+        t.start()
+    # Open every keep-alive connection before the clock starts.
+    for w in workers:
+        w.client.get("/v1/me")
+    barrier.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    for w in workers:
+        w.close()
+    return elapsed, workers
+
+
+def measure_http(
+    server: Server,
+    clerk: dict[str, str],
+    instances: int,
+    concurrency: int,
+    on_start: Hook = None,
+    on_stop: Hook = None,
+) -> HttpResult:
+    cpu0 = process_cpu_seconds(server.pid)
+    client0 = time.process_time()
+    if on_start:
+        on_start()
+    try:
+        seconds, workers = run_http(server.url, clerk, instances, concurrency)
+    finally:
+        if on_stop:
+            on_stop()
+    client_cpu = time.process_time() - client0
+    server_cpu = process_cpu_seconds(server.pid) - cpu0
+    starts = [s for w in workers for s in w.start_s]
+    completes = [s for w in workers for s in w.complete_s]
+    failures = [f for w in workers for f in w.failures]
+    return HttpResult(
+        instances=instances,
+        concurrency=concurrency,
+        seconds=seconds,
+        instances_per_s=instances / seconds,
+        requests_per_s=(len(starts) + len(completes)) / seconds,
+        start=Latency.of(starts),
+        complete=Latency.of(completes),
+        failures=len(failures),
+        server_cpu_s=server_cpu,
+        server_cpu_ms_per_instance=server_cpu * 1000 / instances,
+        client_cpu_s=client_cpu,
+        client_cpu_ms_per_instance=client_cpu * 1000 / instances,
+        failure_samples=failures[:20],
+    )
+
+
+@contextmanager
+def py_spy(pid: int, output: Path | None) -> Iterator[tuple[Hook, Hook]]:
+    """Callbacks that sample ``pid`` with py-spy (collapsed stacks) while the load runs."""
+    if output is None:
+        yield None, None
+        return
+    exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start() -> None:
+        nonlocal proc
+        proc = subprocess.Popen(
+            [exe, "record", "--pid", str(pid), "--format", "raw", "--rate", "200",
+             "--threads", "--output", str(output), "--nonblocking"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        time.sleep(1.0)  # let py-spy attach before the clock starts
+
+    def stop() -> None:
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    try:
+        yield start, stop
+    finally:
+        stop()
+
+
+# --------------------------------------------------------------------------- in memory
+
+
+def spiff_alone(instances: int) -> MemoryResult:
+    """SpiffWorkflow only: one parsed spec, each instance run to its end in memory."""
+    from SpiffWorkflow.bpmn import BpmnWorkflow  # noqa: TID251 - the point of the comparison
+    from SpiffWorkflow.spiff.parser import SpiffBpmnParser  # noqa: TID251
+    from SpiffWorkflow.util.task import TaskState  # noqa: TID251
+
+    parser = SpiffBpmnParser()
+    parser.add_bpmn_file(str(BPMN))
+    spec = parser.get_spec(PROCESS_ID)
+    subprocess_specs = parser.get_subprocess_specs(PROCESS_ID)
+
+    def one() -> None:
+        workflow = BpmnWorkflow(spec, subprocess_specs)
+        workflow.do_engine_steps()
+        for _ in range(TASKS_PER_INSTANCE):
+            ready = workflow.get_tasks(state=TaskState.READY, manual=True)
+            if len(ready) != 1:
+                raise RuntimeError(f"expected one ready task, got {ready}")
+            ready[0].run()
+            workflow.do_engine_steps()
+        if not workflow.is_completed():
+            raise RuntimeError("in-memory workflow did not complete")
+
+    return _timed("SpiffWorkflow alone", instances, one)
+
+
+def engine_layer(instances: int) -> MemoryResult:
+    """powerflow's engine functions: start and three completions through saved-state JSON."""
+    from powerflow import engine
+
+    data = BPMN.read_bytes()
+    compiled = engine.compile_bpmn(data, BPMN.name, max_bytes=len(data) + 1)
+    if not compiled.ok:
+        raise RuntimeError(f"cannot compile {BPMN}: {compiled.problems}")
+    catalog = next(p for p in compiled.processes if p.process_id == PROCESS_ID).catalog()
+    process = engine.load_process(compiled.content_hash, PROCESS_ID, data, catalog)
+
+    def one() -> None:
+        step = engine.start(process, {})
+        for _ in range(TASKS_PER_INSTANCE):
+            step = engine.complete_task(process, step.state, step.open_tasks[0].id, {})
+        if step.status != "completed":
+            raise RuntimeError("engine-layer instance did not complete")
+
+    return _timed("powerflow engine layer (state JSON, no HTTP/DB)", instances, one)
+
+
+def _timed(label: str, instances: int, one: Callable[[], None]) -> MemoryResult:
+    for _ in range(min(50, instances)):
+        one()
+    t0 = time.perf_counter()
+    for _ in range(instances):
+        one()
+    seconds = time.perf_counter() - t0
+    return MemoryResult(label, instances, seconds, instances / seconds, seconds * 1000 / instances)
+
+
+# --------------------------------------------------------------------------- report
+
+
+def fmt(value: float, digits: int = 1) -> str:
+    return "n/a" if math.isnan(value) else f"{value:.{digits}f}"
+
+
+def summary(
+    machine: Machine,
+    command: str,
+    http: HttpResult,
+    memory: list[MemoryResult],
+) -> str:
+    spiff = memory[-1]
+    ratio = spiff.instances_per_s / http.instances_per_s
+    goals = []
+    if machine.database == "sqlite":
+        ok_rate = http.instances_per_s >= GOAL_RATE
+        ok_p50 = http.complete.p50 <= GOAL_COMPLETE_P50_MS
+        goals = [
+            f"| goal: >= {GOAL_RATE:.0f} instances/s (SQLite) "
+            f"| {'met' if ok_rate else 'NOT met'} |",
+            f"| goal: complete p50 <= {GOAL_COMPLETE_P50_MS:.0f} ms "
+            f"| {'met' if ok_p50 else 'NOT met'} |",
+        ]
+    lat = "p50 / p90 / p99 / max (ms)"
+    rows = [
+        f"`{command}`",
+        "",
+        "| machine | |",
+        "| --- | --- |",
+        f"| nproc | {machine.nproc} |",
+        f"| CPU | {machine.cpu_model} |",
+        f"| Python | {machine.python} |",
+        f"| SQLite | {machine.sqlite} |",
+        f"| SpiffWorkflow | {machine.spiffworkflow} |",
+        f"| database | {machine.database} {machine.database_version} |",
+        "",
+        f"| figure ({http.instances} instances, {http.concurrency} client threads) | value |",
+        "| --- | --- |",
+        f"| HTTP instances/s | **{http.instances_per_s:.1f}** ({http.seconds:.2f} s wall) |",
+        f"| HTTP requests/s | {http.requests_per_s:.1f} |",
+        f"| start {lat} | {_lat(http.start)} |",
+        f"| complete {lat} | {_lat(http.complete)} |",
+        f"| non-2xx / failed requests | {http.failures} |",
+        f"| server CPU during the run | {http.server_cpu_s:.2f} s "
+        f"({http.server_cpu_s / http.seconds * 100:.0f}% of one core) |",
+        f"| server CPU-ms per instance | **{http.server_cpu_ms_per_instance:.2f}** |",
+        f"| client CPU-ms per instance | {http.client_cpu_ms_per_instance:.2f} |",
+        *[
+            f"| {m.label}: instances/s | {m.instances_per_s:.0f} "
+            f"({m.ms_per_instance:.2f} ms/instance) |"
+            for m in memory
+        ],
+        f"| ratio SpiffWorkflow in memory / HTTP | **{ratio:.1f}x** |",
+        *goals,
+    ]
+    return "\n".join(rows)
+
+
+def _lat(lat: Latency) -> str:
+    return f"{fmt(lat.p50, 2)} / {fmt(lat.p90, 2)} / {fmt(lat.p99, 2)} / {fmt(lat.max, 2)}"
+
+
+# --------------------------------------------------------------------------- main
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--instances", type=int, default=1000, help="measured instances")
+    parser.add_argument("--concurrency", type=int, default=4, help="client threads")
+    parser.add_argument("--warmup", type=int, default=50, help="instances before measuring")
+    parser.add_argument(
+        "--database-url",
+        help="database to use instead of a fresh SQLite file (a PostgreSQL database's public "
+        "schema is dropped and recreated)",
+    )
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument(
+        "--py-spy", type=Path, help="record the server with py-spy (raw collapsed stacks) "
+        "during the measured phase into this file"
+    )
+    parser.add_argument("--cprofile", type=Path, help="run the server under cProfile into this")
+    args = parser.parse_args(argv)
+    if args.instances < 1 or args.concurrency < 1 or args.warmup < 0:
+        parser.error("--instances and --concurrency must be >= 1, --warmup >= 0")
+    return args
+
+
+def _stop_on_sigterm() -> None:
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    _stop_on_sigterm()
+    command = shlex.join([Path(sys.executable).name, *sys.argv])
+    with tempfile.TemporaryDirectory(prefix="powerflow-bench-") as tmp:
+        workdir = Path(tmp)
+        db_url = args.database_url or f"sqlite:///{workdir / 'powerflow.db'}"
+        kind = database_kind(db_url)
+        if kind == "postgresql":
+            prepare_postgres(db_url)
+        machine = Machine(
+            nproc=os.cpu_count() or 0,
+            cpu_model=cpu_model(),
+            python=platform.python_version(),
+            sqlite=sqlite3.sqlite_version,
+            spiffworkflow=package_version("SpiffWorkflow"),
+            database=kind,
+            database_version=postgres_version(db_url) if kind == "postgresql" else "",
+        )
+        server = Server(db_url, workdir, args.cprofile)
+        try:
+            print(f"starting server on {server.url} ({kind}) ...", file=sys.stderr)
+            server.start()
+            print(f"server pid {server.pid}", file=sys.stderr)
+            deploy(server, server.add_user("bench-designer", "designer"))
+            clerk = server.add_user("bench-clerk", CLERK_ROLES)
+            if args.warmup:
+                warm = measure_http(server, clerk, args.warmup, args.concurrency)
+                if warm.failures:
+                    _print_failures(warm)
+                    return 1
+            print(
+                f"measuring {args.instances} instances with {args.concurrency} threads ...",
+                file=sys.stderr,
+            )
+            with py_spy(server.pid, args.py_spy) as (on_start, on_stop):
+                http = measure_http(
+                    server, clerk, args.instances, args.concurrency, on_start, on_stop
+                )
+        except KeyboardInterrupt:
+            print("interrupted; stopping the server", file=sys.stderr)
+            return 130
+        finally:
+            server.stop()
+    print("measuring in memory ...", file=sys.stderr)
+    memory = [engine_layer(args.instances), spiff_alone(args.instances)]
+    print(summary(machine, command, http, memory))
+    if http.failures:
+        _print_failures(http)
+    if args.json:
+        figures = {
+            "command": command,
+            "machine": asdict(machine),
+            "http": asdict(http),
+            "in_memory": [asdict(m) for m in memory],
+            "ratio_in_memory_over_http": memory[-1].instances_per_s / http.instances_per_s,
+        }
+        args.json.write_text(json.dumps(_finite(figures), indent=2, allow_nan=False) + "\n")
+    return 1 if http.failures else 0
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN: empty latency figures become null."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _print_failures(result: HttpResult) -> None:
+    print(f"\n{result.failures} failed request(s); first {len(result.failure_samples)}:")
+    for f in result.failure_samples:
+        print(f"- {f.what}: HTTP {f.status}: {f.detail}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
