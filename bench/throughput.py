@@ -286,9 +286,9 @@ class Server:
 
     def add_user(self, name: str, roles: str) -> dict[str, str]:
         """Create a user through the CLI, as an operator would; return its auth header."""
+        cli = [sys.executable, "-m", "powerflow", "users", "add", name, "--roles", roles]
         out = subprocess.run(
-            [sys.executable, "-m", "powerflow", "users", "add", name, "--roles", roles,
-             "--database-url", self.db_url],
+            [*cli, "--database-url", self.db_url],
             cwd=self.workdir,
             env=self.env,
             check=True,
@@ -341,9 +341,7 @@ class Worker:
 
     def one_instance(self) -> None:
         """Start an instance and complete its tasks, each from the previous response."""
-        body = self._post(
-            "start", "/v1/instances", {"definition_key": PROCESS_ID}, self.start_s
-        )
+        body = self._post("start", "/v1/instances", {"definition_key": PROCESS_ID}, self.start_s)
         for step in range(TASKS_PER_INSTANCE):
             if body is None:
                 return
@@ -453,9 +451,9 @@ def py_spy(pid: int, output: Path | None) -> Iterator[tuple[Hook, Hook]]:
 
     def start() -> None:
         nonlocal proc
+        record = ["record", "--pid", str(pid), "--format", "raw", "--rate", "200", "--threads"]
         proc = subprocess.Popen(
-            [exe, "record", "--pid", str(pid), "--format", "raw", "--rate", "200",
-             "--threads", "--output", str(output), "--nonblocking"],
+            [exe, *record, "--nonblocking", "--output", str(output)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
@@ -614,8 +612,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument(
-        "--py-spy", type=Path, help="record the server with py-spy (raw collapsed stacks) "
-        "during the measured phase into this file"
+        "--py-spy",
+        type=Path,
+        help="record the server with py-spy (raw collapsed stacks) "
+        "during the measured phase into this file",
     )
     parser.add_argument("--cprofile", type=Path, help="run the server under cProfile into this")
     args = parser.parse_args(argv)

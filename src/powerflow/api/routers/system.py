@@ -5,13 +5,18 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from powerflow.api.deps import PrincipalDep, StoreDep
-from powerflow.api.schemas import Health, Me
+from powerflow.api.schemas import Health, Me, Problem
 from powerflow.db.migrate import current
 
 router = APIRouter(tags=["system"])
 
 
-@router.get("/v1/me", response_model=Me, summary="Who am I")
+@router.get(
+    "/v1/me",
+    response_model=Me,
+    summary="Who am I",
+    responses={401: {"model": Problem, "description": "No or invalid bearer token"}},
+)
 def me(principal: PrincipalDep) -> Me:
     """The authenticated caller and their roles."""
     return Me(name=principal.name, roles=sorted(principal.roles))
