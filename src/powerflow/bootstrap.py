@@ -37,7 +37,7 @@ def deploy_examples(store: Store, settings: Settings) -> list[str]:
     folder = examples_dir()
     if folder is None:
         return []
-    deployed = []
+    deployed: list[str] = []
     for path in sorted(folder.glob("*.bpmn")):
         try:
             outcome = definitions.deploy(

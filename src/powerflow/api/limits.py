@@ -32,15 +32,13 @@ class BodyLimit:
                     await self._reject(send, limit)
                     return
         seen = 0
-        too_big = False
 
         async def limited_receive() -> Message:
-            nonlocal seen, too_big
+            nonlocal seen
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    too_big = True
                     raise _TooLarge
             return message
 

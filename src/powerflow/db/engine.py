@@ -85,9 +85,11 @@ class Store:
                 bind = (
                     self.engine.execution_options(pf_write=True) if self.is_sqlite else self.engine
                 )
-                with Session(bind, expire_on_commit=False, autoflush=False) as session:
-                    with session.begin():
-                        yield session
+                with (
+                    Session(bind, expire_on_commit=False, autoflush=False) as session,
+                    session.begin(),
+                ):
+                    yield session
         finally:
             if lock is not None:
                 lock.release()

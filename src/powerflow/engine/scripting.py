@@ -15,7 +15,12 @@ from functools import lru_cache
 from types import CodeType
 from typing import Any
 
-from RestrictedPython import compile_restricted, limited_builtins, safe_builtins, utility_builtins
+from RestrictedPython import (  # type: ignore[attr-defined]
+    compile_restricted,
+    limited_builtins,
+    safe_builtins,
+    utility_builtins,
+)
 from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
 from RestrictedPython.Guards import (
     full_write_guard,
@@ -99,7 +104,7 @@ def compile_script(source: str, mode: str) -> CodeType:
     Raises ScriptRejected with the reasons RestrictedPython gives. Results are cached per source.
     """
     try:
-        code: CodeType = compile_restricted(source, "<bpmn>", mode)
+        code: CodeType = compile_restricted(source, "<bpmn>", mode)  # type: ignore[arg-type]
     except SyntaxError as exc:
         reasons = exc.args[0] if exc.args else str(exc)
         if isinstance(reasons, tuple | list):

@@ -48,7 +48,9 @@ def instance_view(store: Store, session: Session, row: Instance) -> InstanceView
 
 def load_for_update(store: Store, session: Session, instance_id: str) -> Instance:
     """The instance row, locked for this transaction; NotFound if there is none."""
-    row = session.scalar(store.for_update(select(Instance).where(Instance.id == instance_id)))
+    row: Instance | None = session.scalar(
+        store.for_update(select(Instance).where(Instance.id == instance_id))
+    )
     if row is None:
         raise NotFound(f"Instance {instance_id} does not exist.")
     return row

@@ -10,10 +10,9 @@ from sqlalchemy.orm import Session
 
 from powerflow.db.models import Instance, Task, TaskRole
 from powerflow.engine import StepResult
-from powerflow.services.definitions import DefinitionView
 from powerflow.services.events import append_events
 from powerflow.services.time_limits import due_at
-from powerflow.services.views import TaskRecord
+from powerflow.services.views import DefinitionView, TaskRecord
 
 
 def record_step(
@@ -54,7 +53,7 @@ def record_step(
     if step.new_tasks:
         elements = definition.catalog.get("elements", {})
         task_rows = []
-        role_rows = []
+        role_rows: list[dict[str, str]] = []
         for t in step.new_tasks:
             meta = elements.get(t.element_id, {}).get("metadata", {})
             task_rows.append(

@@ -64,10 +64,11 @@ def list_tasks(
     if role:
         stmt = stmt.where(exists().where(TaskRole.task_id == Task.id, TaskRole.role == role))
     if not principal.has(*SEE_ALL_ROLES):
-        visible = exists().where(TaskRole.task_id == Task.id, TaskRole.role.in_(principal.roles))
+        has_role = exists().where(TaskRole.task_id == Task.id, TaskRole.role.in_(principal.roles))
         if principal.has("clerk"):
-            visible = visible | ~exists().where(TaskRole.task_id == Task.id)
-        stmt = stmt.where(visible)
+            stmt = stmt.where(has_role | ~exists().where(TaskRole.task_id == Task.id))
+        else:
+            stmt = stmt.where(has_role)
     stmt = stmt.order_by(Task.created_at, Task.id).limit(limit + 1).offset(offset)
     with store.read() as session:
         rows = session.scalars(stmt).all()
