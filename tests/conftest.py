@@ -31,16 +31,20 @@ POSTGRES_URL = os.environ.get(
 )
 
 
+SESSION_DB = f"{make_url(POSTGRES_URL).database}_{os.getpid()}"
+
+
+def _admin_engine():  # type: ignore[no-untyped-def]
+    return create_engine(make_url(POSTGRES_URL).set(database="postgres"), isolation_level="AUTOCOMMIT")
+
+
 def _postgres_available() -> bool:
-    url = make_url(POSTGRES_URL)
+    """Create this test session's own database (parallel runs must not share one)."""
     try:
-        admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        admin = _admin_engine()
         with admin.connect() as conn:
-            exists = conn.scalar(
-                text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": url.database}
-            )
-            if not exists:
-                conn.execute(text(f'CREATE DATABASE "{url.database}"'))
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{SESSION_DB}"'))
+            conn.execute(text(f'CREATE DATABASE "{SESSION_DB}"'))
         admin.dispose()
         return True
     except Exception:
@@ -48,17 +52,27 @@ def _postgres_available() -> bool:
 
 
 POSTGRES = _postgres_available()
+SESSION_URL = make_url(POSTGRES_URL).set(database=SESSION_DB).render_as_string(hide_password=False)
 if os.environ.get("POWERFLOW_REQUIRE_POSTGRES") == "1" and not POSTGRES:
     raise RuntimeError(f"PostgreSQL required for this run but not reachable at {POSTGRES_URL}")
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Drop this session's PostgreSQL database."""
+    if POSTGRES:
+        admin = _admin_engine()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{SESSION_DB}" WITH (FORCE)'))
+        admin.dispose()
+
+
 def _fresh_postgres() -> str:
-    engine = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    engine = create_engine(SESSION_URL, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))
     engine.dispose()
-    return POSTGRES_URL
+    return SESSION_URL
 
 
 DB_PARAMS = [
