@@ -451,7 +451,7 @@ def py_spy(pid: int, output: Path | None) -> Iterator[tuple[Hook, Hook]]:
 
     def start() -> None:
         nonlocal proc
-        record = ["record", "--pid", str(pid), "--format", "raw", "--rate", "200", "--threads"]
+        record = ["record", "--pid", str(pid), "--format", "raw", "--rate", "200", "--gil"]
         proc = subprocess.Popen(
             [exe, *record, "--nonblocking", "--output", str(output)],
             stdout=subprocess.DEVNULL,

@@ -67,7 +67,7 @@ def test_expense_runs_through_gateway_with_roles(api: Api) -> None:
         ("gateway.decided", "gw", "system"),
         ("task.ready", "approve", "system"),
         ("task.completed", "approve", "max"),
-        ("instance.completed", None, "system"),
+        ("instance.completed", "end", "system"),
     ]
     assert [e["seq"] for e in events] == list(range(1, 9))
     assert events[2]["payload"] == {"data": {"amount": 5000, "reason": "laptop"}, "role": "employee"}

@@ -40,6 +40,7 @@ POWER_CATEGORIES = (
     "other",
 )
 PF_ELEMENTS = ("responsibleRole", "legalBasis", "powerItem", "timeLimit", "risk", "disclosure")
+SINGLE_ELEMENTS = ("powerItem", "timeLimit", "risk", "disclosure")
 FORM_TYPES = ("string", "long", "boolean", "date", "enum")
 ACTIVITY_TAGS = (
     "userTask",
@@ -121,8 +122,11 @@ class _Reader:
         )
 
     def metadata(self, node: etree._Element, *, where: str) -> dict[str, Any]:
-        meta = empty_metadata()
-        self._camunda_properties(node, meta)
+        """Merged metadata of an element: a pf element wins over the same camunda property."""
+        from_camunda = empty_metadata()
+        self._camunda_properties(node, from_camunda)
+        from_pf: dict[str, Any] = {}
+        seen: set[str] = set()
         for el in node.xpath("./bpmn:extensionElements/pf:*", namespaces=NS):
             local = etree.QName(el).localname
             if local not in PF_ELEMENTS:
@@ -132,8 +136,12 @@ class _Reader:
                     f"{', '.join('pf:' + e for e in PF_ELEMENTS)}.",
                 )
                 continue
-            getattr(self, f"_pf_{local}")(el, meta, where)
-        return meta
+            if local in SINGLE_ELEMENTS and local in seen:
+                self.problem(el, f"pf:{local} may appear at most once on an element.")
+                continue
+            seen.add(local)
+            getattr(self, f"_pf_{local}")(el, from_pf, where)
+        return {key: from_pf.get(key, value) for key, value in from_camunda.items()}
 
     def _role(self, node: etree._Element, value: str) -> str | None:
         value = value.strip()
@@ -171,18 +179,17 @@ class _Reader:
 
     def _pf_responsibleRole(self, el: etree._Element, meta: dict[str, Any], where: str) -> None:
         role = self._role(el, el.text or "")
-        if role and role not in meta["responsible_roles"]:
-            if meta.get("_roles_from_camunda"):
-                meta["responsible_roles"] = []
-                meta.pop("_roles_from_camunda")
-            meta["responsible_roles"].append(role)
+        roles = meta.setdefault("responsible_roles", [])
+        if role and role not in roles:
+            roles.append(role)
 
     def _pf_legalBasis(self, el: etree._Element, meta: dict[str, Any], where: str) -> None:
         text = (el.text or "").strip()
+        bases = meta.setdefault("legal_basis", [])
         if not text:
             self.problem(el, "pf:legalBasis must not be empty.")
-        elif text not in meta["legal_basis"]:
-            meta["legal_basis"].append(text)
+        elif text not in bases:
+            bases.append(text)
 
     def _pf_powerItem(self, el: etree._Element, meta: dict[str, Any], where: str) -> None:
         if where != "process":
@@ -269,7 +276,6 @@ class _Reader:
             prop, value = values["responsibleRole"]
             roles = [r for r in (self._role(prop, v) for v in value.split(",") if v.strip()) if r]
             meta["responsible_roles"] = roles
-            meta["_roles_from_camunda"] = True
         if "legalBasis" in values:
             meta["legal_basis"] = [values["legalBasis"][1].strip()]
         if "powerItem" in values:
@@ -370,14 +376,12 @@ def read_process(process: etree._Element) -> tuple[ProcessInfo, list[Problem]]:
     pid = process.get("id") or ""
     reader = _Reader(pid)
     meta = reader.metadata(process, where="process")
-    meta.pop("_roles_from_camunda", None)
     lanes = _lanes_of(process, reader)
     elements: dict[str, ElementInfo] = {}
     for tag in ACTIVITY_TAGS:
         for node in process.iter(f"{{{BPMN_NS}}}{tag}"):
             eid = node.get("id") or ""
             emeta = reader.metadata(node, where="activity")
-            emeta.pop("_roles_from_camunda", None)
             lane_name, lane_roles = lanes.get(eid, (None, []))
             roles = list(emeta["responsible_roles"])
             groups = [

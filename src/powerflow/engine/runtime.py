@@ -18,6 +18,7 @@ from SpiffWorkflow.bpmn.specs.control import BoundaryEventJoin, BoundaryEventSpl
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.exclusive_gateway import ExclusiveGateway
 from SpiffWorkflow.bpmn.specs.mixins.inclusive_gateway import InclusiveGateway
@@ -72,6 +73,7 @@ class _Recorder:
     def __init__(self, process: LoadedProcess) -> None:
         self.process = process
         self.events: list[StepEvent] = []
+        self.end_event: tuple[str, str] | None = None
 
     def did_complete(self, task: Any) -> None:
         spec = task.task_spec
@@ -81,6 +83,9 @@ class _Recorder:
         if bpmn_id is None:
             return
         name = getattr(spec, "bpmn_name", None) or bpmn_id
+        if isinstance(spec, EndEvent):
+            self.end_event = (bpmn_id, name)
+            return
         if isinstance(spec, ExclusiveGateway | InclusiveGateway):
             self.events.append(self._decision(task, bpmn_id, name))
             return
@@ -240,7 +245,8 @@ def _run(
     for t in new_tasks:
         events.append(StepEvent("task.ready", t.element_id, t.name, t.id, {"roles": list(t.roles)}))
     if status == "completed":
-        events.append(StepEvent("instance.completed", None, None, None, {}))
+        end_id, end_name = recorder.end_event or (None, None)
+        events.append(StepEvent("instance.completed", end_id, end_name, None, {}))
     data = to_plain(workflow.data) if status == "completed" else {}
     if not data:
         last = workflow.last_task
@@ -284,11 +290,17 @@ def open_tasks(process: LoadedProcess, state: str) -> list[TaskView]:
 
 
 def complete_task(
-    process: LoadedProcess, state: str, task_id: str, data: dict[str, Any]
+    process: LoadedProcess,
+    state: str,
+    task_id: str,
+    data: dict[str, Any],
+    check: Callable[[dict[str, Any], dict[str, Any]], None] | None = None,
 ) -> StepResult:
     """Complete a READY human task with submitted data and run to the next wait state.
 
-    Raises TaskNotFound, TaskNotReady or InstanceNotRunning; nothing is changed then.
+    ``check(current task data, submitted data)`` runs after the task is found ready and before
+    anything changes; whatever it raises propagates. Raises TaskNotFound, TaskNotReady or
+    InstanceNotRunning; nothing is changed then.
     """
     check_plain_json(data)
     workflow = _load_running(process, state)
@@ -299,6 +311,8 @@ def complete_task(
         raise TaskNotFound(task_id) from None
     if task.state != TaskState.READY or not task.task_spec.manual:
         raise TaskNotReady(f"task is {TaskState.get_name(task.state)}")
+    if check is not None:
+        check(to_plain(task.data), data)
 
     def action(wf: Any, recorder: _Recorder) -> None:
         task.data.update(data)

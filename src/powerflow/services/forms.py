@@ -8,13 +8,19 @@ from typing import Any
 from powerflow.services.errors import InvalidInput
 
 
-def check_form(form: list[dict[str, Any]], data: dict[str, Any]) -> None:
-    """Reject data whose declared fields are missing (when required) or of the wrong type."""
+def check_form(
+    form: list[dict[str, Any]], data: dict[str, Any], current: dict[str, Any]
+) -> None:
+    """Reject data whose declared fields are of the wrong type, or missing when required.
+
+    A required field may be left out when the task's current data already holds a value for it
+    (a form prefilled from earlier steps or start variables).
+    """
     problems: list[str] = []
     for field in form:
         fid, label, ftype = field["id"], field.get("label") or field["id"], field.get("type")
         if fid not in data:
-            if field.get("required"):
+            if field.get("required") and current.get(fid) is None:
                 problems.append(f"'{label}' ({fid}) is required.")
             continue
         value = data[fid]

@@ -192,11 +192,15 @@ def complete(
             instance = load_for_update(store, session, task.instance_id)
             definition = definition_by_id(store, session, instance.definition_id)
             form = definition.catalog.get("elements", {}).get(task.element_id, {}).get("form", [])
-            if form:
-                check_form(form, data)
             process = runnable(session, definition)
+
+            def fits_form(current: dict[str, Any], submitted: dict[str, Any]) -> None:
+                check_form(form, submitted, current)
+
             try:
-                step = engine.complete_task(process, instance.state, task_id, data)
+                step = engine.complete_task(
+                    process, instance.state, task_id, data, check=fits_form if form else None
+                )
             except (engine.TaskNotReady, engine.TaskNotFound, engine.InstanceNotRunning) as exc:
                 raise Conflict(f"Task '{task.name}' cannot be completed now: {exc}.") from None
             role = next((r for r in task.roles if r in principal.roles), None)
