@@ -9,7 +9,7 @@ database) and by SpiffWorkflow alone. It prints a Markdown summary; ``--json`` w
 
     python bench/throughput.py --instances 1000 --concurrency 4
     python bench/throughput.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/pfb
-    python bench/throughput.py --py-spy /tmp/server.txt     # sample the server (measured phase)
+    python bench/throughput.py --py-spy /tmp/server.txt     # sample the server's GIL holder
     python bench/throughput.py --cprofile /tmp/server.prof  # whole server run under cProfile
 
 Not a test: nothing here asserts; it exits 1 only if a request failed.
@@ -102,9 +102,13 @@ class HttpResult:
     complete: Latency
     failures: int
     server_cpu_s: float
+    server_user_s: float
+    server_sys_s: float
     server_cpu_ms_per_instance: float
     client_cpu_s: float
     client_cpu_ms_per_instance: float
+    database_cpu_s: float | None = None  # PostgreSQL processes on this machine
+    database_cpu_ms_per_instance: float | None = None
     failure_samples: list[Failure] = field(default_factory=list)
 
 
@@ -203,12 +207,28 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def process_cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (all its threads), from /proc/<pid>/stat."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
+def _stat_cpu(stat: str) -> tuple[float, float]:
     fields = stat[stat.rindex(")") + 2 :].split()
     # fields[0] is field 3 (state); utime and stime are fields 14 and 15.
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
+
+
+def process_cpu_seconds(pid: int) -> tuple[float, float]:
+    """(utime, stime) of a process (all its threads), from /proc/<pid>/stat."""
+    return _stat_cpu(Path(f"/proc/{pid}/stat").read_text())
+
+
+def command_cpu_seconds(comm: str) -> float:
+    """utime + stime summed over the running processes named ``comm`` (e.g. postgres)."""
+    total = 0.0
+    for path in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            stat = path.read_text()
+        except OSError:
+            continue
+        if stat[stat.index("(") + 1 : stat.rindex(")")] == comm:
+            total += sum(_stat_cpu(stat))
+    return total
 
 
 class Server:
@@ -271,7 +291,9 @@ class Server:
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
-        self.proc.terminate()
+        # SIGINT, not SIGTERM: uvicorn shuts down gracefully on both, then re-raises the signal;
+        # only SIGINT ends as an exception, so cProfile still writes its file.
+        self.proc.send_signal(signal.SIGINT)
         try:
             self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
@@ -409,7 +431,9 @@ def measure_http(
     on_start: Hook = None,
     on_stop: Hook = None,
 ) -> HttpResult:
-    cpu0 = process_cpu_seconds(server.pid)
+    postgres = database_kind(server.db_url) == "postgresql"
+    db0 = command_cpu_seconds("postgres") if postgres else 0.0
+    user0, sys0 = process_cpu_seconds(server.pid)
     client0 = time.process_time()
     if on_start:
         on_start()
@@ -419,7 +443,10 @@ def measure_http(
         if on_stop:
             on_stop()
     client_cpu = time.process_time() - client0
-    server_cpu = process_cpu_seconds(server.pid) - cpu0
+    user1, sys1 = process_cpu_seconds(server.pid)
+    server_user, server_sys = user1 - user0, sys1 - sys0
+    server_cpu = server_user + server_sys
+    db_cpu = command_cpu_seconds("postgres") - db0 if postgres else None
     starts = [s for w in workers for s in w.start_s]
     completes = [s for w in workers for s in w.complete_s]
     failures = [f for w in workers for f in w.failures]
@@ -433,9 +460,13 @@ def measure_http(
         complete=Latency.of(completes),
         failures=len(failures),
         server_cpu_s=server_cpu,
+        server_user_s=server_user,
+        server_sys_s=server_sys,
         server_cpu_ms_per_instance=server_cpu * 1000 / instances,
         client_cpu_s=client_cpu,
         client_cpu_ms_per_instance=client_cpu * 1000 / instances,
+        database_cpu_s=db_cpu,
+        database_cpu_ms_per_instance=None if db_cpu is None else db_cpu * 1000 / instances,
         failure_samples=failures[:20],
     )
 
@@ -578,9 +609,15 @@ def summary(
         f"| start {lat} | {_lat(http.start)} |",
         f"| complete {lat} | {_lat(http.complete)} |",
         f"| non-2xx / failed requests | {http.failures} |",
-        f"| server CPU during the run | {http.server_cpu_s:.2f} s "
-        f"({http.server_cpu_s / http.seconds * 100:.0f}% of one core) |",
+        f"| server CPU during the run | {http.server_cpu_s:.2f} s = {http.server_user_s:.2f} "
+        f"user + {http.server_sys_s:.2f} sys ({http.server_cpu_s / http.seconds * 100:.0f}% "
+        "of one core) |",
         f"| server CPU-ms per instance | **{http.server_cpu_ms_per_instance:.2f}** |",
+        *(
+            [f"| PostgreSQL CPU-ms per instance | {http.database_cpu_ms_per_instance:.2f} |"]
+            if http.database_cpu_ms_per_instance is not None
+            else []
+        ),
         f"| client CPU-ms per instance | {http.client_cpu_ms_per_instance:.2f} |",
         *[
             f"| {m.label}: instances/s | {m.instances_per_s:.0f} "
@@ -614,8 +651,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--py-spy",
         type=Path,
-        help="record the server with py-spy (raw collapsed stacks) "
-        "during the measured phase into this file",
+        help="sample the server's GIL-holding thread with py-spy during the measured phase "
+        "into this file (collapsed stacks; slows the server somewhat)",
     )
     parser.add_argument("--cprofile", type=Path, help="run the server under cProfile into this")
     args = parser.parse_args(argv)

@@ -48,8 +48,20 @@ def load_file(name: str, process_id: str) -> engine.LoadedProcess:
     return engine.load_process(result.content_hash, process_id, xml, compiled.catalog())
 
 
+END = "<end event>"
+
+
 def kinds(step: engine.StepResult) -> list[tuple[str, str | None]]:
-    return [(e.type, e.element_id) for e in step.events]
+    """(type, element id) of each step event. ``instance.completed`` may or may not name the end
+    event that was reached; either way it is shown as END, and checked by ``ended_at``."""
+    return [(e.type, END if e.type == "instance.completed" else e.element_id) for e in step.events]
+
+
+def ended_at(step: engine.StepResult, end_id: str) -> None:
+    """The step's last event is instance.completed, naming ``end_id`` if it names anything."""
+    last = step.events[-1]
+    assert last.type == "instance.completed"
+    assert last.element_id in (None, end_id), last
 
 
 def task_ids_by_spec(state: str) -> dict[str, list[tuple[str, int]]]:
@@ -181,7 +193,7 @@ def test_engine_is_reattached_after_a_save_load_round_trip(script: str) -> None:
     assert "leak" not in step.data
     assert "leak" not in step.state
     assert kinds(step)[-1] == ("instance.failed", "evil")
-    assert ("instance.completed", None) not in kinds(step)
+    assert "instance.completed" not in [e.type for e in step.events]
 
 
 def test_legal_script_after_a_round_trip_runs() -> None:
@@ -404,7 +416,21 @@ def test_gateway_loop_of_300_iterations_completes_correctly() -> None:
     assert iterations == 300
     assert step.data["i"] == 300
     assert taken == ["f_back"] * 299 + ["f_done"]
-    assert kinds(step)[-1] == ("instance.completed", None)
+    ended_at(step, "end")
+
+
+def test_automatic_loop_of_300_iterations_in_one_step_completes_correctly() -> None:
+    """The same loop without the user task runs all 300 iterations inside one engine call."""
+    automatic = LOOP.replace(b"<bpmn:userTask", b"<bpmn:scriptTask").replace(
+        b"</bpmn:userTask>", b"<bpmn:script>last = i</bpmn:script></bpmn:scriptTask>"
+    )
+    assert automatic != LOOP
+    process = load(automatic.replace(b'id="loop"', b'id="auto_loop"'), "auto_loop")
+    step = engine.start(process, {})
+    assert step.status == "completed", step.incident
+    assert (step.data["i"], step.data["last"]) == (300, 299)
+    decided = [e for e in step.events if e.type == "gateway.decided" and e.element_id == "again"]
+    assert [e.payload["taken"][0]["flow_id"] for e in decided] == ["f_back"] * 299 + ["f_done"]
 
 
 NO_DEFAULT = bpmn(
@@ -482,7 +508,7 @@ def test_events_come_out_in_order() -> None:
         ("task.completed", "submit"),
         ("task.completed", "classify"),
         ("gateway.decided", "gw"),
-        ("instance.completed", None),
+        ("instance.completed", END),
     ]
     assert small.events[0].task_id == submit.id
     assert small.events[0].payload["data"] == {"amount": 5}
@@ -490,6 +516,7 @@ def test_events_come_out_in_order() -> None:
     (flow,) = small.events[2].payload["taken"]
     assert (flow["flow_id"], flow["flow_name"], flow["target"]) == ("f_no", "no", "end")
     assert small.status == "completed"
+    ended_at(small, "end")
     assert small.data["needs_approval"] is False
 
     # Large amount: the conditional flow is taken and the approval becomes ready.
@@ -509,6 +536,7 @@ def test_events_come_out_in_order() -> None:
     assert large.closed_task_ids == (submit.id,)
 
     done = engine.complete_task(process, large.state, approve.id, {"approved": True})
-    assert kinds(done) == [("task.completed", "approve"), ("instance.completed", None)]
+    assert kinds(done) == [("task.completed", "approve"), ("instance.completed", END)]
+    ended_at(done, "end")
     assert done.status == "completed"
     assert done.data == {"amount": 5000, "needs_approval": True, "approved": True}

@@ -18,6 +18,7 @@ STATUS: dict[type[e.DomainError], int] = {
     e.NotFound: 404,
     e.Conflict: 409,
     e.PayloadTooLarge: 413,
+    e.UnsupportedMediaType: 415,
     e.InvalidDefinition: 422,
     e.InvalidInput: 422,
     e.Busy: 503,

@@ -8,6 +8,7 @@ re-attached on every load (SpiffWorkflow forgets it when it deserializes a workf
 
 from __future__ import annotations
 
+import ast
 import copy
 import datetime as _dt
 import math
@@ -103,6 +104,16 @@ def compile_script(source: str, mode: str) -> CodeType:
 
     Raises ScriptRejected with the reasons RestrictedPython gives. Results are cached per source.
     """
+    try:
+        tree = ast.parse(source, mode=mode)
+    except SyntaxError as exc:
+        raise ScriptRejected(f"Line {exc.lineno}: {exc.msg}") from None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            raise ScriptRejected(
+                f"Line {node.lineno}: imports are not allowed in scripts; use the provided "
+                "helpers (math, datetime, timedelta, date, timezone)."
+            )
     try:
         code: CodeType = compile_restricted(source, "<bpmn>", mode)  # type: ignore[arg-type]
     except SyntaxError as exc:

@@ -6,12 +6,18 @@ network access switched off, and only the resulting tree is handed to the BPMN p
 
 from __future__ import annotations
 
+import re
+
 from lxml import etree
 
 from powerflow.engine.types import Problem
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-DMN_NS_PREFIX = "https://www.omg.org/spec/DMN/"
+DOCTYPE_MESSAGE = "DOCTYPE declarations and entities are not allowed in uploaded BPMN."
+# Before any element: optional BOM, XML declaration, comments and processing instructions.
+_DOCTYPE_IN_PROLOGUE = re.compile(
+    rb"^(?:\xef\xbb\xbf)?\s*(?:<\?.*?\?>\s*|<!--.*?-->\s*)*<!DOCTYPE", re.DOTALL | re.IGNORECASE
+)
 
 
 class XmlRejected(Exception):
@@ -42,6 +48,8 @@ def parse_untrusted(data: bytes, *, max_bytes: int) -> etree._ElementTree:
         )
     if not data.strip():
         raise XmlRejected([Problem("The file is empty.")])
+    if _DOCTYPE_IN_PROLOGUE.match(data):
+        raise XmlRejected([Problem(DOCTYPE_MESSAGE, line=1)])
     try:
         tree = etree.ElementTree(etree.fromstring(data, _parser()))
     except etree.XMLSyntaxError as exc:
@@ -51,9 +59,7 @@ def parse_untrusted(data: bytes, *, max_bytes: int) -> etree._ElementTree:
         ) from None
     docinfo = tree.docinfo
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
-        raise XmlRejected(
-            [Problem("DOCTYPE declarations and entities are not allowed in uploaded BPMN.", line=1)]
-        )
+        raise XmlRejected([Problem(DOCTYPE_MESSAGE, line=1)])
     root = tree.getroot()
     if etree.QName(root).namespace != BPMN_NS or etree.QName(root).localname != "definitions":
         raise XmlRejected(

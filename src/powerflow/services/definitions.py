@@ -10,7 +10,13 @@ from powerflow import engine
 from powerflow.db.engine import Store
 from powerflow.db.models import Definition, Deployment
 from powerflow.services.auth import Principal
-from powerflow.services.errors import Conflict, Forbidden, InvalidDefinition, NotFound
+from powerflow.services.errors import (
+    Conflict,
+    Forbidden,
+    InvalidDefinition,
+    NotFound,
+    PayloadTooLarge,
+)
 from powerflow.services.views import DefinitionView, DeployOutcome, Page
 
 DEPLOY_ROLES = ("designer", "admin")
@@ -70,6 +76,10 @@ def deploy(
     """
     if not principal.has(*DEPLOY_ROLES):
         raise Forbidden("Deploying process definitions needs the 'designer' role.")
+    if len(data) > max_bytes:
+        raise PayloadTooLarge(
+            f"{filename} is {len(data)} bytes; the limit is {max_bytes} bytes.", file=filename
+        )
     result = engine.compile_bpmn(data, filename, max_bytes=max_bytes)
     if not result.ok:
         errors = [p.as_dict() for p in result.problems if p.severity == "error"]

@@ -58,6 +58,12 @@ class PayloadTooLarge(DomainError):
     code = "payload_too_large"
 
 
+class UnsupportedMediaType(DomainError):
+    """The request body is in a format this route does not take."""
+
+    code = "unsupported_media_type"
+
+
 class Busy(DomainError):
     """The database is locked by other writers; retry shortly."""
 

@@ -8,9 +8,7 @@ from typing import Any
 from powerflow.services.errors import InvalidInput
 
 
-def check_form(
-    form: list[dict[str, Any]], data: dict[str, Any], current: dict[str, Any]
-) -> None:
+def check_form(form: list[dict[str, Any]], data: dict[str, Any], current: dict[str, Any]) -> None:
     """Reject data whose declared fields are of the wrong type, or missing when required.
 
     A required field may be left out when the task's current data already holds a value for it

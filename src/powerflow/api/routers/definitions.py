@@ -11,7 +11,7 @@ from starlette.datastructures import UploadFile
 from powerflow.api.deps import PrincipalDep, StoreDep
 from powerflow.api.schemas import DefinitionRead, DeployResponse, Page, Problem
 from powerflow.services import definitions
-from powerflow.services.errors import InvalidInput
+from powerflow.services.errors import InvalidInput, UnsupportedMediaType
 from powerflow.services.views import DefinitionView
 
 router = APIRouter(prefix="/v1/definitions", tags=["definitions"])
@@ -56,7 +56,7 @@ async def _upload(request: Request) -> tuple[bytes, str]:
     if content_type in XML_TYPES or content_type == "":
         name = request.headers.get("x-filename", "upload.bpmn")
         return await request.body(), name[:255]
-    raise InvalidInput(
+    raise UnsupportedMediaType(
         f"Unsupported content type '{content_type}': send multipart/form-data with a 'file' "
         "field, or the BPMN XML itself as application/xml."
     )
@@ -71,6 +71,7 @@ async def _upload(request: Request) -> tuple[bytes, str]:
     responses={
         200: {"model": DeployResponse, "description": "Identical content already deployed"},
         413: {"model": Problem, "description": "File too large"},
+        415: {"model": Problem, "description": "Neither multipart nor XML"},
         422: {"model": Problem, "description": "The file has problems (listed)"},
         **ERRORS,
     },
