@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from powerflow.db import queries
 from powerflow.db.engine import Store
 from powerflow.db.models import User
 from powerflow.services.errors import Conflict, InvalidInput, NotFound, Unauthenticated
@@ -71,10 +72,10 @@ def authenticate(store: Store, token: str | None) -> Principal:
     if not token:
         raise Unauthenticated("Authentication required: send 'Authorization: Bearer <token>'.")
     with store.read() as session:
-        user = session.scalar(select(User).where(User.token_hash == hash_token(token)))
-    if user is None or user.disabled:
+        found = queries.user_by_token(queries.connection(session), hash_token(token))
+    if found is None:
         raise Unauthenticated("The bearer token is not valid.")
-    return Principal(name=user.name, roles=frozenset(user.roles))
+    return Principal(name=found[0], roles=frozenset(found[1]))
 
 
 def add_user(store: Store, name: str, roles: list[str] | str, token: str | None = None) -> str:

@@ -7,10 +7,6 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
-from sqlalchemy.orm import Session
-
-from powerflow.db.models import Event, Instance
 from powerflow.engine import StepEvent
 
 SYSTEM_ACTOR = "system"
@@ -46,20 +42,21 @@ def hashed_content(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def append_events(
-    session: Session,
-    instance: Instance,
+def event_rows(
+    instance: Any,
     events: list[StepEvent],
     *,
     actor: str,
     at: datetime,
     extra: dict[str, dict[str, Any]] | None = None,
-) -> None:
-    """Insert events for an instance, continuing its sequence and hash chain.
+) -> list[dict[str, Any]]:
+    """Event rows for an instance, continuing its sequence and hash chain.
 
-    Steps the engine takes on its own (gateways, scripts, new tasks, completion) are recorded
-    with the actor 'system'; the rest with the caller. ``extra`` merges additional payload per
-    event type, for example the role with which a person completed a task.
+    Advances ``instance.event_seq`` and ``instance.last_event_hash``; the caller saves the
+    instance and inserts the rows in the same transaction. Steps the engine takes on its own
+    (gateways, scripts, new tasks, completion) are recorded with the actor 'system'; the rest
+    with the caller. ``extra`` merges additional payload per event type, for example the role
+    with which a person completed a task.
     """
     rows = []
     prev = instance.last_event_hash
@@ -70,7 +67,6 @@ def append_events(
         automatic = payload.get("automatic") or ev.type in SYSTEM_EVENT_TYPES
         if extra and ev.type in extra and not automatic:
             payload.update(extra[ev.type])
-        who = SYSTEM_ACTOR if automatic else actor
         row: dict[str, Any] = {
             "instance_id": instance.id,
             "seq": seq,
@@ -80,14 +76,13 @@ def append_events(
             "element_id": ev.element_id,
             "element_name": ev.element_name,
             "task_id": ev.task_id,
-            "actor": who,
+            "actor": SYSTEM_ACTOR if automatic else actor,
             "payload": payload,
             "occurred_at": at,
         }
         row["prev_hash"] = prev
         row["hash"] = prev = event_hash(prev, hashed_content(row))
         rows.append(row)
-    if rows:
-        session.execute(insert(Event), rows)
     instance.event_seq = seq
     instance.last_event_hash = prev
+    return rows

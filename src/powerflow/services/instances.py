@@ -5,52 +5,28 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from powerflow import engine
+from powerflow.db import queries
 from powerflow.db.engine import Store
 from powerflow.db.models import Event, Instance, utcnow
+from powerflow.db.queries import InstanceRow
 from powerflow.services.auth import Principal
 from powerflow.services.definitions import definition_by_id, resolve, runnable
 from powerflow.services.errors import Conflict, Forbidden, InvalidInput, NotFound
-from powerflow.services.steps import open_task_rows, record_step, task_record
+from powerflow.services.steps import instance_view, record_step
 from powerflow.services.views import EventView, InstanceView, Page
 
 START_ROLES = ("clerk", "admin")
 TERMINAL = ("completed", "failed", "cancelled")
 
 
-def instance_view(store: Store, session: Session, row: Instance) -> InstanceView:
-    """The API view of an instance, with its ready tasks."""
-    definition = definition_by_id(store, session, row.definition_id)
-    tasks = [task_record(t, definition) for t in open_task_rows(session, row.id)]
-    return InstanceView(
-        id=row.id,
-        definition_key=row.definition_key,
-        definition_version=row.definition_version,
-        business_key=row.business_key,
-        status=row.status,
-        version=row.version,
-        data=row.data,
-        incident=row.incident,
-        next_timer_at=row.next_timer_at,
-        waiting_messages=list(row.waiting_messages),
-        started_by=row.started_by,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        ended_at=row.ended_at,
-        tasks=tasks,
-    )
-
-
-def load_for_update(store: Store, session: Session, instance_id: str) -> Instance:
+def load_for_update(conn: Connection, instance_id: str) -> InstanceRow:
     """The instance row, locked for this transaction; NotFound if there is none."""
-    row: Instance | None = session.scalar(
-        store.for_update(select(Instance).where(Instance.id == instance_id))
-    )
+    row = queries.load_instance(conn, instance_id, lock=True)
     if row is None:
         raise NotFound(f"Instance {instance_id} does not exist.")
     return row
@@ -73,6 +49,9 @@ def start_instance(
         engine.check_plain_json(variables, where="variables")
     except engine.DataRejected as exc:
         raise InvalidInput(str(exc)) from None
+    duplicate = Conflict(
+        f"An instance of {definition_key} with business key '{business_key}' already exists."
+    )
     try:
         with store.write() as session:
             definition = resolve(session, definition_key, version)
@@ -87,14 +66,11 @@ def start_instance(
                     Instance.business_key == business_key,
                 )
             ):
-                raise Conflict(
-                    f"An instance of {definition.key} with business key '{business_key}' "
-                    "already exists."
-                )
+                raise duplicate
             process = runnable(session, definition)
             step = engine.start(process, variables)
             now = utcnow()
-            row = Instance(
+            row = InstanceRow(
                 id=str(uuid.uuid4()),
                 definition_id=definition.id,
                 definition_key=definition.key,
@@ -102,15 +78,20 @@ def start_instance(
                 business_key=business_key,
                 status=step.status,
                 state=step.state,
-                serializer_version=engine.FORMAT_VERSION,
+                version=1,
+                data={},
+                incident=None,
+                next_timer_at=None,
+                waiting_messages=[],
+                event_seq=0,
+                last_event_hash=None,
                 started_by=principal.name,
                 created_at=now,
                 updated_at=now,
+                ended_at=None,
             )
-            session.add(row)
-            session.flush()
-            record_step(
-                session,
+            tasks = record_step(
+                queries.connection(session),
                 row,
                 definition,
                 step,
@@ -119,13 +100,11 @@ def start_instance(
                 extra={
                     "instance.started": {"variables": variables, "roles": sorted(principal.roles)}
                 },
+                new_instance=True,
             )
-            session.flush()
-            return instance_view(store, session, row)
+            return instance_view(row, definition, tasks)
     except IntegrityError:
-        raise Conflict(
-            f"An instance of {definition_key} with business key '{business_key}' already exists."
-        ) from None
+        raise duplicate from None
 
 
 def get_instance(store: Store, instance_id: str) -> InstanceView:
@@ -134,7 +113,7 @@ def get_instance(store: Store, instance_id: str) -> InstanceView:
         row = session.get(Instance, instance_id)
         if row is None:
             raise NotFound(f"Instance {instance_id} does not exist.")
-        return instance_view(store, session, row)
+        return _orm_view(store, session, row)
 
 
 def list_instances(
@@ -157,8 +136,13 @@ def list_instances(
     stmt = stmt.order_by(Instance.created_at.desc(), Instance.id).limit(limit + 1).offset(offset)
     with store.read() as session:
         rows = session.scalars(stmt).all()
-        items = [instance_view(store, session, r) for r in rows[:limit]]
+        items = [_orm_view(store, session, r) for r in rows[:limit]]
     return Page(items, limit, offset, len(rows) > limit)
+
+
+def _orm_view(store: Store, session: Session, row: Instance) -> InstanceView:
+    definition = definition_by_id(store, session, row.definition_id)
+    return instance_view(row, definition, queries.open_tasks(session.connection(), row.id))
 
 
 def _step_on(
@@ -170,21 +154,18 @@ def _step_on(
     *,
     extra: dict[str, dict[str, Any]] | None = None,
 ) -> InstanceView:
-    try:
-        with store.write() as session:
-            row = load_for_update(store, session, instance_id)
-            if row.status in TERMINAL:
-                raise Conflict(f"Instance {instance_id} has {row.status}; it cannot be {action}.")
-            definition = definition_by_id(store, session, row.definition_id)
-            process = runnable(session, definition)
-            step = run(process, row.state)
-            record_step(
-                session, row, definition, step, actor=principal.name, at=utcnow(), extra=extra
-            )
-            session.flush()
-            return instance_view(store, session, row)
-    except StaleDataError:
-        raise Conflict(f"Instance {instance_id} was changed concurrently; retry.") from None
+    with store.write() as session:
+        conn = queries.connection(session)
+        row = load_for_update(conn, instance_id)
+        if row.status in TERMINAL:
+            raise Conflict(f"Instance {instance_id} has {row.status}; it cannot be {action}.")
+        definition = definition_by_id(store, session, row.definition_id)
+        process = runnable(session, definition)
+        step = run(process, row.state)
+        tasks = record_step(
+            conn, row, definition, step, actor=principal.name, at=utcnow(), extra=extra
+        )
+        return instance_view(row, definition, tasks)
 
 
 def cancel_instance(

@@ -5,19 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection
 
-from powerflow.db.models import Instance, Task, TaskRole
+from powerflow.db import queries
+from powerflow.db.queries import InstanceRow, TaskRow
 from powerflow.engine import StepResult
-from powerflow.services.events import append_events
+from powerflow.services.errors import Conflict
+from powerflow.services.events import event_rows
 from powerflow.services.time_limits import due_at
-from powerflow.services.views import DefinitionView, TaskRecord
+from powerflow.services.views import DefinitionView, InstanceView, TaskRecord
 
 
 def record_step(
-    session: Session,
-    instance: Instance,
+    conn: Connection,
+    instance: InstanceRow,
     definition: DefinitionView,
     step: StepResult,
     *,
@@ -25,8 +26,14 @@ def record_step(
     at: datetime,
     completed_task_id: str | None = None,
     extra: dict[str, dict[str, Any]] | None = None,
-) -> None:
-    """Apply a StepResult to the instance row, the task projection and the event log."""
+    new_instance: bool = False,
+) -> list[TaskRow]:
+    """Apply a StepResult to the instance row, the task projection and the event log.
+
+    Returns the instance's open tasks after the step. Raises Conflict when the instance was
+    changed by someone else since it was loaded (nothing is written then: the caller's
+    transaction rolls back).
+    """
     instance.state = step.state
     instance.status = step.status
     instance.data = step.data
@@ -38,48 +45,62 @@ def record_step(
     instance.updated_at = at
     if step.status != "running":
         instance.ended_at = at
-    closed = list(step.closed_task_ids)
-    if completed_task_id in closed:
-        closed.remove(completed_task_id)
-        session.execute(
-            update(Task)
-            .where(Task.id == completed_task_id)
-            .values(state="completed", ended_at=at, completed_by=actor)
-        )
-    if closed:
-        session.execute(
-            update(Task).where(Task.id.in_(closed)).values(state="cancelled", ended_at=at)
-        )
-    if step.new_tasks:
-        elements = definition.catalog.get("elements", {})
-        task_rows = []
-        role_rows: list[dict[str, str]] = []
-        for t in step.new_tasks:
-            meta = elements.get(t.element_id, {}).get("metadata", {})
-            task_rows.append(
-                {
-                    "id": t.id,
-                    "instance_id": instance.id,
-                    "element_id": t.element_id,
-                    "name": t.name[:255],
-                    "kind": t.kind,
-                    "lane": t.lane,
-                    "roles": list(t.roles),
-                    "state": "ready",
-                    "assignee": None,
-                    "created_at": at,
-                    "due_at": due_at(at, meta.get("time_limit")),
-                }
+    events = event_rows(instance, list(step.events), actor=actor, at=at, extra=extra)
+    if new_instance:
+        queries.insert_instance(conn, instance, serializer_version=_format_version())
+    elif not queries.save_instance(conn, instance):
+        raise Conflict(f"Instance {instance.id} was changed concurrently; retry.")
+
+    closes = [
+        {
+            "b_id": task_id,
+            "state": "completed" if task_id == completed_task_id else "cancelled",
+            "ended_at": at,
+            "completed_by": actor if task_id == completed_task_id else None,
+        }
+        for task_id in step.closed_task_ids
+    ]
+    queries.close_tasks(conn, closes)
+
+    elements = definition.catalog.get("elements", {})
+    new_rows: list[TaskRow] = []
+    role_rows: list[dict[str, str]] = []
+    for t in step.new_tasks:
+        meta = elements.get(t.element_id, {}).get("metadata", {})
+        new_rows.append(
+            TaskRow(
+                id=t.id,
+                instance_id=instance.id,
+                element_id=t.element_id,
+                name=t.name[:255],
+                kind=t.kind,
+                lane=t.lane,
+                roles=list(t.roles),
+                state="ready",
+                assignee=None,
+                created_at=at,
+                due_at=due_at(at, meta.get("time_limit")),
+                ended_at=None,
+                completed_by=None,
             )
-            role_rows.extend({"role": r, "task_id": t.id} for r in t.roles)
-        session.execute(insert(Task), task_rows)
-        if role_rows:
-            session.execute(insert(TaskRole), role_rows)
-    append_events(session, instance, list(step.events), actor=actor, at=at, extra=extra)
+        )
+        role_rows.extend({"role": r, "task_id": t.id} for r in t.roles)
+    queries.insert_tasks(conn, [r.__dict__ for r in new_rows], role_rows)
+    queries.insert_events(conn, events)
+
+    if len(step.open_tasks) == len(new_rows):
+        return new_rows
+    return queries.open_tasks(conn, instance.id)
+
+
+def _format_version() -> str:
+    from powerflow.engine import FORMAT_VERSION
+
+    return FORMAT_VERSION
 
 
 def task_record(
-    task: Task, definition: DefinitionView, *, data: dict[str, Any] | None = None
+    task: TaskRow | Any, definition: DefinitionView, *, data: dict[str, Any] | None = None
 ) -> TaskRecord:
     """The inbox view of a task row, with its metadata and form from the definition."""
     element = definition.catalog.get("elements", {}).get(task.element_id, {})
@@ -104,12 +125,24 @@ def task_record(
     )
 
 
-def open_task_rows(session: Session, instance_id: str) -> list[Task]:
-    """The ready tasks of one instance, oldest first."""
-    return list(
-        session.scalars(
-            select(Task)
-            .where(Task.instance_id == instance_id, Task.state == "ready")
-            .order_by(Task.created_at, Task.id)
-        )
+def instance_view(
+    instance: InstanceRow | Any, definition: DefinitionView, tasks: list[TaskRow] | list[Any]
+) -> InstanceView:
+    """The API view of an instance with the given open tasks."""
+    return InstanceView(
+        id=instance.id,
+        definition_key=instance.definition_key,
+        definition_version=instance.definition_version,
+        business_key=instance.business_key,
+        status=instance.status,
+        version=instance.version,
+        data=instance.data,
+        incident=instance.incident,
+        next_timer_at=instance.next_timer_at,
+        waiting_messages=list(instance.waiting_messages),
+        started_by=instance.started_by,
+        created_at=instance.created_at,
+        updated_at=instance.updated_at,
+        ended_at=instance.ended_at,
+        tasks=[task_record(t, definition) for t in tasks],
     )

@@ -6,18 +6,19 @@ from typing import Any
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from powerflow import engine
+from powerflow.db import queries
 from powerflow.db.engine import Store
 from powerflow.db.models import Instance, Task, TaskRole, utcnow
+from powerflow.db.queries import TaskRow
 from powerflow.services.auth import Principal
 from powerflow.services.definitions import definition_by_id, runnable
 from powerflow.services.errors import Conflict, Forbidden, InvalidInput, NotFound
-from powerflow.services.events import append_events
+from powerflow.services.events import event_rows
 from powerflow.services.forms import check_form
-from powerflow.services.instances import instance_view, load_for_update
-from powerflow.services.steps import record_step, task_record
+from powerflow.services.instances import load_for_update
+from powerflow.services.steps import instance_view, record_step, task_record
 from powerflow.services.views import InstanceView, Page, TaskRecord
 
 SEE_ALL_ROLES = ("admin", "monitor")
@@ -95,7 +96,7 @@ def _visible_task(session: Session, principal: Principal, task_id: str) -> Task:
     return task
 
 
-def _role_message(task: Task) -> str:
+def _role_message(task: Task | TaskRow) -> str:
     roles = ", ".join(task.roles) or "clerk"
     return f"Task '{task.name}' can only be done by someone with the role: {roles}."
 
@@ -115,7 +116,7 @@ def get_task(store: Store, principal: Principal, task_id: str) -> TaskRecord:
         return _record(store, session, task, data)
 
 
-def _check_actor(principal: Principal, task: Task) -> None:
+def _check_actor(principal: Principal, task: Task | TaskRow) -> None:
     if not may_act(principal, list(task.roles)):
         raise Forbidden(_role_message(task))
 
@@ -131,7 +132,7 @@ def claim(store: Store, principal: Principal, task_id: str) -> TaskRecord:
             raise Conflict(f"Task '{task.name}' is already claimed by {task.assignee}.")
         if task.assignee is None:
             task.assignee = principal.name
-            _task_event(session, task, "task.claimed", principal)
+            _task_event(store, session, task, "task.claimed", principal)
         return _record(store, session, task)
 
 
@@ -150,22 +151,31 @@ def unclaim(store: Store, principal: Principal, task_id: str) -> TaskRecord:
             )
         previous = task.assignee
         task.assignee = None
-        _task_event(session, task, "task.unclaimed", principal, {"previous_assignee": previous})
+        _task_event(
+            store, session, task, "task.unclaimed", principal, {"previous_assignee": previous}
+        )
         return _record(store, session, task)
 
 
 def _task_event(
+    store: Store,
     session: Session,
     task: Task,
     kind: str,
     principal: Principal,
     payload: dict[str, Any] | None = None,
 ) -> None:
-    instance = session.get(Instance, task.instance_id)
-    assert instance is not None
+    """Record a claim or release on the instance's event chain (the instance version moves)."""
+    conn = queries.connection(session)
+    session.flush()
+    instance = load_for_update(conn, task.instance_id)
     event = engine.StepEvent(kind, task.element_id, task.name, task.id, payload or {})
-    append_events(session, instance, [event], actor=principal.name, at=utcnow())
-    instance.updated_at = utcnow()
+    now = utcnow()
+    rows = event_rows(instance, [event], actor=principal.name, at=now)
+    instance.updated_at = now
+    if not queries.save_instance(conn, instance):
+        raise Conflict(f"Instance {instance.id} was changed concurrently; retry.")
+    queries.insert_events(conn, rows)
 
 
 def complete(
@@ -173,49 +183,47 @@ def complete(
 ) -> InstanceView:
     """Complete a ready task with data and run the instance to its next wait state, atomically.
 
-    Checks, in order and before anything is written: the task exists and is visible, the caller
-    holds its role, it is ready and not claimed by someone else, the data is plain JSON and fits
-    the form. Two concurrent completions of one task: one wins, the other gets Conflict.
+    Checks, in order and before anything is written: the task exists, the caller holds its role,
+    it is ready and not claimed by someone else, the data is plain JSON and fits the form. Two
+    concurrent completions of one task: one wins, the other gets Conflict.
     """
     try:
         engine.check_plain_json(data)
     except engine.DataRejected as exc:
         raise InvalidInput(str(exc)) from None
-    try:
-        with store.write() as session:
-            task = _visible_task(session, principal, task_id)
-            _check_actor(principal, task)
-            if task.state != "ready":
-                raise Conflict(f"Task '{task.name}' is already {task.state}.")
-            if task.assignee not in (None, principal.name):
-                raise Conflict(f"Task '{task.name}' is claimed by {task.assignee}.")
-            instance = load_for_update(store, session, task.instance_id)
-            definition = definition_by_id(store, session, instance.definition_id)
-            form = definition.catalog.get("elements", {}).get(task.element_id, {}).get("form", [])
-            process = runnable(session, definition)
+    with store.write() as session:
+        conn = queries.connection(session)
+        task = queries.load_task(conn, task_id)
+        if task is None:
+            raise NotFound(f"Task {task_id} does not exist.")
+        _check_actor(principal, task)
+        if task.state != "ready":
+            raise Conflict(f"Task '{task.name}' is already {task.state}.")
+        if task.assignee not in (None, principal.name):
+            raise Conflict(f"Task '{task.name}' is claimed by {task.assignee}.")
+        instance = load_for_update(conn, task.instance_id)
+        definition = definition_by_id(store, session, instance.definition_id)
+        form = definition.catalog.get("elements", {}).get(task.element_id, {}).get("form", [])
+        process = runnable(session, definition)
 
-            def fits_form(current: dict[str, Any], submitted: dict[str, Any]) -> None:
-                check_form(form, submitted, current)
+        def fits_form(current: dict[str, Any], submitted: dict[str, Any]) -> None:
+            check_form(form, submitted, current)
 
-            try:
-                step = engine.complete_task(
-                    process, instance.state, task_id, data, check=fits_form if form else None
-                )
-            except (engine.TaskNotReady, engine.TaskNotFound, engine.InstanceNotRunning) as exc:
-                raise Conflict(f"Task '{task.name}' cannot be completed now: {exc}.") from None
-            role = next((r for r in task.roles if r in principal.roles), None)
-            now = utcnow()
-            record_step(
-                session,
-                instance,
-                definition,
-                step,
-                actor=principal.name,
-                at=now,
-                completed_task_id=task_id,
-                extra={"task.completed": {"role": role}},
+        try:
+            step = engine.complete_task(
+                process, instance.state, task_id, data, check=fits_form if form else None
             )
-            session.flush()
-            return instance_view(store, session, instance)
-    except StaleDataError:
-        raise Conflict(f"Task {task_id} was completed concurrently; reload it.") from None
+        except (engine.TaskNotReady, engine.TaskNotFound, engine.InstanceNotRunning) as exc:
+            raise Conflict(f"Task '{task.name}' cannot be completed now: {exc}.") from None
+        role = next((r for r in task.roles if r in principal.roles), None)
+        tasks = record_step(
+            conn,
+            instance,
+            definition,
+            step,
+            actor=principal.name,
+            at=utcnow(),
+            completed_task_id=task_id,
+            extra={"task.completed": {"role": role}},
+        )
+        return instance_view(instance, definition, tasks)
