@@ -8,9 +8,14 @@ run in memory by the powerflow engine layer (SpiffWorkflow plus saved-state JSON
 database) and by SpiffWorkflow alone. It prints a Markdown summary; ``--json`` writes the figures.
 
     python bench/throughput.py --instances 1000 --concurrency 4
-    python bench/throughput.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/pfb
+    python bench/throughput.py --database-url \
+        postgresql+psycopg://postgres@127.0.0.1:5432/powerflow_bench
     python bench/throughput.py --py-spy /tmp/server.txt     # sample the server's GIL holder
-    python bench/throughput.py --cprofile /tmp/server.prof  # whole server run under cProfile
+    python bench/throughput.py --cprofile /tmp/server.prof  # server under cProfile
+
+The in-memory figures are the median of three rounds. ``--py-spy`` needs ``pip install py-spy``
+and samples every thread that holds the GIL (the request handlers run in worker threads);
+``--cprofile`` sees only the server's main thread (event loop, routing, response writing).
 
 Not a test: nothing here asserts; it exits 1 only if a request failed.
 """
@@ -28,6 +33,7 @@ import shutil
 import signal
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -431,12 +437,12 @@ def measure_http(
     on_start: Hook = None,
     on_stop: Hook = None,
 ) -> HttpResult:
+    if on_start:
+        on_start()
     postgres = database_kind(server.db_url) == "postgresql"
     db0 = command_cpu_seconds("postgres") if postgres else 0.0
     user0, sys0 = process_cpu_seconds(server.pid)
     client0 = time.process_time()
-    if on_start:
-        on_start()
     try:
         seconds, workers = run_http(server.url, clerk, instances, concurrency)
     finally:
@@ -478,6 +484,8 @@ def py_spy(pid: int, output: Path | None) -> Iterator[tuple[Hook, Hook]]:
         yield None, None
         return
     exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(exe).exists():
+        raise RuntimeError("--py-spy needs py-spy: pip install py-spy")
     proc: subprocess.Popen[bytes] | None = None
 
     def start() -> None:
@@ -486,7 +494,6 @@ def py_spy(pid: int, output: Path | None) -> Iterator[tuple[Hook, Hook]]:
         proc = subprocess.Popen(
             [exe, *record, "--nonblocking", "--output", str(output)],
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
         )
         time.sleep(1.0)  # let py-spy attach before the clock starts
 
@@ -554,13 +561,17 @@ def engine_layer(instances: int) -> MemoryResult:
     return _timed("powerflow engine layer (state JSON, no HTTP/DB)", instances, one)
 
 
-def _timed(label: str, instances: int, one: Callable[[], None]) -> MemoryResult:
+def _timed(label: str, instances: int, one: Callable[[], None], repeats: int = 3) -> MemoryResult:
+    """The median of ``repeats`` timed rounds (short runs on a shared VM are noisy)."""
     for _ in range(min(50, instances)):
         one()
-    t0 = time.perf_counter()
-    for _ in range(instances):
-        one()
-    seconds = time.perf_counter() - t0
+    rounds = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(instances):
+            one()
+        rounds.append(time.perf_counter() - t0)
+    seconds = statistics.median(rounds)
     return MemoryResult(label, instances, seconds, instances / seconds, seconds * 1000 / instances)
 
 
@@ -654,7 +665,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="sample the server's GIL-holding thread with py-spy during the measured phase "
         "into this file (collapsed stacks; slows the server somewhat)",
     )
-    parser.add_argument("--cprofile", type=Path, help="run the server under cProfile into this")
+    parser.add_argument(
+        "--cprofile",
+        type=Path,
+        help="run the server under cProfile into this file (main thread only)",
+    )
     args = parser.parse_args(argv)
     if args.instances < 1 or args.concurrency < 1 or args.warmup < 0:
         parser.error("--instances and --concurrency must be >= 1, --warmup >= 0")
