@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Select, create_engine, event
+from sqlalchemy import Connection, Select, create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -32,6 +32,9 @@ class Store:
         self._write_lock = threading.Lock() if self.is_sqlite else None
         self.engine = self._make_engine(busy_timeout_ms, echo)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        self._write_engine = (
+            self.engine.execution_options(pf_write=True) if self.is_sqlite else self.engine
+        )
         # Process-local caches of rows that never change once written, per database.
         self.immutable_cache: dict[object, object] = {}
 
@@ -90,6 +93,24 @@ class Store:
                     session.begin(),
                 ):
                     yield session
+        finally:
+            if lock is not None:
+                lock.release()
+
+    @contextmanager
+    def begin(self, *, write: bool) -> Iterator[Connection]:
+        """A Core connection in a transaction, for the hot paths (no ORM unit of work).
+
+        Same discipline as ``write()``/``read()``: committed on success, rolled back on error.
+        """
+        lock = self._write_lock if write else None
+        if lock is not None and not lock.acquire(timeout=30):
+            raise DatabaseBusy("timed out waiting for the database write lock")
+        try:
+            with self._translate_busy():
+                bind = self._write_engine if write else self.engine
+                with bind.begin() as conn:
+                    yield conn
         finally:
             if lock is not None:
                 lock.release()

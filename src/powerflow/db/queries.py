@@ -15,7 +15,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from powerflow.db.models import Event, Instance, Task, TaskRole, User
+from powerflow.db.models import Definition, Deployment, Event, Instance, Task, TaskRole, User
 
 INSTANCES = cast(Table, Instance.__table__)
 TASKS = cast(Table, Task.__table__)
@@ -95,6 +95,16 @@ TASK_COLUMNS = (
     _T.completed_by,
 )
 SELECT_TASK = select(*TASK_COLUMNS).where(_T.id == bindparam("task_id"))
+_TASK_WITH_INSTANCE = (
+    select(*TASK_COLUMNS, *INSTANCE_COLUMNS)
+    .join_from(TASKS, INSTANCES, _T.instance_id == _I.id)
+    .where(_T.id == bindparam("task_id"))
+)
+_TASK_WITH_INSTANCE_LOCKED = _TASK_WITH_INSTANCE.with_for_update(of=INSTANCES)
+DEFINITIONS = cast(Table, Definition.__table__)
+SELECT_DEFINITION = select(DEFINITIONS).where(DEFINITIONS.c.id == bindparam("definition_id"))
+DEPLOYMENTS = cast(Table, Deployment.__table__)
+SELECT_XML = select(DEPLOYMENTS.c.xml).where(DEPLOYMENTS.c.id == bindparam("deployment_id"))
 SELECT_OPEN_TASKS = (
     select(*TASK_COLUMNS)
     .where(_T.instance_id == bindparam("instance_id"), _T.state == "ready")
@@ -197,6 +207,43 @@ def load_task(conn: Connection, task_id: str) -> TaskRow | None:
     """One task row."""
     row = conn.execute(SELECT_TASK, {"task_id": task_id}).first()
     return TaskRow(**row._mapping) if row is not None else None
+
+
+def load_task_and_instance(
+    conn: Connection, task_id: str
+) -> tuple[TaskRow, InstanceRow] | tuple[None, None]:
+    """A task and its instance in one query, the instance locked where the dialect can."""
+    stmt = _TASK_WITH_INSTANCE if conn.dialect.name == "sqlite" else _TASK_WITH_INSTANCE_LOCKED
+    row = conn.execute(stmt, {"task_id": task_id}).first()
+    if row is None:
+        return None, None
+    n = len(TASK_COLUMNS)
+    task = TaskRow(*row[:n])
+    instance = InstanceRow(*row[n:])
+    return task, instance
+
+
+_BUSINESS_KEY = select(_I.id).where(
+    _I.definition_key == bindparam("definition_key"), _I.business_key == bindparam("business_key")
+)
+
+
+def business_key_taken(conn: Connection, definition_key: str, business_key: str) -> bool:
+    """Whether an instance of the definition key already uses this business key."""
+    params = {"definition_key": definition_key, "business_key": business_key}
+    return conn.execute(_BUSINESS_KEY, params).first() is not None
+
+
+def definition_row(conn: Connection, definition_id: int) -> dict[str, Any] | None:
+    """A definitions row as a mapping."""
+    row = conn.execute(SELECT_DEFINITION, {"definition_id": definition_id}).first()
+    return dict(row._mapping) if row is not None else None
+
+
+def deployment_xml(conn: Connection, deployment_id: int) -> bytes | None:
+    """The stored BPMN file of a deployment."""
+    xml = conn.execute(SELECT_XML, {"deployment_id": deployment_id}).scalar()
+    return bytes(xml) if xml is not None else None
 
 
 def open_tasks(conn: Connection, instance_id: str) -> list[TaskRow]:

@@ -27,7 +27,13 @@ from SpiffWorkflow.util.task import TaskState
 
 from powerflow.engine.compiler import LoadedProcess
 from powerflow.engine.scripting import RESTRICTED_ENGINE
-from powerflow.engine.serializer import check_plain_json, dump_state, load_state, to_plain
+from powerflow.engine.serializer import (
+    WORKFLOWS,
+    check_plain_json,
+    dump_state,
+    load_state,
+    to_plain,
+)
 from powerflow.engine.types import (
     Incident,
     InstanceStatus,
@@ -286,7 +292,10 @@ def start(process: LoadedProcess, variables: dict[str, Any]) -> StepResult:
 
 def open_tasks(process: LoadedProcess, state: str) -> list[TaskView]:
     """The human tasks an instance waits on, read from saved state."""
-    return _human_tasks(process, load_state(process, state))
+    workflow = load_state(process, state)
+    views = _human_tasks(process, workflow)
+    WORKFLOWS.put(process.ref, state, workflow)  # read only: keep it for the next step
+    return views
 
 
 def complete_task(
@@ -306,13 +315,17 @@ def complete_task(
     workflow = _load_running(process, state)
     before = {t.id for t in _human_tasks(process, workflow)}
     try:
-        task = workflow.get_task_from_id(UUID(task_id))
-    except (TaskNotFoundException, ValueError):
-        raise TaskNotFound(task_id) from None
-    if task.state != TaskState.READY or not task.task_spec.manual:
-        raise TaskNotReady(f"task is {TaskState.get_name(task.state)}")
-    if check is not None:
-        check(to_plain(task.data), data)
+        try:
+            task = workflow.get_task_from_id(UUID(task_id))
+        except (TaskNotFoundException, ValueError):
+            raise TaskNotFound(task_id) from None
+        if task.state != TaskState.READY or not task.task_spec.manual:
+            raise TaskNotReady(f"task is {TaskState.get_name(task.state)}")
+        if check is not None:
+            check(to_plain(task.data), data)
+    except Exception:
+        WORKFLOWS.put(process.ref, state, workflow)  # untouched: keep it for a retry
+        raise
 
     def action(wf: Any, recorder: _Recorder) -> None:
         task.data.update(data)

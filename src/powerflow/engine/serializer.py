@@ -11,6 +11,8 @@ import contextvars
 import datetime as dt
 import json
 import math
+import threading
+from collections import OrderedDict
 from decimal import Decimal
 from typing import Any
 
@@ -64,13 +66,43 @@ SERIALIZER = _build_serializer()
 FORMAT_VERSION: str = str(SERIALIZER.VERSION)
 
 
+class _WorkflowCache:
+    """Workflows just serialized, keyed by (process ref, state text): a step that continues from
+    the state it produced skips deserialization. An entry is taken out when used, so no two
+    callers ever share a workflow object; a state that was never saved (rolled back) is simply
+    never asked for again and ages out."""
+
+    def __init__(self, size: int) -> None:
+        self._items: OrderedDict[tuple[str, str], Any] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def put(self, ref: str, state: str, workflow: Any) -> None:
+        with self._lock:
+            self._items[(ref, state)] = workflow
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def take(self, ref: str, state: str) -> Any | None:
+        with self._lock:
+            return self._items.pop((ref, state), None)
+
+
+WORKFLOWS = _WorkflowCache(size=512)
+
+
 def dump_state(process: LoadedProcess, workflow: Any) -> str:
-    """Serialize a workflow to its saved-state JSON (without the spec)."""
+    """Serialize a workflow to its saved-state JSON (without the spec).
+
+    The workflow object is kept for a following ``load_state`` of exactly this state.
+    """
     token = _CURRENT.set(process)
     try:
-        return str(SERIALIZER.serialize_json(workflow))
+        state = str(SERIALIZER.serialize_json(workflow))
     finally:
         _CURRENT.reset(token)
+    WORKFLOWS.put(process.ref, state, workflow)
+    return state
 
 
 def load_state(process: LoadedProcess, state: str) -> Any:
@@ -79,11 +111,13 @@ def load_state(process: LoadedProcess, state: str) -> Any:
     SpiffWorkflow forgets the script engine on deserialization; this is the one place that loads
     state, so the unrestricted default can never run a script.
     """
-    token = _CURRENT.set(process)
-    try:
-        workflow = SERIALIZER.deserialize_json(state)
-    finally:
-        _CURRENT.reset(token)
+    workflow = WORKFLOWS.take(process.ref, state)
+    if workflow is None:
+        token = _CURRENT.set(process)
+        try:
+            workflow = SERIALIZER.deserialize_json(state)
+        finally:
+            _CURRENT.reset(token)
     attach_engine(workflow)
     return workflow
 

@@ -71,8 +71,8 @@ def authenticate(store: Store, token: str | None) -> Principal:
     """The principal a bearer token belongs to; Unauthenticated if none or disabled."""
     if not token:
         raise Unauthenticated("Authentication required: send 'Authorization: Bearer <token>'.")
-    with store.read() as session:
-        found = queries.user_by_token(queries.connection(session), hash_token(token))
+    with store.begin(write=False) as conn:
+        found = queries.user_by_token(conn, hash_token(token))
     if found is None:
         raise Unauthenticated("The bearer token is not valid.")
     return Principal(name=found[0], roles=frozenset(found[1]))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from types import SimpleNamespace
+from typing import Any
+
+from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from powerflow import engine
+from powerflow.db import queries
 from powerflow.db.engine import Store
 from powerflow.db.models import Definition, Deployment
 from powerflow.services.auth import Principal
@@ -22,7 +25,7 @@ from powerflow.services.views import DefinitionView, DeployOutcome, Page
 DEPLOY_ROLES = ("designer", "admin")
 
 
-def _view(row: Definition) -> DefinitionView:
+def _view(row: Definition | Any) -> DefinitionView:
     return DefinitionView(
         id=row.id,
         key=row.key,
@@ -39,28 +42,28 @@ def _view(row: Definition) -> DefinitionView:
     )
 
 
-def definition_by_id(store: Store, session: Session, definition_id: int) -> DefinitionView:
+def definition_by_id(store: Store, conn: Connection, definition_id: int) -> DefinitionView:
     """A definition by id; definitions never change once written, so they are cached."""
     key = ("definition", definition_id)
     hit = store.immutable_cache.get(key)
     if isinstance(hit, DefinitionView):
         return hit
-    row = session.get(Definition, definition_id)
+    row = queries.definition_row(conn, definition_id)
     if row is None:
         raise NotFound(f"Definition {definition_id} does not exist.")
-    view = _view(row)
+    view = _view(SimpleNamespace(**row))
     if len(store.immutable_cache) > 10_000:
         store.immutable_cache.clear()
     store.immutable_cache[key] = view
     return view
 
 
-def runnable(session: Session, definition: DefinitionView) -> engine.LoadedProcess:
+def runnable(conn: Connection, definition: DefinitionView) -> engine.LoadedProcess:
     """The parsed spec of a definition, reading its XML only when the spec is not cached."""
     cached = engine.cached_process(definition.content_hash, definition.key)
     if cached is not None:
         return cached
-    xml = session.scalar(select(Deployment.xml).where(Deployment.id == definition.deployment_id))
+    xml = queries.deployment_xml(conn, definition.deployment_id)
     if xml is None:
         raise NotFound(f"The BPMN file of {definition.key} v{definition.version} is missing.")
     return engine.load_process(definition.content_hash, definition.key, xml, definition.catalog)
@@ -178,24 +181,25 @@ def versions(store: Store, key: str) -> list[DefinitionView]:
     return [_view(r) for r in rows]
 
 
-def resolve(session: Session, key: str, version: int | None) -> DefinitionView:
+def resolve(conn: Connection, key: str, version: int | None) -> DefinitionView:
     """The given version of a key, or its latest version."""
-    stmt = select(Definition).where(Definition.key == key)
+    table = queries.DEFINITIONS
+    stmt = select(table).where(table.c.key == key)
     if version is None:
-        stmt = stmt.order_by(Definition.version.desc()).limit(1)
+        stmt = stmt.order_by(table.c.version.desc()).limit(1)
     else:
-        stmt = stmt.where(Definition.version == version)
-    row = session.scalar(stmt)
+        stmt = stmt.where(table.c.version == version)
+    row = conn.execute(stmt).first()
     if row is None:
         if version is None:
             raise NotFound(f"No process definition with key '{key}' has been deployed.")
         raise NotFound(f"Process definition '{key}' has no version {version}.")
-    return _view(row)
+    return _view(SimpleNamespace(**row._mapping))
 
 
 def xml_of(store: Store, key: str, version: int | None) -> tuple[DefinitionView, bytes]:
     """The BPMN XML a definition version was deployed from."""
-    with store.read() as session:
-        view = resolve(session, key, version)
-        xml = session.scalar(select(Deployment.xml).where(Deployment.id == view.deployment_id))
+    with store.begin(write=False) as conn:
+        view = resolve(conn, key, version)
+        xml = queries.deployment_xml(conn, view.deployment_id)
     return view, xml or b""

@@ -53,21 +53,18 @@ def start_instance(
         f"An instance of {definition_key} with business key '{business_key}' already exists."
     )
     try:
-        with store.write() as session:
-            definition = resolve(session, definition_key, version)
+        with store.begin(write=True) as conn:
+            definition = resolve(conn, definition_key, version)
             if not definition.executable:
                 raise Conflict(
                     f"{definition.key} v{definition.version} cannot be started: "
                     f"{definition.not_executable_reason}"
                 )
-            if business_key is not None and session.scalar(
-                select(Instance.id).where(
-                    Instance.definition_key == definition.key,
-                    Instance.business_key == business_key,
-                )
+            if business_key is not None and queries.business_key_taken(
+                conn, definition.key, business_key
             ):
                 raise duplicate
-            process = runnable(session, definition)
+            process = runnable(conn, definition)
             step = engine.start(process, variables)
             now = utcnow()
             row = InstanceRow(
@@ -91,7 +88,7 @@ def start_instance(
                 ended_at=None,
             )
             tasks = record_step(
-                queries.connection(session),
+                conn,
                 row,
                 definition,
                 step,
@@ -141,8 +138,9 @@ def list_instances(
 
 
 def _orm_view(store: Store, session: Session, row: Instance) -> InstanceView:
-    definition = definition_by_id(store, session, row.definition_id)
-    return instance_view(row, definition, queries.open_tasks(session.connection(), row.id))
+    conn = queries.connection(session)
+    definition = definition_by_id(store, conn, row.definition_id)
+    return instance_view(row, definition, queries.open_tasks(conn, row.id))
 
 
 def _step_on(
@@ -154,13 +152,12 @@ def _step_on(
     *,
     extra: dict[str, dict[str, Any]] | None = None,
 ) -> InstanceView:
-    with store.write() as session:
-        conn = queries.connection(session)
+    with store.begin(write=True) as conn:
         row = load_for_update(conn, instance_id)
         if row.status in TERMINAL:
             raise Conflict(f"Instance {instance_id} has {row.status}; it cannot be {action}.")
-        definition = definition_by_id(store, session, row.definition_id)
-        process = runnable(session, definition)
+        definition = definition_by_id(store, conn, row.definition_id)
+        process = runnable(conn, definition)
         step = run(process, row.state)
         tasks = record_step(
             conn, row, definition, step, actor=principal.name, at=utcnow(), extra=extra

@@ -83,7 +83,7 @@ def _record(
     instance_definition = session.scalar(
         select(Instance.definition_id).where(Instance.id == task.instance_id)
     )
-    definition = definition_by_id(store, session, int(instance_definition or 0))
+    definition = definition_by_id(store, session.connection(), int(instance_definition or 0))
     return task_record(task, definition, data=data)
 
 
@@ -109,8 +109,9 @@ def get_task(store: Store, principal: Principal, task_id: str) -> TaskRecord:
         if task.state == "ready":
             instance = session.get(Instance, task.instance_id)
             if instance is not None:
-                definition = definition_by_id(store, session, instance.definition_id)
-                process = runnable(session, definition)
+                conn = session.connection()
+                definition = definition_by_id(store, conn, instance.definition_id)
+                process = runnable(conn, definition)
                 views = engine.open_tasks(process, instance.state)
                 data = next((v.data for v in views if v.id == task_id), None)
         return _record(store, session, task, data)
@@ -191,20 +192,18 @@ def complete(
         engine.check_plain_json(data)
     except engine.DataRejected as exc:
         raise InvalidInput(str(exc)) from None
-    with store.write() as session:
-        conn = queries.connection(session)
-        task = queries.load_task(conn, task_id)
-        if task is None:
+    with store.begin(write=True) as conn:
+        task, instance = queries.load_task_and_instance(conn, task_id)
+        if task is None or instance is None:
             raise NotFound(f"Task {task_id} does not exist.")
         _check_actor(principal, task)
         if task.state != "ready":
             raise Conflict(f"Task '{task.name}' is already {task.state}.")
         if task.assignee not in (None, principal.name):
             raise Conflict(f"Task '{task.name}' is claimed by {task.assignee}.")
-        instance = load_for_update(conn, task.instance_id)
-        definition = definition_by_id(store, session, instance.definition_id)
+        definition = definition_by_id(store, conn, instance.definition_id)
         form = definition.catalog.get("elements", {}).get(task.element_id, {}).get("form", [])
-        process = runnable(session, definition)
+        process = runnable(conn, definition)
 
         def fits_form(current: dict[str, Any], submitted: dict[str, Any]) -> None:
             check_form(form, submitted, current)
