@@ -10,6 +10,9 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import threading
+import time
+import weakref
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -67,15 +70,65 @@ def parse_roles(roles: list[str] | str) -> list[str]:
     return out
 
 
+PRINCIPAL_TTL_SECONDS = 5.0
+
+
+class _PrincipalCache:
+    """Recently verified tokens, so a clerk's burst of requests costs one lookup.
+
+    Entries live PRINCIPAL_TTL_SECONDS: a rotated token or a disabled user stops working on
+    every worker within that time (at once on the worker that rotated it). Unknown tokens are
+    never cached.
+    """
+
+    def __init__(self) -> None:
+        self._items: dict[str, tuple[float, Principal]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, token_hash: str) -> Principal | None:
+        hit = self._items.get(token_hash)
+        if hit is None or hit[0] < time.monotonic():
+            return None
+        return hit[1]
+
+    def put(self, token_hash: str, principal: Principal) -> None:
+        with self._lock:
+            if len(self._items) > 10_000:
+                self._items.clear()
+            self._items[token_hash] = (time.monotonic() + PRINCIPAL_TTL_SECONDS, principal)
+
+    def forget(self, name: str) -> None:
+        with self._lock:
+            for key in [k for k, (_, p) in self._items.items() if p.name == name]:
+                del self._items[key]
+
+
+_CACHES: weakref.WeakKeyDictionary[Store, _PrincipalCache] = weakref.WeakKeyDictionary()
+
+
+def _cache(store: Store) -> _PrincipalCache:
+    cache = _CACHES.get(store)
+    if cache is None:
+        cache = _CACHES.setdefault(store, _PrincipalCache())
+    return cache
+
+
 def authenticate(store: Store, token: str | None) -> Principal:
     """The principal a bearer token belongs to; Unauthenticated if none or disabled."""
     if not token:
         raise Unauthenticated("Authentication required: send 'Authorization: Bearer <token>'.")
+    token_hash = hash_token(token)
+    cache = _cache(store)
+    cached = cache.get(token_hash)
+    if cached is not None:
+        return cached
     with store.begin(write=False) as conn:
-        found = queries.user_by_token(conn, hash_token(token))
+        found = queries.user_by_token(conn, token_hash)
     if found is None:
         raise Unauthenticated("The bearer token is not valid.")
-    return Principal(name=found[0], roles=frozenset(found[1]))
+    principal = Principal(name=found[0], roles=frozenset(found[1]))
+    cache.put(token_hash, principal)
+    return principal
 
 
 def add_user(store: Store, name: str, roles: list[str] | str, token: str | None = None) -> str:
@@ -101,6 +154,7 @@ def rotate_token(store: Store, name: str) -> str:
         if user is None:
             raise NotFound(f"There is no user named '{name}'.")
         user.token_hash = hash_token(token)
+    _cache(store).forget(name)
     return token
 
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from powerflow.api.deps import PrincipalDep, StoreDep
+from powerflow.api.deps import PrincipalDep, StoreDep, call
 from powerflow.api.schemas import (
     EventRead,
     InstanceCancel,
@@ -46,18 +46,21 @@ def _read(view: InstanceView) -> InstanceRead:
     responses=WRITE_ERRORS,
     summary="Start an instance",
 )
-def start_instance(body: InstanceCreate, store: StoreDep, principal: PrincipalDep) -> InstanceRead:
+async def start_instance(
+    body: InstanceCreate, store: StoreDep, principal: PrincipalDep
+) -> InstanceRead:
     """Start the latest (or given) version and run it to its first wait state."""
-    return _read(
-        instances.start_instance(
-            store,
-            principal,
-            body.definition_key,
-            business_key=body.business_key,
-            variables=body.variables,
-            version=body.version,
-        )
+    view = await call(
+        store,
+        instances.start_instance,
+        store,
+        principal,
+        body.definition_key,
+        business_key=body.business_key,
+        variables=body.variables,
+        version=body.version,
     )
+    return _read(view)
 
 
 @router.get("", response_model=Page[InstanceRead], responses=ERRORS, summary="List instances")

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from powerflow.api.deps import PrincipalDep, StoreDep
+from powerflow.api.deps import PrincipalDep, StoreDep, call
 from powerflow.api.schemas import InstanceRead, Page, Problem, TaskComplete, TaskDetail, TaskRead
 from powerflow.services import tasks
 
@@ -91,9 +91,9 @@ def unclaim_task(task_id: str, store: StoreDep, principal: PrincipalDep) -> Task
     responses=WRITE_ERRORS,
     summary="Complete a task",
 )
-def complete_task(
+async def complete_task(
     task_id: str, body: TaskComplete, store: StoreDep, principal: PrincipalDep
 ) -> InstanceRead:
     """Complete the task with data; the instance runs to its next wait state atomically."""
-    view = tasks.complete(store, principal, task_id, body.data)
+    view = await call(store, tasks.complete, store, principal, task_id, body.data)
     return InstanceRead.model_validate(view, from_attributes=True)
