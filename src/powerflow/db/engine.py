@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, Select, create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
@@ -43,6 +44,8 @@ class Store:
             return create_engine(
                 self.url,
                 echo=echo,
+                json_serializer=_json_dumps,
+                json_deserializer=orjson.loads,
                 pool_pre_ping=True,
                 pool_size=10,
                 max_overflow=10,
@@ -51,6 +54,8 @@ class Store:
         engine = create_engine(
             self.url,
             echo=echo,
+            json_serializer=_json_dumps,
+            json_deserializer=orjson.loads,
             connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False},
             pool_size=8,
             max_overflow=8,
@@ -137,6 +142,11 @@ class Store:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+
+def _json_dumps(value: Any) -> str:
+    """JSON columns are written with orjson: several times faster than the json module."""
+    return orjson.dumps(value).decode()
 
 
 def is_busy_error(exc: OperationalError) -> bool:

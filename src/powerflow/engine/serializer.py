@@ -63,6 +63,7 @@ def _build_serializer() -> BpmnWorkflowSerializer:
 
 
 SERIALIZER = _build_serializer()
+_SERIALIZE_LOCK = threading.Lock()
 FORMAT_VERSION: str = str(SERIALIZER.VERSION)
 
 
@@ -98,7 +99,8 @@ def dump_state(process: LoadedProcess, workflow: Any) -> str:
     """
     token = _CURRENT.set(process)
     try:
-        state = str(SERIALIZER.serialize_json(workflow))
+        with _SERIALIZE_LOCK:  # SpiffWorkflow flips a flag on the shared registry meanwhile
+            state = str(SERIALIZER.serialize_json(workflow))
     finally:
         _CURRENT.reset(token)
     WORKFLOWS.put(process.ref, state, workflow)

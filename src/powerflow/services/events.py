@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import datetime
 from typing import Any
+
+import orjson
 
 from powerflow.engine import StepEvent
 
@@ -15,14 +16,14 @@ SYSTEM_EVENT_TYPES = frozenset(
 )
 
 
-def canonical(content: dict[str, Any]) -> str:
-    """Canonical JSON used for hashing: sorted keys, no spaces, UTF-8 kept."""
-    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+def canonical(content: dict[str, Any]) -> bytes:
+    """Canonical JSON used for hashing: orjson with sorted keys (compact, UTF-8)."""
+    return orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
 
 
 def event_hash(prev_hash: str | None, content: dict[str, Any]) -> str:
-    """sha256 over the predecessor's hash and this event's canonical content."""
-    return hashlib.sha256(((prev_hash or "") + canonical(content)).encode()).hexdigest()
+    """sha256 over the predecessor's hash (hex, empty for the first) and the canonical content."""
+    return hashlib.sha256((prev_hash or "").encode() + canonical(content)).hexdigest()
 
 
 def hashed_content(row: dict[str, Any]) -> dict[str, Any]:
