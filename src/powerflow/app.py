@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -42,6 +43,9 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
             if deployed:
                 log.warning("deployed example processes: %s", ", ".join(deployed))
         app.state.store = store
+        # Everything loaded so far lives as long as the process: keep it out of the cyclic
+        # collector's scans, which otherwise walk it on every full collection.
+        gc.freeze()
         worker = TimerWorker(store, settings.timer_poll_seconds) if run_workers else None
         if worker:
             worker.start()
