@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Insert, Table, bindparam, insert, select, update
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import UpdateBase
 
 from powerflow.db.models import Definition, Deployment, Event, Instance, Task, TaskRole, User
 
@@ -66,10 +68,16 @@ UPDATE_INSTANCE = (
         ended_at=bindparam("ended_at"),
     )
 )
-INSERT_INSTANCE = insert(INSTANCES)
-INSERT_TASK = insert(TASKS)
-INSERT_TASK_ROLE = insert(cast(Table, TaskRole.__table__))
-INSERT_EVENT = insert(cast(Table, Event.__table__))
+
+
+def _insert(table: Table, skip: tuple[str, ...] = ()) -> Insert:
+    return insert(table).values({c.name: bindparam(c.name) for c in table.c if c.name not in skip})
+
+
+INSERT_INSTANCE = _insert(INSTANCES)
+INSERT_TASK = _insert(TASKS)
+INSERT_TASK_ROLE = _insert(cast(Table, TaskRole.__table__))
+INSERT_EVENT = _insert(cast(Table, Event.__table__), skip=("id",))
 CLOSE_TASK = (
     update(TASKS)
     .where(_T.id == bindparam("b_id"), _T.state == "ready")
@@ -110,6 +118,60 @@ SELECT_OPEN_TASKS = (
     .where(_T.instance_id == bindparam("instance_id"), _T.state == "ready")
     .order_by(_T.created_at, _T.id)
 )
+
+
+class Prepared:
+    """A write statement compiled once per dialect and run straight on the DBAPI cursor.
+
+    SQLAlchemy's per-execution work (cache key, parameter construction, result set-up) costs
+    more than SQLite's own execution of these small statements. The SQL text and the column
+    types' bind processors still come from SQLAlchemy, so the values written are exactly the
+    ones a Core execution would write, on every dialect.
+    """
+
+    def __init__(self, statement: UpdateBase) -> None:
+        self.statement = statement
+        self._compiled: dict[str, tuple[str, list[str] | None, dict[str, Any], dict[str, Any]]] = {}
+
+    def _for(
+        self, dialect: Dialect
+    ) -> tuple[str, list[str] | None, dict[str, Any], dict[str, Any]]:
+        hit = self._compiled.get(dialect.name)
+        if hit is None:
+            compiled = self.statement.compile(dialect=dialect)
+            order = list(compiled.positiontup or []) if compiled.positional else None
+            processors = dict(compiled._bind_processors)
+            fixed = {k: v for k, v in compiled.params.items() if v is not None}
+            hit = self._compiled[dialect.name] = (compiled.string, order, processors, fixed)
+        return hit
+
+    def execute(self, conn: Connection, params: dict[str, Any] | list[dict[str, Any]]) -> int:
+        """Run with one parameter set or many; return the affected row count."""
+        sql, order, processors, fixed = self._for(conn.dialect)
+        many = isinstance(params, list)
+        rows = params if isinstance(params, list) else [params]
+        converted: list[Any] = []
+        for row in rows:
+            merged = {**fixed, **row} if fixed else row
+            values = {k: (processors[k](v) if k in processors else v) for k, v in merged.items()}
+            converted.append(tuple(values[k] for k in order) if order is not None else values)
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            if many:
+                cursor.executemany(sql, converted)
+            else:
+                cursor.execute(sql, converted[0])
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
+
+
+_UPDATE_INSTANCE = Prepared(UPDATE_INSTANCE)
+_INSERT_INSTANCE = Prepared(INSERT_INSTANCE)
+_INSERT_TASK = Prepared(INSERT_TASK)
+_INSERT_TASK_ROLE = Prepared(INSERT_TASK_ROLE)
+_INSERT_EVENT = Prepared(INSERT_EVENT)
+_CLOSE_TASK = Prepared(CLOSE_TASK)
 
 
 @dataclass
@@ -177,7 +239,7 @@ def insert_instance(conn: Connection, row: InstanceRow, serializer_version: str)
     """Insert a new instance."""
     values = dict(row.__dict__)
     values["serializer_version"] = serializer_version
-    conn.execute(INSERT_INSTANCE, values)
+    _INSERT_INSTANCE.execute(conn, values)
 
 
 def save_instance(conn: Connection, row: InstanceRow) -> bool:
@@ -196,8 +258,7 @@ def save_instance(conn: Connection, row: InstanceRow) -> bool:
         "version",
     ):
         values.pop(unchanged)
-    result = conn.execute(UPDATE_INSTANCE, values)
-    if result.rowcount != 1:
+    if _UPDATE_INSTANCE.execute(conn, values) != 1:
         return False
     row.version += 1
     return True
@@ -255,7 +316,7 @@ def open_tasks(conn: Connection, instance_id: str) -> list[TaskRow]:
 def close_tasks(conn: Connection, closes: list[dict[str, Any]]) -> None:
     """Mark ready tasks completed or cancelled (``b_id``, ``state``, ``ended_at``, ...)."""
     if closes:
-        conn.execute(CLOSE_TASK, closes)
+        _CLOSE_TASK.execute(conn, closes)
 
 
 def insert_tasks(
@@ -263,12 +324,12 @@ def insert_tasks(
 ) -> None:
     """Insert new task rows and their candidate roles."""
     if tasks:
-        conn.execute(INSERT_TASK, tasks)
+        _INSERT_TASK.execute(conn, tasks)
     if roles:
-        conn.execute(INSERT_TASK_ROLE, roles)
+        _INSERT_TASK_ROLE.execute(conn, roles)
 
 
 def insert_events(conn: Connection, events: list[dict[str, Any]]) -> None:
     """Append event rows."""
     if events:
-        conn.execute(INSERT_EVENT, events)
+        _INSERT_EVENT.execute(conn, events)
