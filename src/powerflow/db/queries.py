@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Insert, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Insert, Select, Table, bindparam, insert, select, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import UpdateBase
@@ -166,12 +166,49 @@ class Prepared:
             cursor.close()
 
 
+class PreparedSelect:
+    """A SELECT compiled once per dialect, run on the DBAPI cursor, rows decoded with the
+    column types' own result processors (the same values a Core execution returns)."""
+
+    def __init__(self, statement: Select[Any]) -> None:
+        self.statement = statement
+        self._compiled: dict[str, tuple[str, list[str] | None, list[Any]]] = {}
+
+    def _for(self, dialect: Dialect) -> tuple[str, list[str] | None, list[Any]]:
+        hit = self._compiled.get(dialect.name)
+        if hit is None:
+            compiled = self.statement.compile(dialect=dialect)
+            order = list(compiled.positiontup or []) if compiled.positional else None
+            processors = [
+                col.type.dialect_impl(dialect).result_processor(dialect, None)
+                for col in self.statement.selected_columns
+            ]
+            hit = self._compiled[dialect.name] = (compiled.string, order, processors)
+        return hit
+
+    def first(self, conn: Connection, params: dict[str, Any]) -> tuple[Any, ...] | None:
+        """The first row, decoded, or None."""
+        sql, order, processors = self._for(conn.dialect)
+        args: Any = tuple(params[k] for k in order) if order is not None else params
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, args)
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        if row is None:
+            return None
+        return tuple(p(v) if p is not None else v for p, v in zip(processors, row, strict=True))
+
+
 _UPDATE_INSTANCE = Prepared(UPDATE_INSTANCE)
 _INSERT_INSTANCE = Prepared(INSERT_INSTANCE)
 _INSERT_TASK = Prepared(INSERT_TASK)
 _INSERT_TASK_ROLE = Prepared(INSERT_TASK_ROLE)
 _INSERT_EVENT = Prepared(INSERT_EVENT)
 _CLOSE_TASK = Prepared(CLOSE_TASK)
+_LOAD_TASK_AND_INSTANCE = PreparedSelect(_TASK_WITH_INSTANCE)
+_LOAD_TASK_AND_INSTANCE_LOCKED = PreparedSelect(_TASK_WITH_INSTANCE_LOCKED)
 
 
 @dataclass
