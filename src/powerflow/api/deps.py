@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 
 from powerflow.db.engine import Store
 from powerflow.services import auth
@@ -54,3 +55,8 @@ async def call(store: Store, fn: Callable[..., T], *args: Any, **kwargs: Any) ->
     if store.is_sqlite:
         return fn(*args, **kwargs)
     return await run_in_threadpool(fn, *args, **kwargs)
+
+
+def json_response(model: BaseModel, status_code: int = 200) -> Response:
+    """A JSON response serialized once by pydantic (the route still declares its model)."""
+    return Response(model.model_dump_json(), status_code=status_code, media_type="application/json")

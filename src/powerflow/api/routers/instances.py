@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
-from powerflow.api.deps import PrincipalDep, StoreDep, call
+from powerflow.api.deps import PrincipalDep, StoreDep, call, json_response
 from powerflow.api.schemas import (
     EventRead,
     InstanceCancel,
@@ -48,7 +48,7 @@ def _read(view: InstanceView) -> InstanceRead:
 )
 async def start_instance(
     body: InstanceCreate, store: StoreDep, principal: PrincipalDep
-) -> InstanceRead:
+) -> Response:
     """Start the latest (or given) version and run it to its first wait state."""
     view = await call(
         store,
@@ -60,7 +60,7 @@ async def start_instance(
         variables=body.variables,
         version=body.version,
     )
-    return _read(view)
+    return json_response(_read(view), status_code=201)
 
 
 @router.get("", response_model=Page[InstanceRead], responses=ERRORS, summary="List instances")

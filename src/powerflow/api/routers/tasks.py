@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
-from powerflow.api.deps import PrincipalDep, StoreDep, call
+from powerflow.api.deps import PrincipalDep, StoreDep, call, json_response
 from powerflow.api.schemas import InstanceRead, Page, Problem, TaskComplete, TaskDetail, TaskRead
 from powerflow.services import tasks
 
@@ -93,7 +93,7 @@ def unclaim_task(task_id: str, store: StoreDep, principal: PrincipalDep) -> Task
 )
 async def complete_task(
     task_id: str, body: TaskComplete, store: StoreDep, principal: PrincipalDep
-) -> InstanceRead:
+) -> Response:
     """Complete the task with data; the instance runs to its next wait state atomically."""
     view = await call(store, tasks.complete, store, principal, task_id, body.data)
-    return InstanceRead.model_validate(view, from_attributes=True)
+    return json_response(InstanceRead.model_validate(view, from_attributes=True))
