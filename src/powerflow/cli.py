@@ -58,6 +58,9 @@ def serve(
         port=port or settings.port,
         log_level=settings.log_level,
         access_log=False,
+        loop="uvloop",
+        http="httptools",
+        server_header=False,
     )
 
 

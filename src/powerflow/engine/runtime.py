@@ -134,7 +134,13 @@ class _Recorder:
         return StepEvent("gateway.decided", bpmn_id, name, str(task.id), {"taken": taken})
 
 
-def _human_tasks(process: LoadedProcess, workflow: Any) -> list[TaskView]:
+def _ready_ids(workflow: Any) -> set[str]:
+    return {str(t.id) for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
+
+
+def _human_tasks(
+    process: LoadedProcess, workflow: Any, *, with_data: bool = False
+) -> list[TaskView]:
     elements = process.catalog.get("elements", {})
     views = []
     for task in workflow.get_tasks(state=TaskState.READY, manual=True):
@@ -151,7 +157,7 @@ def _human_tasks(process: LoadedProcess, workflow: Any) -> list[TaskView]:
                 kind=element.get("tag") or "task",
                 lane=lane,
                 roles=roles,
-                data=to_plain(task.data),
+                data=to_plain(task.data) if with_data else {},
             )
         )
     return views
@@ -293,7 +299,7 @@ def start(process: LoadedProcess, variables: dict[str, Any]) -> StepResult:
 def open_tasks(process: LoadedProcess, state: str) -> list[TaskView]:
     """The human tasks an instance waits on, read from saved state."""
     workflow = load_state(process, state)
-    views = _human_tasks(process, workflow)
+    views = _human_tasks(process, workflow, with_data=True)
     WORKFLOWS.put(process.ref, state, workflow)  # read only: keep it for the next step
     return views
 
@@ -313,7 +319,7 @@ def complete_task(
     """
     check_plain_json(data)
     workflow = _load_running(process, state)
-    before = {t.id for t in _human_tasks(process, workflow)}
+    before = _ready_ids(workflow)
     try:
         try:
             task = workflow.get_task_from_id(UUID(task_id))
@@ -347,7 +353,7 @@ def complete_task(
 def fire_due_timers(process: LoadedProcess, state: str) -> StepResult:
     """Fire every timer of the instance whose due time has passed, and run on."""
     workflow = _load_running(process, state)
-    before = {t.id for t in _human_tasks(process, workflow)}
+    before = _ready_ids(workflow)
 
     def action(wf: Any, recorder: _Recorder) -> None:
         wf.refresh_timers()
@@ -363,7 +369,7 @@ def deliver_message(
     workflow = _load_running(process, state)
     if name not in {m.name for m in _messages(workflow)}:
         raise NotWaitingForMessage(name)
-    before = {t.id for t in _human_tasks(process, workflow)}
+    before = _ready_ids(workflow)
 
     def action(wf: Any, recorder: _Recorder) -> None:
         wf.send_event(BpmnEvent(MessageEventDefinition(name), payload=payload))
@@ -375,7 +381,7 @@ def deliver_message(
 def cancel(process: LoadedProcess, state: str) -> StepResult:
     """Cancel a running instance: every open task is closed, nothing runs further."""
     workflow = load_state(process, state)
-    before = {t.id for t in _human_tasks(process, workflow)}
+    before = _ready_ids(workflow)
     workflow.cancel()
     open_now: list[TaskView] = []
     return StepResult(

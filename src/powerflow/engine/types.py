@@ -66,7 +66,7 @@ class TaskView:
     kind: str  # userTask, manualTask, task
     lane: str | None
     roles: tuple[str, ...]
-    data: dict[str, JSONValue]
+    data: dict[str, JSONValue]  # filled only where asked for (``open_tasks``)
 
 
 @dataclass(frozen=True)
