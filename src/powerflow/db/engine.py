@@ -78,7 +78,7 @@ class Store:
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
             write = conn.get_execution_options().get("pf_write", False)
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+            conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
 
         return engine
 

@@ -311,8 +311,9 @@ def load_task_and_instance(
     conn: Connection, task_id: str
 ) -> tuple[TaskRow, InstanceRow] | tuple[None, None]:
     """A task and its instance in one query, the instance locked where the dialect can."""
-    stmt = _TASK_WITH_INSTANCE if conn.dialect.name == "sqlite" else _TASK_WITH_INSTANCE_LOCKED
-    row = conn.execute(stmt, {"task_id": task_id}).first()
+    sqlite = conn.dialect.name == "sqlite"
+    stmt = _LOAD_TASK_AND_INSTANCE if sqlite else _LOAD_TASK_AND_INSTANCE_LOCKED
+    row = stmt.first(conn, {"task_id": task_id})
     if row is None:
         return None, None
     n = len(TASK_COLUMNS)
