@@ -181,3 +181,14 @@ def test_me_and_health(api: Api) -> None:
     assert api.client.get("/v1/me", headers=clerk).json() == {"name": "zoe", "roles": ["clerk", "finance-office"]}
     health = api.client.get("/health").json()
     assert health["status"] == "ok" and health["schema_revision"] == "0001"
+
+
+def test_rotated_token_stops_working_at_once(api: Api) -> None:
+    from powerflow.services import auth
+
+    old = api.user("clerk", "rosa")
+    assert api.client.get("/v1/me", headers=old).status_code == 200  # now cached
+    new_token = auth.rotate_token(api.store, "rosa")
+    assert api.client.get("/v1/me", headers=old).status_code == 401
+    fresh = {"Authorization": f"Bearer {new_token}"}
+    assert api.client.get("/v1/me", headers=fresh).json()["name"] == "rosa"

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from powerflow.api.deps import PrincipalDep, StoreDep
+from powerflow.api.deps import PrincipalDep, StoreDep, call
 from powerflow.api.schemas import DefinitionRead, DeployResponse, Page, Problem
 from powerflow.services import definitions
 from powerflow.services.errors import InvalidInput, UnsupportedMediaType
@@ -100,14 +100,14 @@ async def upload_definition(
     responses=ERRORS,
     summary="The latest version of every process",
 )
-def list_definitions(
+async def list_definitions(
     store: StoreDep,
     principal: PrincipalDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Page[DefinitionRead]:
     """The latest version of every deployed process, by key."""
-    page = definitions.list_latest(store, limit=limit, offset=offset)
+    page = await call(store, definitions.list_latest, store, limit=limit, offset=offset)
     return Page[DefinitionRead](
         items=[_read(v) for v in page.items], limit=limit, offset=offset, has_more=page.has_more
     )
@@ -119,11 +119,11 @@ def list_definitions(
     responses=ERRORS,
     summary="Every version of one process",
 )
-def get_definition_versions(
+async def get_definition_versions(
     key: str, store: StoreDep, principal: PrincipalDep
 ) -> list[DefinitionRead]:
     """Every deployed version of a process key, newest first."""
-    return [_read(v) for v in definitions.versions(store, key)]
+    return [_read(v) for v in await call(store, definitions.versions, store, key)]
 
 
 @router.get(
@@ -132,14 +132,14 @@ def get_definition_versions(
     responses={200: {"content": {"application/xml": {}}}, **ERRORS},
     summary="The BPMN XML of a definition version",
 )
-def get_definition_xml(
+async def get_definition_xml(
     key: str,
     store: StoreDep,
     principal: PrincipalDep,
     version: Annotated[int | None, Query(ge=1)] = None,
 ) -> Response:
     """The file a version was deployed from (latest unless ``version`` is given)."""
-    view, xml = definitions.xml_of(store, key, version)
+    view, xml = await call(store, definitions.xml_of, store, key, version)
     return Response(
         xml,
         media_type="application/xml",

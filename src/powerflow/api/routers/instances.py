@@ -64,7 +64,7 @@ async def start_instance(
 
 
 @router.get("", response_model=Page[InstanceRead], responses=ERRORS, summary="List instances")
-def list_instances(
+async def list_instances(
     store: StoreDep,
     principal: PrincipalDep,
     definition_key: str | None = None,
@@ -93,9 +93,9 @@ def list_instances(
     responses=ERRORS,
     summary="One instance with its ready tasks",
 )
-def get_instance(instance_id: str, store: StoreDep, principal: PrincipalDep) -> InstanceRead:
+async def get_instance(instance_id: str, store: StoreDep, principal: PrincipalDep) -> InstanceRead:
     """One instance with its ready tasks."""
-    return _read(instances.get_instance(store, instance_id))
+    return _read(await call(store, instances.get_instance, store, instance_id))
 
 
 @router.post(
@@ -104,12 +104,14 @@ def get_instance(instance_id: str, store: StoreDep, principal: PrincipalDep) -> 
     responses=WRITE_ERRORS,
     summary="Cancel an instance",
 )
-def cancel_instance(
+async def cancel_instance(
     instance_id: str, store: StoreDep, principal: PrincipalDep, body: InstanceCancel | None = None
 ) -> InstanceRead:
     """Cancel a running instance; its open tasks are closed."""
     reason = body.reason if body else None
-    return _read(instances.cancel_instance(store, principal, instance_id, reason))
+    return _read(
+        await call(store, instances.cancel_instance, store, principal, instance_id, reason)
+    )
 
 
 @router.post(
@@ -118,7 +120,7 @@ def cancel_instance(
     responses=WRITE_ERRORS,
     summary="Deliver a message to an instance",
 )
-def send_message(
+async def send_message(
     instance_id: str, body: MessageSend, store: StoreDep, principal: PrincipalDep
 ) -> InstanceRead:
     """Deliver a BPMN message the instance waits for."""
@@ -131,7 +133,7 @@ def send_message(
     responses=ERRORS,
     summary="The recorded steps of an instance",
 )
-def get_events(
+async def get_events(
     instance_id: str,
     store: StoreDep,
     principal: PrincipalDep,
@@ -139,7 +141,7 @@ def get_events(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> Page[EventRead]:
     """Every recorded step of an instance, in order."""
-    page = instances.events_of(store, instance_id, after=after, limit=limit)
+    page = await call(store, instances.events_of, store, instance_id, after=after, limit=limit)
     return Page[EventRead](
         items=[EventRead.model_validate(e, from_attributes=True) for e in page.items],
         limit=limit,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from powerflow.api.deps import PrincipalDep, StoreDep
+from powerflow.api.deps import PrincipalDep, StoreDep, call
 from powerflow.api.schemas import Health, Me, Problem
 from powerflow.db.migrate import current
 
@@ -17,12 +17,13 @@ router = APIRouter(tags=["system"])
     summary="Who am I",
     responses={401: {"model": Problem, "description": "No or invalid bearer token"}},
 )
-def me(principal: PrincipalDep) -> Me:
+async def me(principal: PrincipalDep) -> Me:
     """The authenticated caller and their roles."""
     return Me(name=principal.name, roles=sorted(principal.roles))
 
 
 @router.get("/health", response_model=Health, summary="Liveness")
-def health(store: StoreDep) -> Health:
+async def health(store: StoreDep) -> Health:
     """Whether the service can reach its database, and the schema revision."""
-    return Health(status="ok", database=store.dialect, schema_revision=current(store.engine))
+    revision = await call(store, current, store.engine)
+    return Health(status="ok", database=store.dialect, schema_revision=revision)

@@ -27,7 +27,7 @@ State = Annotated[str | None, Query(pattern="^(ready|completed|cancelled)$")]
 
 
 @router.get("", response_model=Page[TaskRead], responses=ERRORS, summary="The caller's inbox")
-def list_tasks(
+async def list_tasks(
     store: StoreDep,
     principal: PrincipalDep,
     state: State = None,
@@ -59,19 +59,19 @@ def list_tasks(
 @router.get(
     "/{task_id}", response_model=TaskDetail, responses=ERRORS, summary="One task with its form"
 )
-def get_task(task_id: str, store: StoreDep, principal: PrincipalDep) -> TaskDetail:
+async def get_task(task_id: str, store: StoreDep, principal: PrincipalDep) -> TaskDetail:
     """One task with its form fields and current data."""
-    return TaskDetail.model_validate(
-        tasks.get_task(store, principal, task_id), from_attributes=True
-    )
+    record = await call(store, tasks.get_task, store, principal, task_id)
+    return TaskDetail.model_validate(record, from_attributes=True)
 
 
 @router.post(
     "/{task_id}/claim", response_model=TaskRead, responses=WRITE_ERRORS, summary="Claim a task"
 )
-def claim_task(task_id: str, store: StoreDep, principal: PrincipalDep) -> TaskRead:
+async def claim_task(task_id: str, store: StoreDep, principal: PrincipalDep) -> TaskRead:
     """Assign the task to the caller."""
-    return TaskRead.model_validate(tasks.claim(store, principal, task_id), from_attributes=True)
+    record = await call(store, tasks.claim, store, principal, task_id)
+    return TaskRead.model_validate(record, from_attributes=True)
 
 
 @router.post(
@@ -80,9 +80,10 @@ def claim_task(task_id: str, store: StoreDep, principal: PrincipalDep) -> TaskRe
     responses=WRITE_ERRORS,
     summary="Release a claimed task",
 )
-def unclaim_task(task_id: str, store: StoreDep, principal: PrincipalDep) -> TaskRead:
+async def unclaim_task(task_id: str, store: StoreDep, principal: PrincipalDep) -> TaskRead:
     """Release the task so others in its role can take it."""
-    return TaskRead.model_validate(tasks.unclaim(store, principal, task_id), from_attributes=True)
+    record = await call(store, tasks.unclaim, store, principal, task_id)
+    return TaskRead.model_validate(record, from_attributes=True)
 
 
 @router.post(
