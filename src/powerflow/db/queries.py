@@ -351,6 +351,22 @@ def open_tasks(conn: Connection, instance_id: str) -> list[TaskRow]:
     return [TaskRow(**r._mapping) for r in rows]
 
 
+def open_tasks_of(conn: Connection, instance_ids: list[str]) -> dict[str, list[TaskRow]]:
+    """The ready tasks of several instances in one query, grouped by instance."""
+    grouped: dict[str, list[TaskRow]] = {}
+    if not instance_ids:
+        return grouped
+    stmt = (
+        select(*TASK_COLUMNS)
+        .where(_T.instance_id.in_(instance_ids), _T.state == "ready")
+        .order_by(_T.created_at, _T.id)
+    )
+    for r in conn.execute(stmt):
+        task = TaskRow(**r._mapping)
+        grouped.setdefault(task.instance_id, []).append(task)
+    return grouped
+
+
 def close_tasks(conn: Connection, closes: list[dict[str, Any]]) -> None:
     """Mark ready tasks completed or cancelled (``b_id``, ``state``, ``ended_at``, ...)."""
     if closes:

@@ -133,7 +133,17 @@ def list_instances(
     stmt = stmt.order_by(Instance.created_at.desc(), Instance.id).limit(limit + 1).offset(offset)
     with store.read() as session:
         rows = session.scalars(stmt).all()
-        items = [_orm_view(store, session, r) for r in rows[:limit]]
+        conn = queries.connection(session)
+        shown = rows[:limit]
+        open_by_instance = queries.open_tasks_of(conn, [r.id for r in shown])
+        items = [
+            instance_view(
+                r,
+                definition_by_id(store, conn, r.definition_id),
+                open_by_instance.get(r.id, []),
+            )
+            for r in shown
+        ]
     return Page(items, limit, offset, len(rows) > limit)
 
 

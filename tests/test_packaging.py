@@ -1,0 +1,29 @@
+"""The wheel carries the Alembic history and the example processes, so an installed powerflow
+can create its schema and show examples without the source tree."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from conftest import ROOT
+
+
+def test_wheel_contains_migrations_and_examples(tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    [wheel] = tmp_path.glob("powerflow-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "powerflow/_migrations/env.py" in names
+    revisions = [p.name for p in (ROOT / "migrations" / "versions").glob("*.py")]
+    assert revisions
+    for revision in revisions:
+        assert f"powerflow/_migrations/versions/{revision}" in names
+    for example in (ROOT / "processes").glob("*.bpmn"):
+        assert f"powerflow/_processes/{example.name}" in names
+    assert "powerflow/engine/runtime.py" in names
