@@ -541,3 +541,11 @@ def test_events_come_out_in_order() -> None:
     ended_at(done, "end")
     assert done.status == "completed"
     assert done.data == {"amount": 5000, "needs_approval": True, "approved": True}
+
+
+def test_print_in_a_script_is_harmless() -> None:
+    from powerflow.engine.scripting import RESTRICTED_ENGINE
+
+    context: dict[str, object] = {"a": 1}
+    RESTRICTED_ENGINE.environment.execute("b = a + 1\nprint('checked', b)", context)
+    assert context == {"a": 1, "b": 2}

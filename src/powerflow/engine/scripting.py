@@ -12,11 +12,13 @@ import ast
 import copy
 import datetime as _dt
 import math
+import warnings
 from functools import lru_cache
 from types import CodeType
 from typing import Any
 
 from RestrictedPython import (  # type: ignore[attr-defined]
+    PrintCollector,
     compile_restricted,
     limited_builtins,
     safe_builtins,
@@ -84,7 +86,7 @@ GUARDS: dict[str, Any] = {
     "_unpack_sequence_": guarded_unpack_sequence,
     "_write_": full_write_guard,
     "_inplacevar_": _inplacevar,
-    "_print_": None,
+    "_print_": PrintCollector,  # print() output is collected and discarded
 }
 
 # Helpers available to scripts and expressions (module objects are safe: safer_getattr refuses
@@ -115,7 +117,9 @@ def compile_script(source: str, mode: str) -> CodeType:
                 "helpers (math, datetime, timedelta, date, timezone)."
             )
     try:
-        code: CodeType = compile_restricted(source, "<bpmn>", mode)  # type: ignore[arg-type]
+        with warnings.catch_warnings():  # e.g. "Prints, but never reads 'printed'"
+            warnings.simplefilter("ignore")
+            code: CodeType = compile_restricted(source, "<bpmn>", mode)  # type: ignore[arg-type]
     except SyntaxError as exc:
         reasons = exc.args[0] if exc.args else str(exc)
         if isinstance(reasons, tuple | list):
