@@ -37,6 +37,30 @@ TITLES = {
 }
 
 
+def documented(
+    *,
+    not_found: str,
+    forbidden: str = "Caller lacks the role",
+    conflict: str | None = None,
+    invalid: str | None = None,
+    busy: bool = False,
+) -> dict[int | str, dict[str, Any]]:
+    """The error responses a route declares in the OpenAPI document, all problem+json."""
+    from powerflow.api.schemas import Problem
+
+    described: dict[int, str | None] = {
+        401: "No or invalid bearer token",
+        403: forbidden,
+        404: not_found,
+        409: conflict,
+        422: invalid,
+        503: "Database busy; retry" if busy else None,
+    }
+    return {
+        code: {"model": Problem, "description": text} for code, text in described.items() if text
+    }
+
+
 def problem(status: int, detail: str, code: str, **extra: Any) -> JSONResponse:
     """A problem+json response."""
     body: dict[str, Any] = {

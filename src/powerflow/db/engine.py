@@ -2,7 +2,7 @@
 
 SQLite: WAL, busy timeout, ``BEGIN IMMEDIATE`` for write transactions, and an in-process lock so
 writers queue instead of spinning on the busy timeout. PostgreSQL: READ COMMITTED, row locks
-(``SELECT ... FOR UPDATE``) taken by the services through ``for_update``.
+(``SELECT ... FOR UPDATE``) taken by the statements in ``db/queries.py``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Select, create_engine, event
+from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -134,10 +134,6 @@ class Store:
             if is_busy_error(exc):
                 raise DatabaseBusy(str(exc.orig)) from exc
             raise
-
-    def for_update(self, stmt: Select[Any]) -> Select[Any]:
-        """Lock the selected rows until commit (PostgreSQL); SQLite's write lock covers it."""
-        return stmt if self.is_sqlite else stmt.with_for_update()
 
     def dispose(self) -> None:
         """Close every pooled connection."""

@@ -146,7 +146,6 @@ class Instance(Base):
     last_event_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     started_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    __mapper_args__ = {"version_id_col": version}
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 

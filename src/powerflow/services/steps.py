@@ -9,7 +9,7 @@ from sqlalchemy import Connection
 
 from powerflow.db import queries
 from powerflow.db.queries import InstanceRow, TaskRow
-from powerflow.engine import StepResult
+from powerflow.engine import FORMAT_VERSION, StepResult
 from powerflow.services.errors import Conflict
 from powerflow.services.events import event_rows
 from powerflow.services.time_limits import due_at
@@ -47,7 +47,7 @@ def record_step(
         instance.ended_at = at
     events = event_rows(instance, list(step.events), actor=actor, at=at, extra=extra)
     if new_instance:
-        queries.insert_instance(conn, instance, serializer_version=_format_version())
+        queries.insert_instance(conn, instance, serializer_version=FORMAT_VERSION)
     elif not queries.save_instance(conn, instance):
         raise Conflict(f"Instance {instance.id} was changed concurrently; retry.")
 
@@ -91,12 +91,6 @@ def record_step(
     if len(step.open_tasks) == len(new_rows):
         return new_rows
     return queries.open_tasks(conn, instance.id)
-
-
-def _format_version() -> str:
-    from powerflow.engine import FORMAT_VERSION
-
-    return FORMAT_VERSION
 
 
 def task_record(

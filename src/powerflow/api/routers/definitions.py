@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from powerflow.api.deps import PrincipalDep, StoreDep, call
+from powerflow.api.errors import documented
 from powerflow.api.schemas import DefinitionRead, DeployResponse, Page, Problem
 from powerflow.services import definitions
 from powerflow.services.errors import InvalidInput, UnsupportedMediaType
@@ -16,11 +17,7 @@ from powerflow.services.views import DefinitionView
 
 router = APIRouter(prefix="/v1/definitions", tags=["definitions"])
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": Problem, "description": "No or invalid bearer token"},
-    403: {"model": Problem, "description": "Caller lacks the role"},
-    404: {"model": Problem, "description": "Unknown definition"},
-}
+ERRORS = documented(not_found="Unknown definition")
 UPLOAD_BODY = {
     "requestBody": {
         "required": True,

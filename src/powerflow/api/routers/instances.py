@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
 from powerflow.api.deps import PrincipalDep, StoreDep, call, json_response
+from powerflow.api.errors import documented
 from powerflow.api.schemas import (
     EventRead,
     InstanceCancel,
@@ -14,24 +15,20 @@ from powerflow.api.schemas import (
     InstanceRead,
     MessageSend,
     Page,
-    Problem,
 )
 from powerflow.services import instances
 from powerflow.services.views import InstanceView
 
 router = APIRouter(prefix="/v1/instances", tags=["instances"])
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": Problem, "description": "No or invalid bearer token"},
-    403: {"model": Problem, "description": "Caller lacks the role"},
-    404: {"model": Problem, "description": "Unknown instance or definition"},
-}
-WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
-    **ERRORS,
-    409: {"model": Problem, "description": "Not possible in the instance's current state"},
-    422: {"model": Problem, "description": "Invalid input"},
-    503: {"model": Problem, "description": "Database busy; retry"},
-}
+ERRORS = documented(not_found="Unknown instance or definition")
+
+WRITE_ERRORS = documented(
+    not_found="Unknown instance or definition",
+    conflict="Not possible in the instance's current state",
+    invalid="Invalid input",
+    busy=True,
+)
 Status = Annotated[str | None, Query(pattern="^(running|completed|failed|cancelled)$")]
 
 

@@ -2,27 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
 from powerflow.api.deps import PrincipalDep, StoreDep, call, json_response
-from powerflow.api.schemas import InstanceRead, Page, Problem, TaskComplete, TaskDetail, TaskRead
+from powerflow.api.errors import documented
+from powerflow.api.schemas import InstanceRead, Page, TaskComplete, TaskDetail, TaskRead
 from powerflow.services import tasks
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": Problem, "description": "No or invalid bearer token"},
-    403: {"model": Problem, "description": "Caller lacks the task's role"},
-    404: {"model": Problem, "description": "Unknown task (or not visible to the caller)"},
-}
-WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
-    **ERRORS,
-    409: {"model": Problem, "description": "Task not ready, claimed by someone else, or raced"},
-    422: {"model": Problem, "description": "Data does not fit the task's form"},
-    503: {"model": Problem, "description": "Database busy; retry"},
-}
+ERRORS = documented(not_found="Unknown task", forbidden="Caller lacks the task's role")
+
+WRITE_ERRORS = documented(
+    not_found="Unknown task",
+    forbidden="Caller lacks the task's role",
+    conflict="Task not ready, claimed by someone else, or raced",
+    invalid="Data does not fit the task's form",
+    busy=True,
+)
 State = Annotated[str | None, Query(pattern="^(ready|completed|cancelled)$")]
 
 
