@@ -23,6 +23,9 @@ from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.exclusive_gateway import ExclusiveGateway
 from SpiffWorkflow.bpmn.specs.mixins.inclusive_gateway import InclusiveGateway
 from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException
+from SpiffWorkflow.spiff.specs.event_definitions import (
+    MessageEventDefinition as SpiffMessageEventDefinition,
+)
 from SpiffWorkflow.util.task import TaskState
 
 from powerflow.engine.compiler import LoadedProcess
@@ -372,7 +375,8 @@ def deliver_message(
     before = _ready_ids(workflow)
 
     def action(wf: Any, recorder: _Recorder) -> None:
-        wf.send_event(BpmnEvent(MessageEventDefinition(name), payload=payload))
+        # The Spiff dialect's own class: events match on class and name.
+        wf.send_event(BpmnEvent(SpiffMessageEventDefinition(name), payload=payload))
         recorder.events.append(StepEvent("message.received", None, name, None, {"name": name}))
 
     return _run(process, workflow, action, before=before)
