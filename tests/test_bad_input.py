@@ -542,3 +542,20 @@ def test_invalid_query_parameters_are_422(api: Api, subtests: Any) -> None:
             )
             body = assert_problem(response, 422, "not valid")
             assert next(iter(params)) in body["detail"], body
+
+
+def test_overlong_ids_and_lane_names_are_refused_at_upload(api: Api) -> None:
+    long_id = "f" * 300
+    xml = (DATA / "three_tasks.bpmn").read_text()
+    xml = xml.replace('name="clerk-office"', 'name="' + "L" * 300 + '"')
+    xml = xml.replace(">first<", f">{long_id}<").replace('"first"', f'"{long_id}"')
+    response = api.client.post(
+        "/v1/definitions",
+        headers={**api.user("designer"), "Content-Type": "application/xml"},
+        content=xml.encode(),
+    )
+    assert response.status_code == 422, response.text
+    messages = [p["message"] for p in response.json()["problems"]]
+    assert any("at most 255 characters" in m and "ids" in m for m in messages)
+    assert any("lane name" in m for m in messages)
+    assert api.client.get("/v1/definitions/three_tasks", headers=api.admin).status_code == 404

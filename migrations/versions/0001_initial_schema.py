@@ -134,7 +134,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_tasks_instance_state', ['instance_id', 'state'], unique=False)
 
     op.create_table('task_roles',
-    sa.Column('role', sa.String(length=64), nullable=False),
+    sa.Column('role', sa.String(length=255), nullable=False),
     sa.Column('task_id', sa.String(length=36), nullable=False),
     sa.ForeignKeyConstraint(['task_id'], ['tasks.id'], name=op.f('fk_task_roles_task_id_tasks')),
     sa.PrimaryKeyConstraint('role', 'task_id', name=op.f('pk_task_roles'))

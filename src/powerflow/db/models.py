@@ -176,7 +176,7 @@ class TaskRole(Base):
 
     __tablename__ = "task_roles"
 
-    role: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(255), primary_key=True)
     task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id"), primary_key=True, index=True)
 
 

@@ -359,11 +359,21 @@ def _owner_id(node: etree._Element) -> str | None:
     return None
 
 
+MAX_NAME = 255
+
+
 def _lanes_of(process: etree._Element, reader: _Reader) -> dict[str, tuple[str, list[str]]]:
     """Map each flow node id to (lane name, lane roles); the innermost lane wins."""
     result: dict[str, tuple[str, list[str]]] = {}
     for lane in process.iter(f"{{{BPMN_NS}}}lane"):  # document order: parents before children
         name = (lane.get("name") or lane.get("id") or "").strip()
+        if len(name) > MAX_NAME:
+            reader.problem(
+                lane,
+                f"A lane name is used as a role and may have at most {MAX_NAME} characters; "
+                "shorten it or give the lane a pf:responsibleRole.",
+            )
+            name = name[:MAX_NAME]
         meta = reader.metadata(lane, where="lane")
         roles = meta["responsible_roles"] or [name]
         for ref in lane.xpath("./bpmn:flowNodeRef", namespaces=NS):
@@ -375,6 +385,10 @@ def read_process(process: etree._Element) -> tuple[ProcessInfo, list[Problem]]:
     """Read the powerflow metadata of one bpmn:process element and of its activities."""
     pid = process.get("id") or ""
     reader = _Reader(pid)
+    for node in process.iter():
+        node_id = node.get("id") if isinstance(node.tag, str) else None
+        if node_id and len(node_id) > MAX_NAME:
+            reader.problem(node, f"Element ids may have at most {MAX_NAME} characters.")
     meta = reader.metadata(process, where="process")
     lanes = _lanes_of(process, reader)
     elements: dict[str, ElementInfo] = {}
