@@ -35,7 +35,9 @@ SESSION_DB = f"{make_url(POSTGRES_URL).database}_{os.getpid()}"
 
 
 def _admin_engine():  # type: ignore[no-untyped-def]
-    return create_engine(make_url(POSTGRES_URL).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    return create_engine(
+        make_url(POSTGRES_URL).set(database="postgres"), isolation_level="AUTOCOMMIT"
+    )
 
 
 def _postgres_available() -> bool:
@@ -180,9 +182,21 @@ class Server:
     def user(self, roles: str, name: str | None = None) -> dict[str, str]:
         """Create a user through the CLI (as an operator would) and return its header."""
         out = subprocess.run(
-            [sys.executable, "-m", "powerflow", "users", "add", name or f"u{uuid.uuid4().hex[:8]}",
-             "--roles", roles, "--database-url", self.db_url],
-            check=True, capture_output=True, text=True,
+            [
+                sys.executable,
+                "-m",
+                "powerflow",
+                "users",
+                "add",
+                name or f"u{uuid.uuid4().hex[:8]}",
+                "--roles",
+                roles,
+                "--database-url",
+                self.db_url,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
         )
         return {"Authorization": f"Bearer {out.stdout.strip()}"}
 
@@ -244,7 +258,9 @@ def server(db_url: str) -> Iterator[Server]:
 def run_task() -> Callable[..., httpx.Response]:
     """Complete a task through a client."""
 
-    def _run(client: TestClient, headers: dict[str, str], task_id: str, **data: object) -> httpx.Response:
+    def _run(
+        client: TestClient, headers: dict[str, str], task_id: str, **data: object
+    ) -> httpx.Response:
         return client.post(f"/v1/tasks/{task_id}/complete", headers=headers, json={"data": data})
 
     return _run

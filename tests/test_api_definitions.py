@@ -33,7 +33,9 @@ def test_raw_xml_body_is_accepted(api: Api) -> None:
 def test_changed_content_becomes_a_new_version(api: Api, tmp_path) -> None:
     assert api.deploy("gateway.bpmn").status_code == 201
     changed = tmp_path / "gateway.bpmn"
-    changed.write_bytes((DATA / "gateway.bpmn").read_bytes().replace(b"Submit claim", b"Submit a claim"))
+    changed.write_bytes(
+        (DATA / "gateway.bpmn").read_bytes().replace(b"Submit claim", b"Submit a claim")
+    )
     response = api.deploy(changed)
     assert response.status_code == 201
     assert response.json()["definitions"][0]["version"] == 2

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+
 from conftest import Api
 
 
 def _start(api: Api, headers: dict[str, str], key: str = "expense", **body: object) -> dict:
-    response = api.client.post("/v1/instances", headers=headers, json={"definition_key": key, **body})
+    response = api.client.post(
+        "/v1/instances", headers=headers, json={"definition_key": key, **body}
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -19,26 +23,37 @@ def test_expense_runs_through_gateway_with_roles(api: Api) -> None:
     assert instance["status"] == "running"
     assert instance["business_key"] == "claim-1"
     [submit] = instance["tasks"]
-    assert (submit["element_id"], submit["roles"], submit["lane"]) == ("submit", ["employee"], "Employee")
+    assert (submit["element_id"], submit["roles"], submit["lane"]) == (
+        "submit",
+        ["employee"],
+        "Employee",
+    )
     assert submit["form"][0]["id"] == "amount" and submit["form"][0]["required"] is True
     assert submit["metadata"]["time_limit"]["duration"] == "P2D"
     assert submit["due_at"] is not None
 
     # the manager may not do the employee's step
-    denied = api.client.post(f"/v1/tasks/{submit['id']}/complete", headers=manager,
-                             json={"data": {"amount": 5000}})
+    denied = api.client.post(
+        f"/v1/tasks/{submit['id']}/complete", headers=manager, json={"data": {"amount": 5000}}
+    )
     assert denied.status_code == 403
     assert "employee" in denied.json()["detail"]
 
-    after_submit = api.client.post(f"/v1/tasks/{submit['id']}/complete", headers=employee,
-                                   json={"data": {"amount": 5000, "reason": "laptop"}})
+    after_submit = api.client.post(
+        f"/v1/tasks/{submit['id']}/complete",
+        headers=employee,
+        json={"data": {"amount": 5000, "reason": "laptop"}},
+    )
     assert after_submit.status_code == 200, after_submit.text
     body = after_submit.json()
     assert body["status"] == "running"
     [approve] = body["tasks"]
     assert approve["element_id"] == "approve"
     assert approve["roles"] == ["manager", "deputy"]
-    assert approve["metadata"]["risk"] == {"level": "high", "measures": ["Check receipts", "Four eyes"]}
+    assert approve["metadata"]["risk"] == {
+        "level": "high",
+        "measures": ["Check receipts", "Four eyes"],
+    }
 
     # the employee does not see the manager's task; the manager does
     employee_inbox = api.client.get("/v1/tasks?state=ready", headers=employee).json()["items"]
@@ -48,17 +63,25 @@ def test_expense_runs_through_gateway_with_roles(api: Api) -> None:
     detail = api.client.get(f"/v1/tasks/{approve['id']}", headers=manager).json()
     assert detail["data"]["amount"] == 5000 and detail["data"]["needs_approval"] is True
 
-    done = api.client.post(f"/v1/tasks/{approve['id']}/complete", headers=manager,
-                           json={"data": {"approved": True}})
+    done = api.client.post(
+        f"/v1/tasks/{approve['id']}/complete", headers=manager, json={"data": {"approved": True}}
+    )
     assert done.status_code == 200
     final = done.json()
     assert final["status"] == "completed"
     assert final["tasks"] == []
-    assert final["data"] == {"currency": "CNY", "amount": 5000, "reason": "laptop",
-                             "needs_approval": True, "approved": True}
+    assert final["data"] == {
+        "currency": "CNY",
+        "amount": 5000,
+        "reason": "laptop",
+        "needs_approval": True,
+        "approved": True,
+    }
     assert final["ended_at"] is not None
 
-    events = api.client.get(f"/v1/instances/{instance['id']}/events", headers=manager).json()["items"]
+    events = api.client.get(f"/v1/instances/{instance['id']}/events", headers=manager).json()[
+        "items"
+    ]
     assert [(e["type"], e["element_id"], e["actor"]) for e in events] == [
         ("instance.started", None, "erin"),
         ("task.ready", "submit", "system"),
@@ -70,27 +93,38 @@ def test_expense_runs_through_gateway_with_roles(api: Api) -> None:
         ("instance.completed", "end", "system"),
     ]
     assert [e["seq"] for e in events] == list(range(1, 9))
-    assert events[2]["payload"] == {"data": {"amount": 5000, "reason": "laptop"}, "role": "employee"}
+    assert events[2]["payload"] == {
+        "data": {"amount": 5000, "reason": "laptop"},
+        "role": "employee",
+    }
     assert events[4]["payload"]["taken"] == [
         {"flow_id": "f_yes", "flow_name": "yes", "target": "approve", "condition": "needs_approval"}
     ]
     ids = [e["id"] for e in events]
     assert ids == sorted(ids)
-    assert all(e["prev_hash"] == p["hash"] for p, e in zip(events, events[1:], strict=False))
+    assert all(e["prev_hash"] == p["hash"] for p, e in itertools.pairwise(events))
 
     completed = api.client.get("/v1/tasks?state=completed", headers=api.admin).json()["items"]
-    assert {t["element_id"]: t["completed_by"] for t in completed} == {"submit": "erin", "approve": "max"}
+    assert {t["element_id"]: t["completed_by"] for t in completed} == {
+        "submit": "erin",
+        "approve": "max",
+    }
 
 
 def test_default_flow_skips_approval(api: Api) -> None:
     api.deploy("gateway.bpmn")
     employee = api.user("clerk,employee")
     instance = _start(api, employee)
-    done = api.client.post(f"/v1/tasks/{instance['tasks'][0]['id']}/complete", headers=employee,
-                           json={"data": {"amount": 20}})
+    done = api.client.post(
+        f"/v1/tasks/{instance['tasks'][0]['id']}/complete",
+        headers=employee,
+        json={"data": {"amount": 20}},
+    )
     assert done.json()["status"] == "completed"
-    events = api.client.get(f"/v1/instances/{instance['id']}/events", headers=employee).json()["items"]
-    decided = [e for e in events if e["type"] == "gateway.decided"][0]
+    events = api.client.get(f"/v1/instances/{instance['id']}/events", headers=employee).json()[
+        "items"
+    ]
+    decided = next(e for e in events if e["type"] == "gateway.decided")
     assert decided["payload"]["taken"][0]["flow_id"] == "f_no"
 
 
@@ -109,7 +143,10 @@ def test_claim_rules(api: Api) -> None:
     blocked = api.client.post(f"/v1/tasks/{task['id']}/complete", headers=bob, json={"data": {}})
     assert blocked.status_code == 409 and "alice" in blocked.json()["detail"]
     assert api.client.post(f"/v1/tasks/{task['id']}/unclaim", headers=bob).status_code == 403
-    assert api.client.get(f"/v1/tasks?assignee=alice", headers=alice).json()["items"][0]["id"] == task["id"]
+    assert (
+        api.client.get("/v1/tasks?assignee=alice", headers=alice).json()["items"][0]["id"]
+        == task["id"]
+    )
     released = api.client.post(f"/v1/tasks/{task['id']}/unclaim", headers=admin)
     assert released.status_code == 200 and released.json()["assignee"] is None
     assert api.client.post(f"/v1/tasks/{task['id']}/unclaim", headers=alice).status_code == 409
@@ -117,8 +154,12 @@ def test_claim_rules(api: Api) -> None:
     assert done.status_code == 200
     events = api.client.get(f"/v1/instances/{task['instance_id']}/events", headers=admin).json()
     kinds = [(e["type"], e["actor"]) for e in events["items"] if e["type"].startswith("task.")]
-    assert kinds[:4] == [("task.ready", "system"), ("task.claimed", "alice"),
-                         ("task.unclaimed", "admin"), ("task.completed", "bob")]
+    assert kinds[:4] == [
+        ("task.ready", "system"),
+        ("task.claimed", "alice"),
+        ("task.unclaimed", "admin"),
+        ("task.completed", "bob"),
+    ]
 
 
 def test_instances_list_filters_and_pagination(api: Api) -> None:
@@ -130,7 +171,9 @@ def test_instances_list_filters_and_pagination(api: Api) -> None:
     _start(api, clerk, key="expense")
     page = api.client.get("/v1/instances?definition_key=three_tasks&limit=2", headers=clerk).json()
     assert len(page["items"]) == 2 and page["has_more"] is True
-    rest = api.client.get("/v1/instances?definition_key=three_tasks&limit=2&offset=2", headers=clerk).json()
+    rest = api.client.get(
+        "/v1/instances?definition_key=three_tasks&limit=2&offset=2", headers=clerk
+    ).json()
     assert len(rest["items"]) == 1 and rest["has_more"] is False
     by_key = api.client.get("/v1/instances?business_key=b1", headers=clerk).json()["items"]
     assert [i["business_key"] for i in by_key] == ["b1"]
@@ -147,8 +190,11 @@ def test_cancel_closes_tasks_and_records_reason(api: Api) -> None:
     instance = _start(api, starter, key="three_tasks")
     forbidden = api.client.post(f"/v1/instances/{instance['id']}/cancel", headers=other)
     assert forbidden.status_code == 403
-    cancelled = api.client.post(f"/v1/instances/{instance['id']}/cancel", headers=starter,
-                                json={"reason": "withdrawn by applicant"})
+    cancelled = api.client.post(
+        f"/v1/instances/{instance['id']}/cancel",
+        headers=starter,
+        json={"reason": "withdrawn by applicant"},
+    )
     assert cancelled.status_code == 200
     assert cancelled.json()["status"] == "cancelled" and cancelled.json()["tasks"] == []
     task = api.client.get(f"/v1/tasks/{instance['tasks'][0]['id']}", headers=starter).json()
@@ -157,7 +203,9 @@ def test_cancel_closes_tasks_and_records_reason(api: Api) -> None:
     assert again.status_code == 409
     late = api.client.post(f"/v1/tasks/{task['id']}/complete", headers=starter, json={"data": {}})
     assert late.status_code == 409
-    events = api.client.get(f"/v1/instances/{instance['id']}/events", headers=starter).json()["items"]
+    events = api.client.get(f"/v1/instances/{instance['id']}/events", headers=starter).json()[
+        "items"
+    ]
     assert events[-1]["type"] == "instance.cancelled"
     assert events[-1]["payload"] == {"reason": "withdrawn by applicant"}
 
@@ -178,7 +226,10 @@ def test_start_specific_version(api: Api, tmp_path) -> None:
 
 def test_me_and_health(api: Api) -> None:
     clerk = api.user("clerk,finance-office", "zoe")
-    assert api.client.get("/v1/me", headers=clerk).json() == {"name": "zoe", "roles": ["clerk", "finance-office"]}
+    assert api.client.get("/v1/me", headers=clerk).json() == {
+        "name": "zoe",
+        "roles": ["clerk", "finance-office"],
+    }
     health = api.client.get("/health").json()
     assert health["status"] == "ok" and health["schema_revision"] == "0001"
 

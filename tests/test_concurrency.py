@@ -18,27 +18,38 @@ def test_exactly_one_of_two_concurrent_completions_wins(server: Server) -> None:
     alice = server.user("clerk,clerk-office", "alice")
     bob = server.user("clerk,clerk-office", "bob")
     with httpx.Client(base_url=server.url, timeout=30) as setup:
-        deployed = setup.post("/v1/definitions", headers=designer,
-                              files={"file": ("t.bpmn", (DATA / "three_tasks.bpmn").read_bytes())})
+        deployed = setup.post(
+            "/v1/definitions",
+            headers=designer,
+            files={"file": ("t.bpmn", (DATA / "three_tasks.bpmn").read_bytes())},
+        )
         assert deployed.status_code == 201, deployed.text
         for _ in range(ROUNDS):
-            instance = setup.post("/v1/instances", headers=alice,
-                                  json={"definition_key": "three_tasks"}).json()
+            instance = setup.post(
+                "/v1/instances", headers=alice, json={"definition_key": "three_tasks"}
+            ).json()
             task_id = instance["tasks"][0]["id"]
             barrier = threading.Barrier(2)
             results: dict[str, httpx.Response] = {}
 
-            def complete(name: str, headers: dict[str, str], task: str = task_id,
-                         gate: threading.Barrier = barrier,
-                         out: dict[str, httpx.Response] = results) -> None:
+            def complete(
+                name: str,
+                headers: dict[str, str],
+                task: str = task_id,
+                gate: threading.Barrier = barrier,
+                out: dict[str, httpx.Response] = results,
+            ) -> None:
                 with httpx.Client(base_url=server.url, timeout=30) as client:
                     client.get("/v1/me", headers=headers)  # open the connection first
                     gate.wait()
-                    out[name] = client.post(f"/v1/tasks/{task}/complete", headers=headers,
-                                            json={"data": {"by": name}})
+                    out[name] = client.post(
+                        f"/v1/tasks/{task}/complete", headers=headers, json={"data": {"by": name}}
+                    )
 
-            threads = [threading.Thread(target=complete, args=("alice", alice)),
-                       threading.Thread(target=complete, args=("bob", bob))]
+            threads = [
+                threading.Thread(target=complete, args=("alice", alice)),
+                threading.Thread(target=complete, args=("bob", bob)),
+            ]
             for t in threads:
                 t.start()
             for t in threads:
@@ -49,7 +60,9 @@ def test_exactly_one_of_two_concurrent_completions_wins(server: Server) -> None:
             assert "completed" in loser.json()["detail"]
             winner = next(name for name, r in results.items() if r.status_code == 200)
 
-            events = setup.get(f"/v1/instances/{instance['id']}/events", headers=alice).json()["items"]
+            events = setup.get(f"/v1/instances/{instance['id']}/events", headers=alice).json()[
+                "items"
+            ]
             completions = [e for e in events if e["type"] == "task.completed"]
             assert len(completions) == 1
             assert completions[0]["actor"] == winner

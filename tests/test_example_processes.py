@@ -95,8 +95,11 @@ def run_path(api: Api, path: Path) -> None:
         return users[role]
 
     starter = api.user("clerk")
-    started = api.client.post("/v1/instances", headers=starter,
-                              json={"definition_key": path.process, "variables": path.variables})
+    started = api.client.post(
+        "/v1/instances",
+        headers=starter,
+        json={"definition_key": path.process, "variables": path.variables},
+    )
     assert started.status_code == 201, started.text
     instance = started.json()
     for number, step in enumerate(path.steps, 1):
@@ -104,17 +107,22 @@ def run_path(api: Api, path: Path) -> None:
         assert [t["element_id"] for t in ready] == [step.element_id], f"step {number}"
         task = ready[0]
         assert task["roles"] == step.roles, f"step {number}: roles"
-        outsider = api.client.post(f"/v1/tasks/{task['id']}/complete", headers=starter,
-                                   json={"data": step.data})
+        outsider = api.client.post(
+            f"/v1/tasks/{task['id']}/complete", headers=starter, json={"data": step.data}
+        )
         assert outsider.status_code == 403, f"step {number}: a clerk without the role"
-        done = api.client.post(f"/v1/tasks/{task['id']}/complete", headers=as_role(step.roles[0]),
-                               json={"data": step.data})
+        done = api.client.post(
+            f"/v1/tasks/{task['id']}/complete",
+            headers=as_role(step.roles[0]),
+            json={"data": step.data},
+        )
         assert done.status_code == 200, f"step {number}: {done.text}"
         instance = done.json()
     assert instance["status"] == "completed"
     assert instance["tasks"] == []
-    events = api.client.get(f"/v1/instances/{instance['id']}/events?limit=1000",
-                            headers=api.admin).json()["items"]
+    events = api.client.get(
+        f"/v1/instances/{instance['id']}/events?limit=1000", headers=api.admin
+    ).json()["items"]
     assert events[-1]["type"] == "instance.completed"
     assert events[-1]["element_id"] == path.end_event
     human = [e for e in events if e["type"] == "task.completed" and e["actor"] != "system"]

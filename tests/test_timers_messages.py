@@ -25,7 +25,9 @@ def test_timer_worker_fires_a_due_timer(api_with_workers: Api) -> None:
     api = api_with_workers
     assert api.deploy("timer.bpmn").status_code == 201
     clerk = api.user("clerk")
-    started = api.client.post("/v1/instances", headers=clerk, json={"definition_key": "cooling_off"})
+    started = api.client.post(
+        "/v1/instances", headers=clerk, json={"definition_key": "cooling_off"}
+    )
     instance = started.json()
     assert instance["tasks"] == []
     assert instance["next_timer_at"] is not None
@@ -45,15 +47,22 @@ def test_timer_worker_fires_a_due_timer(api_with_workers: Api) -> None:
 def test_message_is_delivered_to_a_waiting_instance(api: Api) -> None:
     assert api.deploy("message.bpmn").status_code == 201
     clerk = api.user("clerk")
-    instance = api.client.post("/v1/instances", headers=clerk,
-                               json={"definition_key": "await_reply"}).json()
+    instance = api.client.post(
+        "/v1/instances", headers=clerk, json={"definition_key": "await_reply"}
+    ).json()
     assert instance["waiting_messages"] == ["applicant_reply"]
-    wrong = api.client.post(f"/v1/instances/{instance['id']}/messages", headers=clerk,
-                            json={"name": "something_else", "payload": {}})
+    wrong = api.client.post(
+        f"/v1/instances/{instance['id']}/messages",
+        headers=clerk,
+        json={"name": "something_else", "payload": {}},
+    )
     assert wrong.status_code == 409
     assert "not waiting" in wrong.json()["detail"]
-    delivered = api.client.post(f"/v1/instances/{instance['id']}/messages", headers=clerk,
-                                json={"name": "applicant_reply", "payload": {"answer": "yes"}})
+    delivered = api.client.post(
+        f"/v1/instances/{instance['id']}/messages",
+        headers=clerk,
+        json={"name": "applicant_reply", "payload": {"answer": "yes"}},
+    )
     assert delivered.status_code == 200, delivered.text
     body = delivered.json()
     assert [t["element_id"] for t in body["tasks"]] == ["review"]
