@@ -144,6 +144,24 @@ def users_list(database_url: DbOption = None) -> None:
         typer.echo(f"{name}\t{','.join(roles)}{suffix}")
 
 
+audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify(database_url: DbOption = None) -> None:
+    """Verify every instance's hash chain; name the first broken link (exit status 1)."""
+    from powerflow.services import audit
+
+    result = audit.verify_all(_store(_settings(database_url)))
+    broken = result.broken
+    if broken is not None:
+        where = f"event #{broken.seq}" if broken.seq is not None else "its chain head"
+        typer.echo(f"BROKEN: instance {broken.instance_id}, {where}: {broken.reason}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"verified: {result.instances} instances, {result.events} events, no broken link")
+
+
 @app.command()
 def openapi(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write")] = None,

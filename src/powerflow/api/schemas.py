@@ -231,6 +231,22 @@ class EventRead(Schema):
     hash: str
 
 
+class BrokenLink(Schema):
+    """Where an audit trail stops verifying, and why."""
+
+    seq: int | None
+    reason: str
+
+
+class AuditRead(Schema):
+    """An instance's recorded steps and whether their hash chain verifies."""
+
+    instance_id: str
+    verified: bool
+    broken: BrokenLink | None
+    events: list[EventRead]
+
+
 class Page(Schema, Generic[T]):
     """A page of results."""
 

@@ -1,8 +1,9 @@
 """Users, roles and bearer tokens.
 
 Tokens are random 256-bit strings shown once; only their sha256 is stored (a slow hash adds
-nothing for tokens of that entropy). System roles: admin, designer, clerk, monitor; any other role
-name is organisational and is matched against BPMN lanes and powerflow role attributes.
+nothing for tokens of that entropy). System roles: admin, designer, clerk, monitor, auditor;
+any other role name is organisational and is matched against BPMN lanes and powerflow role
+attributes.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from powerflow.db.engine import Store
 from powerflow.db.models import User
 from powerflow.services.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 
-SYSTEM_ROLES = frozenset({"admin", "designer", "clerk", "monitor"})
+SYSTEM_ROLES = frozenset({"admin", "designer", "clerk", "monitor", "auditor"})
 ROLE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
 

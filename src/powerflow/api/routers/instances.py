@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 from powerflow.api.deps import PrincipalDep, StoreDep, call, json_response
 from powerflow.api.errors import documented
 from powerflow.api.schemas import (
+    AuditRead,
     EventRead,
     InstanceCancel,
     InstanceCreate,
@@ -16,7 +17,7 @@ from powerflow.api.schemas import (
     MessageSend,
     Page,
 )
-from powerflow.services import instances
+from powerflow.services import audit, instances
 from powerflow.services.views import InstanceView
 
 router = APIRouter(prefix="/v1/instances", tags=["instances"])
@@ -144,4 +145,35 @@ async def get_events(
         limit=limit,
         offset=after,
         has_more=page.has_more,
+    )
+
+
+@router.get(
+    "/{instance_id}/audit",
+    response_model=AuditRead,
+    responses=ERRORS,
+    summary="The instance's audit trail, verified",
+)
+async def get_audit(instance_id: str, store: StoreDep, principal: PrincipalDep) -> AuditRead:
+    """Every recorded step with the result of checking its hash chain."""
+    trail = await call(store, audit.trail, store, principal, instance_id)
+    return AuditRead.model_validate(trail, from_attributes=True)
+
+
+@router.get(
+    "/{instance_id}/audit.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}, **ERRORS},
+    summary="The instance's audit trail as CSV",
+)
+async def get_audit_csv(instance_id: str, store: StoreDep, principal: PrincipalDep) -> Response:
+    """The trail as CSV (one event a row); the header X-Audit-Verified says if it verifies."""
+    trail = await call(store, audit.trail, store, principal, instance_id)
+    return Response(
+        audit.as_csv(trail),
+        media_type="text/csv",
+        headers={
+            "X-Audit-Verified": "true" if trail.verified else "false",
+            "Content-Disposition": f'attachment; filename="audit-{instance_id}.csv"',
+        },
     )
