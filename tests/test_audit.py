@@ -16,12 +16,19 @@ def _run_expense(api: Api) -> str:
     api.deploy("gateway.bpmn")
     employee = api.user("clerk,employee")
     manager = api.user("clerk,manager")
-    instance = api.client.post("/v1/instances", headers=employee,
-                               json={"definition_key": "expense"}).json()
-    first = api.client.post(f"/v1/tasks/{instance['tasks'][0]['id']}/complete", headers=employee,
-                            json={"data": {"amount": 5000, "note": "café ✓"}}).json()
-    api.client.post(f"/v1/tasks/{first['tasks'][0]['id']}/complete", headers=manager,
-                    json={"data": {"approved": True, "ratio": 0.1}})
+    instance = api.client.post(
+        "/v1/instances", headers=employee, json={"definition_key": "expense"}
+    ).json()
+    first = api.client.post(
+        f"/v1/tasks/{instance['tasks'][0]['id']}/complete",
+        headers=employee,
+        json={"data": {"amount": 5000, "note": "café ✓"}},
+    ).json()
+    api.client.post(
+        f"/v1/tasks/{first['tasks'][0]['id']}/complete",
+        headers=manager,
+        json={"data": {"approved": True, "ratio": 0.1}},
+    )
     return str(instance["id"])
 
 
@@ -35,7 +42,9 @@ def _audit(api: Api, instance_id: str) -> dict:
 def _cli_verify(url: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "powerflow", "audit", "verify", "--database-url", url],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 
@@ -80,8 +89,10 @@ def test_deleted_and_reordered_events_are_detected(api: Api) -> None:
     instance_id = _run_expense(api)
     count = len(_audit(api, instance_id)["events"])
     with api.store.engine.begin() as conn:
-        conn.execute(text("DELETE FROM events WHERE instance_id = :i AND seq = :s"),
-                     {"i": instance_id, "s": count})
+        conn.execute(
+            text("DELETE FROM events WHERE instance_id = :i AND seq = :s"),
+            {"i": instance_id, "s": count},
+        )
     trail = _audit(api, instance_id)
     assert trail["verified"] is False and "recorded" in trail["broken"]["reason"]
 

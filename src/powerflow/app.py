@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -12,7 +13,8 @@ from fastapi import FastAPI
 from powerflow import bootstrap
 from powerflow.api import errors
 from powerflow.api.limits import BodyLimit
-from powerflow.api.routers import definitions, instances, system, tasks
+from powerflow.api.routers import definitions, events, instances, system, tasks
+from powerflow.api.stream import CommitNotifier
 from powerflow.db.engine import Store
 from powerflow.settings import Settings
 from powerflow.workers import TimerWorker
@@ -43,6 +45,9 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
             if deployed:
                 log.warning("deployed example processes: %s", ", ".join(deployed))
         app.state.store = store
+        notifier = CommitNotifier(asyncio.get_running_loop())
+        app.state.notifier = notifier
+        store.commit_listeners.append(notifier.notify)
         # Everything loaded so far lives as long as the process: keep it out of the cyclic
         # collector's scans, which otherwise walk it on every full collection.
         gc.freeze()
@@ -64,7 +69,13 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
     )
     app.state.settings = settings
     errors.install(app)
-    for router in (definitions.router, instances.router, tasks.router, system.router):
+    for router in (
+        definitions.router,
+        instances.router,
+        tasks.router,
+        events.router,
+        system.router,
+    ):
         app.include_router(router)
     app.add_middleware(
         BodyLimit,

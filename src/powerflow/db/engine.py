@@ -8,7 +8,7 @@ writers queue instead of spinning on the busy timeout. PostgreSQL: READ COMMITTE
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -38,6 +38,8 @@ class Store:
         )
         # Process-local caches of rows that never change once written, per database.
         self.immutable_cache: dict[object, object] = {}
+        # Called after every committed write transaction (e.g. to wake event subscribers).
+        self.commit_listeners: list[Callable[[], None]] = []
 
     def _make_engine(self, busy_timeout_ms: int, echo: bool) -> Engine:
         if not self.is_sqlite:
@@ -101,6 +103,7 @@ class Store:
         finally:
             if lock is not None:
                 lock.release()
+        self._committed()
 
     @contextmanager
     def begin(self, *, write: bool) -> Iterator[Connection]:
@@ -119,12 +122,18 @@ class Store:
         finally:
             if lock is not None:
                 lock.release()
+        if write:
+            self._committed()
 
     @contextmanager
     def read(self) -> Iterator[Session]:
         """A read-only transaction."""
         with self._translate_busy(), self._sessions() as session, session.begin():
             yield session
+
+    def _committed(self) -> None:
+        for listener in self.commit_listeners:
+            listener()
 
     @contextmanager
     def _translate_busy(self) -> Iterator[None]:

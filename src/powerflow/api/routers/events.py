@@ -1,0 +1,125 @@
+"""/v1/events: the event log across instances, paged (pull) or streamed (SSE)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request
+from sse_starlette import EventSourceResponse
+
+from powerflow.api.deps import PrincipalDep, StoreDep, call
+from powerflow.api.errors import documented
+from powerflow.api.schemas import EventRead, Page
+from powerflow.api.stream import BATCH, event_stream
+from powerflow.services import feed
+from powerflow.services.views import EventView
+
+router = APIRouter(tags=["events"])
+ERRORS = documented(not_found="Unknown instance", invalid="Invalid filter")
+Types = Annotated[
+    str | None, Query(description="Comma-separated event types, e.g. task.completed,alert.raised")
+]
+
+
+@router.get(
+    "/v1/events",
+    response_model=Page[EventRead],
+    responses=ERRORS,
+    summary="Events after a cursor, for pull consumers",
+)
+async def list_events(
+    store: StoreDep,
+    principal: PrincipalDep,
+    after: Annotated[int, Query(ge=0, description="Return events with an id above this")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    definition_key: str | None = None,
+    instance_id: str | None = None,
+    types: Types = None,
+) -> Page[EventRead]:
+    """Events in id order; pass the last id you saw as ``after`` to continue."""
+    wanted = feed.parse_types(types)
+    views = await call(
+        store,
+        feed.events_after,
+        store,
+        after=after,
+        limit=limit + 1,
+        definition_key=definition_key,
+        instance_id=instance_id,
+        types=wanted,
+    )
+    return Page[EventRead](
+        items=[EventRead.model_validate(v, from_attributes=True) for v in views[:limit]],
+        limit=limit,
+        offset=after,
+        has_more=len(views) > limit,
+    )
+
+
+def _cursor(after: int | None, last_event_id: str | None) -> int:
+    if last_event_id and last_event_id.strip().isdigit():
+        return int(last_event_id.strip())
+    return after or 0
+
+
+@router.get(
+    "/v1/events/stream",
+    response_class=EventSourceResponse,
+    responses={200: {"content": {"text/event-stream": {}}}, **ERRORS},
+    summary="Server-Sent Events of every recorded step",
+)
+async def stream_events(
+    request: Request,
+    store: StoreDep,
+    principal: PrincipalDep,
+    after: Annotated[int | None, Query(ge=0)] = None,
+    definition_key: str | None = None,
+    instance_id: str | None = None,
+    types: Types = None,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> EventSourceResponse:
+    """Every event after the cursor (``Last-Event-ID`` or ``after``; default: from the start),
+    then each new one as it is committed. The SSE ``id`` is the event id."""
+    wanted = feed.parse_types(types)
+
+    async def fetch(cursor: int) -> list[EventView]:
+        return await call(
+            store,
+            feed.events_after,
+            store,
+            after=cursor,
+            limit=BATCH,
+            definition_key=definition_key,
+            instance_id=instance_id,
+            types=wanted,
+        )
+
+    return event_stream(request.app.state.notifier, fetch, _cursor(after, last_event_id))
+
+
+@router.get(
+    "/v1/instances/{instance_id}/events/stream",
+    response_class=EventSourceResponse,
+    responses={200: {"content": {"text/event-stream": {}}}, **ERRORS},
+    summary="Server-Sent Events of one instance",
+    tags=["instances"],
+)
+async def stream_instance_events(
+    instance_id: str,
+    request: Request,
+    store: StoreDep,
+    principal: PrincipalDep,
+    after: Annotated[int | None, Query(ge=0)] = None,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> EventSourceResponse:
+    """The events of one instance, then each new one as it is committed."""
+    from powerflow.services import instances
+
+    await call(store, instances.get_instance, store, instance_id)  # 404 for an unknown id
+
+    async def fetch(cursor: int) -> list[EventView]:
+        return await call(
+            store, feed.events_after, store, after=cursor, limit=BATCH, instance_id=instance_id
+        )
+
+    return event_stream(request.app.state.notifier, fetch, _cursor(after, last_event_id))
