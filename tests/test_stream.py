@@ -130,3 +130,53 @@ def test_sse_resumes_after_disconnect_without_gap_or_duplicate(server: Server) -
         )
         assert {json.loads(e["data"])["instance_id"] for e in one} == {per_instance["id"]}
         assert c.get("/v1/instances/nope/events/stream", headers=clerk).status_code == 404
+
+
+@pytest.mark.e2e
+def test_burst_of_1000_steps_reaches_20_subscribers_in_order(server: Server) -> None:
+    designer = server.user("designer")
+    clerk = server.user("clerk,clerk-office")
+    instances, per_instance = 125, 8  # 1,000 recorded steps
+    total = instances * per_instance
+    with httpx.Client(base_url=server.url, timeout=30) as c:
+        assert (
+            c.post(
+                "/v1/definitions",
+                headers=designer,
+                files={"file": ("t.bpmn", (DATA / "three_tasks.bpmn").read_bytes())},
+            ).status_code
+            == 201
+        )
+    received: dict[int, list[int]] = {}
+    ready = threading.Barrier(21)
+
+    def subscriber(n: int) -> None:
+        ids: list[int] = []
+        with (
+            httpx.Client(base_url=server.url, timeout=60) as sub,
+            sub.stream("GET", "/v1/events/stream", headers=clerk) as response,
+        ):
+            ready.wait()
+            for event in sse_events(response):
+                ids.append(int(event["id"]))
+                if len(ids) >= total:
+                    break
+        received[n] = ids
+
+    threads = [threading.Thread(target=subscriber, args=(n,)) for n in range(20)]
+    for t in threads:
+        t.start()
+    ready.wait()
+    producers = [
+        threading.Thread(target=_run_steps, args=(server.url, clerk, instances // 5))
+        for _ in range(5)
+    ]
+    for p in producers:
+        p.start()
+    for p in producers:
+        p.join()
+    for t in threads:
+        t.join(timeout=90)
+    assert sorted(received) == list(range(20))
+    for ids in received.values():
+        assert ids == list(range(1, total + 1))

@@ -383,7 +383,23 @@ def insert_tasks(
         _INSERT_TASK_ROLE.execute(conn, roles)
 
 
+EVENT_ORDER_LOCK = 0x706F776572666C  # any constant; names the lock in pg_locks
+
+
 def insert_events(conn: Connection, events: list[dict[str, Any]]) -> None:
-    """Append event rows."""
-    if events:
-        _INSERT_EVENT.execute(conn, events)
+    """Append event rows; their ids must be visible to readers in increasing order.
+
+    SQLite has one writer, so ids are assigned in commit order. On PostgreSQL, concurrent
+    transactions draw sequence values and commit in any order, and a reader following ids could
+    skip an event that commits after a higher id. A transaction-level advisory lock taken just
+    before the insert (and held until commit) makes id order and commit order the same.
+    """
+    if not events:
+        return
+    if conn.dialect.name == "postgresql":
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (EVENT_ORDER_LOCK,))
+        finally:
+            cursor.close()
+    _INSERT_EVENT.execute(conn, events)
