@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from powerflow.api.deps import PrincipalDep, StoreDep, call
 from powerflow.api.schemas import Health, Me, Problem
+from powerflow.db.engine import Store
 from powerflow.db.migrate import current
 
 router = APIRouter(tags=["system"])
@@ -25,5 +26,18 @@ async def me(principal: PrincipalDep) -> Me:
 @router.get("/health", response_model=Health, summary="Liveness")
 async def health(store: StoreDep) -> Health:
     """Whether the service can reach its database, and the schema revision."""
-    revision = await call(store, current, store.engine)
+    revision = await call(store, _revision, store)
     return Health(status="ok", database=store.dialect, schema_revision=revision)
+
+
+def _revision(store: Store) -> str | None:
+    """The schema revision, read once per store; later calls only check the connection."""
+    cached = store.immutable_cache.get("schema_revision")
+    if isinstance(cached, str):
+        with store.begin(write=False) as conn:
+            conn.exec_driver_sql("SELECT 1")
+        return cached
+    revision = current(store.engine)
+    if revision is not None:
+        store.immutable_cache["schema_revision"] = revision
+    return revision
