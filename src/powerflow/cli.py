@@ -176,6 +176,20 @@ def openapi(
         typer.echo(text, nl=False)
 
 
+@app.command("events-schema")
+def events_schema(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write")] = None,
+) -> None:
+    """Print (or write) the JSON Schema of events: the envelope and each type's payload."""
+    from powerflow.api.event_schema import events_json_schema
+
+    text = json.dumps(events_json_schema(), indent=2, sort_keys=True) + "\n"
+    if output:
+        output.write_text(text)
+    else:
+        typer.echo(text, nl=False)
+
+
 def main() -> None:
     """Entry point of the console script."""
     app()

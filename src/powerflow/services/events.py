@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 
 from powerflow.engine import StepEvent
+from powerflow.services.event_types import checked_payload
 
 SYSTEM_ACTOR = "system"
 SYSTEM_EVENT_TYPES = frozenset(
@@ -68,6 +69,7 @@ def event_rows(
         automatic = payload.get("automatic") or ev.type in SYSTEM_EVENT_TYPES
         if extra and ev.type in extra and not automatic:
             payload.update(extra[ev.type])
+        checked_payload(ev.type, payload)
         row: dict[str, Any] = {
             "instance_id": instance.id,
             "seq": seq,
