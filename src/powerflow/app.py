@@ -12,10 +12,12 @@ from fastapi import FastAPI
 
 from powerflow import bootstrap
 from powerflow.api import errors
+from powerflow.api.deps import call
 from powerflow.api.limits import BodyLimit
 from powerflow.api.routers import definitions, events, instances, system, tasks
-from powerflow.api.stream import CommitNotifier
+from powerflow.api.stream import CommitNotifier, EventTail
 from powerflow.db.engine import Store
+from powerflow.services import feed
 from powerflow.settings import Settings
 from powerflow.workers import TimerWorker
 
@@ -48,6 +50,13 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         notifier = CommitNotifier(asyncio.get_running_loop())
         app.state.notifier = notifier
         store.commit_listeners.append(notifier.notify)
+        app.state.tail = EventTail(
+            notifier,
+            read=lambda after, limit: call(
+                store, feed.events_after, store, after=after, limit=limit
+            ),
+            newest=lambda: call(store, feed.latest_event_id, store),
+        )
         # Everything loaded so far lives as long as the process: keep it out of the cyclic
         # collector's scans, which otherwise walk it on every full collection.
         gc.freeze()

@@ -1,10 +1,12 @@
 """Server-Sent Events over the event log.
 
-A subscriber reads the event table after its cursor (the SSE id is the event id, so a client
-that reconnects with ``Last-Event-ID`` continues exactly where it stopped), then waits until a
-write commits or a poll interval passes. Nothing is buffered in memory per subscriber: each one
-pulls from the table only as fast as it can be sent, and a client that stops reading is dropped
-after a send timeout instead of growing the server's memory.
+A subscriber reads events after its cursor (the SSE id is the event id, so a client that
+reconnects with ``Last-Event-ID`` continues exactly where it stopped), then waits until a write
+commits or a poll interval passes. Recent events are read from the table once per commit into a
+shared tail, rendered to JSON once, and filtered per subscriber in memory; a subscriber whose
+cursor is older than the tail reads the table directly. Nothing is queued per subscriber: each
+pulls only as fast as it can be sent, and a client that stops reading is dropped after a send
+timeout instead of growing the server's memory.
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
@@ -23,6 +28,7 @@ BATCH = 500
 POLL_SECONDS = 1.0
 PING_SECONDS = 15
 SEND_TIMEOUT_SECONDS = 10
+TAIL_SIZE = 20_000
 
 
 class CommitNotifier:
@@ -32,6 +38,7 @@ class CommitNotifier:
         self._loop = loop
         self._loop_thread = threading.get_ident()
         self._event = asyncio.Event()
+        self.generation = 0
 
     def current(self) -> asyncio.Event:
         """The event the next commit will set (take it before reading, wait on it after)."""
@@ -45,35 +52,112 @@ class CommitNotifier:
             self._loop.call_soon_threadsafe(self._wake)
 
     def _wake(self) -> None:
+        self.generation += 1
         event, self._event = self._event, asyncio.Event()
         event.set()
 
 
-Fetch = Callable[[int], Awaitable[list[EventView]]]
+@dataclass(frozen=True)
+class Frame:
+    """An event ready to send: what filters look at, and its JSON rendered once."""
+
+    view: EventView
+    json: str
+
+
+def frame(view: EventView) -> Frame:
+    """Render an event for the stream."""
+    return Frame(view, EventRead.model_validate(view, from_attributes=True).model_dump_json())
+
+
+Reader = Callable[[int, int], Awaitable[list[EventView]]]  # (after id, limit) -> events
+
+
+class EventTail:
+    """The most recent events, read from the table once per commit and shared by subscribers."""
+
+    def __init__(
+        self,
+        notifier: CommitNotifier,
+        read: Reader,
+        newest: Callable[[], Awaitable[int]],
+        size: int = TAIL_SIZE,
+    ) -> None:
+        self._notifier = notifier
+        self._read = read
+        self._newest = newest
+        self._frames: deque[Frame] = deque(maxlen=size)
+        self._last_id: int | None = None
+        self._generation = -1
+        self._refreshed_at = 0.0
+        self._lock = asyncio.Lock()
+
+    async def _refresh(self) -> None:
+        stale = time.monotonic() - self._refreshed_at >= POLL_SECONDS
+        if self._generation == self._notifier.generation and not stale:
+            return
+        generation = self._notifier.generation
+        if self._last_id is None:  # start at the current end of the log
+            self._last_id = await self._newest()
+        while True:
+            batch = await self._read(self._last_id, BATCH)
+            self._frames.extend(frame(v) for v in batch)
+            if batch:
+                self._last_id = batch[-1].id
+            if len(batch) < BATCH:
+                break
+        self._generation = generation
+        self._refreshed_at = time.monotonic()
+
+    async def after(
+        self, cursor: int, keep: Callable[[EventView], bool], limit: int
+    ) -> list[Frame] | None:
+        """Frames after ``cursor`` that ``keep`` accepts, or None if the tail starts later."""
+        async with self._lock:
+            await self._refresh()
+            assert self._last_id is not None
+            oldest = self._frames[0].view.id if self._frames else self._last_id + 1
+            if cursor < oldest - 1:
+                return None
+            out: list[Frame] = []
+            for f in self._frames:
+                if f.view.id > cursor and keep(f.view):
+                    out.append(f)
+                    if len(out) >= limit:
+                        break
+            return out
 
 
 async def _frames(
-    notifier: CommitNotifier, fetch: Fetch, cursor: int
+    notifier: CommitNotifier,
+    tail: EventTail,
+    keep: Callable[[EventView], bool],
+    read_filtered: Reader,
+    cursor: int,
 ) -> AsyncIterator[ServerSentEvent]:
     while True:
         wake = notifier.current()
-        batch = await fetch(cursor)
-        for view in batch:
-            cursor = view.id
-            yield ServerSentEvent(
-                data=EventRead.model_validate(view, from_attributes=True).model_dump_json(),
-                id=str(view.id),
-                event=view.type,
-            )
+        batch = await tail.after(cursor, keep, BATCH)
+        if batch is None:  # behind the shared tail: catch up from the table
+            batch = [frame(v) for v in await read_filtered(cursor, BATCH)]
+        for f in batch:
+            cursor = f.view.id
+            yield ServerSentEvent(data=f.json, id=str(f.view.id), event=f.view.type)
         if len(batch) < BATCH:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), POLL_SECONDS)
 
 
-def event_stream(notifier: CommitNotifier, fetch: Fetch, cursor: int) -> EventSourceResponse:
-    """An SSE response streaming events after ``cursor`` forever."""
+def event_stream(
+    notifier: CommitNotifier,
+    tail: EventTail,
+    keep: Callable[[EventView], bool],
+    read_filtered: Reader,
+    cursor: int,
+) -> EventSourceResponse:
+    """An SSE response streaming matching events after ``cursor`` until the client leaves."""
     return EventSourceResponse(
-        _frames(notifier, fetch, cursor),
+        _frames(notifier, tail, keep, read_filtered, cursor),
         ping=PING_SECONDS,
         send_timeout=SEND_TIMEOUT_SECONDS,
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},

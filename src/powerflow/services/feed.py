@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from powerflow.db.engine import Store
 from powerflow.db.models import Event
@@ -43,3 +43,9 @@ def events_after(
     stmt = stmt.order_by(Event.id).limit(limit)
     with store.read() as session:
         return [event_view(e) for e in session.scalars(stmt)]
+
+
+def latest_event_id(store: Store) -> int:
+    """The id of the newest event (0 when there is none)."""
+    with store.read() as session:
+        return int(session.scalar(select(func.max(Event.id))) or 0)

@@ -10,7 +10,7 @@ from sse_starlette import EventSourceResponse
 from powerflow.api.deps import PrincipalDep, StoreDep, call
 from powerflow.api.errors import documented
 from powerflow.api.schemas import EventRead, Page
-from powerflow.api.stream import BATCH, event_stream
+from powerflow.api.stream import event_stream
 from powerflow.services import feed
 from powerflow.services.views import EventView
 
@@ -80,21 +80,29 @@ async def stream_events(
 ) -> EventSourceResponse:
     """Every event after the cursor (``Last-Event-ID`` or ``after``; default: from the start),
     then each new one as it is committed. The SSE ``id`` is the event id."""
-    wanted = feed.parse_types(types)
+    wanted = set(feed.parse_types(types))
 
-    async def fetch(cursor: int) -> list[EventView]:
+    def keep(view: EventView) -> bool:
+        return (
+            (not definition_key or view.definition_key == definition_key)
+            and (not instance_id or view.instance_id == instance_id)
+            and (not wanted or view.type in wanted)
+        )
+
+    async def read(cursor: int, limit: int) -> list[EventView]:
         return await call(
             store,
             feed.events_after,
             store,
             after=cursor,
-            limit=BATCH,
+            limit=limit,
             definition_key=definition_key,
             instance_id=instance_id,
-            types=wanted,
+            types=sorted(wanted),
         )
 
-    return event_stream(request.app.state.notifier, fetch, _cursor(after, last_event_id))
+    state = request.app.state
+    return event_stream(state.notifier, state.tail, keep, read, _cursor(after, last_event_id))
 
 
 @router.get(
@@ -117,9 +125,13 @@ async def stream_instance_events(
 
     await call(store, instances.get_instance, store, instance_id)  # 404 for an unknown id
 
-    async def fetch(cursor: int) -> list[EventView]:
+    def keep(view: EventView) -> bool:
+        return view.instance_id == instance_id
+
+    async def read(cursor: int, limit: int) -> list[EventView]:
         return await call(
-            store, feed.events_after, store, after=cursor, limit=BATCH, instance_id=instance_id
+            store, feed.events_after, store, after=cursor, limit=limit, instance_id=instance_id
         )
 
-    return event_stream(request.app.state.notifier, fetch, _cursor(after, last_event_id))
+    state = request.app.state
+    return event_stream(state.notifier, state.tail, keep, read, _cursor(after, last_event_id))
