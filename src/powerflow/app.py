@@ -14,12 +14,12 @@ from powerflow import bootstrap
 from powerflow.api import errors
 from powerflow.api.deps import call
 from powerflow.api.limits import BodyLimit
-from powerflow.api.routers import definitions, events, instances, system, tasks
+from powerflow.api.routers import definitions, events, instances, system, tasks, webhooks
 from powerflow.api.stream import CommitNotifier, EventTail
 from powerflow.db.engine import Store
 from powerflow.services import feed
 from powerflow.settings import Settings
-from powerflow.workers import TimerWorker
+from powerflow.workers import TimerWorker, WebhookWorker
 
 log = logging.getLogger("powerflow")
 
@@ -60,13 +60,17 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         # Everything loaded so far lives as long as the process: keep it out of the cyclic
         # collector's scans, which otherwise walk it on every full collection.
         gc.freeze()
-        worker = TimerWorker(store, settings.timer_poll_seconds) if run_workers else None
-        if worker:
+        workers: list[TimerWorker | WebhookWorker] = (
+            [TimerWorker(store, settings.timer_poll_seconds), WebhookWorker(store)]
+            if run_workers
+            else []
+        )
+        for worker in workers:
             worker.start()
         try:
             yield
         finally:
-            if worker:
+            for worker in workers:
                 worker.stop()
             store.dispose()
 
@@ -83,6 +87,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         instances.router,
         tasks.router,
         events.router,
+        webhooks.router,
         system.router,
     ):
         app.include_router(router)

@@ -6,11 +6,12 @@ import logging
 import threading
 from datetime import UTC, datetime
 
+import httpx
 from sqlalchemy import select
 
 from powerflow.db.engine import DatabaseBusy, Store
 from powerflow.db.models import Instance
-from powerflow.services import instances
+from powerflow.services import instances, webhooks
 from powerflow.services.auth import Principal
 from powerflow.services.errors import DomainError
 
@@ -62,3 +63,30 @@ class TimerWorker:
                 fire_due_timers(self.store)
             except Exception:  # the loop must survive any single failure
                 log.exception("timer poll failed")
+
+
+class WebhookWorker:
+    """A daemon thread that delivers pending webhook events every ``interval`` seconds."""
+
+    def __init__(self, store: Store, interval: float = 0.25) -> None:
+        self.store = store
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="powerflow-webhooks", daemon=True)
+
+    def start(self) -> None:
+        """Start delivering."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop delivering and wait for the loop to end."""
+        self._stop.set()
+        self._thread.join(timeout=15)
+
+    def _loop(self) -> None:
+        with httpx.Client(follow_redirects=False) as client:
+            while not self._stop.wait(self.interval):
+                try:
+                    webhooks.deliver_due(self.store, client)
+                except Exception:  # the loop must survive any single failure
+                    log.exception("webhook delivery failed")

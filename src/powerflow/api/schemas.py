@@ -247,6 +247,55 @@ class AuditRead(Schema):
     events: list[EventRead]
 
 
+class WebhookCreate(BaseModel):
+    """Subscribe a URL to events."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(min_length=8, max_length=2000)
+    definition_key: str | None = Field(default=None, max_length=255)
+    types: str | None = Field(default=None, description="Comma-separated event types")
+    secret: str | None = Field(default=None, description="Standard Webhooks secret (whsec_...)")
+    from_start: bool = Field(default=False, description="Also send every earlier event")
+
+
+class WebhookUpdate(BaseModel):
+    """Change a subscription's URL, or pause (false) / resume (true) it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None = Field(default=None, min_length=8, max_length=2000)
+    active: bool | None = None
+
+
+class WebhookRead(Schema):
+    """A webhook subscription (the secret is shown only in the response that creates it)."""
+
+    id: int
+    url: str
+    definition_key: str | None
+    types: list[str]
+    status: Literal["active", "paused"]
+    paused_reason: str | None
+    cursor: int
+    failures: int
+    next_attempt_at: datetime | None
+    created_by: str
+    created_at: datetime
+    secret: str | None = None
+
+
+class DeliveryRead(Schema):
+    """One entry of a webhook's delivery log."""
+
+    event_id: int
+    status: Literal["delivered", "failed"]
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    updated_at: datetime
+
+
 class Page(Schema, Generic[T]):
     """A page of results."""
 

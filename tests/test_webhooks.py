@@ -1,0 +1,180 @@
+"""Webhooks: signed per Standard Webhooks, driven from the event table, retried, paused."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from fastapi.testclient import TestClient
+from standardwebhooks import Webhook
+
+from conftest import Api, make_settings
+from powerflow.app import create_app
+from powerflow.services import webhooks
+
+
+class Receiver:
+    """A real HTTP server on 127.0.0.1 that records deliveries, or refuses them while down."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        self.up = True
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                if not receiver.up:
+                    self.send_response(503)
+                    self.end_headers()
+                    return
+                receiver.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def events(self) -> list[dict]:
+        return [json.loads(body) for _, body in self.received]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.close()
+
+
+@pytest.fixture
+def live_api(db_url: str) -> Iterator[Api]:
+    """The application with its background workers (timers, webhooks) running."""
+    app = create_app(make_settings(db_url), run_workers=True)
+    with TestClient(app) as client:
+        yield Api(client)
+
+
+def _run_expense(api: Api, amount: int = 5000) -> str:
+    employee = api.user("clerk,employee,manager")
+    inst = api.client.post(
+        "/v1/instances", headers=employee, json={"definition_key": "expense"}
+    ).json()
+    step = api.client.post(
+        f"/v1/tasks/{inst['tasks'][0]['id']}/complete",
+        headers=employee,
+        json={"data": {"amount": amount}},
+    ).json()
+    if step["tasks"]:
+        api.client.post(
+            f"/v1/tasks/{step['tasks'][0]['id']}/complete",
+            headers=employee,
+            json={"data": {"approved": True}},
+        )
+    return str(inst["id"])
+
+
+def _wait(predicate, seconds: float = 20) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+def test_deliveries_are_signed_ordered_and_logged(live_api: Api, receiver: Receiver) -> None:
+    api = live_api
+    api.deploy("gateway.bpmn")
+    monitor = api.user("monitor")
+    created = api.client.post(
+        "/v1/webhooks", headers=monitor, json={"url": receiver.url, "definition_key": "expense"}
+    )
+    assert created.status_code == 201, created.text
+    hook = created.json()
+    assert hook["secret"].startswith("whsec_")
+    assert (
+        "secret" not in api.client.get("/v1/webhooks", headers=monitor).json()[0]
+        or api.client.get("/v1/webhooks", headers=monitor).json()[0]["secret"] is None
+    )
+    instance_id = _run_expense(api)
+    expected = api.client.get(f"/v1/instances/{instance_id}/events", headers=monitor).json()[
+        "items"
+    ]
+    _wait(lambda: len(receiver.received) >= len(expected))
+    assert [e["id"] for e in receiver.events()] == [e["id"] for e in expected]
+    signer = Webhook(hook["secret"])
+    for headers, body in receiver.received:
+        verified = signer.verify(body, headers)  # raises if the signature does not verify
+        assert verified["id"] == int(headers["webhook-id"].removeprefix("evt_"))
+    log = api.client.get(f"/v1/webhooks/{hook['id']}/deliveries", headers=monitor).json()
+    assert {d["status"] for d in log} == {"delivered"} and len(log) == len(expected)
+    clerk = api.user("clerk")
+    assert api.client.get("/v1/webhooks", headers=clerk).status_code == 403
+    bad = api.client.post("/v1/webhooks", headers=monitor, json={"url": "file:///etc/passwd"})
+    assert bad.status_code == 422
+    assert api.client.delete(f"/v1/webhooks/{hook['id']}", headers=monitor).status_code == 204
+    assert (
+        api.client.get(f"/v1/webhooks/{hook['id']}/deliveries", headers=monitor).status_code == 404
+    )
+
+
+def test_receiver_down_then_back_gets_every_event_in_order(
+    live_api: Api, receiver: Receiver
+) -> None:
+    api = live_api
+    api.deploy("gateway.bpmn")
+    monitor = api.user("monitor")
+    hook = api.client.post("/v1/webhooks", headers=monitor, json={"url": receiver.url}).json()
+    receiver.up = False
+    first, second = _run_expense(api), _run_expense(api, amount=10)
+    _wait(lambda: api.client.get(f"/v1/webhooks/{hook['id']}/deliveries", headers=monitor).json())
+    assert receiver.received == []
+    state = next(h for h in api.client.get("/v1/webhooks", headers=monitor).json())
+    assert state["failures"] >= 1 and state["status"] == "active"
+    receiver.up = True
+    all_events = api.client.get("/v1/events?limit=1000", headers=monitor).json()["items"]
+    _wait(lambda: len(receiver.received) >= len(all_events), seconds=30)
+    got = receiver.events()
+    assert [e["id"] for e in got] == [e["id"] for e in all_events]
+    for instance_id in (first, second):
+        seqs = [e["seq"] for e in got if e["instance_id"] == instance_id]
+        assert seqs == list(range(1, len(seqs) + 1))
+    log = api.client.get(f"/v1/webhooks/{hook['id']}/deliveries", headers=monitor).json()
+    retried = [d for d in log if d["attempts"] > 1]
+    assert retried and all(d["status"] == "delivered" for d in log)
+
+
+def test_subscription_that_keeps_failing_is_paused_with_a_reason(
+    live_api: Api, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(webhooks, "MAX_FAILURES", 2)  # a deployment setting, lowered for speed
+    api = live_api
+    api.deploy("gateway.bpmn")
+    monitor = api.user("monitor")
+    hook = api.client.post("/v1/webhooks", headers=monitor, json={"url": receiver.url}).json()
+    receiver.up = False
+    _run_expense(api)
+
+    def paused() -> bool:
+        return api.client.get("/v1/webhooks", headers=monitor).json()[0]["status"] == "paused"
+
+    _wait(paused, seconds=15)
+    state = api.client.get("/v1/webhooks", headers=monitor).json()[0]
+    assert "2 failed attempts" in state["paused_reason"] and "503" in state["paused_reason"]
+    receiver.up = True
+    resumed = api.client.patch(f"/v1/webhooks/{hook['id']}", headers=monitor, json={"active": True})
+    assert resumed.json()["status"] == "active" and resumed.json()["failures"] == 0
+    _wait(lambda: len(receiver.received) > 0)
