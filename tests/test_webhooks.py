@@ -175,3 +175,51 @@ def test_subscription_that_keeps_failing_is_paused_with_a_reason(
     resumed = api.client.patch(f"/v1/webhooks/{hook['id']}", headers=monitor, json={"active": True})
     assert resumed.json()["status"] == "active" and resumed.json()["failures"] == 0
     _wait(lambda: len(receiver.received) > 0)
+
+
+@pytest.mark.e2e
+def test_events_committed_before_a_sigkill_are_delivered_after_restart(
+    db_url: str, receiver: Receiver
+) -> None:
+    import httpx
+
+    from conftest import DATA, start_server, stop_server
+
+    server = start_server(db_url, POWERFLOW_DEPLOY_EXAMPLES="false")
+    try:
+        designer, monitor = server.user("designer"), server.user("monitor")
+        clerk = server.user("clerk,clerk-office")
+        with httpx.Client(base_url=server.url, timeout=30) as c:
+            c.post(
+                "/v1/definitions",
+                headers=designer,
+                files={"file": ("t.bpmn", (DATA / "three_tasks.bpmn").read_bytes())},
+            )
+            receiver.up = False
+            assert (
+                c.post("/v1/webhooks", headers=monitor, json={"url": receiver.url}).status_code
+                == 201
+            )
+            for _ in range(3):
+                inst = c.post(
+                    "/v1/instances", headers=clerk, json={"definition_key": "three_tasks"}
+                ).json()
+                for _ in range(3):
+                    inst = c.post(
+                        f"/v1/tasks/{inst['tasks'][0]['id']}/complete",
+                        headers=clerk,
+                        json={"data": {}},
+                    ).json()
+            committed = c.get("/v1/events?limit=1000", headers=monitor).json()["items"]
+        server.proc.kill()  # SIGKILL: no shutdown, nothing flushed beyond what was committed
+        server.proc.wait()
+    finally:
+        stop_server(server)
+    assert receiver.received == []
+    receiver.up = True
+    restarted = start_server(db_url, POWERFLOW_DEPLOY_EXAMPLES="false")
+    try:
+        _wait(lambda: len(receiver.received) >= len(committed), seconds=30)
+    finally:
+        stop_server(restarted)
+    assert [e["id"] for e in receiver.events()][: len(committed)] == [e["id"] for e in committed]
