@@ -243,3 +243,43 @@ def test_rotated_token_stops_working_at_once(api: Api) -> None:
     assert api.client.get("/v1/me", headers=old).status_code == 401
     fresh = {"Authorization": f"Bearer {new_token}"}
     assert api.client.get("/v1/me", headers=fresh).json()["name"] == "rosa"
+
+
+def test_supervisor_suspends_and_resumes_an_instance(api: Api) -> None:
+    api.deploy("three_tasks.bpmn")
+    clerk = api.user("clerk,clerk-office")
+    monitor = api.user("monitor", "supervisor")
+    instance = api.client.post(
+        "/v1/instances", headers=clerk, json={"definition_key": "three_tasks"}
+    ).json()
+    task_id = instance["tasks"][0]["id"]
+    assert (
+        api.client.post(f"/v1/instances/{instance['id']}/suspend", headers=clerk).status_code == 403
+    )
+    suspended = api.client.post(
+        f"/v1/instances/{instance['id']}/suspend",
+        headers=monitor,
+        json={"reason": "complaint under review"},
+    )
+    assert suspended.status_code == 200 and suspended.json()["status"] == "suspended"
+    blocked = api.client.post(f"/v1/tasks/{task_id}/complete", headers=clerk, json={"data": {}})
+    assert blocked.status_code == 409 and "suspended" in blocked.json()["detail"]
+    assert api.client.post(f"/v1/tasks/{task_id}/claim", headers=clerk).status_code == 409
+    again = api.client.post(f"/v1/instances/{instance['id']}/suspend", headers=monitor)
+    assert again.status_code == 409
+    listed = api.client.get("/v1/instances?status=suspended", headers=clerk).json()["items"]
+    assert [i["id"] for i in listed] == [instance["id"]]
+    resumed = api.client.post(f"/v1/instances/{instance['id']}/resume", headers=monitor)
+    assert resumed.status_code == 200 and resumed.json()["status"] == "running"
+    done = api.client.post(f"/v1/tasks/{task_id}/complete", headers=clerk, json={"data": {}})
+    assert done.status_code == 200
+    events = api.client.get(f"/v1/instances/{instance['id']}/events", headers=clerk).json()["items"]
+    kinds = [
+        (e["type"], e["actor"], e["payload"])
+        for e in events
+        if "suspend" in e["type"] or "resume" in e["type"]
+    ]
+    assert kinds == [
+        ("instance.suspended", "supervisor", {"reason": "complaint under review"}),
+        ("instance.resumed", "supervisor", {"reason": None}),
+    ]

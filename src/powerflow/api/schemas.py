@@ -163,7 +163,7 @@ class InstanceRead(Schema):
     definition_key: str
     definition_version: int
     business_key: str | None
-    status: Literal["running", "completed", "failed", "cancelled"]
+    status: Literal["running", "suspended", "completed", "failed", "cancelled"]
     version: int
     data: dict[str, Any]
     incident: Incident | None
@@ -188,7 +188,7 @@ class InstanceCreate(BaseModel):
 
 
 class InstanceCancel(BaseModel):
-    """Cancel an instance, optionally saying why."""
+    """Cancel, suspend or resume an instance, optionally saying why."""
 
     model_config = ConfigDict(extra="forbid")
 

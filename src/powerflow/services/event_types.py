@@ -91,6 +91,18 @@ class InstanceCancelled(Payload):
     reason: str | None = None
 
 
+class InstanceSuspended(Payload):
+    """A supervisor suspended the instance: nothing advances it until it is resumed."""
+
+    reason: str | None = None
+
+
+class InstanceResumed(Payload):
+    """A supervisor resumed a suspended instance."""
+
+    reason: str | None = None
+
+
 PAYLOADS: dict[str, type[Payload]] = {
     "instance.started": InstanceStarted,
     "task.ready": TaskReady,
@@ -103,6 +115,8 @@ PAYLOADS: dict[str, type[Payload]] = {
     "instance.completed": InstanceCompleted,
     "instance.failed": InstanceFailed,
     "instance.cancelled": InstanceCancelled,
+    "instance.suspended": InstanceSuspended,
+    "instance.resumed": InstanceResumed,
 }
 
 

@@ -17,6 +17,7 @@ from powerflow.db.queries import InstanceRow
 from powerflow.services.auth import Principal
 from powerflow.services.definitions import definition_by_id, resolve, runnable
 from powerflow.services.errors import Conflict, Forbidden, InvalidInput, NotFound
+from powerflow.services.events import event_rows
 from powerflow.services.steps import instance_view, record_step
 from powerflow.services.views import EventView, InstanceView, Page
 
@@ -161,11 +162,14 @@ def _step_on(
     run: Any,
     *,
     extra: dict[str, dict[str, Any]] | None = None,
+    allow_suspended: bool = False,
 ) -> InstanceView:
     with store.begin(write=True) as conn:
         row = load_for_update(conn, instance_id)
         if row.status in TERMINAL:
             raise Conflict(f"Instance {instance_id} has {row.status}; it cannot be {action}.")
+        if row.status == "suspended" and not allow_suspended:
+            raise Conflict(f"Instance {instance_id} is suspended; it cannot be {action}.")
         definition = definition_by_id(store, conn, row.definition_id)
         process = runnable(conn, definition)
         step = run(process, row.state)
@@ -194,7 +198,39 @@ def cancel_instance(
         "cancelled",
         engine.cancel,
         extra={"instance.cancelled": {"reason": reason}},
+        allow_suspended=True,
     )
+
+
+SUPERVISE_ROLES = ("admin", "monitor")
+
+
+def set_suspended(
+    store: Store, principal: Principal, instance_id: str, *, suspend: bool, reason: str | None
+) -> InstanceView:
+    """Suspend a running instance (nothing advances it) or resume a suspended one."""
+    if not principal.has(*SUPERVISE_ROLES):
+        raise Forbidden("Suspending or resuming an instance needs the 'monitor' or 'admin' role.")
+    with store.begin(write=True) as conn:
+        row = load_for_update(conn, instance_id)
+        if suspend and row.status != "running":
+            raise Conflict(
+                f"Instance {instance_id} is {row.status}; only a running one can be suspended."
+            )
+        if not suspend and row.status != "suspended":
+            raise Conflict(f"Instance {instance_id} is {row.status}, not suspended.")
+        now = utcnow()
+        row.status = "suspended" if suspend else "running"
+        row.updated_at = now
+        kind = "instance.suspended" if suspend else "instance.resumed"
+        rows = event_rows(
+            row, [engine.StepEvent(kind, payload={"reason": reason})], actor=principal.name, at=now
+        )
+        if not queries.save_instance(conn, row):
+            raise Conflict(f"Instance {instance_id} was changed concurrently; retry.")
+        queries.insert_events(conn, rows)
+        definition = definition_by_id(store, conn, row.definition_id)
+        return instance_view(row, definition, queries.open_tasks(conn, row.id))
 
 
 def deliver_message(

@@ -129,6 +129,9 @@ def claim(store: Store, principal: Principal, task_id: str) -> TaskRecord:
         _check_actor(principal, task)
         if task.state != "ready":
             raise Conflict(f"Task '{task.name}' is {task.state}; it cannot be claimed.")
+        status = session.scalar(select(Instance.status).where(Instance.id == task.instance_id))
+        if status != "running":
+            raise Conflict(f"Instance {task.instance_id} is {status}; its tasks cannot be claimed.")
         if task.assignee not in (None, principal.name):
             raise Conflict(f"Task '{task.name}' is already claimed by {task.assignee}.")
         if task.assignee is None:
@@ -201,6 +204,10 @@ def complete(
             raise Conflict(f"Task '{task.name}' is already {task.state}.")
         if task.assignee not in (None, principal.name):
             raise Conflict(f"Task '{task.name}' is claimed by {task.assignee}.")
+        if instance.status != "running":
+            raise Conflict(
+                f"Instance {instance.id} is {instance.status}; its tasks cannot be completed."
+            )
         definition = definition_by_id(store, conn, instance.definition_id)
         form = definition.catalog.get("elements", {}).get(task.element_id, {}).get("form", [])
         process = runnable(conn, definition)

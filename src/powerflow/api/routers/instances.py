@@ -30,7 +30,7 @@ WRITE_ERRORS = documented(
     invalid="Invalid input",
     busy=True,
 )
-Status = Annotated[str | None, Query(pattern="^(running|completed|failed|cancelled)$")]
+Status = Annotated[str | None, Query(pattern="^(running|suspended|completed|failed|cancelled)$")]
 
 
 def _read(view: InstanceView) -> InstanceRead:
@@ -110,6 +110,50 @@ async def cancel_instance(
     return _read(
         await call(store, instances.cancel_instance, store, principal, instance_id, reason)
     )
+
+
+@router.post(
+    "/{instance_id}/suspend",
+    response_model=InstanceRead,
+    responses=WRITE_ERRORS,
+    summary="Suspend an instance",
+)
+async def suspend_instance(
+    instance_id: str, store: StoreDep, principal: PrincipalDep, body: InstanceCancel | None = None
+) -> InstanceRead:
+    """Stop an instance from advancing (monitor, admin): no task, timer or message moves it."""
+    view = await call(
+        store,
+        instances.set_suspended,
+        store,
+        principal,
+        instance_id,
+        suspend=True,
+        reason=body.reason if body else None,
+    )
+    return _read(view)
+
+
+@router.post(
+    "/{instance_id}/resume",
+    response_model=InstanceRead,
+    responses=WRITE_ERRORS,
+    summary="Resume a suspended instance",
+)
+async def resume_instance(
+    instance_id: str, store: StoreDep, principal: PrincipalDep, body: InstanceCancel | None = None
+) -> InstanceRead:
+    """Let a suspended instance advance again (monitor, admin)."""
+    view = await call(
+        store,
+        instances.set_suspended,
+        store,
+        principal,
+        instance_id,
+        suspend=False,
+        reason=body.reason if body else None,
+    )
+    return _read(view)
 
 
 @router.post(
