@@ -17,7 +17,9 @@ from powerflow.api.schemas import (
     MessageSend,
     Page,
 )
+from powerflow.db.engine import Store
 from powerflow.services import audit, instances
+from powerflow.services.auth import Principal
 from powerflow.services.views import InstanceView
 
 router = APIRouter(prefix="/v1/instances", tags=["instances"])
@@ -72,7 +74,9 @@ async def list_instances(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Page[InstanceRead]:
     """Instances, newest first."""
-    page = instances.list_instances(
+    page = await call(
+        store,
+        instances.list_instances,
         store,
         definition_key=definition_key,
         status=status,
@@ -122,16 +126,7 @@ async def suspend_instance(
     instance_id: str, store: StoreDep, principal: PrincipalDep, body: InstanceCancel | None = None
 ) -> InstanceRead:
     """Stop an instance from advancing (monitor, admin): no task, timer or message moves it."""
-    view = await call(
-        store,
-        instances.set_suspended,
-        store,
-        principal,
-        instance_id,
-        suspend=True,
-        reason=body.reason if body else None,
-    )
-    return _read(view)
+    return await _set_suspended(store, principal, instance_id, body, suspend=True)
 
 
 @router.post(
@@ -144,14 +139,26 @@ async def resume_instance(
     instance_id: str, store: StoreDep, principal: PrincipalDep, body: InstanceCancel | None = None
 ) -> InstanceRead:
     """Let a suspended instance advance again (monitor, admin)."""
+    return await _set_suspended(store, principal, instance_id, body, suspend=False)
+
+
+async def _set_suspended(
+    store: Store,
+    principal: Principal,
+    instance_id: str,
+    body: InstanceCancel | None,
+    *,
+    suspend: bool,
+) -> InstanceRead:
+    reason = body.reason if body else None
     view = await call(
         store,
         instances.set_suspended,
         store,
         principal,
         instance_id,
-        suspend=False,
-        reason=body.reason if body else None,
+        suspend=suspend,
+        reason=reason,
     )
     return _read(view)
 
@@ -166,7 +173,10 @@ async def send_message(
     instance_id: str, body: MessageSend, store: StoreDep, principal: PrincipalDep
 ) -> InstanceRead:
     """Deliver a BPMN message the instance waits for."""
-    return _read(instances.deliver_message(store, principal, instance_id, body.name, body.payload))
+    view = await call(
+        store, instances.deliver_message, store, principal, instance_id, body.name, body.payload
+    )
+    return _read(view)
 
 
 @router.get(

@@ -37,7 +37,9 @@ async def list_tasks(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Page[TaskRead]:
     """Tasks the caller's roles allow them to see, oldest first."""
-    page = tasks.list_tasks(
+    page = await call(
+        store,
+        tasks.list_tasks,
         store,
         principal,
         state=state,
