@@ -102,7 +102,6 @@ TASK_COLUMNS = (
     _T.ended_at,
     _T.completed_by,
 )
-SELECT_TASK = select(*TASK_COLUMNS).where(_T.id == bindparam("task_id"))
 _TASK_WITH_INSTANCE = (
     select(*TASK_COLUMNS, *INSTANCE_COLUMNS)
     .join_from(TASKS, INSTANCES, _T.instance_id == _I.id)
@@ -299,12 +298,6 @@ def save_instance(conn: Connection, row: InstanceRow) -> bool:
         return False
     row.version += 1
     return True
-
-
-def load_task(conn: Connection, task_id: str) -> TaskRow | None:
-    """One task row."""
-    row = conn.execute(SELECT_TASK, {"task_id": task_id}).first()
-    return TaskRow(**row._mapping) if row is not None else None
 
 
 def load_task_and_instance(

@@ -399,8 +399,3 @@ def cancel(process: LoadedProcess, state: str) -> StepResult:
         events=(StepEvent("instance.cancelled", None, None, None, {}),),
         data=to_plain(workflow.task_tree.data),
     )
-
-
-def now_utc() -> datetime:
-    """The engine's notion of now (timers are compared against aware UTC times)."""
-    return datetime.now(UTC)

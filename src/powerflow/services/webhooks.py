@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import httpx
+from pydantic import TypeAdapter
 from sqlalchemy import or_, select
 from standardwebhooks import Webhook as Signer
 
@@ -26,7 +27,7 @@ from powerflow.db.engine import Store
 from powerflow.db.models import Webhook, WebhookDelivery, utcnow
 from powerflow.services.auth import Principal
 from powerflow.services.errors import Forbidden, InvalidInput, NotFound
-from powerflow.services.feed import events_after, parse_types
+from powerflow.services.feed import events_after, latest_event_id, parse_types
 from powerflow.services.views import EventView
 
 MANAGE_ROLES = ("admin", "monitor")
@@ -122,8 +123,6 @@ def create(
     filters: dict[str, Any] = {"types": parse_types(types)}
     if definition_key:
         filters["definition_key"] = definition_key
-    from powerflow.services.feed import latest_event_id
-
     cursor = 0 if from_start else latest_event_id(store)
     with store.write() as session:
         row = Webhook(
@@ -209,11 +208,12 @@ def deliveries(
         ]
 
 
+_EVENT_JSON = TypeAdapter(EventView)
+
+
 def message(view: EventView) -> str:
     """The body sent for an event: the same JSON as the API and the SSE stream."""
-    from powerflow.api.schemas import EventRead
-
-    return EventRead.model_validate(view, from_attributes=True).model_dump_json()
+    return _EVENT_JSON.dump_json(view).decode()
 
 
 def _send(client: httpx.Client, row: Webhook, view: EventView) -> tuple[int | None, str | None]:
