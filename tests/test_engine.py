@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 from pathlib import Path
@@ -204,6 +205,89 @@ def test_legal_script_after_a_round_trip_runs() -> None:
     assert step.status == "completed", step.incident
     assert step.data["doubled"] == [0, 2, 4]
     assert step.data["n"] == 5
+
+
+def _wait_then_script(script: str) -> bytes:
+    """start -> user task -> script task -> user task -> end."""
+    return bpmn(
+        "rich",
+        f"""
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:userTask id="first" name="First">
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+    </bpmn:userTask>
+    <bpmn:scriptTask id="compute" name="Compute">
+      <bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>
+      <bpmn:script>{escape(script)}</bpmn:script>
+    </bpmn:scriptTask>
+    <bpmn:userTask id="second" name="Second">
+      <bpmn:incoming>f3</bpmn:incoming><bpmn:outgoing>f4</bpmn:outgoing>
+    </bpmn:userTask>
+    <bpmn:endEvent id="end"><bpmn:incoming>f4</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="first"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="first" targetRef="compute"/>
+    <bpmn:sequenceFlow id="f3" sourceRef="compute" targetRef="second"/>
+    <bpmn:sequenceFlow id="f4" sourceRef="second" targetRef="end"/>""",
+    )
+
+
+def test_saved_state_is_spiffworkflows_own_document_and_keeps_script_values() -> None:
+    """powerflow writes saved state with orjson; it must be the document SpiffWorkflow's own
+    serializer writes (dates and durations tagged by its registry, not turned into strings), and
+    a script's datetime must come back as a datetime after a load that bypasses the cache."""
+    from powerflow.engine import serializer
+
+    script = (
+        "deadline = datetime(2026, 1, 31, 9, 30)\n"
+        "grace = timedelta(days=2)\n"
+        "day = date(2026, 2, 1)\n"
+        "amounts = {'a': 1.5, 'b': [1, 2, None, True]}\n"
+        "label = 'Z\u00fcrich \u2713'\n"
+    )
+    process = load(_wait_then_script(script), "rich")
+    started = engine.start(process, {"n": 1})
+    step = engine.complete_task(process, started.state, started.open_tasks[0].id, {"x": "y"})
+    assert step.status == "running", step.incident
+    serializer._CURRENT.set(process)
+    restored = serializer._deserialize(step.state)  # not from the workflow cache
+    own = serializer.SERIALIZER.serialize_json(restored)
+    assert json.loads(step.state) == json.loads(own)
+    doc = json.loads(step.state)
+    (compute,) = [t for t in doc["tasks"].values() if t["task_spec"] == "compute"]
+    written = compute["delta"]["updates"]  # SpiffWorkflow stores what each task changed
+    assert written["deadline"] == {"typename": "datetime", "value": "2026-01-31T09:30:00"}
+    assert written["grace"] == {"typename": "timedelta", "days": 2, "seconds": 0}
+    assert written["day"] == {"typename": "date", "value": "2026-02-01"}
+    (task,) = [t for t in restored.get_tasks() if t.task_spec.name == "second"]
+    assert task.data["deadline"] == dt.datetime(2026, 1, 31, 9, 30)
+    assert task.data["grace"] == dt.timedelta(days=2)
+    assert task.data["day"] == dt.date(2026, 2, 1)
+    assert task.data["label"] == "Z\u00fcrich \u2713"
+
+
+@pytest.mark.parametrize(
+    ("script", "name", "kind"),
+    [
+        ("r = range(3)", "r", "range"),
+        ("b = b'x'", "b", "bytes"),
+        ("c = 1j", "c", "complex"),
+        ("ratio = float('nan')", "ratio", "non-finite number"),
+        ("nested = {'a': [1, {'b': range(2)}]}", "nested", "range"),
+    ],
+    ids=["range", "bytes", "complex", "nan", "nested"],
+)
+def test_a_script_value_that_cannot_be_saved_fails_the_task_clearly(
+    script: str, name: str, kind: str
+) -> None:
+    """The step fails with an incident naming the variable; the state is still saved and loads."""
+    process = load(_wait_then_script(script), "rich")
+    started = engine.start(process, {"n": 1})
+    step = engine.complete_task(process, started.state, started.open_tasks[0].id, {})
+    assert step.status == "failed"
+    assert step.incident is not None and step.incident.element_id == "compute"
+    assert f"'{name}' holding a {kind}" in step.incident.message
+    assert name not in step.data
+    assert [t.element_id for t in engine.open_tasks(process, step.state)] == []
 
 
 # --------------------------------------------------------------------------- data guards

@@ -171,9 +171,9 @@ class PreparedSelect:
 
     def __init__(self, statement: Select[Any]) -> None:
         self.statement = statement
-        self._compiled: dict[str, tuple[str, list[str] | None, list[Any]]] = {}
+        self._compiled: dict[str, tuple[str, list[str] | None, list[Any], dict[str, Any]]] = {}
 
-    def _for(self, dialect: Dialect) -> tuple[str, list[str] | None, list[Any]]:
+    def _for(self, dialect: Dialect) -> tuple[str, list[str] | None, list[Any], dict[str, Any]]:
         hit = self._compiled.get(dialect.name)
         if hit is None:
             compiled = self.statement.compile(dialect=dialect)
@@ -182,12 +182,15 @@ class PreparedSelect:
                 col.type.dialect_impl(dialect).result_processor(dialect, None)
                 for col in self.statement.selected_columns
             ]
-            hit = self._compiled[dialect.name] = (compiled.string, order, processors)
+            fixed = {k: v for k, v in compiled.params.items() if v is not None}  # e.g. LIMIT
+            hit = self._compiled[dialect.name] = (compiled.string, order, processors, fixed)
         return hit
 
     def first(self, conn: Connection, params: dict[str, Any]) -> tuple[Any, ...] | None:
         """The first row, decoded, or None."""
-        sql, order, processors = self._for(conn.dialect)
+        sql, order, processors, fixed = self._for(conn.dialect)
+        if fixed:
+            params = {**fixed, **params}
         args: Any = tuple(params[k] for k in order) if order is not None else params
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
@@ -330,6 +333,28 @@ def definition_row(conn: Connection, definition_id: int) -> dict[str, Any] | Non
     """A definitions row as a mapping."""
     row = conn.execute(SELECT_DEFINITION, {"definition_id": definition_id}).first()
     return dict(row._mapping) if row is not None else None
+
+
+_LATEST_DEFINITION_ID = PreparedSelect(
+    select(DEFINITIONS.c.id)
+    .where(DEFINITIONS.c.key == bindparam("key"))
+    .order_by(DEFINITIONS.c.version.desc())
+    .limit(1)
+)
+_DEFINITION_ID = PreparedSelect(
+    select(DEFINITIONS.c.id).where(
+        DEFINITIONS.c.key == bindparam("key"), DEFINITIONS.c.version == bindparam("version")
+    )
+)
+
+
+def definition_id(conn: Connection, key: str, version: int | None) -> int | None:
+    """The id of a key's given version, or of its latest version."""
+    if version is None:
+        row = _LATEST_DEFINITION_ID.first(conn, {"key": key})
+    else:
+        row = _DEFINITION_ID.first(conn, {"key": key, "version": version})
+    return int(row[0]) if row is not None else None
 
 
 def deployment_xml(conn: Connection, deployment_id: int) -> bytes | None:

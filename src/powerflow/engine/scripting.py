@@ -13,6 +13,7 @@ import copy
 import datetime as _dt
 import math
 import warnings
+from decimal import Decimal
 from functools import lru_cache
 from types import CodeType
 from typing import Any
@@ -128,6 +129,43 @@ def compile_script(source: str, mode: str) -> CodeType:
     return code
 
 
+_STORABLE = (
+    type(None),
+    bool,
+    int,
+    float,
+    str,
+    _dt.datetime,
+    _dt.date,
+    _dt.time,
+    _dt.timedelta,
+    Decimal,
+)
+
+
+def _unstorable(value: Any, depth: int = 0) -> str | None:
+    """The type name of the first value inside ``value`` that saved state cannot hold, if any."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "non-finite number"
+    if isinstance(value, _STORABLE):
+        return None
+    if depth > 64:
+        return "structure nested too deeply"
+    if isinstance(value, dict):
+        for k, v in value.items():
+            found = _unstorable(k, depth + 1) or _unstorable(v, depth + 1)
+            if found:
+                return found
+        return None
+    if isinstance(value, list | tuple | set | frozenset):
+        for v in value:
+            found = _unstorable(v, depth + 1)
+            if found:
+                return found
+        return None
+    return type(value).__name__
+
+
 class RestrictedEnvironment(TaskDataEnvironment):  # type: ignore[misc]
     """A TaskDataEnvironment that only ever runs RestrictedPython-compiled code."""
 
@@ -152,6 +190,15 @@ class RestrictedEnvironment(TaskDataEnvironment):  # type: ignore[misc]
             exec(code, context)  # noqa: S102 - restricted bytecode with guards
         finally:
             self._remove_globals_and_functions_from_context(context, external_context)
+        bad = {name: kind for name, value in context.items() if (kind := _unstorable(value))}
+        if bad:
+            for name in bad:  # the task fails; its data must still be savable
+                del context[name]
+            name, kind = next(iter(bad.items()))
+            raise TypeError(
+                f"The script left '{name}' holding a {kind}, which cannot be saved in task "
+                "data; keep numbers, strings, booleans, lists, dicts, dates and durations."
+            )
         return True
 
     def call_service(self, context: Any, **kwargs: Any) -> Any:

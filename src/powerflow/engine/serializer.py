@@ -14,7 +14,10 @@ import math
 import threading
 from collections import OrderedDict
 from decimal import Decimal
+from types import ModuleType
 from typing import Any
+
+import orjson
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
@@ -59,12 +62,53 @@ def _build_serializer() -> BpmnWorkflowSerializer:
         {**SPIFF_CONFIG, BpmnWorkflow: SpecRefWorkflowConverter}
     )
     registry.register(Decimal, lambda d: {"value": str(d)}, lambda dct: Decimal(dct["value"]))
+    # SpiffWorkflow registers datetime and timedelta only; scripts can also make dates and times.
+    registry.register(
+        dt.date, lambda d: {"value": d.isoformat()}, lambda dct: dt.date.fromisoformat(dct["value"])
+    )
+    registry.register(
+        dt.time, lambda t: {"value": t.isoformat()}, lambda dct: dt.time.fromisoformat(dct["value"])
+    )
     return BpmnWorkflowSerializer(registry)
 
 
 SERIALIZER = _build_serializer()
 _SERIALIZE_LOCK = threading.Lock()
 FORMAT_VERSION: str = str(SERIALIZER.VERSION)
+# Dates go through the registry (as SpiffWorkflow's own encoder does) instead of orjson's
+# native ISO strings, so a datetime a script leaves in task data comes back as a datetime.
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
+
+
+def _encode_other(obj: Any) -> Any:
+    """What SpiffWorkflow's JSON encoder does with values JSON has no type for."""
+    registry = SERIALIZER.registry
+    typename = registry.typenames.get(type(obj))
+    if typename is not None:
+        return registry.convert_to_dict[typename](obj)
+    if callable(obj) or isinstance(obj, ModuleType):
+        return None
+    if isinstance(obj, set | frozenset):
+        return list(obj)
+    raise TypeError(f"{type(obj).__name__} cannot be saved in task data")
+
+
+def _serialize(workflow: Any) -> str:
+    """``SERIALIZER.serialize_json`` with orjson (the same document, several times faster)."""
+    SERIALIZER.registry._encoder_mode = True
+    try:
+        dct = SERIALIZER.to_dict(workflow)
+    finally:
+        SERIALIZER.registry._encoder_mode = False
+    dct[SERIALIZER.VERSION_KEY] = SERIALIZER.VERSION
+    return orjson.dumps(dct, default=_encode_other, option=_ORJSON_OPTIONS).decode()
+
+
+def _deserialize(state: str) -> Any:
+    """``SERIALIZER.deserialize_json`` with orjson."""
+    dct = orjson.loads(state)
+    SERIALIZER.migrate(dct)
+    return SERIALIZER.from_dict(dct)
 
 
 class _WorkflowCache:
@@ -100,7 +144,7 @@ def dump_state(process: LoadedProcess, workflow: Any) -> str:
     token = _CURRENT.set(process)
     try:
         with _SERIALIZE_LOCK:  # SpiffWorkflow flips a flag on the shared registry meanwhile
-            state = str(SERIALIZER.serialize_json(workflow))
+            state = _serialize(workflow)
     finally:
         _CURRENT.reset(token)
     WORKFLOWS.put(process.ref, state, workflow)
@@ -117,7 +161,7 @@ def load_state(process: LoadedProcess, state: str) -> Any:
     if workflow is None:
         token = _CURRENT.set(process)
         try:
-            workflow = SERIALIZER.deserialize_json(state)
+            workflow = _deserialize(state)
         finally:
             _CURRENT.reset(token)
     attach_engine(workflow)

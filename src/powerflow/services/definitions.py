@@ -181,25 +181,20 @@ def versions(store: Store, key: str) -> list[DefinitionView]:
     return [_view(r) for r in rows]
 
 
-def resolve(conn: Connection, key: str, version: int | None) -> DefinitionView:
-    """The given version of a key, or its latest version."""
-    table = queries.DEFINITIONS
-    stmt = select(table).where(table.c.key == key)
-    if version is None:
-        stmt = stmt.order_by(table.c.version.desc()).limit(1)
-    else:
-        stmt = stmt.where(table.c.version == version)
-    row = conn.execute(stmt).first()
-    if row is None:
+def resolve(store: Store, conn: Connection, key: str, version: int | None) -> DefinitionView:
+    """The given version of a key, or its latest version (one indexed id lookup, then the
+    immutable-definition cache)."""
+    found = queries.definition_id(conn, key, version)
+    if found is None:
         if version is None:
             raise NotFound(f"No process definition with key '{key}' has been deployed.")
         raise NotFound(f"Process definition '{key}' has no version {version}.")
-    return _view(SimpleNamespace(**row._mapping))
+    return definition_by_id(store, conn, found)
 
 
 def xml_of(store: Store, key: str, version: int | None) -> tuple[DefinitionView, bytes]:
     """The BPMN XML a definition version was deployed from."""
     with store.begin(write=False) as conn:
-        view = resolve(conn, key, version)
+        view = resolve(store, conn, key, version)
         xml = queries.deployment_xml(conn, view.deployment_id)
     return view, xml or b""

@@ -55,7 +55,7 @@ def start_instance(
     )
     try:
         with store.begin(write=True) as conn:
-            definition = resolve(conn, definition_key, version)
+            definition = resolve(store, conn, definition_key, version)
             if not definition.executable:
                 raise Conflict(
                     f"{definition.key} v{definition.version} cannot be started: "
