@@ -18,7 +18,6 @@ from types import ModuleType
 from typing import Any
 
 import orjson
-
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import (
