@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
             if deployed:
                 log.warning("deployed example processes: %s", ", ".join(deployed))
         app.state.store = store
+        store.start_checkpointer()
         notifier = CommitNotifier(asyncio.get_running_loop())
         app.state.notifier = notifier
         store.commit_listeners.append(notifier.notify)
@@ -79,16 +80,21 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        telemetry=None
+        if settings.opentelemetry
+        else {"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     errors.install(app)
+    # Routes are matched in order, router by router: the busiest (task completion, instance
+    # start) come first.
     for router in (
-        definitions.router,
-        instances.router,
         tasks.router,
-        events.router,
-        webhooks.router,
+        instances.router,
         system.router,
+        events.router,
+        definitions.router,
+        webhooks.router,
     ):
         app.include_router(router)
     app.add_middleware(

@@ -28,3 +28,8 @@ class Settings(BaseSettings):
     )
     timer_poll_seconds: float = Field(default=1.0, gt=0)
     log_level: str = "info"
+    opentelemetry: bool = Field(
+        default=False,
+        description="Let FastAPI emit OpenTelemetry traces, metrics and logs to the globally "
+        "configured providers (off by default: checking for providers costs every request)",
+    )
