@@ -81,3 +81,20 @@ def test_a_failed_write_leaves_nothing_and_the_next_write_succeeds(tmp_path: Pat
         assert "after" in names
     finally:
         store.dispose()
+
+
+def test_migrations_build_exactly_the_models_schema(db_url: str) -> None:
+    """Alembic's history and the SQLAlchemy models describe the same schema, on each dialect."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from powerflow.db.models import Base
+
+    store = Store(db_url)
+    try:
+        migrate.upgrade(store.engine)
+        with store.engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        assert diff == []
+    finally:
+        store.dispose()

@@ -190,7 +190,7 @@ class Event(Base):
     __table_args__ = (UniqueConstraint("instance_id", "seq"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    instance_id: Mapped[str] = mapped_column(String(36), index=True)
+    instance_id: Mapped[str] = mapped_column(String(36))  # (instance_id, seq) is indexed
     seq: Mapped[int] = mapped_column(Integer)
     type: Mapped[str] = mapped_column(String(64), index=True)
     definition_key: Mapped[str] = mapped_column(String(255))

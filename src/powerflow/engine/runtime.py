@@ -137,7 +137,15 @@ class _Recorder:
         return StepEvent("gateway.decided", bpmn_id, name, str(task.id), {"taken": taken})
 
 
+_READY_IDS = "_powerflow_ready_ids"
+
+
 def _ready_ids(workflow: Any) -> set[str]:
+    """The ids of the ready human tasks: remembered from the step that saved this workflow (and
+    forgotten on first use, before anything changes it), else found by walking the tree."""
+    remembered: set[str] | None = workflow.__dict__.pop(_READY_IDS, None)
+    if remembered is not None:
+        return remembered
     return {str(t.id) for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
 
 
@@ -266,6 +274,7 @@ def _run(
     if not data:
         last = workflow.last_task
         data = to_plain(last.data if last is not None else workflow.task_tree.data)
+    setattr(workflow, _READY_IDS, now_ids)
     return StepResult(
         state=dump_state(process, workflow),
         status=status,
