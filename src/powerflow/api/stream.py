@@ -59,15 +59,17 @@ class CommitNotifier:
 
 @dataclass(frozen=True)
 class Frame:
-    """An event ready to send: what filters look at, and its JSON rendered once."""
+    """An event ready to send: what filters look at, and its SSE message rendered once (every
+    subscriber sends the same bytes)."""
 
     view: EventView
-    json: str
+    sse: bytes
 
 
 def frame(view: EventView) -> Frame:
     """Render an event for the stream."""
-    return Frame(view, EventRead.model_validate(view, from_attributes=True).model_dump_json())
+    data = EventRead.model_validate(view, from_attributes=True).model_dump_json()
+    return Frame(view, ServerSentEvent(data=data, id=str(view.id), event=view.type).encode())
 
 
 Reader = Callable[[int, int], Awaitable[list[EventView]]]  # (after id, limit) -> events
@@ -134,15 +136,15 @@ async def _frames(
     keep: Callable[[EventView], bool],
     read_filtered: Reader,
     cursor: int,
-) -> AsyncIterator[ServerSentEvent]:
+) -> AsyncIterator[bytes]:
     while True:
         wake = notifier.current()
         batch = await tail.after(cursor, keep, BATCH)
         if batch is None:  # behind the shared tail: catch up from the table
             batch = [frame(v) for v in await read_filtered(cursor, BATCH)]
-        for f in batch:
-            cursor = f.view.id
-            yield ServerSentEvent(data=f.json, id=str(f.view.id), event=f.view.type)
+        if batch:
+            cursor = batch[-1].view.id
+            yield b"".join(f.sse for f in batch)  # one write for all the events at hand
         if len(batch) < BATCH:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), POLL_SECONDS)
