@@ -180,3 +180,65 @@ def test_burst_of_1000_steps_reaches_20_subscribers_in_order(server: Server) -> 
     assert sorted(received) == list(range(20))
     for ids in received.values():
         assert ids == list(range(1, total + 1))
+
+
+def test_shared_tail_serves_every_cursor_and_trims_its_oldest_frames() -> None:
+    """The in-memory tail the subscribers share: correct frames for any cursor, None for a cursor
+    older than what it holds (the subscriber then reads the table), bounded memory."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from powerflow.api.stream import CommitNotifier, EventTail
+    from powerflow.services.views import EventView
+
+    log: list[EventView] = []
+
+    def add(n: int) -> None:
+        for _ in range(n):
+            i = len(log) + 1
+            log.append(
+                EventView(
+                    id=i * 2,  # ids need not be dense (PostgreSQL sequences have gaps)
+                    instance_id="i-even" if i % 2 == 0 else "i-odd",
+                    seq=i,
+                    type="task.ready",
+                    definition_key="k",
+                    definition_version=1,
+                    element_id="e",
+                    element_name="E",
+                    task_id=None,
+                    actor="system",
+                    payload={"roles": []},
+                    occurred_at=datetime(2026, 1, 1, tzinfo=UTC),
+                    prev_hash=None,
+                    hash="h",
+                )
+            )
+
+    async def read(after: int, limit: int) -> list[EventView]:
+        return [v for v in log if v.id > after][:limit]
+
+    async def newest() -> int:
+        return 0
+
+    async def scenario() -> None:
+        notifier = CommitNotifier(asyncio.get_running_loop())
+        tail = EventTail(notifier, read, newest, size=50)
+        add(90)  # ids 2, 4, ..., 180: under twice the size, nothing dropped yet
+        notifier.notify()
+        everything = await tail.after(0, lambda v: True, 1000)
+        assert everything is not None
+        assert [f.view.id for f in everything] == [v.id for v in log]
+        middle = await tail.after(101, lambda v: True, 1000)  # between two ids
+        assert middle is not None and [f.view.id for f in middle] == list(range(102, 181, 2))
+        odd = await tail.after(100, lambda v: v.instance_id == "i-odd", 3)
+        assert odd is not None and [f.view.id for f in odd] == [102, 106, 110]
+        add(30)  # 120 frames > 2 x 50: only the newest 50 (ids 142..240) are kept
+        notifier.notify()
+        assert await tail.after(0, lambda v: True, 1000) is None
+        assert await tail.after(139, lambda v: True, 1000) is None
+        kept = await tail.after(141, lambda v: True, 1000)
+        assert kept is not None and [f.view.id for f in kept] == list(range(142, 241, 2))
+        assert b"id: 240\r\n" in kept[-1].sse and b"event: task.ready\r\n" in kept[-1].sse
+
+    asyncio.run(scenario())

@@ -12,10 +12,11 @@ timeout instead of growing the server's memory.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
+import itertools
 import threading
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
@@ -88,7 +89,12 @@ class EventTail:
         self._notifier = notifier
         self._read = read
         self._newest = newest
-        self._frames: deque[Frame] = deque(maxlen=size)
+        self._size = size
+        # Frames in id order, with their ids beside them for binary search; trimmed to the
+        # newest ``size`` once twice that many have accumulated.
+        self._frames: list[Frame] = []
+        self._ids: list[int] = []
+        self._complete_after: int | None = None  # holds every event with a greater id
         self._last_id: int | None = None
         self._generation = -1
         self._refreshed_at = 0.0
@@ -100,12 +106,17 @@ class EventTail:
             return
         generation = self._notifier.generation
         if self._last_id is None:  # start at the current end of the log
-            self._last_id = await self._newest()
+            self._last_id = self._complete_after = await self._newest()
         while True:
             batch = await self._read(self._last_id, BATCH)
             self._frames.extend(frame(v) for v in batch)
+            self._ids.extend(v.id for v in batch)
             if batch:
                 self._last_id = batch[-1].id
+            if len(self._frames) > 2 * self._size:
+                self._complete_after = self._ids[-self._size - 1]
+                del self._frames[: -self._size]
+                del self._ids[: -self._size]
             if len(batch) < BATCH:
                 break
         self._generation = generation
@@ -117,13 +128,12 @@ class EventTail:
         """Frames after ``cursor`` that ``keep`` accepts, or None if the tail starts later."""
         async with self._lock:
             await self._refresh()
-            assert self._last_id is not None
-            oldest = self._frames[0].view.id if self._frames else self._last_id + 1
-            if cursor < oldest - 1:
+            assert self._complete_after is not None
+            if cursor < self._complete_after:
                 return None
             out: list[Frame] = []
-            for f in self._frames:
-                if f.view.id > cursor and keep(f.view):
+            for f in itertools.islice(self._frames, bisect.bisect_right(self._ids, cursor), None):
+                if keep(f.view):
                     out.append(f)
                     if len(out) >= limit:
                         break
