@@ -222,7 +222,7 @@ def test_shared_tail_serves_every_cursor_and_trims_its_oldest_frames() -> None:
         return 0
 
     async def scenario() -> None:
-        notifier = CommitNotifier(asyncio.get_running_loop())
+        notifier = CommitNotifier(asyncio.get_running_loop(), coalesce=0.05)
         tail = EventTail(notifier, read, newest, size=50)
         add(90)  # ids 2, 4, ..., 180: under twice the size, nothing dropped yet
         notifier.notify()
@@ -234,11 +234,17 @@ def test_shared_tail_serves_every_cursor_and_trims_its_oldest_frames() -> None:
         odd = await tail.after(100, lambda v: v.instance_id == "i-odd", 3)
         assert odd is not None and [f.view.id for f in odd] == [102, 106, 110]
         add(30)  # 120 frames > 2 x 50: only the newest 50 (ids 142..240) are kept
-        notifier.notify()
+        generation = notifier.generation
+        wake = notifier.current()
+        for _ in range(5):  # five commits within one coalescing window: one wake-up
+            notifier.notify()
+        await asyncio.wait_for(wake.wait(), 1)
+        assert notifier.generation == generation + 1
         assert await tail.after(0, lambda v: True, 1000) is None
         assert await tail.after(139, lambda v: True, 1000) is None
         kept = await tail.after(141, lambda v: True, 1000)
         assert kept is not None and [f.view.id for f in kept] == list(range(142, 241, 2))
         assert b"id: 240\r\n" in kept[-1].sse and b"event: task.ready\r\n" in kept[-1].sse
+        notifier.close()
 
     asyncio.run(scenario())

@@ -48,7 +48,9 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
                 log.warning("deployed example processes: %s", ", ".join(deployed))
         app.state.store = store
         store.start_checkpointer()
-        notifier = CommitNotifier(asyncio.get_running_loop())
+        notifier = CommitNotifier(
+            asyncio.get_running_loop(), coalesce=settings.stream_coalesce_ms / 1000
+        )
         app.state.notifier = notifier
         store.commit_listeners.append(notifier.notify)
         app.state.tail = EventTail(
@@ -71,6 +73,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         try:
             yield
         finally:
+            notifier.close()
             for worker in workers:
                 worker.stop()
             store.dispose()

@@ -28,6 +28,13 @@ class Settings(BaseSettings):
     )
     timer_poll_seconds: float = Field(default=1.0, gt=0)
     log_level: str = "info"
+    stream_coalesce_ms: float = Field(
+        default=10,
+        ge=0,
+        le=1000,
+        description="Event-stream subscribers wake at most this often: the commits of one "
+        "window reach a subscriber in one write (more throughput, that much more latency)",
+    )
     opentelemetry: bool = Field(
         default=False,
         description="Let FastAPI emit OpenTelemetry traces, metrics and logs to the globally "

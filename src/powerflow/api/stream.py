@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-import contextlib
 import itertools
 import threading
 import time
@@ -27,32 +26,54 @@ from powerflow.services.views import EventView
 
 BATCH = 500
 POLL_SECONDS = 1.0
+COALESCE_SECONDS = 0.010
 PING_SECONDS = 15
 SEND_TIMEOUT_SECONDS = 10
 TAIL_SIZE = 20_000
 
 
 class CommitNotifier:
-    """Wakes waiting subscribers after each committed write; callable from any thread."""
+    """Wakes waiting subscribers after each committed write; callable from any thread.
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    Also wakes them every ``POLL_SECONDS`` on its own, so that commits of other processes are
+    seen and a subscriber never needs a timeout of its own on every wait.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, coalesce: float = COALESCE_SECONDS) -> None:
         self._loop = loop
         self._loop_thread = threading.get_ident()
         self._event = asyncio.Event()
         self.generation = 0
+        self._coalesce = coalesce
+        self._pending: asyncio.TimerHandle | None = None
+        self._tick_handle = loop.call_later(POLL_SECONDS, self._tick)
+
+    def close(self) -> None:
+        """Stop the periodic wake-up."""
+        self._tick_handle.cancel()
+
+    def _tick(self) -> None:
+        self._wake()
+        self._tick_handle = self._loop.call_later(POLL_SECONDS, self._tick)
 
     def current(self) -> asyncio.Event:
         """The event the next commit will set (take it before reading, wait on it after)."""
         return self._event
 
     def notify(self) -> None:
-        """Signal a commit."""
+        """Signal a commit. Subscribers wake once per ``coalesce`` seconds at most: commits in
+        that window reach each of them in one write instead of one write per commit."""
         if threading.get_ident() == self._loop_thread:
-            self._wake()
+            self._schedule()
         else:
-            self._loop.call_soon_threadsafe(self._wake)
+            self._loop.call_soon_threadsafe(self._schedule)
+
+    def _schedule(self) -> None:
+        if self._pending is None:
+            self._pending = self._loop.call_later(self._coalesce, self._wake)
 
     def _wake(self) -> None:
+        self._pending = None
         self.generation += 1
         event, self._event = self._event, asyncio.Event()
         event.set()
@@ -156,8 +177,7 @@ async def _frames(
             cursor = batch[-1].view.id
             yield b"".join(f.sse for f in batch)  # one write for all the events at hand
         if len(batch) < BATCH:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), POLL_SECONDS)
+            await wake.wait()  # the next commit, or the notifier's periodic tick
 
 
 def event_stream(
