@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from typing import cast
+
+from sqlalchemy import Table, func, select
 
 from powerflow.db.engine import Store
 from powerflow.db.models import Event
 from powerflow.services.errors import InvalidInput
-from powerflow.services.instances import event_view
 from powerflow.services.views import EventView
 
 MAX_TYPES = 20
+_EVENTS = cast(Table, Event.__table__)
 
 
 def parse_types(types: str | None) -> list[str]:
@@ -32,17 +34,22 @@ def events_after(
     instance_id: str | None = None,
     types: list[str] | None = None,
 ) -> list[EventView]:
-    """Events with an id greater than ``after``, oldest first, matching the filters."""
-    stmt = select(Event).where(Event.id > after)
+    """Events with an id greater than ``after``, oldest first, matching the filters.
+
+    Core rows straight into views (no ORM identity map): the stream's shared tail runs this
+    after every commit.
+    """
+    c = _EVENTS.c
+    stmt = select(_EVENTS).where(c.id > after)
     if definition_key:
-        stmt = stmt.where(Event.definition_key == definition_key)
+        stmt = stmt.where(c.definition_key == definition_key)
     if instance_id:
-        stmt = stmt.where(Event.instance_id == instance_id)
+        stmt = stmt.where(c.instance_id == instance_id)
     if types:
-        stmt = stmt.where(Event.type.in_(types))
-    stmt = stmt.order_by(Event.id).limit(limit)
-    with store.read() as session:
-        return [event_view(e) for e in session.scalars(stmt)]
+        stmt = stmt.where(c.type.in_(types))
+    stmt = stmt.order_by(c.id).limit(limit)
+    with store.begin(write=False) as conn:
+        return [EventView(**row._mapping) for row in conn.execute(stmt)]
 
 
 def latest_event_id(store: Store) -> int:
