@@ -98,3 +98,38 @@ def test_migrations_build_exactly_the_models_schema(db_url: str) -> None:
         assert diff == []
     finally:
         store.dispose()
+
+
+def test_a_locked_database_answers_503_and_the_next_write_succeeds(sqlite_url: str) -> None:
+    """Another process holds SQLite's write lock past the busy timeout: the request gets 503 with
+    Retry-After (not a 500), nothing is half-written, and once the lock is gone the same request
+    succeeds on the same kept writer connection."""
+    from fastapi.testclient import TestClient
+
+    from conftest import Api, make_settings
+    from powerflow.app import create_app
+
+    app = create_app(make_settings(sqlite_url, busy_timeout_ms=100), run_workers=False)
+    with TestClient(app) as client:
+        api = Api(client)
+        assert api.deploy("three_tasks.bpmn").status_code == 201
+        clerk = api.user("clerk,clerk-office")
+        body = {"definition_key": "three_tasks", "business_key": "locked-1"}
+        other = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            for _ in range(2):
+                blocked = client.post("/v1/instances", headers=clerk, json=body)
+                assert blocked.status_code == 503, blocked.text
+                assert blocked.headers["retry-after"] == "1"
+                assert blocked.headers["content-type"].startswith("application/problem+json")
+            other.execute("ROLLBACK")
+        finally:
+            other.close()
+        started = client.post("/v1/instances", headers=clerk, json=body)
+        assert started.status_code == 201, started.text
+        listed = client.get("/v1/instances?business_key=locked-1", headers=clerk).json()
+        assert [i["id"] for i in listed["items"]] == [started.json()["id"]]
+        task = started.json()["tasks"][0]["id"]
+        done = client.post(f"/v1/tasks/{task}/complete", headers=clerk, json={"data": {}})
+        assert done.status_code == 200, done.text

@@ -115,15 +115,12 @@ class Store:
         if lock is not None and not lock.acquire(timeout=30):
             raise DatabaseBusy("timed out waiting for the database write lock")
         try:
-            with self._translate_busy():
-                bind = (
-                    self.engine.execution_options(pf_write=True) if self.is_sqlite else self.engine
-                )
-                with (
-                    Session(bind, expire_on_commit=False, autoflush=False) as session,
-                    session.begin(),
-                ):
-                    yield session
+            with (
+                self._translate_busy(),
+                Session(self._write_engine, expire_on_commit=False, autoflush=False) as session,
+                session.begin(),
+            ):
+                yield session
         finally:
             if lock is not None:
                 lock.release()
@@ -185,9 +182,11 @@ class Store:
     def _translate_busy(self) -> Iterator[None]:
         try:
             yield
-        except OperationalError as exc:
+        except (OperationalError, sqlite3.OperationalError) as exc:
+            # BEGIN IMMEDIATE is issued by an event listener on the driver connection, so its
+            # "database is locked" arrives as the driver's own error, not wrapped by SQLAlchemy.
             if is_busy_error(exc):
-                raise DatabaseBusy(str(exc.orig)) from exc
+                raise DatabaseBusy(str(getattr(exc, "orig", exc))) from exc
             raise
 
     def dispose(self) -> None:
@@ -248,9 +247,9 @@ def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def is_busy_error(exc: OperationalError) -> bool:
+def is_busy_error(exc: OperationalError | sqlite3.OperationalError) -> bool:
     """True for SQLite 'database is locked' and PostgreSQL lock timeouts."""
-    text = str(exc.orig).lower()
+    text = str(getattr(exc, "orig", exc)).lower()
     return (
         "database is locked" in text
         or "database table is locked" in text

@@ -8,7 +8,6 @@ chosen here (``FOR UPDATE`` on PostgreSQL; SQLite's write transaction already ex
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -131,47 +130,36 @@ class Prepared:
 
     def __init__(self, statement: UpdateBase) -> None:
         self.statement = statement
-        self._compiled: dict[str, tuple[str, Callable[[dict[str, Any]], Any]]] = {}
+        self._compiled: dict[str, tuple[str, list[str] | None, dict[str, Any], dict[str, Any]]] = {}
 
-    def _for(self, dialect: Dialect) -> tuple[str, Callable[[dict[str, Any]], Any]]:
+    def _for(
+        self, dialect: Dialect
+    ) -> tuple[str, list[str] | None, dict[str, Any], dict[str, Any]]:
         hit = self._compiled.get(dialect.name)
         if hit is None:
             compiled = self.statement.compile(dialect=dialect)
-            processors: dict[str, Callable[[Any], Any]] = dict(compiled._bind_processors)  # type: ignore[arg-type]
+            order = list(compiled.positiontup or []) if compiled.positional else None
+            processors = dict(compiled._bind_processors)
             fixed = {k: v for k, v in compiled.params.items() if v is not None}
-            if compiled.positional:
-                plan = [
-                    (name, processors.get(name), name in fixed, fixed.get(name))
-                    for name in compiled.positiontup or []
-                ]
-
-                def convert(row: dict[str, Any]) -> Any:
-                    values = []
-                    for name, proc, has_default, default in plan:
-                        value = row.get(name, default) if has_default else row[name]
-                        values.append(proc(value) if proc is not None else value)
-                    return tuple(values)
-
-            else:
-
-                def convert(row: dict[str, Any]) -> Any:
-                    merged = {**fixed, **row} if fixed else row
-                    return {
-                        k: (processors[k](v) if k in processors else v) for k, v in merged.items()
-                    }
-
-            hit = self._compiled[dialect.name] = (compiled.string, convert)
+            hit = self._compiled[dialect.name] = (compiled.string, order, processors, fixed)
         return hit
 
     def execute(self, conn: Connection, params: dict[str, Any] | list[dict[str, Any]]) -> int:
         """Run with one parameter set or many; return the affected row count."""
-        sql, convert = self._for(conn.dialect)
+        sql, order, processors, fixed = self._for(conn.dialect)
+        many = isinstance(params, list)
+        rows = params if isinstance(params, list) else [params]
+        converted: list[Any] = []
+        for row in rows:
+            merged = {**fixed, **row} if fixed else row
+            values = {k: (processors[k](v) if k in processors else v) for k, v in merged.items()}
+            converted.append(tuple(values[k] for k in order) if order is not None else values)
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
-            if isinstance(params, list):
-                cursor.executemany(sql, [convert(row) for row in params])
+            if many:
+                cursor.executemany(sql, converted)
             else:
-                cursor.execute(sql, convert(params))
+                cursor.execute(sql, converted[0])
             return int(cursor.rowcount)
         finally:
             cursor.close()
