@@ -17,6 +17,7 @@ from powerflow.api.limits import BodyLimit
 from powerflow.api.routers import definitions, events, instances, system, tasks, webhooks
 from powerflow.api.stream import CommitNotifier, EventTail
 from powerflow.db.engine import Store
+from powerflow.periodic import PeriodicThread
 from powerflow.services import feed
 from powerflow.settings import Settings
 from powerflow.workers import TimerWorker, WebhookWorker
@@ -63,7 +64,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         # Everything loaded so far lives as long as the process: keep it out of the cyclic
         # collector's scans, which otherwise walk it on every full collection.
         gc.freeze()
-        workers: list[TimerWorker | WebhookWorker] = (
+        workers: list[PeriodicThread] = (
             [TimerWorker(store, settings.timer_poll_seconds), WebhookWorker(store)]
             if run_workers
             else []

@@ -1,9 +1,8 @@
-"""Background loops of the service: firing due timers."""
+"""Background loops of the service: firing due timers, delivering webhooks."""
 
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import UTC, datetime
 
 import httpx
@@ -11,6 +10,7 @@ from sqlalchemy import select
 
 from powerflow.db.engine import DatabaseBusy, Store
 from powerflow.db.models import Instance
+from powerflow.periodic import PeriodicThread
 from powerflow.services import instances, webhooks
 from powerflow.services.auth import Principal
 from powerflow.services.errors import DomainError
@@ -39,54 +39,24 @@ def fire_due_timers(store: Store, now: datetime | None = None, limit: int = 100)
     return fired
 
 
-class TimerWorker:
-    """A daemon thread that polls for due timers every ``interval`` seconds."""
+class TimerWorker(PeriodicThread):
+    """Fires due timers every ``interval`` seconds."""
 
     def __init__(self, store: Store, interval: float) -> None:
-        self.store = store
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="powerflow-timers", daemon=True)
-
-    def start(self) -> None:
-        """Start polling."""
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop polling and wait for the loop to end."""
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                fire_due_timers(self.store)
-            except Exception:  # the loop must survive any single failure
-                log.exception("timer poll failed")
+        super().__init__(
+            "powerflow-timers", interval, lambda: fire_due_timers(store), join_timeout=5
+        )
 
 
-class WebhookWorker:
-    """A daemon thread that delivers pending webhook events every ``interval`` seconds."""
+class WebhookWorker(PeriodicThread):
+    """Delivers pending webhook events every ``interval`` seconds."""
 
     def __init__(self, store: Store, interval: float = 0.25) -> None:
-        self.store = store
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="powerflow-webhooks", daemon=True)
-
-    def start(self) -> None:
-        """Start delivering."""
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop delivering and wait for the loop to end."""
-        self._stop.set()
-        self._thread.join(timeout=15)
-
-    def _loop(self) -> None:
-        with httpx.Client(follow_redirects=False) as client:
-            while not self._stop.wait(self.interval):
-                try:
-                    webhooks.deliver_due(self.store, client)
-                except Exception:  # the loop must survive any single failure
-                    log.exception("webhook delivery failed")
+        client = httpx.Client(follow_redirects=False)
+        super().__init__(
+            "powerflow-webhooks",
+            interval,
+            lambda: webhooks.deliver_due(store, client),
+            on_stop=client.close,
+            join_timeout=15,
+        )

@@ -20,6 +20,8 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from powerflow.periodic import PeriodicThread
+
 log = logging.getLogger("powerflow.db")
 
 # SQLite copies its write-ahead log into the database file inside the commit that crosses this
@@ -204,42 +206,29 @@ class Store:
         self.engine.dispose()
 
 
-class WalCheckpointer:
-    """A daemon thread that runs ``PRAGMA wal_checkpoint(PASSIVE)`` every ``interval`` seconds.
+class WalCheckpointer(PeriodicThread):
+    """Runs ``PRAGMA wal_checkpoint(PASSIVE)`` every ``interval`` seconds, and once on stop.
 
     PASSIVE never waits for readers or writers; it copies what it can. The sqlite3 module
     releases the GIL while SQLite works, so the copy and its fsync run beside the requests.
     """
 
     def __init__(self, path: str, interval: float) -> None:
-        self.path = path
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="powerflow-wal", daemon=True)
+        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._conn.execute("PRAGMA busy_timeout=1000")
+        super().__init__(
+            "powerflow-wal",
+            interval,
+            self._checkpoint,
+            last_tick_on_stop=True,
+            on_stop=self._conn.close,
+        )
 
-    def start(self) -> None:
-        """Start checkpointing."""
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop, after one last checkpoint."""
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _loop(self) -> None:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+    def _checkpoint(self) -> None:
         try:
-            conn.execute("PRAGMA busy_timeout=1000")
-            while True:
-                stopping = self._stop.wait(self.interval)
-                try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                except sqlite3.Error as exc:  # busy or locked: the next round catches up
-                    log.info("WAL checkpoint skipped: %s", exc)
-                if stopping:
-                    return
-        finally:
-            conn.close()
+            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as exc:  # busy or locked: the next round catches up
+            log.info("WAL checkpoint skipped: %s", exc)
 
 
 def _json_dumps(value: Any) -> str:

@@ -1,0 +1,40 @@
+"""The background-loop thread: survives a failing tick, stops cleanly, closes what it used."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from powerflow.periodic import PeriodicThread
+
+
+def test_a_failing_tick_does_not_end_the_loop_and_stop_runs_the_cleanup() -> None:
+    calls: list[str] = []
+    again = threading.Event()
+
+    def tick() -> None:
+        calls.append("tick")
+        if len(calls) == 1:
+            raise RuntimeError("first tick fails")
+        again.set()
+
+    loop = PeriodicThread("test-loop", 0.01, tick, on_stop=lambda: calls.append("closed"))
+    loop.start()
+    assert again.wait(5), calls
+    loop.stop()
+    assert calls[-1] == "closed"
+    ticks = calls.count("tick")
+    time.sleep(0.05)
+    assert calls.count("tick") == ticks  # nothing runs after stop
+
+
+def test_last_tick_on_stop_runs_once_more_when_stopped() -> None:
+    ticks: list[float] = []
+    loop = PeriodicThread("test-final", 3600, lambda: ticks.append(1), last_tick_on_stop=True)
+    loop.start()
+    loop.stop()  # long before the first interval ends
+    assert ticks == [1]
+    plain = PeriodicThread("test-plain", 3600, lambda: ticks.append(2))
+    plain.start()
+    plain.stop()
+    assert ticks == [1]
