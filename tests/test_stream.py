@@ -245,6 +245,99 @@ def test_shared_tail_serves_every_cursor_and_trims_its_oldest_frames() -> None:
         kept = await tail.after(141, lambda v: True, 1000)
         assert kept is not None and [f.view.id for f in kept] == list(range(142, 241, 2))
         assert b"id: 240\r\n" in kept[-1].sse and b"event: task.ready\r\n" in kept[-1].sse
+        # A byte budget bounds the tail too (events carry submitted data): at most half of it
+        # is kept after a trim, the newest frames first.
+        frame_bytes = len(kept[-1].sse)
+        small = EventTail(notifier, read, newest, size=1000, max_bytes=20 * frame_bytes)
+        await small.after(0, lambda v: True, 1)  # starts at the current end (newest() == 0)
+        add(30)
+        notifier.notify()
+        await asyncio.wait_for(notifier.current().wait(), 1)
+        assert await small.after(log[-1].id, lambda v: True, 1) == []  # refreshed, up to date
+        held = await small.after(small._complete_after or 0, lambda v: True, 1000)
+        assert held is not None and 1 <= len(held) <= 10
+        assert held[-1].view.id == log[-1].id
+        assert sum(len(f.sse) for f in held) <= 10 * frame_bytes + frame_bytes
         notifier.close()
 
     asyncio.run(scenario())
+
+
+def test_a_stalled_subscriber_is_dropped_and_others_go_on(db_url: str) -> None:
+    """A client that connects and never reads: once the kernel's buffers for it are full, the
+    server's write to it blocks (nothing more is buffered for it) and after the send timeout its
+    stream ends, said in one log line; a reading subscriber meanwhile gets every event."""
+    import socket
+    import time
+    from urllib.parse import urlsplit
+
+    from conftest import start_server, stop_server
+
+    server = start_server(
+        db_url, POWERFLOW_DEPLOY_EXAMPLES="false", POWERFLOW_STREAM_SEND_TIMEOUT_SECONDS="1"
+    )
+    try:
+        designer = server.user("designer")
+        clerk = server.user("clerk,clerk-office")
+        with httpx.Client(base_url=server.url, timeout=30) as c:
+            upload = c.post(
+                "/v1/definitions",
+                headers=designer,
+                files={"file": ("t.bpmn", (DATA / "three_tasks.bpmn").read_bytes())},
+            )
+            assert upload.status_code == 201
+        parts = urlsplit(server.url)
+        assert parts.hostname is not None and parts.port is not None
+        stalled = socket.socket()
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a small window
+        stalled.connect((parts.hostname, parts.port))
+        stalled.sendall(
+            b"GET /v1/events/stream HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n"
+            + f"Authorization: {clerk['Authorization']}\r\n\r\n".encode()
+        )
+        client_port = stalled.getsockname()[1]
+        reader_ids: list[int] = []
+        reading = threading.Event()
+        instances, per_instance = 25, 8
+
+        def reader() -> None:
+            with (
+                httpx.Client(base_url=server.url, timeout=60) as sub,
+                sub.stream("GET", "/v1/events/stream", headers=clerk) as response,
+            ):
+                reading.set()
+                for event in sse_events(response):
+                    reader_ids.append(int(event["id"]))
+                    if len(reader_ids) >= instances * per_instance:
+                        return
+
+        thread = threading.Thread(target=reader)
+        thread.start()
+        assert reading.wait(10)
+        # Each completion records its submitted data in its event: 75 events of about 200 kB,
+        # more than the kernel buffers for one connection hold.
+        note = "x" * 200_000
+        with httpx.Client(base_url=server.url, timeout=60) as c:
+            for _ in range(instances):
+                inst = c.post(
+                    "/v1/instances", headers=clerk, json={"definition_key": "three_tasks"}
+                ).json()
+                for _ in range(3):
+                    task = inst["tasks"][0]["id"]
+                    inst = c.post(
+                        f"/v1/tasks/{task}/complete", headers=clerk, json={"data": {"note": note}}
+                    ).json()
+        thread.join(60)
+        assert len(reader_ids) == instances * per_instance
+        assert reader_ids == sorted(reader_ids)
+        deadline = time.monotonic() + 20
+        while "dropped subscriber" not in server.output() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert f"dropped subscriber 127.0.0.1:{client_port}" in server.output()
+        assert "took no data for 1.0 s" in server.output()
+        assert "Traceback" not in server.output()
+        stalled.close()
+        with httpx.Client(base_url=server.url, timeout=10) as c:  # and the server goes on
+            assert c.get("/v1/me", headers=clerk).status_code == 200
+    finally:
+        stop_server(server)

@@ -35,6 +35,11 @@ class Settings(BaseSettings):
         description="Event-stream subscribers wake at most this often: the commits of one "
         "window reach a subscriber in one write (more throughput, that much more latency)",
     )
+    stream_send_timeout_seconds: float = Field(
+        default=10,
+        gt=0,
+        description="An event-stream client that has not taken a write for this long is dropped",
+    )
     opentelemetry: bool = Field(
         default=False,
         description="Let FastAPI emit OpenTelemetry traces, metrics and logs to the globally "

@@ -14,15 +14,20 @@ from __future__ import annotations
 import asyncio
 import bisect
 import itertools
+import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette.sse import SendTimeoutError
+from starlette.types import Receive, Scope, Send
 
 from powerflow.api.schemas import EventRead
 from powerflow.services.views import EventView
+
+log = logging.getLogger("powerflow.stream")
 
 BATCH = 500
 POLL_SECONDS = 1.0
@@ -30,6 +35,8 @@ COALESCE_SECONDS = 0.010
 PING_SECONDS = 15
 SEND_TIMEOUT_SECONDS = 10
 TAIL_SIZE = 20_000
+WRITE_BYTES = 256 * 1024
+TAIL_BYTES = 32 * 1024 * 1024  # events carry submitted task data, up to the body limit each
 
 
 class CommitNotifier:
@@ -106,13 +113,17 @@ class EventTail:
         read: Reader,
         newest: Callable[[], Awaitable[int]],
         size: int = TAIL_SIZE,
+        max_bytes: int = TAIL_BYTES,
     ) -> None:
         self._notifier = notifier
         self._read = read
         self._newest = newest
         self._size = size
+        self._max_bytes = max_bytes
+        self._bytes = 0
         # Frames in id order, with their ids beside them for binary search; trimmed to the
-        # newest ``size`` once twice that many have accumulated.
+        # newest ``size`` once twice that many have accumulated, or to half of ``max_bytes``
+        # once their messages take more than that.
         self._frames: list[Frame] = []
         self._ids: list[int] = []
         self._complete_after: int | None = None  # holds every event with a greater id
@@ -130,18 +141,33 @@ class EventTail:
             self._last_id = self._complete_after = await self._newest()
         while True:
             batch = await self._read(self._last_id, BATCH)
-            self._frames.extend(frame(v) for v in batch)
+            frames = [frame(v) for v in batch]
+            self._frames.extend(frames)
             self._ids.extend(v.id for v in batch)
+            self._bytes += sum(len(f.sse) for f in frames)
             if batch:
                 self._last_id = batch[-1].id
-            if len(self._frames) > 2 * self._size:
-                self._complete_after = self._ids[-self._size - 1]
-                del self._frames[: -self._size]
-                del self._ids[: -self._size]
+            if len(self._frames) > 2 * self._size or self._bytes > self._max_bytes:
+                self._trim()
             if len(batch) < BATCH:
                 break
         self._generation = generation
         self._refreshed_at = time.monotonic()
+
+    def _trim(self) -> None:
+        """Keep the newest ``size`` frames, and at most half the byte budget of them."""
+        keep, kept_bytes = 0, 0
+        for f in reversed(self._frames):
+            if keep >= self._size or kept_bytes + len(f.sse) > self._max_bytes // 2:
+                break
+            keep += 1
+            kept_bytes += len(f.sse)
+        drop = len(self._frames) - keep
+        if drop:
+            self._complete_after = self._ids[drop - 1]
+            del self._frames[:drop]
+            del self._ids[:drop]
+            self._bytes = kept_bytes
 
     async def after(
         self, cursor: int, keep: Callable[[EventView], bool], limit: int
@@ -175,9 +201,39 @@ async def _frames(
             batch = [frame(v) for v in await read_filtered(cursor, BATCH)]
         if batch:
             cursor = batch[-1].view.id
-            yield b"".join(f.sse for f in batch)  # one write for all the events at hand
+            # The events at hand in as few writes as possible, each of at most about WRITE_BYTES.
+            chunk: list[bytes] = []
+            size = 0
+            for f in batch:
+                chunk.append(f.sse)
+                size += len(f.sse)
+                if size >= WRITE_BYTES:
+                    yield b"".join(chunk)
+                    chunk, size = [], 0
+            if chunk:
+                yield b"".join(chunk)
         if len(batch) < BATCH:
             await wake.wait()  # the next commit, or the notifier's periodic tick
+
+
+class EventStreamResponse(EventSourceResponse):
+    """sse-starlette's response, ending quietly when a client stops reading.
+
+    uvicorn blocks a write once the connection's buffer is full; after ``send_timeout`` seconds
+    sse-starlette gives up on it. That is routine for a stalled client, so it is logged as one
+    line instead of an exception; the stream ends and uvicorn closes the connection.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except SendTimeoutError:
+            client = scope.get("client")
+            log.warning(
+                "event stream: dropped subscriber %s, which took no data for %s s",
+                f"{client[0]}:{client[1]}" if client else "?",
+                self.send_timeout,
+            )
 
 
 def event_stream(
@@ -186,11 +242,16 @@ def event_stream(
     keep: Callable[[EventView], bool],
     read_filtered: Reader,
     cursor: int,
+    send_timeout: float = SEND_TIMEOUT_SECONDS,
 ) -> EventSourceResponse:
-    """An SSE response streaming matching events after ``cursor`` until the client leaves."""
-    return EventSourceResponse(
+    """An SSE response streaming matching events after ``cursor`` until the client leaves.
+
+    A client that stops reading is dropped after ``send_timeout`` seconds of a blocked write
+    (uvicorn blocks the write once its buffer is full), so it never grows the server's memory.
+    """
+    return EventStreamResponse(
         _frames(notifier, tail, keep, read_filtered, cursor),
         ping=PING_SECONDS,
-        send_timeout=SEND_TIMEOUT_SECONDS,
+        send_timeout=send_timeout,
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

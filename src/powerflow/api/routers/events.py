@@ -102,7 +102,14 @@ async def stream_events(
         )
 
     state = request.app.state
-    return event_stream(state.notifier, state.tail, keep, read, _cursor(after, last_event_id))
+    return event_stream(
+        state.notifier,
+        state.tail,
+        keep,
+        read,
+        _cursor(after, last_event_id),
+        send_timeout=state.settings.stream_send_timeout_seconds,
+    )
 
 
 @router.get(
@@ -134,4 +141,11 @@ async def stream_instance_events(
         )
 
     state = request.app.state
-    return event_stream(state.notifier, state.tail, keep, read, _cursor(after, last_event_id))
+    return event_stream(
+        state.notifier,
+        state.tail,
+        keep,
+        read,
+        _cursor(after, last_event_id),
+        send_timeout=state.settings.stream_send_timeout_seconds,
+    )
