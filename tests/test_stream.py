@@ -40,15 +40,29 @@ def read_until(client: httpx.Client, url: str, headers: dict, stop_after: int) -
     return got
 
 
-def _run_steps(base: str, clerk: dict, instances: int) -> None:
-    with httpx.Client(base_url=base, timeout=30) as c:
+def _deploy_three_tasks(server: Server) -> dict[str, str]:
+    """A designer deploys the three-task process; return a clerk who can run it."""
+    with httpx.Client(base_url=server.url, timeout=30) as c:
+        deployed = c.post(
+            "/v1/definitions",
+            headers=server.user("designer"),
+            files={"file": ("t.bpmn", (DATA / "three_tasks.bpmn").read_bytes())},
+        )
+        assert deployed.status_code == 201
+    return server.user("clerk,clerk-office")
+
+
+def _run_steps(base: str, clerk: dict, instances: int, data: dict | None = None) -> None:
+    with httpx.Client(base_url=base, timeout=60) as c:
         for _ in range(instances):
             inst = c.post(
                 "/v1/instances", headers=clerk, json={"definition_key": "three_tasks"}
             ).json()
             for _ in range(3):
                 inst = c.post(
-                    f"/v1/tasks/{inst['tasks'][0]['id']}/complete", headers=clerk, json={"data": {}}
+                    f"/v1/tasks/{inst['tasks'][0]['id']}/complete",
+                    headers=clerk,
+                    json={"data": data or {}},
                 ).json()
             assert inst["status"] == "completed"
 
@@ -83,15 +97,8 @@ def test_pull_consumer_pages_with_a_cursor(api: Api) -> None:
 
 @pytest.mark.e2e
 def test_sse_resumes_after_disconnect_without_gap_or_duplicate(server: Server) -> None:
-    designer = server.user("designer")
-    clerk = server.user("clerk,clerk-office")
+    clerk = _deploy_three_tasks(server)
     with httpx.Client(base_url=server.url, timeout=30) as c:
-        deployed = c.post(
-            "/v1/definitions",
-            headers=designer,
-            files={"file": ("t.bpmn", (DATA / "three_tasks.bpmn").read_bytes())},
-        )
-        assert deployed.status_code == 201
         _run_steps(server.url, clerk, 2)  # 2 x 8 events
         first = read_until(c, "/v1/events/stream", clerk, stop_after=7)
         assert [int(e["id"]) for e in first] == list(range(1, 8))
@@ -134,19 +141,9 @@ def test_sse_resumes_after_disconnect_without_gap_or_duplicate(server: Server) -
 
 @pytest.mark.e2e
 def test_burst_of_1000_steps_reaches_20_subscribers_in_order(server: Server) -> None:
-    designer = server.user("designer")
-    clerk = server.user("clerk,clerk-office")
+    clerk = _deploy_three_tasks(server)
     instances, per_instance = 125, 8  # 1,000 recorded steps
     total = instances * per_instance
-    with httpx.Client(base_url=server.url, timeout=30) as c:
-        assert (
-            c.post(
-                "/v1/definitions",
-                headers=designer,
-                files={"file": ("t.bpmn", (DATA / "three_tasks.bpmn").read_bytes())},
-            ).status_code
-            == 201
-        )
     received: dict[int, list[int]] = {}
     ready = threading.Barrier(21)
 
@@ -277,15 +274,7 @@ def test_a_stalled_subscriber_is_dropped_and_others_go_on(db_url: str) -> None:
         db_url, POWERFLOW_DEPLOY_EXAMPLES="false", POWERFLOW_STREAM_SEND_TIMEOUT_SECONDS="1"
     )
     try:
-        designer = server.user("designer")
-        clerk = server.user("clerk,clerk-office")
-        with httpx.Client(base_url=server.url, timeout=30) as c:
-            upload = c.post(
-                "/v1/definitions",
-                headers=designer,
-                files={"file": ("t.bpmn", (DATA / "three_tasks.bpmn").read_bytes())},
-            )
-            assert upload.status_code == 201
+        clerk = _deploy_three_tasks(server)
         parts = urlsplit(server.url)
         assert parts.hostname is not None and parts.port is not None
         stalled = socket.socket()
@@ -316,17 +305,7 @@ def test_a_stalled_subscriber_is_dropped_and_others_go_on(db_url: str) -> None:
         assert reading.wait(10)
         # Each completion records its submitted data in its event: 75 events of about 200 kB,
         # more than the kernel buffers for one connection hold.
-        note = "x" * 200_000
-        with httpx.Client(base_url=server.url, timeout=60) as c:
-            for _ in range(instances):
-                inst = c.post(
-                    "/v1/instances", headers=clerk, json={"definition_key": "three_tasks"}
-                ).json()
-                for _ in range(3):
-                    task = inst["tasks"][0]["id"]
-                    inst = c.post(
-                        f"/v1/tasks/{task}/complete", headers=clerk, json={"data": {"note": note}}
-                    ).json()
+        _run_steps(server.url, clerk, instances, data={"note": "x" * 200_000})
         thread.join(60)
         assert len(reader_ids) == instances * per_instance
         assert reader_ids == sorted(reader_ids)

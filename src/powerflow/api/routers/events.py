@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
@@ -10,7 +11,7 @@ from sse_starlette import EventSourceResponse
 from powerflow.api.deps import PrincipalDep, StoreDep, call
 from powerflow.api.errors import documented
 from powerflow.api.schemas import EventRead, Page
-from powerflow.api.stream import event_stream
+from powerflow.api.stream import Reader, event_stream
 from powerflow.services import feed
 from powerflow.services.views import EventView
 
@@ -101,15 +102,7 @@ async def stream_events(
             types=sorted(wanted),
         )
 
-    state = request.app.state
-    return event_stream(
-        state.notifier,
-        state.tail,
-        keep,
-        read,
-        _cursor(after, last_event_id),
-        send_timeout=state.settings.stream_send_timeout_seconds,
-    )
+    return _stream(request, keep, read, _cursor(after, last_event_id))
 
 
 @router.get(
@@ -140,12 +133,22 @@ async def stream_instance_events(
             store, feed.events_after, store, after=cursor, limit=limit, instance_id=instance_id
         )
 
+    return _stream(request, keep, read, _cursor(after, last_event_id))
+
+
+def _stream(
+    request: Request,
+    keep: Callable[[EventView], bool],
+    read: Reader,
+    cursor: int,
+) -> EventSourceResponse:
+    """The SSE response of a stream route, on the application's notifier, tail and settings."""
     state = request.app.state
     return event_stream(
         state.notifier,
         state.tail,
         keep,
         read,
-        _cursor(after, last_event_id),
+        cursor,
         send_timeout=state.settings.stream_send_timeout_seconds,
     )
