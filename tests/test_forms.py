@@ -10,6 +10,7 @@ import pytest
 
 from conftest import ROOT, Api
 
+REVIEW = {"dept_head_approved": True, "dept_head_opinion": "Ok"}
 PAYMENT = {"applicant_name": "Li Ming", "amount": 120000, "purpose": "Heating repair"}
 REQUEST = {
     "amount": 120000,
@@ -47,7 +48,7 @@ def test_the_deputy_cannot_skip_the_principal_with_an_undeclared_field(api: Api)
     instance = started.json()
     steps = [
         ("submit_request", "handler", REQUEST),
-        ("review_dept_head", "department-head", {"dept_head_approved": True, "dept_head_opinion": "Ok"}),
+        ("review_dept_head", "department-head", REVIEW),
         (
             "finance_review",
             "finance-reviewer",

@@ -4,8 +4,9 @@ The namespace ``urn:powerflow:bpmn:1.0`` (prefix ``pf``) carries, per process, l
 responsible roles, legal basis, power item, time limit, risk level and measures, and disclosure.
 The same keys are accepted as ``camunda:properties`` entries named ``pf:...``. User tasks also
 take ``camunda:candidateGroups`` and ``camunda:formData``. What data a human task or the start
-event accepts beyond its form is declared with ``pf:acceptsData`` (on the process as a default). Everything is read from the hardened
-lxml tree and returned as plain JSON-ready dictionaries; bad values become Problems with lines.
+event accepts beyond its form is declared with ``pf:acceptsData`` (on the process: a default).
+Everything is read from the hardened lxml tree and returned as plain JSON-ready dictionaries;
+bad values become Problems with lines.
 """
 
 from __future__ import annotations

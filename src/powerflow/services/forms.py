@@ -72,9 +72,7 @@ def check_start_variables(catalog: dict[str, Any], variables: dict[str, Any]) ->
     _check(start_accepts(catalog), variables, {}, what="start")
 
 
-def _check(
-    accepted: Accepted, data: dict[str, Any], current: dict[str, Any], *, what: str
-) -> None:
+def _check(accepted: Accepted, data: dict[str, Any], current: dict[str, Any], *, what: str) -> None:
     where = "the task's form" if what == "task" else "the process's start form"
     problems: list[str] = []
     if not accepted.any_field:

@@ -231,3 +231,13 @@ def complete(
             extra={"task.completed": {"role": role}},
         )
         return instance_view(instance, definition, tasks)
+
+
+def empty_inbox_hint(principal: Principal) -> str:
+    """Why an inbox is empty, in the caller's terms: the roles it was selected by."""
+    roles = ", ".join(sorted(principal.roles)) or "none"
+    return (
+        f"No task matches. Your roles are: {roles}. A task shows here when it waits for one of "
+        "your roles (each task lists its roles); if you should act on a task, ask an "
+        "administrator to give you its role."
+    )
