@@ -93,6 +93,10 @@ class DefinitionRead(Schema):
     deployed_at: datetime
     metadata: Metadata
     warnings: list[BpmnProblem]
+    start_form: list[FormFieldRead] = Field(
+        default_factory=list,
+        description="The start event's form: the variables an instance may be started with",
+    )
 
 
 class DeployResponse(Schema):
