@@ -291,3 +291,50 @@ def test_the_opt_in_validates_against_the_published_schema() -> None:
     for fields in ("", "a,,b"):
         element = etree.fromstring(f'<pf:acceptsData xmlns:pf="{pf}" fields="{fields}"/>')
         assert not schema.validate(element), fields
+
+
+def test_upgrading_records_what_older_definitions_accept(db_url: str) -> None:
+    """Definitions deployed before this rule get their start form and opt-ins from their file
+    (migration 0004), so a start form already in the file is honoured after the upgrade."""
+    from sqlalchemy import select
+
+    from powerflow.bootstrap import SYSTEM
+    from powerflow.db.engine import Store
+    from powerflow.db.migrate import upgrade
+    from powerflow.db.models import Definition
+    from powerflow.services import definitions
+    from powerflow.services.instances import start_instance
+
+    store = Store(db_url)
+    try:
+        upgrade(store.engine)
+        xml = (ROOT / "processes" / "fund_disbursement.bpmn").read_bytes()
+        definitions.deploy(store, xml, "fund_disbursement.bpmn", SYSTEM, max_bytes=len(xml))
+        with store.write() as session:  # as an older version stored it
+            row = session.scalar(select(Definition))
+            assert row is not None
+            old = dict(row.catalog)
+            old.pop("start")
+            old.pop("accepts_data")
+            old["elements"] = {
+                k: {f: v for f, v in e.items() if f != "accepts_data"}
+                for k, e in old["elements"].items()
+            }
+            row.catalog = old
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0003'")
+        upgrade(store.engine)
+        with store.read() as session:
+            catalog = session.scalar(select(Definition.catalog))
+        assert catalog is not None
+        assert [f["id"] for f in catalog["start"]["form"]] == [
+            "amount",
+            "purpose",
+            "applicant_name",
+        ]
+        assert catalog["elements"]["submit_request"]["accepts_data"] is None
+        store.immutable_cache.clear()
+        view = start_instance(store, SYSTEM, "fund_disbursement", variables=PAYMENT)
+        assert view.tasks[0].element_id == "submit_request"
+    finally:
+        store.dispose()
