@@ -338,3 +338,37 @@ def test_upgrading_records_what_older_definitions_accept(db_url: str) -> None:
         assert view.tasks[0].element_id == "submit_request"
     finally:
         store.dispose()
+
+
+MANUAL = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:pf="urn:powerflow:bpmn:1.0" id="d" targetNamespace="urn:test">
+  <bpmn:process id="manual" isExecutable="true">
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:manualTask id="sign" name="Sign the letter">
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:manualTask>
+    <bpmn:task id="file" name="File the letter">
+      <bpmn:extensionElements><pf:acceptsData fields="shelf"/></bpmn:extensionElements>
+      <bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing></bpmn:task>
+    <bpmn:endEvent id="end"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="sign"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="sign" targetRef="file"/>
+    <bpmn:sequenceFlow id="f3" sourceRef="file" targetRef="end"/>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def test_manual_and_plain_tasks_accept_only_what_they_opt_in(api: Api, tmp_path: Any) -> None:
+    path = tmp_path / "manual.bpmn"
+    path.write_text(MANUAL)
+    assert api.deploy(path).status_code == 201
+    clerk = api.user("clerk")
+    started = api.client.post("/v1/instances", headers=clerk, json={"definition_key": "manual"})
+    sign = _only_task(started.json(), "sign")
+    assert _complete(api, clerk, sign["id"], {"signed": True}).status_code == 422
+    filing = _only_task(_complete(api, clerk, sign["id"], {}).json(), "file")
+    assert _complete(api, clerk, filing["id"], {"signed": True}).status_code == 422
+    done = _complete(api, clerk, filing["id"], {"shelf": "B-3"})
+    assert done.status_code == 200, done.text
+    assert done.json()["data"] == {"shelf": "B-3"}
