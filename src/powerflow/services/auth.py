@@ -241,6 +241,7 @@ def update_user(
     _require_admin(principal)
     with store.write() as session:
         user = _user(session, name)
+        was_admin = not user.disabled and "admin" in user.roles
         if roles is not None:
             user.roles = parse_roles(roles)
         if disabled is not None:
@@ -251,7 +252,7 @@ def update_user(
             for u in session.scalars(select(User).where(User.disabled.is_(False)))
             if "admin" in u.roles
         ]
-        if not active_admins:
+        if was_admin and not active_admins:
             raise Conflict(
                 f"This would leave no active administrator: give another user the 'admin' role "
                 f"before taking it from '{name}' or disabling them."
