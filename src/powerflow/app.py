@@ -14,7 +14,15 @@ from powerflow import bootstrap
 from powerflow.api import errors
 from powerflow.api.deps import call
 from powerflow.api.limits import BodyLimit
-from powerflow.api.routers import definitions, events, instances, system, tasks, webhooks
+from powerflow.api.routers import (
+    definitions,
+    events,
+    instances,
+    system,
+    tasks,
+    users,
+    webhooks,
+)
 from powerflow.api.stream import CommitNotifier, EventTail
 from powerflow.db.engine import Store
 from powerflow.periodic import PeriodicThread
@@ -99,6 +107,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         events.router,
         definitions.router,
         webhooks.router,
+        users.router,
     ):
         app.include_router(router)
     app.add_middleware(

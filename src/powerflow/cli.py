@@ -134,6 +134,44 @@ def users_token(name: str, database_url: DbOption = None) -> None:
         raise typer.Exit(1) from None
 
 
+@users_app.command("roles")
+def users_roles(
+    name: str,
+    roles: Annotated[str, typer.Option(help="The new comma-separated roles (replace the old)")],
+    database_url: DbOption = None,
+) -> None:
+    """Replace a user's roles (a running server follows within 5 seconds)."""
+    _update_user(name, database_url, roles=roles)
+
+
+@users_app.command("disable")
+def users_disable(name: str, database_url: DbOption = None) -> None:
+    """Disable a user: their token stops working (on a running server within 5 seconds)."""
+    _update_user(name, database_url, disabled=True)
+
+
+@users_app.command("enable")
+def users_enable(name: str, database_url: DbOption = None) -> None:
+    """Re-enable a disabled user: their token works again."""
+    _update_user(name, database_url, disabled=False)
+
+
+def _update_user(
+    name: str, database_url: str | None, *, roles: str | None = None, disabled: bool | None = None
+) -> None:
+    from powerflow.services import auth
+    from powerflow.services.errors import DomainError
+
+    store = _store(_settings(database_url))
+    try:
+        user = auth.update_user(store, name, roles=roles, disabled=disabled)
+    except DomainError as exc:
+        typer.echo(exc.message, err=True)
+        raise typer.Exit(1) from None
+    suffix = "\t(disabled)" if user.disabled else ""
+    typer.echo(f"{user.name}\t{','.join(user.roles)}{suffix}")
+
+
 @users_app.command("list")
 def users_list(database_url: DbOption = None) -> None:
     """List users and their roles."""

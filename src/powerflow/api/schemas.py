@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -93,6 +93,10 @@ class DefinitionRead(Schema):
     deployed_at: datetime
     metadata: Metadata
     warnings: list[BpmnProblem]
+    start_form: list[FormFieldRead] = Field(
+        default_factory=list,
+        description="The start event's form: the variables an instance may be started with",
+    )
 
 
 class DeployResponse(Schema):
@@ -305,11 +309,67 @@ class Page(Schema, Generic[T]):
     has_more: bool
 
 
+class TaskPage(Page[TaskRead]):
+    """A page of the inbox, with the roles it was selected by (an empty inbox says why)."""
+
+    caller_roles: list[str] = Field(
+        default_factory=list, description="The roles the caller holds, sorted."
+    )
+    hint: str | None = Field(
+        default=None, description="On an empty first page: why, and what to ask for."
+    )
+
+
 class Me(BaseModel):
     """The authenticated caller."""
 
     name: str
     roles: list[str]
+
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$"
+ROLE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+Role = Annotated[str, Field(pattern=ROLE_PATTERN, max_length=64)]
+
+
+class UserRead(Schema):
+    """A user as administrators see it (never a token or its hash)."""
+
+    name: str
+    roles: list[str]
+    disabled: bool
+    created_at: datetime
+
+
+class UserCreated(UserRead):
+    """A new user with their bearer token, shown only in this response."""
+
+    token: str
+
+
+class UserToken(BaseModel):
+    """A user's new bearer token, shown only in this response; the old one stops working."""
+
+    name: str
+    token: str
+
+
+class UserCreate(BaseModel):
+    """Create a user with roles."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=NAME_PATTERN, max_length=100)
+    roles: list[Role] = Field(default_factory=list, max_length=100)
+
+
+class UserUpdate(BaseModel):
+    """Replace a user's roles, or disable (``disabled: true``) or re-enable them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    roles: list[Role] | None = Field(default=None, max_length=100)
+    disabled: bool | None = None
 
 
 class Health(BaseModel):

@@ -27,7 +27,14 @@ from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
 
-from powerflow.engine.extensions import NS, ElementInfo, ProcessInfo, read_process
+from powerflow.engine.extensions import (
+    NS,
+    AcceptsData,
+    ElementInfo,
+    ProcessInfo,
+    StartInfo,
+    read_process,
+)
 from powerflow.engine.scripting import ScriptRejected, compile_script
 from powerflow.engine.types import Problem
 from powerflow.engine.xml import BPMN_NS, XmlRejected, parse_untrusted
@@ -63,13 +70,18 @@ class CompiledProcess:
     elements: dict[str, ElementInfo]
     flows: dict[str, dict[str, Any]]
     warnings: list[Problem] = field(default_factory=list)
+    accepts_data: AcceptsData = None
+    start: StartInfo = field(default_factory=StartInfo)
 
     def catalog(self) -> dict[str, Any]:
-        """The JSON document stored with the definition: metadata, elements, flows."""
+        """The JSON document stored with the definition: metadata, elements, flows, and what
+        data the start event and the process accept (read by services/forms.py)."""
         return {
             "process": self.metadata,
             "elements": {k: v.as_dict() for k, v in self.elements.items()},
             "flows": self.flows,
+            "accepts_data": self.accepts_data,
+            "start": self.start.as_dict(),
         }
 
 
@@ -288,7 +300,17 @@ def compile_bpmn(data: bytes, filename: str, *, max_bytes: int) -> CompileResult
         if not info.executable:
             reason = f'Process {pid} is not executable (isExecutable="false"): stored for viewing.'
             compiled.append(
-                CompiledProcess(pid, info.name, False, reason, info.metadata, info.elements, flows)
+                CompiledProcess(
+                    pid,
+                    info.name,
+                    False,
+                    reason,
+                    info.metadata,
+                    info.elements,
+                    flows,
+                    accepts_data=info.accepts_data,
+                    start=info.start,
+                )
             )
             continue
         try:
@@ -317,6 +339,8 @@ def compile_bpmn(data: bytes, filename: str, *, max_bytes: int) -> CompileResult
                 info.elements,
                 flows,
                 warnings=[p for p in lint if p.severity == "warning"],
+                accepts_data=info.accepts_data,
+                start=info.start,
             )
         )
     return CompileResult(digest, compiled, problems)

@@ -3,8 +3,10 @@
 The namespace ``urn:powerflow:bpmn:1.0`` (prefix ``pf``) carries, per process, lane and activity:
 responsible roles, legal basis, power item, time limit, risk level and measures, and disclosure.
 The same keys are accepted as ``camunda:properties`` entries named ``pf:...``. User tasks also
-take ``camunda:candidateGroups`` and ``camunda:formData``. Everything is read from the hardened
-lxml tree and returned as plain JSON-ready dictionaries; bad values become Problems with lines.
+take ``camunda:candidateGroups`` and ``camunda:formData``. What data a human task or the start
+event accepts beyond its form is declared with ``pf:acceptsData`` (on the process: a default).
+Everything is read from the hardened lxml tree and returned as plain JSON-ready dictionaries;
+bad values become Problems with lines.
 """
 
 from __future__ import annotations
@@ -39,8 +41,18 @@ POWER_CATEGORIES = (
     "adjudication",
     "other",
 )
-PF_ELEMENTS = ("responsibleRole", "legalBasis", "powerItem", "timeLimit", "risk", "disclosure")
-SINGLE_ELEMENTS = ("powerItem", "timeLimit", "risk", "disclosure")
+PF_ELEMENTS = (
+    "responsibleRole",
+    "legalBasis",
+    "powerItem",
+    "timeLimit",
+    "risk",
+    "disclosure",
+    "acceptsData",
+)
+SINGLE_ELEMENTS = ("powerItem", "timeLimit", "risk", "disclosure", "acceptsData")
+ANY_DATA = "*"
+FIELD_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,99}$")
 FORM_TYPES = ("string", "long", "boolean", "date", "enum")
 ACTIVITY_TAGS = (
     "userTask",
@@ -70,6 +82,22 @@ def empty_metadata() -> dict[str, Any]:
     }
 
 
+AcceptsData = str | list[str] | None
+"""What pf:acceptsData declares: None (nothing), ``"*"`` (any field) or the field names."""
+
+
+@dataclass
+class StartInfo:
+    """What the process's start event(s) accept as instance variables."""
+
+    form: list[FormField] = field(default_factory=list)
+    accepts_data: AcceptsData = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON shape stored with the definition."""
+        return {"form": [f.as_dict() for f in self.form], "accepts_data": self.accepts_data}
+
+
 @dataclass
 class ElementInfo:
     """What powerflow knows about one flow element beyond what the engine runs."""
@@ -81,6 +109,7 @@ class ElementInfo:
     roles: list[str]
     metadata: dict[str, Any]
     form: list[FormField] = field(default_factory=list)
+    accepts_data: AcceptsData = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON shape stored with the definition."""
@@ -92,6 +121,7 @@ class ElementInfo:
             "roles": self.roles,
             "metadata": self.metadata,
             "form": [f.as_dict() for f in self.form],
+            "accepts_data": self.accepts_data,
         }
 
 
@@ -104,6 +134,8 @@ class ProcessInfo:
     executable: bool
     metadata: dict[str, Any]
     elements: dict[str, ElementInfo]
+    accepts_data: AcceptsData = None
+    start: StartInfo = field(default_factory=StartInfo)
 
 
 class _Reader:
@@ -140,6 +172,8 @@ class _Reader:
                 self.problem(el, f"pf:{local} may appear at most once on an element.")
                 continue
             seen.add(local)
+            if local == "acceptsData":
+                continue  # read by accepts_data(), where the element kind is known
             getattr(self, f"_pf_{local}")(el, from_pf, where)
         return {key: from_pf.get(key, value) for key, value in from_camunda.items()}
 
@@ -264,6 +298,7 @@ class _Reader:
             "riskMeasures",
             "disclosure",
             "disclosureFields",
+            "acceptsData",
         }
         for key, (prop, _value) in values.items():
             if key not in known:
@@ -311,6 +346,50 @@ class _Reader:
                     "fields": [f.strip() for f in fields.split(",") if f.strip()],
                 }
 
+    def accepts_data(self, node: etree._Element, *, allowed: bool) -> AcceptsData:
+        """The pf:acceptsData of an element (the element wins over the camunda property).
+
+        ``allowed`` says whether the element may carry it (a process, a start event, a human
+        task); elsewhere it is an upload problem, because it would mean nothing.
+        """
+        elements = node.xpath("./bpmn:extensionElements/pf:acceptsData", namespaces=NS)
+        props = node.xpath(
+            "./bpmn:extensionElements/camunda:properties/camunda:property[@name='pf:acceptsData']",
+            namespaces=NS,
+        )
+        source: etree._Element | None = None
+        raw: str | None = None
+        if elements:
+            source, raw = elements[0], elements[0].get("fields")
+            if raw is None:
+                self.problem(
+                    source,
+                    'pf:acceptsData needs a fields attribute: fields="*" for any field, or the '
+                    'field names separated by commas, such as fields="approved,comment".',
+                )
+                return None
+        elif props:
+            source, raw = props[-1], props[-1].get("value") or ""
+        if source is None or raw is None:
+            return None
+        if not allowed:
+            self.problem(source, ACCEPTS_DATA_PLACE)
+            return None
+        if raw.strip() == ANY_DATA:
+            return ANY_DATA
+        names: list[str] = []
+        for name in (n.strip() for n in raw.split(",")):
+            if not FIELD_PATTERN.match(name):
+                self.problem(
+                    source,
+                    f"pf:acceptsData names '{name}', which is not a data field name: use a "
+                    "letter, then letters, digits or '_' (or fields=\"*\" for any field).",
+                )
+                return None
+            if name not in names:
+                names.append(name)
+        return names
+
     def form(self, node: etree._Element) -> list[FormField]:
         fields: list[FormField] = []
         for ff in node.xpath(
@@ -350,6 +429,12 @@ class _Reader:
         return fields
 
 
+ACCEPTS_DATA_PLACE = (
+    "pf:acceptsData belongs on a bpmn:process, a start event or a human task (user task, manual "
+    "task or task); move it there or remove it."
+)
+
+
 def _owner_id(node: etree._Element) -> str | None:
     current: etree._Element | None = node
     while current is not None:
@@ -375,10 +460,27 @@ def _lanes_of(process: etree._Element, reader: _Reader) -> dict[str, tuple[str, 
             )
             name = name[:MAX_NAME]
         meta = reader.metadata(lane, where="lane")
+        reader.accepts_data(lane, allowed=False)
         roles = meta["responsible_roles"] or [name]
         for ref in lane.xpath("./bpmn:flowNodeRef", namespaces=NS):
             result[(ref.text or "").strip()] = (name, roles)
     return result
+
+
+def _start_info(process: etree._Element, reader: _Reader) -> StartInfo:
+    """The form fields and pf:acceptsData of the process's own start events, merged."""
+    start = StartInfo()
+    for node in process.xpath("./bpmn:startEvent", namespaces=NS):
+        for ff in reader.form(node):
+            if all(f.id != ff.id for f in start.form):
+                start.form.append(ff)
+        accepts = reader.accepts_data(node, allowed=True)
+        if accepts == ANY_DATA:
+            start.accepts_data = ANY_DATA
+        elif isinstance(accepts, list) and start.accepts_data != ANY_DATA:
+            known = start.accepts_data if isinstance(start.accepts_data, list) else []
+            start.accepts_data = known + [n for n in accepts if n not in known]
+    return start
 
 
 def read_process(process: etree._Element) -> tuple[ProcessInfo, list[Problem]]:
@@ -407,6 +509,7 @@ def read_process(process: etree._Element) -> tuple[ProcessInfo, list[Problem]]:
             if not roles:
                 roles = list(lane_roles)
             form = reader.form(node) if tag == "userTask" else []
+            accepts = reader.accepts_data(node, allowed=tag in HUMAN_TASK_TAGS)
             elements[eid] = ElementInfo(
                 element_id=eid,
                 tag=tag,
@@ -415,6 +518,7 @@ def read_process(process: etree._Element) -> tuple[ProcessInfo, list[Problem]]:
                 roles=roles,
                 metadata=emeta,
                 form=form,
+                accepts_data=accepts,
             )
     info = ProcessInfo(
         process_id=pid,
@@ -422,5 +526,7 @@ def read_process(process: etree._Element) -> tuple[ProcessInfo, list[Problem]]:
         executable=process.get("isExecutable", "true") != "false",
         metadata=meta,
         elements=elements,
+        accepts_data=reader.accepts_data(process, allowed=True),
+        start=_start_info(process, reader),
     )
     return info, reader.problems

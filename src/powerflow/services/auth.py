@@ -15,13 +15,21 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from powerflow.db import queries
 from powerflow.db.engine import Store
 from powerflow.db.models import User
-from powerflow.services.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from powerflow.services.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unauthenticated,
+)
 
 SYSTEM_ROLES = frozenset({"admin", "designer", "clerk", "monitor", "auditor"})
 ROLE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -147,8 +155,9 @@ def add_user(store: Store, name: str, roles: list[str] | str, token: str | None 
     return token
 
 
-def rotate_token(store: Store, name: str) -> str:
+def rotate_token(store: Store, name: str, principal: Principal | None = None) -> str:
     """Give a user a new token; the old one stops working."""
+    _require_admin(principal)
     token = new_token()
     with store.write() as session:
         user = session.scalar(select(User).where(User.name == name))
@@ -163,6 +172,94 @@ def list_users(store: Store) -> list[tuple[str, list[str], bool]]:
     """Every user with roles and whether disabled."""
     with store.read() as session:
         return [(u.name, list(u.roles), u.disabled) for u in session.scalars(select(User))]
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    """A user as administrators see it: never the token or its hash."""
+
+    name: str
+    roles: list[str]
+    disabled: bool
+    created_at: datetime
+
+
+def _info(user: User) -> UserInfo:
+    return UserInfo(user.name, list(user.roles), bool(user.disabled), user.created_at)
+
+
+def _require_admin(principal: Principal | None) -> None:
+    """Only administrators manage users (the CLI passes no principal: it has the database)."""
+    if principal is not None and not principal.is_admin:
+        raise Forbidden("Managing users needs the 'admin' role.")
+
+
+def _user(session: Session, name: str) -> User:
+    user = session.scalar(select(User).where(User.name == name))
+    if user is None:
+        raise NotFound(f"There is no user named '{name}'.")
+    return user
+
+
+def users(store: Store, principal: Principal | None = None) -> list[UserInfo]:
+    """Every user, by name, with roles and whether disabled."""
+    _require_admin(principal)
+    with store.read() as session:
+        return [_info(u) for u in session.scalars(select(User).order_by(User.name))]
+
+
+def get_user(store: Store, name: str, principal: Principal | None = None) -> UserInfo:
+    """One user, by name."""
+    _require_admin(principal)
+    with store.read() as session:
+        return _info(_user(session, name))
+
+
+def create_user(
+    store: Store, name: str, roles: list[str] | str, principal: Principal | None = None
+) -> tuple[UserInfo, str]:
+    """Create a user; return them and their token (shown once, only its hash is stored)."""
+    _require_admin(principal)
+    token = add_user(store, name, roles)
+    return get_user(store, name), token
+
+
+def update_user(
+    store: Store,
+    name: str,
+    *,
+    roles: list[str] | str | None = None,
+    disabled: bool | None = None,
+    principal: Principal | None = None,
+) -> UserInfo:
+    """Replace a user's roles and/or disable or re-enable them; effective at once here.
+
+    A disabled user's token stops working (at once on this worker, within
+    PRINCIPAL_TTL_SECONDS on others); re-enabling brings the same token back. The change that
+    would leave no active administrator is refused.
+    """
+    _require_admin(principal)
+    with store.write() as session:
+        user = _user(session, name)
+        was_admin = not user.disabled and "admin" in user.roles
+        if roles is not None:
+            user.roles = parse_roles(roles)
+        if disabled is not None:
+            user.disabled = disabled
+        session.flush()
+        active_admins = [
+            u.name
+            for u in session.scalars(select(User).where(User.disabled.is_(False)))
+            if "admin" in u.roles
+        ]
+        if was_admin and not active_admins:
+            raise Conflict(
+                f"This would leave no active administrator: give another user the 'admin' role "
+                f"before taking it from '{name}' or disabling them."
+            )
+        info = _info(user)
+    _cache(store).forget(name)
+    return info
 
 
 def ensure_admin(store: Store, admin_token: str | None) -> str | None:

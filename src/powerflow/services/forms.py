@@ -1,19 +1,109 @@
-"""Checking submitted task data against the task's declared form (camunda:formData)."""
+"""What data a person may submit: the fields the model declares, and nothing else.
+
+A gateway, a script or a rule reads the instance data, so a field nobody declared must not reach
+it. A human task accepts its form fields (``camunda:formData``) and the names its
+``pf:acceptsData`` lists; ``POST /v1/instances`` accepts the start event's form fields and
+``pf:acceptsData``. An element that declares neither falls back to the process's
+``pf:acceptsData``; without that it accepts no data at all. ``fields="*"`` accepts any field
+(for generic models). Declared form fields are type-checked; names accepted through
+``pf:acceptsData`` only, any plain JSON value. docs/extensions.md §3.7 is the designer's guide.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from powerflow.services.errors import InvalidInput
 
+ANY_DATA = "*"
 
-def check_form(form: list[dict[str, Any]], data: dict[str, Any], current: dict[str, Any]) -> None:
-    """Reject data whose declared fields are of the wrong type, or missing when required.
+
+@dataclass(frozen=True)
+class Accepted:
+    """The data an element accepts: typed form fields, plus untyped names or any field."""
+
+    form: list[dict[str, Any]]
+    names: frozenset[str]
+    any_field: bool
+
+    @property
+    def declared(self) -> list[str]:
+        """Every declared field name, form fields first."""
+        ids = [f["id"] for f in self.form]
+        return ids + sorted(self.names.difference(ids))
+
+
+def _accepted(form: list[dict[str, Any]], own: Any, process_default: Any) -> Accepted:
+    rule = own if (form or own is not None) else process_default
+    if rule == ANY_DATA:
+        return Accepted(form, frozenset(), True)
+    return Accepted(form, frozenset(rule or ()), False)
+
+
+def task_accepts(catalog: dict[str, Any], element_id: str) -> Accepted:
+    """What a human task accepts, from the definition's catalog."""
+    element = catalog.get("elements", {}).get(element_id, {})
+    return _accepted(
+        element.get("form", []), element.get("accepts_data"), catalog.get("accepts_data")
+    )
+
+
+def start_accepts(catalog: dict[str, Any]) -> Accepted:
+    """What the variables of a new instance may hold, from the definition's catalog."""
+    start = catalog.get("start", {})
+    return _accepted(start.get("form", []), start.get("accepts_data"), catalog.get("accepts_data"))
+
+
+def check_task_data(
+    catalog: dict[str, Any], element_id: str, data: dict[str, Any], current: dict[str, Any]
+) -> None:
+    """Refuse task data with undeclared fields, wrong types or missing required fields.
 
     A required field may be left out when the task's current data already holds a value for it
     (a form prefilled from earlier steps or start variables).
     """
+    _check(task_accepts(catalog, element_id), data, current, what="task")
+
+
+def check_start_variables(catalog: dict[str, Any], variables: dict[str, Any]) -> None:
+    """Refuse start variables the start event's form (or the process) does not declare."""
+    _check(start_accepts(catalog), variables, {}, what="start")
+
+
+def _check(accepted: Accepted, data: dict[str, Any], current: dict[str, Any], *, what: str) -> None:
+    where = "the task's form" if what == "task" else "the process's start form"
+    problems: list[str] = []
+    if not accepted.any_field:
+        declared = set(accepted.declared)
+        for name in data:
+            if name not in declared:
+                problems.append(f"'{name}' is not a field of {where}.")
+    problems.extend(_form_problems(accepted.form, data, current))
+    if not problems:
+        return
+    if accepted.declared or accepted.any_field:
+        summary = f"The submitted data does not fit {where}"
+        if accepted.declared and not accepted.any_field:
+            summary += f" (its fields: {', '.join(accepted.declared)})"
+    elif what == "task":
+        summary = (
+            "This task declares no form fields, so it accepts no data: submit {} or ask the "
+            "process designer to declare the fields (camunda:formData or pf:acceptsData)"
+        )
+    else:
+        summary = (
+            "This process declares no start variables, so it accepts none: start it without "
+            "variables or ask the process designer to declare them on the start event "
+            "(camunda:formData or pf:acceptsData)"
+        )
+    raise InvalidInput(f"{summary}: " + " ".join(problems), fields=problems)
+
+
+def _form_problems(
+    form: list[dict[str, Any]], data: dict[str, Any], current: dict[str, Any]
+) -> list[str]:
     problems: list[str] = []
     for field in form:
         fid, label, ftype = field["id"], field.get("label") or field["id"], field.get("type")
@@ -29,11 +119,7 @@ def check_form(form: list[dict[str, Any]], data: dict[str, Any], current: dict[s
         reason = _type_problem(ftype, value, field)
         if reason:
             problems.append(f"'{label}' ({fid}) {reason}")
-    if problems:
-        raise InvalidInput(
-            "The submitted data does not fit the task's form: " + " ".join(problems),
-            fields=problems,
-        )
+    return problems
 
 
 def _type_problem(ftype: str | None, value: Any, field: dict[str, Any]) -> str | None:

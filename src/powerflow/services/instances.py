@@ -18,6 +18,7 @@ from powerflow.services.auth import Principal
 from powerflow.services.definitions import definition_by_id, resolve, runnable
 from powerflow.services.errors import Conflict, Forbidden, InvalidInput, NotFound
 from powerflow.services.events import event_rows
+from powerflow.services.forms import check_start_variables
 from powerflow.services.steps import instance_view, record_step
 from powerflow.services.views import EventView, InstanceView, Page
 
@@ -42,7 +43,10 @@ def start_instance(
     variables: dict[str, Any] | None = None,
     version: int | None = None,
 ) -> InstanceView:
-    """Start the latest (or given) version of a definition and run it to its first wait state."""
+    """Start the latest (or given) version of a definition and run it to its first wait state.
+
+    The variables may hold only what the start event's form (or the process) declares.
+    """
     if not principal.has(*START_ROLES):
         raise Forbidden("Starting a process needs the 'clerk' role.")
     variables = variables or {}
@@ -65,6 +69,7 @@ def start_instance(
                 conn, definition.key, business_key
             ):
                 raise duplicate
+            check_start_variables(definition.catalog, variables)
             process = runnable(conn, definition)
             step = engine.start(process, variables)
             now = utcnow()

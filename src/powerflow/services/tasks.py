@@ -16,7 +16,7 @@ from powerflow.services.auth import Principal
 from powerflow.services.definitions import definition_by_id, runnable
 from powerflow.services.errors import Conflict, Forbidden, InvalidInput, NotFound
 from powerflow.services.events import event_rows
-from powerflow.services.forms import check_form
+from powerflow.services.forms import check_task_data
 from powerflow.services.instances import load_for_update
 from powerflow.services.steps import instance_view, record_step, task_record
 from powerflow.services.views import InstanceView, Page, TaskRecord
@@ -188,7 +188,8 @@ def complete(
     """Complete a ready task with data and run the instance to its next wait state, atomically.
 
     Checks, in order and before anything is written: the task exists, the caller holds its role,
-    it is ready and not claimed by someone else, the data is plain JSON and fits the form. Two
+    it is ready and not claimed by someone else, the data is plain JSON and holds only the fields
+    the model declares for the task, of the declared types (services/forms.py). Two
     concurrent completions of one task: one wins, the other gets Conflict.
     """
     try:
@@ -209,16 +210,13 @@ def complete(
                 f"Instance {instance.id} is {instance.status}; its tasks cannot be completed."
             )
         definition = definition_by_id(store, conn, instance.definition_id)
-        form = definition.catalog.get("elements", {}).get(task.element_id, {}).get("form", [])
         process = runnable(conn, definition)
 
         def fits_form(current: dict[str, Any], submitted: dict[str, Any]) -> None:
-            check_form(form, submitted, current)
+            check_task_data(definition.catalog, task.element_id, submitted, current)
 
         try:
-            step = engine.complete_task(
-                process, instance.state, task_id, data, check=fits_form if form else None
-            )
+            step = engine.complete_task(process, instance.state, task_id, data, check=fits_form)
         except (engine.TaskNotReady, engine.TaskNotFound, engine.InstanceNotRunning) as exc:
             raise Conflict(f"Task '{task.name}' cannot be completed now: {exc}.") from None
         role = next((r for r in task.roles if r in principal.roles), None)
@@ -233,3 +231,13 @@ def complete(
             extra={"task.completed": {"role": role}},
         )
         return instance_view(instance, definition, tasks)
+
+
+def empty_inbox_hint(principal: Principal) -> str:
+    """Why an inbox is empty, in the caller's terms: the roles it was selected by."""
+    roles = ", ".join(sorted(principal.roles)) or "none"
+    return (
+        f"No task matches. Your roles are: {roles}. A task shows here when it waits for one of "
+        "your roles (each task lists its roles); if you should act on a task, ask an "
+        "administrator to give you its role."
+    )

@@ -29,6 +29,11 @@ class DefinitionView:
         """The process-level powerflow metadata."""
         return dict(self.catalog.get("process", {}))
 
+    @property
+    def start_form(self) -> list[dict[str, Any]]:
+        """The form fields of the start event: the variables POST /v1/instances takes."""
+        return list(self.catalog.get("start", {}).get("form", []))
+
 
 @dataclass(frozen=True)
 class DeployOutcome:

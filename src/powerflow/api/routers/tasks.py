@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from powerflow.api.deps import PrincipalDep, StoreDep, call, json_response
 from powerflow.api.errors import documented
-from powerflow.api.schemas import InstanceRead, Page, TaskComplete, TaskDetail, TaskRead
+from powerflow.api.schemas import InstanceRead, TaskComplete, TaskDetail, TaskPage, TaskRead
 from powerflow.services import tasks
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
@@ -25,7 +25,7 @@ WRITE_ERRORS = documented(
 State = Annotated[str | None, Query(pattern="^(ready|completed|cancelled)$")]
 
 
-@router.get("", response_model=Page[TaskRead], responses=ERRORS, summary="The caller's inbox")
+@router.get("", response_model=TaskPage, responses=ERRORS, summary="The caller's inbox")
 async def list_tasks(
     store: StoreDep,
     principal: PrincipalDep,
@@ -35,8 +35,11 @@ async def list_tasks(
     instance_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> Page[TaskRead]:
-    """Tasks the caller's roles allow them to see, oldest first."""
+) -> TaskPage:
+    """Tasks the caller's roles allow them to see, oldest first.
+
+    The page carries the caller's roles; an empty first page also a hint saying why.
+    """
     page = await call(
         store,
         tasks.list_tasks,
@@ -49,11 +52,13 @@ async def list_tasks(
         limit=limit,
         offset=offset,
     )
-    return Page[TaskRead](
+    return TaskPage(
         items=[TaskRead.model_validate(t, from_attributes=True) for t in page.items],
         limit=limit,
         offset=offset,
         has_more=page.has_more,
+        caller_roles=sorted(principal.roles),
+        hint=tasks.empty_inbox_hint(principal) if not page.items and offset == 0 else None,
     )
 
 
