@@ -65,7 +65,10 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         # collector's scans, which otherwise walk it on every full collection.
         gc.freeze()
         workers: list[PeriodicThread] = (
-            [TimerWorker(store, settings.timer_poll_seconds), WebhookWorker(store)]
+            [
+                TimerWorker(store, settings.timer_poll_seconds),
+                WebhookWorker(store, allowed_hosts=settings.webhook_allowed_hosts),
+            ]
             if run_workers
             else []
         )

@@ -25,6 +25,7 @@ from powerflow.engine.runtime import (
     fire_due_timers,
     open_tasks,
     start,
+    waiting_elements,
 )
 from powerflow.engine.serializer import FORMAT_VERSION, DataRejected, check_plain_json
 from powerflow.engine.types import (
@@ -69,4 +70,5 @@ __all__ = [
     "load_process",
     "open_tasks",
     "start",
+    "waiting_elements",
 ]
