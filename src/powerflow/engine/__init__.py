@@ -12,6 +12,7 @@ from powerflow.engine.compiler import (
     cached_process,
     compile_bpmn,
     content_hash,
+    element_name,
     load_process,
 )
 from powerflow.engine.runtime import (
@@ -66,6 +67,7 @@ __all__ = [
     "complete_task",
     "content_hash",
     "deliver_message",
+    "element_name",
     "fire_due_timers",
     "load_process",
     "open_tasks",

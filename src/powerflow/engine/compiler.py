@@ -389,3 +389,17 @@ def load_process(
 def cached_process(digest: str, process_id: str) -> LoadedProcess | None:
     """The parsed spec if it is already cached (saves reading the XML from the database)."""
     return SPEC_CACHE.peek(digest, process_id)
+
+
+def element_name(xml: bytes, element_id: str) -> str | None:
+    """The name of an element in a BPMN file, if the file can still be read; never raises.
+
+    Used to name the element of an incident when the definition cannot be built any more.
+    """
+    try:
+        tree = parse_untrusted(xml, max_bytes=len(xml) + 1)
+        found = tree.getroot().xpath("//*[@id=$eid]", eid=element_id)
+        name = found[0].get("name") if found else None
+    except Exception:  # unreadable file: no name
+        return None
+    return str(name) if name else None

@@ -58,8 +58,6 @@ def fail_instance(store: Store, instance_id: str, *, actor: str, message: str) -
 def _element_name(conn: Connection, definition_id: int, element_id: str | None) -> str | None:
     if element_id is None:
         return None
-    catalog = (queries.definition_row(conn, definition_id) or {}).get("catalog")
-    elements = catalog.get("elements") if isinstance(catalog, dict) else None
-    element = elements.get(element_id) if isinstance(elements, dict) else None
-    name = element.get("name") if isinstance(element, dict) else None
-    return name if isinstance(name, str) and name else None
+    definition = queries.definition_row(conn, definition_id)
+    xml = queries.deployment_xml(conn, definition["deployment_id"]) if definition else None
+    return engine.element_name(xml, element_id) if xml else None
