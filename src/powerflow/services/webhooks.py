@@ -391,7 +391,7 @@ def _deliver_one(
         check_target(row.url, allowed_hosts)
         refused = None
     except InvalidInput as exc:
-        refused = f"refused: {exc.message}"
+        refused = f"refused: {exc.message}"[:500]
     delivered = 0
     for view in pending:
         code, error = (None, refused) if refused else _send(client, row, view)
