@@ -4,9 +4,11 @@ the others (issue 7, item 4)."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -178,3 +180,52 @@ def test_a_broken_subscription_does_not_stop_other_webhooks(
     finally:
         broken_receiver.close()
         healthy_receiver.close()
+
+
+def test_a_busy_database_backs_off_one_instance_without_failing_it(tmp_path: Path) -> None:
+    """A transient error (SQLite locked by another program) fails nothing: the instance waits
+    its back-off, is logged in one line, and fires once the database is free."""
+    from powerflow.bootstrap import SYSTEM
+    from powerflow.db.engine import Store
+    from powerflow.db.migrate import upgrade
+    from powerflow.periodic import Backoff
+    from powerflow.services import definitions, instances
+    from powerflow.services.auth import Principal
+    from powerflow.workers import fire_due_timers
+
+    path = tmp_path / "busy.db"
+    store = Store(f"sqlite:///{path}", busy_timeout_ms=50)
+    upgrade(store.engine)
+    definitions.deploy(
+        store, (DATA / "timer.bpmn").read_bytes(), "timer.bpmn", SYSTEM, max_bytes=1 << 20
+    )
+    clerk = Principal("clerk", frozenset({"clerk"}))
+    started = instances.start_instance(store, clerk, "cooling_off")
+    time.sleep(0.6)  # the 0.5 s timer is due
+    backoff = Backoff(first=0.3)
+    other = sqlite3.connect(path)
+    other.execute("BEGIN IMMEDIATE")  # another program holds the write lock
+    try:
+        assert fire_due_timers(store, backoff=backoff) == 0
+        assert backoff.waiting() == {started.id}
+        assert fire_due_timers(store, backoff=backoff) == 0  # not tried while it waits
+    finally:
+        other.rollback()
+        other.close()
+    assert instances.get_instance(store, started.id).status == "running"
+    time.sleep(0.35)
+    assert fire_due_timers(store, backoff=backoff) == 1
+    assert backoff.waiting() == set()
+    view = instances.get_instance(store, started.id)
+    assert view.status == "running" and [t.element_id for t in view.tasks] == ["decide"]
+    store.dispose()
+
+
+def test_backoff_doubles_up_to_its_maximum_and_forgets_on_success() -> None:
+    from powerflow.periodic import Backoff
+
+    backoff = Backoff(first=1, maximum=3)
+    assert [backoff.failed("a") for _ in range(4)] == [1, 2, 3, 3]
+    assert backoff.waiting() == {"a"}
+    backoff.succeeded("a")
+    assert backoff.waiting() == set() and backoff.failed("a") == 1
