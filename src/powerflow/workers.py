@@ -50,6 +50,7 @@ def fire_due_timers(
             backoff.succeeded(instance_id)
             fired += 1
         except DomainError as exc:  # another worker advanced, ended or suspended it
+            backoff.failed(instance_id)  # usually gone by the next query; never a hot loop
             log.info("timer of instance %s not fired: %s", instance_id, exc)
         except Exception as exc:  # busy or unreachable database, or the incident not recorded
             delay = backoff.failed(instance_id)
