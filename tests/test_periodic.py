@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+
+import pytest
 
 from powerflow.periodic import PeriodicThread
 
@@ -38,3 +41,24 @@ def test_last_tick_on_stop_runs_once_more_when_stopped() -> None:
     plain.start()
     plain.stop()
     assert ticks == [1]
+
+
+def test_a_failing_tick_is_one_log_line_without_a_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    failed = threading.Event()
+
+    def tick() -> None:
+        failed.set()
+        raise RuntimeError("database\n  is down")
+
+    with caplog.at_level(logging.INFO, logger="powerflow.periodic"):
+        loop = PeriodicThread("test-failing", 0.01, tick)
+        loop.start()
+        assert failed.wait(5)
+        time.sleep(0.05)
+        loop.stop()
+    records = [r for r in caplog.records if r.name == "powerflow.periodic"]
+    assert records and not any(r.exc_info for r in records)
+    assert "\n" not in records[0].getMessage()
+    assert "RuntimeError: database is down" in records[0].getMessage()

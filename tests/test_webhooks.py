@@ -61,8 +61,9 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def live_api(db_url: str) -> Iterator[Api]:
-    """The application with its background workers (timers, webhooks) running."""
-    app = create_app(make_settings(db_url), run_workers=True)
+    """The application with its background workers (timers, webhooks) running, allowed to
+    deliver to the test receiver on 127.0.0.1 (webhooks refuse loopback by default)."""
+    app = create_app(make_settings(db_url, webhook_allowed_hosts=["127.0.0.1"]), run_workers=True)
     with TestClient(app) as client:
         yield Api(client)
 
@@ -185,7 +186,8 @@ def test_events_committed_before_a_sigkill_are_delivered_after_restart(
 
     from conftest import DATA, start_server, stop_server
 
-    server = start_server(db_url, POWERFLOW_DEPLOY_EXAMPLES="false")
+    allow = {"POWERFLOW_DEPLOY_EXAMPLES": "false", "POWERFLOW_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1"}
+    server = start_server(db_url, **allow)
     try:
         designer, monitor = server.user("designer"), server.user("monitor")
         clerk = server.user("clerk,clerk-office")
@@ -217,7 +219,7 @@ def test_events_committed_before_a_sigkill_are_delivered_after_restart(
         stop_server(server)
     assert receiver.received == []
     receiver.up = True
-    restarted = start_server(db_url, POWERFLOW_DEPLOY_EXAMPLES="false")
+    restarted = start_server(db_url, **allow)
     try:
         _wait(lambda: len(receiver.received) >= len(committed), seconds=30)
     finally:

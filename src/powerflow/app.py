@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from powerflow import bootstrap
 from powerflow.api import errors
@@ -32,6 +33,7 @@ from powerflow.workers import TimerWorker, WebhookWorker
 
 log = logging.getLogger("powerflow")
 
+DOCS_ASSETS = "/docs-assets"
 DESCRIPTION = """powerflow runs power-operation processes as BPMN 2.0 diagrams: designers deploy
 them, clerks advance their tasks within their roles, and every step is recorded as an event.
 Authenticate with `Authorization: Bearer <token>`. Errors are `application/problem+json`."""
@@ -73,7 +75,10 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         # collector's scans, which otherwise walk it on every full collection.
         gc.freeze()
         workers: list[PeriodicThread] = (
-            [TimerWorker(store, settings.timer_poll_seconds), WebhookWorker(store)]
+            [
+                TimerWorker(store, settings.timer_poll_seconds),
+                WebhookWorker(store, allowed_hosts=settings.webhook_allowed_hosts),
+            ]
             if run_workers
             else []
         )
@@ -87,7 +92,11 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
                 worker.stop()
             store.dispose()
 
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from the installed package, not from a CDN:
+    # they work on an intranet without internet access.
+    app = FastAPIOffline(
+        static_url=DOCS_ASSETS,
+        swagger_ui_parameters={"validatorUrl": None},  # no call to the public validator
         title="powerflow",
         version="0.1.0",
         description=DESCRIPTION,

@@ -24,20 +24,77 @@ DbOption = Annotated[
 ]
 
 
+_USED: dict[str, str] = {}  # the database URL of this command, to name it in an error
+
+
 def _settings(database_url: str | None = None) -> Settings:
     settings = Settings()
     if database_url:
         settings = settings.model_copy(update={"database_url": database_url})
+    _USED["database_url"] = settings.database_url
     return settings
 
 
+class DatabaseUnavailable(Exception):
+    """The database cannot be opened: carries one sentence for the operator."""
+
+
+def database_problem(url: str, exc: BaseException) -> str:
+    """One sentence saying why the database at ``url`` cannot be used (password hidden)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    hint = "use sqlite:///path/to/powerflow.db or postgresql+psycopg://user@host:5432/db"
+    try:
+        parsed = make_url(url)
+        shown = parsed.render_as_string(hide_password=True)
+    except Exception:
+        return f"The database URL '{url}' is not a valid URL; {hint}."
+    if isinstance(exc, NoSuchModuleError | ArgumentError | ModuleNotFoundError):
+        return f"The database URL '{shown}' names an unknown kind of database; {hint}."
+    original = getattr(exc, "orig", None) or exc
+    reason = " ".join(str(original).split()).rstrip(".") or type(original).__name__
+    if parsed.get_backend_name() == "sqlite":
+        return (
+            f"Cannot open the SQLite database {parsed.database!r}: {reason} "
+            "(does its folder exist, and may powerflow write there?)."
+        )
+    return f"Cannot connect to the database {shown}: {reason}" + ("" if reason[-1] in "?!" else ".")
+
+
 def _store(settings: Settings):  # type: ignore[no-untyped-def]
-    from powerflow.db.engine import Store
+    """The store, its schema created or upgraded; DatabaseUnavailable if it cannot be opened."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from powerflow.db.engine import DatabaseBusy, Store
     from powerflow.db.migrate import upgrade
 
-    store = Store(settings.database_url, busy_timeout_ms=settings.busy_timeout_ms)
-    upgrade(store.engine)
+    try:
+        store = Store(settings.database_url, busy_timeout_ms=settings.busy_timeout_ms)
+        upgrade(store.engine)
+    except (SQLAlchemyError, DatabaseBusy, ModuleNotFoundError, OSError) as exc:
+        raise DatabaseUnavailable(database_problem(settings.database_url, exc)) from None
     return store
+
+
+def _check_port(host: str, port: int) -> None:
+    """Exit with a sentence when the address cannot be listened on (before touching anything)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+            probe.bind(address)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        typer.echo(
+            f"powerflow: cannot listen on {host}:{port}: {reason}. Is another program (or "
+            "another powerflow) using that port? Choose another with --port or POWERFLOW_PORT.",
+            err=True,
+        )
+        raise typer.Exit(1) from None
 
 
 @app.command()
@@ -52,10 +109,13 @@ def serve(
     from powerflow.app import create_app
 
     settings = _settings(database_url)
+    host, port = host or settings.host, port or settings.port
+    _check_port(host, port)  # before the database is created and the admin token shown
+    _store(settings).dispose()  # a database that cannot be opened is one sentence, not a trace
     uvicorn.run(
         create_app(settings),
-        host=host or settings.host,
-        port=port or settings.port,
+        host=host,
+        port=port,
         log_level=settings.log_level,
         access_log=False,
         loop="uvloop",
@@ -229,5 +289,17 @@ def events_schema(
 
 
 def main() -> None:
-    """Entry point of the console script."""
-    app()
+    """Entry point of the console script: database failures are one sentence, exit status 2."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from powerflow.db.engine import DatabaseBusy
+
+    try:
+        app()
+    except DatabaseUnavailable as exc:
+        typer.echo(f"powerflow: {exc}", err=True)
+        raise SystemExit(2) from None
+    except (SQLAlchemyError, DatabaseBusy) as exc:
+        problem = database_problem(_USED.get("database_url", "?"), exc)
+        typer.echo(f"powerflow: {problem}", err=True)
+        raise SystemExit(2) from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 log = logging.getLogger("powerflow.periodic")
@@ -51,10 +52,56 @@ class PeriodicThread:
                     return
                 try:
                     self._tick()
-                except Exception:
-                    log.exception("%s: tick failed", self._thread.name)
+                except Exception as exc:  # one line, not a traceback every interval
+                    log.error(
+                        "%s: tick failed: %s: %s",
+                        self._thread.name,
+                        type(exc).__name__,
+                        " ".join(str(exc).split())[:300],
+                        exc_info=log.isEnabledFor(logging.DEBUG),
+                    )
                 if stopping:
                     return
         finally:
             if self._on_stop is not None:
                 self._on_stop()
+
+
+class Backoff:
+    """Per-item retry times for a background loop: an item that failed waits, the others go on.
+
+    The delay doubles with each consecutive failure of the same item, from ``first`` up to
+    ``maximum`` seconds; a success forgets the item. Kept in memory: after a restart every item
+    is tried once more, which is what an operator expects after fixing the cause.
+    """
+
+    def __init__(self, first: float = 1.0, maximum: float = 300.0) -> None:
+        self.first = first
+        self.maximum = maximum
+        self._failures: dict[object, int] = {}
+        self._until: dict[object, float] = {}
+        self._lock = threading.Lock()
+
+    def waiting(self, now: float | None = None) -> set[object]:
+        """The items that must not be tried yet."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            for item in [k for k, until in self._until.items() if until < now - self.maximum]:
+                del self._until[item]  # long past: the item is gone or no longer failing
+                self._failures.pop(item, None)
+            return {k for k, until in self._until.items() if until > now}
+
+    def failed(self, item: object) -> float:
+        """Record a failure of ``item``; return how many seconds it now waits."""
+        with self._lock:
+            count = self._failures.get(item, 0) + 1
+            self._failures[item] = count
+            delay = float(min(self.first * 2 ** (count - 1), self.maximum))
+            self._until[item] = time.monotonic() + delay
+            return delay
+
+    def succeeded(self, item: object) -> None:
+        """Forget the failures of ``item``."""
+        with self._lock:
+            self._failures.pop(item, None)
+            self._until.pop(item, None)

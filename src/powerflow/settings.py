@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -45,3 +47,16 @@ class Settings(BaseSettings):
         description="Let FastAPI emit OpenTelemetry traces, metrics and logs to the globally "
         "configured providers (off by default: checking for providers costs every request)",
     )
+    webhook_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated host names, addresses or networks (CIDR) webhooks may "
+        "target although they are loopback, link-local or private, e.g. "
+        "'hooks.intranet,10.20.0.0/16'; every other non-public target is refused",
+    )
+
+    @field_validator("webhook_allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [h.strip() for h in value.split(",") if h.strip()]
+        return value

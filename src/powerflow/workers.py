@@ -3,39 +3,63 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from datetime import UTC, datetime
 
 import httpx
 from sqlalchemy import select
 
-from powerflow.db.engine import DatabaseBusy, Store
+from powerflow.db.engine import Store
 from powerflow.db.models import Instance
-from powerflow.periodic import PeriodicThread
+from powerflow.periodic import Backoff, PeriodicThread
 from powerflow.services import instances, webhooks
 from powerflow.services.auth import Principal
 from powerflow.services.errors import DomainError
+from powerflow.services.incidents import cause
 
 log = logging.getLogger("powerflow.timers")
 TIMER_ACTOR = Principal(name="timer", roles=frozenset({"admin"}))
 
 
-def fire_due_timers(store: Store, now: datetime | None = None, limit: int = 100) -> int:
-    """Advance every running instance whose next timer is due; return how many were advanced."""
+def fire_due_timers(
+    store: Store, now: datetime | None = None, limit: int = 100, backoff: Backoff | None = None
+) -> int:
+    """Advance every running instance whose next timer is due; return how many were advanced.
+
+    Each instance is isolated: one that cannot be fired is marked failed with an incident (by
+    ``instances.fire_timers``) and the others go on; one that meets a transient error (a busy
+    or unreachable database) waits, per ``backoff``, without holding up the rest. Each failure
+    is one log line.
+    """
     now = now or datetime.now(UTC)
+    backoff = backoff or Backoff()
+    waiting = backoff.waiting()
     with store.read() as session:
         due = session.scalars(
             select(Instance.id)
             .where(Instance.status == "running", Instance.next_timer_at <= now)
             .order_by(Instance.next_timer_at)
-            .limit(limit)
+            .limit(limit + len(waiting))
         ).all()
     fired = 0
-    for instance_id in due:
+    for instance_id in [i for i in due if i not in waiting][:limit]:
         try:
-            instances.fire_timers(store, TIMER_ACTOR, instance_id)
+            if instances.fire_timers(store, TIMER_ACTOR, instance_id) is None:
+                log.warning("timer of instance %s could not fire: the instance failed", instance_id)
+                continue
+            backoff.succeeded(instance_id)
             fired += 1
-        except (DomainError, DatabaseBusy) as exc:  # another worker advanced it, or busy
-            log.info("timer of %s not fired now: %s", instance_id, exc)
+        except DomainError as exc:  # another worker advanced, ended or suspended it
+            backoff.failed(instance_id)  # usually gone by the next query; never a hot loop
+            log.info("timer of instance %s not fired: %s", instance_id, exc)
+        except Exception as exc:  # busy or unreachable database, or the incident not recorded
+            delay = backoff.failed(instance_id)
+            log.warning(
+                "timer of instance %s not fired, retried in %.0f s: %s",
+                instance_id,
+                delay,
+                cause(exc),
+            )
     return fired
 
 
@@ -43,20 +67,27 @@ class TimerWorker(PeriodicThread):
     """Fires due timers every ``interval`` seconds."""
 
     def __init__(self, store: Store, interval: float) -> None:
+        self.backoff = Backoff()
         super().__init__(
-            "powerflow-timers", interval, lambda: fire_due_timers(store), join_timeout=5
+            "powerflow-timers",
+            interval,
+            lambda: fire_due_timers(store, backoff=self.backoff),
+            join_timeout=5,
         )
 
 
 class WebhookWorker(PeriodicThread):
     """Delivers pending webhook events every ``interval`` seconds."""
 
-    def __init__(self, store: Store, interval: float = 0.25) -> None:
+    def __init__(
+        self, store: Store, interval: float = 0.25, allowed_hosts: Collection[str] = ()
+    ) -> None:
         client = httpx.Client(follow_redirects=False)
+        hosts = tuple(allowed_hosts)
         super().__init__(
             "powerflow-webhooks",
             interval,
-            lambda: webhooks.deliver_due(store, client),
+            lambda: webhooks.deliver_due(store, client, allowed_hosts=hosts),
             on_stop=client.close,
             join_timeout=15,
         )

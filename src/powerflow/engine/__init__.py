@@ -12,6 +12,7 @@ from powerflow.engine.compiler import (
     cached_process,
     compile_bpmn,
     content_hash,
+    element_name,
     load_process,
 )
 from powerflow.engine.runtime import (
@@ -25,6 +26,7 @@ from powerflow.engine.runtime import (
     fire_due_timers,
     open_tasks,
     start,
+    waiting_elements,
 )
 from powerflow.engine.serializer import FORMAT_VERSION, DataRejected, check_plain_json
 from powerflow.engine.types import (
@@ -65,8 +67,10 @@ __all__ = [
     "complete_task",
     "content_hash",
     "deliver_message",
+    "element_name",
     "fire_due_timers",
     "load_process",
     "open_tasks",
     "start",
+    "waiting_elements",
 ]

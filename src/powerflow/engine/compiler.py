@@ -12,7 +12,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lxml import etree
@@ -55,6 +55,27 @@ _FLOW_NODE_SKIP = {
     "group",
     "category",
 }
+# Valid BPMN that powerflow cannot run yet: a process using one is stored for viewing, with
+# the reasons (element, line), and cannot be started.
+_NOT_RUNNABLE_YET = {
+    "serviceTask": (
+        "service task",
+        "calls an external service, and powerflow has no service connectors yet; "
+        "model the step as a user task until they exist",
+    ),
+    "businessRuleTask": (
+        "business rule task",
+        "evaluates a decision table (DMN), which powerflow cannot run yet; "
+        "model the decision as an exclusive gateway with conditions",
+    ),
+    "dataStoreReference": (
+        "data store reference",
+        "reads or writes a data store, which powerflow cannot run yet; "
+        "keep the data in process variables (form fields) instead",
+    ),
+}
+_NAMESPACED = re.compile(r"\{([^}]*)\}(\w+)")
+_INTERNAL_REPR = re.compile(r"<Element \{[^}]*\}(\w+) at 0x[0-9a-f]+>")
 _UNQUOTED_TIMER = re.compile(r"^\s*(P\d|PT\d|R\d*/|\d{4}-\d{2}-\d{2})")
 
 
@@ -122,10 +143,94 @@ def _spiff_problem(tree: etree._ElementTree, exc: Exception, process_id: str | N
     if message.startswith("When looking for a task spec, we found two items"):
         ref = message.rsplit("(", 1)[-1].rstrip(")")
         message = f"A sequence flow points to '{ref}', which is not an element of this process."
+    missing = re.match(r"The process '([^']+)' was not found", message)
+    if missing and not element_id:
+        callers = tree.getroot().xpath(
+            "//bpmn:callActivity[@calledElement=$ref]", namespaces=NS, ref=missing.group(1)
+        )
+        if callers:
+            element_id = callers[0].get("id")
+            label = callers[0].get("name") or element_id
+            message = (
+                f"The call activity '{label}' calls the process '{missing.group(1)}', which is "
+                "not in this file; add that process to this file (calls to other files are not "
+                "supported yet) or correct the called element."
+            )
+    association = re.match(r"Cannot resolve (data(?:Input|Output)Association)", message)
+    if association:
+        message = _association_message(tree, element_id, association.group(1))
+    message = _INTERNAL_REPR.sub(lambda m: m.group(1), message)
     line = getattr(exc, "line_number", None)
     if not isinstance(line, int):
         line = _line_of(tree, element_id)
     return Problem(message, line=line, element_id=element_id, process_id=process_id)
+
+
+def _not_runnable_yet(process: etree._Element) -> list[Problem]:
+    """What in a process powerflow cannot run yet, one problem (warning) per element."""
+    pid = process.get("id")
+    found = []
+    for node in process.iter(*(f"{{{BPMN_NS}}}{tag}" for tag in _NOT_RUNNABLE_YET)):
+        kind, why = _NOT_RUNNABLE_YET[etree.QName(node).localname]
+        label = " ".join((node.get("name") or node.get("id") or "").split())
+        found.append(
+            Problem(
+                f"The {kind} '{label}' {why}.",
+                line=node.sourceline,
+                element_id=node.get("id"),
+                process_id=pid,
+                severity="warning",
+            )
+        )
+    return found
+
+
+def _not_runnable_reason(pid: str, process: etree._Element) -> str:
+    """One paragraph: each kind of element powerflow cannot run yet, where, and what to do."""
+    parts = []
+    for tag, (kind, why) in _NOT_RUNNABLE_YET.items():
+        nodes = list(process.iter(f"{{{BPMN_NS}}}{tag}"))
+        if nodes:
+            where = ", ".join(
+                f"'{' '.join((n.get('name') or n.get('id') or '').split())}' (line {n.sourceline})"
+                for n in nodes
+            )
+            parts.append(f"{kind} {where}: it {why}.")
+    return (
+        f"Process {pid} is stored for viewing and cannot be started: it uses what powerflow "
+        "cannot run yet. " + " ".join(p[0].upper() + p[1:] for p in parts)
+    )
+
+
+def _for_spiff(tree: etree._ElementTree) -> etree._ElementTree:
+    """The tree given to SpiffWorkflow: without data stores, which its parser refuses for the
+    whole file although only the processes that reference them are affected (those are
+    stored for viewing, see ``_not_runnable_yet``)."""
+    stores = tree.getroot().xpath("./bpmn:dataStore", namespaces=NS)
+    if not stores:
+        return tree
+    copy = etree.ElementTree(etree.fromstring(etree.tostring(tree)))
+    for node in copy.getroot().xpath("./bpmn:dataStore", namespaces=NS):
+        node.getparent().remove(node)
+    return copy
+
+
+def _association_message(tree: etree._ElementTree, element_id: str | None, kind: str) -> str:
+    """A designer's sentence for a data association SpiffWorkflow cannot resolve."""
+    reading = kind == "dataInputAssociation"
+    refs: list[str] = []
+    if element_id:
+        for node in tree.getroot().xpath("//*[@id=$eid]", eid=element_id):
+            ref = "sourceRef" if reading else "targetRef"
+            refs += [r.text.strip() for r in node.iter(f"{{{BPMN_NS}}}{ref}") if r.text]
+    what = f"'{refs[0]}'" if refs else "its data"
+    verb = "reads" if reading else "writes"
+    return (
+        f"This task {verb} {what} through a data association, but {what} is not a data "
+        "object of this process (powerflow runs data objects only, not process inputs or "
+        "outputs); connect the association to a data object reference in the same process, "
+        "or remove it."
+    )
 
 
 def _xsd_problems(tree: etree._ElementTree) -> list[Problem]:
@@ -135,10 +240,34 @@ def _xsd_problems(tree: etree._ElementTree) -> list[Problem]:
         return []
     problems = []
     for err in schema.error_log:
-        problems.append(Problem(f"BPMN schema: {err.message}", line=err.line or None))
+        message = _NAMESPACED.sub(
+            lambda m: ("bpmn:" if m.group(1) == BPMN_NS else "") + m.group(2), err.message
+        )
+        problems.append(
+            Problem(
+                f"BPMN schema: {message}",
+                line=err.line or None,
+                element_id=_owner_id(tree, getattr(err, "path", None)),
+            )
+        )
         if len(problems) >= 20:
             break
     return problems
+
+
+def _owner_id(tree: etree._ElementTree, path: str | None) -> str | None:
+    """The id of the element at an XPath, or of its nearest ancestor that has one."""
+    try:
+        prefixes = {k: v for k, v in tree.getroot().nsmap.items() if k}
+        nodes = tree.xpath(path, namespaces=prefixes) if path else []
+    except (etree.XPathError, TypeError, ValueError):
+        return None
+    node = nodes[0] if isinstance(nodes, list) and nodes else None
+    while isinstance(node, etree._Element):
+        if node.get("id"):
+            return str(node.get("id"))
+        node = node.getparent()
+    return None
 
 
 def _python_fragments(spec: Any) -> Iterator[tuple[str, str, str, str]]:
@@ -288,7 +417,7 @@ def compile_bpmn(data: bytes, filename: str, *, max_bytes: int) -> CompileResult
 
     parser = new_parser()
     try:
-        parser.add_bpmn_xml(tree, filename=filename)
+        parser.add_bpmn_xml(_for_spiff(tree), filename=filename)
     except (ValidationException, SpiffWorkflowException) as exc:
         return CompileResult(digest, [], [_spiff_problem(tree, exc, None)])
 
@@ -310,6 +439,15 @@ def compile_bpmn(data: bytes, filename: str, *, max_bytes: int) -> CompileResult
                     flows,
                     accepts_data=info.accepts_data,
                     start=info.start,
+                )
+            )
+            continue
+        not_yet = _not_runnable_yet(process)
+        if not_yet:
+            reason = _not_runnable_reason(pid, process)
+            compiled.append(
+                CompiledProcess(
+                    pid, info.name, False, reason, info.metadata, info.elements, flows, not_yet
                 )
             )
             continue
@@ -343,7 +481,24 @@ def compile_bpmn(data: bytes, filename: str, *, max_bytes: int) -> CompileResult
                 start=info.start,
             )
         )
-    return CompileResult(digest, compiled, problems)
+    return CompileResult(digest, compiled, _located(problems, infos))
+
+
+def _located(
+    problems: list[Problem], infos: list[tuple[etree._Element, ProcessInfo]]
+) -> list[Problem]:
+    """Every problem of a process names an element and a line: the process itself at worst."""
+    lines = {info.process_id: process.sourceline for process, info in infos}
+    return [
+        replace(
+            p,
+            element_id=p.element_id or p.process_id,
+            line=p.line or lines.get(p.process_id or ""),
+        )
+        if p.process_id in lines and not (p.element_id and p.line)
+        else p
+        for p in problems
+    ]
 
 
 @dataclass(frozen=True)
@@ -413,3 +568,17 @@ def load_process(
 def cached_process(digest: str, process_id: str) -> LoadedProcess | None:
     """The parsed spec if it is already cached (saves reading the XML from the database)."""
     return SPEC_CACHE.peek(digest, process_id)
+
+
+def element_name(xml: bytes, element_id: str) -> str | None:
+    """The name of an element in a BPMN file, if the file can still be read; never raises.
+
+    Used to name the element of an incident when the definition cannot be built any more.
+    """
+    try:
+        tree = parse_untrusted(xml, max_bytes=len(xml) + 1)
+        found = tree.getroot().xpath("//*[@id=$eid]", eid=element_id)
+        name = found[0].get("name") if found else None
+    except Exception:  # unreadable file: no name
+        return None
+    return str(name) if name else None

@@ -8,6 +8,7 @@ result, never an exception.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -408,3 +409,22 @@ def cancel(process: LoadedProcess, state: str) -> StepResult:
         events=(StepEvent("instance.cancelled", None, None, None, {}),),
         data=to_plain(workflow.task_tree.data),
     )
+
+
+def waiting_elements(state: str) -> list[str]:
+    """The elements an instance waits at (timers, messages), read from saved state alone.
+
+    Needs no spec and never raises: it names the element of an incident when the state cannot
+    be restored (then whatever of it is still readable is used, possibly nothing).
+    """
+    try:
+        dct = json.loads(state)
+        found: list[str] = []
+        for workflow in (dct, *dct.get("subprocesses", {}).values()):
+            for task in workflow.get("tasks", {}).values():
+                spec = task.get("task_spec")
+                if task.get("state") == TaskState.WAITING and isinstance(spec, str):
+                    found.append(spec)
+        return found
+    except Exception:  # unreadable state: nothing to name
+        return []

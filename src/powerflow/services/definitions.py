@@ -143,11 +143,19 @@ def deploy(
             "Another upload of the same process was deployed at the same moment; retry."
         ) from None
     startable = [v for v in views if v.executable]
+    viewing = [v for v in views if not v.executable]
     if startable:
         message = "Deployed " + ", ".join(f"{v.key} v{v.version}" for v in startable) + "."
+        if viewing:
+            message += (
+                " Stored for viewing only (cannot be started; each definition says why): "
+                + ", ".join(f"{v.key} v{v.version}" for v in viewing)
+                + "."
+            )
     else:
         message = (
-            "Stored for viewing only: the file has no executable process, so it cannot be started."
+            "Stored for viewing only: the file has no process powerflow can run, so it cannot be "
+            "started; each definition says why (not_executable_reason)."
         )
     return DeployOutcome(created=True, message=message, definitions=views)
 

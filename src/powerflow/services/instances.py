@@ -6,19 +6,20 @@ import uuid
 from typing import Any
 
 from sqlalchemy import Connection, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from powerflow import engine
 from powerflow.db import queries
-from powerflow.db.engine import Store
+from powerflow.db.engine import DatabaseBusy, Store
 from powerflow.db.models import Event, Instance, utcnow
 from powerflow.db.queries import InstanceRow
 from powerflow.services.auth import Principal
 from powerflow.services.definitions import definition_by_id, resolve, runnable
-from powerflow.services.errors import Conflict, Forbidden, InvalidInput, NotFound
+from powerflow.services.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from powerflow.services.events import event_rows
 from powerflow.services.forms import check_start_variables
+from powerflow.services.incidents import cause, fail_instance
 from powerflow.services.steps import instance_view, record_step
 from powerflow.services.views import EventView, InstanceView, Page
 
@@ -267,9 +268,38 @@ def deliver_message(
     )
 
 
-def fire_timers(store: Store, principal: Principal, instance_id: str) -> InstanceView:
-    """Fire the due timers of one instance now (the timer worker does this on schedule)."""
-    return _step_on(store, principal, instance_id, "advanced", engine.fire_due_timers)
+class _EngineStepFailed(Exception):
+    """The engine could not restore or step an instance (wraps the original error)."""
+
+
+def fire_timers(store: Store, principal: Principal, instance_id: str) -> InstanceView | None:
+    """Fire the due timers of one instance now (the timer worker does this on schedule).
+
+    Domain errors and transient database errors propagate (the caller retries later). Any
+    other failure (a definition that cannot be parsed, saved state that cannot be restored)
+    rolls the step back and marks the instance failed with an incident in a transaction of its
+    own; None is returned then, and the instance is never tried again.
+    """
+
+    def run(process: engine.LoadedProcess, state: str) -> engine.StepResult:
+        try:
+            return engine.fire_due_timers(process, state)
+        except Exception as exc:
+            raise _EngineStepFailed(cause(exc)) from exc
+
+    try:
+        return _step_on(store, principal, instance_id, "advanced", run)
+    except (DomainError, DatabaseBusy, OperationalError, InterfaceError):
+        raise  # not the instance's fault: tried again later
+    except _EngineStepFailed as exc:
+        message = f"The timer could not fire: the saved state cannot be restored or run ({exc})."
+    except Exception as exc:
+        message = (
+            "The timer could not fire: the instance or its definition cannot be loaded "
+            f"({cause(exc)})."
+        )
+    fail_instance(store, instance_id, actor=principal.name, message=message)
+    return None
 
 
 def events_of(store: Store, instance_id: str, *, after: int, limit: int) -> Page:

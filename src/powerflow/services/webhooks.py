@@ -12,7 +12,11 @@ nothing: the event is sent after restart (at least once; receivers deduplicate o
 from __future__ import annotations
 
 import base64
+import ipaddress
+import logging
 import secrets
+import socket
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,11 +34,13 @@ from powerflow.services.errors import Forbidden, InvalidInput, NotFound
 from powerflow.services.feed import events_after, latest_event_id, parse_types
 from powerflow.services.views import EventView
 
+log = logging.getLogger("powerflow.webhooks")
 MANAGE_ROLES = ("admin", "monitor")
 MAX_FAILURES = 10
 MAX_BACKOFF = timedelta(minutes=5)
 BATCH = 100
 TIMEOUT_SECONDS = 10.0
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 @dataclass(frozen=True)
@@ -84,10 +90,59 @@ def _view(row: Webhook, secret: str | None = None) -> WebhookView:
     )
 
 
-def _check_url(url: str) -> str:
+class TargetRefused(InvalidInput):
+    """A webhook URL whose host is, or resolves to, an address webhooks may not reach."""
+
+
+def _allowed(host: str, addresses: list[IPAddress], allowed_hosts: Collection[str]) -> bool:
+    """Whether the setting lists the host name, or a network holding every address."""
+    networks = []
+    for entry in allowed_hosts:
+        entry = entry.strip().lower()
+        if entry == host:
+            return True
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            continue
+    return bool(addresses) and all(any(a in n for n in networks) for a in addresses)
+
+
+def _public(address: IPAddress) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_global and not address.is_multicast
+
+
+def check_target(url: str, allowed_hosts: Collection[str] = ()) -> str:
+    """Refuse a URL a webhook may not target; return it unchanged otherwise.
+
+    The host name is resolved and every address checked: loopback, link-local, private,
+    reserved and other non-public addresses are refused (a subscriber could otherwise make the
+    server call its own admin ports or the cloud metadata service) unless the host, or a
+    network holding its addresses, is listed in POWERFLOW_WEBHOOK_ALLOWED_HOSTS.
+    """
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise InvalidInput("The webhook url must be an absolute http:// or https:// URL.")
+    host = parsed.hostname.lower()
+    if host in {h.strip().lower() for h in allowed_hosts}:
+        return url
+    try:
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    except (OSError, ValueError, UnicodeError):
+        raise TargetRefused(f"The webhook host '{host}' cannot be resolved.") from None
+    addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
+    if _allowed(host, addresses, allowed_hosts):
+        return url
+    refused = sorted({str(a) for a in addresses if not _public(a)})
+    if refused:
+        raise TargetRefused(
+            f"The webhook host '{host}' resolves to {', '.join(refused)}, a loopback, "
+            "link-local or private address; webhooks may only target public addresses unless "
+            "the host is listed in POWERFLOW_WEBHOOK_ALLOWED_HOSTS."
+        )
     return url
 
 
@@ -110,9 +165,11 @@ def create(
     types: str | None,
     secret: str | None,
     from_start: bool,
+    allowed_hosts: Collection[str] = (),
 ) -> WebhookView:
     """Subscribe a URL; events from now on (or from the first event with ``from_start``)."""
     _require(principal)
+    check_target(url, allowed_hosts)
     secret = secret or new_secret()
     try:
         Signer(secret)
@@ -126,7 +183,7 @@ def create(
     cursor = 0 if from_start else latest_event_id(store)
     with store.write() as session:
         row = Webhook(
-            url=_check_url(url),
+            url=url,
             secret=secret,
             filters=filters,
             cursor=cursor,
@@ -158,13 +215,16 @@ def update(
     *,
     url: str | None,
     active: bool | None,
+    allowed_hosts: Collection[str] = (),
 ) -> WebhookView:
     """Change the URL, or pause/resume (resuming clears the failure count)."""
     _require(principal)
+    if url is not None:
+        check_target(url, allowed_hosts)
     with store.write() as session:
         row = _get(session, webhook_id)
         if url is not None:
-            row.url = _check_url(url)
+            row.url = url
         if active is True:
             row.status, row.paused_reason, row.failures, row.next_attempt_at = (
                 "active",
@@ -251,8 +311,17 @@ def _log(
     entry.updated_at = utcnow()
 
 
-def deliver_due(store: Store, client: httpx.Client, now: datetime | None = None) -> int:
-    """Send what every due subscription has pending; return the number of events delivered."""
+def deliver_due(
+    store: Store,
+    client: httpx.Client,
+    now: datetime | None = None,
+    allowed_hosts: Collection[str] = (),
+) -> int:
+    """Send what every due subscription has pending; return the number of events delivered.
+
+    Each subscription is isolated: one that cannot be processed counts a failure (back-off,
+    then paused with the reason) and the others go on.
+    """
     now = now or utcnow()
     with store.read() as session:
         due = list(
@@ -265,11 +334,45 @@ def deliver_due(store: Store, client: httpx.Client, now: datetime | None = None)
         )
     delivered = 0
     for webhook_id in due:
-        delivered += _deliver_one(store, client, webhook_id)
+        try:
+            delivered += _deliver_one(store, client, webhook_id, allowed_hosts)
+        except Exception as exc:  # a broken subscription must not stop the others
+            _record_broken(store, webhook_id, exc)
     return delivered
 
 
-def _deliver_one(store: Store, client: httpx.Client, webhook_id: int) -> int:
+def _record_broken(store: Store, webhook_id: int, exc: Exception) -> None:
+    """Count an internal failure of one subscription like a failed delivery (back-off, pause)."""
+    error = f"the subscription could not be processed: {type(exc).__name__}: {exc}"[:500]
+    try:
+        with store.write() as session:
+            row = session.get(Webhook, webhook_id)
+            if row is None:
+                return
+            _failed(row, error)
+            delay = row.next_attempt_at
+    except Exception as again:
+        log.warning("webhook %s failed and its failure was not recorded: %s", webhook_id, again)
+        return
+    log.warning("webhook %s: %s (next attempt %s)", webhook_id, error, delay or "after resume")
+
+
+def _failed(row: Webhook, error: str) -> None:
+    """One more consecutive failure: back off exponentially, pause after MAX_FAILURES."""
+    row.failures += 1
+    if row.failures >= MAX_FAILURES:
+        row.status = "paused"
+        row.paused_reason = f"paused after {row.failures} failed attempts; last: {error}"
+        row.next_attempt_at = None
+    else:
+        backoff = min(timedelta(seconds=2 ** (row.failures - 1)), MAX_BACKOFF)
+        row.next_attempt_at = utcnow() + backoff
+    row.updated_at = utcnow()
+
+
+def _deliver_one(
+    store: Store, client: httpx.Client, webhook_id: int, allowed_hosts: Collection[str]
+) -> int:
     with store.read() as session:
         row = session.get(Webhook, webhook_id)
         if row is None or row.status != "active":
@@ -282,9 +385,16 @@ def _deliver_one(store: Store, client: httpx.Client, webhook_id: int) -> int:
         definition_key=row.filters.get("definition_key"),
         types=row.filters.get("types") or None,
     )
+    if not pending:
+        return 0
+    try:  # again at delivery: what a name resolves to can change after subscribing
+        check_target(row.url, allowed_hosts)
+        refused = None
+    except InvalidInput as exc:
+        refused = f"refused: {exc.message}"[:500]
     delivered = 0
     for view in pending:
-        code, error = _send(client, row, view)
+        code, error = (None, refused) if refused else _send(client, row, view)
         with store.write() as session:
             current = _get(session, webhook_id)
             if current.status != "active":
@@ -294,16 +404,7 @@ def _deliver_one(store: Store, client: httpx.Client, webhook_id: int) -> int:
                 _log(session, webhook_id, view.id, "delivered", code, None)
                 delivered += 1
                 continue
-            current.failures += 1
             _log(session, webhook_id, view.id, "failed", code, error)
-            if current.failures >= MAX_FAILURES:
-                current.status = "paused"
-                current.paused_reason = (
-                    f"paused after {current.failures} failed attempts; last: {error}"
-                )
-            else:
-                backoff = min(timedelta(seconds=2 ** (current.failures - 1)), MAX_BACKOFF)
-                current.next_attempt_at = utcnow() + backoff
-            current.updated_at = utcnow()
+            _failed(current, error)
         return delivered
     return delivered

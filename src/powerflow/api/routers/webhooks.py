@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from powerflow.api.deps import PrincipalDep, StoreDep, call
 from powerflow.api.errors import documented
@@ -23,7 +23,7 @@ ERRORS = documented(not_found="Unknown webhook", invalid="Invalid subscription")
     summary="Subscribe a URL to events",
 )
 async def create_webhook(
-    body: WebhookCreate, store: StoreDep, principal: PrincipalDep
+    body: WebhookCreate, request: Request, store: StoreDep, principal: PrincipalDep
 ) -> WebhookRead:
     """Create a subscription; the response carries the signing secret, shown only once."""
     view = await call(
@@ -36,6 +36,7 @@ async def create_webhook(
         types=body.types,
         secret=body.secret,
         from_start=body.from_start,
+        allowed_hosts=request.app.state.settings.webhook_allowed_hosts,
     )
     return WebhookRead.model_validate(view, from_attributes=True)
 
@@ -54,11 +55,22 @@ async def list_webhooks(store: StoreDep, principal: PrincipalDep) -> list[Webhoo
     summary="Change, pause or resume a webhook",
 )
 async def update_webhook(
-    webhook_id: int, body: WebhookUpdate, store: StoreDep, principal: PrincipalDep
+    webhook_id: int,
+    body: WebhookUpdate,
+    request: Request,
+    store: StoreDep,
+    principal: PrincipalDep,
 ) -> WebhookRead:
     """Change the URL, pause (``active: false``) or resume (``active: true``)."""
     view = await call(
-        store, webhooks.update, store, principal, webhook_id, url=body.url, active=body.active
+        store,
+        webhooks.update,
+        store,
+        principal,
+        webhook_id,
+        url=body.url,
+        active=body.active,
+        allowed_hosts=request.app.state.settings.webhook_allowed_hosts,
     )
     return WebhookRead.model_validate(view, from_attributes=True)
 

@@ -1,0 +1,63 @@
+"""Incidents raised outside the engine: an instance that cannot even be loaded or stepped.
+
+The engine turns a failing script or condition into an incident within the step. When the step
+itself cannot happen (saved state that cannot be restored, a definition whose BPMN cannot be
+parsed, any unexpected error), the step's transaction is rolled back and the instance is marked
+failed here, in a transaction of its own, so that a background loop can go on with the others.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection
+
+from powerflow import engine
+from powerflow.db import queries
+from powerflow.db.engine import Store
+from powerflow.db.models import utcnow
+from powerflow.services.events import event_rows
+
+RUNNABLE = ("running", "suspended")
+
+
+def cause(exc: BaseException, limit: int = 300) -> str:
+    """A one-line description of an exception for an incident or a log line."""
+    text = " ".join(str(exc).split()) or "no details"
+    return f"{type(exc).__name__}: {text}"[:limit]
+
+
+def fail_instance(store: Store, instance_id: str, *, actor: str, message: str) -> bool:
+    """Mark an instance failed with an incident and an ``instance.failed`` event.
+
+    The element is the one the instance waits at, read from its saved state where that is
+    possible. Returns False (and changes nothing) when the instance has already ended.
+    """
+    with store.begin(write=True) as conn:
+        row = queries.load_instance(conn, instance_id, lock=True)
+        if row is None or row.status not in RUNNABLE:
+            return False
+        element_id = next(iter(engine.waiting_elements(row.state)), None)
+        element_name = _element_name(conn, row.definition_id, element_id)
+        incident = engine.Incident(element_id, element_name or element_id, message)
+        now = utcnow()
+        row.status = "failed"
+        row.incident = incident.as_dict()
+        row.next_timer_at = None
+        row.waiting_messages = []
+        row.updated_at = now
+        row.ended_at = now
+        failed = engine.StepEvent(
+            "instance.failed", element_id, incident.element_name, None, {"message": message}
+        )
+        rows = event_rows(row, [failed], actor=actor, at=now)
+        if not queries.save_instance(conn, row):
+            return False
+        queries.insert_events(conn, rows)
+        return True
+
+
+def _element_name(conn: Connection, definition_id: int, element_id: str | None) -> str | None:
+    if element_id is None:
+        return None
+    definition = queries.definition_row(conn, definition_id)
+    xml = queries.deployment_xml(conn, definition["deployment_id"]) if definition else None
+    return engine.element_name(xml, element_id) if xml else None
