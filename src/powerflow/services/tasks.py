@@ -21,7 +21,7 @@ from powerflow.services.instances import load_for_update
 from powerflow.services.steps import instance_view, record_step, task_record
 from powerflow.services.views import InstanceView, Page, TaskRecord
 from powerflow.services.visibility import (
-    may_see_instance,
+    may_see_instance_id,
     sees_everything,
     task_not_found,
     visible_tasks_clause,
@@ -115,12 +115,7 @@ def _visible_task(session: Session, principal: Principal, task_id: str) -> Task:
 
 def _involved(conn: Connection, principal: Principal, task: Task | TaskRow) -> bool:
     """Whether the caller may see the task's instance (one statement)."""
-    started_by = conn.execute(
-        select(Instance.started_by).where(Instance.id == task.instance_id)
-    ).scalar()
-    return started_by is not None and may_see_instance(
-        conn, principal, task.instance_id, started_by
-    )
+    return may_see_instance_id(conn, principal, task.instance_id)
 
 
 def _role_message(task: Task | TaskRow) -> str:

@@ -109,6 +109,17 @@ def may_see_instance(
     return conn.execute(query).first() is not None
 
 
+def may_see_instance_id(conn: Connection, principal: Principal, instance_id: str) -> bool:
+    """Whether the caller may see the instance with this id, without its row at hand (one
+    statement; False for an unknown id unless the caller sees everything)."""
+    if sees_everything(principal):
+        return True
+    i = _INSTANCES.c
+    started = exists().where(i.id == instance_id, i.started_by == principal.name)
+    query = select(literal(1)).where(or_(started, _involvement(principal, literal(instance_id))))
+    return conn.execute(query).first() is not None
+
+
 def instance_not_found(instance_id: str) -> NotFound:
     """The answer for an unknown instance and for one the caller may not see: the same."""
     return NotFound(f"Instance {instance_id} does not exist.")
