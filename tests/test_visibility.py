@@ -85,7 +85,6 @@ class Case:
     business_key: str
     review_task_id: str
     actor: dict[str, str]
-    webhook_id: int = 0
 
 
 @dataclass
@@ -554,3 +553,13 @@ def test_the_feed_of_every_instance_refuses_others_with_a_sentence(api: Api) -> 
         assert got.status_code == 403
         assert "monitor" in got.json()["detail"] and "/v1/instances/" in got.json()["detail"]
     assert api.client.get("/v1/events", headers=api.user("monitor")).status_code == 200
+
+
+def test_a_taken_business_key_tells_a_stranger_nothing_but_that_it_is_taken(api: Api) -> None:
+    assert api.deploy("visibility.bpmn").status_code == 201
+    body = {"definition_key": PROCESS, "business_key": "K-1", "variables": {"amount": 1}}
+    first = api.client.post("/v1/instances", headers=api.user("clerk"), json=body)
+    assert first.status_code == 201
+    again = api.client.post("/v1/instances", headers=api.user("clerk,outsider"), json=body)
+    assert again.status_code == 409
+    assert first.json()["id"] not in again.text and "already exists" in again.json()["detail"]
