@@ -431,13 +431,19 @@ def test_completing_without_the_role_is_403(api: Api) -> None:
     assert approve and approve[0]["roles"] == ["manager", "deputy"]
     approve_id = approve[0]["id"]
     before = snapshot(api, instance["id"])
-    for headers in (employee, api.user("clerk"), api.admin, api.user("monitor")):
+    for headers in (employee, api.admin, api.user("monitor")):
         response = api.client.post(
             f"/v1/tasks/{approve_id}/complete", headers=headers, json={"data": {"approved": True}}
         )
         assert_problem(response, 403, "manager")
         claim = api.client.post(f"/v1/tasks/{approve_id}/claim", headers=headers)
         assert_problem(claim, 403, "manager")
+    stranger = api.user("clerk")  # not involved in the instance: the task does not exist for them
+    for action in ("complete", "claim"):
+        response = api.client.post(
+            f"/v1/tasks/{approve_id}/{action}", headers=stranger, json={"data": {"approved": True}}
+        )
+        assert_problem(response, 404, "does not exist")
     assert task_state(api, approve_id) == "ready"
     assert snapshot(api, instance["id"]) == before
     deputy = api.client.post(

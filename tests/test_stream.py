@@ -79,28 +79,33 @@ def test_pull_consumer_pages_with_a_cursor(api: Api) -> None:
         )
     seen: list[int] = []
     after = 0
+    monitor = api.user("monitor")  # the feed of every instance is for monitors and admins
+    assert api.client.get("/v1/events", headers=clerk).status_code == 403
     while True:
-        page = api.client.get(f"/v1/events?after={after}&limit=4", headers=clerk).json()
+        page = api.client.get(f"/v1/events?after={after}&limit=4", headers=monitor).json()
         seen.extend(e["id"] for e in page["items"])
         if not page["has_more"]:
             break
         after = page["items"][-1]["id"]
     assert seen == sorted(set(seen)) and len(seen) == 3 * 4
-    only = api.client.get("/v1/events?types=task.completed,instance.started", headers=clerk).json()
+    only = api.client.get(
+        "/v1/events?types=task.completed,instance.started", headers=monitor
+    ).json()
     assert {e["type"] for e in only["items"]} == {"task.completed", "instance.started"}
-    by_instance = api.client.get(f"/v1/events?instance_id={inst['id']}", headers=clerk).json()
+    by_instance = api.client.get(f"/v1/events?instance_id={inst['id']}", headers=monitor).json()
     assert {e["instance_id"] for e in by_instance["items"]} == {inst["id"]}
     too_many = ",".join(f"t{i}" for i in range(30))
-    assert api.client.get(f"/v1/events?types={too_many}", headers=clerk).status_code == 422
+    assert api.client.get(f"/v1/events?types={too_many}", headers=monitor).status_code == 422
     assert api.client.get("/v1/events").status_code == 401
 
 
 @pytest.mark.e2e
 def test_sse_resumes_after_disconnect_without_gap_or_duplicate(server: Server) -> None:
     clerk = _deploy_three_tasks(server)
+    monitor = server.user("monitor")
     with httpx.Client(base_url=server.url, timeout=30) as c:
         _run_steps(server.url, clerk, 2)  # 2 x 8 events
-        first = read_until(c, "/v1/events/stream", clerk, stop_after=7)
+        first = read_until(c, "/v1/events/stream", monitor, stop_after=7)
         assert [int(e["id"]) for e in first] == list(range(1, 8))
         assert first[0]["event"] == "instance.started"
         assert json.loads(first[0]["data"])["type"] == "instance.started"
@@ -112,7 +117,7 @@ def test_sse_resumes_after_disconnect_without_gap_or_duplicate(server: Server) -
             with httpx.Client(base_url=server.url, timeout=30) as sub:
                 live.extend(
                     read_until(
-                        sub, "/v1/events/stream?types=instance.completed", clerk, stop_after=4
+                        sub, "/v1/events/stream?types=instance.completed", monitor, stop_after=4
                     )
                 )
 
@@ -125,7 +130,7 @@ def test_sse_resumes_after_disconnect_without_gap_or_duplicate(server: Server) -
         resumed = read_until(
             c,
             "/v1/events/stream",
-            {**clerk, "Last-Event-ID": first[-1]["id"]},
+            {**monitor, "Last-Event-ID": first[-1]["id"]},
             stop_after=4 * 8 - 7,
         )
         ids = [int(e["id"]) for e in first + resumed]
@@ -142,6 +147,7 @@ def test_sse_resumes_after_disconnect_without_gap_or_duplicate(server: Server) -
 @pytest.mark.e2e
 def test_burst_of_1000_steps_reaches_20_subscribers_in_order(server: Server) -> None:
     clerk = _deploy_three_tasks(server)
+    monitor = server.user("monitor")
     instances, per_instance = 125, 8  # 1,000 recorded steps
     total = instances * per_instance
     received: dict[int, list[int]] = {}
@@ -151,7 +157,7 @@ def test_burst_of_1000_steps_reaches_20_subscribers_in_order(server: Server) -> 
         ids: list[int] = []
         with (
             httpx.Client(base_url=server.url, timeout=60) as sub,
-            sub.stream("GET", "/v1/events/stream", headers=clerk) as response,
+            sub.stream("GET", "/v1/events/stream", headers=monitor) as response,
         ):
             ready.wait()
             for event in sse_events(response):
@@ -275,6 +281,7 @@ def test_a_stalled_subscriber_is_dropped_and_others_go_on(db_url: str) -> None:
     )
     try:
         clerk = _deploy_three_tasks(server)
+        monitor = server.user("monitor")
         parts = urlsplit(server.url)
         assert parts.hostname is not None and parts.port is not None
         stalled = socket.socket()
@@ -282,7 +289,7 @@ def test_a_stalled_subscriber_is_dropped_and_others_go_on(db_url: str) -> None:
         stalled.connect((parts.hostname, parts.port))
         stalled.sendall(
             b"GET /v1/events/stream HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n"
-            + f"Authorization: {clerk['Authorization']}\r\n\r\n".encode()
+            + f"Authorization: {monitor['Authorization']}\r\n\r\n".encode()
         )
         client_port = stalled.getsockname()[1]
         reader_ids: list[int] = []
@@ -292,7 +299,7 @@ def test_a_stalled_subscriber_is_dropped_and_others_go_on(db_url: str) -> None:
         def reader() -> None:
             with (
                 httpx.Client(base_url=server.url, timeout=60) as sub,
-                sub.stream("GET", "/v1/events/stream", headers=clerk) as response,
+                sub.stream("GET", "/v1/events/stream", headers=monitor) as response,
             ):
                 reading.set()
                 for event in sse_events(response):

@@ -187,7 +187,11 @@ class Event(Base):
     """
 
     __tablename__ = "events"
-    __table_args__ = (UniqueConstraint("instance_id", "seq"),)
+    __table_args__ = (
+        UniqueConstraint("instance_id", "seq"),
+        # who acted on which instance: the visibility rule (services/visibility.py)
+        Index("ix_events_actor_instance", "actor", "instance_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     instance_id: Mapped[str] = mapped_column(String(36))  # (instance_id, seq) is indexed

@@ -19,12 +19,10 @@ from sqlalchemy.orm import Session
 from powerflow.db.engine import Store
 from powerflow.db.models import Event, Instance
 from powerflow.services.auth import Principal
-from powerflow.services.errors import Forbidden, NotFound
 from powerflow.services.events import event_hash, hashed_content
 from powerflow.services.instances import event_view
 from powerflow.services.views import EventView
-
-AUDIT_ROLES = ("admin", "auditor", "monitor")
+from powerflow.services.visibility import instance_not_found, may_see_instance
 
 
 @dataclass(frozen=True)
@@ -93,13 +91,14 @@ def _events(session: Session, instance_id: str) -> list[Event]:
 
 
 def trail(store: Store, principal: Principal, instance_id: str) -> AuditTrail:
-    """An instance's full trail with the verification result."""
-    if not principal.has(*AUDIT_ROLES):
-        raise Forbidden("Reading the audit trail needs the 'auditor', 'monitor' or 'admin' role.")
+    """An instance's full trail with the verification result, for those who may see it
+    (its participants, monitors, auditors, administrators; NotFound for anyone else)."""
     with store.read() as session:
         instance = session.get(Instance, instance_id)
-        if instance is None:
-            raise NotFound(f"Instance {instance_id} does not exist.")
+        if instance is None or not may_see_instance(
+            session.connection(), principal, instance_id, instance.started_by
+        ):
+            raise instance_not_found(instance_id)
         events = _events(session, instance_id)
         broken = _check(instance, events)
         return AuditTrail(instance_id, broken is None, broken, [event_view(e) for e in events])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -22,6 +23,12 @@ from powerflow.services.forms import check_start_variables
 from powerflow.services.incidents import cause, fail_instance
 from powerflow.services.steps import instance_view, record_step
 from powerflow.services.views import EventView, InstanceView, Page
+from powerflow.services.visibility import (
+    check_instance,
+    instance_not_found,
+    may_see_instance,
+    visible_instances_clause,
+)
 
 START_ROLES = ("clerk", "admin")
 TERMINAL = ("completed", "failed", "cancelled")
@@ -31,7 +38,17 @@ def load_for_update(conn: Connection, instance_id: str) -> InstanceRow:
     """The instance row, locked for this transaction; NotFound if there is none."""
     row = queries.load_instance(conn, instance_id, lock=True)
     if row is None:
-        raise NotFound(f"Instance {instance_id} does not exist.")
+        raise instance_not_found(instance_id)
+    return row
+
+
+def load_visible_for_update(
+    conn: Connection, principal: Principal, instance_id: str
+) -> InstanceRow:
+    """The instance row, locked; NotFound if there is none or the caller may not see it."""
+    row = queries.load_instance(conn, instance_id, lock=True)
+    if row is None or not may_see_instance(conn, principal, instance_id, row.started_by):
+        raise instance_not_found(instance_id)
     return row
 
 
@@ -111,17 +128,19 @@ def start_instance(
         raise duplicate from None
 
 
-def get_instance(store: Store, instance_id: str) -> InstanceView:
-    """One instance with its ready tasks."""
+def get_instance(store: Store, principal: Principal, instance_id: str) -> InstanceView:
+    """One instance with its ready tasks, if the caller may see it (NotFound otherwise)."""
     with store.read() as session:
         row = session.get(Instance, instance_id)
-        if row is None:
-            raise NotFound(f"Instance {instance_id} does not exist.")
+        conn = queries.connection(session)
+        if row is None or not may_see_instance(conn, principal, instance_id, row.started_by):
+            raise instance_not_found(instance_id)
         return _orm_view(store, session, row)
 
 
 def list_instances(
     store: Store,
+    principal: Principal,
     *,
     definition_key: str | None,
     status: str | None,
@@ -129,8 +148,12 @@ def list_instances(
     limit: int,
     offset: int,
 ) -> Page:
-    """Instances, newest first, filtered by definition key, status and business key."""
+    """Instances the caller may see, newest first, filtered by definition key, status and
+    business key (one statement per page, visibility included)."""
     stmt = select(Instance)
+    visible = visible_instances_clause(principal)
+    if visible is not None:
+        stmt = stmt.where(visible)
     if definition_key:
         stmt = stmt.where(Instance.definition_key == definition_key)
     if status:
@@ -169,9 +192,15 @@ def _step_on(
     *,
     extra: dict[str, dict[str, Any]] | None = None,
     allow_suspended: bool = False,
+    permit: Callable[[InstanceRow], None] | None = None,
 ) -> InstanceView:
+    """Advance a visible instance in one transaction; ``permit`` raises Forbidden if the caller
+    may see the instance but not do this to it (checked after visibility: a stranger gets
+    NotFound, whatever their roles)."""
     with store.begin(write=True) as conn:
-        row = load_for_update(conn, instance_id)
+        row = load_visible_for_update(conn, principal, instance_id)
+        if permit is not None:
+            permit(row)
         if row.status in TERMINAL:
             raise Conflict(f"Instance {instance_id} has {row.status}; it cannot be {action}.")
         if row.status == "suspended" and not allow_suspended:
@@ -189,14 +218,13 @@ def cancel_instance(
     store: Store, principal: Principal, instance_id: str, reason: str | None
 ) -> InstanceView:
     """Cancel a running instance (administrators, or the person who started it)."""
-    with store.read() as session:
-        row = session.get(Instance, instance_id)
-        if row is None:
-            raise NotFound(f"Instance {instance_id} does not exist.")
+
+    def permit(row: InstanceRow) -> None:
         if not principal.is_admin and row.started_by != principal.name:
             raise Forbidden(
                 "Only an administrator or the person who started it can cancel an instance."
             )
+
     return _step_on(
         store,
         principal,
@@ -205,6 +233,7 @@ def cancel_instance(
         engine.cancel,
         extra={"instance.cancelled": {"reason": reason}},
         allow_suspended=True,
+        permit=permit,
     )
 
 
@@ -215,10 +244,12 @@ def set_suspended(
     store: Store, principal: Principal, instance_id: str, *, suspend: bool, reason: str | None
 ) -> InstanceView:
     """Suspend a running instance (nothing advances it) or resume a suspended one."""
-    if not principal.has(*SUPERVISE_ROLES):
-        raise Forbidden("Suspending or resuming an instance needs the 'monitor' or 'admin' role.")
     with store.begin(write=True) as conn:
-        row = load_for_update(conn, instance_id)
+        row = load_visible_for_update(conn, principal, instance_id)
+        if not principal.has(*SUPERVISE_ROLES):
+            raise Forbidden(
+                "Suspending or resuming an instance needs the 'monitor' or 'admin' role."
+            )
         if suspend and row.status != "running":
             raise Conflict(
                 f"Instance {instance_id} is {row.status}; only a running one can be suspended."
@@ -242,9 +273,13 @@ def set_suspended(
 def deliver_message(
     store: Store, principal: Principal, instance_id: str, name: str, payload: dict[str, Any]
 ) -> InstanceView:
-    """Deliver a named message to an instance that waits for it."""
-    if not principal.has("clerk", "admin"):
-        raise Forbidden("Delivering messages needs the 'clerk' role.")
+    """Deliver a named message to an instance that waits for it (a clerk or administrator
+    who may see the instance)."""
+
+    def permit(row: InstanceRow) -> None:
+        if not principal.has("clerk", "admin"):
+            raise Forbidden("Delivering messages needs the 'clerk' role.")
+
     try:
         engine.check_plain_json(payload, where="payload")
     except engine.DataRejected as exc:
@@ -265,6 +300,7 @@ def deliver_message(
         "sent messages",
         run,
         extra={"message.received": {"payload": payload}},
+        permit=permit,
     )
 
 
@@ -302,11 +338,13 @@ def fire_timers(store: Store, principal: Principal, instance_id: str) -> Instanc
     return None
 
 
-def events_of(store: Store, instance_id: str, *, after: int, limit: int) -> Page:
-    """The recorded steps of an instance, in order."""
+def events_of(
+    store: Store, principal: Principal, instance_id: str, *, after: int, limit: int
+) -> Page:
+    """The recorded steps of an instance the caller may see, in order."""
     with store.read() as session:
-        if session.get(Instance, instance_id) is None:
-            raise NotFound(f"Instance {instance_id} does not exist.")
+        started_by = session.scalar(select(Instance.started_by).where(Instance.id == instance_id))
+        check_instance(queries.connection(session), principal, instance_id, started_by)
         rows = session.scalars(
             select(Event)
             .where(Event.instance_id == instance_id, Event.seq > after)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import ColumnElement, Connection, exists, select
 from sqlalchemy.orm import Session
 
 from powerflow import engine
@@ -20,8 +20,13 @@ from powerflow.services.forms import check_task_data
 from powerflow.services.instances import load_for_update
 from powerflow.services.steps import instance_view, record_step, task_record
 from powerflow.services.views import InstanceView, Page, TaskRecord
+from powerflow.services.visibility import (
+    may_see_instance_id,
+    sees_everything,
+    task_not_found,
+    visible_tasks_clause,
+)
 
-SEE_ALL_ROLES = ("admin", "monitor")
 TASK_STATES = ("ready", "completed", "cancelled")
 
 
@@ -37,8 +42,12 @@ def may_act(principal: Principal, roles: list[str]) -> bool:
 
 
 def may_see(principal: Principal, roles: list[str]) -> bool:
-    """Administrators and monitors see every task; others only those they may act on."""
-    return principal.has(*SEE_ALL_ROLES) or may_act(principal, roles)
+    """Whether the caller sees a task without asking who is involved in its instance.
+
+    Monitors, auditors and administrators see every task, a holder of its role sees it; the
+    instance's other participants see it too (``services/visibility.py``, one more statement).
+    """
+    return sees_everything(principal) or may_act(principal, roles)
 
 
 def list_tasks(
@@ -52,7 +61,11 @@ def list_tasks(
     limit: int,
     offset: int,
 ) -> Page:
-    """Tasks the caller may see, oldest first, filtered by state, role, assignee and instance."""
+    """The caller's inbox, oldest first, filtered by state, role, assignee and instance.
+
+    Monitors, auditors and administrators list every task; others the tasks they may act on,
+    and with ``instance_id`` of an instance they are involved in, every task of it.
+    """
     if state is not None and state not in TASK_STATES:
         raise InvalidInput(f"state must be one of: {', '.join(TASK_STATES)}.")
     stmt = select(Task)
@@ -64,12 +77,13 @@ def list_tasks(
         stmt = stmt.where(Task.instance_id == instance_id)
     if role:
         stmt = stmt.where(exists().where(TaskRole.task_id == Task.id, TaskRole.role == role))
-    if not principal.has(*SEE_ALL_ROLES):
+    involved = visible_tasks_clause(principal)
+    if involved is not None:
         has_role = exists().where(TaskRole.task_id == Task.id, TaskRole.role.in_(principal.roles))
+        actable: ColumnElement[bool] = has_role
         if principal.has("clerk"):
-            stmt = stmt.where(has_role | ~exists().where(TaskRole.task_id == Task.id))
-        else:
-            stmt = stmt.where(has_role)
+            actable = has_role | ~exists().where(TaskRole.task_id == Task.id)
+        stmt = stmt.where(actable | involved if instance_id else actable)
     stmt = stmt.order_by(Task.created_at, Task.id).limit(limit + 1).offset(offset)
     with store.read() as session:
         rows = session.scalars(stmt).all()
@@ -88,12 +102,20 @@ def _record(
 
 
 def _visible_task(session: Session, principal: Principal, task_id: str) -> Task:
+    """The task, if the caller may see its instance; NotFound (as for an unknown id) if not."""
     task = session.get(Task, task_id)
     if task is None:
-        raise NotFound(f"Task {task_id} does not exist.")
-    if not may_see(principal, list(task.roles)):
-        raise Forbidden(_role_message(task))
+        raise task_not_found(task_id)
+    if not may_see(principal, list(task.roles)) and not _involved(
+        session.connection(), principal, task
+    ):
+        raise task_not_found(task_id)
     return task
+
+
+def _involved(conn: Connection, principal: Principal, task: Task | TaskRow) -> bool:
+    """Whether the caller may see the task's instance (one statement)."""
+    return may_see_instance_id(conn, principal, task.instance_id)
 
 
 def _role_message(task: Task | TaskRow) -> str:
@@ -117,8 +139,14 @@ def get_task(store: Store, principal: Principal, task_id: str) -> TaskRecord:
         return _record(store, session, task, data)
 
 
-def _check_actor(principal: Principal, task: Task | TaskRow) -> None:
+def _check_actor(conn: Connection, principal: Principal, task: Task | TaskRow) -> None:
+    """Forbidden if the caller lacks the task's role; NotFound if they may not even see it.
+
+    The visibility statement runs only on refusal: the path of an allowed act is unchanged.
+    """
     if not may_act(principal, list(task.roles)):
+        if not _involved(conn, principal, task):
+            raise task_not_found(task.id)
         raise Forbidden(_role_message(task))
 
 
@@ -126,7 +154,7 @@ def claim(store: Store, principal: Principal, task_id: str) -> TaskRecord:
     """Assign a ready task to the caller; 409 if someone else holds it."""
     with store.write() as session:
         task = _visible_task(session, principal, task_id)
-        _check_actor(principal, task)
+        _check_actor(session.connection(), principal, task)
         if task.state != "ready":
             raise Conflict(f"Task '{task.name}' is {task.state}; it cannot be claimed.")
         status = session.scalar(select(Instance.status).where(Instance.id == task.instance_id))
@@ -200,7 +228,7 @@ def complete(
         task, instance = queries.load_task_and_instance(conn, task_id)
         if task is None or instance is None:
             raise NotFound(f"Task {task_id} does not exist.")
-        _check_actor(principal, task)
+        _check_actor(conn, principal, task)
         if task.state != "ready":
             raise Conflict(f"Task '{task.name}' is already {task.state}.")
         if task.assignee not in (None, principal.name):

@@ -12,11 +12,15 @@ from powerflow.api.deps import PrincipalDep, StoreDep, call
 from powerflow.api.errors import documented
 from powerflow.api.schemas import EventRead, Page
 from powerflow.api.stream import Reader, event_stream
-from powerflow.services import feed
+from powerflow.services import feed, visibility
 from powerflow.services.views import EventView
 
 router = APIRouter(tags=["events"])
-ERRORS = documented(not_found="Unknown instance", invalid="Invalid filter")
+ERRORS = documented(
+    not_found="Unknown instance, or one the caller is not involved in",
+    forbidden="The event feed of every instance needs the 'monitor' or 'admin' role",
+    invalid="Invalid filter",
+)
 Types = Annotated[
     str | None, Query(description="Comma-separated event types, e.g. task.completed,alert.raised")
 ]
@@ -37,7 +41,8 @@ async def list_events(
     instance_id: str | None = None,
     types: Types = None,
 ) -> Page[EventRead]:
-    """Events in id order; pass the last id you saw as ``after`` to continue."""
+    """Events in id order; pass the last id you saw as ``after`` to continue (monitor, admin)."""
+    visibility.check_feed_reader(principal)
     wanted = feed.parse_types(types)
     views = await call(
         store,
@@ -80,7 +85,8 @@ async def stream_events(
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> EventSourceResponse:
     """Every event after the cursor (``Last-Event-ID`` or ``after``; default: from the start),
-    then each new one as it is committed. The SSE ``id`` is the event id."""
+    then each new one as it is committed. The SSE ``id`` is the event id (monitor, admin)."""
+    visibility.check_feed_reader(principal)
     wanted = set(feed.parse_types(types))
 
     def keep(view: EventView) -> bool:
@@ -120,10 +126,12 @@ async def stream_instance_events(
     after: Annotated[int | None, Query(ge=0)] = None,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> EventSourceResponse:
-    """The events of one instance, then each new one as it is committed."""
+    """The events of one instance, then each new one as it is committed (for those who may see
+    the instance, checked when the stream opens)."""
     from powerflow.services import instances
 
-    await call(store, instances.get_instance, store, instance_id)  # 404 for an unknown id
+    # 404 for an unknown id and for an instance the caller may not see
+    await call(store, instances.get_instance, store, principal, instance_id)
 
     def keep(view: EventView) -> bool:
         return view.instance_id == instance_id

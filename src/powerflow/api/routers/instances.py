@@ -24,10 +24,11 @@ from powerflow.services.views import InstanceView
 
 router = APIRouter(prefix="/v1/instances", tags=["instances"])
 
-ERRORS = documented(not_found="Unknown instance or definition")
+NOT_FOUND = "Unknown instance or definition, or an instance the caller is not involved in"
+ERRORS = documented(not_found=NOT_FOUND)
 
 WRITE_ERRORS = documented(
-    not_found="Unknown instance or definition",
+    not_found=NOT_FOUND,
     conflict="Not possible in the instance's current state",
     invalid="Invalid input",
     busy=True,
@@ -73,11 +74,13 @@ async def list_instances(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Page[InstanceRead]:
-    """Instances, newest first."""
+    """Instances the caller may see (involved in, or every one for monitor, auditor, admin),
+    newest first."""
     page = await call(
         store,
         instances.list_instances,
         store,
+        principal,
         definition_key=definition_key,
         status=status,
         business_key=business_key,
@@ -97,7 +100,7 @@ async def list_instances(
 )
 async def get_instance(instance_id: str, store: StoreDep, principal: PrincipalDep) -> InstanceRead:
     """One instance with its ready tasks."""
-    return _read(await call(store, instances.get_instance, store, instance_id))
+    return _read(await call(store, instances.get_instance, store, principal, instance_id))
 
 
 @router.post(
@@ -193,7 +196,9 @@ async def get_events(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> Page[EventRead]:
     """Every recorded step of an instance, in order."""
-    page = await call(store, instances.events_of, store, instance_id, after=after, limit=limit)
+    page = await call(
+        store, instances.events_of, store, principal, instance_id, after=after, limit=limit
+    )
     return Page[EventRead](
         items=[EventRead.model_validate(e, from_attributes=True) for e in page.items],
         limit=limit,

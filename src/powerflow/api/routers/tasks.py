@@ -13,10 +13,11 @@ from powerflow.services import tasks
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
 
-ERRORS = documented(not_found="Unknown task", forbidden="Caller lacks the task's role")
+NOT_FOUND = "Unknown task, or one of an instance the caller is not involved in"
+ERRORS = documented(not_found=NOT_FOUND, forbidden="Caller lacks the task's role")
 
 WRITE_ERRORS = documented(
-    not_found="Unknown task",
+    not_found=NOT_FOUND,
     forbidden="Caller lacks the task's role",
     conflict="Task not ready, claimed by someone else, or raced",
     invalid="Data does not fit the task's form",
@@ -36,7 +37,8 @@ async def list_tasks(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> TaskPage:
-    """Tasks the caller's roles allow them to see, oldest first.
+    """The tasks the caller may act on, oldest first (every task for monitor, auditor, admin;
+    with ``instance_id`` of an instance the caller is involved in, every task of it).
 
     The page carries the caller's roles; an empty first page also a hint saying why.
     """

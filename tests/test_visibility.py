@@ -1,0 +1,565 @@
+"""Who sees a case: every route of the application against the matrix written in
+docs/security.md, with every kind of caller, on a running server (SQLite and PostgreSQL); and the
+visibility rule's edges (a future task's role holder, lists, machine actors)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.routing import iter_route_contexts
+from sqlalchemy import event, update
+
+from conftest import ADMIN_TOKEN, DATA, ROOT, Api, Server, make_settings
+from powerflow.app import create_app
+from powerflow.db.engine import Store
+from powerflow.db.models import User
+from powerflow.services import auth
+
+SECURITY_DOC = ROOT / "docs" / "security.md"
+CALLERS = (
+    "anonymous",
+    "bogus token",
+    "unrelated clerk",
+    "starter",
+    "role holder",
+    "actor",
+    "monitor",
+    "auditor",
+    "designer",
+    "admin",
+)
+CELLS = {"✓", "hidden", "401", "403", "404"}
+PROCESS = "case_file"
+
+
+def read_matrix(path: Path = SECURITY_DOC) -> dict[str, dict[str, str]]:
+    """The route matrix of docs/security.md: route key ("GET /v1/...") -> caller -> cell."""
+    text = path.read_text()
+    section = text[text.index("### The route matrix") :]
+    rows = [line for line in section.splitlines() if line.startswith("|")]
+    header = [c.strip() for c in rows[0].strip("|").split("|")]
+    assert tuple(header[1:]) == CALLERS, header
+    matrix: dict[str, dict[str, str]] = {}
+    for line in rows[2:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        route = cells[0].strip("`")
+        assert route not in matrix, f"{route} appears twice in the matrix"
+        assert set(cells[1:]) <= CELLS, (route, cells)
+        matrix[route] = dict(zip(CALLERS, cells[1:], strict=True))
+    return matrix
+
+
+def app_routes() -> list[str]:
+    """Every route of the application as "METHOD path" (HEAD answered by GET left out)."""
+    app = create_app(make_settings("sqlite://"), run_workers=False)
+    keys = []
+    for route in iter_route_contexts(app.routes):
+        for method in sorted(route.methods or {"*"}):
+            if method != "HEAD":
+                keys.append(f"{method} {route.path}")
+    return keys
+
+
+def test_every_route_of_the_app_is_in_the_matrix_and_has_a_probe() -> None:
+    matrix = read_matrix()
+    routes = app_routes()
+    missing = [r for r in routes if r not in matrix]
+    assert not missing, f"add these routes to the matrix in docs/security.md: {missing}"
+    stale = [r for r in matrix if r not in routes]
+    assert not stale, f"the matrix in docs/security.md names routes the app lacks: {stale}"
+    unprobed = [r for r in routes if r not in PROBES]
+    assert not unprobed, f"add a probe to tests/test_visibility.py for: {unprobed}"
+
+
+@dataclass
+class Case:
+    """An instance with Prepare done by ``actor`` and Review ready for the role holder."""
+
+    instance_id: str
+    business_key: str
+    review_task_id: str
+    actor: dict[str, str]
+
+
+@dataclass
+class World:
+    """A running server, a store on its database, the callers and the main case."""
+
+    server: Server
+    store: Store
+    client: httpx.Client
+    users: dict[str, dict[str, str]] = field(default_factory=dict)
+    main: Case | None = None
+    webhook_id: int = 0
+
+    def user(self, roles: str, name: str | None = None) -> dict[str, str]:
+        token = auth.add_user(self.store, name or f"u{uuid.uuid4().hex[:8]}", roles)
+        return {"Authorization": f"Bearer {token}"}
+
+    def h(self, caller: str, case: Case) -> dict[str, str]:
+        """The Authorization header of a kind of caller (the actor is the case's own)."""
+        if caller == "actor":
+            return case.actor
+        return self.users[caller]
+
+    def request(self, method: str, url: str, **kwargs: object) -> httpx.Response:
+        return self.client.request(method, url, **kwargs)  # type: ignore[arg-type]
+
+    def new_case(self) -> Case:
+        """Start an instance as the starter; a fresh actor completes Prepare, then loses the
+        role ``preparer`` (moved to another office)."""
+        key = f"case-{uuid.uuid4().hex[:10]}"
+        started = self.client.post(
+            "/v1/instances",
+            headers=self.users["starter"],
+            json={"definition_key": PROCESS, "business_key": key, "variables": {"amount": 10}},
+        )
+        assert started.status_code == 201, started.text
+        body = started.json()
+        name = f"actor-{uuid.uuid4().hex[:8]}"
+        actor = self.user("clerk,preparer", name)
+        done = self.client.post(
+            f"/v1/tasks/{body['tasks'][0]['id']}/complete",
+            headers=actor,
+            json={"data": {"note": "prepared"}},
+        )
+        assert done.status_code == 200, done.text
+        [review] = [t for t in done.json()["tasks"] if t["element_id"] == "review"]
+        with self.store.write() as session:
+            session.execute(update(User).where(User.name == name).values(roles=["clerk"]))
+        token = auth.rotate_token(self.store, name)  # a fresh token: the server reads new roles
+        return Case(body["id"], key, review["id"], {"Authorization": f"Bearer {token}"})
+
+    def version(self, case: Case) -> int:
+        got = self.client.get(f"/v1/instances/{case.instance_id}", headers=self.users["admin"])
+        return int(got.json()["version"])
+
+    def new_webhook(self) -> int:
+        created = self.client.post(
+            "/v1/webhooks",
+            headers=self.users["admin"],
+            json={"url": "https://hooks.example.com/powerflow", "types": "instance.started"},
+        )
+        assert created.status_code == 201, created.text
+        return int(created.json()["id"])
+
+
+def judged(response: httpx.Response, ok: tuple[int, ...] = (200,)) -> str:
+    """The cell a single-resource answer stands for."""
+    if response.status_code in ok:
+        return "✓"
+    if response.status_code in (401, 403, 404):
+        return str(response.status_code)
+    return f"unexpected {response.status_code}: {response.text[:300]}"
+
+
+def listed(response: httpx.Response, present: bool) -> str:
+    """The cell a list answer stands for."""
+    if response.status_code != 200:
+        return judged(response)
+    return "✓" if present else "hidden"
+
+
+@dataclass(frozen=True)
+class Probe:
+    """How to try a route as a caller on a case, and what the answer means."""
+
+    call: Callable[[World, str, Case], str]
+    fresh: bool = False  # changes the case: tried on a fresh instance per caller
+    setup: Callable[[World, Case], None] | None = None
+    body: dict | None = None
+
+
+def _get(path: Callable[[Case], str], ok: tuple[int, ...] = (200,)) -> Probe:
+    return Probe(lambda w, c, case: judged(w.request("GET", path(case), headers=w.h(c, case)), ok))
+
+
+def _stream(path: Callable[[Case], str]) -> Probe:
+    def call(w: World, caller: str, case: Case) -> str:
+        headers = {**w.h(caller, case), "Accept": "text/event-stream"}
+        with w.client.stream("GET", path(case), headers=headers, timeout=15) as response:
+            if response.status_code != 200:
+                response.read()
+                return judged(response)
+            for line in response.iter_lines():  # the case's first event arrives
+                if line.startswith("data:"):
+                    data = json.loads(line.removeprefix("data:"))
+                    return "✓" if data["instance_id"] == case.instance_id else f"wrong {data}"
+        return "stream ended without an event"
+
+    return Probe(call)
+
+
+def _post(
+    path: Callable[[Case], str],
+    body: dict | None = None,
+    *,
+    ok: tuple[int, ...] = (200,),
+    setup: Callable[[World, Case], None] | None = None,
+) -> Probe:
+    def call(w: World, caller: str, case: Case) -> str:
+        return judged(w.request("POST", path(case), headers=w.h(caller, case), json=body), ok)
+
+    return Probe(call, fresh=True, setup=setup, body=body)
+
+
+def _instances_list(w: World, caller: str, case: Case) -> str:
+    got = w.request(
+        "GET", f"/v1/instances?business_key={case.business_key}", headers=w.h(caller, case)
+    )
+    return listed(
+        got, got.status_code == 200 and [i["id"] for i in got.json()["items"]] == [case.instance_id]
+    )
+
+
+def _tasks_list(w: World, caller: str, case: Case) -> str:
+    got = w.request(
+        "GET", f"/v1/tasks?instance_id={case.instance_id}&limit=500", headers=w.h(caller, case)
+    )
+    return listed(
+        got,
+        got.status_code == 200 and case.review_task_id in [t["id"] for t in got.json()["items"]],
+    )
+
+
+def _events_list(w: World, caller: str, case: Case) -> str:
+    got = w.request("GET", f"/v1/events?instance_id={case.instance_id}", headers=w.h(caller, case))
+    if got.status_code == 200:
+        ids = {e["instance_id"] for e in got.json()["items"]}
+        return "✓" if ids == {case.instance_id} else f"wrong instances {ids}"
+    return judged(got)
+
+
+def _deploy(w: World, caller: str, case: Case) -> str:
+    got = w.client.post(
+        "/v1/definitions",
+        headers=w.h(caller, case),
+        files={"file": ("visibility.bpmn", (DATA / "visibility.bpmn").read_bytes())},
+    )
+    return judged(got, (200, 201))
+
+
+def _start(w: World, caller: str, case: Case) -> str:
+    got = w.client.post(
+        "/v1/instances",
+        headers=w.h(caller, case),
+        json={"definition_key": PROCESS, "variables": {"amount": 1}},
+    )
+    return judged(got, (201,))
+
+
+def _webhook(method: str, suffix: str = "", ok: tuple[int, ...] = (200,)) -> Probe:
+    def call(w: World, caller: str, case: Case) -> str:
+        hook = w.new_webhook() if method == "DELETE" else w.webhook_id
+        body = {"active": False} if method == "PATCH" else None
+        got = w.request(
+            method, f"/v1/webhooks/{hook}{suffix}", headers=w.h(caller, case), json=body
+        )
+        return judged(got, ok)
+
+    return Probe(call)
+
+
+def _create_webhook(w: World, caller: str, case: Case) -> str:
+    got = w.client.post(
+        "/v1/webhooks",
+        headers=w.h(caller, case),
+        json={"url": "https://hooks.example.com/other", "types": "instance.completed"},
+    )
+    return judged(got, (201,))
+
+
+def _suspended(w: World, case: Case) -> None:
+    got = w.client.post(f"/v1/instances/{case.instance_id}/suspend", headers=w.users["monitor"])
+    assert got.status_code == 200, got.text
+
+
+def _claimed_by_holder(w: World, case: Case) -> None:
+    got = w.client.post(f"/v1/tasks/{case.review_task_id}/claim", headers=w.users["role holder"])
+    assert got.status_code == 200, got.text
+
+
+def _inst(suffix: str = "") -> Callable[[Case], str]:
+    return lambda case: f"/v1/instances/{case.instance_id}{suffix}"
+
+
+def _task(suffix: str = "") -> Callable[[Case], str]:
+    return lambda case: f"/v1/tasks/{case.review_task_id}{suffix}"
+
+
+PROBES: dict[str, Probe] = {
+    "GET /health": _get(lambda _: "/health"),
+    "GET /openapi.json": _get(lambda _: "/openapi.json"),
+    "GET /docs": _get(lambda _: "/docs"),
+    "GET /docs/oauth2-redirect": _get(lambda _: "/docs/oauth2-redirect"),
+    "GET /redoc": _get(lambda _: "/redoc"),
+    "GET /v1/me": _get(lambda _: "/v1/me"),
+    "POST /v1/definitions": Probe(_deploy),
+    "GET /v1/definitions": _get(lambda _: "/v1/definitions"),
+    "GET /v1/definitions/{key}": _get(lambda _: f"/v1/definitions/{PROCESS}"),
+    "GET /v1/definitions/{key}/xml": _get(lambda _: f"/v1/definitions/{PROCESS}/xml"),
+    "POST /v1/instances": Probe(_start),
+    "GET /v1/instances": Probe(_instances_list),
+    "GET /v1/instances/{instance_id}": _get(_inst()),
+    "POST /v1/instances/{instance_id}/cancel": _post(_inst("/cancel"), {"reason": "probe"}),
+    "POST /v1/instances/{instance_id}/suspend": _post(_inst("/suspend")),
+    "POST /v1/instances/{instance_id}/resume": _post(_inst("/resume"), setup=_suspended),
+    "POST /v1/instances/{instance_id}/messages": _post(
+        _inst("/messages"), {"name": "documents", "payload": {}}
+    ),
+    "GET /v1/instances/{instance_id}/events": _get(_inst("/events")),
+    "GET /v1/instances/{instance_id}/events/stream": _stream(_inst("/events/stream?after=0")),
+    "GET /v1/instances/{instance_id}/audit": _get(_inst("/audit")),
+    "GET /v1/instances/{instance_id}/audit.csv": _get(_inst("/audit.csv")),
+    "GET /v1/events": Probe(_events_list),
+    "GET /v1/events/stream": _stream(
+        lambda case: f"/v1/events/stream?instance_id={case.instance_id}"
+    ),
+    "GET /v1/tasks": Probe(_tasks_list),
+    "GET /v1/tasks/{task_id}": _get(_task()),
+    "POST /v1/tasks/{task_id}/claim": _post(_task("/claim")),
+    "POST /v1/tasks/{task_id}/unclaim": _post(_task("/unclaim"), setup=_claimed_by_holder),
+    "POST /v1/tasks/{task_id}/complete": _post(_task("/complete"), {"data": {"approved": True}}),
+    "POST /v1/webhooks": Probe(_create_webhook),
+    "GET /v1/webhooks": _get(lambda _: "/v1/webhooks"),
+    "PATCH /v1/webhooks/{webhook_id}": _webhook("PATCH"),
+    "DELETE /v1/webhooks/{webhook_id}": _webhook("DELETE", ok=(204,)),
+    "GET /v1/webhooks/{webhook_id}/deliveries": _webhook("GET", "/deliveries"),
+}
+
+
+@pytest.fixture
+def world(server: Server) -> Iterator[World]:
+    store = Store(server.db_url)
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            w = World(server, store, client)
+            w.users = {
+                "anonymous": {},
+                "bogus token": {"Authorization": "Bearer pf_not_a_token_of_anyone"},
+                "unrelated clerk": w.user("clerk,outsider"),
+                "starter": w.user("clerk", "starter"),
+                "role holder": w.user("reviewer", "holder"),
+                "monitor": w.user("monitor"),
+                "auditor": w.user("auditor"),
+                "designer": w.user("designer"),
+                "admin": {"Authorization": f"Bearer {ADMIN_TOKEN}"},
+            }
+            deployed = client.post(
+                "/v1/definitions",
+                headers=w.users["designer"],
+                files={"file": ("visibility.bpmn", (DATA / "visibility.bpmn").read_bytes())},
+            )
+            assert deployed.status_code == 201, deployed.text
+            w.main = w.new_case()
+            w.webhook_id = w.new_webhook()
+            yield w
+    finally:
+        store.dispose()
+
+
+def _unknown(case: Case) -> Case:
+    return Case(str(uuid.uuid4()), "none", str(uuid.uuid4()), case.actor)
+
+
+def _same_as_unknown(w: World, probe: Probe, caller: str, case: Case, route: str) -> str | None:
+    """A 404 must read exactly like the one for an id that does not exist."""
+    method, path = route.split(" ", 1)
+    answers = []
+    for target in (case, _unknown(case)):
+        url = path.replace("{instance_id}", target.instance_id)
+        url = url.replace("{task_id}", target.review_task_id)
+        response = w.request(method, url, headers=w.h(caller, target), json=probe.body)
+        detail = response.json()["detail"]
+        detail = detail.replace(target.instance_id, "ID").replace(target.review_task_id, "ID")
+        answers.append((response.status_code, response.json()["code"], detail))
+    hidden, missing = answers
+    return None if hidden == missing else f"404 differs from unknown id: {hidden} / {missing}"
+
+
+@pytest.mark.e2e
+def test_every_route_answers_every_caller_as_the_matrix_in_docs_security_says(
+    world: World,
+) -> None:
+    matrix = read_matrix()
+    assert world.main is not None
+    wrong: list[str] = []
+    for route in app_routes():
+        probe = PROBES[route]
+        for caller in CALLERS:
+            expected = matrix[route][caller]
+            case = world.main
+            if probe.fresh and caller not in ("anonymous", "bogus token"):
+                case = world.new_case()
+                if probe.setup is not None:
+                    probe.setup(world, case)
+            before = world.version(case) if probe.fresh else None
+            got = probe.call(world, caller, case)
+            if got != expected:
+                wrong.append(f"{route} as {caller}: got {got}, matrix says {expected}")
+                continue
+            if before is not None and got != "✓" and world.version(case) != before:
+                wrong.append(f"{route} as {caller}: refused ({got}) but the instance changed")
+            if got == "404" and "{" in route:
+                differs = _same_as_unknown(world, probe, caller, case, route)
+                if differs:
+                    wrong.append(f"{route} as {caller}: {differs}")
+    assert not wrong, "\n".join(wrong)
+
+
+# --- the rule's edges, in-process (both databases) -------------------------------------------
+
+
+def _start_case(api: Api, starter: dict[str, str]) -> dict:
+    started = api.client.post(
+        "/v1/instances",
+        headers=starter,
+        json={"definition_key": PROCESS, "variables": {"amount": 3}},
+    )
+    assert started.status_code == 201, started.text
+    return started.json()
+
+
+def _sees(api: Api, headers: dict[str, str], instance_id: str) -> bool:
+    one = api.client.get(f"/v1/instances/{instance_id}", headers=headers)
+    listed_ids = [
+        i["id"] for i in api.client.get("/v1/instances?limit=500", headers=headers).json()["items"]
+    ]
+    assert (one.status_code == 200) == (instance_id in listed_ids), (one.status_code, listed_ids)
+    assert one.status_code in (200, 404)
+    return one.status_code == 200
+
+
+def test_the_holder_of_a_future_tasks_role_sees_the_case_once_that_task_exists(api: Api) -> None:
+    assert api.deploy("visibility.bpmn").status_code == 201
+    starter = api.user("clerk")
+    preparer = api.user("preparer")
+    reviewer = api.user("reviewer")
+    case = _start_case(api, starter)
+    # the review does not exist yet: the reviewer is not involved
+    assert not _sees(api, reviewer, case["id"])
+    assert _sees(api, preparer, case["id"]) and _sees(api, starter, case["id"])
+    prepare = case["tasks"][0]["id"]
+    done = api.client.post(
+        f"/v1/tasks/{prepare}/complete", headers=preparer, json={"data": {"note": "ok"}}
+    )
+    assert done.status_code == 200, done.text
+    # now it does: the reviewer sees the case and its whole history, from the start
+    assert _sees(api, reviewer, case["id"])
+    history = api.client.get(f"/v1/instances/{case['id']}/events", headers=reviewer).json()
+    assert history["items"][0]["type"] == "instance.started"
+    # the preparer's task is past; they still see the case and the task they did
+    assert api.client.get(f"/v1/tasks/{prepare}", headers=preparer).status_code == 200
+    [review] = [t for t in done.json()["tasks"] if t["element_id"] == "review"]
+    # and a task they may not act on, of a case they are involved in: visible, but 403 to act
+    assert api.client.get(f"/v1/tasks/{review['id']}", headers=preparer).status_code == 200
+    claim = api.client.post(f"/v1/tasks/{review['id']}/claim", headers=preparer)
+    assert claim.status_code == 403 and "reviewer" in claim.json()["detail"]
+    # the review done and the case closed: still visible to everyone involved, past tasks too
+    api.client.post(
+        f"/v1/instances/{case['id']}/messages", headers=starter, json={"name": "documents"}
+    )
+    api.client.post(
+        f"/v1/tasks/{review['id']}/complete", headers=reviewer, json={"data": {"approved": True}}
+    )
+    closed = api.client.get(f"/v1/instances/{case['id']}", headers=api.admin).json()
+    assert closed["status"] == "completed"
+    for who in (starter, preparer, reviewer):
+        assert _sees(api, who, case["id"])
+    assert not _sees(api, api.user("clerk,outsider"), case["id"])
+
+
+def test_the_inbox_lists_what_the_caller_may_act_on_and_a_visible_case_lists_all_its_tasks(
+    api: Api,
+) -> None:
+    assert api.deploy("visibility.bpmn").status_code == 201
+    starter = api.user("clerk")
+    case = _start_case(api, starter)
+    prepare = case["tasks"][0]["id"]
+    inbox = api.client.get("/v1/tasks?state=ready", headers=starter).json()["items"]
+    assert prepare not in [t["id"] for t in inbox]  # the starter cannot prepare
+    of_case = api.client.get(f"/v1/tasks?instance_id={case['id']}", headers=starter).json()
+    assert [t["id"] for t in of_case["items"]] == [prepare]
+    stranger = api.client.get(
+        f"/v1/tasks?instance_id={case['id']}", headers=api.user("clerk,outsider")
+    ).json()
+    assert stranger["items"] == []
+    auditor = api.client.get("/v1/tasks?state=ready", headers=api.user("auditor")).json()
+    assert prepare in [t["id"] for t in auditor["items"]]
+
+
+def test_a_user_named_like_a_machine_actor_is_not_involved_in_every_case(api: Api) -> None:
+    from powerflow import workers
+    from powerflow.services.events import SYSTEM_ACTOR
+    from powerflow.services.visibility import MACHINE_ACTORS
+
+    assert {SYSTEM_ACTOR, workers.TIMER_ACTOR.name} <= MACHINE_ACTORS
+    assert api.deploy("visibility.bpmn").status_code == 201
+    case = _start_case(api, api.user("clerk"))
+    events = api.client.get(f"/v1/instances/{case['id']}/events", headers=api.admin).json()
+    assert SYSTEM_ACTOR in {e["actor"] for e in events["items"]}  # task.ready is the engine's
+    assert not _sees(api, api.user("designer", SYSTEM_ACTOR), case["id"])
+
+
+def test_lists_stay_one_statement_per_page_whatever_the_number_of_cases(api: Api) -> None:
+    """The visibility rule is part of the page's statement, never a statement per row."""
+    assert api.deploy("visibility.bpmn").status_code == 201
+    starter = api.user("clerk")
+    reviewer = api.user("reviewer")
+    preparer = api.user("clerk,preparer")
+    engine = api.store.engine
+    counted: list[str] = []
+
+    def count(*args: object) -> None:
+        counted.append(str(args[2]))
+
+    def statements(path: str, headers: dict[str, str]) -> int:
+        counted.clear()
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            assert api.client.get(path, headers=headers).status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        return len([s for s in counted if s.lstrip().upper().startswith("SELECT")])
+
+    def add_cases(n: int) -> None:
+        for _ in range(n):
+            case = _start_case(api, starter)
+            api.client.post(
+                f"/v1/tasks/{case['tasks'][0]['id']}/complete",
+                headers=preparer,
+                json={"data": {"note": "n"}},
+            )
+
+    add_cases(2)
+    for headers in (starter, reviewer):  # the token lookup is a statement of its own, once
+        api.client.get("/v1/me", headers=headers)
+    few = {who: statements("/v1/instances", h) for who, h in (("s", starter), ("r", reviewer))}
+    add_cases(4)
+    many = {who: statements("/v1/instances", h) for who, h in (("s", starter), ("r", reviewer))}
+    assert few == many
+    assert len(api.client.get("/v1/instances", headers=reviewer).json()["items"]) == 6
+
+
+def test_the_feed_of_every_instance_refuses_others_with_a_sentence(api: Api) -> None:
+    for roles in ("clerk", "auditor", "designer"):
+        got = api.client.get("/v1/events", headers=api.user(roles))
+        assert got.status_code == 403
+        assert "monitor" in got.json()["detail"] and "/v1/instances/" in got.json()["detail"]
+    assert api.client.get("/v1/events", headers=api.user("monitor")).status_code == 200
+
+
+def test_a_taken_business_key_tells_a_stranger_nothing_but_that_it_is_taken(api: Api) -> None:
+    assert api.deploy("visibility.bpmn").status_code == 201
+    body = {"definition_key": PROCESS, "business_key": "K-1", "variables": {"amount": 1}}
+    first = api.client.post("/v1/instances", headers=api.user("clerk"), json=body)
+    assert first.status_code == 201
+    again = api.client.post("/v1/instances", headers=api.user("clerk,outsider"), json=body)
+    assert again.status_code == 409
+    assert first.json()["id"] not in again.text and "already exists" in again.json()["detail"]
