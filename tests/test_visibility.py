@@ -15,7 +15,16 @@ import pytest
 from fastapi.routing import iter_route_contexts
 from sqlalchemy import event, update
 
-from conftest import ADMIN_TOKEN, DATA, ROOT, Api, Server, make_settings
+from conftest import (
+    ADMIN_TOKEN,
+    DATA,
+    ROOT,
+    Api,
+    Server,
+    make_settings,
+    start_server,
+    stop_server,
+)
 from powerflow.app import create_app
 from powerflow.db.engine import Store
 from powerflow.db.models import User
@@ -42,7 +51,12 @@ def read_matrix(path: Path = SECURITY_DOC) -> dict[str, dict[str, str]]:
     """The route matrix of docs/security.md: route key ("GET /v1/...") -> caller -> cell."""
     text = path.read_text()
     section = text[text.index("### The route matrix") :]
-    rows = [line for line in section.splitlines() if line.startswith("|")]
+    rows = []
+    for line in section.splitlines():
+        if line.startswith("|"):
+            rows.append(line)
+        elif rows:  # the table ended
+            break
     header = [c.strip() for c in rows[0].strip("|").split("|")]
     assert tuple(header[1:]) == CALLERS, header
     matrix: dict[str, dict[str, str]] = {}
@@ -275,6 +289,35 @@ def _create_webhook(w: World, caller: str, case: Case) -> str:
     return judged(got, (201,))
 
 
+def _docs_asset(w: World, caller: str, case: Case) -> str:
+    """The first script the offline /docs page loads from the package's assets."""
+    html = w.request("GET", "/docs", headers=w.h(caller, case)).text
+    src = html.split('src="/docs-assets/', 1)[1].split('"', 1)[0]
+    return judged(w.request("GET", f"/docs-assets/{src}", headers=w.h(caller, case)))
+
+
+def _user(method: str, suffix: str = "", ok: tuple[int, ...] = (200,)) -> Probe:
+    """A users route tried on a throwaway user (never on the callers themselves)."""
+
+    def call(w: World, caller: str, case: Case) -> str:
+        name = f"probe-{uuid.uuid4().hex[:8]}"
+        w.user("clerk", name)
+        body = {"roles": ["clerk", "reviewer"]} if method == "PATCH" else None
+        got = w.request(method, f"/v1/users/{name}{suffix}", headers=w.h(caller, case), json=body)
+        return judged(got, ok)
+
+    return Probe(call)
+
+
+def _create_user(w: World, caller: str, case: Case) -> str:
+    got = w.client.post(
+        "/v1/users",
+        headers=w.h(caller, case),
+        json={"name": f"new-{uuid.uuid4().hex[:8]}", "roles": ["clerk"]},
+    )
+    return judged(got, (201,))
+
+
 def _suspended(w: World, case: Case) -> None:
     got = w.client.post(f"/v1/instances/{case.instance_id}/suspend", headers=w.users["monitor"])
     assert got.status_code == 200, got.text
@@ -331,11 +374,32 @@ PROBES: dict[str, Probe] = {
     "PATCH /v1/webhooks/{webhook_id}": _webhook("PATCH"),
     "DELETE /v1/webhooks/{webhook_id}": _webhook("DELETE", ok=(204,)),
     "GET /v1/webhooks/{webhook_id}/deliveries": _webhook("GET", "/deliveries"),
+    "* /docs-assets": Probe(_docs_asset),
+    "GET /v1/users": _get(lambda _: "/v1/users"),
+    "POST /v1/users": Probe(_create_user),
+    "GET /v1/users/{name}": _user("GET"),
+    "PATCH /v1/users/{name}": _user("PATCH"),
+    "POST /v1/users/{name}/token": _user("POST", "/token"),
 }
 
 
 @pytest.fixture
-def world(server: Server) -> Iterator[World]:
+def probe_server(db_url: str) -> Iterator[Server]:
+    """A real server that lets webhooks target the probe's (unresolvable) example host."""
+    srv = start_server(
+        db_url,
+        POWERFLOW_DEPLOY_EXAMPLES="false",
+        POWERFLOW_WEBHOOK_ALLOWED_HOSTS="hooks.example.com",
+    )
+    try:
+        yield srv
+    finally:
+        stop_server(srv)
+
+
+@pytest.fixture
+def world(probe_server: Server) -> Iterator[World]:
+    server = probe_server
     store = Store(server.db_url)
     try:
         with httpx.Client(base_url=server.url, timeout=30) as client:

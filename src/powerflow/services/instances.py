@@ -17,7 +17,7 @@ from powerflow.db.models import Event, Instance, utcnow
 from powerflow.db.queries import InstanceRow
 from powerflow.services.auth import Principal
 from powerflow.services.definitions import definition_by_id, resolve, runnable
-from powerflow.services.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from powerflow.services.errors import Conflict, DomainError, Forbidden, InvalidInput
 from powerflow.services.events import event_rows
 from powerflow.services.forms import check_start_variables
 from powerflow.services.incidents import cause, fail_instance
