@@ -280,6 +280,7 @@ def compile_bpmn(data: bytes, filename: str, *, max_bytes: int) -> CompileResult
     except (ValidationException, SpiffWorkflowException) as exc:
         return CompileResult(digest, [], [_spiff_problem(tree, exc, None)])
 
+    by_id = {info.process_id: (process, info) for process, info in infos}
     compiled: list[CompiledProcess] = []
     for process, info in infos:
         pid = info.process_id
@@ -307,6 +308,14 @@ def compile_bpmn(data: bytes, filename: str, *, max_bytes: int) -> CompileResult
         all_specs = [spec, *[s for s in subprocess_specs.values() if s is not None]]
         lint = _lint_spec(tree, pid, all_specs) + _lint_xml(process, all_specs)
         problems.extend(p for p in lint if p.severity == "error")
+        elements = dict(info.elements)
+        # A call activity runs the called process's tasks inside this instance: their roles and
+        # forms must be known here too (ids are unique within a file, so nothing collides).
+        for called in subprocess_specs:
+            if called in by_id and called != pid:
+                called_process, called_info = by_id[called]
+                elements = {**called_info.elements, **elements}
+                flows = {**_flows(called_process), **flows}
         compiled.append(
             CompiledProcess(
                 pid,
@@ -314,7 +323,7 @@ def compile_bpmn(data: bytes, filename: str, *, max_bytes: int) -> CompileResult
                 True,
                 None,
                 info.metadata,
-                info.elements,
+                elements,
                 flows,
                 warnings=[p for p in lint if p.severity == "warning"],
             )
