@@ -28,6 +28,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
 
 from powerflow.engine.extensions import NS, ElementInfo, ProcessInfo, read_process
+from powerflow.engine.patches import prepare_spec
 from powerflow.engine.scripting import ScriptRejected, compile_script
 from powerflow.engine.types import Problem
 from powerflow.engine.xml import BPMN_NS, XmlRejected, parse_untrusted
@@ -378,6 +379,9 @@ class _SpecCache:
             subprocess_specs=parser.get_subprocess_specs(process_id),
             catalog=catalog,
         )
+        for spec in (loaded.spec, *loaded.subprocess_specs.values()):
+            if spec is not None:
+                prepare_spec(spec)
         with self._lock:
             self._items[key] = loaded
             while len(self._items) > self._size:

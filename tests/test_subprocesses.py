@@ -1,0 +1,258 @@
+"""Embedded subprocesses, event subprocesses, transactions and call activities over HTTP.
+
+Every test here runs with ``reload_every_step``: no workflow object is kept between requests, so
+each step deserializes the saved state (an instance inside a subprocess used to answer 500 on its
+next step and on cancel, because loading it assigned a read-only property).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import Api
+from flows import complete, deliver, events, read, ready, start
+from powerflow import engine
+from powerflow.engine import serializer
+from powerflow.engine.scripting import RESTRICTED_ENGINE
+
+pytestmark = pytest.mark.usefixtures("reload_every_step")
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def test_embedded_subprocess_with_user_tasks_runs_to_the_end(api: Api) -> None:
+    assert api.deploy("subprocess_embedded.bpmn").status_code == 201
+    clerk, supervisor = api.user("clerk"), api.user("supervisor")
+    instance = start(api, clerk, "permit_review", amount=21)
+    assert instance["status"] == "running"
+    assert ready(instance) == ["check"]
+    assert instance["tasks"][0]["roles"] == ["clerk"]
+
+    instance = complete(api, clerk, instance, "check", complete=True)
+    assert ready(instance) == ["sign"]
+    assert instance["tasks"][0]["roles"] == ["supervisor"]
+    sign = api.client.get(f"/v1/tasks/{instance['tasks'][0]['id']}", headers=supervisor)
+    assert sign.json()["data"]["fee"] == 42  # the script inside the subprocess ran
+
+    instance = complete(api, supervisor, instance, "sign", signed_by="S. Visor")
+    assert ready(instance) == ["notify"]
+
+    instance = complete(api, clerk, instance, "notify", note="sent")
+    assert instance["status"] == "completed"
+    assert instance["tasks"] == []
+    assert instance["data"]["fee"] == 42
+    assert instance["data"]["signed_by"] == "S. Visor"
+    recorded = events(api, instance)
+    assert ("task.completed", "assess") in recorded
+    assert ("task.completed", "review") in recorded
+    assert recorded[-1][0] == "instance.completed"
+
+
+def test_cancel_inside_an_embedded_subprocess_closes_its_tasks(api: Api) -> None:
+    assert api.deploy("subprocess_embedded.bpmn").status_code == 201
+    clerk = api.user("clerk")
+    instance = start(api, clerk, "permit_review", amount=5)
+    instance = complete(api, clerk, instance, "check", complete=True)
+    assert ready(instance) == ["sign"]
+
+    cancelled = api.client.post(
+        f"/v1/instances/{instance['id']}/cancel", headers=clerk, json={"reason": "withdrawn"}
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["status"] == "cancelled"
+    assert cancelled.json()["tasks"] == []
+    inbox = api.client.get(
+        "/v1/tasks", headers=api.user("supervisor"), params={"state": "ready"}
+    ).json()["items"]
+    assert [t for t in inbox if t["instance_id"] == instance["id"]] == []
+    assert events(api, instance)[-1] == ("instance.cancelled", None)
+
+
+def test_script_inside_a_subprocess_runs_restricted_after_a_reload(api: Api) -> None:
+    """``open`` is a builtin of SpiffWorkflow's default engine, not of the restricted one: the
+    script fails as an incident because the restricted engine runs it inside the subprocess."""
+    assert api.deploy("subprocess_script.bpmn").status_code == 201
+    clerk = api.user("clerk")
+    instance = start(api, clerk, "subprocess_peek")
+    assert ready(instance) == ["wait"]
+    instance = complete(api, clerk, instance, "wait")
+    assert instance["status"] == "failed"
+    assert instance["incident"]["element_id"] == "peek"
+    assert "open" in instance["incident"]["message"]
+    assert "leak" not in instance["data"]
+
+
+FORBIDDEN_IN_SUBPROCESS = b"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d"
+    targetNamespace="urn:test">
+  <bpmn:process id="escape" isExecutable="true">
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:subProcess id="inner">
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+      <bpmn:startEvent id="inner_start"><bpmn:outgoing>s1</bpmn:outgoing></bpmn:startEvent>
+      <bpmn:userTask id="wait"><bpmn:incoming>s1</bpmn:incoming><bpmn:outgoing>s2</bpmn:outgoing>
+      </bpmn:userTask>
+      <bpmn:scriptTask id="evil"><bpmn:incoming>s2</bpmn:incoming><bpmn:outgoing>s3</bpmn:outgoing>
+        <bpmn:script>import os
+leak = os.getcwd()</bpmn:script>
+      </bpmn:scriptTask>
+      <bpmn:endEvent id="inner_end"><bpmn:incoming>s3</bpmn:incoming></bpmn:endEvent>
+      <bpmn:sequenceFlow id="s1" sourceRef="inner_start" targetRef="wait"/>
+      <bpmn:sequenceFlow id="s2" sourceRef="wait" targetRef="evil"/>
+      <bpmn:sequenceFlow id="s3" sourceRef="evil" targetRef="inner_end"/>
+    </bpmn:subProcess>
+    <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="inner"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="inner" targetRef="end"/>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def test_import_inside_a_subprocess_is_refused_after_a_reload() -> None:
+    """The upload lint refuses ``import``; loaded past it, the restricted engine still refuses
+    it at run time inside a subprocess restored from saved state."""
+    xml = FORBIDDEN_IN_SUBPROCESS
+    result = engine.compile_bpmn(xml, "escape.bpmn", max_bytes=len(xml) + 1)
+    assert not result.ok  # the upload lint refuses it first
+    process = engine.load_process(
+        result.content_hash, "escape", xml, {"process": {}, "elements": {}, "flows": {}}
+    )
+    started = engine.start(process, {})
+    (wait,) = started.open_tasks
+    restored = serializer.load_state(process, started.state)
+    assert restored.subprocesses  # the wait is inside a subprocess
+    assert restored.script_engine is RESTRICTED_ENGINE
+    assert all(sub.script_engine is RESTRICTED_ENGINE for sub in restored.subprocesses.values())
+
+    step = engine.complete_task(process, started.state, wait.id, {})
+    assert step.status == "failed"
+    assert step.incident is not None
+    assert step.incident.element_id == "evil"
+    assert "leak" not in step.data
+    assert "leak" not in step.state
+
+
+def test_non_interrupting_event_subprocess_started_by_a_message(api: Api) -> None:
+    assert api.deploy("event_subprocess.bpmn").status_code == 201
+    clerk, supervisor = api.user("clerk"), api.user("supervisor")
+    instance = start(api, clerk, "case_handling")
+    assert ready(instance) == ["work"]
+    assert sorted(instance["waiting_messages"]) == ["case_escalated", "case_withdrawn"]
+
+    instance = deliver(api, clerk, instance, "case_escalated", level=2)
+    assert ready(instance) == ["handle_escalation", "work"]
+    instance = complete(api, supervisor, instance, "handle_escalation", action="called back")
+    assert ready(instance) == ["work"]
+    assert read(api, instance)["status"] == "running"
+    instance = complete(api, clerk, instance, "work", result="done")
+    assert instance["status"] == "completed"
+    recorded = events(api, instance)
+    assert ("message.received", "escalated") in recorded
+    assert ("task.completed", "escalation") in recorded
+
+
+def test_interrupting_event_subprocess_runs_but_does_not_interrupt(api: Api) -> None:
+    """As docs/bpmn-support.md says: SpiffWorkflow 3.2 ignores isInterrupting on event
+    subprocesses, so the main flow stays open beside it."""
+    assert api.deploy("event_subprocess.bpmn").status_code == 201
+    clerk = api.user("clerk")
+    instance = start(api, clerk, "case_handling")
+    instance = deliver(api, clerk, instance, "case_withdrawn")
+    assert instance["status"] == "running"
+    assert ready(instance) == ["work"]
+    assert ("task.completed", "record_withdrawal") in events(api, instance)
+    instance = complete(api, clerk, instance, "work", result="done")
+    assert instance["status"] == "completed"
+
+
+def test_a_triggered_event_subprocess_stays_in_its_own_instance(api: Api) -> None:
+    """SpiffWorkflow wired a triggered event subprocess into the shared process spec, so every
+    later instance of the definition started it at once and never completed."""
+    assert api.deploy("event_subprocess.bpmn").status_code == 201
+    clerk = api.user("clerk")
+    first = start(api, clerk, "case_handling")
+    first = deliver(api, clerk, first, "case_escalated")
+    assert ready(first) == ["handle_escalation", "work"]
+
+    second = start(api, clerk, "case_handling")
+    assert ready(second) == ["work"]
+    second = complete(api, clerk, second, "work", result="done")
+    assert second["status"] == "completed"
+    assert ("task.completed", "escalation") not in events(api, second)
+    assert read(api, first)["status"] == "running"
+
+
+def test_cancel_while_an_event_subprocess_is_active(api: Api) -> None:
+    assert api.deploy("event_subprocess.bpmn").status_code == 201
+    clerk = api.user("clerk")
+    instance = start(api, clerk, "case_handling")
+    instance = deliver(api, clerk, instance, "case_escalated")
+    assert ready(instance) == ["handle_escalation", "work"]
+    cancelled = api.client.post(f"/v1/instances/{instance['id']}/cancel", headers=clerk, json={})
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["status"] == "cancelled"
+    assert cancelled.json()["tasks"] == []
+
+
+@pytest.mark.parametrize(
+    ("proceed", "after", "booked"),
+    [(True, "confirm", True), (False, "explain", False)],
+    ids=["completes", "cancel-end-event"],
+)
+def test_transaction_subprocess(api: Api, proceed: bool, after: str, booked: bool) -> None:
+    assert api.deploy("transaction.bpmn").status_code == 201
+    clerk = api.user("clerk")
+    instance = start(api, clerk, "grant_payment")
+    assert ready(instance) == ["prepare"]
+    instance = complete(api, clerk, instance, "prepare", proceed=proceed)
+    assert instance["status"] == "running"
+    assert ready(instance) == [after]
+    assert (("task.completed", "book") in events(api, instance)) is booked
+    instance = complete(api, clerk, instance, after)
+    assert instance["status"] == "completed"
+
+
+def test_cancel_inside_a_transaction(api: Api) -> None:
+    assert api.deploy("transaction.bpmn").status_code == 201
+    clerk = api.user("clerk")
+    instance = start(api, clerk, "grant_payment")
+    cancelled = api.client.post(f"/v1/instances/{instance['id']}/cancel", headers=clerk, json={})
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["status"] == "cancelled"
+
+
+def test_call_activity_to_a_process_of_the_same_file(api: Api) -> None:
+    """The called process's user task keeps its role and its form inside the caller's instance."""
+    assert api.deploy("call_activity.bpmn").status_code == 201
+    clerk, registrar = api.user("clerk"), api.user("registrar")
+    instance = start(api, clerk, "licence_application", applicant="ada")
+    assert ready(instance) == ["verify"]
+    verify = instance["tasks"][0]
+    assert verify["roles"] == ["registrar"]
+    assert [f["id"] for f in verify["form"]] == ["verified"]
+    refused = api.client.post(
+        f"/v1/tasks/{verify['id']}/complete", headers=clerk, json={"data": {"verified": True}}
+    )
+    assert refused.status_code == 403
+
+    instance = complete(api, registrar, instance, "verify", verified=True)
+    assert ready(instance) == ["grant"]
+    assert instance["data"]["checked_name"] == "ADA"
+    instance = complete(api, clerk, instance, "grant")
+    assert instance["status"] == "completed"
+    assert ("task.completed", "identity") in events(api, instance)
+
+
+def test_cancel_inside_a_call_activity(api: Api) -> None:
+    assert api.deploy("call_activity.bpmn").status_code == 201
+    clerk = api.user("clerk")
+    instance = start(api, clerk, "licence_application", applicant="ada")
+    cancelled = api.client.post(f"/v1/instances/{instance['id']}/cancel", headers=clerk, json={})
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["status"] == "cancelled"
+    inbox = api.client.get(
+        "/v1/tasks", headers=api.user("registrar"), params={"state": "ready"}
+    ).json()["items"]
+    assert [t for t in inbox if t["instance_id"] == instance["id"]] == []
