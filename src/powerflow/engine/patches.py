@@ -4,35 +4,24 @@ E1: the task iterators stop at depth 1000, so a gateway loop silently "completes
 250 iterations. Raise the default depth; the asserts make a library upgrade that changes the
 signatures fail loudly instead of misaligning the defaults.
 
-Event subprocesses started by a message, signal or error: ``BpmnStartTask.trigger_wf`` connects
-the process's start task to the event subprocess in the *spec* the first time one is triggered.
-powerflow shares one spec among all instances of a definition, so from then on every new
-instance of it started that event subprocess at once and waited in it for ever (the instance
-never completed), and whether it did depended on what the worker had run before. The patched
-``trigger_wf`` adds the event subprocess to the triggering instance only; the connection from
-the event subprocess to the process end, which its completion needs, is made once when the spec
-is loaded (``prepare_spec``), so every worker runs the same spec.
+Event subprocesses started by a message, signal or error: the first time one is triggered,
+``BpmnStartTask.trigger_wf`` connects the process's start task to it *in the spec*, unless the
+event subprocess already lists the start task as an input. powerflow shares one spec among all
+instances of a definition, so from then on every new instance started that event subprocess at
+once and waited in it for ever (it never completed), and whether it did depended on what the
+worker had run before. ``prepare_spec`` gives each such event subprocess the start task as its
+input (so ``trigger_wf`` adds it to the triggering instance only) and connects it to the process
+end (which its completion needs) once, when the spec is loaded: every worker runs the same spec.
 """
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
-from SpiffWorkflow.bpmn.specs.control import BpmnStartTask
 from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
-from SpiffWorkflow.util.task import TaskIterator, TaskState
+from SpiffWorkflow.util.task import TaskIterator
 
 UNBOUNDED_DEPTH = 10**9
-
-
-def _trigger_wf(self: Any, my_task: Any, spec_name: str) -> Any:
-    """Start a triggered event subprocess in this instance, leaving the shared spec unchanged."""
-    spec = self._wf_spec.task_specs.get(spec_name)
-    child = my_task._add_child(spec, TaskState.FUTURE)
-    child.triggered = True
-    child.task_spec._update(child)
-    return child.id
 
 
 def prepare_spec(spec: Any) -> None:
@@ -55,13 +44,6 @@ def prepare_spec(spec: Any) -> None:
 
 def apply() -> None:
     """Apply the patches once; calling again is harmless."""
-    if BpmnStartTask.trigger_wf is not _trigger_wf:
-        source = inspect.getsource(BpmnStartTask.trigger_wf)
-        if "self.connect(spec)" not in source or "child.triggered = True" not in source:
-            raise RuntimeError(
-                "SpiffWorkflow's BpmnStartTask.trigger_wf changed; review powerflow.engine.patches"
-            )
-        BpmnStartTask.trigger_wf = _trigger_wf
     task_defaults = TaskIterator.__init__.__defaults__
     bpmn_defaults = BpmnTaskIterator.__init__.__defaults__
     if task_defaults == (None, UNBOUNDED_DEPTH, True, None):
