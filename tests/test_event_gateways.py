@@ -6,6 +6,7 @@ with several event definitions used to answer 409 although the diagram waits for
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -143,4 +144,37 @@ def test_non_interrupting_boundary_message_on_a_user_task(api: Api) -> None:
     assert instance["waiting_messages"] == []  # the boundary events left with their task
     refused(api, clerk, instance, "application_withdrawn")
     instance = complete(api, clerk, instance, "decide")
+    assert instance["status"] == "completed"
+
+
+# Public models from SpiffWorkflow's own tests (tests/data/corpus/README.md).
+CORPUS = Path(__file__).resolve().parent / "data" / "corpus"
+
+
+def test_corpus_event_gateway_timer_cancels_both_messages(api: Api) -> None:
+    """EventBasedGatewayTest: two messages and a "PT1S" timer; the timer fires first here."""
+    assert api.deploy(CORPUS / "event-gateway.bpmn").status_code == 201
+    clerk = api.user("clerk")
+    instance = start(api, clerk, "Process_0pvx19v")
+    assert sorted(instance["waiting_messages"]) == ["message_1", "message_2"]
+    assert instance["next_timer_at"] is not None
+
+    instance = fire_when_due(api, instance)
+    assert instance["status"] == "completed", instance["incident"]
+    assert ("timer.fired", "timer_event") in events(api, instance)
+    assert refused(api, clerk, instance, "message_1")
+
+
+def test_corpus_start_event_with_two_messages(api: Api) -> None:
+    """MultipleStartEventTest: the start event waits for either message."""
+    assert api.deploy(CORPUS / "multiple-start.bpmn").status_code == 201
+    clerk = api.user("clerk")
+    instance = start(api, clerk, "main")
+    assert instance["tasks"] == []
+    assert sorted(instance["waiting_messages"]) == ["message_1", "message_2"]
+
+    instance = deliver(api, clerk, instance, "message_1")
+    assert ready(instance) == ["any_task"]
+    assert instance["waiting_messages"] == []
+    instance = complete(api, clerk, instance, "any_task")
     assert instance["status"] == "completed"

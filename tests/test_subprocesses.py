@@ -7,6 +7,7 @@ next step and on cancel, because loading it assigned a read-only property).
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from flows import complete, deliver, events, read, ready, start
 from powerflow import engine
 from powerflow.engine import serializer
 from powerflow.engine.scripting import RESTRICTED_ENGINE
+from powerflow.workers import fire_due_timers
 
 pytestmark = pytest.mark.usefixtures("reload_every_step")
 DATA = Path(__file__).resolve().parent / "data"
@@ -256,3 +258,108 @@ def test_cancel_inside_a_call_activity(api: Api) -> None:
         "/v1/tasks", headers=api.user("registrar"), params={"state": "ready"}
     ).json()["items"]
     assert [t for t in inbox if t["instance_id"] == instance["id"]] == []
+
+
+# Public models from SpiffWorkflow's own tests (tests/data/corpus/README.md): each reproduces
+# what the upstream test asserts, through the service, reloaded between every step.
+CORPUS = DATA / "corpus"
+
+
+@pytest.mark.parametrize(
+    ("value", "quantity", "reasons", "finished"),
+    [
+        ("Test", 2, {None}, ["Activity_Print_Data"]),
+        ("", None, {"Cancel"}, ["Cancel_Action"]),
+        ("Test", 0, {"Error None"}, ["Error_None_Action"]),
+        # An error with code 1 is caught by both the code-1 and the catch-all boundary event.
+        ("Test", -1, {"Error 1", "Error None"}, ["Error_1_Action", "Error_None_Action"]),
+    ],
+    ids=["completes", "cancel", "error-without-code", "error-1"],
+)
+def test_corpus_transaction(
+    api: Api, value: str, quantity: int | None, reasons: set[str | None], finished: list[str]
+) -> None:
+    assert api.deploy(CORPUS / "transaction.bpmn").status_code == 201
+    clerk = api.user("clerk")
+    instance = start(api, clerk, "Main_Process")
+    assert ready(instance) == ["Activity_Get_Data"]
+    instance = complete(api, clerk, instance, "Activity_Get_Data", value=value)
+    if quantity is not None:
+        assert ready(instance) == ["Activity_Get_Quantity"]
+        instance = complete(api, clerk, instance, "Activity_Get_Quantity", quantity=quantity)
+    assert instance["status"] == "completed", instance["incident"]
+    assert instance["data"].get("reason") in reasons
+    completed = [e for t, e in events(api, instance) if t == "task.completed"]
+    for element_id in finished:
+        assert element_id in completed
+    others = {"Activity_Print_Data", "Cancel_Action", "Error_None_Action", "Error_1_Action"}
+    assert not (others - set(finished)) & set(completed)
+
+
+def test_corpus_timer_boundary_on_a_subprocess(api: Api) -> None:
+    """A non-interrupting timer on an embedded subprocess, fired by the timer worker."""
+    assert api.deploy(CORPUS / "timer-non-interrupt-boundary.bpmn").status_code == 201
+    clerk = api.user("clerk")
+    instance = start(api, clerk, "NonInterruptTimer")
+    assert ready(instance) == ["Activity_Work"]
+    assert instance["next_timer_at"] is not None
+    deadline = time.monotonic() + 10
+    while ready(instance) == ["Activity_Work"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+        fire_due_timers(api.store)
+        instance = read(api, instance)
+    assert ready(instance) == ["Activity_Work", "GetReason"]
+    instance = complete(api, clerk, instance, "GetReason", delay_reason="Just Because")
+    instance = complete(api, clerk, instance, "Activity_Work", work_done="Yes")
+    assert instance["status"] == "completed", instance["incident"]
+    assert instance["data"]["work_done"] == "Yes"
+    assert instance["data"]["delay_reason"] == "Just Because"
+    assert ("timer.fired", "Event_0jyy8ao") in events(api, instance)
+
+
+def test_corpus_event_subprocess_started_by_a_signal(api: Api) -> None:
+    assert api.deploy(CORPUS / "event-subprocess.bpmn").status_code == 201
+    clerk = api.user("clerk")
+    instance = start(api, clerk, "main")
+    assert ready(instance) == ["set_data"]
+    instance = complete(api, clerk, instance, "set_data")
+    assert ready(instance) == ["task"]
+    instance = complete(api, clerk, instance, "task")
+    assert instance["status"] == "completed", instance["incident"]
+    assert ("task.completed", "sub") in events(api, instance)
+
+
+def test_corpus_data_object_shared_with_a_subprocess(api: Api) -> None:
+    assert api.deploy(CORPUS / "data_object.bpmn").status_code == 201
+    clerk = api.user("clerk")
+    instance = start(api, clerk, "Process")
+    instance = complete(api, clerk, instance, "generate_data", obj_1="hello")
+    instance = complete(api, clerk, instance, "task_1")
+    assert ready(instance) == ["read_data"]
+    read_data = api.client.get(f"/v1/tasks/{instance['tasks'][0]['id']}", headers=clerk).json()
+    assert read_data["data"]["obj_1"] == "hello"  # read through the data input association
+    instance = complete(api, clerk, instance, "read_data")
+    assert ready(instance) == ["placeholder"]  # inside the subprocess
+    instance = complete(api, clerk, instance, "placeholder")
+    assert instance["status"] == "completed", instance["incident"]
+    assert instance["data"]["data_objects"] == {"obj_1": "hello"}
+    assert "obj_1" not in {k for k in instance["data"] if k != "data_objects"}
+
+
+def test_corpus_correlated_message_to_a_receive_task_in_a_subprocess(api: Api) -> None:
+    """The receive task matches on its correlation key (uid == 1): a message whose payload
+    carries another uid, or none, is not for this instance."""
+    assert api.deploy(CORPUS / "waiting_event.bpmn").status_code == 201
+    clerk = api.user("clerk")
+    instance = start(api, clerk, "main")
+    assert instance["waiting_messages"] == ["B"]
+    for payload in ({"uid": 2}, {}):
+        wrong = api.client.post(
+            f"/v1/instances/{instance['id']}/messages",
+            headers=clerk,
+            json={"name": "B", "payload": payload},
+        )
+        assert wrong.status_code == 409, wrong.text
+    instance = deliver(api, clerk, instance, "B", uid=1, note="for you")
+    assert instance["status"] == "completed", instance["incident"]
+    assert instance["data"]["a_var"] == {"uid": 1, "note": "for you"}
