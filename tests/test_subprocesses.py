@@ -186,6 +186,37 @@ def test_a_triggered_event_subprocess_stays_in_its_own_instance(api: Api) -> Non
     assert read(api, first)["status"] == "running"
 
 
+def test_timer_event_subprocess_keeps_the_instance_open_until_it_fires(api: Api) -> None:
+    """A limit documented in docs/bpmn-support.md: SpiffWorkflow starts a timer-started event
+    subprocess with the instance, and the instance completes only after its timer fired."""
+    assert api.deploy("event_subprocess_limits.bpmn").status_code == 201
+    clerk = api.user("clerk")
+    instance = start(api, clerk, "reminder_case")
+    assert ready(instance) == ["work"]
+    instance = complete(api, clerk, instance, "work")
+    assert instance["status"] == "running"
+    assert instance["tasks"] == []
+    assert instance["next_timer_at"] is not None
+
+
+def test_event_subprocess_inside_a_subprocess_is_not_started_by_a_message(api: Api) -> None:
+    """A limit documented in docs/bpmn-support.md: SpiffWorkflow starts event subprocesses on a
+    message, signal or error only at the top level of a process."""
+    assert api.deploy("event_subprocess_limits.bpmn").status_code == 201
+    clerk = api.user("clerk")
+    instance = start(api, clerk, "nested_case")
+    assert ready(instance) == ["inner_work"]
+    assert instance["waiting_messages"] == []
+    response = api.client.post(
+        f"/v1/instances/{instance['id']}/messages",
+        headers=clerk,
+        json={"name": "poke", "payload": {}},
+    )
+    assert response.status_code == 409
+    instance = complete(api, clerk, instance, "inner_work")
+    assert instance["status"] == "completed"
+
+
 def test_cancel_while_an_event_subprocess_is_active(api: Api) -> None:
     assert api.deploy("event_subprocess.bpmn").status_code == 201
     clerk = api.user("clerk")
