@@ -53,6 +53,7 @@ def test_event_gateway_message_wins_over_the_timer(api: Api) -> None:
 
     instance = deliver(api, clerk, instance, "applicant_answer", answer="yes")
     assert ready(instance) == ["review_answer"]
+    assert "answer" not in instance["data"]  # no spiffworkflow:messageVariable: not copied
     assert instance["waiting_messages"] == []
     assert instance["next_timer_at"] is None
     recorded = events(api, instance)
@@ -145,6 +146,24 @@ def test_non_interrupting_boundary_message_on_a_user_task(api: Api) -> None:
     refused(api, clerk, instance, "application_withdrawn")
     instance = complete(api, clerk, instance, "decide")
     assert instance["status"] == "completed"
+
+
+def test_interrupting_timer_boundary_on_a_user_task(api: Api) -> None:
+    assert api.deploy("boundary_message.bpmn").status_code == 201
+    clerk = api.user("clerk")
+    instance = start(api, clerk, "examine_with_deadline", deadline="PT0.2S")
+    assert ready(instance) == ["examine_in_time"]
+    assert instance["next_timer_at"] is not None
+    examine = instance["tasks"][0]["id"]
+    deadline = time.monotonic() + 10
+    while ready(instance) == ["examine_in_time"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+        fire_due_timers(api.store)
+        instance = read(api, instance)
+    assert ready(instance) == ["escalate"]
+    late = api.client.post(f"/v1/tasks/{examine}/complete", headers=clerk, json={"data": {}})
+    assert late.status_code == 409
+    assert ("timer.fired", "deadline_passed") in events(api, instance)
 
 
 # Public models from SpiffWorkflow's own tests (tests/data/corpus/README.md).
