@@ -394,3 +394,38 @@ def test_corpus_correlated_message_to_a_receive_task_in_a_subprocess(api: Api) -
     instance = deliver(api, clerk, instance, "B", uid=1, note="for you")
     assert instance["status"] == "completed", instance["incident"]
     assert instance["data"]["a_var"] == {"uid": 1, "note": "for you"}
+
+
+def test_corpus_approvals_through_call_activities(api: Api) -> None:
+    """ApprovalsTest (save and restore while waiting): manual tasks in three pools, two call
+    activities, first approval wins, parallel approvals; each task done by a holder of its role."""
+    assert api.deploy(CORPUS / "Approvals.bpmn").status_code == 201
+    starter = api.user("clerk")
+    instance = start(api, starter, "Approvals")
+
+    def do(element_id: str, then: list[str]) -> None:
+        nonlocal instance
+        (roles,) = [t["roles"] for t in instance["tasks"] if t["element_id"] == element_id]
+        instance = complete(api, api.user(",".join(roles) or "clerk"), instance, element_id)
+        assert ready(instance) == then
+
+    assert ready(instance) == [
+        "First_Approval_Wins.Manager_Approval",
+        "First_Approval_Wins.Supervisor_Approval",
+    ]
+    do("First_Approval_Wins.Manager_Approval", ["Approvals.First_Approval_Wins_Done"])
+    do(
+        "Approvals.First_Approval_Wins_Done",
+        ["Approvals.Manager_Approval__P_", "Approvals.Supervisor_Approval__P_"],
+    )
+    do("Approvals.Supervisor_Approval__P_", ["Approvals.Manager_Approval__P_"])
+    do("Approvals.Manager_Approval__P_", ["Approvals.Parallel_Approvals_Done"])
+    do(
+        "Approvals.Parallel_Approvals_Done",
+        ["Parallel_Approvals_SP.Manager_Approval", "Parallel_Approvals_SP.Step1"],
+    )
+    do("Parallel_Approvals_SP.Manager_Approval", ["Parallel_Approvals_SP.Step1"])
+    do("Parallel_Approvals_SP.Step1", ["Parallel_Approvals_SP.Supervisor_Approval"])
+    do("Parallel_Approvals_SP.Supervisor_Approval", ["Approvals.Parallel_SP_Done"])
+    do("Approvals.Parallel_SP_Done", [])
+    assert instance["status"] == "completed", instance["incident"]
