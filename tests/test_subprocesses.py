@@ -132,6 +132,7 @@ def test_import_inside_a_subprocess_is_refused_after_a_reload() -> None:
     assert step.status == "failed"
     assert step.incident is not None
     assert step.incident.element_id == "evil"
+    assert "import" in step.incident.message
     assert "leak" not in step.data
     assert "leak" not in step.state
 
