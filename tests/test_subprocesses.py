@@ -187,6 +187,27 @@ def test_a_triggered_event_subprocess_stays_in_its_own_instance(api: Api) -> Non
     assert read(api, first)["status"] == "running"
 
 
+def test_upload_warns_where_an_event_subprocess_runs_unlike_its_diagram(api: Api) -> None:
+    deployed = api.deploy("event_subprocess_limits.bpmn")
+    assert deployed.status_code == 201, deployed.text
+    warnings = {
+        d["key"]: [(w["element_id"], w["message"]) for w in d["warnings"]]
+        for d in deployed.json()["definitions"]
+    }
+    ((timer_at, timer),) = warnings["reminder_case"]
+    assert timer_at == "an_hour_later"
+    assert "completes only after that timer has fired" in timer
+    ((nested_at, nested),) = warnings["nested_case"]
+    assert nested_at == "poke_received"
+    assert "will never start" in nested
+    deployed = api.deploy("event_subprocess.bpmn")
+    ((interrupting_at, interrupting),) = [
+        (w["element_id"], w["message"]) for w in deployed.json()["definitions"][0]["warnings"]
+    ]
+    assert interrupting_at == "withdrawn"
+    assert "without interrupting" in interrupting
+
+
 def test_timer_event_subprocess_keeps_the_instance_open_until_it_fires(api: Api) -> None:
     """A limit documented in docs/bpmn-support.md: SpiffWorkflow starts a timer-started event
     subprocess with the instance, and the instance completes only after its timer fired."""
