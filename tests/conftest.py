@@ -20,6 +20,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from powerflow.app import create_app
+from powerflow.engine import serializer
 from powerflow.services import auth
 from powerflow.settings import Settings
 
@@ -157,6 +158,13 @@ def sqlite_api(sqlite_url: str) -> Iterator[Api]:
     app = create_app(make_settings(sqlite_url), run_workers=False)
     with TestClient(app) as client:
         yield Api(client)
+
+
+@pytest.fixture
+def reload_every_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep no workflow object between steps: every step deserializes the instance's saved
+    state, so a save/load bug cannot hide behind the in-memory workflow cache."""
+    monkeypatch.setattr(serializer.WORKFLOWS, "put", lambda *args: None)
 
 
 def free_port() -> int:

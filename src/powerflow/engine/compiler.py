@@ -35,6 +35,7 @@ from powerflow.engine.extensions import (
     StartInfo,
     read_process,
 )
+from powerflow.engine.patches import prepare_spec
 from powerflow.engine.scripting import ScriptRejected, compile_script
 from powerflow.engine.types import Problem
 from powerflow.engine.xml import BPMN_NS, XmlRejected, parse_untrusted
@@ -376,6 +377,52 @@ def _lint_xml(process: etree._Element, specs: list[Any]) -> list[Problem]:
     return problems
 
 
+_TRIGGERS = ("message", "signal", "error", "escalation", "conditional")
+
+
+def _event_subprocess_warnings(process: etree._Element) -> list[Problem]:
+    """What SpiffWorkflow 3.2 runs differently from the diagram in an event subprocess."""
+    pid = process.get("id")
+    problems: list[Problem] = []
+    for sub in process.xpath(".//bpmn:subProcess[@triggeredByEvent='true']", namespaces=NS):
+        label = f"The event subprocess '{sub.get('name') or sub.get('id')}'"
+        for start in sub.xpath("./bpmn:startEvent", namespaces=NS):
+            kinds = {
+                etree.QName(d).localname.removesuffix("EventDefinition")
+                for d in start
+                if isinstance(d.tag, str) and etree.QName(d).localname.endswith("EventDefinition")
+            }
+            messages: list[str] = []
+            nested = etree.QName(sub.getparent()).localname != "process"
+            if kinds & set(_TRIGGERS) and nested:
+                messages.append(
+                    f"{label} is inside a subprocess and starts on a {', '.join(sorted(kinds))} "
+                    "event: it will never start (such event subprocesses run only at the top "
+                    "level of a process); move it to the process level."
+                )
+            elif "timer" in kinds:
+                messages.append(
+                    f"{label} starts on a timer: an instance completes only after that timer "
+                    "has fired, even when its main flow has ended."
+                )
+            if start.get("isInterrupting", "true") != "false" and kinds:
+                messages.append(
+                    f"{label} is interrupting, but it will run beside the main flow without "
+                    "interrupting it; model an interrupting boundary event instead."
+                )
+            problems.extend(
+                Problem(
+                    m,
+                    line=start.sourceline,
+                    element_id=start.get("id"),
+                    process_id=pid,
+                    severity="warning",
+                )
+                for m in messages
+            )
+    return problems
+
+
 def _flows(process: etree._Element) -> dict[str, dict[str, Any]]:
     """Sequence flows keyed by 'source->target', for reporting which flow a gateway took."""
     out: dict[str, dict[str, Any]] = {}
@@ -421,6 +468,7 @@ def compile_bpmn(data: bytes, filename: str, *, max_bytes: int) -> CompileResult
     except (ValidationException, SpiffWorkflowException) as exc:
         return CompileResult(digest, [], [_spiff_problem(tree, exc, None)])
 
+    by_id = {info.process_id: (process, info) for process, info in infos}
     compiled: list[CompiledProcess] = []
     for process, info in infos:
         pid = info.process_id
@@ -447,7 +495,16 @@ def compile_bpmn(data: bytes, filename: str, *, max_bytes: int) -> CompileResult
             reason = _not_runnable_reason(pid, process)
             compiled.append(
                 CompiledProcess(
-                    pid, info.name, False, reason, info.metadata, info.elements, flows, not_yet
+                    pid,
+                    info.name,
+                    False,
+                    reason,
+                    info.metadata,
+                    info.elements,
+                    flows,
+                    not_yet,
+                    accepts_data=info.accepts_data,
+                    start=info.start,
                 )
             )
             continue
@@ -465,8 +522,20 @@ def compile_bpmn(data: bytes, filename: str, *, max_bytes: int) -> CompileResult
             )
             continue
         all_specs = [spec, *[s for s in subprocess_specs.values() if s is not None]]
-        lint = _lint_spec(tree, pid, all_specs) + _lint_xml(process, all_specs)
+        lint = (
+            _lint_spec(tree, pid, all_specs)
+            + _lint_xml(process, all_specs)
+            + _event_subprocess_warnings(process)
+        )
         problems.extend(p for p in lint if p.severity == "error")
+        elements = dict(info.elements)
+        # A call activity runs the called process's tasks inside this instance: their roles and
+        # forms must be known here too (ids are unique within a file, so nothing collides).
+        for called in subprocess_specs:
+            if called in by_id and called != pid:
+                called_process, called_info = by_id[called]
+                elements = {**called_info.elements, **elements}
+                flows = {**_flows(called_process), **flows}
         compiled.append(
             CompiledProcess(
                 pid,
@@ -474,7 +543,7 @@ def compile_bpmn(data: bytes, filename: str, *, max_bytes: int) -> CompileResult
                 True,
                 None,
                 info.metadata,
-                info.elements,
+                elements,
                 flows,
                 warnings=[p for p in lint if p.severity == "warning"],
                 accepts_data=info.accepts_data,
@@ -548,6 +617,9 @@ class _SpecCache:
             subprocess_specs=parser.get_subprocess_specs(process_id),
             catalog=catalog,
         )
+        for spec in (loaded.spec, *loaded.subprocess_specs.values()):
+            if spec is not None:
+                prepare_spec(spec)
         with self._lock:
             self._items[key] = loaded
             while len(self._items) > self._size:

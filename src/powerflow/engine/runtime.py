@@ -21,12 +21,10 @@ from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDef
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import EventBasedGateway
 from SpiffWorkflow.bpmn.specs.mixins.exclusive_gateway import ExclusiveGateway
 from SpiffWorkflow.bpmn.specs.mixins.inclusive_gateway import InclusiveGateway
 from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException
-from SpiffWorkflow.spiff.specs.event_definitions import (
-    MessageEventDefinition as SpiffMessageEventDefinition,
-)
 from SpiffWorkflow.util.task import TaskState
 
 from powerflow.engine.compiler import LoadedProcess
@@ -84,6 +82,7 @@ class _Recorder:
         self.process = process
         self.events: list[StepEvent] = []
         self.end_event: tuple[str, str] | None = None
+        self.message: str | None = None  # the message this step delivers, if any
 
     def did_complete(self, task: Any) -> None:
         spec = task.task_spec
@@ -99,12 +98,16 @@ class _Recorder:
         if isinstance(spec, ExclusiveGateway | InclusiveGateway):
             self.events.append(self._decision(task, bpmn_id, name))
             return
+        if isinstance(spec, EventBasedGateway):
+            self._gateway_branches(task, spec)
+            return
         if isinstance(spec, CatchingEvent):
-            ed = spec.event_definition
-            defs = ed.event_definitions if isinstance(ed, MultipleEventDefinition) else [ed]
-            if any(isinstance(d, TimerEventDefinition) for d in defs):
+            defs = _definitions(spec.event_definition)
+            messages = [d for d in defs if isinstance(d, MessageEventDefinition)]
+            timers = any(isinstance(d, TimerEventDefinition) for d in defs)
+            if timers and not (messages and self.message in {d.name for d in messages}):
                 self.events.append(StepEvent("timer.fired", bpmn_id, name, str(task.id)))
-            elif any(isinstance(d, MessageEventDefinition) for d in defs) and not spec.manual:
+            elif messages and not spec.manual:
                 self.events.append(StepEvent("message.received", bpmn_id, name, str(task.id)))
             return
         kind = _AUTOMATIC_KINDS.get(type(spec).__name__)
@@ -118,6 +121,25 @@ class _Recorder:
                     {"kind": kind, "automatic": True},
                 )
             )
+
+    def _gateway_branches(self, task: Any, spec: Any) -> None:
+        """An event-based gateway waits for its branches' events itself (SpiffWorkflow moves them
+        onto the gateway); the step event names the catch event of the branch that was taken."""
+        events = spec.event_definition.event_definitions
+        for child in task.children:
+            if child.task_spec not in spec.outputs:
+                continue
+            definition = events[spec.outputs.index(child.task_spec)]
+            if isinstance(definition, TimerEventDefinition):
+                kind = "timer.fired"
+            elif isinstance(definition, MessageEventDefinition):
+                kind = "message.received"
+            else:
+                continue
+            target = child.task_spec
+            bpmn_id = getattr(target, "bpmn_id", None) or target.name
+            name = getattr(target, "bpmn_name", None) or bpmn_id
+            self.events.append(StepEvent(kind, bpmn_id, name, str(child.id)))
 
     def _decision(self, task: Any, bpmn_id: str, name: str) -> StepEvent:
         flows = self.process.catalog.get("flows", {})
@@ -202,12 +224,84 @@ def _timers(workflow: Any) -> list[PendingTimer]:
     return due
 
 
-def _messages(workflow: Any) -> list[PendingMessage]:
+def _definitions(definition: Any) -> list[Any]:
+    """The single event definitions behind an event (a multiple event holds several)."""
+    if isinstance(definition, MultipleEventDefinition):
+        return [d for inner in definition.event_definitions for d in _definitions(inner)]
+    return [definition]
+
+
+def _awaited_messages(workflow: Any) -> list[tuple[str | None, Any]]:
+    """(element id, message definition) of every message the instance can catch now.
+
+    ``waiting_events()`` is not enough: SpiffWorkflow reports an event-based gateway and any
+    event with several definitions (multiple start, multiple catch) as one nameless
+    ``MultipleEventDefinition``, and does not list the message start events of event subprocesses
+    at all. The waiting tasks are read instead (the top workflow tracks those of its
+    subprocesses too), then the event subprocesses a message would start.
+    """
+    found: list[tuple[str | None, Any]] = []
+    for task in workflow.event_manager.tasks.values():
+        spec = task.task_spec
+        for definition in _definitions(spec.event_definition):
+            if not isinstance(definition, MessageEventDefinition):
+                continue
+            element = spec
+            if isinstance(spec, EventBasedGateway):
+                element = spec.outputs[spec.event_definition.event_definitions.index(definition)]
+            found.append((getattr(element, "bpmn_id", None), definition))
+    for start_event in _event_subprocess_starts(workflow):
+        for definition in _definitions(start_event.event_definition):
+            if isinstance(definition, MessageEventDefinition):
+                found.append((getattr(start_event, "bpmn_id", None), definition))
+    return found
+
+
+def _event_subprocess_starts(workflow: Any) -> list[Any]:
+    """The start events of the process's event subprocesses that an event starts (a message, a
+    signal or an error; timer-started ones wait as ordinary tasks)."""
     return [
-        PendingMessage(element_id=None, name=str(ev.name))
-        for ev in workflow.waiting_events()
-        if ev.event_type == "MessageEventDefinition"
+        start_event
+        for name in getattr(workflow.spec.start, "trigger_specs", [])
+        for start_event in getattr(workflow.subprocess_specs.get(name), "bpmn_start_events", [])
     ]
+
+
+def _messages(workflow: Any) -> list[PendingMessage]:
+    """The names of the messages the instance waits for, each once."""
+    seen: dict[str, PendingMessage] = {}
+    for element_id, definition in _awaited_messages(workflow):
+        name = str(definition.name)
+        seen.setdefault(name, PendingMessage(element_id=element_id, name=name))
+    return list(seen.values())
+
+
+def _message_event(workflow: Any, name: str, payload: dict[str, Any]) -> Any | None:
+    """The event that delivers message ``name`` to a waiting element, or None if none catches it.
+
+    The event is built with the waiting definition's own class (events match on class and name:
+    the Spiff dialect and plain BPMN have different message classes) and with the correlation
+    values that definition computes from the payload, as a sending process would.
+    """
+    triggers = [start_event.event_definition for start_event in _event_subprocess_starts(workflow)]
+    for _element_id, definition in _awaited_messages(workflow):
+        if definition.name != name:
+            continue
+        correlations: dict[str, Any] = {}
+        if definition.correlation_properties:
+            try:
+                correlations = definition.calculate_correlations(
+                    workflow.script_engine, definition.correlation_properties, payload
+                )
+            except Exception:  # the payload lacks a correlation value: it is uncorrelated
+                correlations = {}
+        event = BpmnEvent(type(definition)(name), payload=payload, correlations=correlations)
+        waiting = workflow.event_manager.tasks.values()
+        if any(t.task_spec.catches(t, event) for t in waiting) or any(
+            trigger == event.event_definition for trigger in triggers
+        ):
+            return event
+    return None
 
 
 def _status(workflow: Any, incident: Incident | None) -> InstanceStatus:
@@ -380,13 +474,15 @@ def deliver_message(
     """Deliver a named message with a payload to an instance that waits for it."""
     check_plain_json(payload, where="payload")
     workflow = _load_running(process, state)
-    if name not in {m.name for m in _messages(workflow)}:
+    event = _message_event(workflow, name, payload)
+    if event is None:
+        WORKFLOWS.put(process.ref, state, workflow)  # untouched: keep it for the next step
         raise NotWaitingForMessage(name)
     before = _ready_ids(workflow)
 
     def action(wf: Any, recorder: _Recorder) -> None:
-        # The Spiff dialect's own class: events match on class and name.
-        wf.send_event(BpmnEvent(SpiffMessageEventDefinition(name), payload=payload))
+        recorder.message = name
+        wf.send_event(event)
         recorder.events.append(StepEvent("message.received", None, name, None, {"name": name}))
 
     return _run(process, workflow, action, before=before)

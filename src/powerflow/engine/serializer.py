@@ -168,10 +168,14 @@ def load_state(process: LoadedProcess, state: str) -> Any:
 
 
 def attach_engine(workflow: Any) -> None:
-    """Point the workflow and all its subprocesses at the restricted script engine."""
+    """Point the workflow, and with it all its subprocesses, at the restricted script engine.
+
+    Only the top workflow holds an engine: in SpiffWorkflow 3.2 ``BpmnSubWorkflow.script_engine``
+    is a read-only property returning ``top_workflow.script_engine``, so every script, condition
+    and expression inside an embedded subprocess, event subprocess, transaction or call activity
+    runs with the engine set here.
+    """
     workflow.script_engine = RESTRICTED_ENGINE
-    for sub in workflow.subprocesses.values():
-        sub.script_engine = RESTRICTED_ENGINE
 
 
 class DataRejected(ValueError):
