@@ -212,11 +212,11 @@ def test_a_busy_database_backs_off_one_instance_without_failing_it(tmp_path: Pat
     finally:
         other.rollback()
         other.close()
-    assert instances.get_instance(store, started.id).status == "running"
+    assert instances.get_instance(store, SYSTEM, started.id).status == "running"
     time.sleep(0.35)
     assert fire_due_timers(store, backoff=backoff) == 1
     assert backoff.waiting() == set()
-    view = instances.get_instance(store, started.id)
+    view = instances.get_instance(store, SYSTEM, started.id)
     assert view.status == "running" and [t.element_id for t in view.tasks] == ["decide"]
     store.dispose()
 

@@ -321,8 +321,11 @@ def test_upgrading_records_what_older_definitions_accept(db_url: str) -> None:
                 for k, e in old["elements"].items()
             }
             row.catalog = old
-        with store.engine.begin() as conn:
-            conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0003'")
+        from alembic import command
+
+        from powerflow.db.migrate import alembic_config
+
+        command.downgrade(alembic_config(store.engine), "0003")  # as before this rule
         upgrade(store.engine)
         with store.read() as session:
             catalog = session.scalar(select(Definition.catalog))
@@ -372,3 +375,76 @@ def test_manual_and_plain_tasks_accept_only_what_they_opt_in(api: Api, tmp_path:
     done = _complete(api, clerk, filing["id"], {"shelf": "B-3"})
     assert done.status_code == 200, done.text
     assert done.json()["data"] == {"shelf": "B-3"}
+
+
+CONSTRAINED = """
+<bpmn:extensionElements><camunda:formData>
+  <camunda:formField id="amount" label="Amount" type="long">
+    <camunda:validation><camunda:constraint name="required"/>
+      <camunda:constraint name="min" config="1"/><camunda:constraint name="max" config="500000"/>
+    </camunda:validation></camunda:formField>
+  <camunda:formField id="channel" label="Channel" type="string">
+    <camunda:validation><camunda:constraint name="minlength" config="3"/>
+      <camunda:constraint name="maxlength" config="10"/></camunda:validation></camunda:formField>
+  <camunda:formField id="ref" label="Reference" type="string">
+    <camunda:validation><camunda:constraint name="readonly"/></camunda:validation>
+  </camunda:formField>
+</camunda:formData></bpmn:extensionElements>"""
+
+
+def test_camunda_constraints_are_checked_on_submission(api: Api, tmp_path: Any) -> None:
+    """min, max, minlength, maxlength and readonly, as Camunda Modeler writes them, are enforced
+    (a form that says "at least 1" must not accept 0 or a negative amount)."""
+    _generic(api, tmp_path, start_ext=CONSTRAINED)
+    clerk = api.user("clerk")
+    for variables, problem in [
+        ({"amount": 0}, "'Amount' (amount) must be at least 1."),
+        ({"amount": -5}, "'Amount' (amount) must be at least 1."),
+        ({"amount": 500001}, "'Amount' (amount) must be at most 500000."),
+        ({"amount": 5, "channel": "ab"}, "'Channel' (channel) must be at least 3 characters long."),
+        (
+            {"amount": 5, "channel": "x" * 11},
+            "'Channel' (channel) must be at most 10 characters long.",
+        ),
+        ({"amount": 5, "ref": "R-1"}, "'Reference' (ref) is read-only in this form; leave it out."),
+    ]:
+        refused = _start(api, clerk, variables)
+        assert refused.status_code == 422, (variables, refused.text)
+        assert refused.json()["fields"] == [problem], variables
+    started = _start(api, clerk, {"amount": 500000, "channel": "letter"})
+    assert started.status_code == 201, started.text
+    shown = api.client.get("/v1/definitions/generic", headers=clerk).json()
+    form = {f["id"]: f for f in shown[0]["start_form"]}
+    assert form["amount"]["limits"] == {"min": 1, "max": 500000}
+    assert form["ref"]["readonly"] is True
+
+
+@pytest.mark.parametrize(
+    ("constraint", "message"),
+    [
+        (
+            '<camunda:constraint name="validator" config="com.example.Check"/>',
+            "has the constraint 'validator', which powerflow cannot check",
+        ),
+        ('<camunda:constraint name="min" config="one"/>', "needs config set to a number"),
+        (
+            '<camunda:constraint name="maxlength" config="-2"/>',
+            "needs config set to a whole number, 0 or more",
+        ),
+    ],
+    ids=["custom-validator", "bad-min", "negative-length"],
+)
+def test_a_constraint_powerflow_cannot_check_is_an_upload_problem(
+    api: Api, tmp_path: Any, constraint: str, message: str
+) -> None:
+    ext = (
+        '<bpmn:extensionElements><camunda:formData><camunda:formField id="a" type="long">'
+        f"<camunda:validation>{constraint}</camunda:validation></camunda:formField>"
+        "</camunda:formData></bpmn:extensionElements>"
+    )
+    path = tmp_path / "generic.bpmn"
+    path.write_text(GENERIC.format(process_ext="", start_ext=ext, bare_ext=""))
+    response = api.deploy(path)
+    assert response.status_code == 422, response.text
+    problems = response.json()["problems"]
+    assert any(message in p["message"] and p["line"] for p in problems), problems

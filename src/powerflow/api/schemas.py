@@ -123,6 +123,13 @@ class FormFieldRead(BaseModel):
     required: bool
     default: str | None = None
     options: list[FormOption] = []
+    readonly: bool = Field(
+        default=False, description="Shown to the clerk but not submitted (camunda readonly)."
+    )
+    limits: dict[str, float] = Field(
+        default_factory=dict,
+        description="Checked on submission: min/max (numbers), minlength/maxlength (text).",
+    )
 
 
 class TaskRead(Schema):

@@ -11,6 +11,7 @@ bad values become Problems with lines.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,6 +55,7 @@ SINGLE_ELEMENTS = ("powerItem", "timeLimit", "risk", "disclosure", "acceptsData"
 ANY_DATA = "*"
 FIELD_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,99}$")
 FORM_TYPES = ("string", "long", "boolean", "date", "enum")
+FORM_LIMITS = ("min", "max", "minlength", "maxlength")
 ACTIVITY_TAGS = (
     "userTask",
     "manualTask",
@@ -407,9 +409,7 @@ class _Reader:
                     f"{', '.join(FORM_TYPES)}.",
                 )
                 continue
-            required = bool(
-                ff.xpath("./camunda:validation/camunda:constraint[@name='required']", namespaces=NS)
-            )
+            required, readonly, limits = self.constraints(ff, fid)
             options = tuple(
                 (v.get("id") or "", v.get("name") or v.get("id") or "")
                 for v in ff.xpath("./camunda:value", namespaces=NS)
@@ -424,9 +424,50 @@ class _Reader:
                     required=required,
                     default=ff.get("defaultValue"),
                     options=options,
+                    readonly=readonly,
+                    limits=limits,
                 )
             )
         return fields
+
+    def constraints(
+        self, ff: etree._Element, fid: str
+    ) -> tuple[bool, bool, tuple[tuple[str, float], ...]]:
+        """Camunda's built-in form constraints of a field: required, readonly and its limits.
+
+        A constraint powerflow cannot check (a custom validator class) is a problem: a
+        validation the designer relies on must never be skipped silently.
+        """
+        required = readonly = False
+        limits: list[tuple[str, float]] = []
+        for c in ff.xpath("./camunda:validation/camunda:constraint", namespaces=NS):
+            name = (c.get("name") or "").strip()
+            if name == "required":
+                required = True
+            elif name == "readonly":
+                readonly = True
+            elif name in FORM_LIMITS:
+                config = (c.get("config") or "").strip()
+                try:
+                    value = float(config) if name in ("min", "max") else float(int(config))
+                except ValueError:
+                    value = math.nan
+                if not math.isfinite(value) or (value < 0 and name not in ("min", "max")):
+                    kind = "a number" if name in ("min", "max") else "a whole number, 0 or more"
+                    self.problem(
+                        c,
+                        f"The '{name}' constraint of form field '{fid}' needs config set to "
+                        f"{kind} (found '{config}').",
+                    )
+                    continue
+                limits.append((name, value))
+            else:
+                self.problem(
+                    c,
+                    f"Form field '{fid}' has the constraint '{name}', which powerflow cannot "
+                    f"check; use {', '.join(('required', 'readonly', *FORM_LIMITS))}.",
+                )
+        return required, readonly, tuple(limits)
 
 
 ACCEPTS_DATA_PLACE = (

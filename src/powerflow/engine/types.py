@@ -43,6 +43,9 @@ class FormField:
     required: bool = False
     default: str | None = None
     options: tuple[tuple[str, str], ...] = ()  # (id, name) for enum fields
+    readonly: bool = False
+    # camunda:constraint min/max (numbers) and minlength/maxlength (text length)
+    limits: tuple[tuple[str, float], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON shape used in API responses."""
@@ -53,6 +56,8 @@ class FormField:
             "required": self.required,
             "default": self.default,
             "options": [{"id": i, "name": n} for i, n in self.options],
+            "readonly": self.readonly,
+            "limits": dict(self.limits),
         }
 
 

@@ -111,15 +111,38 @@ def _form_problems(
             if field.get("required") and current.get(fid) is None:
                 problems.append(f"'{label}' ({fid}) is required.")
             continue
+        if field.get("readonly"):
+            problems.append(f"'{label}' ({fid}) is read-only in this form; leave it out.")
+            continue
         value = data[fid]
         if value is None:
             if field.get("required"):
                 problems.append(f"'{label}' ({fid}) is required.")
             continue
-        reason = _type_problem(ftype, value, field)
+        reason = _type_problem(ftype, value, field) or _limit_problem(value, field)
         if reason:
             problems.append(f"'{label}' ({fid}) {reason}")
     return problems
+
+
+def _limit_problem(value: Any, field: dict[str, Any]) -> str | None:
+    """Camunda's min/max (for numbers) and minlength/maxlength (for text) constraints."""
+    limits: dict[str, float] = field.get("limits") or {}
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if "min" in limits and value < limits["min"]:
+            return f"must be at least {_number(limits['min'])}."
+        if "max" in limits and value > limits["max"]:
+            return f"must be at most {_number(limits['max'])}."
+    if isinstance(value, str):
+        if "minlength" in limits and len(value) < limits["minlength"]:
+            return f"must be at least {_number(limits['minlength'])} characters long."
+        if "maxlength" in limits and len(value) > limits["maxlength"]:
+            return f"must be at most {_number(limits['maxlength'])} characters long."
+    return None
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if value.is_integer() else str(value)
 
 
 def _type_problem(ftype: str | None, value: Any, field: dict[str, Any]) -> str | None:
