@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from powerflow import bootstrap
-from powerflow.api import errors
+from powerflow.api import contract, errors
 from powerflow.api.deps import call
 from powerflow.api.limits import BodyLimit
 from powerflow.api.routers import definitions, events, instances, system, tasks, webhooks
@@ -90,6 +90,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
     )
     app.state.settings = settings
     errors.install(app)
+    contract.install(app)
     # Routes are matched in order, router by router: the busiest (task completion, instance
     # start) come first.
     for router in (

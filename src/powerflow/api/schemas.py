@@ -9,6 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 T = TypeVar("T")
 
+INT32_MAX = 2**31 - 1
+"""The largest version, per-instance sequence number or webhook id (32-bit columns)."""
+INT64_MAX = 2**63 - 1
+"""The largest event id, cursor or offset (64-bit, what both databases hold)."""
+
 
 class Schema(BaseModel):
     """Base: read from service views by attribute."""
@@ -184,7 +189,7 @@ class InstanceCreate(BaseModel):
     definition_key: str = Field(min_length=1, max_length=255)
     business_key: str | None = Field(default=None, min_length=1, max_length=255)
     variables: dict[str, Any] = Field(default_factory=dict)
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=INT32_MAX)
 
 
 class InstanceCancel(BaseModel):

@@ -179,10 +179,13 @@ class DataRejected(ValueError):
 
 
 MAX_DEPTH = 32
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
 
 
 def check_plain_json(data: Any, *, where: str = "data") -> None:
-    """Accept only plain JSON: string keys (not 'typename', not starting with '_'), finite numbers.
+    """Accept only plain JSON: string keys (not 'typename', not starting with '_'), finite numbers,
+    integers within 64 bits (what saved state and both databases hold).
 
     SpiffWorkflow's serializer mistakes any dict with a 'typename' key for one of its own objects,
     and names starting with '_' collide with the script guards; both are refused up front.
@@ -198,6 +201,11 @@ def _check(value: Any, path: str, depth: int) -> None:
     if value is None or isinstance(value, bool | str):
         return
     if isinstance(value, int):
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise DataRejected(
+                f"{path} is an integer beyond 64 bits; integers must lie between "
+                f"{INT64_MIN} and {INT64_MAX}."
+            )
         return
     if isinstance(value, float):
         if not math.isfinite(value):

@@ -10,7 +10,7 @@ from sse_starlette import EventSourceResponse
 
 from powerflow.api.deps import PrincipalDep, StoreDep, call
 from powerflow.api.errors import documented
-from powerflow.api.schemas import EventRead, Page
+from powerflow.api.schemas import INT64_MAX, EventRead, Page
 from powerflow.api.stream import Reader, event_stream
 from powerflow.services import feed
 from powerflow.services.views import EventView
@@ -31,7 +31,9 @@ Types = Annotated[
 async def list_events(
     store: StoreDep,
     principal: PrincipalDep,
-    after: Annotated[int, Query(ge=0, description="Return events with an id above this")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=INT64_MAX, description="Return events with an id above this")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     definition_key: str | None = None,
     instance_id: str | None = None,
@@ -73,7 +75,7 @@ async def stream_events(
     request: Request,
     store: StoreDep,
     principal: PrincipalDep,
-    after: Annotated[int | None, Query(ge=0)] = None,
+    after: Annotated[int | None, Query(ge=0, le=INT64_MAX)] = None,
     definition_key: str | None = None,
     instance_id: str | None = None,
     types: Types = None,
@@ -117,7 +119,7 @@ async def stream_instance_events(
     request: Request,
     store: StoreDep,
     principal: PrincipalDep,
-    after: Annotated[int | None, Query(ge=0)] = None,
+    after: Annotated[int | None, Query(ge=0, le=INT64_MAX)] = None,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> EventSourceResponse:
     """The events of one instance, then each new one as it is committed."""
