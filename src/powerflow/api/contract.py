@@ -3,8 +3,8 @@
 Routes document what is particular to them (``errors.documented``: 403, 404, 409, ...). The
 statuses any operation can answer, whatever route it is, are added here so that no route can
 forget one: 401 (every secured operation), 422 (every operation with parameters or a body, as
-problem+json instead of FastAPI's default validation schema), 413 and 415 (every operation with
-a body) and 503 (the database is busy: every operation). Every error response is documented as
+problem+json instead of FastAPI's default validation schema), 400, 413 and 415 (every operation
+with a body) and 503 (the database is busy: every operation). Every error response is documented as
 ``application/problem+json``, the media type the handlers in ``errors.py`` send.
 """
 
@@ -31,6 +31,7 @@ WWW_AUTHENTICATE = {
     }
 }
 SHARED: dict[str, tuple[str, dict[str, Any] | None]] = {
+    "400": ("The body cannot be read (not UTF-8 text, or broken multipart)", None),
     "401": ("No or invalid bearer token", WWW_AUTHENTICATE),
     "413": ("The request body is larger than the limit", None),
     "415": ("The body is not sent in a media type the operation accepts", None),
@@ -87,7 +88,7 @@ def _complete_operation(operation: dict[str, Any]) -> None:
         if "HTTPValidationError" in repr(validation):
             del responses["422"]
     if "requestBody" in operation:
-        wanted += ["413", "415"]
+        wanted += ["400", "413", "415"]
     for code in wanted:
         description, headers = SHARED[code]
         entry = responses.setdefault(code, {"description": description})

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from powerflow.db.engine import DatabaseBusy
+from powerflow.db.engine import DatabaseBusy, TextNotStorable
 from powerflow.services import errors as e
 
 STATUS: dict[type[e.DomainError], int] = {
@@ -124,6 +124,14 @@ def install(app: FastAPI) -> None:
     async def _busy(_: Request, exc: DatabaseBusy) -> JSONResponse:
         return problem(503, "The database is busy with other changes; retry in a moment.", "busy")
 
+    @app.exception_handler(TextNotStorable)
+    async def _nul(_: Request, exc: TextNotStorable) -> JSONResponse:
+        return problem(
+            422,
+            "The request holds the NUL character (U+0000) in a text; remove it.",
+            "invalid_text",
+        )
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         media_type = _not_json(request, exc)
@@ -141,6 +149,8 @@ def install(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "Error")
         if exc.status_code == 404 and detail == "Not Found":
             detail = "There is no such resource."
+        if exc.status_code == 400 and detail == "There was an error parsing the body":
+            detail = "The request body cannot be read: send JSON text encoded as UTF-8."
         if exc.status_code == 405:
             detail = "This method is not allowed on this resource."
         return problem(exc.status_code, detail, "http_error")

@@ -10,9 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 T = TypeVar("T")
 
 INT32_MAX = 2**31 - 1
-"""The largest version, per-instance sequence number or webhook id (32-bit columns)."""
+"""The largest version, per-instance sequence number, webhook id or offset (32-bit in SQL)."""
 INT64_MAX = 2**63 - 1
-"""The largest event id, cursor or offset (64-bit, what both databases hold)."""
+"""The largest event id or event cursor (64-bit, what both databases hold)."""
 
 
 class Schema(BaseModel):

@@ -12,7 +12,6 @@ from powerflow.api.deps import PrincipalDep, StoreDep, call
 from powerflow.api.errors import documented
 from powerflow.api.schemas import (
     INT32_MAX,
-    INT64_MAX,
     DefinitionRead,
     DeployResponse,
     Page,
@@ -108,7 +107,7 @@ async def list_definitions(
     store: StoreDep,
     principal: PrincipalDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT32_MAX)] = 0,
 ) -> Page[DefinitionRead]:
     """The latest version of every deployed process, by key."""
     page = await call(store, definitions.list_latest, store, limit=limit, offset=offset)

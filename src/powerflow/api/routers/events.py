@@ -13,6 +13,7 @@ from powerflow.api.errors import documented
 from powerflow.api.schemas import INT64_MAX, EventRead, Page
 from powerflow.api.stream import Reader, event_stream
 from powerflow.services import feed
+from powerflow.services.errors import InvalidInput
 from powerflow.services.views import EventView
 
 router = APIRouter(tags=["events"])
@@ -60,8 +61,11 @@ async def list_events(
 
 
 def _cursor(after: int | None, last_event_id: str | None) -> int:
-    if last_event_id and last_event_id.strip().isdigit():
-        return int(last_event_id.strip())
+    text = (last_event_id or "").strip()
+    if text.isascii() and text.isdigit():
+        if int(text) > INT64_MAX:
+            raise InvalidInput(f"Last-Event-ID must be an event id of at most {INT64_MAX}.")
+        return int(text)
     return after or 0
 
 

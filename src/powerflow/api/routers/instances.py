@@ -10,7 +10,6 @@ from powerflow.api.deps import PrincipalDep, StoreDep, call, json_response
 from powerflow.api.errors import documented
 from powerflow.api.schemas import (
     INT32_MAX,
-    INT64_MAX,
     AuditRead,
     EventRead,
     InstanceCancel,
@@ -73,7 +72,7 @@ async def list_instances(
     status: Status = None,
     business_key: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT32_MAX)] = 0,
 ) -> Page[InstanceRead]:
     """Instances, newest first."""
     page = await call(

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 from powerflow.api.deps import PrincipalDep, StoreDep, call, json_response
 from powerflow.api.errors import documented
 from powerflow.api.schemas import (
-    INT64_MAX,
+    INT32_MAX,
     InstanceRead,
     Page,
     TaskComplete,
@@ -41,7 +41,7 @@ async def list_tasks(
     assignee: str | None = None,
     instance_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT32_MAX)] = 0,
 ) -> Page[TaskRead]:
     """Tasks the caller's roles allow them to see, oldest first."""
     page = await call(
