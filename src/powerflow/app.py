@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from powerflow import bootstrap
 from powerflow.api import contract, errors
 from powerflow.api.deps import call
-from powerflow.api.limits import BodyLimit
+from powerflow.api.limits import BodyLimit, NoNulInUrl
 from powerflow.api.routers import definitions, events, instances, system, tasks, webhooks
 from powerflow.api.stream import CommitNotifier, EventTail
 from powerflow.db.engine import Store
@@ -108,4 +108,5 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         uploads=settings.max_upload_bytes,
         upload_prefix="/v1/definitions",
     )
+    app.add_middleware(NoNulInUrl)
     return app

@@ -31,7 +31,7 @@ WWW_AUTHENTICATE = {
     }
 }
 SHARED: dict[str, tuple[str, dict[str, Any] | None]] = {
-    "400": ("The body cannot be read (not UTF-8 text, or broken multipart)", None),
+    "400": ("The body cannot be read (not UTF-8, huge numbers or nesting, broken multipart)", None),
     "401": ("No or invalid bearer token", WWW_AUTHENTICATE),
     "413": ("The request body is larger than the limit", None),
     "415": ("The body is not sent in a media type the operation accepts", None),

@@ -150,7 +150,10 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 404 and detail == "Not Found":
             detail = "There is no such resource."
         if exc.status_code == 400 and detail == "There was an error parsing the body":
-            detail = "The request body cannot be read: send JSON text encoded as UTF-8."
+            detail = (
+                "The request body cannot be read as JSON: send UTF-8 text, with numbers of at "
+                "most 4300 digits and nesting of moderate depth."
+            )
         if exc.status_code == 405:
             detail = "This method is not allowed on this resource."
         return problem(exc.status_code, detail, "http_error")
