@@ -34,8 +34,8 @@ from powerflow.services import auth
 from powerflow.settings import Settings
 
 SEED = 20261206
-MAX_EXAMPLES = 12
-STATEFUL_EXAMPLES = 20
+MAX_EXAMPLES = 20
+STATEFUL_EXAMPLES = 30
 STATEFUL_STEPS = 8
 CHECKS = (
     "not_a_server_error",
@@ -71,8 +71,6 @@ CONFIG = schemathesis.Config.from_dict(
 )
 SCHEMA = schemathesis.openapi.from_dict(create_app(Settings()).openapi(), config=CONFIG)
 
-START_DATA: dict[str, dict[str, Any]] = {}
-
 
 @pytest.fixture(scope="module", params=DB_PARAMS)
 def app(
@@ -89,8 +87,10 @@ def app(
         store = application.state.store
         clerk = {"Authorization": f"Bearer {auth.add_user(store, 'st-clerk', 'clerk')}"}
         keys = [d["key"] for d in client.get("/v1/definitions", headers=ADMIN).json()["items"]]
+        assert keys, "the example processes were not deployed"
         for key in keys:
-            client.post("/v1/instances", headers=clerk, json={"definition_key": key})
+            started = client.post("/v1/instances", headers=clerk, json={"definition_key": key})
+            assert started.status_code == 201, started.text
         application.state.schemathesis_clerk = clerk
     yield application
     shutdown_lifespans()
@@ -125,5 +125,4 @@ def test_stateful_sequences_honour_the_contract(app: FastAPI, caller: str) -> No
             suppress_health_check=list(HealthCheck),
         )
     )
-    print(caller, dict(statuses))
     assert statuses[200] > 0, f"no call succeeded: {dict(statuses)}"
