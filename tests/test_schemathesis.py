@@ -56,7 +56,11 @@ CONFIG = schemathesis.Config.from_dict(
             "deterministic": True,
             "database": "none",
         },
-        "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS}},
+        "checks": {
+            "enabled": False,
+            **{name: {"enabled": True} for name in CHECKS},
+            "response_schema_conformance": {"enabled": True, "validate-formats": True},
+        },
         "phases": {"stateful": {"max-steps": STATEFUL_STEPS}},
         "operations": [
             {
