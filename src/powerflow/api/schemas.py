@@ -194,7 +194,10 @@ class InstanceRead(Schema):
 class InstanceCreate(BaseModel):
     """Start an instance of a deployed definition."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"definition_key": "complaint_handling"}]},
+    )
 
     definition_key: Text = Field(min_length=1, max_length=255)
     business_key: Text | None = Field(default=None, min_length=1, max_length=255)
