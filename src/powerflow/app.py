@@ -12,9 +12,9 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from powerflow import bootstrap
-from powerflow.api import errors
+from powerflow.api import contract, errors
 from powerflow.api.deps import call
-from powerflow.api.limits import BodyLimit
+from powerflow.api.limits import BodyLimit, NoNulInUrl
 from powerflow.api.routers import (
     definitions,
     events,
@@ -107,6 +107,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
     )
     app.state.settings = settings
     errors.install(app)
+    contract.install(app)
     # Routes are matched in order, router by router: the busiest (task completion, instance
     # start) come first.
     for router in (
@@ -125,4 +126,5 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         uploads=settings.max_upload_bytes,
         upload_prefix="/v1/definitions",
     )
+    app.add_middleware(NoNulInUrl)
     return app

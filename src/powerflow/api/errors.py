@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from powerflow.db.engine import DatabaseBusy
+from powerflow.db.engine import DatabaseBusy, TextNotStorable
 from powerflow.services import errors as e
 
 STATUS: dict[type[e.DomainError], int] = {
@@ -89,9 +89,28 @@ def _status_of(exc: e.DomainError) -> int:
 def _validation_message(exc: RequestValidationError) -> tuple[str, list[str]]:
     fields = []
     for err in exc.errors():
+        if err.get("type") == "json_invalid":
+            where = err.get("loc", ("body", 0))[-1]
+            reason = (err.get("ctx") or {}).get("error", "malformed")
+            fields.append(f"body: not valid JSON at character {where} ({reason})")
+            continue
         loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
         fields.append(f"{loc or 'body'}: {err.get('msg')}")
     return "The request is not valid: " + "; ".join(fields[:5]), fields
+
+
+def _not_json(request: Request, exc: RequestValidationError) -> str | None:
+    """The media type of a body sent to a JSON operation in another type, if that is the case.
+
+    FastAPI reads a body as JSON only when it is declared as JSON (or not declared at all);
+    anything else fails validation as "not an object", which would hide the real mistake.
+    """
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not media_type or media_type == "application/json" or media_type.endswith("+json"):
+        return None
+    if any(tuple(err.get("loc", ()))[:1] == ("body",) for err in exc.errors()):
+        return media_type
+    return None
 
 
 def install(app: FastAPI) -> None:
@@ -105,8 +124,23 @@ def install(app: FastAPI) -> None:
     async def _busy(_: Request, exc: DatabaseBusy) -> JSONResponse:
         return problem(503, "The database is busy with other changes; retry in a moment.", "busy")
 
+    @app.exception_handler(TextNotStorable)
+    async def _nul(_: Request, exc: TextNotStorable) -> JSONResponse:
+        return problem(
+            422,
+            "The request holds the NUL character (U+0000) in a text; remove it.",
+            "invalid_text",
+        )
+
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        media_type = _not_json(request, exc)
+        if media_type is not None:
+            return problem(
+                415,
+                f"Unsupported content type '{media_type}': send the body as application/json.",
+                "unsupported_media_type",
+            )
         detail, fields = _validation_message(exc)
         return problem(422, detail, "invalid_request", fields=fields)
 
@@ -115,6 +149,11 @@ def install(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "Error")
         if exc.status_code == 404 and detail == "Not Found":
             detail = "There is no such resource."
+        if exc.status_code == 400 and detail == "There was an error parsing the body":
+            detail = (
+                "The request body cannot be read as JSON: send UTF-8 text, with numbers of at "
+                "most 4300 digits and nesting of moderate depth."
+            )
         if exc.status_code == 405:
             detail = "This method is not allowed on this resource."
         return problem(exc.status_code, detail, "http_error")

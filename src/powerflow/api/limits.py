@@ -1,4 +1,4 @@
-"""Request body limits, enforced before any route reads the body."""
+"""Request limits enforced before any route runs: body size, and no NUL in the URL."""
 
 from __future__ import annotations
 
@@ -73,3 +73,45 @@ class BodyLimit:
 
 class _TooLarge(Exception):
     pass
+
+
+class NoNulInUrl:
+    """Answer 422 when the path or query holds the NUL character (%00).
+
+    PostgreSQL can neither store nor compare text holding it; refusing it here gives every
+    parameter on every database the same clear answer.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (
+            "\x00" in scope.get("path", "") or b"%00" in scope.get("query_string", b"")
+        ):
+            await _send_problem(
+                send,
+                422,
+                "Invalid input",
+                "The URL holds the NUL character (%00) in a path or query parameter; remove it.",
+                "invalid_request",
+            )
+            return
+        await self.app(scope, receive, send)
+
+
+async def _send_problem(send: Send, status: int, title: str, detail: str, code: str) -> None:
+    body = json.dumps(
+        {"type": "about:blank", "title": title, "status": status, "detail": detail, "code": code}
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

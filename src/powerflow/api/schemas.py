@@ -5,9 +5,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 T = TypeVar("T")
+
+INT32_MAX = 2**31 - 1
+"""The largest version, per-instance sequence number, webhook id or offset (32-bit in SQL)."""
+INT64_MAX = 2**63 - 1
+"""The largest event id or event cursor (64-bit, what both databases hold)."""
+
+
+def _without_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not hold the NUL character (U+0000)")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_without_nul)]
+"""A text field of a request: no NUL character, which PostgreSQL can neither store nor compare."""
 
 
 class Schema(BaseModel):
@@ -190,12 +205,15 @@ class InstanceRead(Schema):
 class InstanceCreate(BaseModel):
     """Start an instance of a deployed definition."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"definition_key": "complaint_handling"}]},
+    )
 
-    definition_key: str = Field(min_length=1, max_length=255)
-    business_key: str | None = Field(default=None, min_length=1, max_length=255)
+    definition_key: Text = Field(min_length=1, max_length=255)
+    business_key: Text | None = Field(default=None, min_length=1, max_length=255)
     variables: dict[str, Any] = Field(default_factory=dict)
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=INT32_MAX)
 
 
 class InstanceCancel(BaseModel):
@@ -203,7 +221,7 @@ class InstanceCancel(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    reason: str | None = Field(default=None, max_length=2000)
+    reason: Text | None = Field(default=None, max_length=2000)
 
 
 class TaskComplete(BaseModel):
@@ -219,7 +237,7 @@ class MessageSend(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=255)
+    name: Text = Field(min_length=1, max_length=255)
     payload: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -263,10 +281,10 @@ class WebhookCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(min_length=8, max_length=2000)
-    definition_key: str | None = Field(default=None, max_length=255)
-    types: str | None = Field(default=None, description="Comma-separated event types")
-    secret: str | None = Field(default=None, description="Standard Webhooks secret (whsec_...)")
+    url: Text = Field(min_length=8, max_length=2000)
+    definition_key: Text | None = Field(default=None, max_length=255)
+    types: Text | None = Field(default=None, description="Comma-separated event types")
+    secret: Text | None = Field(default=None, description="Standard Webhooks secret (whsec_...)")
     from_start: bool = Field(default=False, description="Also send every earlier event")
 
 
@@ -275,7 +293,7 @@ class WebhookUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    url: str | None = Field(default=None, min_length=8, max_length=2000)
+    url: Text | None = Field(default=None, min_length=8, max_length=2000)
     active: bool | None = None
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from powerflow.periodic import PeriodicThread
@@ -32,6 +32,10 @@ WAL_AUTOCHECKPOINT_PAGES = 10_000
 
 class DatabaseBusy(Exception):
     """The database is locked by another writer; the request may be retried."""
+
+
+class TextNotStorable(Exception):
+    """A text value holds the NUL character, which PostgreSQL cannot store or compare."""
 
 
 class Store:
@@ -189,6 +193,11 @@ class Store:
             # "database is locked" arrives as the driver's own error, not wrapped by SQLAlchemy.
             if is_busy_error(exc):
                 raise DatabaseBusy(str(getattr(exc, "orig", exc))) from exc
+            raise
+        except DataError as exc:
+            message = str(exc.orig)
+            if "NUL" in message or "\\u0000" in message:
+                raise TextNotStorable(message) from exc
             raise
 
     def dispose(self) -> None:

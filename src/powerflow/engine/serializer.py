@@ -183,10 +183,13 @@ class DataRejected(ValueError):
 
 
 MAX_DEPTH = 32
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
 
 
 def check_plain_json(data: Any, *, where: str = "data") -> None:
-    """Accept only plain JSON: string keys (not 'typename', not starting with '_'), finite numbers.
+    """Accept only plain JSON: string keys (not 'typename', not starting with '_'), finite numbers,
+    integers within 64 bits and text without NUL (what saved state and both databases hold).
 
     SpiffWorkflow's serializer mistakes any dict with a 'typename' key for one of its own objects,
     and names starting with '_' collide with the script guards; both are refused up front.
@@ -199,9 +202,18 @@ def check_plain_json(data: Any, *, where: str = "data") -> None:
 def _check(value: Any, path: str, depth: int) -> None:
     if depth > MAX_DEPTH:
         raise DataRejected(f"{path} is nested more than {MAX_DEPTH} levels deep.")
-    if value is None or isinstance(value, bool | str):
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise DataRejected(f"{path} holds the NUL character (U+0000); remove it.")
+        return
+    if value is None or isinstance(value, bool):
         return
     if isinstance(value, int):
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise DataRejected(
+                f"{path} is an integer beyond 64 bits; integers must lie between "
+                f"{INT64_MIN} and {INT64_MAX}."
+            )
         return
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -215,6 +227,8 @@ def _check(value: Any, path: str, depth: int) -> None:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise DataRejected(f"{path} has a key that is not a string.")
+            if "\x00" in key:
+                raise DataRejected(f"{path} has a name holding the NUL character (U+0000).")
             if key == "typename":
                 raise DataRejected(f"{path} has a key named 'typename', which is reserved.")
             if key.startswith("_"):

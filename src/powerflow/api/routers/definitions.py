@@ -10,7 +10,13 @@ from starlette.datastructures import UploadFile
 
 from powerflow.api.deps import PrincipalDep, StoreDep, call
 from powerflow.api.errors import documented
-from powerflow.api.schemas import DefinitionRead, DeployResponse, Page, Problem
+from powerflow.api.schemas import (
+    INT32_MAX,
+    DefinitionRead,
+    DeployResponse,
+    Page,
+    Problem,
+)
 from powerflow.services import definitions
 from powerflow.services.errors import InvalidInput, UnsupportedMediaType
 from powerflow.services.views import DefinitionView
@@ -101,7 +107,7 @@ async def list_definitions(
     store: StoreDep,
     principal: PrincipalDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT32_MAX)] = 0,
 ) -> Page[DefinitionRead]:
     """The latest version of every deployed process, by key."""
     page = await call(store, definitions.list_latest, store, limit=limit, offset=offset)
@@ -133,7 +139,7 @@ async def get_definition_xml(
     key: str,
     store: StoreDep,
     principal: PrincipalDep,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=INT32_MAX)] = None,
 ) -> Response:
     """The file a version was deployed from (latest unless ``version`` is given)."""
     view, xml = await call(store, definitions.xml_of, store, key, version)

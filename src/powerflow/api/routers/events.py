@@ -10,9 +10,10 @@ from sse_starlette import EventSourceResponse
 
 from powerflow.api.deps import PrincipalDep, StoreDep, call
 from powerflow.api.errors import documented
-from powerflow.api.schemas import EventRead, Page
+from powerflow.api.schemas import INT64_MAX, EventRead, Page
 from powerflow.api.stream import Reader, event_stream
 from powerflow.services import feed, visibility
+from powerflow.services.errors import InvalidInput
 from powerflow.services.views import EventView
 
 router = APIRouter(tags=["events"])
@@ -35,7 +36,9 @@ Types = Annotated[
 async def list_events(
     store: StoreDep,
     principal: PrincipalDep,
-    after: Annotated[int, Query(ge=0, description="Return events with an id above this")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=INT64_MAX, description="Return events with an id above this")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     definition_key: str | None = None,
     instance_id: str | None = None,
@@ -63,8 +66,11 @@ async def list_events(
 
 
 def _cursor(after: int | None, last_event_id: str | None) -> int:
-    if last_event_id and last_event_id.strip().isdigit():
-        return int(last_event_id.strip())
+    text = (last_event_id or "").strip()
+    if text.isascii() and text.isdigit():
+        if int(text) > INT64_MAX:
+            raise InvalidInput(f"Last-Event-ID must be an event id of at most {INT64_MAX}.")
+        return int(text)
     return after or 0
 
 
@@ -78,7 +84,7 @@ async def stream_events(
     request: Request,
     store: StoreDep,
     principal: PrincipalDep,
-    after: Annotated[int | None, Query(ge=0)] = None,
+    after: Annotated[int | None, Query(ge=0, le=INT64_MAX)] = None,
     definition_key: str | None = None,
     instance_id: str | None = None,
     types: Types = None,
@@ -123,7 +129,7 @@ async def stream_instance_events(
     request: Request,
     store: StoreDep,
     principal: PrincipalDep,
-    after: Annotated[int | None, Query(ge=0)] = None,
+    after: Annotated[int | None, Query(ge=0, le=INT64_MAX)] = None,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> EventSourceResponse:
     """The events of one instance, then each new one as it is committed (for those who may see

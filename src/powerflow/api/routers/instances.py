@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 from powerflow.api.deps import PrincipalDep, StoreDep, call, json_response
 from powerflow.api.errors import documented
 from powerflow.api.schemas import (
+    INT32_MAX,
     AuditRead,
     EventRead,
     InstanceCancel,
@@ -72,7 +73,7 @@ async def list_instances(
     status: Status = None,
     business_key: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT32_MAX)] = 0,
 ) -> Page[InstanceRead]:
     """Instances the caller may see (involved in, or every one for monitor, auditor, admin),
     newest first."""
@@ -192,7 +193,9 @@ async def get_events(
     instance_id: str,
     store: StoreDep,
     principal: PrincipalDep,
-    after: Annotated[int, Query(ge=0, description="Return events with seq greater than this")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=INT32_MAX, description="Return events with seq greater than this")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> Page[EventRead]:
     """Every recorded step of an instance, in order."""

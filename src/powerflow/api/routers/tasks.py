@@ -8,7 +8,14 @@ from fastapi import APIRouter, Query, Response
 
 from powerflow.api.deps import PrincipalDep, StoreDep, call, json_response
 from powerflow.api.errors import documented
-from powerflow.api.schemas import InstanceRead, TaskComplete, TaskDetail, TaskPage, TaskRead
+from powerflow.api.schemas import (
+    INT32_MAX,
+    InstanceRead,
+    TaskComplete,
+    TaskDetail,
+    TaskPage,
+    TaskRead,
+)
 from powerflow.services import tasks
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
@@ -35,7 +42,7 @@ async def list_tasks(
     assignee: str | None = None,
     instance_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT32_MAX)] = 0,
 ) -> TaskPage:
     """The tasks the caller may act on, oldest first (every task for monitor, auditor, admin;
     with ``instance_id`` of an instance the caller is involved in, every task of it).

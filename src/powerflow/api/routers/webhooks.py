@@ -4,15 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from powerflow.api.deps import PrincipalDep, StoreDep, call
 from powerflow.api.errors import documented
-from powerflow.api.schemas import DeliveryRead, WebhookCreate, WebhookRead, WebhookUpdate
+from powerflow.api.schemas import (
+    INT32_MAX,
+    DeliveryRead,
+    WebhookCreate,
+    WebhookRead,
+    WebhookUpdate,
+)
 from powerflow.services import webhooks
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 ERRORS = documented(not_found="Unknown webhook", invalid="Invalid subscription")
+WebhookId = Annotated[int, Path(ge=1, le=INT32_MAX)]
 
 
 @router.post(
@@ -55,7 +62,7 @@ async def list_webhooks(store: StoreDep, principal: PrincipalDep) -> list[Webhoo
     summary="Change, pause or resume a webhook",
 )
 async def update_webhook(
-    webhook_id: int,
+    webhook_id: WebhookId,
     body: WebhookUpdate,
     request: Request,
     store: StoreDep,
@@ -82,7 +89,9 @@ async def update_webhook(
     responses=ERRORS,
     summary="Delete a webhook",
 )
-async def delete_webhook(webhook_id: int, store: StoreDep, principal: PrincipalDep) -> Response:
+async def delete_webhook(
+    webhook_id: WebhookId, store: StoreDep, principal: PrincipalDep
+) -> Response:
     """Remove the subscription and its delivery log."""
     await call(store, webhooks.delete, store, principal, webhook_id)
     return Response(status_code=204)
@@ -95,7 +104,7 @@ async def delete_webhook(webhook_id: int, store: StoreDep, principal: PrincipalD
     summary="The delivery log of a webhook",
 )
 async def list_deliveries(
-    webhook_id: int,
+    webhook_id: WebhookId,
     store: StoreDep,
     principal: PrincipalDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
