@@ -207,7 +207,18 @@ class InstanceCreate(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"definition_key": "complaint_handling"}]},
+        json_schema_extra={
+            "examples": [
+                {
+                    "definition_key": "complaint_handling",
+                    "variables": {
+                        "petitioner_name": "Zhang Wei",
+                        "channel": "letter",
+                        "subject": "Repair of the village road",
+                    },
+                }
+            ]
+        },
     )
 
     definition_key: Text = Field(min_length=1, max_length=255)
