@@ -14,6 +14,7 @@ from powerflow.engine.compiler import (
     content_hash,
     load_process,
 )
+from powerflow.engine.limits import ScriptLimits, configure_limits
 from powerflow.engine.runtime import (
     InstanceNotRunning,
     NotWaitingForMessage,
@@ -53,6 +54,7 @@ __all__ = [
     "PendingMessage",
     "PendingTimer",
     "Problem",
+    "ScriptLimits",
     "StepEvent",
     "StepResult",
     "TaskNotFound",
@@ -63,6 +65,7 @@ __all__ = [
     "check_plain_json",
     "compile_bpmn",
     "complete_task",
+    "configure_limits",
     "content_hash",
     "deliver_message",
     "fire_due_timers",

@@ -1,0 +1,587 @@
+"""Guards that keep one script from using more than its step's CPU and memory budget.
+
+``LimitingTransformer`` extends RestrictedPython's policy: after its checks it inserts a call of
+``_tick_()`` (the step budget's ``tick``) at the top of every loop body, function body, lambda
+and comprehension clause, and routes the operators that can build huge values in one go
+(``**``, ``*``, ``<<``, ``+``, ``%``, f-string format specs, starred displays) through guard
+functions that estimate the result before computing it. The guarded attribute lookup does the
+same for the size-taking methods of ``str`` and ``list.extend``; ``math``, ``random``, ``pow``,
+``round``, ``print`` and calls of ``str`` and ``repr`` are replaced by guarded equivalents.
+
+A refusal goes through the step budget (``engine.limits``), so it is sticky and becomes an
+incident naming the element and the limit.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import operator
+import random
+import re
+import types
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from RestrictedPython import PrintCollector  # type: ignore[attr-defined]
+from RestrictedPython.Guards import safer_getattr
+from RestrictedPython.transformer import RestrictingNodeTransformer
+
+from powerflow.engine.limits import SMALL_BYTES, current_budget
+
+MAX_INT_BITS = 100_000  # about 30,000 decimal digits; multiplying or dividing stays < 10 ms
+MAX_POW_MOD_BITS = 2048  # pow(a, b, m): exponent and modulus
+MAX_WALK_NODES = 1_000_000  # values formatted or saved: items visited at most
+
+
+def _too_big_int(bits: int) -> None:
+    current_budget().refuse(
+        f"would compute an integer of about {bits:,} bits; scripts are limited to "
+        f"{MAX_INT_BITS:,} bits (numbers that large take minutes of CPU)"
+    )
+
+
+def _charge(nbytes: int) -> None:
+    if nbytes > SMALL_BYTES:
+        current_budget().charge(nbytes)
+
+
+def _unit(*parts: object) -> int:
+    """Bytes per character of a string built from these parts (1 if all ASCII, else 4)."""
+    for p in parts:
+        if isinstance(p, str) and not p.isascii():
+            return 4
+    return 1
+
+
+def _seq_bytes(seq: object, times: int) -> int:
+    """The approximate size of ``seq * times``."""
+    if isinstance(seq, str):
+        return len(seq) * times * _unit(seq)
+    if isinstance(seq, bytes | bytearray):
+        return len(seq) * times
+    return len(seq) * times * 8  # type: ignore[arg-type]
+
+
+_SEQUENCES = (str, list, tuple, bytes, bytearray)
+_NOT_COUNTS = (str, list, tuple, bytes, bytearray, float, complex)
+
+
+def _is_int(x: object) -> bool:
+    return isinstance(x, int)
+
+
+def guarded_mul(a: Any, b: Any) -> Any:
+    """``a * b`` with integer-size and repetition-size checks."""
+    if type(a) is int and type(b) is int:
+        bits = a.bit_length() + b.bit_length()
+        if bits > MAX_INT_BITS:
+            _too_big_int(bits)
+        return a * b
+    if isinstance(a, _SEQUENCES) and not isinstance(b, _NOT_COUNTS):
+        n = operator.index(b)
+        _charge(_seq_bytes(a, n))
+        return a * n
+    if isinstance(b, _SEQUENCES) and not isinstance(a, _NOT_COUNTS):
+        n = operator.index(a)
+        _charge(_seq_bytes(b, n))
+        return n * b
+    if _is_int(a) and _is_int(b):
+        bits = int(a).bit_length() + int(b).bit_length()
+        if bits > MAX_INT_BITS:
+            _too_big_int(bits)
+    return a * b
+
+
+def guarded_pow(a: Any, b: Any) -> Any:
+    """``a ** b`` refusing integer results beyond MAX_INT_BITS (``9**9**9``)."""
+    if _is_int(a) and _is_int(b) and b > 0 and abs(a) > 1:
+        bits = int(b) * max(int(a).bit_length() - 1, 1)
+        if bits > MAX_INT_BITS:
+            _too_big_int(bits)
+    return a**b
+
+
+def guarded_lshift(a: Any, b: Any) -> Any:
+    """``a << b`` refusing integer results beyond MAX_INT_BITS."""
+    if _is_int(a) and _is_int(b) and a != 0 and b > 0:
+        bits = int(a).bit_length() + int(b)
+        if bits > MAX_INT_BITS:
+            _too_big_int(bits)
+    return a << b
+
+
+def guarded_add(a: Any, b: Any) -> Any:
+    """``a + b`` charging the size of concatenated sequences (``s = s + s`` doubling)."""
+    if isinstance(a, _SEQUENCES) and isinstance(b, _SEQUENCES):
+        _charge(_seq_bytes(a, 1) + _seq_bytes(b, 1) + (3 * len(a) if _unit(b) > _unit(a) else 0))
+    return a + b
+
+
+_PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[-+ #0]*(\*|\d+)?(?:\.(\*|\d+))?")
+_DIGITS = re.compile(r"\d+")
+
+
+def _check_width(width: int, unit: int = 4) -> None:
+    _charge(width * unit)
+
+
+def guarded_mod(a: Any, b: Any) -> Any:
+    """``a % b``; for ``str % args`` the widths and precisions are checked first."""
+    if isinstance(a, str):
+        star = False
+        for m in _PERCENT_SPEC.finditer(a):
+            for part in m.groups():
+                if part == "*":
+                    star = True
+                elif part:
+                    _check_width(int(part))
+        args = b if isinstance(b, tuple) else (b,)
+        if star:
+            for arg in args:
+                if _is_int(arg):
+                    _check_width(int(arg))
+        for arg in args:
+            _walk_size(arg)
+        result = a % b
+        _charge(len(result) * 4)
+        return result
+    return a % b
+
+
+_FSTRING_CONVERSIONS: dict[int, Callable[[Any], str]] = {
+    ord("s"): str,
+    ord("r"): repr,
+    ord("a"): ascii,
+}
+
+
+def guarded_format(value: Any, spec: str, conversion: int) -> str:
+    """An f-string field with a format spec (``f"{x:>{n}}"``): widths are checked first."""
+    _walk_size(value)
+    convert = _FSTRING_CONVERSIONS.get(conversion)
+    if convert is not None:
+        value = convert(value)
+    for digits in _DIGITS.findall(spec):
+        _check_width(int(digits))
+    return format(value, spec)
+
+
+def guarded_value(value: Any) -> Any:
+    """Charge a value already built by a display or an f-string (``f"{s}{s}"``, ``[*l, *l]``)."""
+    if isinstance(value, _SEQUENCES):
+        _charge(_seq_bytes(value, 1))
+    return value
+
+
+def guarded_inplacevar(op: str, x: Any, y: Any) -> Any:
+    """Augmented assignment of names (``n += 1``), through the same guards as the operators."""
+    if op not in _INPLACE:
+        raise ValueError(f"The operator {op} is not allowed in scripts.")
+    return _INPLACE[op](x, y)
+
+
+_INPLACE: dict[str, Callable[[Any, Any], Any]] = {
+    "+=": guarded_add,
+    "-=": operator.sub,
+    "*=": guarded_mul,
+    "/=": operator.truediv,
+    "//=": operator.floordiv,
+    "%=": guarded_mod,
+    "**=": guarded_pow,
+    "|=": operator.or_,
+    "&=": operator.and_,
+    "^=": operator.xor,
+    "<<=": guarded_lshift,
+    ">>=": operator.rshift,
+}
+
+
+def _walk_size(value: Any) -> int:
+    """Roughly how many characters ``str(value)`` has; walks containers (ticking the budget),
+    so formatting a huge or self-similar structure is refused before it is built."""
+    if isinstance(value, str | int | float | bool) or value is None:
+        return 0
+    if not isinstance(value, list | tuple | dict | set | frozenset):
+        return 0
+    budget = current_budget()
+    size = 0
+    seen = 0
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        seen += 1
+        if seen % 1000 == 0:
+            budget.check()
+            if seen > MAX_WALK_NODES:
+                break
+        if isinstance(item, str):
+            size += len(item) + 4
+        elif isinstance(item, dict):
+            size += 2
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple | set | frozenset):
+            size += 2
+            stack.extend(item)
+        else:
+            size += 24
+    if seen > MAX_WALK_NODES:
+        budget.charge(budget.max_bytes + 1)
+    _charge(size * 4)
+    return size
+
+
+def guarded_text_call(func: Any, *args: Any, **kwargs: Any) -> Any:
+    """A call of the name ``str`` or ``repr``: if it is the built-in, the value is size-checked
+    first (a self-similar structure of a few items can print as gigabytes)."""
+    if (func is str or func is repr) and args:
+        _walk_size(args[0])
+    return func(*args, **kwargs)
+
+
+def guarded_pow_builtin(base: Any, exp: Any, mod: Any = None) -> Any:
+    """``pow()``: as ``**``; with a modulus, numbers up to MAX_POW_MOD_BITS."""
+    if mod is None:
+        return guarded_pow(base, exp)
+    if _is_int(exp) and _is_int(mod):
+        bits = max(int(exp).bit_length(), int(mod).bit_length())
+        if bits > MAX_POW_MOD_BITS:
+            current_budget().refuse(
+                f"would compute a modular power of {bits:,}-bit numbers; scripts are limited "
+                f"to {MAX_POW_MOD_BITS:,} bits"
+            )
+    return pow(base, exp, mod)
+
+
+def guarded_round(number: Any, ndigits: Any = None) -> Any:
+    """``round()``: a huge negative ``ndigits`` makes Python compute 10**ndigits."""
+    if ndigits is None:
+        return round(number)
+    if _is_int(ndigits) and abs(int(ndigits)) > 10_000:
+        _too_big_int(int(abs(int(ndigits)) * 3.33))
+    return round(number, ndigits)
+
+
+def guarded_sum(iterable: Iterable[Any], /, start: Any = 0) -> Any:
+    """``sum()``; adding sequences goes through the ``+`` guard (``sum(lists, [])``)."""
+    if isinstance(start, int | float) and not isinstance(start, bool):
+        total = start
+        for item in iterable:
+            total = guarded_add(total, item) if not isinstance(item, int | float) else total + item
+            if type(total) is int and total.bit_length() > MAX_INT_BITS:
+                _too_big_int(total.bit_length())
+        return total
+    total = start
+    for item in iterable:
+        total = guarded_add(total, item)
+    return total
+
+
+class GuardedPrintCollector(PrintCollector):
+    """``print()`` output is collected and discarded; what is printed is size-checked first."""
+
+    def _call_print(self, *objects: Any, **kwargs: Any) -> None:
+        for obj in objects:
+            _walk_size(obj)
+        super()._call_print(*objects, **kwargs)  # type: ignore[no-untyped-call]
+
+    def write(self, text: str) -> None:
+        _charge(len(text) * 4)
+        super().write(text)
+
+
+# --- size-taking methods, reached through the guarded attribute lookup ---
+
+
+def _str_method(obj: str, name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+    def call(*args: Any, **kwargs: Any) -> Any:
+        unit = _unit(obj, *args)
+        if name in ("ljust", "rjust", "center", "zfill") and args:
+            _charge(max(operator.index(args[0]), len(obj)) * unit)
+        elif name == "expandtabs":
+            tab = args[0] if args else kwargs.get("tabsize", 8)
+            _charge((len(obj) + obj.count("\t") * max(operator.index(tab), 0)) * unit)
+        elif name == "replace" and len(args) >= 2:
+            old, new = args[0], args[1]
+            if isinstance(old, str) and isinstance(new, str) and len(new) > len(old):
+                n = obj.count(old) if old else len(obj) + 1
+                if len(args) > 2 and operator.index(args[2]) >= 0:
+                    n = min(n, operator.index(args[2]))
+                _charge((len(obj) + n * (len(new) - len(old))) * unit)
+        elif name == "join" and args:
+            items = list(args[0])
+            _charge(
+                (sum(len(i) if isinstance(i, str) else 0 for i in items) + len(obj) * len(items))
+                * _unit(obj, *items)
+            )
+            return method(items)
+        elif name == "translate" and args and isinstance(args[0], dict):
+            longest = max((len(v) for v in args[0].values() if isinstance(v, str)), default=1)
+            _charge(len(obj) * max(longest, 1) * 4)
+        return method(*args, **kwargs)
+
+    return call
+
+
+def _list_extend(obj: list[Any], method: Callable[..., Any]) -> Callable[..., Any]:
+    def call(items: Any) -> Any:
+        if hasattr(items, "__len__"):
+            _charge(len(items) * 8)
+        return method(items)
+
+    return call
+
+
+_STR_SIZED = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs", "replace", "join"})
+_STR_SIZED |= {"translate"}
+
+
+def guarded_getattr(obj: Any, name: str, default: Any = None) -> Any:
+    """RestrictedPython's ``safer_getattr`` plus size checks on size-taking methods."""
+    value = safer_getattr(obj, name, default)  # type: ignore[no-untyped-call]
+    if name in _STR_SIZED:
+        if isinstance(obj, str):
+            return _str_method(obj, name, value)
+        if obj is str:
+            return lambda inst, *a, **k: guarded_getattr(inst, name)(*a, **k)
+    elif name == "extend":
+        if isinstance(obj, list):
+            return _list_extend(obj, value)
+        if obj is list:
+            return lambda inst, items: guarded_getattr(inst, "extend")(items)
+    return value
+
+
+# --- math and random as scripts see them ---
+
+
+def _factorial(n: Any) -> int:
+    if _is_int(n) and n > 1:
+        bits = int(n * math.log2(n))
+        if bits > MAX_INT_BITS:
+            _too_big_int(bits)
+    return math.factorial(n)
+
+
+def _comb(n: Any, k: Any) -> int:
+    if _is_int(n) and _is_int(k) and n > 1 and 0 < k < n:
+        bits = int(min(k, n - k) * math.log2(n))
+        if bits > MAX_INT_BITS:
+            _too_big_int(bits)
+    return math.comb(n, k)
+
+
+def _perm(n: Any, k: Any = None) -> int:
+    if _is_int(n) and n > 1:
+        kk = n if k is None else k
+        if _is_int(kk) and kk > 0:
+            bits = int(min(kk, n) * math.log2(n))
+            if bits > MAX_INT_BITS:
+                _too_big_int(bits)
+    return math.perm(n, k)
+
+
+def _prod(iterable: Iterable[Any], /, *, start: Any = 1) -> Any:
+    total = start
+    for item in iterable:
+        total = guarded_mul(total, item)
+    return total
+
+
+def _lcm(*integers: Any) -> int:
+    bits = sum(int(i).bit_length() for i in integers if _is_int(i))
+    if bits > MAX_INT_BITS:
+        _too_big_int(bits)
+    return math.lcm(*integers)
+
+
+def _math_namespace() -> types.SimpleNamespace:
+    names = {n: getattr(math, n) for n in dir(math) if not n.startswith("_")}
+    names.update(factorial=_factorial, comb=_comb, perm=_perm, prod=_prod, lcm=_lcm)
+    return types.SimpleNamespace(**names)
+
+
+GUARDED_MATH = _math_namespace()
+
+
+class ScriptRandom(random.Random):
+    """``random.Random`` with bounded sizes; each evaluation gets its own (nothing is shared)."""
+
+    def getrandbits(self, k: int) -> int:
+        """As ``random.getrandbits``, up to MAX_INT_BITS."""
+        if k > MAX_INT_BITS:
+            _too_big_int(k)
+        return super().getrandbits(k)
+
+    def randbytes(self, n: int) -> bytes:
+        """As ``random.randbytes``, charged to the memory limit."""
+        _charge(n)
+        return super().randbytes(n)
+
+    def choices(
+        self, population: Any, weights: Any = None, *, cum_weights: Any = None, k: int = 1
+    ) -> list[Any]:
+        """As ``random.choices``, charged to the memory limit."""
+        _charge(operator.index(k) * 8)
+        return super().choices(population, weights, cum_weights=cum_weights, k=k)
+
+
+_RANDOM_FUNCTIONS = frozenset(
+    n
+    for n in random.__all__
+    if n not in {"Random", "SystemRandom"} and callable(getattr(random, n))
+)
+
+
+class RandomModule:
+    """The ``random`` module as one evaluation sees it: the same functions, on a generator of its
+    own (created on first use), so ``random.seed`` in one instance cannot fix another's numbers."""
+
+    __slots__ = ("_rng",)
+    Random = ScriptRandom
+
+    def __init__(self) -> None:
+        self._rng: ScriptRandom | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in _RANDOM_FUNCTIONS:
+            raise AttributeError(f"random has no attribute {name!r}")
+        rng = self._rng
+        if rng is None:
+            rng = self._rng = ScriptRandom()
+        return getattr(rng, name)
+
+
+# --- the compile-time pass ---
+
+
+def _name(ident: str) -> ast.Name:
+    return ast.Name(id=ident, ctx=ast.Load())
+
+
+def _call(ident: str, *args: ast.expr) -> ast.Call:
+    return ast.Call(func=_name(ident), args=list(args), keywords=[])
+
+
+def _located(new: ast.AST, old: ast.AST) -> Any:
+    for node in ast.walk(new):
+        if "lineno" in node._attributes and not hasattr(node, "lineno"):
+            ast.copy_location(node, old)
+    return new
+
+
+_BINOP_GUARDS: dict[type[ast.operator], str] = {
+    ast.Pow: "_pow_",
+    ast.Mult: "_mul_",
+    ast.LShift: "_lshift_",
+    ast.Add: "_add_",
+    ast.Mod: "_mod_",
+}
+
+
+class LimitingTransformer(RestrictingNodeTransformer):
+    """RestrictedPython's policy plus budget ticks and size guards (see the module docstring)."""
+
+    def _tick(self, node: ast.AST) -> ast.Expr:
+        return _located(ast.Expr(_call("_tick_")), node)  # type: ignore[no-any-return]
+
+    def visit_While(self, node: Any) -> Any:
+        node = super().visit_While(node)
+        node.body.insert(0, self._tick(node))
+        return node
+
+    def visit_For(self, node: Any) -> Any:
+        node = super().visit_For(node)
+        node.body.insert(0, self._tick(node))
+        return node
+
+    def visit_FunctionDef(self, node: Any) -> Any:
+        node = super().visit_FunctionDef(node)
+        node.body.insert(0, self._tick(node))
+        return node
+
+    def visit_Lambda(self, node: Any) -> Any:
+        node = super().visit_Lambda(node)
+        node.body = _located(ast.BoolOp(op=ast.And(), values=[_call("_tick_"), node.body]), node)
+        return node
+
+    def visit_comprehension(self, node: Any) -> Any:
+        node = super().visit_comprehension(node)
+        node.ifs.insert(0, _located(_call("_tick_"), node.iter))
+        return node
+
+    def visit_BinOp(self, node: Any) -> Any:
+        node = super().visit_BinOp(node)
+        guard = _BINOP_GUARDS.get(type(node.op))
+        if guard is None:
+            return node
+        return _located(_call(guard, node.left, node.right), node)
+
+    def visit_FormattedValue(self, node: Any) -> Any:
+        node = super().visit_FormattedValue(node)
+        if node.format_spec is None:
+            return node
+        value = _call("_format_", node.value, node.format_spec, ast.Constant(node.conversion))
+        node.value = _located(value, node)
+        node.conversion = -1
+        node.format_spec = None
+        return node
+
+    def visit_JoinedStr(self, node: Any) -> Any:
+        node = super().visit_JoinedStr(node)
+        if sum(isinstance(v, ast.FormattedValue) for v in node.values) < 2:
+            return node
+        return _located(_call("_sized_", node), node)
+
+    def visit_Call(self, node: Any) -> Any:
+        node = super().visit_Call(node)
+        func = node.func
+        if (
+            isinstance(func, ast.Name)
+            and func.id in ("str", "repr")
+            and node.args
+            and not any(isinstance(a, ast.Starred) for a in node.args)
+        ):
+            return _located(
+                ast.Call(func=_name("_text_"), args=[func, *node.args], keywords=node.keywords),
+                node,
+            )
+        return node
+
+    def _displayed(self, node: Any) -> Any:
+        if isinstance(node.ctx if not isinstance(node, ast.Set) else None, ast.Store | ast.Del):
+            return node
+        if not any(isinstance(e, ast.Starred) for e in node.elts):
+            return node
+        return _located(_call("_sized_", node), node)
+
+    def visit_List(self, node: Any) -> Any:
+        return self._displayed(super().visit_List(node))
+
+    def visit_Tuple(self, node: Any) -> Any:
+        return self._displayed(super().visit_Tuple(node))
+
+    def visit_Set(self, node: Any) -> Any:
+        return self._displayed(super().visit_Set(node))
+
+
+GUARD_FUNCTIONS: dict[str, Any] = {
+    "_getattr_": guarded_getattr,
+    "_inplacevar_": guarded_inplacevar,
+    "_pow_": guarded_pow,
+    "_mul_": guarded_mul,
+    "_lshift_": guarded_lshift,
+    "_add_": guarded_add,
+    "_mod_": guarded_mod,
+    "_format_": guarded_format,
+    "_sized_": guarded_value,
+    "_print_": GuardedPrintCollector,
+    "_text_": guarded_text_call,
+}
+
+GUARDED_BUILTINS: dict[str, Any] = {
+    "pow": guarded_pow_builtin,
+    "round": guarded_round,
+    "sum": guarded_sum,
+}
