@@ -232,8 +232,7 @@ def _limit_exceeded(exc: BaseException) -> ScriptLimitExceeded | None:
     while current is not None and seen < 8:
         if isinstance(current, ScriptLimitExceeded):
             return current
-        inner = getattr(current, "exception", None)
-        current = inner if isinstance(inner, BaseException) else current.__cause__
+        current = current.__cause__ or current.__context__  # SpiffWorkflow re-raises its own
         seen += 1
     return None
 

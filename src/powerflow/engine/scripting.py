@@ -242,10 +242,9 @@ class RestrictedEnvironment(TaskDataEnvironment):  # type: ignore[misc]
             budget.enter()
             try:
                 result = eval(code, scope)  # noqa: S307 - restricted bytecode with guards
+                budget.settle()  # a limit the expression caught still fails it
             except BaseException as exc:  # every script error becomes an incident
                 _raise_converted(exc, budget)
-            else:
-                budget.settle()
             finally:
                 budget.leave()
         return result
@@ -254,6 +253,7 @@ class RestrictedEnvironment(TaskDataEnvironment):  # type: ignore[misc]
         code = compile_script(script, "exec")
         self.check_for_overwrite(context, external_context or {})
         with step_budget() as budget:
+            before = dict(context)  # a failed script leaves the names as they were
             context.update(external_context or {})
             context.update(self.globals)
             _per_evaluation(context, budget)
@@ -261,10 +261,11 @@ class RestrictedEnvironment(TaskDataEnvironment):  # type: ignore[misc]
             try:
                 try:
                     exec(code, context)  # noqa: S102 - restricted bytecode with guards
+                    budget.settle()  # a limit the script caught still fails it
                 except BaseException as exc:  # every script error: an incident
+                    context.clear()
+                    context.update(before)
                     _raise_converted(exc, budget)
-                else:
-                    budget.settle()
                 finally:
                     self._remove_globals_and_functions_from_context(context, external_context)
                 walk = _Walk(budget)
