@@ -8,6 +8,7 @@ server keeps answering meanwhile. The limits are test-sized (0.2 s of script CPU
 from __future__ import annotations
 
 import random
+import re
 import threading
 import time
 import uuid
@@ -22,6 +23,8 @@ from fastapi.testclient import TestClient
 from conftest import Api, Server, make_settings, start_server, stop_server
 from powerflow.app import create_app
 from powerflow.engine import ScriptLimits, configure_limits
+from powerflow.engine.limits import ScriptLimitExceeded
+from powerflow.engine.scripting import RESTRICTED_ENGINE
 
 CPU = 0.2
 STEP_CPU = 0.5
@@ -424,3 +427,89 @@ def test_health_answers_within_a_second_while_hostile_scripts_run(
         assert isinstance(outcome, dict), outcome
         assert_incident(outcome, "hostile", CPU_LIMIT)
     assert slowest < 1.0
+
+
+# --------------------------------------------------------------------------- single operations
+# Each of these would run for minutes or allocate gigabytes inside one built-in call, where no
+# tick can stop it: the guards refuse them before they run.
+
+GUARDED = [
+    ("x = 9 ** 10**7", BIG_INT),
+    ("x = 1 << 10**9", BIG_INT),
+    ("x = pow(3, 10**5000, 10**5000 + 1)", "modular power"),
+    ("x = pow(9, 10**9)", BIG_INT),
+    ("x = round(5, -10**8)", BIG_INT),
+    ("x = math.factorial(10**7)", BIG_INT),
+    ("x = math.comb(10**8, 5 * 10**7)", BIG_INT),
+    ("x = math.perm(10**8, 10**7)", BIG_INT),
+    ("x = math.prod([10**50000] * 3)", BIG_INT),
+    ("n = 10**20000\nx = math.lcm(n, n + 1, n + 3)", BIG_INT),
+    ("x = random.getrandbits(10**9)", BIG_INT),
+    ("x = random.choices([1], k=10**9)", MEMORY_LIMIT),
+    ("x = 'a'.ljust(10**10)", MEMORY_LIMIT),
+    ("x = str.center('a', 10**10)", MEMORY_LIMIT),
+    ("x = 'a'.zfill(10**10)", MEMORY_LIMIT),
+    ("x = ('\\t' * 1000).expandtabs(10**7)", MEMORY_LIMIT),
+    ("x = ('a' * 10**4).replace('a', 'b' * 10**4)", MEMORY_LIMIT),
+    ("x = ('a' * 10**4).translate({97: 'b' * 10**4})", MEMORY_LIMIT),
+    ("s = 'x' * 10**7\nx = s.join([s] * 10)", MEMORY_LIMIT),
+    ("x = '%0100000000d' % 1", MEMORY_LIMIT),
+    ("x = '%*d' % (10**9, 1)", MEMORY_LIMIT),
+    ("x = f'{1:>100000000}'", MEMORY_LIMIT),
+    ("n = 10**9\nx = f'{1:{n}}'", MEMORY_LIMIT),
+    ("x = [0] * 10**6\nx *= 10**3", MEMORY_LIMIT),
+    ("l = [0] * 10**6\nwhile True:\n    l.extend(l)", MEMORY_LIMIT),
+    ("l = [0] * 10**6\nwhile True:\n    l = [*l, *l]", MEMORY_LIMIT),
+    ("s = 'x' * 10**6\nwhile True:\n    s = f'{s}{s}'", MEMORY_LIMIT),
+    ("l = []\nfor i in range(60):\n    l = [l, l]\nx = str(l)", "(POWERFLOW_SCRIPT_"),
+    ("l = []\nfor i in range(60):\n    l = [l, l]\nprint(l)", "(POWERFLOW_SCRIPT_"),
+    ("l = []\nfor i in range(60):\n    l = [l, l]\nx = f'{l!r:>5}'", "(POWERFLOW_SCRIPT_"),
+    ("l = []\nfor i in range(60):\n    l = [l, l]\nx = '%s' % (l,)", "(POWERFLOW_SCRIPT_"),
+    ("x = sum([[0] * 1000] * 1000, [])", "(POWERFLOW_SCRIPT_"),
+]
+
+
+@pytest.fixture
+def small_limits(limits_restored: None) -> None:
+    configure_limits(cpu_seconds=CPU, memory_mb=64, step_cpu_seconds=STEP_CPU)
+
+
+@pytest.mark.parametrize(("script", "expected"), GUARDED, ids=[g[0][:40] for g in GUARDED])
+def test_each_operation_that_runs_long_in_one_call_is_refused(
+    small_limits: None, script: str, expected: str
+) -> None:
+    with pytest.raises(ScriptLimitExceeded, match=re.escape(expected)):
+        RESTRICTED_ENGINE.environment.execute(script, {})
+
+
+def test_ordinary_scripts_still_run(small_limits: None) -> None:
+    data: dict[str, Any] = {"amount": 1200, "names": ["a", "b"]}
+    script = (
+        "total = sum([amount, 2 ** 10, 3 * 4])\n"
+        "label = ', '.join(names).upper().ljust(10) + '%05d' % amount\n"
+        "rows = [f'{n:>4}|{i:03}' for i, n in enumerate(names)]\n"
+        "big = math.factorial(20) + math.comb(50, 25) + pow(2, 100, 97)\n"
+        "ok = isinstance(label, str) and str(total) == '2236' and repr('x') == \"'x'\"\n"
+        "def fib(n):\n    return n if n < 2 else fib(n - 1) + fib(n - 2)\n"
+        "f = fib(15)\n"
+        "while f > 600:\n    f -= 1\n"
+        "random.seed(1)\nr = random.randint(1, 6)\n"
+    )
+    RESTRICTED_ENGINE.environment.execute(script, data)
+    assert data["total"] == 2236 and data["ok"] is True and data["f"] == 600
+    assert data["label"] == "A, B      01200"
+    assert data["rows"] == ["   a|000", "   b|001"]
+    assert data["r"] == random.Random(1).randint(1, 6)
+
+
+def test_a_structure_too_large_to_save_is_refused(limits_restored: None) -> None:
+    configure_limits(cpu_seconds=10, memory_mb=256, step_cpu_seconds=10)
+    with pytest.raises(TypeError, match="more than 1,000,000 items"):
+        RESTRICTED_ENGINE.environment.execute("x = [[0] * 2000 for i in range(600)]", {})
+
+
+def test_a_failed_script_leaves_the_task_data_as_it_was(small_limits: None) -> None:
+    data: dict[str, Any] = {"kept": 1}
+    with pytest.raises(ValueError, match="no"):
+        RESTRICTED_ENGINE.environment.execute("kept = 2\nx = 2**70\nraise ValueError('no')", data)
+    assert data == {"kept": 1}
