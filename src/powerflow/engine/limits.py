@@ -105,13 +105,15 @@ class Budget:
         self.depth = 0
         self.entered = now
         self.max_bytes = limits.memory_mb * 1024 * 1024
-        self.rss_base = resident_bytes()
+        self.rss_base = -1  # taken when the first script starts (steps without scripts pay none)
         self.charged = 0
         self.exceeded: str | None = None
 
     def enter(self) -> None:
         """A script or expression starts: its CPU time counts against the script budget."""
         if self.depth == 0:
+            if self.rss_base < 0:
+                self.rss_base = resident_bytes()
             self.entered = time.thread_time()
             self.deadline = self.entered + self.script_left
         self.depth += 1
@@ -139,16 +141,17 @@ class Budget:
                     f"used more than {self.limits.cpu_seconds:g} s of CPU "
                     "(POWERFLOW_SCRIPT_CPU_SECONDS)"
                 )
-            elif resident_bytes() - self.rss_base > self.max_bytes:
+            elif self.rss_base >= 0 and resident_bytes() - self.rss_base > self.max_bytes:
                 self.exceeded = self._memory_reason()
         if self.exceeded is not None:
             self.count = CHECK_EVERY  # every later tick checks, and raises, again
             raise ScriptLimitExceeded(self.exceeded)
 
     def settle(self) -> None:
-        """After a script or expression: raise if a limit is or was exceeded (so a script that
-        caught the error still fails)."""
-        self.check()
+        """After a script or expression: raise if a limit was exceeded (so a script that caught
+        the error still fails). No clock is read: the work since the last check is bounded."""
+        if self.exceeded is not None:
+            raise ScriptLimitExceeded(self.exceeded)
 
     def check_step(self) -> None:
         """After each completed task: stop a step that has run too long (a diagram that loops
@@ -200,6 +203,20 @@ def step_budget() -> Iterator[Budget]:
         yield budget
     finally:
         _local.budget = None
+
+
+def acquire() -> tuple[Budget, bool]:
+    """The step's budget, or a new one installed for this thread (then ``True``: release it)."""
+    budget = _local.budget
+    if budget is not None:
+        return budget, False
+    budget = _local.budget = Budget(_limits)
+    return budget, True
+
+
+def release() -> None:
+    """Forget the budget ``acquire`` installed."""
+    _local.budget = None
 
 
 def current_budget() -> Budget:

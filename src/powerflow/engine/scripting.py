@@ -40,7 +40,7 @@ from powerflow.engine.guards import (
     LimitingTransformer,
     RandomModule,
 )
-from powerflow.engine.limits import Budget, ScriptLimitExceeded, current_budget, step_budget
+from powerflow.engine.limits import Budget, ScriptLimitExceeded, acquire, current_budget, release
 
 
 class ScriptRejected(ValueError):
@@ -237,22 +237,25 @@ class RestrictedEnvironment(TaskDataEnvironment):  # type: ignore[misc]
         scope = copy.copy(context)
         scope.update(external_context or {})
         scope.update(self.globals)  # guards last, so task data can never shadow them
-        with step_budget() as budget:
-            _per_evaluation(scope, budget)
-            budget.enter()
-            try:
-                result = eval(code, scope)  # noqa: S307 - restricted bytecode with guards
-                budget.settle()  # a limit the expression caught still fails it
-            except BaseException as exc:  # every script error becomes an incident
-                _raise_converted(exc, budget)
-            finally:
-                budget.leave()
+        budget, own = acquire()
+        _per_evaluation(scope, budget)
+        budget.enter()
+        try:
+            result = eval(code, scope)  # noqa: S307 - restricted bytecode with guards
+            budget.settle()  # a limit the expression caught still fails it
+        except BaseException as exc:  # every script error becomes an incident
+            _raise_converted(exc, budget)
+        finally:
+            budget.leave()
+            if own:
+                release()
         return result
 
     def execute(self, script: str, context: dict[str, Any], external_context: Any = None) -> bool:
         code = compile_script(script, "exec")
         self.check_for_overwrite(context, external_context or {})
-        with step_budget() as budget:
+        budget, own = acquire()
+        try:
             before = dict(context)  # a failed script leaves the names as they were
             context.update(external_context or {})
             context.update(self.globals)
@@ -274,9 +277,12 @@ class RestrictedEnvironment(TaskDataEnvironment):  # type: ignore[misc]
                 }
             finally:
                 budget.leave()
-        if bad:
-            for name in bad:  # the task fails; its data must still be savable
-                del context[name]
+        finally:
+            if own:
+                release()
+        if bad:  # the task fails, and its data stays as it was (savable)
+            context.clear()
+            context.update(before)
             name, kind = next(iter(bad.items()))
             raise TypeError(
                 f"The script left '{name}' holding {_article(kind)}, which cannot be saved in "
