@@ -1,15 +1,15 @@
 """CPU and memory limits for the scripts and expressions of one engine step.
 
-Every engine call (start, complete a task, fire timers, deliver a message) runs inside
-``step_budget()``: a per-thread budget of CPU time (``time.thread_time``, so other threads and
-waiting do not count) spent inside scripts and expressions, a larger CPU budget for the whole
-step (SpiffWorkflow's own work included: a diagram that loops without waiting), and a budget of
-memory growth (the process's resident size above what it was when the step began). Restricted
-code calls the budget's ``tick`` at the top of every loop body,
-function body, lambda and comprehension clause; every ``CHECK_EVERY`` ticks the clocks are read.
-Operator and method guards (``engine.guards``) estimate large results before computing them and
-``charge`` them, which reads the memory sooner. Once a limit is exceeded the budget stays
-exceeded: every later tick raises again, so a script cannot catch its way past it.
+Every engine call (start, complete a task, fire timers, deliver a message) runs under a
+per-thread budget (``acquire``/``release``): CPU time (``time.thread_time``, so other threads
+and waiting do not count) spent inside scripts and expressions; a larger CPU budget for the whole
+step (SpiffWorkflow's own work included: a diagram that loops without waiting); and memory
+growth (the process's resident size above what it was when the step's first script began).
+Restricted code calls the budget's ``tick`` at the top of every loop body, function body, lambda
+and comprehension clause; every ``CHECK_EVERY`` ticks the clocks are read. Operator and method
+guards (``engine.guards``) estimate large results before computing them and ``charge`` them,
+which reads the memory sooner. Once a limit is exceeded the budget stays exceeded: every later
+tick raises again, so a script cannot catch its way past it.
 
 The limits are set once at start-up with ``configure_limits`` (the engine reads no settings).
 """
@@ -19,8 +19,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 CHECK_EVERY = 100  # ticks between clock readings: a tick costs ~0.1 µs, a reading ~2 µs
@@ -83,6 +81,7 @@ class Budget:
 
     __slots__ = (
         "charged",
+        "completed",
         "count",
         "deadline",
         "depth",
@@ -99,6 +98,7 @@ class Budget:
         now = time.thread_time()
         self.limits = limits
         self.count = 0
+        self.completed = 0
         self.script_left = limits.cpu_seconds
         self.deadline = now + limits.cpu_seconds  # of the evaluation running now
         self.step_deadline = now + limits.step_cpu_seconds
@@ -155,8 +155,13 @@ class Budget:
 
     def check_step(self) -> None:
         """After each completed task: stop a step that has run too long (a diagram that loops
-        through automatic tasks without ever waiting)."""
-        if self.exceeded is None and time.thread_time() > self.step_deadline:
+        through automatic tasks without ever waiting). The clock is read every 8th task."""
+        self.completed += 1
+        if (
+            self.completed % 8 == 0
+            and self.exceeded is None
+            and time.thread_time() > self.step_deadline
+        ):
             self.exceeded = (
                 f"ran more than {self.limits.step_cpu_seconds:g} s of CPU without reaching a "
                 "user task, timer or message (POWERFLOW_STEP_CPU_SECONDS); does the diagram "
@@ -188,21 +193,6 @@ class _Local(threading.local):
 
 
 _local = _Local()
-
-
-@contextmanager
-def step_budget() -> Iterator[Budget]:
-    """Run an engine step under a fresh budget for this thread (nested calls share the outer)."""
-    outer = _local.budget
-    if outer is not None:
-        yield outer
-        return
-    budget = Budget(_limits)
-    _local.budget = budget
-    try:
-        yield budget
-    finally:
-        _local.budget = None
 
 
 def acquire() -> tuple[Budget, bool]:

@@ -29,7 +29,7 @@ from SpiffWorkflow.spiff.specs.event_definitions import (
 from SpiffWorkflow.util.task import TaskState
 
 from powerflow.engine.compiler import LoadedProcess
-from powerflow.engine.limits import ScriptLimitExceeded, step_budget
+from powerflow.engine.limits import ScriptLimitExceeded, acquire, release
 from powerflow.engine.scripting import RESTRICTED_ENGINE
 from powerflow.engine.serializer import (
     WORKFLOWS,
@@ -264,15 +264,16 @@ def _run(
 ) -> StepResult:
     recorder = _Recorder(process)
     incident: Incident | None = None
+    budget, own = acquire()
+    check_step = budget.check_step
+
+    def did_complete(task: Any) -> None:
+        check_step()  # a diagram that loops without waiting
+        recorder.did_complete(task)
+
     try:
-        with step_budget() as budget:
-
-            def did_complete(task: Any) -> None:
-                budget.check_step()  # a diagram that loops without waiting
-                recorder.did_complete(task)
-
-            action(workflow, recorder)
-            workflow.do_engine_steps(did_complete_task=did_complete)
+        action(workflow, recorder)
+        workflow.do_engine_steps(did_complete_task=did_complete)
     except Exception as exc:  # any failure of an automatic step: an incident
         incident = _incident_from(exc, workflow)
         recorder.events.append(
@@ -284,6 +285,9 @@ def _run(
                 {"message": incident.message},
             )
         )
+    finally:
+        if own:
+            release()
     open_tasks = _human_tasks(process, workflow)
     now_ids = {t.id for t in open_tasks}
     new_tasks = [t for t in open_tasks if t.id not in before]
