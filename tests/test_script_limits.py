@@ -24,7 +24,7 @@ from conftest import Api, Server, make_settings, start_server, stop_server
 from powerflow.app import create_app
 from powerflow.engine import ScriptLimits, configure_limits
 from powerflow.engine.limits import ScriptLimitExceeded
-from powerflow.engine.scripting import RESTRICTED_ENGINE
+from powerflow.engine.scripting import RESTRICTED_ENGINE, ScriptRejected, compile_script
 
 CPU = 0.2
 STEP_CPU = 0.5
@@ -466,6 +466,10 @@ GUARDED = [
     ("l = []\nfor i in range(60):\n    l = [l, l]\nx = f'{l!r:>5}'", "(POWERFLOW_SCRIPT_"),
     ("l = []\nfor i in range(60):\n    l = [l, l]\nx = '%s' % (l,)", "(POWERFLOW_SCRIPT_"),
     ("x = sum([[0] * 1000] * 1000, [])", "(POWERFLOW_SCRIPT_"),
+    ("x = ('ab ' * 10**7).split()", MEMORY_LIMIT),
+    ("x = ('ab,' * 10**7).rsplit(',')", MEMORY_LIMIT),
+    ("x = ('ab\\n' * 10**7).splitlines()", MEMORY_LIMIT),
+    ("x = list('\u0101' * 10**7)", MEMORY_LIMIT),
 ]
 
 
@@ -513,3 +517,9 @@ def test_a_failed_script_leaves_the_task_data_as_it_was(small_limits: None) -> N
     with pytest.raises(ValueError, match="no"):
         RESTRICTED_ENGINE.environment.execute("kept = 2\nx = 2**70\nraise ValueError('no')", data)
     assert data == {"kept": 1}
+
+
+@pytest.mark.parametrize("source", ["-" * 200_000 + "1", "x = 1" + " + 1" * 100_000])
+def test_a_script_nested_too_deeply_to_compile_is_rejected(source: str) -> None:
+    with pytest.raises(ScriptRejected, match="nested too deeply"):
+        compile_script(source, "exec")

@@ -6,7 +6,8 @@ and comprehension clause, and routes the operators that can build huge values in
 (``**``, ``*``, ``<<``, ``+``, ``%``, f-string format specs, starred displays) through guard
 functions that estimate the result before computing it. The guarded attribute lookup does the
 same for the size-taking methods of ``str`` and ``list.extend``; ``math``, ``random``, ``pow``,
-``round``, ``print`` and calls of ``str`` and ``repr`` are replaced by guarded equivalents.
+``round``, ``print`` and calls of ``str``, ``repr``, ``list``, ``tuple``, ``set``,
+``frozenset`` and ``sorted`` are replaced by guarded equivalents.
 
 A refusal goes through the step budget (``engine.limits``), so it is sticky and becomes an
 incident naming the element and the limit.
@@ -64,7 +65,6 @@ def _seq_bytes(seq: object, times: int) -> int:
 
 
 _SEQUENCES = (str, list, tuple, bytes, bytearray)
-_NOT_COUNTS = (str, list, tuple, bytes, bytearray, float, complex)
 
 
 def _is_int(x: object) -> bool:
@@ -78,11 +78,11 @@ def guarded_mul(a: Any, b: Any) -> Any:
         if bits > MAX_INT_BITS:
             _too_big_int(bits)
         return a * b
-    if isinstance(a, _SEQUENCES) and not isinstance(b, _NOT_COUNTS):
+    if isinstance(a, _SEQUENCES) and hasattr(b, "__index__"):
         n = operator.index(b)
         _charge(_seq_bytes(a, n))
         return a * n
-    if isinstance(b, _SEQUENCES) and not isinstance(a, _NOT_COUNTS):
+    if isinstance(b, _SEQUENCES) and hasattr(a, "__index__"):
         n = operator.index(a)
         _charge(_seq_bytes(b, n))
         return n * b
@@ -232,12 +232,33 @@ def _walk_size(value: Any) -> int:
     return size
 
 
-def guarded_text_call(func: Any, *args: Any, **kwargs: Any) -> Any:
-    """A call of the name ``str`` or ``repr``: if it is the built-in, the value is size-checked
-    first (a self-similar structure of a few items can print as gigabytes)."""
-    if (func is str or func is repr) and args:
-        _walk_size(args[0])
+_COLLECTORS = (list, tuple, set, frozenset, sorted)
+
+
+def guarded_builtin_call(func: Any, *args: Any, **kwargs: Any) -> Any:
+    """A call of the name ``str``, ``repr``, ``list``, ``tuple``, ``set``, ``frozenset`` or
+    ``sorted``: if it is the built-in, the result's size is estimated first (a self-similar
+    structure of a few items can print as gigabytes; ``list(s)`` makes an object per character)."""
+    if args:
+        if func is str or func is repr:
+            _walk_size(args[0])
+        elif func in _COLLECTORS and isinstance(args[0], str | bytes | bytearray):
+            first = args[0]
+            per_item = 8 if isinstance(first, bytes | bytearray) or first.isascii() else 88
+            _charge(len(first) * per_item)
     return func(*args, **kwargs)
+
+
+def _split_parts(obj: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    sep = args[0] if args else kwargs.get("sep")
+    limit = args[1] if len(args) > 1 else kwargs.get("maxsplit", -1)
+    if isinstance(sep, str) and sep:
+        parts = obj.count(sep) + 1
+    else:
+        parts = obj.count(" ") + obj.count("\n") + obj.count("\t") + obj.count("\r") + 1
+    if _is_int(limit) and limit >= 0:
+        parts = min(parts, int(limit) + 1)
+    return parts
 
 
 def guarded_pow_builtin(base: Any, exp: Any, mod: Any = None) -> Any:
@@ -316,6 +337,10 @@ def _str_method(obj: str, name: str, method: Callable[..., Any]) -> Callable[...
                 * _unit(obj, *items)
             )
             return method(items)
+        elif name in ("split", "rsplit"):
+            _charge(_split_parts(obj, args, kwargs) * 64 + len(obj) * unit)
+        elif name == "splitlines":
+            _charge((obj.count("\n") + obj.count("\r") + 1) * 64 + len(obj) * unit)
         elif name == "translate" and args and isinstance(args[0], dict):
             longest = max((len(v) for v in args[0].values() if isinstance(v, str)), default=1)
             _charge(len(obj) * max(longest, 1) * 4)
@@ -334,7 +359,7 @@ def _list_extend(obj: list[Any], method: Callable[..., Any]) -> Callable[..., An
 
 
 _STR_SIZED = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs", "replace", "join"})
-_STR_SIZED |= {"translate"}
+_STR_SIZED |= {"translate", "split", "rsplit", "splitlines"}
 
 
 def guarded_getattr(obj: Any, name: str, default: Any = None) -> Any:
@@ -471,6 +496,8 @@ def _located(new: ast.AST, old: ast.AST) -> Any:
     return new
 
 
+_SIZED_CALLS = frozenset({"str", "repr", "list", "tuple", "set", "frozenset", "sorted"})
+
 _BINOP_GUARDS: dict[type[ast.operator], str] = {
     ast.Pow: "_pow_",
     ast.Mult: "_mul_",
@@ -539,12 +566,12 @@ class LimitingTransformer(RestrictingNodeTransformer):
         func = node.func
         if (
             isinstance(func, ast.Name)
-            and func.id in ("str", "repr")
+            and func.id in _SIZED_CALLS
             and node.args
             and not any(isinstance(a, ast.Starred) for a in node.args)
         ):
             return _located(
-                ast.Call(func=_name("_text_"), args=[func, *node.args], keywords=node.keywords),
+                ast.Call(func=_name("_call_"), args=[func, *node.args], keywords=node.keywords),
                 node,
             )
         return node
@@ -577,7 +604,7 @@ GUARD_FUNCTIONS: dict[str, Any] = {
     "_format_": guarded_format,
     "_sized_": guarded_value,
     "_print_": GuardedPrintCollector,
-    "_text_": guarded_text_call,
+    "_call_": guarded_builtin_call,
 }
 
 GUARDED_BUILTINS: dict[str, Any] = {

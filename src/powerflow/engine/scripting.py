@@ -106,6 +106,9 @@ def _per_evaluation(scope: dict[str, Any], budget: Budget) -> None:
     scope["random"] = RandomModule()
 
 
+_TOO_DEEP = "The script is nested too deeply to compile; split it into simpler statements."
+
+
 @lru_cache(maxsize=4096)
 def compile_script(source: str, mode: str) -> CodeType:
     """Compile a script (mode ``exec``) or an expression (``eval``) under RestrictedPython.
@@ -116,6 +119,8 @@ def compile_script(source: str, mode: str) -> CodeType:
         tree = ast.parse(source, mode=mode)
     except SyntaxError as exc:
         raise ScriptRejected(f"Line {exc.lineno}: {exc.msg}") from None
+    except (RecursionError, MemoryError):
+        raise ScriptRejected(_TOO_DEEP) from None
     for node in ast.walk(tree):
         if isinstance(node, ast.Import | ast.ImportFrom):
             raise ScriptRejected(
@@ -131,6 +136,8 @@ def compile_script(source: str, mode: str) -> CodeType:
                 mode,  # type: ignore[arg-type]
                 policy=LimitingTransformer,
             )
+    except (RecursionError, MemoryError):
+        raise ScriptRejected(_TOO_DEEP) from None
     except SyntaxError as exc:
         reasons = exc.args[0] if exc.args else str(exc)
         if isinstance(reasons, tuple | list):
