@@ -470,6 +470,9 @@ GUARDED = [
     ("x = ('ab,' * 10**7).rsplit(',')", MEMORY_LIMIT),
     ("x = ('ab\\n' * 10**7).splitlines()", MEMORY_LIMIT),
     ("x = list('\u0101' * 10**7)", MEMORY_LIMIT),
+    ("x = date(2024, 1, 1).strftime('%c' * 10**7)", MEMORY_LIMIT),
+    ("f = '%c' * 10**7\nx = f'{date(2024, 1, 1):{f}}'", MEMORY_LIMIT),
+    ("x = string.Template('$a' * 10**6).substitute(a='x' * 1000)", MEMORY_LIMIT),
 ]
 
 
@@ -498,12 +501,17 @@ def test_ordinary_scripts_still_run(small_limits: None) -> None:
         "f = fib(15)\n"
         "while f > 600:\n    f -= 1\n"
         "random.seed(1)\nr = random.randint(1, 6)\n"
+        "day = date(2024, 1, 2).strftime('%Y-%m-%d') + f' {date(2024, 1, 2):%d.%m.%Y}'\n"
+        "hello = string.Template('$who!').substitute(who='hi')\n"
+        "parts = 'a b  c'.split() + list('de')\n"
     )
     RESTRICTED_ENGINE.environment.execute(script, data)
     assert data["total"] == 2236 and data["ok"] is True and data["f"] == 600
     assert data["label"] == "A, B      01200"
     assert data["rows"] == ["   a|000", "   b|001"]
     assert data["r"] == random.Random(1).randint(1, 6)
+    assert data["day"] == "2024-01-02 02.01.2024" and data["hello"] == "hi!"
+    assert data["parts"] == ["a", "b", "c", "d", "e"]
 
 
 def test_a_structure_too_large_to_save_is_refused(limits_restored: None) -> None:

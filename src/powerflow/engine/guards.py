@@ -16,10 +16,12 @@ incident naming the element and the limit.
 from __future__ import annotations
 
 import ast
+import datetime as _dt
 import math
 import operator
 import random
 import re
+import string
 import types
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -164,6 +166,8 @@ def guarded_format(value: Any, spec: str, conversion: int) -> str:
         value = convert(value)
     for digits in _DIGITS.findall(spec):
         _check_width(int(digits))
+    if isinstance(value, _DATES):
+        _charge(len(spec) * 12 * 4)  # a date's spec is a strftime format
     return format(value, spec)
 
 
@@ -362,9 +366,38 @@ _STR_SIZED = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs", "repl
 _STR_SIZED |= {"translate", "split", "rsplit", "splitlines"}
 
 
+def _strftime(method: Callable[..., Any]) -> Callable[..., Any]:
+    def call(fmt: Any) -> Any:
+        if isinstance(fmt, str):
+            _charge(len(fmt) * 12 * 4)  # '%c' (2 characters) becomes 24
+        return method(fmt)
+
+    return call
+
+
+def _substitute(obj: string.Template, method: Callable[..., Any]) -> Callable[..., Any]:
+    def call(*args: Any, **kwargs: Any) -> Any:
+        values = [
+            *(args[0].values() if args and isinstance(args[0], dict) else ()),
+            *kwargs.values(),
+        ]
+        longest = max((len(v) if isinstance(v, str) else 32 for v in values), default=1)
+        _charge((len(obj.template) // 2 + 1) * max(longest, 1) * _unit(*values))
+        return method(*args, **kwargs)
+
+    return call
+
+
+_DATES = (_dt.date, _dt.time)
+
+
 def guarded_getattr(obj: Any, name: str, default: Any = None) -> Any:
     """RestrictedPython's ``safer_getattr`` plus size checks on size-taking methods."""
     value = safer_getattr(obj, name, default)  # type: ignore[no-untyped-call]
+    if name == "strftime" and isinstance(obj, _DATES):
+        return _strftime(value)
+    if name in ("substitute", "safe_substitute") and isinstance(obj, string.Template):
+        return _substitute(obj, value)
     if name in _STR_SIZED:
         if isinstance(obj, str):
             return _str_method(obj, name, value)
