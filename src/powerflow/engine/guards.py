@@ -98,7 +98,7 @@ def guarded_mul(a: Any, b: Any) -> Any:
 def guarded_pow(a: Any, b: Any) -> Any:
     """``a ** b`` refusing integer results beyond MAX_INT_BITS (``9**9**9``)."""
     if _is_int(a) and _is_int(b) and b > 0 and abs(a) > 1:
-        bits = int(b) * max(int(a).bit_length() - 1, 1)
+        bits = int(int(b) * math.log2(abs(int(a))))
         if bits > MAX_INT_BITS:
             _too_big_int(bits)
     return a**b
@@ -202,8 +202,8 @@ _INPLACE: dict[str, Callable[[Any, Any], Any]] = {
 
 
 def _walk_size(value: Any) -> int:
-    """Roughly how many characters ``str(value)`` has; walks containers (ticking the budget),
-    so formatting a huge or self-similar structure is refused before it is built."""
+    """Roughly how many bytes ``str(value)`` takes; walks containers (checking the budget), so
+    formatting a huge or self-similar structure is refused before it is built."""
     if isinstance(value, str | int | float | bool) or value is None:
         return 0
     if not isinstance(value, list | tuple | dict | set | frozenset):
@@ -220,7 +220,7 @@ def _walk_size(value: Any) -> int:
             if seen > MAX_WALK_NODES:
                 break
         if isinstance(item, str):
-            size += len(item) + 4
+            size += (len(item) + 4) * (1 if item.isascii() else 4)
         elif isinstance(item, dict):
             size += 2
             stack.extend(item.keys())
@@ -232,7 +232,7 @@ def _walk_size(value: Any) -> int:
             size += 24
     if seen > MAX_WALK_NODES:
         budget.charge(budget.max_bytes + 1)
-    _charge(size * 4)
+    _charge(size)
     return size
 
 
@@ -290,13 +290,8 @@ def guarded_round(number: Any, ndigits: Any = None) -> Any:
 
 def guarded_sum(iterable: Iterable[Any], /, start: Any = 0) -> Any:
     """``sum()``; adding sequences goes through the ``+`` guard (``sum(lists, [])``)."""
-    if isinstance(start, int | float) and not isinstance(start, bool):
-        total = start
-        for item in iterable:
-            total = guarded_add(total, item) if not isinstance(item, int | float) else total + item
-            if type(total) is int and total.bit_length() > MAX_INT_BITS:
-                _too_big_int(total.bit_length())
-        return total
+    if isinstance(start, int | float):  # numbers (lists and strings fail as in Python)
+        return sum(iterable, start)
     total = start
     for item in iterable:
         total = guarded_add(total, item)
