@@ -61,12 +61,22 @@ class ScriptLimitExceeded(Exception):
         self.reason = reason
 
 
-try:
-    _STATM: int | None = os.open("/proc/self/statm", os.O_RDONLY)
-    _PAGE = os.sysconf("SC_PAGE_SIZE")
-except (OSError, ValueError, AttributeError):  # not Linux: memory is bounded by the guards only
-    _STATM = None
-    _PAGE = 4096
+def _open_statm() -> int | None:
+    try:
+        return os.open("/proc/self/statm", os.O_RDONLY)
+    except OSError:  # not Linux: memory is bounded by the guards only
+        return None
+
+
+def _reopen_statm() -> None:  # /proc/self was resolved when opened: a forked child reopens
+    global _STATM
+    _STATM = _open_statm()
+
+
+_STATM = _open_statm()
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reopen_statm)
 
 
 def resident_bytes() -> int:
