@@ -37,9 +37,9 @@ from powerflow.engine.guards import (
     GUARDED_BUILTINS,
     GUARDED_MATH,
     MAX_WALK_NODES,
-    LimitingTransformer,
     RandomModule,
 )
+from powerflow.engine.instrument import LimitingTransformer
 from powerflow.engine.limits import Budget, ScriptLimitExceeded, acquire, current_budget, release
 
 
