@@ -26,6 +26,7 @@ from powerflow.api.routers import (
 )
 from powerflow.api.stream import CommitNotifier, EventTail
 from powerflow.db.engine import Store
+from powerflow.engine import configure_limits
 from powerflow.periodic import PeriodicThread
 from powerflow.services import feed
 from powerflow.settings import Settings
@@ -42,6 +43,11 @@ Authenticate with `Authorization: Bearer <token>`. Errors are `application/probl
 def create_app(settings: Settings | None = None, *, run_workers: bool = True) -> FastAPI:
     """Build the application; the lifespan prepares the database and starts the workers."""
     settings = settings or Settings()
+    configure_limits(
+        cpu_seconds=settings.script_cpu_seconds,
+        memory_mb=settings.script_memory_mb,
+        step_cpu_seconds=settings.step_cpu_seconds,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -30,6 +30,28 @@ class Settings(BaseSettings):
     )
     timer_poll_seconds: float = Field(default=1.0, gt=0)
     log_level: str = "info"
+    script_cpu_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        le=60,
+        description="CPU seconds the scripts and conditions of one engine step may use in all; "
+        "more "
+        "fails the task with an incident (on SQLite a step holds up every request meanwhile)",
+    )
+    script_memory_mb: int = Field(
+        default=64,
+        ge=1,
+        le=65536,
+        description="Megabytes the scripts and conditions of one engine step may allocate; more "
+        "fails the task with an incident",
+    )
+    step_cpu_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=600,
+        description="CPU seconds one engine step may take in all (SpiffWorkflow's own work "
+        "included) before it is stopped as a diagram that loops without waiting",
+    )
     stream_coalesce_ms: float = Field(
         default=10,
         ge=0,

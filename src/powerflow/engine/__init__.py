@@ -15,6 +15,7 @@ from powerflow.engine.compiler import (
     element_name,
     load_process,
 )
+from powerflow.engine.limits import ScriptLimits, configure_limits
 from powerflow.engine.runtime import (
     InstanceNotRunning,
     NotWaitingForMessage,
@@ -55,6 +56,7 @@ __all__ = [
     "PendingMessage",
     "PendingTimer",
     "Problem",
+    "ScriptLimits",
     "StepEvent",
     "StepResult",
     "TaskNotFound",
@@ -65,6 +67,7 @@ __all__ = [
     "check_plain_json",
     "compile_bpmn",
     "complete_task",
+    "configure_limits",
     "content_hash",
     "deliver_message",
     "element_name",

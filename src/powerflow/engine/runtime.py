@@ -24,10 +24,11 @@ from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import EventBasedGateway
 from SpiffWorkflow.bpmn.specs.mixins.exclusive_gateway import ExclusiveGateway
 from SpiffWorkflow.bpmn.specs.mixins.inclusive_gateway import InclusiveGateway
-from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException
+from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
 
 from powerflow.engine.compiler import LoadedProcess
+from powerflow.engine.limits import ScriptLimitExceeded, acquire, release
 from powerflow.engine.scripting import RESTRICTED_ENGINE
 from powerflow.engine.serializer import (
     WORKFLOWS,
@@ -312,11 +313,39 @@ def _status(workflow: Any, incident: Incident | None) -> InstanceStatus:
     return "running"
 
 
-def _incident_from(exc: Exception) -> Incident:
+_ELEMENT_KINDS = {
+    "ScriptTask": "The script task",
+    "ExclusiveGateway": "A condition of the gateway",
+    "InclusiveGateway": "A condition of the gateway",
+}
+
+
+def _limit_exceeded(exc: BaseException) -> ScriptLimitExceeded | None:
+    """The script limit behind an engine error, if that is what it was."""
+    seen = 0
+    current: BaseException | None = exc
+    while current is not None and seen < 8:
+        if isinstance(current, ScriptLimitExceeded):
+            return current
+        current = current.__cause__ or current.__context__  # SpiffWorkflow re-raises its own
+        seen += 1
+    return None
+
+
+def _incident_from(exc: Exception, workflow: Any = None) -> Incident:
     spec = getattr(exc, "task_spec", None)
+    if spec is None and workflow is not None and isinstance(exc, ScriptLimitExceeded):
+        last = workflow.last_task  # the diagram looped without waiting: name where it was
+        spec = last.task_spec if last is not None else None
     element_id = getattr(spec, "bpmn_id", None) if spec is not None else None
     element_name = getattr(spec, "bpmn_name", None) if spec is not None else None
-    message = str(exc.args[0]) if exc.args else type(exc).__name__
+    limit = _limit_exceeded(exc)
+    if limit is not None:
+        kind = _ELEMENT_KINDS.get(type(spec).__name__, "The step at") if spec else "The step"
+        named = f" '{element_name or element_id}'" if element_id else ""
+        message = f"{kind}{named} {limit.reason}"
+    else:
+        message = str(exc.args[0]) if exc.args else type(exc).__name__
     message = message.strip().removesuffix(". ").rstrip()
     return Incident(element_id=element_id, element_name=element_name, message=message)
 
@@ -330,21 +359,18 @@ def _run(
 ) -> StepResult:
     recorder = _Recorder(process)
     incident: Incident | None = None
+    budget, own = acquire()
+    check_step = budget.check_step
+
+    def did_complete(task: Any) -> None:
+        check_step()  # a diagram that loops without waiting
+        recorder.did_complete(task)
+
     try:
         action(workflow, recorder)
-        workflow.do_engine_steps(did_complete_task=recorder.did_complete)
-    except (
-        SpiffWorkflowException,
-        ValueError,
-        TypeError,
-        KeyError,
-        NameError,
-        ArithmeticError,
-        AttributeError,
-        NotImplementedError,
-        RecursionError,
-    ) as exc:
-        incident = _incident_from(exc)
+        workflow.do_engine_steps(did_complete_task=did_complete)
+    except Exception as exc:  # any failure of an automatic step: an incident
+        incident = _incident_from(exc, workflow)
         recorder.events.append(
             StepEvent(
                 "instance.failed",
@@ -354,6 +380,9 @@ def _run(
                 {"message": incident.message},
             )
         )
+    finally:
+        if own:
+            release()
     open_tasks = _human_tasks(process, workflow)
     now_ids = {t.id for t in open_tasks}
     new_tasks = [t for t in open_tasks if t.id not in before]

@@ -16,10 +16,9 @@ import warnings
 from decimal import Decimal
 from functools import lru_cache
 from types import CodeType
-from typing import Any
+from typing import Any, NoReturn
 
 from RestrictedPython import (  # type: ignore[attr-defined]
-    PrintCollector,
     compile_restricted,
     limited_builtins,
     safe_builtins,
@@ -30,30 +29,27 @@ from RestrictedPython.Guards import (
     full_write_guard,
     guarded_iter_unpack_sequence,
     guarded_unpack_sequence,
-    safer_getattr,
 )
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
+
+from powerflow.engine.guards import (
+    GUARD_FUNCTIONS,
+    GUARDED_BUILTINS,
+    GUARDED_MATH,
+    MAX_WALK_NODES,
+    RandomModule,
+)
+from powerflow.engine.instrument import LimitingTransformer
+from powerflow.engine.limits import Budget, ScriptLimitExceeded, acquire, current_budget, release
 
 
 class ScriptRejected(ValueError):
     """A script or expression that RestrictedPython refuses to compile."""
 
 
-def _inplacevar(op: str, x: Any, y: Any) -> Any:
-    ops = {
-        "+=": lambda a, b: a + b,
-        "-=": lambda a, b: a - b,
-        "*=": lambda a, b: a * b,
-        "/=": lambda a, b: a / b,
-        "//=": lambda a, b: a // b,
-        "%=": lambda a, b: a % b,
-        "**=": lambda a, b: a**b,
-        "|=": lambda a, b: a | b,
-        "&=": lambda a, b: a & b,
-    }
-    if op not in ops:
-        raise ScriptRejected(f"The operator {op} is not allowed in scripts.")
-    return ops[op](x, y)
+class ScriptRaised(RuntimeError):
+    """A script raised something only the server may raise (SystemExit, KeyboardInterrupt, ...);
+    it fails the task like any other error instead of stopping a request or a background loop."""
 
 
 _BUILTINS: dict[str, Any] = {
@@ -72,33 +68,45 @@ _BUILTINS: dict[str, Any] = {
     "filter": filter,
     "reversed": reversed,
     "sorted": sorted,
+    **GUARDED_BUILTINS,
+    "math": GUARDED_MATH,
 }
-_BUILTINS.pop("__import__", None)
-_BUILTINS.pop("getattr", None)
+for _name in ("__import__", "getattr", "random", "whrandom"):
+    _BUILTINS.pop(_name, None)
 
 GUARDS: dict[str, Any] = {
     "__builtins__": _BUILTINS,
     "__name__": "powerflow_script",
     "__metaclass__": type,
-    "_getattr_": safer_getattr,
     "_getitem_": default_guarded_getitem,
     "_getiter_": default_guarded_getiter,
     "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
     "_unpack_sequence_": guarded_unpack_sequence,
     "_write_": full_write_guard,
-    "_inplacevar_": _inplacevar,
-    "_print_": PrintCollector,  # print() output is collected and discarded
+    **GUARD_FUNCTIONS,  # print() output is collected and discarded
+    "_tick_": None,  # per evaluation: the step budget's tick
 }
 
 # Helpers available to scripts and expressions (module objects are safe: safer_getattr refuses
 # underscore names, and nothing in these modules reaches the file system or the network).
+# ``random`` is a fresh RandomModule in every evaluation (see ``_per_evaluation``).
 HELPERS: dict[str, Any] = {
-    "math": math,
+    "math": GUARDED_MATH,
     "datetime": _dt.datetime,
     "timedelta": _dt.timedelta,
     "date": _dt.date,
     "timezone": _dt.timezone,
+    "random": None,
 }
+
+
+def _per_evaluation(scope: dict[str, Any], budget: Budget) -> None:
+    """What each evaluation gets of its own: the step budget's tick and a random generator."""
+    scope["_tick_"] = budget.tick
+    scope["random"] = RandomModule()
+
+
+_TOO_DEEP = "The script is nested too deeply to compile; split it into simpler statements."
 
 
 @lru_cache(maxsize=4096)
@@ -111,6 +119,8 @@ def compile_script(source: str, mode: str) -> CodeType:
         tree = ast.parse(source, mode=mode)
     except SyntaxError as exc:
         raise ScriptRejected(f"Line {exc.lineno}: {exc.msg}") from None
+    except (RecursionError, MemoryError):
+        raise ScriptRejected(_TOO_DEEP) from None
     for node in ast.walk(tree):
         if isinstance(node, ast.Import | ast.ImportFrom):
             raise ScriptRejected(
@@ -120,7 +130,14 @@ def compile_script(source: str, mode: str) -> CodeType:
     try:
         with warnings.catch_warnings():  # e.g. "Prints, but never reads 'printed'"
             warnings.simplefilter("ignore")
-            code: CodeType = compile_restricted(source, "<bpmn>", mode)  # type: ignore[arg-type]
+            code: CodeType = compile_restricted(
+                source,
+                "<bpmn>",
+                mode,  # type: ignore[arg-type]
+                policy=LimitingTransformer,
+            )
+    except (RecursionError, MemoryError):
+        raise ScriptRejected(_TOO_DEEP) from None
     except SyntaxError as exc:
         reasons = exc.args[0] if exc.args else str(exc)
         if isinstance(reasons, tuple | list):
@@ -143,31 +160,79 @@ _STORABLE = (
 )
 
 
-def _unstorable(value: Any, depth: int = 0) -> str | None:
-    """The type name of the first value inside ``value`` that saved state cannot hold, if any."""
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+MAX_DEPTH = 64
+MAX_ITEMS = MAX_WALK_NODES
+
+
+class _Walk:
+    __slots__ = ("budget", "items")
+
+    def __init__(self, budget: Budget) -> None:
+        self.budget = budget
+        self.items = 0
+
+
+def _unstorable(value: Any, depth: int = 0, walk: _Walk | None = None) -> str | None:
+    """What inside ``value`` saved state cannot hold, if anything (a description)."""
+    if walk is None:
+        walk = _Walk(current_budget())
+    walk.items += 1
+    if walk.items % 1024 == 0:
+        walk.budget.check()  # a huge or self-similar structure is bounded by the CPU limit too
+        if walk.items > MAX_ITEMS:
+            return f"structure of more than {MAX_ITEMS:,} items"
+    if type(value) is int:
+        if not INT64_MIN <= value <= INT64_MAX:
+            return "number beyond 64 bits"
+        return None
     if isinstance(value, float) and not math.isfinite(value):
         return "non-finite number"
     if isinstance(value, _STORABLE):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return _unstorable(int(value), depth, walk)
         return None
-    if depth > 64:
+    if depth > MAX_DEPTH:
         return "structure nested too deeply"
     if isinstance(value, dict):
         for k, v in value.items():
-            found = _unstorable(k, depth + 1) or _unstorable(v, depth + 1)
+            if not isinstance(k, str):
+                return f"dict with a {type(k).__name__} key (keys must be strings)"
+            found = _unstorable(v, depth + 1, walk)
             if found:
                 return found
         return None
     if isinstance(value, list | tuple | set | frozenset):
         for v in value:
-            found = _unstorable(v, depth + 1)
+            found = _unstorable(v, depth + 1, walk)
             if found:
                 return found
         return None
     return type(value).__name__
 
 
+def _article(kind: str) -> str:
+    return ("an " if kind[:1] in "aeiou" else "a ") + kind
+
+
+def _raise_converted(exc: BaseException, budget: Budget) -> NoReturn:
+    """Re-raise what a script raised as an ordinary error (a passed limit first)."""
+    if isinstance(exc, Exception):
+        if not isinstance(exc, ScriptLimitExceeded):
+            budget.settle()
+        raise exc
+    budget.settle()
+    text = str(exc)
+    raise ScriptRaised(
+        f"The script raised {type(exc).__name__}{': ' + text if text else ''}, which scripts "
+        "may not raise"
+    ) from None
+
+
 class RestrictedEnvironment(TaskDataEnvironment):  # type: ignore[misc]
-    """A TaskDataEnvironment that only ever runs RestrictedPython-compiled code."""
+    """A TaskDataEnvironment that only ever runs RestrictedPython-compiled code, under the step's
+    CPU and memory budget; whatever a script raises comes out as an ordinary Exception."""
 
     def __init__(self) -> None:
         super().__init__({**GUARDS, **HELPERS})
@@ -179,25 +244,57 @@ class RestrictedEnvironment(TaskDataEnvironment):  # type: ignore[misc]
         scope = copy.copy(context)
         scope.update(external_context or {})
         scope.update(self.globals)  # guards last, so task data can never shadow them
-        return eval(code, scope)  # noqa: S307 - restricted bytecode with guards
+        budget, own = acquire()
+        _per_evaluation(scope, budget)
+        budget.enter()
+        try:
+            result = eval(code, scope)  # noqa: S307 - restricted bytecode with guards
+            budget.settle()  # a limit the expression caught still fails it
+        except BaseException as exc:  # every script error becomes an incident
+            _raise_converted(exc, budget)
+        finally:
+            budget.leave()
+            if own:
+                release()
+        return result
 
     def execute(self, script: str, context: dict[str, Any], external_context: Any = None) -> bool:
         code = compile_script(script, "exec")
         self.check_for_overwrite(context, external_context or {})
-        context.update(external_context or {})
-        context.update(self.globals)
+        budget, own = acquire()
         try:
-            exec(code, context)  # noqa: S102 - restricted bytecode with guards
+            before = dict(context)  # a failed script leaves the names as they were
+            context.update(external_context or {})
+            context.update(self.globals)
+            _per_evaluation(context, budget)
+            budget.enter()
+            try:
+                try:
+                    exec(code, context)  # noqa: S102 - restricted bytecode with guards
+                    budget.settle()  # a limit the script caught still fails it
+                except BaseException as exc:  # every script error: an incident
+                    context.clear()
+                    context.update(before)
+                    _raise_converted(exc, budget)
+                finally:
+                    self._remove_globals_and_functions_from_context(context, external_context)
+                walk = _Walk(budget)
+                bad = {
+                    n: kind for n, value in context.items() if (kind := _unstorable(value, 0, walk))
+                }
+            finally:
+                budget.leave()
         finally:
-            self._remove_globals_and_functions_from_context(context, external_context)
-        bad = {name: kind for name, value in context.items() if (kind := _unstorable(value))}
-        if bad:
-            for name in bad:  # the task fails; its data must still be savable
-                del context[name]
+            if own:
+                release()
+        if bad:  # the task fails, and its data stays as it was (savable)
+            context.clear()
+            context.update(before)
             name, kind = next(iter(bad.items()))
             raise TypeError(
-                f"The script left '{name}' holding a {kind}, which cannot be saved in task "
-                "data; keep numbers, strings, booleans, lists, dicts, dates and durations."
+                f"The script left '{name}' holding {_article(kind)}, which cannot be saved in "
+                "task data; keep numbers (within 64 bits), strings, booleans, lists, dicts "
+                "with string keys, dates and durations."
             )
         return True
 
