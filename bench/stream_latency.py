@@ -142,10 +142,11 @@ def main(argv: list[str] | None = None) -> int:
             server.start()
             deploy(server, server.add_user("bench-designer", "designer"))
             clerk = server.add_user("bench-clerk", CLERK_ROLES)
+            monitor = server.add_user("bench-monitor", "monitor")  # the global stream's readers
             ready, results = multiprocessing.Event(), multiprocessing.Queue()
             child = multiprocessing.Process(
                 target=_subscribe,
-                args=(server.url, clerk, expected, args.subscribers, ready, results),
+                args=(server.url, monitor, expected, args.subscribers, ready, results),
                 daemon=True,
             )
             child.start()
