@@ -476,37 +476,11 @@ def compile_bpmn(data: bytes, filename: str, *, max_bytes: int) -> CompileResult
         flows = _flows(process)
         if not info.executable:
             reason = f'Process {pid} is not executable (isExecutable="false"): stored for viewing.'
-            compiled.append(
-                CompiledProcess(
-                    pid,
-                    info.name,
-                    False,
-                    reason,
-                    info.metadata,
-                    info.elements,
-                    flows,
-                    accepts_data=info.accepts_data,
-                    start=info.start,
-                )
-            )
+            compiled.append(_for_viewing(info, flows, reason))
             continue
         not_yet = _not_runnable_yet(process)
         if not_yet:
-            reason = _not_runnable_reason(pid, process)
-            compiled.append(
-                CompiledProcess(
-                    pid,
-                    info.name,
-                    False,
-                    reason,
-                    info.metadata,
-                    info.elements,
-                    flows,
-                    not_yet,
-                    accepts_data=info.accepts_data,
-                    start=info.start,
-                )
-            )
+            compiled.append(_for_viewing(info, flows, _not_runnable_reason(pid, process), not_yet))
             continue
         try:
             spec = parser.get_spec(pid)
@@ -551,6 +525,27 @@ def compile_bpmn(data: bytes, filename: str, *, max_bytes: int) -> CompileResult
             )
         )
     return CompileResult(digest, compiled, _located(problems, infos))
+
+
+def _for_viewing(
+    info: ProcessInfo,
+    flows: dict[str, dict[str, Any]],
+    reason: str,
+    warnings: list[Problem] | None = None,
+) -> CompiledProcess:
+    """A process stored so that it can be viewed, but not started (``reason`` says why)."""
+    return CompiledProcess(
+        info.process_id,
+        info.name,
+        False,
+        reason,
+        info.metadata,
+        info.elements,
+        flows,
+        warnings or [],
+        accepts_data=info.accepts_data,
+        start=info.start,
+    )
 
 
 def _located(
