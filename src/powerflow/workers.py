@@ -15,10 +15,11 @@ from powerflow.periodic import Backoff, PeriodicThread
 from powerflow.services import instances, webhooks
 from powerflow.services.auth import Principal
 from powerflow.services.errors import DomainError
+from powerflow.services.events import TIMER_ACTOR_NAME
 from powerflow.services.incidents import cause
 
 log = logging.getLogger("powerflow.timers")
-TIMER_ACTOR = Principal(name="timer", roles=frozenset({"admin"}))
+TIMER_ACTOR = Principal(name=TIMER_ACTOR_NAME, roles=frozenset({"admin"}))
 
 
 def fire_due_timers(

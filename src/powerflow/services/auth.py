@@ -30,6 +30,7 @@ from powerflow.services.errors import (
     NotFound,
     Unauthenticated,
 )
+from powerflow.services.events import MACHINE_ACTORS
 
 SYSTEM_ROLES = frozenset({"admin", "designer", "clerk", "monitor", "auditor"})
 ROLE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -145,6 +146,11 @@ def add_user(store: Store, name: str, roles: list[str] | str, token: str | None 
     if not NAME_PATTERN.match(name):
         raise InvalidInput(
             f"'{name}' is not a valid user name: use letters, digits, '.', '_', '@' or '-'."
+        )
+    if name.lower() in MACHINE_ACTORS:
+        raise InvalidInput(
+            f"'{name}' is reserved: the audit trail records the engine's own steps under it; "
+            "choose another name."
         )
     role_list = parse_roles(roles)
     token = token or new_token()

@@ -29,7 +29,7 @@ from sqlalchemy import ColumnElement, Connection, Table, exists, false, literal,
 from powerflow.db.models import Event, Instance, Task, TaskRole
 from powerflow.services.auth import Principal
 from powerflow.services.errors import Forbidden, NotFound
-from powerflow.services.events import SYSTEM_ACTOR
+from powerflow.services.events import MACHINE_ACTORS
 
 SEE_ALL_ROLES = ("admin", "monitor", "auditor")
 """Roles that see every instance (read only unless another rule lets them act)."""
@@ -37,9 +37,6 @@ SEE_ALL_ROLES = ("admin", "monitor", "auditor")
 FEED_ROLES = ("admin", "monitor")
 """Roles that read the event feed of every instance: the global list, stream and webhooks."""
 
-MACHINE_ACTORS = frozenset({SYSTEM_ACTOR, "timer"})
-"""Actor names of steps nobody took in person (the engine, the timer worker): a user who
-happens to bear such a name does not become a participant of every instance through them."""
 
 _TASKS = cast(Table, Task.__table__)
 _TASK_ROLES = cast(Table, TaskRole.__table__)
