@@ -431,8 +431,12 @@ def test_camunda_constraints_are_checked_on_submission(api: Api, tmp_path: Any) 
             '<camunda:constraint name="maxlength" config="-2"/>',
             "needs config set to a whole number, 0 or more",
         ),
+        (
+            f'<camunda:constraint name="minlength" config="{"9" * 400}"/>',
+            "needs config set to a whole number, 0 or more",
+        ),
     ],
-    ids=["custom-validator", "bad-min", "negative-length"],
+    ids=["custom-validator", "bad-min", "negative-length", "huge-length"],
 )
 def test_a_constraint_powerflow_cannot_check_is_an_upload_problem(
     api: Api, tmp_path: Any, constraint: str, message: str
