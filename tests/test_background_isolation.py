@@ -272,3 +272,41 @@ def test_acting_on_a_broken_instance_records_an_incident_instead_of_a_500(api: A
         assert shown["status"] == "failed"
         assert "cannot be loaded or run" in shown["incident"]["message"]
         assert shown["incident"]["element_id"] is not None
+
+
+def test_a_timer_of_a_definition_whose_file_is_gone_fails_its_instance_once(
+    tmp_path: Path,
+) -> None:
+    """A missing BPMN file will not come back by waiting: the instance fails with an incident
+    at once instead of being retried every few minutes forever."""
+    from powerflow.bootstrap import SYSTEM
+    from powerflow.db.engine import Store
+    from powerflow.db.migrate import upgrade
+    from powerflow.periodic import Backoff
+    from powerflow.services import definitions, instances
+    from powerflow.services.auth import Principal
+    from powerflow.workers import fire_due_timers
+
+    path = tmp_path / "gone.db"
+    store = Store(f"sqlite:///{path}")
+    upgrade(store.engine)
+    definitions.deploy(
+        store, (DATA / "timer.bpmn").read_bytes(), "timer.bpmn", SYSTEM, max_bytes=1 << 20
+    )
+    started = instances.start_instance(
+        store, Principal("clerk", frozenset({"clerk"})), "cooling_off"
+    )
+    time.sleep(0.6)  # the 0.5 s timer is due
+    raw = sqlite3.connect(path)  # a restore that lost the stored files (no foreign keys here)
+    raw.execute("UPDATE definitions SET content_hash = ?", ("0" * 64,))
+    raw.execute("DELETE FROM deployments")
+    raw.commit()
+    raw.close()
+    store.immutable_cache.clear()
+    backoff = Backoff(first=0.3)
+    assert fire_due_timers(store, backoff=backoff) == 0
+    assert backoff.waiting() == set()  # not waiting for a retry
+    view = instances.get_instance(store, SYSTEM, started.id)
+    assert view.status == "failed"
+    assert view.incident is not None and "BPMN file" in view.incident["message"]
+    store.dispose()

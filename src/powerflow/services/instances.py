@@ -17,7 +17,12 @@ from powerflow.db.engine import DatabaseBusy, Store
 from powerflow.db.models import Event, Instance, utcnow
 from powerflow.db.queries import InstanceRow
 from powerflow.services.auth import Principal
-from powerflow.services.definitions import definition_by_id, resolve, runnable
+from powerflow.services.definitions import (
+    BpmnFileMissing,
+    definition_by_id,
+    resolve,
+    runnable,
+)
 from powerflow.services.errors import Conflict, DomainError, Forbidden, InvalidInput
 from powerflow.services.events import event_rows
 from powerflow.services.forms import check_start_variables
@@ -355,6 +360,8 @@ def fire_timers(store: Store, principal: Principal, instance_id: str) -> Instanc
 
     try:
         return _step_on(store, principal, instance_id, "advanced", run, record_broken=False)
+    except BpmnFileMissing as exc:  # waiting will not bring it back
+        message = f"The timer could not fire: {exc.message}"
     except (DomainError, DatabaseBusy, OperationalError, InterfaceError):
         raise  # not the instance's fault: tried again later
     except _EngineStepFailed as exc:
