@@ -229,3 +229,84 @@ def test_backoff_doubles_up_to_its_maximum_and_forgets_on_success() -> None:
     assert backoff.waiting() == {"a"}
     backoff.succeeded("a")
     assert backoff.waiting() == set() and backoff.failed("a") == 1
+
+
+def test_acting_on_a_broken_instance_records_an_incident_instead_of_a_500(api: Api) -> None:
+    """A person who completes a task of, sends a message to or cancels an instance whose saved
+    state cannot be restored gets 409 with a sentence, and the instance shows an incident."""
+    assert api.deploy(DATA / "visibility.bpmn").status_code == 201
+    clerk = api.user("clerk,preparer")
+    ids = []
+    for _ in range(3):
+        started = api.client.post(
+            "/v1/instances",
+            headers=clerk,
+            json={"definition_key": "case_file", "variables": {"amount": 1}},
+        )
+        assert started.status_code == 201, started.text
+        ids.append((started.json()["id"], started.json()["tasks"][0]["id"]))
+    with api.store.write() as session:
+        for instance_id, _ in ids:
+            row = session.get(Instance, instance_id)
+            assert row is not None
+            state = json.loads(row.state)
+            state["spec"] = "0" * 64 + ":elsewhere"  # a hand edit gone wrong
+            row.state = json.dumps(state)
+    (complete_id, task_id), (message_id, _), (cancel_id, _) = ids
+    assert api.client.get(f"/v1/tasks/{task_id}", headers=clerk).status_code == 200
+    attempts = {
+        complete_id: api.client.post(
+            f"/v1/tasks/{task_id}/complete", headers=clerk, json={"data": {"note": "x"}}
+        ),
+        message_id: api.client.post(
+            f"/v1/instances/{message_id}/messages",
+            headers=clerk,
+            json={"name": "documents", "payload": {}},
+        ),
+        cancel_id: api.client.post(f"/v1/instances/{cancel_id}/cancel", headers=clerk),
+    }
+    for instance_id, response in attempts.items():
+        assert response.status_code == 409, response.text
+        assert "marked failed with an incident" in response.json()["detail"]
+        shown = api.client.get(f"/v1/instances/{instance_id}", headers=clerk).json()
+        assert shown["status"] == "failed"
+        assert "cannot be loaded or run" in shown["incident"]["message"]
+        assert shown["incident"]["element_id"] is not None
+
+
+def test_a_timer_of_a_definition_whose_file_is_gone_fails_its_instance_once(
+    tmp_path: Path,
+) -> None:
+    """A missing BPMN file will not come back by waiting: the instance fails with an incident
+    at once instead of being retried every few minutes forever."""
+    from powerflow.bootstrap import SYSTEM
+    from powerflow.db.engine import Store
+    from powerflow.db.migrate import upgrade
+    from powerflow.periodic import Backoff
+    from powerflow.services import definitions, instances
+    from powerflow.services.auth import Principal
+    from powerflow.workers import fire_due_timers
+
+    path = tmp_path / "gone.db"
+    store = Store(f"sqlite:///{path}")
+    upgrade(store.engine)
+    definitions.deploy(
+        store, (DATA / "timer.bpmn").read_bytes(), "timer.bpmn", SYSTEM, max_bytes=1 << 20
+    )
+    started = instances.start_instance(
+        store, Principal("clerk", frozenset({"clerk"})), "cooling_off"
+    )
+    time.sleep(0.6)  # the 0.5 s timer is due
+    raw = sqlite3.connect(path)  # a restore that lost the stored files (no foreign keys here)
+    raw.execute("UPDATE definitions SET content_hash = ?", ("0" * 64,))
+    raw.execute("DELETE FROM deployments")
+    raw.commit()
+    raw.close()
+    store.immutable_cache.clear()
+    backoff = Backoff(first=0.3)
+    assert fire_due_timers(store, backoff=backoff) == 0
+    assert backoff.waiting() == set()  # not waiting for a retry
+    view = instances.get_instance(store, SYSTEM, started.id)
+    assert view.status == "failed"
+    assert view.incident is not None and "BPMN file" in view.incident["message"]
+    store.dispose()

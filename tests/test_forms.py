@@ -431,8 +431,12 @@ def test_camunda_constraints_are_checked_on_submission(api: Api, tmp_path: Any) 
             '<camunda:constraint name="maxlength" config="-2"/>',
             "needs config set to a whole number, 0 or more",
         ),
+        (
+            f'<camunda:constraint name="minlength" config="{"9" * 400}"/>',
+            "needs config set to a whole number, 0 or more",
+        ),
     ],
-    ids=["custom-validator", "bad-min", "negative-length"],
+    ids=["custom-validator", "bad-min", "negative-length", "huge-length"],
 )
 def test_a_constraint_powerflow_cannot_check_is_an_upload_problem(
     api: Api, tmp_path: Any, constraint: str, message: str
@@ -448,3 +452,43 @@ def test_a_constraint_powerflow_cannot_check_is_an_upload_problem(
     assert response.status_code == 422, response.text
     problems = response.json()["problems"]
     assert any(message in p["message"] and p["line"] for p in problems), problems
+
+
+CALLING = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:pf="urn:powerflow:bpmn:1.0" id="d" targetNamespace="urn:test">
+  <bpmn:process id="caller" isExecutable="true">
+    <bpmn:extensionElements><pf:acceptsData fields="*"/></bpmn:extensionElements>
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:callActivity id="call" calledElement="callee">
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:callActivity>
+    <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="call"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="call" targetRef="end"/>
+  </bpmn:process>
+  <bpmn:process id="callee" isExecutable="true">
+    <bpmn:startEvent id="c_start"><bpmn:outgoing>g1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:userTask id="approve" name="Approve">
+      <bpmn:incoming>g1</bpmn:incoming><bpmn:outgoing>g2</bpmn:outgoing></bpmn:userTask>
+    <bpmn:endEvent id="c_end"><bpmn:incoming>g2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="g1" sourceRef="c_start" targetRef="approve"/>
+    <bpmn:sequenceFlow id="g2" sourceRef="approve" targetRef="c_end"/>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def test_a_called_process_keeps_its_own_data_rule(api: Api, tmp_path: Any) -> None:
+    """A caller that opts in to any field (fields="*") does not open the tasks of the process it
+    calls: those follow the called process's own rule (here: none, so no data)."""
+    path = tmp_path / "calling.bpmn"
+    path.write_text(CALLING)
+    assert api.deploy(path).status_code == 201
+    clerk = api.user("clerk")
+    started = api.client.post("/v1/instances", headers=clerk, json={"definition_key": "caller"})
+    assert started.status_code == 201, started.text
+    task = _only_task(started.json(), "approve")
+    refused = _complete(api, clerk, task["id"], {"approved": True})
+    assert refused.status_code == 422, refused.text
+    assert "declares no form fields" in refused.json()["detail"]
+    assert _complete(api, clerk, task["id"], {}).status_code == 200

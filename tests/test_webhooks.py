@@ -14,7 +14,7 @@ from standardwebhooks import Webhook
 
 from conftest import Api, make_settings
 from powerflow.app import create_app
-from powerflow.services import webhooks
+from powerflow.services import auth, webhooks
 
 
 class Receiver:
@@ -127,6 +127,41 @@ def test_deliveries_are_signed_ordered_and_logged(live_api: Api, receiver: Recei
     assert (
         api.client.get(f"/v1/webhooks/{hook['id']}/deliveries", headers=monitor).status_code == 404
     )
+
+
+def test_a_subscription_stops_when_its_owner_may_no_longer_read_every_case(
+    live_api: Api, receiver: Receiver
+) -> None:
+    """The feed of every case goes out on its owner's authority: once the monitor who created
+    the subscription is moved to another post, nothing more is sent, and it is paused with the
+    reason until someone entitled resumes it on their own authority."""
+    api = live_api
+    api.deploy("gateway.bpmn")
+    api.user("monitor", "watcher")
+    watcher = {"Authorization": f"Bearer {auth.rotate_token(api.store, 'watcher')}"}
+    hook = api.client.post("/v1/webhooks", headers=watcher, json={"url": receiver.url}).json()
+    first = _run_expense(api)
+    events = api.client.get(f"/v1/instances/{first}/events", headers=api.admin).json()["items"]
+    _wait(lambda: len(receiver.received) >= len(events))  # the first case went out whole
+    demoted = api.client.patch("/v1/users/watcher", headers=api.admin, json={"roles": ["clerk"]})
+    assert demoted.status_code == 200, demoted.text
+
+    def state() -> dict:
+        return next(h for h in api.client.get("/v1/webhooks", headers=api.admin).json())
+
+    seen = len(receiver.received)
+    _run_expense(api, amount=10)
+    _wait(lambda: state()["status"] == "paused")
+    assert "watcher" in state()["paused_reason"] and "monitor" in state()["paused_reason"]
+    time.sleep(1)
+    assert len(receiver.received) == seen  # not one event of the later case went out
+
+    resumed = api.client.patch(
+        f"/v1/webhooks/{hook['id']}", headers=api.admin, json={"active": True}
+    )
+    assert resumed.status_code == 200, resumed.text
+    _wait(lambda: len(receiver.received) > seen)
+    assert state()["status"] == "active"
 
 
 def test_receiver_down_then_back_gets_every_event_in_order(

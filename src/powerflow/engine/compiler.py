@@ -508,7 +508,7 @@ def compile_bpmn(data: bytes, filename: str, *, max_bytes: int) -> CompileResult
         for called in subprocess_specs:
             if called in by_id and called != pid:
                 called_process, called_info = by_id[called]
-                elements = {**called_info.elements, **elements}
+                elements = {**_with_own_default(called_info), **elements}
                 flows = {**_flows(called_process), **flows}
         compiled.append(
             CompiledProcess(
@@ -525,6 +525,18 @@ def compile_bpmn(data: bytes, filename: str, *, max_bytes: int) -> CompileResult
             )
         )
     return CompileResult(digest, compiled, _located(problems, infos))
+
+
+def _with_own_default(info: ProcessInfo) -> dict[str, ElementInfo]:
+    """A called process's elements, each carrying the called process's own data rule: a task
+    without a form must not fall back to the *calling* process's ``pf:acceptsData``."""
+    default: AcceptsData = info.accepts_data if info.accepts_data is not None else []
+    return {
+        key: element
+        if element.form or element.accepts_data is not None
+        else replace(element, accepts_data=default)
+        for key, element in info.elements.items()
+    }
 
 
 def _for_viewing(

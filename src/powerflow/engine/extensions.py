@@ -450,7 +450,7 @@ class _Reader:
                 config = (c.get("config") or "").strip()
                 try:
                     value = float(config) if name in ("min", "max") else float(int(config))
-                except ValueError:
+                except (ValueError, OverflowError):
                     value = math.nan
                 if not math.isfinite(value) or (value < 0 and name not in ("min", "max")):
                     kind = "a number" if name in ("min", "max") else "a whole number, 0 or more"

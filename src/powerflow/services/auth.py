@@ -246,6 +246,9 @@ def update_user(
     """
     _require_admin(principal)
     with store.write() as session:
+        # Two administrators demoting each other at once must not both succeed: take the user
+        # rows in one order first (PostgreSQL; SQLite already admits one writer at a time).
+        session.execute(select(User.id).order_by(User.id).with_for_update())
         user = _user(session, name)
         was_admin = not user.disabled and "admin" in user.roles
         if roles is not None:

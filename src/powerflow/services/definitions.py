@@ -25,6 +25,11 @@ from powerflow.services.views import DefinitionView, DeployOutcome, Page
 DEPLOY_ROLES = ("designer", "admin")
 
 
+class BpmnFileMissing(NotFound):
+    """A definition's stored BPMN file is gone: a fault of the deployment that waiting will
+    not cure (its instances cannot run until the file is restored)."""
+
+
 def _view(row: Definition | Any) -> DefinitionView:
     return DefinitionView(
         id=row.id,
@@ -65,7 +70,9 @@ def runnable(conn: Connection, definition: DefinitionView) -> engine.LoadedProce
         return cached
     xml = queries.deployment_xml(conn, definition.deployment_id)
     if xml is None:
-        raise NotFound(f"The BPMN file of {definition.key} v{definition.version} is missing.")
+        raise BpmnFileMissing(
+            f"The BPMN file of {definition.key} v{definition.version} is missing."
+        )
     return engine.load_process(definition.content_hash, definition.key, xml, definition.catalog)
 
 

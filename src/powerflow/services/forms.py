@@ -67,6 +67,13 @@ def check_task_data(
     _check(task_accepts(catalog, element_id), data, current, what="task")
 
 
+def missing_required(catalog: dict[str, Any], element_id: str, data: dict[str, Any]) -> bool:
+    """Whether a required form field of the task is left out of ``data``: then the check needs
+    the task's current data (a prefilled field may be omitted), which only the engine has."""
+    form = catalog.get("elements", {}).get(element_id, {}).get("form", [])
+    return any(f.get("required") and f["id"] not in data for f in form)
+
+
 def check_start_variables(catalog: dict[str, Any], variables: dict[str, Any]) -> None:
     """Refuse start variables the start event's form (or the process) does not declare."""
     _check(start_accepts(catalog), variables, {}, what="start")

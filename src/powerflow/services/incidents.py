@@ -8,12 +8,17 @@ failed here, in a transaction of its own, so that a background loop can go on wi
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from sqlalchemy import Connection
+from sqlalchemy.exc import SQLAlchemyError
 
 from powerflow import engine
 from powerflow.db import queries
-from powerflow.db.engine import Store
+from powerflow.db.engine import DatabaseBusy, Store
 from powerflow.db.models import utcnow
+from powerflow.services.errors import Conflict, DomainError
 from powerflow.services.events import event_rows
 
 RUNNABLE = ("running", "suspended")
@@ -23,6 +28,41 @@ def cause(exc: BaseException, limit: int = 300) -> str:
     """A one-line description of an exception for an incident or a log line."""
     text = " ".join(str(exc).split()) or "no details"
     return f"{type(exc).__name__}: {text}"[:limit]
+
+
+class InstanceBroken(Exception):
+    """The instance itself cannot be loaded or run (raised inside a step's transaction)."""
+
+    def __init__(self, instance_id: str, message: str) -> None:
+        super().__init__(message)
+        self.instance_id = instance_id
+        self.message = message
+
+
+@contextmanager
+def breakage_of(instance_id: str, action: str) -> Iterator[None]:
+    """Inside a step's transaction: what is neither a domain refusal nor a database problem
+    means the instance or its definition cannot be loaded or run: InstanceBroken."""
+    try:
+        yield
+    except (DomainError, DatabaseBusy, SQLAlchemyError):
+        raise
+    except Exception as exc:
+        raise InstanceBroken(
+            instance_id,
+            f"The instance could not be {action}: it or its definition cannot be loaded or run "
+            f"({cause(exc)}).",
+        ) from exc
+
+
+def record_breakage(store: Store, broken: InstanceBroken, *, actor: str) -> Conflict:
+    """After the step's transaction rolled back: mark the instance failed with an incident (in
+    a transaction of its own) and return the 409 for the person whose request found it."""
+    fail_instance(store, broken.instance_id, actor=actor, message=broken.message)
+    return Conflict(
+        f"Instance {broken.instance_id} cannot be run, so it has been marked failed with an "
+        f"incident: {broken.message}"
+    )
 
 
 def fail_instance(store: Store, instance_id: str, *, actor: str, message: str) -> bool:

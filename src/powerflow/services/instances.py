@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -16,11 +17,22 @@ from powerflow.db.engine import DatabaseBusy, Store
 from powerflow.db.models import Event, Instance, utcnow
 from powerflow.db.queries import InstanceRow
 from powerflow.services.auth import Principal
-from powerflow.services.definitions import definition_by_id, resolve, runnable
+from powerflow.services.definitions import (
+    BpmnFileMissing,
+    definition_by_id,
+    resolve,
+    runnable,
+)
 from powerflow.services.errors import Conflict, DomainError, Forbidden, InvalidInput
 from powerflow.services.events import event_rows
 from powerflow.services.forms import check_start_variables
-from powerflow.services.incidents import cause, fail_instance
+from powerflow.services.incidents import (
+    InstanceBroken,
+    breakage_of,
+    cause,
+    fail_instance,
+    record_breakage,
+)
 from powerflow.services.steps import instance_view, record_step
 from powerflow.services.views import EventView, InstanceView, Page
 from powerflow.services.visibility import (
@@ -193,10 +205,33 @@ def _step_on(
     extra: dict[str, dict[str, Any]] | None = None,
     allow_suspended: bool = False,
     permit: Callable[[InstanceRow], None] | None = None,
+    record_broken: bool = True,
 ) -> InstanceView:
     """Advance a visible instance in one transaction; ``permit`` raises Forbidden if the caller
     may see the instance but not do this to it (checked after visibility: a stranger gets
-    NotFound, whatever their roles)."""
+    NotFound, whatever their roles). An instance that cannot be loaded or run is marked failed
+    with an incident and answers Conflict (unless ``record_broken`` is off: the caller does)."""
+    args = (store, principal, instance_id, action, run, extra, allow_suspended, permit)
+    if not record_broken:
+        return _step(*args, guard=nullcontext())
+    try:
+        return _step(*args, guard=breakage_of(instance_id, action))
+    except InstanceBroken as broken:
+        raise record_breakage(store, broken, actor=principal.name) from None
+
+
+def _step(
+    store: Store,
+    principal: Principal,
+    instance_id: str,
+    action: str,
+    run: Any,
+    extra: dict[str, dict[str, Any]] | None,
+    allow_suspended: bool,
+    permit: Callable[[InstanceRow], None] | None,
+    *,
+    guard: AbstractContextManager[None],
+) -> InstanceView:
     with store.begin(write=True) as conn:
         row = load_visible_for_update(conn, principal, instance_id)
         if permit is not None:
@@ -206,8 +241,8 @@ def _step_on(
         if row.status == "suspended" and not allow_suspended:
             raise Conflict(f"Instance {instance_id} is suspended; it cannot be {action}.")
         definition = definition_by_id(store, conn, row.definition_id)
-        process = runnable(conn, definition)
-        step = run(process, row.state)
+        with guard:
+            step = run(runnable(conn, definition), row.state)
         tasks = record_step(
             conn, row, definition, step, actor=principal.name, at=utcnow(), extra=extra
         )
@@ -324,7 +359,9 @@ def fire_timers(store: Store, principal: Principal, instance_id: str) -> Instanc
             raise _EngineStepFailed(cause(exc)) from exc
 
     try:
-        return _step_on(store, principal, instance_id, "advanced", run)
+        return _step_on(store, principal, instance_id, "advanced", run, record_broken=False)
+    except BpmnFileMissing as exc:  # waiting will not bring it back
+        message = f"The timer could not fire: {exc.message}"
     except (DomainError, DatabaseBusy, OperationalError, InterfaceError):
         raise  # not the instance's fault: tried again later
     except _EngineStepFailed as exc:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, exists, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from powerflow import engine
@@ -14,9 +16,10 @@ from powerflow.db.models import Instance, Task, TaskRole, utcnow
 from powerflow.db.queries import TaskRow
 from powerflow.services.auth import Principal
 from powerflow.services.definitions import definition_by_id, runnable
-from powerflow.services.errors import Conflict, Forbidden, InvalidInput, NotFound
+from powerflow.services.errors import Conflict, DomainError, Forbidden, InvalidInput
 from powerflow.services.events import event_rows
-from powerflow.services.forms import check_task_data
+from powerflow.services.forms import check_task_data, missing_required
+from powerflow.services.incidents import InstanceBroken, breakage_of, cause, record_breakage
 from powerflow.services.instances import load_for_update
 from powerflow.services.steps import instance_view, record_step, task_record
 from powerflow.services.views import InstanceView, Page, TaskRecord
@@ -27,6 +30,7 @@ from powerflow.services.visibility import (
     visible_tasks_clause,
 )
 
+log = logging.getLogger(__name__)
 TASK_STATES = ("ready", "completed", "cancelled")
 
 
@@ -133,8 +137,13 @@ def get_task(store: Store, principal: Principal, task_id: str) -> TaskRecord:
             if instance is not None:
                 conn = session.connection()
                 definition = definition_by_id(store, conn, instance.definition_id)
-                process = runnable(conn, definition)
-                views = engine.open_tasks(process, instance.state)
+                try:
+                    views = engine.open_tasks(runnable(conn, definition), instance.state)
+                except (DomainError, SQLAlchemyError):
+                    raise
+                except Exception as exc:  # the next act on it records the incident
+                    log.warning("task %s: its instance cannot be loaded: %s", task_id, cause(exc))
+                    views = []
                 data = next((v.data for v in views if v.id == task_id), None)
         return _record(store, session, task, data)
 
@@ -224,10 +233,19 @@ def complete(
         engine.check_plain_json(data)
     except engine.DataRejected as exc:
         raise InvalidInput(str(exc)) from None
+    try:
+        return _complete(store, principal, task_id, data)
+    except InstanceBroken as broken:
+        raise record_breakage(store, broken, actor=principal.name) from None
+
+
+def _complete(
+    store: Store, principal: Principal, task_id: str, data: dict[str, Any]
+) -> InstanceView:
     with store.begin(write=True) as conn:
         task, instance = queries.load_task_and_instance(conn, task_id)
         if task is None or instance is None:
-            raise NotFound(f"Task {task_id} does not exist.")
+            raise task_not_found(task_id)
         _check_actor(conn, principal, task)
         if task.state != "ready":
             raise Conflict(f"Task '{task.name}' is already {task.state}.")
@@ -238,15 +256,21 @@ def complete(
                 f"Instance {instance.id} is {instance.status}; its tasks cannot be completed."
             )
         definition = definition_by_id(store, conn, instance.definition_id)
-        process = runnable(conn, definition)
-
-        def fits_form(current: dict[str, Any], submitted: dict[str, Any]) -> None:
-            check_task_data(definition.catalog, task.element_id, submitted, current)
-
-        try:
-            step = engine.complete_task(process, instance.state, task_id, data, check=fits_form)
-        except (engine.TaskNotReady, engine.TaskNotFound, engine.InstanceNotRunning) as exc:
-            raise Conflict(f"Task '{task.name}' cannot be completed now: {exc}.") from None
+        catalog, element_id = definition.catalog, task.element_id
+        check = None
+        if missing_required(catalog, element_id, data):  # may be prefilled: ask the engine
+            check = lambda current, submitted: check_task_data(  # noqa: E731
+                catalog, element_id, submitted, current
+            )
+        else:
+            check_task_data(catalog, element_id, data, {})
+        with breakage_of(instance.id, "advanced"):
+            try:
+                step = engine.complete_task(
+                    runnable(conn, definition), instance.state, task_id, data, check=check
+                )
+            except (engine.TaskNotReady, engine.TaskNotFound, engine.InstanceNotRunning) as exc:
+                raise Conflict(f"Task '{task.name}' cannot be completed now: {exc}.") from None
         role = next((r for r in task.roles if r in principal.roles), None)
         tasks = record_step(
             conn,

@@ -28,11 +28,14 @@ from sqlalchemy import or_, select
 from standardwebhooks import Webhook as Signer
 
 from powerflow.db.engine import Store
-from powerflow.db.models import Webhook, WebhookDelivery, utcnow
+from powerflow.db.models import User, Webhook, WebhookDelivery, utcnow
 from powerflow.services.auth import Principal
 from powerflow.services.errors import Forbidden, InvalidInput, NotFound
 from powerflow.services.feed import events_after, latest_event_id, parse_types
 from powerflow.services.views import EventView
+from powerflow.services.visibility import FEED_ROLES
+
+FEED_ROLES_SET = frozenset(FEED_ROLES)
 
 log = logging.getLogger("powerflow.webhooks")
 MANAGE_ROLES = ("admin", "monitor")
@@ -232,6 +235,7 @@ def update(
                 0,
                 None,
             )
+            row.created_by = principal.name  # delivers on the authority of who resumed it
         elif active is False:
             row.status, row.paused_reason = "paused", f"paused by {principal.name}"
         row.updated_at = utcnow()
@@ -378,6 +382,23 @@ def _deliver_one(
         if row is None or row.status != "active":
             return 0
         session.expunge(row)
+        owner = session.scalar(select(User).where(User.name == row.created_by))
+        entitled = (
+            owner is not None and not owner.disabled and bool(FEED_ROLES_SET & set(owner.roles))
+        )
+    if not entitled:
+        # The feed of every case goes out on its owner's authority: once they are disabled or
+        # lose the monitor/admin role, nothing more is sent until someone entitled resumes it.
+        with store.write() as session:
+            current = _get(session, webhook_id)
+            current.status, current.next_attempt_at = "paused", None
+            current.paused_reason = (
+                f"paused: {row.created_by}, who created or last resumed it, may no longer read "
+                "the events of every instance (disabled, or without the monitor or admin role); "
+                "a monitor or an administrator may resume it on their own authority"
+            )
+            current.updated_at = utcnow()
+        return 0
     pending = events_after(
         store,
         after=row.cursor,
