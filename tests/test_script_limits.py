@@ -531,3 +531,154 @@ def test_a_failed_script_leaves_the_task_data_as_it_was(small_limits: None) -> N
 def test_a_script_nested_too_deeply_to_compile_is_rejected(source: str) -> None:
     with pytest.raises(ScriptRejected, match="nested too deeply"):
         compile_script(source, "exec")
+
+
+# --------------------------------------------------------------------------- straight-line code
+# Review of issue 7: code without loops ticked nowhere and the clocks were read only every 100th
+# tick, so a few slow built-in calls in a row ran for seconds and allocated a gigabyte.
+
+REPRO = (  # the review's reproduction, each call under the item cap
+    "L = list(range(999)) * 1000\n"
+    + "random.shuffle(L)\n" * 40
+    + "a = list(map(str, L))\nb = list(map(str, L))\n"
+)
+
+
+def test_straight_line_slow_calls_fail_the_instance(limited_api: Api) -> None:
+    api = limited_api
+    key = pid()
+    deploy(api, script_process(key, REPRO), api.user("designer"))
+    instance = start(api, key, api.user("clerk"))
+    assert_incident(instance, "hostile", "(POWERFLOW_SCRIPT_")
+
+
+def test_the_reviews_repro_is_refused_before_it_runs(limited_api: Api) -> None:
+    api = limited_api
+    key = pid()
+    script = "L = list(range(999))*8000\n" + "random.shuffle(L)\n" * 3 + "a = list(map(str, L))\n"
+    deploy(api, script_process(key, script), api.user("designer"))
+    instance = start(api, key, api.user("clerk"))
+    assert_incident(instance, "hostile", "would build or walk 7,992,000 items")
+    assert "1,000,000 items per operation" in instance["incident"]["message"]
+
+
+def test_settle_reads_the_clock_when_nothing_ticked(small_limits: None) -> None:
+    # one statement, a single slow built-in call: no tick comes after it
+    with pytest.raises(ScriptLimitExceeded, match=re.escape(CPU_LIMIT)):
+        RESTRICTED_ENGINE.environment.execute(
+            "L = list(range(999)) * 1000\nx = [sorted(L, key=str) for i in [1, 2]]", {}
+        )
+
+
+def test_a_condition_that_went_over_fails_at_its_end(small_limits: None) -> None:
+    data = {"L": list(range(999)) * 1000}
+    with pytest.raises(ScriptLimitExceeded, match=re.escape(CPU_LIMIT)):
+        RESTRICTED_ENGINE.environment.evaluate(
+            "len(sorted(L, key=str)) + len(sorted(L, key=str)) > 0", data
+        )
+
+
+def test_ticks_come_before_every_statement(small_limits: None) -> None:
+    # four slow statements inside an if: each is noticed at the next statement, not at the end
+    body = "    random.shuffle(L)\n" * 40
+    script = "L = list(range(999)) * 1000\nif True:\n" + body + "    reached = 1\n" + body
+    data: dict[str, Any] = {}
+    began = time.thread_time()
+    with pytest.raises(ScriptLimitExceeded, match=re.escape(CPU_LIMIT)):
+        RESTRICTED_ENGINE.environment.execute(script, data)
+    assert data == {}  # no liveness figure: only that it stopped, failing the script
+    assert time.thread_time() - began < 30
+
+
+def test_a_step_over_its_budget_in_its_last_tasks_is_failed(limits_restored: None) -> None:
+    from powerflow.engine.limits import acquire, release
+
+    configure_limits(cpu_seconds=10, memory_mb=64, step_cpu_seconds=0.05)
+    budget, own = acquire()
+    try:
+        assert own
+        began = time.thread_time()
+        while time.thread_time() - began < 0.1:
+            pass
+        budget.check_step()  # not the 8th task: the clock is not read
+        with pytest.raises(ScriptLimitExceeded, match="POWERFLOW_STEP_CPU_SECONDS"):
+            budget.check_step(final=True)
+    finally:
+        release()
+
+
+ITEM_CAP = "1,000,000 items per operation"
+M = "M = list(range(500)) * 2000\n"  # exactly the cap
+CAPPED = [
+    "x = list(range(999)) * 8000",
+    M + "x = M + [1]",
+    M + "x = tuple(M) + (1,)",
+    M + "M.extend([1])",
+    M + "x = [*M, 1]",
+    M + "x = {*M, *M}",
+    M + "x = list(map(str, M + M))",
+    M + "x = set(map(str, M, M + [1]))",
+    M + "x = tuple(filter(None, M * 2))",
+    M + "x = list(enumerate(M * 2))",
+    M + "x = list(reversed(M * 2))",
+    M + "x = ','.join(map(str, M * 2))",
+    M + "M.append(1)\nx = sorted(M, key=str)",
+    M + "M.append(1)\nM.sort(key=str)",
+    M + "M.append(1)\nx = dict.fromkeys(M)",
+    M + "M.append(1)\nx = max(M)",
+    M + "M.append(1)\nx = sum(M)",
+    M + "M.append(1)\nrandom.shuffle(M)",
+    M + "M.append(1)\nx = random.sample(M, 3)",
+    "x = random.choices([1], k=10**6 + 1)",
+]
+
+
+@pytest.mark.parametrize("script", CAPPED, ids=[c.split("\n")[-1][:40] for c in CAPPED])
+def test_one_operation_builds_or_walks_at_most_a_million_items(
+    limits_restored: None, script: str
+) -> None:
+    configure_limits(cpu_seconds=10, memory_mb=1024, step_cpu_seconds=20)
+    with pytest.raises(ScriptLimitExceeded, match=re.escape(ITEM_CAP)):
+        RESTRICTED_ENGINE.environment.execute(script, {})
+
+
+def test_operations_within_the_item_cap_still_run(limits_restored: None) -> None:
+    configure_limits(cpu_seconds=10, memory_mb=1024, step_cpu_seconds=20)
+    script = (
+        "L = [3, 1, 2]\n"
+        "a = [*L, 4]\nb = (*L,)\nc = {*L, *L}\n"
+        "d = list(enumerate(L))\ne = list(reversed(L)) + list(filter(None, [0, *L]))\n"
+        "f = sorted(L, key=str)\nL.sort(key=str)\ng = list(map(str, L))\n"
+        "h = dict.fromkeys(['k'])\ni = max(L) + min(L) + sum(L)\nj = random.sample(L, 2)\n"
+        "k = isinstance(map(str, L), map)\nm = [i for i in enumerate(L)][0]\n"
+        "random.shuffle(L)\nn = len(L)\no = ','.join(map(str, range(3)))\n"
+    )
+    data: dict[str, Any] = {}
+    RESTRICTED_ENGINE.environment.execute(script, data)
+    assert data["a"] == [3, 1, 2, 4] and data["b"] == (3, 1, 2) and data["c"] == {1, 2, 3}
+    assert data["d"] == [(0, 3), (1, 1), (2, 2)] and data["e"] == [2, 1, 3, 3, 1, 2]
+    assert data["f"] == [1, 2, 3] and data["g"] == ["1", "2", "3"] and data["h"] == {"k": None}
+    assert data["i"] == 10 and len(data["j"]) == 2 and data["n"] == 3 and data["o"] == "0,1,2"
+    assert data["m"] == (0, 1) and data["k"] is True
+
+
+@pytest.mark.parametrize(
+    ("raised", "expected"),
+    [
+        ("ValueError([1])", "ValueError:[1]"),
+        ("KeyError(42)", "KeyError:42"),
+        ("ValueError(list(range(999)) * 1000)", "ValueError:[0, 1, 2, 3, 4, 5, ...]"),
+        ("ValueError({'a': {'b': {'c': {'d': 1}}}})", "ValueError:{'a': {'b': {'c': {...}}}}"),
+        ("ValueError('x' * 10**6, 2)", "ValueError:x"),
+    ],
+)
+def test_an_error_raised_with_a_value_names_the_element(
+    limited_api: Api, raised: str, expected: str
+) -> None:
+    api = limited_api
+    key = pid()
+    deploy(api, script_process(key, f"raise {raised}"), api.user("designer"))
+    instance = start(api, key, api.user("clerk"))
+    assert_incident(instance, "hostile", expected)
+    if not raised.startswith("ValueError('x'"):
+        assert len(instance["incident"]["message"]) < 600

@@ -30,7 +30,10 @@ def _located(new: ast.AST, old: ast.AST) -> Any:
     return new
 
 
-_SIZED_CALLS = frozenset({"str", "repr", "list", "tuple", "set", "frozenset", "sorted"})
+_SIZED_CALLS = frozenset(
+    {"str", "repr", "list", "tuple", "set", "frozenset", "sorted", "dict"}
+    | {"map", "filter", "enumerate", "min", "max", "any", "all"}
+)
 
 _BINOP_GUARDS: dict[type[ast.operator], str] = {
     ast.Pow: "_pow_",
@@ -124,11 +127,26 @@ class LimitingTransformer(RestrictingNodeTransformer):
         return node
 
     def _displayed(self, node: Any) -> Any:
+        """``[a, *b, c]`` becomes ``_display_("list", (a,), b, (c,))``: the guard counts the
+        items before building the display."""
         if isinstance(node.ctx if not isinstance(node, ast.Set) else None, ast.Store | ast.Del):
             return node
         if not any(isinstance(e, ast.Starred) for e in node.elts):
             return node
-        return _located(_call("_sized_", node), node)
+        parts: list[ast.expr] = []
+        single: list[ast.expr] = []
+        for element in node.elts:
+            if isinstance(element, ast.Starred):
+                if single:
+                    parts.append(ast.Tuple(elts=single, ctx=ast.Load()))
+                    single = []
+                parts.append(element.value)
+            else:
+                single.append(element)
+        if single:
+            parts.append(ast.Tuple(elts=single, ctx=ast.Load()))
+        kind = ast.Constant(type(node).__name__.lower())
+        return _located(_call("_display_", kind, *parts), node)
 
     def visit_List(self, node: Any) -> Any:
         return self._displayed(super().visit_List(node))
