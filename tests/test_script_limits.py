@@ -23,8 +23,14 @@ from fastapi.testclient import TestClient
 from conftest import Api, Server, make_settings, start_server, stop_server
 from powerflow.app import create_app
 from powerflow.engine import ScriptLimits, configure_limits
-from powerflow.engine.limits import ScriptLimitExceeded
-from powerflow.engine.scripting import RESTRICTED_ENGINE, ScriptRejected, compile_script
+from powerflow.engine.limits import Budget, ScriptLimitExceeded
+from powerflow.engine.scripting import (
+    GUARDS,
+    HELPERS,
+    RESTRICTED_ENGINE,
+    ScriptRejected,
+    compile_script,
+)
 
 CPU = 0.2
 STEP_CPU = 0.5
@@ -541,6 +547,7 @@ REPRO = (  # the review's reproduction, each call under the item cap
     "L = list(range(999)) * 1000\n"
     + "random.shuffle(L)\n" * 40
     + "a = list(map(str, L))\nb = list(map(str, L))\n"
+    + "L = a = b = None\n"  # nothing large left to save (saving walks it, checking the budget)
 )
 
 
@@ -563,11 +570,10 @@ def test_the_reviews_repro_is_refused_before_it_runs(limited_api: Api) -> None:
 
 
 def test_settle_reads_the_clock_when_nothing_ticked(small_limits: None) -> None:
-    # one statement, a single slow built-in call: no tick comes after it
+    # one statement of slow built-in calls, and nothing large left to save: no tick after it
+    slow = "len(sorted(list(range(999)) * 1000, key=str))"
     with pytest.raises(ScriptLimitExceeded, match=re.escape(CPU_LIMIT)):
-        RESTRICTED_ENGINE.environment.execute(
-            "L = list(range(999)) * 1000\nx = [sorted(L, key=str) for i in [1, 2]]", {}
-        )
+        RESTRICTED_ENGINE.environment.execute(f"x = {slow} + {slow} + {slow}", {})
 
 
 def test_a_condition_that_went_over_fails_at_its_end(small_limits: None) -> None:
@@ -578,16 +584,29 @@ def test_a_condition_that_went_over_fails_at_its_end(small_limits: None) -> None
         )
 
 
-def test_ticks_come_before_every_statement(small_limits: None) -> None:
-    # four slow statements inside an if: each is noticed at the next statement, not at the end
-    body = "    random.shuffle(L)\n" * 40
-    script = "L = list(range(999)) * 1000\nif True:\n" + body + "    reached = 1\n" + body
-    data: dict[str, Any] = {}
+def test_a_tick_comes_before_every_statement() -> None:
+    source = (
+        "a = 1\nif a:\n    b = 2\n    c = 3\nelse:\n    d = 4\n"
+        "try:\n    e = 5\nexcept Exception:\n    pass\nwith_none = None\n"
+        "def f():\n    g = 1\n    return g\nh = f()\n"
+    )
+    ticks: list[int] = []
+    scope = {**GUARDS, **HELPERS, "_tick_": lambda: ticks.append(1) or True}
+    exec(compile_script(source, "exec"), scope)
+    # a, if, b, c, try, e, with_none, def, h, and in f: g, return
+    assert len(ticks) == 11
+
+
+def test_the_first_tick_after_a_slow_stretch_checks_the_clocks() -> None:
+    budget = Budget(ScriptLimits(cpu_seconds=0.05, memory_mb=64, step_cpu_seconds=1))
+    budget.enter()
     began = time.thread_time()
-    with pytest.raises(ScriptLimitExceeded, match=re.escape(CPU_LIMIT)):
-        RESTRICTED_ENGINE.environment.execute(script, data)
-    assert data == {}  # no liveness figure: only that it stopped, failing the script
-    assert time.thread_time() - began < 30
+    while time.thread_time() - began < 0.1:  # one slow statement, over the limit
+        pass
+    with pytest.raises(ScriptLimitExceeded, match="POWERFLOW_SCRIPT_CPU_SECONDS"):
+        budget.tick()  # not 100 ticks later
+    with pytest.raises(ScriptLimitExceeded):
+        budget.tick()  # and every later tick again
 
 
 def test_a_step_over_its_budget_in_its_last_tasks_is_failed(limits_restored: None) -> None:
