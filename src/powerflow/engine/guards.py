@@ -67,8 +67,7 @@ def _cap(items: int) -> None:
     if items > MAX_BUILD_ITEMS:
         current_budget().refuse(
             f"would build or walk {items:,} items in one operation; scripts are limited to "
-            f"{MAX_BUILD_ITEMS:,} items per operation (POWERFLOW_SCRIPT_MEMORY_MB, "
-            "POWERFLOW_SCRIPT_CPU_SECONDS)"
+            f"{MAX_BUILD_ITEMS:,} items per operation (as saved task data is)"
         )
 
 
@@ -110,15 +109,15 @@ def guarded_mul(a: Any, b: Any) -> Any:
         return a * b
     if isinstance(a, _SEQUENCES) and hasattr(b, "__index__"):
         n = operator.index(b)
+        _charge(_seq_bytes(a, n))
         if isinstance(a, list | tuple):
             _cap(len(a) * n)
-        _charge(_seq_bytes(a, n))
         return a * n
     if isinstance(b, _SEQUENCES) and hasattr(a, "__index__"):
         n = operator.index(a)
+        _charge(_seq_bytes(b, n))
         if isinstance(b, list | tuple):
             _cap(len(b) * n)
-        _charge(_seq_bytes(b, n))
         return n * b
     if _is_int(a) and _is_int(b):
         bits = int(a).bit_length() + int(b).bit_length()
@@ -148,9 +147,9 @@ def guarded_lshift(a: Any, b: Any) -> Any:
 def guarded_add(a: Any, b: Any) -> Any:
     """``a + b`` charging the size of concatenated sequences (``s = s + s`` doubling)."""
     if isinstance(a, _SEQUENCES) and isinstance(b, _SEQUENCES):
+        _charge(_seq_bytes(a, 1) + _seq_bytes(b, 1) + (3 * len(a) if _unit(b) > _unit(a) else 0))
         if isinstance(a, list | tuple):
             _cap(len(a) + len(b))
-        _charge(_seq_bytes(a, 1) + _seq_bytes(b, 1) + (3 * len(a) if _unit(b) > _unit(a) else 0))
     return a + b
 
 
@@ -209,8 +208,8 @@ def guarded_display(kind: str, *parts: Any) -> Any:
     """A list, tuple or set display with starred items (``[*l, x, *l]``): the items are counted
     (and charged) before it is built."""
     items = sum(_items(p) for p in parts)
-    _cap(items)
     _charge(items * 8)
+    _cap(items)
     chained = itertools.chain.from_iterable(parts)
     return list(chained) if kind == "list" else tuple(chained) if kind == "tuple" else set(chained)
 
@@ -337,8 +336,8 @@ def guarded_builtin_call(func: Any, *args: Any, **kwargs: Any) -> Any:
             per_item = 8 if isinstance(first, bytes | bytearray) or first.isascii() else 88
             _charge(len(first) * per_item)
         items = _items(first)
-        _cap(items)
         _charge(items * (8 if func in (list, tuple, sorted) else 32))
+        _cap(items)
     elif func in _WALKERS:
         if len(args) == 1:
             _cap(_items(first))
@@ -451,8 +450,8 @@ def _str_method(obj: str, name: str, method: Callable[..., Any]) -> Callable[...
 def _list_extend(obj: list[Any], method: Callable[..., Any]) -> Callable[..., Any]:
     def call(items: Any) -> Any:
         count = _items(items)
-        _cap(len(obj) + count)
         _charge(count * 8)
+        _cap(len(obj) + count)
         return method(items)
 
     return call
@@ -469,8 +468,8 @@ def _list_sort(obj: list[Any], method: Callable[..., Any]) -> Callable[..., Any]
 def _fromkeys(method: Callable[..., Any]) -> Callable[..., Any]:
     def call(iterable: Any, value: Any = None) -> Any:
         items = _items(iterable)
-        _cap(items)
         _charge(items * 32)
+        _cap(items)
         return method(iterable, value)
 
     return call
@@ -615,8 +614,8 @@ class ScriptRandom(random.Random):
         self, population: Any, weights: Any = None, *, cum_weights: Any = None, k: int = 1
     ) -> list[Any]:
         """As ``random.choices``, charged to the memory limit."""
-        _cap(operator.index(k))
         _charge(operator.index(k) * 8)
+        _cap(operator.index(k))
         return super().choices(population, weights, cum_weights=cum_weights, k=k)
 
 
