@@ -10,11 +10,11 @@ equivalents.
 
 Besides the byte estimate, no single guarded operation may build a container of more than
 ``MAX_BUILD_ITEMS`` items (the bound saved state has): ``*``, ``+``, ``list.extend``, starred
-displays and call arguments, ``list/tuple/set/frozenset/dict/sorted`` of a sized source (or of
+displays, ``list/tuple/set/frozenset/dict/sorted`` of a sized source (or of
 ``map``/``filter``/``reversed``/``enumerate`` over one: their length is estimated from the
 source's), ``min/max/sum/any/all`` over one, ``str.join``, ``list.sort``, ``dict.fromkeys``,
 ``random.shuffle/sample/choices``. A built-in call on at most that many items takes at most a
-few tenths of a second, and the step budget is checked again right after it.
+few tenths of a second, and the next tick (before the next statement) notices the time spent.
 
 A refusal goes through the step budget (``engine.limits``), so it is sticky and becomes an
 incident naming the element and the limit.
