@@ -23,8 +23,14 @@ from fastapi.testclient import TestClient
 from conftest import Api, Server, make_settings, start_server, stop_server
 from powerflow.app import create_app
 from powerflow.engine import ScriptLimits, configure_limits
-from powerflow.engine.limits import ScriptLimitExceeded
-from powerflow.engine.scripting import RESTRICTED_ENGINE, ScriptRejected, compile_script
+from powerflow.engine.limits import Budget, ScriptLimitExceeded
+from powerflow.engine.scripting import (
+    GUARDS,
+    HELPERS,
+    RESTRICTED_ENGINE,
+    ScriptRejected,
+    compile_script,
+)
 
 CPU = 0.2
 STEP_CPU = 0.5
@@ -458,8 +464,8 @@ GUARDED = [
     ("x = f'{1:>100000000}'", MEMORY_LIMIT),
     ("n = 10**9\nx = f'{1:{n}}'", MEMORY_LIMIT),
     ("x = [0] * 10**6\nx *= 10**3", MEMORY_LIMIT),
-    ("l = [0] * 10**6\nwhile True:\n    l.extend(l)", MEMORY_LIMIT),
-    ("l = [0] * 10**6\nwhile True:\n    l = [*l, *l]", MEMORY_LIMIT),
+    ("l = [0] * 10**6\nwhile True:\n    l.extend(l)", "1,000,000 items per operation"),
+    ("l = [0] * 10**6\nwhile True:\n    l = [*l, *l]", "1,000,000 items per operation"),
     ("s = 'x' * 10**6\nwhile True:\n    s = f'{s}{s}'", MEMORY_LIMIT),
     ("l = []\nfor i in range(60):\n    l = [l, l]\nx = str(l)", "(POWERFLOW_SCRIPT_"),
     ("l = []\nfor i in range(60):\n    l = [l, l]\nprint(l)", "(POWERFLOW_SCRIPT_"),
@@ -531,3 +537,170 @@ def test_a_failed_script_leaves_the_task_data_as_it_was(small_limits: None) -> N
 def test_a_script_nested_too_deeply_to_compile_is_rejected(source: str) -> None:
     with pytest.raises(ScriptRejected, match="nested too deeply"):
         compile_script(source, "exec")
+
+
+# --------------------------------------------------------------------------- straight-line code
+# Review of issue 7: code without loops ticked nowhere and the clocks were read only every 100th
+# tick, so a few slow built-in calls in a row ran for seconds and allocated a gigabyte.
+
+REPRO = (  # the review's reproduction, each call under the item cap
+    "L = list(range(999)) * 1000\n"
+    + "random.shuffle(L)\n" * 40
+    + "a = list(map(str, L))\nb = list(map(str, L))\n"
+    + "L = a = b = None\n"  # nothing large left to save (saving walks it, checking the budget)
+)
+
+
+def test_straight_line_slow_calls_fail_the_instance(limited_api: Api) -> None:
+    api = limited_api
+    key = pid()
+    deploy(api, script_process(key, REPRO), api.user("designer"))
+    instance = start(api, key, api.user("clerk"))
+    assert_incident(instance, "hostile", "(POWERFLOW_SCRIPT_")
+
+
+def test_the_reviews_repro_is_refused_before_it_runs(limited_api: Api) -> None:
+    api = limited_api
+    key = pid()
+    script = "L = list(range(999))*8000\n" + "random.shuffle(L)\n" * 3 + "a = list(map(str, L))\n"
+    deploy(api, script_process(key, script), api.user("designer"))
+    instance = start(api, key, api.user("clerk"))
+    assert_incident(instance, "hostile", "would build or walk 7,992,000 items")
+    assert "1,000,000 items per operation" in instance["incident"]["message"]
+
+
+def test_settle_reads_the_clock_when_nothing_ticked(small_limits: None) -> None:
+    # one statement of slow built-in calls, and nothing large left to save: no tick after it
+    slow = "len(sorted(list(range(999)) * 1000, key=str))"
+    with pytest.raises(ScriptLimitExceeded, match=re.escape(CPU_LIMIT)):
+        RESTRICTED_ENGINE.environment.execute(f"x = {slow} + {slow} + {slow}", {})
+
+
+def test_a_condition_that_went_over_fails_at_its_end(small_limits: None) -> None:
+    data = {"L": list(range(999)) * 1000}
+    with pytest.raises(ScriptLimitExceeded, match=re.escape(CPU_LIMIT)):
+        RESTRICTED_ENGINE.environment.evaluate(
+            "len(sorted(L, key=str)) + len(sorted(L, key=str)) > 0", data
+        )
+
+
+def test_a_tick_comes_before_every_statement() -> None:
+    source = (
+        "a = 1\nif a:\n    b = 2\n    c = 3\nelse:\n    d = 4\n"
+        "try:\n    e = 5\nexcept Exception:\n    pass\nwith_none = None\n"
+        "def f():\n    g = 1\n    return g\nh = f()\n"
+    )
+    ticks: list[int] = []
+    scope = {**GUARDS, **HELPERS, "_tick_": lambda: ticks.append(1) or True}
+    exec(compile_script(source, "exec"), scope)
+    # a, if, b, c, try, e, with_none, def, h, and in f: g, return
+    assert len(ticks) == 11
+
+
+def test_the_first_tick_after_a_slow_stretch_checks_the_clocks() -> None:
+    budget = Budget(ScriptLimits(cpu_seconds=0.05, memory_mb=64, step_cpu_seconds=1))
+    budget.enter()
+    began = time.thread_time()
+    while time.thread_time() - began < 0.1:  # one slow statement, over the limit
+        pass
+    with pytest.raises(ScriptLimitExceeded, match="POWERFLOW_SCRIPT_CPU_SECONDS"):
+        budget.tick()  # not 100 ticks later
+    with pytest.raises(ScriptLimitExceeded):
+        budget.tick()  # and every later tick again
+
+
+def test_a_step_over_its_budget_in_its_last_tasks_is_failed(limits_restored: None) -> None:
+    from powerflow.engine.limits import acquire, release
+
+    configure_limits(cpu_seconds=10, memory_mb=64, step_cpu_seconds=0.05)
+    budget, own = acquire()
+    try:
+        assert own
+        began = time.thread_time()
+        while time.thread_time() - began < 0.1:
+            pass
+        budget.check_step()  # not the 8th task: the clock is not read
+        with pytest.raises(ScriptLimitExceeded, match="POWERFLOW_STEP_CPU_SECONDS"):
+            budget.check_step(final=True)
+    finally:
+        release()
+
+
+ITEM_CAP = "1,000,000 items per operation"
+M = "M = list(range(500)) * 2000\n"  # exactly the cap
+CAPPED = [
+    "x = list(range(999)) * 8000",
+    M + "x = M + [1]",
+    M + "x = tuple(M) + (1,)",
+    M + "M.extend([1])",
+    M + "x = [*M, 1]",
+    M + "x = {*M, *M}",
+    M + "x = list(map(str, M + M))",
+    M + "x = set(map(str, M, M + [1]))",
+    M + "x = tuple(filter(None, M * 2))",
+    M + "x = list(enumerate(M * 2))",
+    M + "x = list(reversed(M * 2))",
+    M + "x = ','.join(map(str, M * 2))",
+    M + "M.append(1)\nx = sorted(M, key=str)",
+    M + "M.append(1)\nM.sort(key=str)",
+    M + "M.append(1)\nx = dict.fromkeys(M)",
+    M + "M.append(1)\nx = max(M)",
+    M + "M.append(1)\nx = any(M)",
+    M + "M.append(1)\nx = frozenset(M)",
+    M + "M.append(1)\nx = dict(enumerate(M))",
+    M + "M.append(1)\nx = sum(M)",
+    M + "M.append(1)\nrandom.shuffle(M)",
+    M + "M.append(1)\nx = random.sample(M, 3)",
+    "x = random.choices([1], k=10**6 + 1)",
+]
+
+
+@pytest.mark.parametrize("script", CAPPED, ids=[c.split("\n")[-1][:40] for c in CAPPED])
+def test_one_operation_builds_or_walks_at_most_a_million_items(
+    limits_restored: None, script: str
+) -> None:
+    configure_limits(cpu_seconds=10, memory_mb=1024, step_cpu_seconds=20)
+    with pytest.raises(ScriptLimitExceeded, match=re.escape(ITEM_CAP)):
+        RESTRICTED_ENGINE.environment.execute(script, {})
+
+
+def test_operations_within_the_item_cap_still_run(limits_restored: None) -> None:
+    configure_limits(cpu_seconds=10, memory_mb=1024, step_cpu_seconds=20)
+    script = (
+        "L = [3, 1, 2]\n"
+        "a = [*L, 4]\nb = (*L,)\nc = {*L, *L}\n"
+        "d = list(enumerate(L))\ne = list(reversed(L)) + list(filter(None, [0, *L]))\n"
+        "f = sorted(L, key=str)\nL.sort(key=str)\ng = list(map(str, L))\n"
+        "h = dict.fromkeys(['k'])\ni = max(L) + min(L) + sum(L)\nj = random.sample(L, 2)\n"
+        "k = isinstance(map(str, L), map)\nm = [i for i in enumerate(L)][0]\n"
+        "random.shuffle(L)\nn = len(L)\no = ','.join(map(str, range(3)))\n"
+    )
+    data: dict[str, Any] = {}
+    RESTRICTED_ENGINE.environment.execute(script, data)
+    assert data["a"] == [3, 1, 2, 4] and data["b"] == (3, 1, 2) and data["c"] == {1, 2, 3}
+    assert data["d"] == [(0, 3), (1, 1), (2, 2)] and data["e"] == [2, 1, 3, 3, 1, 2]
+    assert data["f"] == [1, 2, 3] and data["g"] == ["1", "2", "3"] and data["h"] == {"k": None}
+    assert data["i"] == 10 and len(data["j"]) == 2 and data["n"] == 3 and data["o"] == "0,1,2"
+    assert data["m"] == (0, 1) and data["k"] is True
+
+
+@pytest.mark.parametrize(
+    ("raised", "expected"),
+    [
+        ("ValueError([1])", "ValueError:[1]"),
+        ("KeyError(42)", "KeyError:42"),
+        ("ValueError(list(range(999)) * 1000)", "ValueError:[0, 1, 2, 3, 4, 5, ...]"),
+        ("ValueError({'a': {'b': {'c': {'d': 1}}}})", "ValueError:{'a': {'b': {'c': {...}}}}"),
+        ("ValueError('x' * 10**6, 2)", "ValueError:x"),
+    ],
+)
+def test_an_error_raised_with_a_value_names_the_element(
+    limited_api: Api, raised: str, expected: str
+) -> None:
+    api = limited_api
+    key = pid()
+    deploy(api, script_process(key, f"raise {raised}"), api.user("designer"))
+    instance = start(api, key, api.user("clerk"))
+    assert_incident(instance, "hostile", expected)
+    if not raised.startswith("ValueError('x'"):
+        assert len(instance["incident"]["message"]) < 600

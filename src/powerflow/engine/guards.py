@@ -8,6 +8,14 @@ lookup does the same for the size-taking methods of ``str``, ``list.extend``, ``
 ``str``, ``repr``, ``list``, ``tuple``, ``set``, ``frozenset`` and ``sorted`` get guarded
 equivalents.
 
+Besides the byte estimate, no single guarded operation may build a container of more than
+``MAX_BUILD_ITEMS`` items (the bound saved state has): ``*``, ``+``, ``list.extend``, starred
+displays, ``list/tuple/set/frozenset/dict/sorted`` of a sized source (or of
+``map``/``filter``/``reversed``/``enumerate`` over one: their length is estimated from the
+source's), ``min/max/sum/any/all`` over one, ``str.join``, ``list.sort``, ``dict.fromkeys``,
+``random.shuffle/sample/choices``. A built-in call on at most that many items takes at most a
+few tenths of a second, and the next tick (before the next statement) notices the time spent.
+
 A refusal goes through the step budget (``engine.limits``), so it is sticky and becomes an
 incident naming the element and the limit.
 """
@@ -15,6 +23,7 @@ incident naming the element and the limit.
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 import math
 import operator
 import random
@@ -32,6 +41,7 @@ from powerflow.engine.limits import SMALL_BYTES, current_budget
 MAX_INT_BITS = 100_000  # about 30,000 decimal digits; multiplying or dividing stays < 10 ms
 MAX_POW_MOD_BITS = 2048  # pow(a, b, m): exponent and modulus
 MAX_WALK_NODES = 1_000_000  # values formatted or saved: items visited at most
+MAX_BUILD_ITEMS = MAX_WALK_NODES  # items one guarded operation may build or walk
 
 
 def _too_big_int(bits: int) -> None:
@@ -39,6 +49,26 @@ def _too_big_int(bits: int) -> None:
         f"would compute an integer of about {bits:,} bits; scripts are limited to "
         f"{MAX_INT_BITS:,} bits (numbers that large take minutes of CPU)"
     )
+
+
+def _items(source: Any) -> int:
+    """How many items iterating ``source`` gives (its length, or its length hint; 0 if unknown:
+    generators written in a script tick on every item)."""
+    if isinstance(source, _LAZY):
+        return source.items_hint
+    try:
+        return len(source)
+    except TypeError:
+        return operator.length_hint(source, 0)
+
+
+def _cap(items: int) -> None:
+    """Refuse an operation that would build or walk more than MAX_BUILD_ITEMS items."""
+    if items > MAX_BUILD_ITEMS:
+        current_budget().refuse(
+            f"would build or walk {items:,} items in one operation; scripts are limited to "
+            f"{MAX_BUILD_ITEMS:,} items per operation (as saved task data is)"
+        )
 
 
 def _charge(nbytes: int) -> None:
@@ -80,10 +110,14 @@ def guarded_mul(a: Any, b: Any) -> Any:
     if isinstance(a, _SEQUENCES) and hasattr(b, "__index__"):
         n = operator.index(b)
         _charge(_seq_bytes(a, n))
+        if isinstance(a, list | tuple):
+            _cap(len(a) * n)
         return a * n
     if isinstance(b, _SEQUENCES) and hasattr(a, "__index__"):
         n = operator.index(a)
         _charge(_seq_bytes(b, n))
+        if isinstance(b, list | tuple):
+            _cap(len(b) * n)
         return n * b
     if _is_int(a) and _is_int(b):
         bits = int(a).bit_length() + int(b).bit_length()
@@ -114,6 +148,8 @@ def guarded_add(a: Any, b: Any) -> Any:
     """``a + b`` charging the size of concatenated sequences (``s = s + s`` doubling)."""
     if isinstance(a, _SEQUENCES) and isinstance(b, _SEQUENCES):
         _charge(_seq_bytes(a, 1) + _seq_bytes(b, 1) + (3 * len(a) if _unit(b) > _unit(a) else 0))
+        if isinstance(a, list | tuple):
+            _cap(len(a) + len(b))
     return a + b
 
 
@@ -166,6 +202,16 @@ def guarded_format(value: Any, spec: str, conversion: int) -> str:
     if isinstance(value, _DATES):
         _charge(len(spec) * 12 * 4)  # a date's spec is a strftime format
     return format(value, spec)
+
+
+def guarded_display(kind: str, *parts: Any) -> Any:
+    """A list, tuple or set display with starred items (``[*l, x, *l]``): the items are counted
+    (and charged) before it is built."""
+    items = sum(_items(p) for p in parts)
+    _charge(items * 8)
+    _cap(items)
+    chained = itertools.chain.from_iterable(parts)
+    return list(chained) if kind == "list" else tuple(chained) if kind == "tuple" else set(chained)
 
 
 def guarded_value(value: Any) -> Any:
@@ -233,20 +279,74 @@ def _walk_size(value: Any) -> int:
     return size
 
 
-_COLLECTORS = (list, tuple, set, frozenset, sorted)
+class _LazyMap(map):  # type: ignore[type-arg]
+    """``map`` that knows how many items it will give at most (from its sources' lengths)."""
+
+    items_hint = 0
+
+    def __length_hint__(self) -> int:
+        return self.items_hint
+
+
+class _LazyFilter(filter):  # type: ignore[type-arg]
+    """``filter`` that knows how many items it will give at most."""
+
+    items_hint = 0
+
+    def __length_hint__(self) -> int:
+        return self.items_hint
+
+
+class _LazyEnumerate(enumerate):  # type: ignore[type-arg]
+    """``enumerate`` that knows how many items it will give."""
+
+    items_hint = 0
+
+    def __length_hint__(self) -> int:
+        return self.items_hint
+
+
+_LAZY = (_LazyMap, _LazyFilter, _LazyEnumerate)  # ``reversed`` has a length hint of its own
+for _kind, _plain in zip(_LAZY, (map, filter, enumerate), strict=True):
+    _kind.__name__ = _kind.__qualname__ = _plain.__name__
+
+
+def _lazy(kind: type, items: int, *args: Any, **kwargs: Any) -> Any:
+    made = kind(*args, **kwargs)
+    made.items_hint = items
+    return made
+
+
+_COLLECTORS = (list, tuple, set, frozenset, sorted, dict)
+_WALKERS = (min, max, any, all)
 
 
 def guarded_builtin_call(func: Any, *args: Any, **kwargs: Any) -> Any:
-    """A call of the name ``str``, ``repr``, ``list``, ``tuple``, ``set``, ``frozenset`` or
-    ``sorted``: if it is the built-in, the result's size is estimated first (a self-similar
-    structure of a few items can print as gigabytes; ``list(s)`` makes an object per character)."""
-    if args:
-        if func is str or func is repr:
-            _walk_size(args[0])
-        elif func in _COLLECTORS and isinstance(args[0], str | bytes | bytearray):
-            first = args[0]
+    """A call of a built-in that makes or walks a collection in one go (``list``, ``sorted``,
+    ``max``, ``map``, ...; see the module docstring): its items are counted and its size
+    estimated first (a self-similar structure of a few items can print as gigabytes;
+    ``list(s)`` makes an object per character)."""
+    if not args:
+        return func(*args, **kwargs)
+    first = args[0]
+    if func is str or func is repr:
+        _walk_size(first)
+    elif func in _COLLECTORS:
+        if isinstance(first, str | bytes | bytearray):
             per_item = 8 if isinstance(first, bytes | bytearray) or first.isascii() else 88
             _charge(len(first) * per_item)
+        items = _items(first)
+        _charge(items * (8 if func in (list, tuple, sorted) else 32))
+        _cap(items)
+    elif func in _WALKERS:
+        if len(args) == 1:
+            _cap(_items(first))
+    elif func is map and len(args) > 1:
+        return _lazy(_LazyMap, min(_items(a) for a in args[1:]), *args, **kwargs)
+    elif func is filter and len(args) == 2:
+        return _lazy(_LazyFilter, _items(args[1]), *args, **kwargs)
+    elif func is enumerate:
+        return _lazy(_LazyEnumerate, _items(first), *args, **kwargs)
     return func(*args, **kwargs)
 
 
@@ -287,6 +387,7 @@ def guarded_round(number: Any, ndigits: Any = None) -> Any:
 
 def guarded_sum(iterable: Iterable[Any], /, start: Any = 0) -> Any:
     """``sum()``; adding sequences goes through the ``+`` guard (``sum(lists, [])``)."""
+    _cap(_items(iterable))
     if isinstance(start, int | float):  # numbers (lists and strings fail as in Python)
         return sum(iterable, start)
     total = start
@@ -327,6 +428,7 @@ def _str_method(obj: str, name: str, method: Callable[..., Any]) -> Callable[...
                     n = min(n, operator.index(args[2]))
                 _charge((len(obj) + n * (len(new) - len(old))) * unit)
         elif name == "join" and args:
+            _cap(_items(args[0]))
             items = list(args[0])
             _charge(
                 (sum(len(i) if isinstance(i, str) else 0 for i in items) + len(obj) * len(items))
@@ -347,9 +449,28 @@ def _str_method(obj: str, name: str, method: Callable[..., Any]) -> Callable[...
 
 def _list_extend(obj: list[Any], method: Callable[..., Any]) -> Callable[..., Any]:
     def call(items: Any) -> Any:
-        if hasattr(items, "__len__"):
-            _charge(len(items) * 8)
+        count = _items(items)
+        _charge(count * 8)
+        _cap(len(obj) + count)
         return method(items)
+
+    return call
+
+
+def _list_sort(obj: list[Any], method: Callable[..., Any]) -> Callable[..., Any]:
+    def call(*, key: Any = None, reverse: bool = False) -> Any:
+        _cap(len(obj))
+        return method(key=key, reverse=reverse)
+
+    return call
+
+
+def _fromkeys(method: Callable[..., Any]) -> Callable[..., Any]:
+    def call(iterable: Any, value: Any = None) -> Any:
+        items = _items(iterable)
+        _charge(items * 32)
+        _cap(items)
+        return method(iterable, value)
 
     return call
 
@@ -400,6 +521,13 @@ def guarded_getattr(obj: Any, name: str, default: Any = None) -> Any:
             return _list_extend(obj, value)
         if obj is list:
             return lambda inst, items: guarded_getattr(inst, "extend")(items)
+    elif name == "sort":
+        if isinstance(obj, list):
+            return _list_sort(obj, value)
+        if obj is list:
+            return lambda inst, **k: guarded_getattr(inst, "sort")(**k)
+    elif name == "fromkeys" and isinstance(obj, type) and issubclass(obj, dict):
+        return _fromkeys(value)
     return value
 
 
@@ -469,11 +597,25 @@ class ScriptRandom(random.Random):
         _charge(n)
         return super().randbytes(n)
 
+    def shuffle(self, x: Any) -> None:
+        """As ``random.shuffle``, for sequences of up to MAX_BUILD_ITEMS items."""
+        _cap(len(x))
+        super().shuffle(x)
+
+    def sample(self, population: Any, k: int, *, counts: Any = None) -> list[Any]:
+        """As ``random.sample``, from and for up to MAX_BUILD_ITEMS items (Python may copy the
+        population)."""
+        k = operator.index(k)
+        _cap(max(k, _items(population) if counts is None else guarded_sum(counts)))
+        _charge(k * 8)
+        return super().sample(population, k, counts=counts)
+
     def choices(
         self, population: Any, weights: Any = None, *, cum_weights: Any = None, k: int = 1
     ) -> list[Any]:
         """As ``random.choices``, charged to the memory limit."""
         _charge(operator.index(k) * 8)
+        _cap(operator.index(k))
         return super().choices(population, weights, cum_weights=cum_weights, k=k)
 
 
@@ -513,6 +655,7 @@ GUARD_FUNCTIONS: dict[str, Any] = {
     "_mod_": guarded_mod,
     "_format_": guarded_format,
     "_sized_": guarded_value,
+    "_display_": guarded_display,
     "_print_": GuardedPrintCollector,
     "_call_": guarded_builtin_call,
 }

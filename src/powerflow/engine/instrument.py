@@ -1,8 +1,9 @@
 """The compile-time pass that lets the step budget and the size guards see a script run.
 
 ``LimitingTransformer`` extends RestrictedPython's policy: after its checks it inserts a call of
-``_tick_()`` (the step budget's ``tick``) at the top of every loop body, function body, lambda
-and comprehension clause, and routes size-taking operators and built-in calls through the guard
+``_tick_()`` (the step budget's ``tick``) before every statement (in module, function, class,
+loop, ``if``, ``try``, ``with`` and ``match`` bodies alike) and at the top of every lambda and
+comprehension clause, and routes size-taking operators and built-in calls through the guard
 functions of ``engine.guards`` (named ``_pow_``, ``_mul_``, ... in the script's globals).
 """
 
@@ -29,7 +30,10 @@ def _located(new: ast.AST, old: ast.AST) -> Any:
     return new
 
 
-_SIZED_CALLS = frozenset({"str", "repr", "list", "tuple", "set", "frozenset", "sorted"})
+_SIZED_CALLS = frozenset(
+    {"str", "repr", "list", "tuple", "set", "frozenset", "sorted", "dict"}
+    | {"map", "filter", "enumerate", "min", "max", "any", "all"}
+)
 
 _BINOP_GUARDS: dict[type[ast.operator], str] = {
     ast.Pow: "_pow_",
@@ -40,25 +44,38 @@ _BINOP_GUARDS: dict[type[ast.operator], str] = {
 }
 
 
+# nodes whose statement lists get a tick before each statement
+_BLOCKS = (
+    ast.Module,
+    ast.FunctionDef,
+    ast.ClassDef,
+    ast.For,
+    ast.While,
+    ast.If,
+    ast.With,
+    ast.Try,
+    ast.TryStar,
+    ast.ExceptHandler,
+    ast.match_case,
+)
+
+
 class LimitingTransformer(RestrictingNodeTransformer):
     """RestrictedPython's policy plus budget ticks and size guards (see the module docstring)."""
 
     def _tick(self, node: ast.AST) -> ast.Expr:
         return _located(ast.Expr(_call("_tick_")), node)  # type: ignore[no-any-return]
 
-    def visit_While(self, node: Any) -> Any:
-        node = super().visit_While(node)
-        node.body.insert(0, self._tick(node))
-        return node
-
-    def visit_For(self, node: Any) -> Any:
-        node = super().visit_For(node)
-        node.body.insert(0, self._tick(node))
-        return node
-
-    def visit_FunctionDef(self, node: Any) -> Any:
-        node = super().visit_FunctionDef(node)
-        node.body.insert(0, self._tick(node))
+    def visit_Module(self, node: Any) -> Any:
+        node = super().visit_Module(node)
+        for block in [n for n in ast.walk(node) if isinstance(n, _BLOCKS)]:
+            for field in ("body", "orelse", "finalbody"):
+                statements = getattr(block, field, None)
+                if isinstance(statements, list) and statements:
+                    ticked: list[ast.stmt] = []
+                    for statement in statements:
+                        ticked += (self._tick(statement), statement)
+                    setattr(block, field, ticked)
         return node
 
     def visit_Lambda(self, node: Any) -> Any:
@@ -110,11 +127,26 @@ class LimitingTransformer(RestrictingNodeTransformer):
         return node
 
     def _displayed(self, node: Any) -> Any:
+        """``[a, *b, c]`` becomes ``_display_("list", (a,), b, (c,))``: the guard counts the
+        items before building the display."""
         if isinstance(node.ctx if not isinstance(node, ast.Set) else None, ast.Store | ast.Del):
             return node
         if not any(isinstance(e, ast.Starred) for e in node.elts):
             return node
-        return _located(_call("_sized_", node), node)
+        parts: list[ast.expr] = []
+        single: list[ast.expr] = []
+        for element in node.elts:
+            if isinstance(element, ast.Starred):
+                if single:
+                    parts.append(ast.Tuple(elts=single, ctx=ast.Load()))
+                    single = []
+                parts.append(element.value)
+            else:
+                single.append(element)
+        if single:
+            parts.append(ast.Tuple(elts=single, ctx=ast.Load()))
+        kind = ast.Constant(type(node).__name__.lower())
+        return _located(_call("_display_", kind, *parts), node)
 
     def visit_List(self, node: Any) -> Any:
         return self._displayed(super().visit_List(node))

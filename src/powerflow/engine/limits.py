@@ -5,11 +5,14 @@ per-thread budget (``acquire``/``release``): CPU time (``time.thread_time``, so 
 and waiting do not count) spent inside scripts and expressions; a larger CPU budget for the whole
 step (SpiffWorkflow's own work included: a diagram that loops without waiting); and memory
 growth (the process's resident size above what it was when the step's first script began).
-Restricted code calls the budget's ``tick`` at the top of every loop body, function body, lambda
-and comprehension clause; every ``CHECK_EVERY`` ticks the clocks are read. Operator and method
-guards (``engine.guards``) estimate large results before computing them and ``charge`` them,
-which reads the memory sooner. Once a limit is exceeded the budget stays exceeded: every later
-tick raises again, so a script cannot catch its way past it.
+Restricted code calls the budget's ``tick`` before every statement and at the top of every
+lambda and comprehension clause. A tick reads only the cheap monotonic clock; once
+``CHECK_INTERVAL`` of wall time has passed since the last check it reads the thread's CPU time
+and the process's resident size (``check``), so one slow statement is noticed at the next tick.
+``settle`` checks again when a script or expression ends, and ``check_step`` when a step ends.
+Operator and method guards (``engine.guards``) estimate large results before computing them and
+``charge`` them, which reads the memory sooner. Once a limit is exceeded the budget stays
+exceeded: every later tick raises again, so a script cannot catch its way past it.
 
 The limits are set once at start-up with ``configure_limits`` (the engine reads no settings).
 """
@@ -21,7 +24,9 @@ import threading
 import time
 from dataclasses import dataclass
 
-CHECK_EVERY = 100  # ticks between clock readings: a tick costs ~0.1 µs, a reading ~2 µs
+_monotonic = time.monotonic  # vDSO: tens of nanoseconds
+
+CHECK_INTERVAL = 0.005  # wall seconds between checks: a tick costs ~0.1 µs, a check ~2.5 µs
 SMALL_BYTES = 64 * 1024  # results below this are not charged
 
 
@@ -92,13 +97,13 @@ class Budget:
     __slots__ = (
         "charged",
         "completed",
-        "count",
         "deadline",
         "depth",
         "entered",
         "exceeded",
         "limits",
         "max_bytes",
+        "next_check",
         "rss_base",
         "script_left",
         "step_deadline",
@@ -107,7 +112,7 @@ class Budget:
     def __init__(self, limits: ScriptLimits) -> None:
         now = time.thread_time()
         self.limits = limits
-        self.count = 0
+        self.next_check = _monotonic() + CHECK_INTERVAL
         self.completed = 0
         self.script_left = limits.cpu_seconds
         self.deadline = now + limits.cpu_seconds  # of the evaluation running now
@@ -135,16 +140,16 @@ class Budget:
             self.script_left -= time.thread_time() - self.entered
 
     def tick(self) -> bool:
-        """Called by restricted code on every loop iteration and call; cheap, returns True."""
-        self.count += 1
-        if self.count >= CHECK_EVERY:
+        """Called by restricted code before every statement, lambda and comprehension clause;
+        checks the limits once CHECK_INTERVAL has passed since the last check. Returns True."""
+        if _monotonic() >= self.next_check:
             self.check()
         return True
 
     def check(self) -> None:
         """Read the clocks; raise ScriptLimitExceeded (again) if a limit is or was exceeded."""
         if self.exceeded is None:
-            self.count = 0
+            self.next_check = _monotonic() + CHECK_INTERVAL
             self.charged = 0
             if self.depth and time.thread_time() > self.deadline:
                 self.exceeded = (
@@ -154,21 +159,22 @@ class Budget:
             elif self.rss_base >= 0 and resident_bytes() - self.rss_base > self.max_bytes:
                 self.exceeded = self._memory_reason()
         if self.exceeded is not None:
-            self.count = CHECK_EVERY  # every later tick checks, and raises, again
+            self.next_check = float("-inf")  # every later tick checks, and raises, again
             raise ScriptLimitExceeded(self.exceeded)
 
     def settle(self) -> None:
-        """After a script or expression: raise if a limit was exceeded (so a script that caught
-        the error still fails). No clock is read: the work since the last check is bounded."""
-        if self.exceeded is not None:
-            raise ScriptLimitExceeded(self.exceeded)
+        """At the end of a script or expression: check the CPU time and memory (a script that
+        went over fails even if nothing ticked since), and raise if a limit was exceeded before
+        (so a script that caught the error still fails)."""
+        self.check()
 
-    def check_step(self) -> None:
-        """After each completed task: stop a step that has run too long (a diagram that loops
-        through automatic tasks without ever waiting). The clock is read every 8th task."""
+    def check_step(self, *, final: bool = False) -> None:
+        """After each completed task (the clock is read every 8th) and at the end of the step
+        (``final``): stop a step that has run too long (a diagram that loops through automatic
+        tasks without ever waiting)."""
         self.completed += 1
         if (
-            self.completed % 8 == 0
+            (final or self.completed % 8 == 0)
             and self.exceeded is None
             and time.thread_time() > self.step_deadline
         ):

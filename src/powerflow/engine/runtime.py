@@ -369,6 +369,7 @@ def _run(
     try:
         action(workflow, recorder)
         workflow.do_engine_steps(did_complete_task=did_complete)
+        check_step(final=True)  # a step that went over in its last few tasks
     except Exception as exc:  # any failure of an automatic step: an incident
         incident = _incident_from(exc, workflow)
         recorder.events.append(

@@ -12,6 +12,7 @@ import ast
 import copy
 import datetime as _dt
 import math
+import reprlib
 import warnings
 from decimal import Decimal
 from functools import lru_cache
@@ -89,7 +90,8 @@ GUARDS: dict[str, Any] = {
 
 # Helpers available to scripts and expressions (module objects are safe: safer_getattr refuses
 # underscore names, and nothing in these modules reaches the file system or the network).
-# ``random`` is a fresh RandomModule in every evaluation (see ``_per_evaluation``).
+# ``random`` is a fresh RandomModule in every evaluation (see ``_per_evaluation``); ``string``
+# comes with RestrictedPython's utility built-ins.
 HELPERS: dict[str, Any] = {
     "math": GUARDED_MATH,
     "datetime": _dt.datetime,
@@ -125,7 +127,7 @@ def compile_script(source: str, mode: str) -> CodeType:
         if isinstance(node, ast.Import | ast.ImportFrom):
             raise ScriptRejected(
                 f"Line {node.lineno}: imports are not allowed in scripts; use the provided "
-                "helpers (math, datetime, timedelta, date, timezone)."
+                "helpers (math, random, string, datetime, timedelta, date, timezone)."
             )
     try:
         with warnings.catch_warnings():  # e.g. "Prints, but never reads 'printed'"
@@ -216,11 +218,33 @@ def _article(kind: str) -> str:
     return ("an " if kind[:1] in "aeiou" else "a ") + kind
 
 
+MAX_MESSAGE_CHARS = 500
+_MESSAGE_REPR = reprlib.Repr()
+_MESSAGE_REPR.maxstring = _MESSAGE_REPR.maxother = MAX_MESSAGE_CHARS
+_MESSAGE_REPR.maxlevel = 3
+
+
+def _message_of(value: Any) -> str:
+    """A readable text of at most MAX_MESSAGE_CHARS characters for what a script raised with
+    (``raise ValueError([1])``); containers are shown in part, so no huge repr is built."""
+    try:
+        text = _MESSAGE_REPR.repr(value)
+    except Exception:  # a script's __repr__ failed, or an integer too long to show
+        text = f"a {type(value).__name__}"
+    if len(text) > MAX_MESSAGE_CHARS:
+        text = text[: MAX_MESSAGE_CHARS - 3] + "..."
+    return text
+
+
 def _raise_converted(exc: BaseException, budget: Budget) -> NoReturn:
-    """Re-raise what a script raised as an ordinary error (a passed limit first)."""
+    """Re-raise what a script raised as an ordinary error (a passed limit first); an error
+    raised with something other than a text gets a short text instead (SpiffWorkflow expects
+    one, and its incident would otherwise lose the element)."""
     if isinstance(exc, Exception):
         if not isinstance(exc, ScriptLimitExceeded):
             budget.settle()
+            if exc.args and not isinstance(exc.args[0], str):
+                exc.args = (_message_of(exc.args[0]), *exc.args[1:])
         raise exc
     budget.settle()
     text = str(exc)
