@@ -22,7 +22,7 @@ from powerflow.services.auth import Principal
 from powerflow.services.events import event_hash, hashed_content
 from powerflow.services.instances import event_view
 from powerflow.services.views import EventView
-from powerflow.services.visibility import instance_not_found, may_see_instance
+from powerflow.services.visibility import check_instance
 
 
 @dataclass(frozen=True)
@@ -95,10 +95,9 @@ def trail(store: Store, principal: Principal, instance_id: str) -> AuditTrail:
     (its participants, monitors, auditors, administrators; NotFound for anyone else)."""
     with store.read() as session:
         instance = session.get(Instance, instance_id)
-        if instance is None or not may_see_instance(
-            session.connection(), principal, instance_id, instance.started_by
-        ):
-            raise instance_not_found(instance_id)
+        started_by = instance.started_by if instance else None
+        check_instance(session.connection(), principal, instance_id, started_by)
+        assert instance is not None  # check_instance raised otherwise
         events = _events(session, instance_id)
         broken = _check(instance, events)
         return AuditTrail(instance_id, broken is None, broken, [event_view(e) for e in events])

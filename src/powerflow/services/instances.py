@@ -145,8 +145,8 @@ def get_instance(store: Store, principal: Principal, instance_id: str) -> Instan
     with store.read() as session:
         row = session.get(Instance, instance_id)
         conn = queries.connection(session)
-        if row is None or not may_see_instance(conn, principal, instance_id, row.started_by):
-            raise instance_not_found(instance_id)
+        check_instance(conn, principal, instance_id, row.started_by if row else None)
+        assert row is not None  # check_instance raised otherwise
         return _orm_view(store, session, row)
 
 
