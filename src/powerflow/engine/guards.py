@@ -107,18 +107,13 @@ def guarded_mul(a: Any, b: Any) -> Any:
         if bits > MAX_INT_BITS:
             _too_big_int(bits)
         return a * b
-    if isinstance(a, _SEQUENCES) and hasattr(b, "__index__"):
-        n = operator.index(b)
-        _charge(_seq_bytes(a, n))
-        if isinstance(a, list | tuple):
-            _cap(len(a) * n)
-        return a * n
-    if isinstance(b, _SEQUENCES) and hasattr(a, "__index__"):
-        n = operator.index(a)
-        _charge(_seq_bytes(b, n))
-        if isinstance(b, list | tuple):
-            _cap(len(b) * n)
-        return n * b
+    seq, count = (a, b) if isinstance(a, _SEQUENCES) else (b, a)  # repetition commutes
+    if isinstance(seq, _SEQUENCES) and hasattr(count, "__index__"):
+        n = operator.index(count)
+        _charge(_seq_bytes(seq, n))
+        if isinstance(seq, list | tuple):
+            _cap(len(seq) * n)
+        return seq * n
     if _is_int(a) and _is_int(b):
         bits = int(a).bit_length() + int(b).bit_length()
         if bits > MAX_INT_BITS:
