@@ -30,6 +30,16 @@ class Settings(BaseSettings):
     )
     timer_poll_seconds: float = Field(default=1.0, gt=0)
     log_level: str = "info"
+    time_zone: str = Field(
+        default="Asia/Shanghai",
+        description="IANA time zone of the business calendar: where working days start and end",
+    )
+    alert_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="How often the alert loop looks for deadlines and thresholds that have passed",
+    )
     script_cpu_seconds: float = Field(
         default=0.5,
         gt=0,

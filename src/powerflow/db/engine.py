@@ -12,6 +12,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -20,6 +21,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from powerflow.clock import Clock, SystemClock
 from powerflow.periodic import PeriodicThread
 
 log = logging.getLogger("powerflow.db")
@@ -57,6 +59,12 @@ class Store:
         self.commit_listeners: list[Callable[[], None]] = []
         self._checkpointer: WalCheckpointer | None = None
         self._writer: Connection | None = None
+        # The source of "now" for every recorded step and deadline; tests swap in a ManualClock.
+        self.clock: Clock = SystemClock()
+
+    def now(self) -> datetime:
+        """The current time by this store's clock (aware, UTC)."""
+        return self.clock.now()
 
     def start_checkpointer(self, interval: float = 0.2) -> None:
         """Checkpoint a SQLite file's write-ahead log from a background thread (no-op otherwise).

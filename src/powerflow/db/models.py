@@ -148,6 +148,14 @@ class Instance(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The power layer's clock (services/power/): the case's promised and statutory deadlines,
+    # when its clock was paused (None while it runs), its highest open alert level, and when the
+    # alert loop must next look at it (indexed: the loop reads only what is due).
+    promised_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    statutory_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    clock_paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    alert_level: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    next_alert_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)
 
 
 class Task(Base):
@@ -169,6 +177,10 @@ class Task(Base):
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     completed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # Highest alert level raised on this task (prompt, yellow, red) and when the alert loop
+    # must next look at it; both None when nothing is or will be due.
+    alert_level: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    next_alert_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)
 
 
 class TaskRole(Base):
@@ -246,3 +258,42 @@ class WebhookDelivery(Base):
     last_status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Alert(Base):
+    """A prompt, yellow or red signal on a case (and optionally one of its tasks).
+
+    ``dedupe_key`` names the threshold crossing (for example ``task:<id>:step:yellow`` or
+    ``violation:<id>``): it is unique, so each crossing raises exactly one alert even when
+    several workers or a restart look at it twice.
+    """
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        Index("ix_alerts_state_raised", "state", "raised_at"),
+        Index("ix_alerts_instance", "instance_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    level: Mapped[str] = mapped_column(String(8))
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    source: Mapped[str] = mapped_column(String(16))  # time_limit | rule
+    reason: Mapped[str] = mapped_column(String(64))  # e.g. step_limit_passed, R11
+    message: Mapped[str] = mapped_column(Text)
+    instance_id: Mapped[str] = mapped_column(String(36))
+    definition_key: Mapped[str] = mapped_column(String(255))
+    task_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    element_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    roles: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    persons: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    rule_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    rule_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    violation_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    acknowledged_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    acknowledge_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    resolution: Mapped[str | None] = mapped_column(String(64), nullable=True)

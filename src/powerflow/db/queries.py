@@ -12,12 +12,33 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Insert, Select, Table, bindparam, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Insert,
+    Select,
+    Table,
+    bindparam,
+    insert,
+    null,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import UpdateBase
 
-from powerflow.db.models import Definition, Deployment, Event, Instance, Task, TaskRole, User
+from powerflow.db.models import (
+    Alert,
+    Definition,
+    Deployment,
+    Event,
+    Instance,
+    Task,
+    TaskRole,
+    User,
+)
 
 INSTANCES = cast(Table, Instance.__table__)
 TASKS = cast(Table, Task.__table__)
@@ -47,6 +68,11 @@ INSTANCE_COLUMNS = (
     _I.created_at,
     _I.updated_at,
     _I.ended_at,
+    _I.promised_due_at,
+    _I.statutory_due_at,
+    _I.clock_paused_at,
+    _I.alert_level,
+    _I.next_alert_at,
 )
 _SELECT_INSTANCE = select(*INSTANCE_COLUMNS).where(_I.id == bindparam("instance_id"))
 _SELECT_INSTANCE_LOCKED = _SELECT_INSTANCE.with_for_update()
@@ -66,6 +92,11 @@ UPDATE_INSTANCE = (
         last_event_hash=bindparam("last_event_hash"),
         updated_at=bindparam("updated_at"),
         ended_at=bindparam("ended_at"),
+        promised_due_at=bindparam("promised_due_at"),
+        statutory_due_at=bindparam("statutory_due_at"),
+        clock_paused_at=bindparam("clock_paused_at"),
+        alert_level=bindparam("alert_level"),
+        next_alert_at=bindparam("next_alert_at"),
     )
 )
 
@@ -85,6 +116,7 @@ CLOSE_TASK = (
         state=bindparam("state"),
         ended_at=bindparam("ended_at"),
         completed_by=bindparam("completed_by"),
+        next_alert_at=null(),  # a closed task is never due again: out of the alert loop's index
     )
 )
 TASK_COLUMNS = (
@@ -101,6 +133,8 @@ TASK_COLUMNS = (
     _T.due_at,
     _T.ended_at,
     _T.completed_by,
+    _T.alert_level,
+    _T.next_alert_at,
 )
 _TASK_WITH_INSTANCE = (
     select(*TASK_COLUMNS, *INSTANCE_COLUMNS)
@@ -235,6 +269,11 @@ class InstanceRow:
     created_at: datetime
     updated_at: datetime
     ended_at: datetime | None
+    promised_due_at: datetime | None = None
+    statutory_due_at: datetime | None = None
+    clock_paused_at: datetime | None = None
+    alert_level: str | None = None
+    next_alert_at: datetime | None = None
 
 
 @dataclass
@@ -254,6 +293,8 @@ class TaskRow:
     due_at: datetime | None
     ended_at: datetime | None
     completed_by: str | None
+    alert_level: str | None = None
+    next_alert_at: datetime | None = None
 
 
 def connection(session: Session) -> Connection:
@@ -421,3 +462,23 @@ def insert_events(conn: Connection, events: list[dict[str, Any]]) -> None:
         finally:
             cursor.close()
     _INSERT_EVENT.execute(conn, events)
+
+
+ALERTS = cast(Table, Alert.__table__)
+
+
+def insert_alert(conn: Connection, values: dict[str, Any]) -> int | None:
+    """Insert an alert unless one with its ``dedupe_key`` exists; the new id, or None.
+
+    ``ON CONFLICT DO NOTHING`` on both dialects: two workers raising the same crossing at once
+    both succeed, one of them inserts.
+    """
+    dialect_insert: Any = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    stmt = (
+        dialect_insert(ALERTS)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(ALERTS.c.id)
+    )
+    new_id = conn.execute(stmt).scalar()
+    return int(new_id) if new_id is not None else None

@@ -103,6 +103,51 @@ class InstanceResumed(Payload):
     reason: str | None = None
 
 
+class AlertRaised(Payload):
+    """An alert was raised on the instance (a deadline passed, or a rule was broken)."""
+
+    alert_id: int
+    level: str
+    source: str
+    reason: str
+    message: str
+    rule_id: str | None = None
+    deadline_at: str | None = None
+
+
+class AlertAcknowledged(Payload):
+    """A monitor acknowledged an alert, with a comment."""
+
+    alert_id: int
+    level: str
+    comment: str | None = None
+
+
+class AlertResolved(Payload):
+    """An alert was resolved: its task completed, its instance ended, or by hand."""
+
+    alert_id: int
+    level: str
+    resolution: str
+
+
+class ViolationRecorded(Payload):
+    """A negative-list rule was broken by an act that went ahead (effect warn or record)."""
+
+    violation_id: int
+    rule_id: str
+    rule_version: int
+    effect: str
+    act: str
+    message: str
+    legal_basis: list[str]
+    evidence: dict[str, Any]
+
+
+class ViolationBlocked(ViolationRecorded):
+    """An act was refused by a blocking rule; the act itself was not applied."""
+
+
 PAYLOADS: dict[str, type[Payload]] = {
     "instance.started": InstanceStarted,
     "task.ready": TaskReady,
@@ -117,6 +162,11 @@ PAYLOADS: dict[str, type[Payload]] = {
     "instance.cancelled": InstanceCancelled,
     "instance.suspended": InstanceSuspended,
     "instance.resumed": InstanceResumed,
+    "alert.raised": AlertRaised,
+    "alert.acknowledged": AlertAcknowledged,
+    "alert.resolved": AlertResolved,
+    "violation.recorded": ViolationRecorded,
+    "violation.blocked": ViolationBlocked,
 }
 
 

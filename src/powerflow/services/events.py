@@ -17,7 +17,14 @@ MACHINE_ACTORS = frozenset({SYSTEM_ACTOR, TIMER_ACTOR_NAME})
 """Actor names of steps nobody took in person (the engine, the timer worker): no user may bear
 them, so that the audit trail never shows a person as the engine, or the engine as a person."""
 SYSTEM_EVENT_TYPES = frozenset(
-    {"gateway.decided", "timer.fired", "task.ready", "instance.completed", "instance.failed"}
+    {
+        "gateway.decided",
+        "timer.fired",
+        "task.ready",
+        "instance.completed",
+        "instance.failed",
+        "alert.raised",
+    }
 )
 
 

@@ -17,7 +17,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from powerflow import engine
 from powerflow.db import queries
 from powerflow.db.engine import DatabaseBusy, Store
-from powerflow.db.models import utcnow
 from powerflow.services.errors import Conflict, DomainError
 from powerflow.services.events import event_rows
 
@@ -78,7 +77,7 @@ def fail_instance(store: Store, instance_id: str, *, actor: str, message: str) -
         element_id = next(iter(engine.waiting_elements(row.state)), None)
         element_name = _element_name(conn, row.definition_id, element_id)
         incident = engine.Incident(element_id, element_name or element_id, message)
-        now = utcnow()
+        now = store.now()
         row.status = "failed"
         row.incident = incident.as_dict()
         row.next_timer_at = None

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from powerflow import engine
 from powerflow.db import queries
 from powerflow.db.engine import DatabaseBusy, Store
-from powerflow.db.models import Event, Instance, utcnow
+from powerflow.db.models import Event, Instance
 from powerflow.db.queries import InstanceRow
 from powerflow.services.auth import Principal
 from powerflow.services.definitions import (
@@ -102,7 +102,7 @@ def start_instance(
             check_start_variables(definition.catalog, variables)
             process = runnable(conn, definition)
             step = engine.start(process, variables)
-            now = utcnow()
+            now = store.now()
             row = InstanceRow(
                 id=str(uuid.uuid4()),
                 definition_id=definition.id,
@@ -244,7 +244,7 @@ def _step(
         with guard:
             step = run(runnable(conn, definition), row.state)
         tasks = record_step(
-            conn, row, definition, step, actor=principal.name, at=utcnow(), extra=extra
+            conn, row, definition, step, actor=principal.name, at=store.now(), extra=extra
         )
         return instance_view(row, definition, tasks)
 
@@ -291,7 +291,7 @@ def set_suspended(
             )
         if not suspend and row.status != "suspended":
             raise Conflict(f"Instance {instance_id} is {row.status}, not suspended.")
-        now = utcnow()
+        now = store.now()
         row.status = "suspended" if suspend else "running"
         row.updated_at = now
         kind = "instance.suspended" if suspend else "instance.resumed"

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from powerflow import engine
 from powerflow.db import queries
 from powerflow.db.engine import Store
-from powerflow.db.models import Instance, Task, TaskRole, utcnow
+from powerflow.db.models import Instance, Task, TaskRole
 from powerflow.db.queries import TaskRow
 from powerflow.services.auth import Principal
 from powerflow.services.definitions import definition_by_id, runnable
@@ -211,7 +211,7 @@ def _task_event(
     session.flush()
     instance = load_for_update(conn, task.instance_id)
     event = engine.StepEvent(kind, task.element_id, task.name, task.id, payload or {})
-    now = utcnow()
+    now = store.now()
     rows = event_rows(instance, [event], actor=principal.name, at=now)
     instance.updated_at = now
     if not queries.save_instance(conn, instance):
@@ -278,7 +278,7 @@ def _complete(
             definition,
             step,
             actor=principal.name,
-            at=utcnow(),
+            at=store.now(),
             completed_task_id=task_id,
             extra={"task.completed": {"role": role}},
         )

@@ -1,0 +1,96 @@
+"""Alerts: prompt, yellow and red signals on a case, raised exactly once per threshold crossing.
+
+``open_alert`` is the one way an alert comes into being, whoever raises it (the alert loop when
+a deadline passes, a rule when it is broken): it inserts the row under its unique dedupe key and
+returns the ``alert.raised`` event for the caller to append to the instance's chain in the same
+transaction. A second attempt at the same crossing inserts nothing and returns None.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection
+
+from powerflow.db import queries
+from powerflow.db.queries import InstanceRow
+from powerflow.engine import StepEvent
+
+ALERT_LEVELS = ("prompt", "yellow", "red")
+ALERT_STATES = ("open", "acknowledged", "resolved")
+
+
+def higher_level(a: str | None, b: str | None) -> str | None:
+    """The more severe of two alert levels (None is below prompt)."""
+    rank: dict[str | None, int] = {None: -1}
+    rank.update((level, i) for i, level in enumerate(ALERT_LEVELS))
+    return a if rank[a] >= rank[b] else b
+
+
+@dataclass(frozen=True)
+class AlertSpec:
+    """What is alerted: level, why (source and reason), a sentence, and what it is about."""
+
+    level: str
+    source: str  # "time_limit" or "rule"
+    reason: str  # e.g. "step_limit_passed", or the rule id
+    message: str
+    dedupe_key: str
+    task_id: str | None = None
+    element_id: str | None = None
+    element_name: str | None = None
+    roles: Sequence[str] = ()
+    persons: Sequence[str] = ()
+    rule_id: str | None = None
+    rule_version: int | None = None
+    violation_id: int | None = None
+    deadline_at: datetime | None = None
+
+
+def open_alert(
+    conn: Connection, instance: InstanceRow, spec: AlertSpec, *, at: datetime
+) -> StepEvent | None:
+    """Insert the alert unless this crossing was already alerted; its ``alert.raised`` event.
+
+    Raises the instance's ``alert_level`` (the caller saves the instance and appends the event
+    with ``event_rows`` in the same transaction).
+    """
+    if spec.level not in ALERT_LEVELS:
+        raise ValueError(f"unknown alert level {spec.level!r}")
+    alert_id = queries.insert_alert(
+        conn,
+        {
+            "dedupe_key": spec.dedupe_key[:200],
+            "level": spec.level,
+            "state": "open",
+            "source": spec.source,
+            "reason": spec.reason[:64],
+            "message": spec.message,
+            "instance_id": instance.id,
+            "definition_key": instance.definition_key,
+            "task_id": spec.task_id,
+            "element_id": spec.element_id,
+            "roles": list(spec.roles),
+            "persons": list(spec.persons),
+            "rule_id": spec.rule_id,
+            "rule_version": spec.rule_version,
+            "violation_id": spec.violation_id,
+            "deadline_at": spec.deadline_at,
+            "raised_at": at,
+        },
+    )
+    if alert_id is None:
+        return None
+    instance.alert_level = higher_level(instance.alert_level, spec.level)
+    payload = {
+        "alert_id": alert_id,
+        "level": spec.level,
+        "source": spec.source,
+        "reason": spec.reason,
+        "message": spec.message,
+        "rule_id": spec.rule_id,
+        "deadline_at": spec.deadline_at.isoformat() if spec.deadline_at else None,
+    }
+    return StepEvent("alert.raised", spec.element_id, spec.element_name, spec.task_id, payload)
