@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Float,
     Boolean,
     DateTime,
     ForeignKey,
@@ -297,3 +298,131 @@ class Alert(Base):
     acknowledge_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     resolution: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+# ----------------------------------------------------------------- negative-list rules (0007)
+
+
+class RuleVersion(Base):
+    """One version of an organisation-wide rule set through the API; a change is a new row.
+
+    The current rule is the highest version of its ``rule_id``; ``enabled`` False retires it.
+    Rules declared in BPMN files live in their definition's catalog instead.
+    """
+
+    __tablename__ = "rule_versions"
+    __table_args__ = (UniqueConstraint("rule_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rule_id: Mapped[str] = mapped_column(String(100))
+    version: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(32))
+    effect: Mapped[str] = mapped_column(String(8))
+    level: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    message: Mapped[str] = mapped_column(Text)
+    legal_basis: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    process_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    elements: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    acts: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    params: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Declaration(Base):
+    """A person's declared relationship or interest (recusal, R12); withdrawn, never deleted."""
+
+    __tablename__ = "declarations"
+    __table_args__ = (Index("ix_declarations_person", "person", "withdrawn_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person: Mapped[str] = mapped_column(String(100))
+    counterparty: Mapped[str] = mapped_column(String(255))
+    counterparty_norm: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    declared_by: Mapped[str] = mapped_column(String(100))
+    declared_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    withdrawn_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class RuleList(Base):
+    """A named list for ``list`` rules (R18), such as blacklisted suppliers."""
+
+    __tablename__ = "rule_lists"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RuleListEntry(Base):
+    """A value on a list; removal keeps the row (removed_at) for the record."""
+
+    __tablename__ = "rule_list_entries"
+    __table_args__ = (Index("ix_rule_list_entries_lookup", "list_name", "value_norm"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    list_name: Mapped[str] = mapped_column(ForeignKey("rule_lists.name"))
+    value: Mapped[str] = mapped_column(String(255))
+    value_norm: Mapped[str] = mapped_column(String(255))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    added_by: Mapped[str] = mapped_column(String(100))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    removed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class Violation(Base):
+    """A broken rule: which version, by whom, on what act, with its evidence and effect."""
+
+    __tablename__ = "violations"
+    __table_args__ = (
+        Index("ix_violations_occurred", "occurred_at"),
+        Index("ix_violations_instance", "instance_id"),
+        Index("ix_violations_rule", "rule_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    rule_id: Mapped[str] = mapped_column(String(100))
+    rule_version: Mapped[int] = mapped_column(Integer)
+    rule_source: Mapped[str] = mapped_column(String(8))  # bpmn | api
+    kind: Mapped[str] = mapped_column(String(32))
+    effect: Mapped[str] = mapped_column(String(8))
+    level: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    act: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text)
+    legal_basis: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    instance_id: Mapped[str] = mapped_column(String(36))
+    definition_key: Mapped[str] = mapped_column(String(255))
+    definition_version: Mapped[int] = mapped_column(Integer)
+    task_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    element_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RuleLedger(Base):
+    """What a ``cumulative`` rule sums: one row per completed guarded act (R13).
+
+    Keyed by the rule, the process and a hash of the key values, so the sum over a window is
+    one indexed range query.
+    """
+
+    __tablename__ = "rule_ledger"
+    __table_args__ = (
+        Index("ix_rule_ledger_sum", "rule_id", "definition_key", "key_hash", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    rule_id: Mapped[str] = mapped_column(String(100))
+    definition_key: Mapped[str] = mapped_column(String(255))
+    key_hash: Mapped[str] = mapped_column(String(64))
+    instance_id: Mapped[str] = mapped_column(String(36))
+    amount: Mapped[float] = mapped_column(Float)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -94,6 +94,7 @@ class CompiledProcess:
     warnings: list[Problem] = field(default_factory=list)
     accepts_data: AcceptsData = None
     start: StartInfo = field(default_factory=StartInfo)
+    rules: list[dict[str, Any]] = field(default_factory=list)
 
     def catalog(self) -> dict[str, Any]:
         """The JSON document stored with the definition: metadata, elements, flows, and what
@@ -104,6 +105,7 @@ class CompiledProcess:
             "flows": self.flows,
             "accepts_data": self.accepts_data,
             "start": self.start.as_dict(),
+            "rules": self.rules,
         }
 
 
@@ -522,6 +524,7 @@ def compile_bpmn(data: bytes, filename: str, *, max_bytes: int) -> CompileResult
                 warnings=[p for p in lint if p.severity == "warning"],
                 accepts_data=info.accepts_data,
                 start=info.start,
+                rules=info.rules,
             )
         )
     return CompileResult(digest, compiled, _located(problems, infos))
@@ -557,6 +560,7 @@ def _for_viewing(
         warnings or [],
         accepts_data=info.accepts_data,
         start=info.start,
+        rules=info.rules,
     )
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import isodate
 from lxml import etree
 
+from powerflow.engine.rules import RuleInvalid, element_references, from_element, normalize
 from powerflow.engine.types import FormField, Problem
 from powerflow.engine.xml import BPMN_NS
 
@@ -50,6 +51,7 @@ PF_ELEMENTS = (
     "risk",
     "disclosure",
     "acceptsData",
+    "rule",
 )
 SINGLE_ELEMENTS = ("powerItem", "timeLimit", "risk", "disclosure", "acceptsData")
 ANY_DATA = "*"
@@ -138,6 +140,7 @@ class ProcessInfo:
     elements: dict[str, ElementInfo]
     accepts_data: AcceptsData = None
     start: StartInfo = field(default_factory=StartInfo)
+    rules: list[dict[str, Any]] = field(default_factory=list)
 
 
 class _Reader:
@@ -176,6 +179,10 @@ class _Reader:
             seen.add(local)
             if local == "acceptsData":
                 continue  # read by accepts_data(), where the element kind is known
+            if local == "rule":
+                if where == "lane":
+                    self.problem(el, RULE_PLACE)
+                continue  # read by read_rules(), where every element of the process is known
             getattr(self, f"_pf_{local}")(el, from_pf, where)
         return {key: from_pf.get(key, value) for key, value in from_camunda.items()}
 
@@ -470,6 +477,9 @@ class _Reader:
         return required, readonly, tuple(limits)
 
 
+RULE_PLACE = (
+    "pf:rule belongs on a bpmn:process or on an activity (the element it guards), not on a lane."
+)
 ACCEPTS_DATA_PLACE = (
     "pf:acceptsData belongs on a bpmn:process, a start event or a human task (user task, manual "
     "task or task); move it there or remove it."
@@ -569,5 +579,72 @@ def read_process(process: etree._Element) -> tuple[ProcessInfo, list[Problem]]:
         elements=elements,
         accepts_data=reader.accepts_data(process, allowed=True),
         start=_start_info(process, reader),
+        rules=read_rules(process, reader, elements),
     )
     return info, reader.problems
+
+
+def read_rules(
+    process: etree._Element, reader: _Reader, elements: dict[str, ElementInfo]
+) -> list[dict[str, Any]]:
+    """The pf:rule declarations of a process and its activities, checked, in document order.
+
+    Each rule's ``elements`` is resolved here: its own attribute, else the activity it sits on,
+    else (on the process) the tasks a separation-of-duties rule names, or every human task.
+    Every element a rule names must be a human task of this process: rules are checked when a
+    person claims or completes a task.
+    """
+    human = [eid for eid, e in elements.items() if e.tag in HUMAN_TASK_TAGS]
+    ids = {str(n.get("id")) for n in process.iter() if isinstance(n.tag, str) and n.get("id")}
+    rules: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for el in process.iter(f"{{{PF_NS}}}rule"):
+        parent = el.getparent()
+        owner = parent.getparent() if parent is not None else None
+        if owner is None or etree.QName(parent).localname != "extensionElements":
+            continue
+        owner_tag = etree.QName(owner).localname
+        if owner_tag == "lane":
+            continue  # reported by metadata()
+        try:
+            rule = normalize(from_element(el), bpmn=True)
+        except RuleInvalid as exc:
+            reader.problem(el, str(exc))
+            continue
+        if rule["id"] in seen:
+            reader.problem(el, f"Rule id {rule['id']} is declared twice in this process.")
+            continue
+        seen.add(rule["id"])
+        if not rule["elements"]:
+            if owner is not process:
+                rule["elements"] = [str(owner.get("id") or "")]
+            elif rule["kind"] == "separation-of-duties":
+                rule["elements"] = list(rule["params"]["tasks"])
+            elif rule["kind"] == "required-before":
+                reader.problem(
+                    el,
+                    f"Rule {rule['id']} (required-before) on the process must say which "
+                    'elements it guards (elements="..."), or sit on the guarded task.',
+                )
+                continue
+            else:
+                rule["elements"] = list(human)
+        bad = False
+        for what, ref in element_references(rule):
+            if ref not in ids:
+                reader.problem(
+                    el, f"Rule {rule['id']}: {what} names '{ref}', which is no element of this "
+                    "process."
+                )
+                bad = True
+            elif ref not in human:
+                reader.problem(
+                    el,
+                    f"Rule {rule['id']}: {what} names '{ref}', which is not a human task (user "
+                    "task, manual task or task); rules are checked when a person claims or "
+                    "completes a task.",
+                )
+                bad = True
+        if not bad:
+            rules.append(rule)
+    return rules
