@@ -15,6 +15,7 @@ from powerflow.services import errors as e
 STATUS: dict[type[e.DomainError], int] = {
     e.Unauthenticated: 401,
     e.Forbidden: 403,
+    e.RuleViolated: 403,
     e.NotFound: 404,
     e.Conflict: 409,
     e.PayloadTooLarge: 413,

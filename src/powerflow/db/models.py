@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
-    Float,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,

@@ -633,8 +633,9 @@ def read_rules(
         for what, ref in element_references(rule):
             if ref not in ids:
                 reader.problem(
-                    el, f"Rule {rule['id']}: {what} names '{ref}', which is no element of this "
-                    "process."
+                    el,
+                    f"Rule {rule['id']}: {what} names '{ref}', which is no element of this "
+                    "process.",
                 )
                 bad = True
             elif ref not in human:

@@ -134,7 +134,7 @@ def _caps(value: Any) -> dict[str, float]:
     return caps
 
 
-def _convert(kind: str, value: Any, *, bpmn: bool) -> Any:  # noqa: C901 - one branch per type
+def _convert(kind: str, value: Any, *, bpmn: bool) -> Any:
     if kind == "var":
         if not isinstance(value, str) or not VARIABLE.match(value.strip()):
             raise RuleInvalid(f"'{value}' is not a variable name")
@@ -234,7 +234,9 @@ def normalize(raw: dict[str, Any], *, bpmn: bool = False) -> dict[str, Any]:
             f"Rule {rule_id} needs its sentence: what a clerk reads when the rule is broken."
         )
     if len(message) > MAX_MESSAGE:
-        raise RuleInvalid(f"Rule {rule_id}: the sentence may have at most {MAX_MESSAGE} characters.")
+        raise RuleInvalid(
+            f"Rule {rule_id}: the sentence may have at most {MAX_MESSAGE} characters."
+        )
     basis = raw.get("legal_basis") or []
     if isinstance(basis, str):
         basis = [basis]
@@ -247,7 +249,7 @@ def normalize(raw: dict[str, Any], *, bpmn: bool = False) -> dict[str, Any]:
     params_in = raw.get("params") or {}
     if not isinstance(params_in, dict):
         raise RuleInvalid(f"Rule {rule_id}: params must be an object.")
-    types = {name: kind_ for name, kind_ in ATTRIBUTES[kind].values()}
+    types = dict(ATTRIBUTES[kind].values())
     unknown = sorted(set(params_in) - set(types))
     if unknown:
         raise RuleInvalid(

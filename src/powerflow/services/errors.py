@@ -28,6 +28,15 @@ class Forbidden(DomainError):
     code = "forbidden"
 
 
+class RuleViolated(Forbidden):
+    """A negative-list rule refuses the act; ``detail`` names the rule, its version, sentence
+    and legal basis, and every blocking violation. ``blocked`` carries what the policy records
+    once the act has rolled back (services/power/policy.py)."""
+
+    code = "rule_violated"
+    blocked: Any = None
+
+
 class NotFound(DomainError):
     """The addressed resource does not exist (or the caller may not know it exists)."""
 

@@ -16,13 +16,20 @@ from powerflow.db.models import Instance, Task, TaskRole
 from powerflow.db.queries import TaskRow
 from powerflow.services.auth import Principal
 from powerflow.services.definitions import definition_by_id, runnable
-from powerflow.services.errors import Conflict, DomainError, Forbidden, InvalidInput
+from powerflow.services.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    RuleViolated,
+)
 from powerflow.services.events import event_rows
 from powerflow.services.forms import check_task_data, missing_required
 from powerflow.services.incidents import InstanceBroken, breakage_of, cause, record_breakage
 from powerflow.services.instances import load_for_update
+from powerflow.services.power import policy
 from powerflow.services.steps import instance_view, record_step, task_record
-from powerflow.services.views import InstanceView, Page, TaskRecord
+from powerflow.services.views import DefinitionView, InstanceView, Page, TaskRecord
 from powerflow.services.visibility import (
     may_see_instance_id,
     sees_everything,
@@ -96,12 +103,17 @@ def list_tasks(
 
 
 def _record(
-    store: Store, session: Session, task: Task, data: dict[str, Any] | None = None
+    store: Store,
+    session: Session,
+    task: Task,
+    data: dict[str, Any] | None = None,
+    definition: DefinitionView | None = None,
 ) -> TaskRecord:
-    instance_definition = session.scalar(
-        select(Instance.definition_id).where(Instance.id == task.instance_id)
-    )
-    definition = definition_by_id(store, session.connection(), int(instance_definition or 0))
+    if definition is None:
+        instance_definition = session.scalar(
+            select(Instance.definition_id).where(Instance.id == task.instance_id)
+        )
+        definition = definition_by_id(store, session.connection(), int(instance_definition or 0))
     return task_record(task, definition, data=data)
 
 
@@ -160,21 +172,46 @@ def _check_actor(conn: Connection, principal: Principal, task: Task | TaskRow) -
 
 
 def claim(store: Store, principal: Principal, task_id: str) -> TaskRecord:
-    """Assign a ready task to the caller; 409 if someone else holds it."""
+    """Assign a ready task to the caller; 409 if someone else holds it, 403 if a rule refuses.
+
+    A refusal by a rule rolls the claim back, then records the attempt on the instance.
+    """
+    try:
+        return _claim(store, principal, task_id)
+    except RuleViolated as exc:
+        policy.record_blocked(store, exc)
+        raise
+
+
+def _claim(store: Store, principal: Principal, task_id: str) -> TaskRecord:
     with store.write() as session:
         task = _visible_task(session, principal, task_id)
-        _check_actor(session.connection(), principal, task)
+        conn = session.connection()
+        _check_actor(conn, principal, task)
         if task.state != "ready":
             raise Conflict(f"Task '{task.name}' is {task.state}; it cannot be claimed.")
-        status = session.scalar(select(Instance.status).where(Instance.id == task.instance_id))
+        found = session.execute(
+            select(Instance.status, Instance.definition_id).where(Instance.id == task.instance_id)
+        ).first()
+        status, definition_id = found if found is not None else (None, 0)
         if status != "running":
             raise Conflict(f"Instance {task.instance_id} is {status}; its tasks cannot be claimed.")
         if task.assignee not in (None, principal.name):
             raise Conflict(f"Task '{task.name}' is already claimed by {task.assignee}.")
+        definition = definition_by_id(store, conn, int(definition_id))
         if task.assignee is None:
+            outcome = policy.check(
+                store,
+                conn,
+                act="claim",
+                principal=principal,
+                definition=definition,
+                task=task,
+                load_instance=lambda: load_for_update(conn, task.instance_id),
+            )
             task.assignee = principal.name
-            _task_event(store, session, task, "task.claimed", principal)
-        return _record(store, session, task)
+            _task_event(store, session, task, "task.claimed", principal, outcome=outcome)
+        return _record(store, session, task, definition=definition)
 
 
 def unclaim(store: Store, principal: Principal, task_id: str) -> TaskRecord:
@@ -205,13 +242,16 @@ def _task_event(
     kind: str,
     principal: Principal,
     payload: dict[str, Any] | None = None,
+    outcome: policy.Outcome | None = None,
 ) -> None:
-    """Record a claim or release on the instance's event chain (the instance version moves)."""
+    """Record a claim or release on the instance's event chain (the instance version moves),
+    after what the rules found of a claim (warn and record violations)."""
     conn = queries.connection(session)
     session.flush()
     instance = load_for_update(conn, task.instance_id)
     event = engine.StepEvent(kind, task.element_id, task.name, task.id, payload or {})
     now = store.now()
+    policy.record(conn, instance, outcome, at=now)
     rows = event_rows(instance, [event], actor=principal.name, at=now)
     instance.updated_at = now
     if not queries.save_instance(conn, instance):
@@ -237,6 +277,9 @@ def complete(
         return _complete(store, principal, task_id, data)
     except InstanceBroken as broken:
         raise record_breakage(store, broken, actor=principal.name) from None
+    except RuleViolated as exc:  # the act rolled back; the attempt is recorded on its own
+        policy.record_blocked(store, exc)
+        raise
 
 
 def _complete(
@@ -264,6 +307,16 @@ def _complete(
             )
         else:
             check_task_data(catalog, element_id, data, {})
+        outcome = policy.check(
+            store,
+            conn,
+            act="complete",
+            principal=principal,
+            definition=definition,
+            task=task,
+            load_instance=lambda: instance,
+            submitted=data,
+        )
         with breakage_of(instance.id, "advanced"):
             try:
                 step = engine.complete_task(
@@ -272,13 +325,15 @@ def _complete(
             except (engine.TaskNotReady, engine.TaskNotFound, engine.InstanceNotRunning) as exc:
                 raise Conflict(f"Task '{task.name}' cannot be completed now: {exc}.") from None
         role = next((r for r in task.roles if r in principal.roles), None)
+        now = store.now()
+        policy.record(conn, instance, outcome, at=now)
         tasks = record_step(
             conn,
             instance,
             definition,
             step,
             actor=principal.name,
-            at=store.now(),
+            at=now,
             completed_task_id=task_id,
             extra={"task.completed": {"role": role}},
         )

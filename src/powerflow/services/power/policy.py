@@ -1,0 +1,287 @@
+"""The one policy point of claim and completion: every applicable rule, in a fixed order.
+
+``check`` runs inside the act's write transaction, after the role and state checks and before
+the engine runs (completion) or the assignee is written (claim). With no rule guarding the act
+it returns None at the cost of a dictionary lookup. Otherwise every rule is evaluated and the
+violations collected:
+
+- any ``block`` violation raises RuleViolated (403): the act's transaction rolls back, and the
+  caller then calls ``record_blocked``, which writes the violations, their ``violation.blocked``
+  events and alerts in a transaction of their own;
+- ``warn`` and ``record`` violations come back in an Outcome, which the caller writes with
+  ``record`` in the act's own transaction (with the ``cumulative`` rules' ledger rows).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert
+
+from powerflow.db import queries
+from powerflow.db.engine import Store
+from powerflow.db.models import RuleLedger, Violation
+from powerflow.db.queries import InstanceRow
+from powerflow.engine import StepEvent
+from powerflow.services.auth import Principal
+from powerflow.services.errors import Conflict, RuleViolated
+from powerflow.services.events import event_rows
+from powerflow.services.power.alerts import AlertSpec, open_alert
+from powerflow.services.power.checks import (
+    CHECKS,
+    DEFAULT_TIME_ZONE,
+    Facts,
+    cumulative_key,
+    number,
+)
+from powerflow.services.power.rules import Rule, applicable
+from powerflow.services.views import DefinitionView
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Found:
+    """One broken rule and what showed it."""
+
+    rule: Rule
+    evidence: dict[str, Any]
+
+
+@dataclass
+class Outcome:
+    """What an allowed act must record: its warn/record violations and ledger rows."""
+
+    act: str
+    actor: str
+    task_id: str
+    task_name: str
+    element_id: str
+    roles: list[str]
+    found: list[Found] = field(default_factory=list)
+    ledger: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Blocked:
+    """A refused act: what ``record_blocked`` writes after the act rolled back."""
+
+    outcome: Outcome
+    instance_id: str
+
+
+def _time_zone(store: Store) -> str:
+    return str(getattr(store, "time_zone", None) or DEFAULT_TIME_ZONE)
+
+
+def check(
+    store: Store,
+    conn: Connection,
+    *,
+    act: str,
+    principal: Principal,
+    definition: DefinitionView,
+    task: Any,
+    load_instance: Callable[[], InstanceRow],
+    submitted: dict[str, Any] | None = None,
+) -> Outcome | None:
+    """Evaluate the rules guarding this act; None when nothing needs recording.
+
+    Raises RuleViolated when a ``block`` rule is broken (the caller lets it roll the act back
+    and then calls ``record_blocked``).
+    """
+    rules = applicable(store, conn, definition, task.element_id, act)
+    if not rules:
+        return None
+    facts = Facts(
+        conn=conn,
+        act=act,
+        actor=principal,
+        element_id=task.element_id,
+        task_id=task.id,
+        load_instance=load_instance,
+        submitted=submitted or {},
+        now=store.now(),
+        time_zone=_time_zone(store),
+    )
+    outcome = Outcome(act, principal.name, task.id, task.name, task.element_id, list(task.roles))
+    for rule in rules:
+        evidence = CHECKS[rule.kind](rule, facts)
+        if evidence is not None:
+            outcome.found.append(Found(rule, evidence))
+        if rule.kind == "cumulative" and act == "complete":
+            keyed = cumulative_key(rule, facts)
+            if keyed is not None:
+                outcome.ledger.append(
+                    {
+                        "rule_id": rule.id,
+                        "definition_key": facts.instance.definition_key,
+                        "key_hash": keyed[0],
+                        "instance_id": facts.instance.id,
+                        "amount": number(facts.data.get(rule.params["variable"])) or 0.0,
+                        "occurred_at": facts.now,
+                    }
+                )
+    blocking = [f for f in outcome.found if f.rule.effect == "block"]
+    if blocking:
+        outcome.found = blocking
+        outcome.ledger = []
+        raise _refusal(outcome, facts.instance.id)
+    if not outcome.found and not outcome.ledger:
+        return None
+    return outcome
+
+
+def _described(found: Found) -> dict[str, Any]:
+    rule = found.rule
+    return {
+        "rule_id": rule.id,
+        "rule_version": rule.version,
+        "source": rule.source,
+        "kind": rule.kind,
+        "message": rule.message,
+        "legal_basis": list(rule.legal_basis),
+        "evidence": found.evidence,
+    }
+
+
+def _refusal(outcome: Outcome, instance_id: str) -> RuleViolated:
+    first = outcome.found[0].rule
+    basis = "; ".join(first.legal_basis)
+    detail = f"{first.message} (rule {first.id}" + (f"; {basis})" if basis else ")")
+    exc = RuleViolated(detail)
+    exc.detail = {
+        "rule_id": first.id,
+        "rule_version": first.version,
+        "message": first.message,
+        "legal_basis": list(first.legal_basis),
+        "violations": [_described(f) for f in outcome.found],
+    }
+    exc.blocked = Blocked(outcome, instance_id)
+    return exc
+
+
+def record(
+    conn: Connection, instance: InstanceRow, outcome: Outcome | None, *, at: datetime
+) -> None:
+    """Write an allowed act's violations (``violation.recorded``, alerts) and ledger rows.
+
+    Appends the events to the instance's chain; the caller saves the instance in the same
+    transaction (its step or claim event follows these).
+    """
+    if outcome is None:
+        return
+    if outcome.ledger:
+        conn.execute(insert(RuleLedger), outcome.ledger)
+    if outcome.found:
+        events = _violations(conn, instance, outcome, "violation.recorded", at)
+        queries.insert_events(conn, event_rows(instance, events, actor=outcome.actor, at=at))
+
+
+def _violations(
+    conn: Connection, instance: InstanceRow, outcome: Outcome, event_type: str, at: datetime
+) -> list[StepEvent]:
+    events: list[StepEvent] = []
+    for found in outcome.found:
+        rule = found.rule
+        violation_id = conn.execute(
+            insert(Violation).returning(Violation.id),
+            {
+                "rule_id": rule.id,
+                "rule_version": rule.version,
+                "rule_source": rule.source,
+                "kind": rule.kind,
+                "effect": rule.effect,
+                "level": rule.level,
+                "act": outcome.act,
+                "message": rule.message,
+                "legal_basis": list(rule.legal_basis),
+                "evidence": found.evidence,
+                "instance_id": instance.id,
+                "definition_key": instance.definition_key,
+                "definition_version": instance.definition_version,
+                "task_id": outcome.task_id,
+                "element_id": outcome.element_id,
+                "actor": outcome.actor,
+                "occurred_at": at,
+            },
+        ).scalar_one()
+        events.append(
+            StepEvent(
+                event_type,
+                outcome.element_id,
+                outcome.task_name,
+                outcome.task_id,
+                {
+                    "violation_id": int(violation_id),
+                    "rule_id": rule.id,
+                    "rule_version": rule.version,
+                    "effect": rule.effect,
+                    "act": outcome.act,
+                    "message": rule.message,
+                    "legal_basis": list(rule.legal_basis),
+                    "evidence": found.evidence,
+                },
+            )
+        )
+        if rule.level is not None:
+            alert = open_alert(
+                conn,
+                instance,
+                AlertSpec(
+                    level=rule.level,
+                    source="rule",
+                    reason=rule.id,
+                    message=rule.message,
+                    dedupe_key=f"violation:{violation_id}",
+                    task_id=outcome.task_id,
+                    element_id=outcome.element_id,
+                    element_name=outcome.task_name,
+                    roles=outcome.roles,
+                    persons=[outcome.actor],
+                    rule_id=rule.id,
+                    rule_version=rule.version,
+                    violation_id=int(violation_id),
+                ),
+                at=at,
+            )
+            if alert is not None:
+                events.append(alert)
+    return events
+
+
+class _Moved(Exception):
+    """The instance changed between loading and saving: roll back and try again."""
+
+
+def record_blocked(store: Store, exc: RuleViolated, *, attempts: int = 3) -> None:
+    """After a refused act rolled back: its violations, ``violation.blocked`` events and
+    alerts, in a transaction of their own (retried if the instance moved meanwhile).
+
+    The instance's state, data and tasks stay as they were; only its event chain (and alert
+    level) moves.
+    """
+    blocked = exc.blocked
+    if not isinstance(blocked, Blocked):
+        return
+    for _ in range(attempts):
+        try:
+            with store.begin(write=True) as conn:
+                instance = queries.load_instance(conn, blocked.instance_id, lock=True)
+                if instance is None:
+                    return
+                at = store.now()
+                events = _violations(conn, instance, blocked.outcome, "violation.blocked", at)
+                rows = event_rows(instance, events, actor=blocked.outcome.actor, at=at)
+                if not queries.save_instance(conn, instance):
+                    raise _Moved
+                queries.insert_events(conn, rows)
+                return
+        except _Moved:
+            continue
+    log.warning("could not record the blocked attempt on instance %s", blocked.instance_id)
+    raise Conflict(f"Instance {blocked.instance_id} was changed concurrently; retry.")
