@@ -19,6 +19,7 @@ from powerflow.api.routers import (
     definitions,
     events,
     instances,
+    rules,
     system,
     tasks,
     users,
@@ -124,6 +125,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         definitions.router,
         webhooks.router,
         users.router,
+        rules.router,
     ):
         app.include_router(router)
     app.add_middleware(
