@@ -30,9 +30,7 @@ PROCESS = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-def process_xml(
-    key: str, *, review: str = "", prepare: str = "", process: str = ""
-) -> str:
+def process_xml(key: str, *, review: str = "", prepare: str = "", process: str = "") -> str:
     """The two-task process (prepare by preparer, review by reviewer) with rules placed."""
     return PROCESS.format(
         key=key, review_rules=review, prepare_rules=prepare, process_rules=process

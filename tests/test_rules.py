@@ -40,9 +40,12 @@ def _declare(api: Api, users: dict[str, dict[str, str]], key: str) -> None:
 
 
 def _blacklist(api: Api, users: dict[str, dict[str, str]], key: str) -> None:
-    assert api.client.put(
-        "/v1/lists/blacklist", headers=api.admin, json={"description": "Barred suppliers"}
-    ).status_code == 201
+    assert (
+        api.client.put(
+            "/v1/lists/blacklist", headers=api.admin, json={"description": "Barred suppliers"}
+        ).status_code
+        == 201
+    )
     added = api.client.post(
         "/v1/lists/blacklist/entries",
         headers=api.admin,
@@ -70,9 +73,7 @@ def run_through(
 
 
 SCENARIOS: dict[str, Scenario] = {
-    "separation-of-duties": Scenario(
-        'tasks="prepare,review"', bad={}, good={}, bad_actor="maker"
-    ),
+    "separation-of-duties": Scenario('tasks="prepare,review"', bad={}, good={}, bad_actor="maker"),
     "authority": Scenario(
         'variable="amount" caps="reviewer:1000;director:100000"',
         bad={"amount": 5000},
