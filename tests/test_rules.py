@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from conftest import Api
 from rules_support import complete, deploy_xml, process_xml, snapshot, start, types
 
