@@ -329,6 +329,69 @@ def _claimed_by_holder(w: World, case: Case) -> None:
     assert got.status_code == 200, got.text
 
 
+PROBE_RULE = {  # guards no deployed process: the probes change nothing else
+    "kind": "reason-required",
+    "message": "A probe rule.",
+    "process_key": "no-such-process",
+    "params": {"variable": "x", "values": "no", "reason": "why"},
+}
+
+
+def _rule(method: str, ok: tuple[int, ...] = (200,)) -> Callable[[World, str, Case], str]:
+    """A rules route on an API rule the administrator (re)writes first."""
+
+    def call(w: World, caller: str, case: Case) -> str:
+        made = w.client.put("/v1/rules/PROBE-1", headers=w.users["admin"], json=PROBE_RULE)
+        assert made.status_code in (200, 201), made.text
+        body = PROBE_RULE if method == "PUT" else None
+        got = w.request(method, "/v1/rules/PROBE-1", headers=w.h(caller, case), json=body)
+        return judged(got, ok)
+
+    return call
+
+
+def _declare(w: World, caller: str, case: Case) -> str:
+    body = {"counterparty": "Probe Co", "kind": "other"}
+    return judged(w.client.post("/v1/declarations", headers=w.h(caller, case), json=body), (201,))
+
+
+def _withdraw(w: World, caller: str, case: Case) -> str:
+    """Withdrawing the starter's declaration (made for them by the administrator)."""
+    made = w.client.post(
+        "/v1/declarations",
+        headers=w.users["admin"],
+        json={"counterparty": "Probe Co", "kind": "other", "person": "starter"},
+    )
+    assert made.status_code == 201, made.text
+    got = w.request("DELETE", f"/v1/declarations/{made.json()['id']}", headers=w.h(caller, case))
+    return judged(got)
+
+
+def _list(
+    method: str, suffix: str = "", ok: tuple[int, ...] = (200,)
+) -> Callable[[World, str, Case], str]:
+    """A lists route on the list ``probe`` (with a fresh entry for deletion)."""
+
+    def call(w: World, caller: str, case: Case) -> str:
+        admin = w.users["admin"]
+        made = w.client.put("/v1/lists/probe", headers=admin, json={"description": "Probe"})
+        assert made.status_code in (200, 201), made.text
+        value = f"v-{uuid.uuid4().hex[:8]}"
+        body: dict[str, str] | None = None
+        path = f"/v1/lists/probe{suffix}"
+        if method == "PUT":
+            body = {"description": "Probe"}
+        elif method == "POST":
+            body = {"value": value, "reason": "probe"}
+        elif method == "DELETE":
+            added = w.client.post(f"{path[:-1]}", headers=admin, json={"value": value})
+            assert added.status_code == 201, added.text
+            path += value
+        return judged(w.request(method, path, headers=w.h(caller, case), json=body), ok)
+
+    return call
+
+
 def _inst(suffix: str = "") -> Callable[[Case], str]:
     return lambda case: f"/v1/instances/{case.instance_id}{suffix}"
 
@@ -381,6 +444,19 @@ PROBES: dict[str, Probe] = {
     "GET /v1/users/{name}": _user("GET"),
     "PATCH /v1/users/{name}": _user("PATCH"),
     "POST /v1/users/{name}/token": _user("POST", "/token"),
+    "GET /v1/rules": _get(lambda _: "/v1/rules"),
+    "GET /v1/rules/{rule_id}": Probe(_rule("GET")),
+    "PUT /v1/rules/{rule_id}": Probe(_rule("PUT", ok=(200, 201))),
+    "DELETE /v1/rules/{rule_id}": Probe(_rule("DELETE")),
+    "GET /v1/violations": _get(lambda _: "/v1/violations"),
+    "POST /v1/declarations": Probe(_declare),
+    "GET /v1/declarations": _get(lambda _: "/v1/declarations"),
+    "DELETE /v1/declarations/{declaration_id}": Probe(_withdraw),
+    "GET /v1/lists": _get(lambda _: "/v1/lists"),
+    "PUT /v1/lists/{name}": Probe(_list("PUT", ok=(200, 201))),
+    "GET /v1/lists/{name}": Probe(_list("GET")),
+    "POST /v1/lists/{name}/entries": Probe(_list("POST", "/entries", ok=(201,))),
+    "DELETE /v1/lists/{name}/entries/{value}": Probe(_list("DELETE", "/entries/")),
 }
 
 
