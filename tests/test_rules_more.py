@@ -315,3 +315,24 @@ def test_a_process_level_rule_guards_every_human_task(api: Api, tmp_path: Path) 
     assert [(v["element_id"], v["level"]) for v in found] == [("prepare", None)]
     assert api.client.get("/v1/violations?effect=bad", headers=api.admin).status_code == 422
     assert api.client.get("/v1/violations", headers=users["maker"]).status_code == 403
+
+
+def test_the_published_schema_takes_the_documented_rules() -> None:
+    import re
+
+    from lxml import etree
+
+    from powerflow.engine.rules import from_element, normalize
+
+    root = Path(__file__).resolve().parents[1]
+    schema = etree.XMLSchema(etree.parse(str(root / "api" / "powerflow-bpmn-extensions.xsd")))
+    doc = (root / "docs" / "extensions.md").read_text()
+    examples = re.findall(r"<pf:rule\s.*?</pf:rule>", doc, re.S)
+    assert len(examples) >= 10
+    pf = 'xmlns:pf="urn:powerflow:bpmn:1.0" '
+    for example in examples:
+        element = etree.fromstring(example.replace("<pf:rule", f"<pf:rule {pf}", 1))
+        assert schema.validate(element), (example, schema.error_log)
+        assert normalize(from_element(element), bpmn=True)["message"]
+    wrong = f'<pf:rule {pf}id="a" kind="nonsense">T.</pf:rule>'
+    assert not schema.validate(etree.fromstring(wrong))
