@@ -221,7 +221,7 @@ def test_recusal_follows_declarations_and_their_withdrawal(api: Api, tmp_path: P
         api.client.delete(
             f"/v1/declarations/{declared.json()['id']}", headers=users["maker"]
         ).status_code
-        == 404
+        == 403
     )
     withdrawn = api.client.delete(
         f"/v1/declarations/{declared.json()['id']}", headers=users["checker"]

@@ -9,13 +9,13 @@ rule's ``require`` in the same RestrictedPython sandbox as gateway conditions.
 
 from __future__ import annotations
 
-import copy
 import math
 import re
 from fractions import Fraction
 from typing import Any
 
 import isodate
+import orjson
 from lxml import etree
 
 from powerflow.engine.scripting import RESTRICTED_ENGINE, ScriptRejected, compile_script
@@ -331,8 +331,8 @@ def element_references(rule: dict[str, Any]) -> list[tuple[str, str]]:
 def evaluate_require(source: str, names: dict[str, Any]) -> bool:
     """Whether an expression rule's ``require`` holds; raises what the expression raised.
 
-    Runs in the gateway conditions' sandbox and budget; the names are deep-copied, so the
-    expression cannot change instance data.
+    Runs in the gateway conditions' sandbox and budget on a copy of the names (plain JSON), so
+    the expression cannot change instance data.
     """
-    scope = copy.deepcopy(names)
+    scope = orjson.loads(orjson.dumps(names))
     return bool(RESTRICTED_ENGINE.environment.evaluate(source, scope))

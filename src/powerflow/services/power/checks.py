@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,17 +25,23 @@ from powerflow.engine.rules import CALENDAR_YEAR, evaluate_require
 from powerflow.services.auth import Principal
 from powerflow.services.power.declarations import active_counterparties, normalized
 from powerflow.services.power.lists import listed
+from powerflow.services.power.prepared import PreparedRows
 from powerflow.services.power.rules import Rule
 
 DEFAULT_TIME_ZONE = "Asia/Shanghai"
-_HISTORY = select(Task.element_id, Task.state, Task.completed_by, Task.assignee).where(
-    Task.instance_id == bindparam("instance_id")
+_HISTORY = PreparedRows(
+    select(Task.element_id, Task.state, Task.completed_by, Task.assignee).where(
+        Task.instance_id == bindparam("instance_id")
+    )
 )
-_LEDGER_SUM = select(func.coalesce(func.sum(RuleLedger.amount), 0.0)).where(
-    RuleLedger.rule_id == bindparam("rule_id"),
-    RuleLedger.definition_key == bindparam("definition_key"),
-    RuleLedger.key_hash == bindparam("key_hash"),
-    RuleLedger.occurred_at >= bindparam("since"),
+_LEDGER_SUM = PreparedRows(
+    select(func.sum(RuleLedger.amount)).where(
+        RuleLedger.rule_id == bindparam("rule_id"),
+        RuleLedger.definition_key == bindparam("definition_key"),
+        RuleLedger.key_hash == bindparam("key_hash"),
+        RuleLedger.occurred_at >= bindparam("since"),
+    ),
+    decode=False,  # a float or Decimal from the driver, None for no rows
 )
 
 
@@ -67,7 +73,7 @@ class Facts:
     def history(self) -> list[dict[str, Any]]:
         """Who did what in this instance, from its task rows: completions and held claims."""
         out: list[dict[str, Any]] = []
-        rows = self.conn.execute(_HISTORY, {"instance_id": self.instance.id})
+        rows = _HISTORY.all(self.conn, {"instance_id": self.instance.id})
         for element_id, state, completed_by, assignee in rows:
             if state == "completed" and completed_by:
                 out.append({"element_id": element_id, "actor": completed_by, "act": "completed"})
@@ -88,7 +94,29 @@ class Facts:
             "key_hash": key_hash,
             "since": since,
         }
-        return float(self.conn.execute(_LEDGER_SUM, params).scalar() or 0.0)
+        rows = _LEDGER_SUM.all(self.conn, params)
+        return float(rows[0][0] or 0.0) if rows else 0.0
+
+    @cached_property
+    def sandbox_names(self) -> dict[str, Any]:
+        """The names an expression sees (plain JSON: a copy is cheap and isolates each)."""
+        return {
+            "data": self.data,
+            "actor": self.actor.name,
+            "actor_roles": sorted(self.actor.roles),
+            "starter": self.instance.started_by,
+            "history": self.history,
+        }
+
+
+@lru_cache(maxsize=256)
+def _fraction(text: str) -> Fraction:
+    return Fraction(text)
+
+
+@lru_cache(maxsize=256)
+def _duration(text: str) -> Any:
+    return isodate.parse_duration(text)
 
 
 def number(value: Any) -> float | None:
@@ -172,10 +200,10 @@ def quorum(rule: Rule, facts: Facts) -> dict[str, Any] | None:
         members: float | None = float(rule.params["member_count"])
     else:
         members = _count(facts.data.get(rule.params["members"]))
-    fraction = Fraction(rule.params["fraction"])
+    fraction = _fraction(rule.params["fraction"])
     if present is None or members is None:
         return {"present": present, "members": members, "fraction": rule.params["fraction"]}
-    if Fraction(present) < fraction * Fraction(members):
+    if present * fraction.denominator < fraction.numerator * members:
         return {"present": present, "members": members, "fraction": rule.params["fraction"]}
     return None
 
@@ -225,7 +253,7 @@ def window_start(rule: Rule, facts: Facts) -> datetime:
         local = facts.now.astimezone(ZoneInfo(facts.time_zone))
         start = local.replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
         return start.astimezone(facts.now.tzinfo)
-    result: datetime = facts.now - isodate.parse_duration(window)
+    result: datetime = facts.now - _duration(window)
     return result
 
 
@@ -266,15 +294,8 @@ def reason_required(rule: Rule, facts: Facts) -> dict[str, Any] | None:
 
 def expression(rule: Rule, facts: Facts) -> dict[str, Any] | None:
     """Any: the designer's ``require`` expression is false (or cannot be evaluated)."""
-    names = {
-        "data": facts.data,
-        "actor": facts.actor.name,
-        "actor_roles": sorted(facts.actor.roles),
-        "starter": facts.instance.started_by,
-        "history": facts.history,
-    }
     try:
-        if evaluate_require(rule.params["require"], names):
+        if evaluate_require(rule.params["require"], facts.sandbox_names):
             return None
     except Exception as exc:  # a rule that cannot be evaluated does not let the act through
         return {"require": rule.params["require"], "error": str(exc)[:300]}

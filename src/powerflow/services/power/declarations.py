@@ -11,6 +11,7 @@ from powerflow.db.engine import Store
 from powerflow.db.models import Declaration
 from powerflow.services.auth import Principal
 from powerflow.services.errors import Conflict, Forbidden, InvalidInput, NotFound
+from powerflow.services.power.prepared import PreparedRows
 from powerflow.services.views import Page
 from powerflow.services.visibility import sees_everything
 
@@ -132,12 +133,14 @@ def withdraw(store: Store, principal: Principal, declaration_id: int) -> Declara
         return _view(row)
 
 
-_ACTIVE = select(Declaration.counterparty, Declaration.counterparty_norm).where(
-    Declaration.person == bindparam("person"),
-    Declaration.withdrawn_at.is_(None),
+_ACTIVE = PreparedRows(
+    select(Declaration.counterparty, Declaration.counterparty_norm).where(
+        Declaration.person == bindparam("person"),
+        Declaration.withdrawn_at.is_(None),
+    )
 )
 
 
 def active_counterparties(conn: Connection, person: str) -> dict[str, str]:
     """The person's active declarations: normalized counterparty -> as declared (one query)."""
-    return {norm: shown for shown, norm in conn.execute(_ACTIVE, {"person": person})}
+    return {norm: shown for shown, norm in _ACTIVE.all(conn, {"person": person})}

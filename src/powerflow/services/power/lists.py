@@ -18,6 +18,7 @@ from powerflow.engine.rules import LIST_NAME
 from powerflow.services.auth import Principal
 from powerflow.services.errors import Conflict, Forbidden, InvalidInput, NotFound
 from powerflow.services.power.declarations import normalized
+from powerflow.services.power.prepared import PreparedRows
 from powerflow.services.visibility import sees_everything
 
 
@@ -168,11 +169,14 @@ def _active(conn: Connection, name: str, norm: str) -> int | None:
     return int(found) if found is not None else None
 
 
+_LISTED = PreparedRows(_ACTIVE_ENTRY)
+
+
 def listed(conn: Connection, name: str, values: list[Any]) -> str | None:
     """The first of the values that is an active entry of the list, if any (one query each)."""
     for value in values:
         if isinstance(value, str | int | float) and not isinstance(value, bool):
             norm = normalized(str(value))
-            if norm and _active(conn, name, norm) is not None:
+            if norm and _LISTED.all(conn, {"list_name": name, "value_norm": norm}):
                 return str(value)
     return None

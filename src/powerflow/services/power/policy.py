@@ -18,9 +18,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, Table, bindparam, insert
 
 from powerflow.db import queries
 from powerflow.db.engine import Store
@@ -42,6 +42,10 @@ from powerflow.services.power.rules import Rule, applicable
 from powerflow.services.views import DefinitionView
 
 log = logging.getLogger(__name__)
+_LEDGER = cast(Table, RuleLedger.__table__)
+_INSERT_LEDGER = queries.Prepared(
+    insert(_LEDGER).values({c.name: bindparam(c.name) for c in _LEDGER.c if c.name != "id"})
+)
 
 
 @dataclass(frozen=True)
@@ -176,7 +180,7 @@ def record(
     if outcome is None:
         return
     if outcome.ledger:
-        conn.execute(insert(RuleLedger), outcome.ledger)
+        _INSERT_LEDGER.execute(conn, outcome.ledger)
     if outcome.found:
         events = _violations(conn, instance, outcome, "violation.recorded", at)
         queries.insert_events(conn, event_rows(instance, events, actor=outcome.actor, at=at))

@@ -151,9 +151,10 @@ class _ApiRules:
         rows = conn.execute(_CURRENT_API_RULES).all()
         rules = tuple(sorted((_from_row(r) for r in rows if r.enabled), key=lambda r: r.order))
         with self._lock:
-            self._rules = rules
+            if rules != self._rules:  # unchanged: the same tuple, so merged caches stay
+                self._rules = rules
             self._expires = time.monotonic() + API_RULES_TTL_SECONDS
-        return rules
+        return self._rules
 
     def forget(self) -> None:
         with self._lock:
@@ -185,9 +186,37 @@ def applicable(
     element_id: str,
     act: str,
 ) -> list[Rule]:
-    """The rules guarding this act on this element, in evaluation order (may be empty)."""
+    """The rules guarding this act on this element, in evaluation order (may be empty).
+
+    Merged once per (definition, element, act) and API rule set, then served from a cache.
+    """
+    api_rules = _api_cache(store).get(conn)
+    key = (definition.id, element_id, act)
+    merged = _MERGED.get(store)
+    if merged is None or merged[0] is not api_rules:
+        merged = _MERGED[store] = (api_rules, {})
+    hit = merged[1].get(key)
+    if hit is None:
+        if len(merged[1]) > 10_000:
+            merged[1].clear()
+        hit = merged[1][key] = _merge(store, definition, element_id, act, api_rules)
+    return hit
+
+
+_MERGED: weakref.WeakKeyDictionary[
+    Store, tuple[tuple[Rule, ...], dict[tuple[int, str, str], list[Rule]]]
+] = weakref.WeakKeyDictionary()
+
+
+def _merge(
+    store: Store,
+    definition: DefinitionView,
+    element_id: str,
+    act: str,
+    api_rules: tuple[Rule, ...],
+) -> list[Rule]:
     found = list(bpmn_guards(store, definition).get((element_id, act), ()))
-    for rule in _api_cache(store).get(conn):
+    for rule in api_rules:
         if act not in rule.on:
             continue
         if rule.process_key is not None and rule.process_key != definition.key:
