@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from fractions import Fraction
 from typing import Any
 
@@ -18,6 +20,7 @@ import isodate
 import orjson
 from lxml import etree
 
+from powerflow.engine.limits import acquire, release
 from powerflow.engine.scripting import RESTRICTED_ENGINE, ScriptRejected, compile_script
 
 RULE_ID = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
@@ -328,11 +331,27 @@ def element_references(rule: dict[str, Any]) -> list[tuple[str, str]]:
     return refs
 
 
+def sandbox_copy(names: dict[str, Any]) -> dict[str, Any]:
+    """A copy of plain-JSON names for expressions: nothing they do reaches the originals."""
+    copied: dict[str, Any] = orjson.loads(orjson.dumps(names))
+    return copied
+
+
 def evaluate_require(source: str, names: dict[str, Any]) -> bool:
     """Whether an expression rule's ``require`` holds; raises what the expression raised.
 
-    Runs in the gateway conditions' sandbox and budget on a copy of the names (plain JSON), so
-    the expression cannot change instance data.
+    Runs in the gateway conditions' sandbox and budget; pass names from ``sandbox_copy``.
     """
-    scope = orjson.loads(orjson.dumps(names))
-    return bool(RESTRICTED_ENGINE.environment.evaluate(source, scope))
+    return bool(RESTRICTED_ENGINE.environment.evaluate(source, names))
+
+
+@contextmanager
+def one_budget() -> Iterator[None]:
+    """Run several expressions under one CPU and memory budget (as one engine step's
+    conditions do) instead of setting one up for each."""
+    _, own = acquire()
+    try:
+        yield
+    finally:
+        if own:
+            release()

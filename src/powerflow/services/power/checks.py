@@ -21,7 +21,7 @@ from sqlalchemy import Connection, bindparam, func, select
 
 from powerflow.db.models import RuleLedger, Task
 from powerflow.db.queries import InstanceRow
-from powerflow.engine.rules import CALENDAR_YEAR, evaluate_require
+from powerflow.engine.rules import CALENDAR_YEAR, evaluate_require, sandbox_copy
 from powerflow.services.auth import Principal
 from powerflow.services.power.declarations import active_counterparties, normalized
 from powerflow.services.power.lists import listed
@@ -99,14 +99,21 @@ class Facts:
 
     @cached_property
     def sandbox_names(self) -> dict[str, Any]:
-        """The names an expression sees (plain JSON: a copy is cheap and isolates each)."""
-        return {
-            "data": self.data,
-            "actor": self.actor.name,
-            "actor_roles": sorted(self.actor.roles),
-            "starter": self.instance.started_by,
-            "history": self.history,
-        }
+        """The names expressions see: a copy, so nothing they do reaches the instance."""
+        return sandbox_copy(
+            {
+                "data": self.data,
+                "actor": self.actor.name,
+                "actor_roles": sorted(self.actor.roles),
+                "starter": self.instance.started_by,
+                "history": self.history,
+            }
+        )
+
+    @cached_property
+    def keys(self) -> dict[str, tuple[str, list[Any]] | None]:
+        """Cumulative rules' key hashes, by rule id (computed once per act)."""
+        return {}
 
 
 @lru_cache(maxsize=256)
@@ -237,6 +244,12 @@ def on_list(rule: Rule, facts: Facts) -> dict[str, Any] | None:
 
 def cumulative_key(rule: Rule, facts: Facts) -> tuple[str, list[Any]] | None:
     """The hash of the key values of this act (None if the amount is not a number)."""
+    if rule.id not in facts.keys:
+        facts.keys[rule.id] = _key(rule, facts)
+    return facts.keys[rule.id]
+
+
+def _key(rule: Rule, facts: Facts) -> tuple[str, list[Any]] | None:
     if number(facts.data.get(rule.params["variable"])) is None:
         return None
     values = [

@@ -27,6 +27,7 @@ from powerflow.db.engine import Store
 from powerflow.db.models import RuleLedger, Violation
 from powerflow.db.queries import InstanceRow
 from powerflow.engine import StepEvent
+from powerflow.engine.rules import one_budget
 from powerflow.services.auth import Principal
 from powerflow.services.errors import Conflict, RuleViolated
 from powerflow.services.events import event_rows
@@ -113,11 +114,25 @@ def check(
         time_zone=_time_zone(store),
     )
     outcome = Outcome(act, principal.name, task.id, task.name, task.element_id, list(task.roles))
+    with one_budget():
+        _evaluate(rules, facts, outcome)
+    blocking = [f for f in outcome.found if f.rule.effect == "block"]
+    if blocking:
+        outcome.found = blocking
+        outcome.ledger = []
+        raise _refusal(outcome, facts.instance.id)
+    if not outcome.found and not outcome.ledger:
+        return None
+    return outcome
+
+
+def _evaluate(rules: list[Rule], facts: Facts, outcome: Outcome) -> None:
+    """Every rule in order: what each found, and the ledger rows a completion adds."""
     for rule in rules:
         evidence = CHECKS[rule.kind](rule, facts)
         if evidence is not None:
             outcome.found.append(Found(rule, evidence))
-        if rule.kind == "cumulative" and act == "complete":
+        if rule.kind == "cumulative" and facts.act == "complete":
             keyed = cumulative_key(rule, facts)
             if keyed is not None:
                 outcome.ledger.append(
@@ -130,14 +145,6 @@ def check(
                         "occurred_at": facts.now,
                     }
                 )
-    blocking = [f for f in outcome.found if f.rule.effect == "block"]
-    if blocking:
-        outcome.found = blocking
-        outcome.ledger = []
-        raise _refusal(outcome, facts.instance.id)
-    if not outcome.found and not outcome.ledger:
-        return None
-    return outcome
 
 
 def _described(found: Found) -> dict[str, Any]:
