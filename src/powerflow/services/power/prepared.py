@@ -19,12 +19,13 @@ class PreparedRows:
     def __init__(self, statement: Any, *, decode: bool = True) -> None:
         self.statement = statement
         self.decode = decode
-        self._compiled: dict[str, tuple[str, list[str] | None, list[Any], dict[str, Any]]] = {}
+        self._compiled: dict[str, Any] = {}
 
-    def _for(self, dialect: Any) -> tuple[str, list[str] | None, list[Any], dict[str, Any]]:
+    def _for(self, dialect: Any) -> Any:
         hit = self._compiled.get(dialect.name)
         if hit is None:
             compiled = self.statement.compile(dialect=dialect)
+            binds = dict(compiled._bind_processors)  # e.g. aware datetimes to the stored form
             order = list(compiled.positiontup or []) if compiled.positional else None
             processors = [
                 col.type.dialect_impl(dialect).result_processor(dialect, None)
@@ -33,14 +34,17 @@ class PreparedRows:
                 for col in self.statement.selected_columns
             ]
             fixed = {k: v for k, v in compiled.params.items() if v is not None}
-            hit = self._compiled[dialect.name] = (compiled.string, order, processors, fixed)
+            hit = (compiled.string, order, processors, fixed, binds)
+            self._compiled[dialect.name] = hit
         return hit
 
     def all(self, conn: Connection, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         """Every row, decoded."""
-        sql, order, processors, fixed = self._for(conn.dialect)
+        sql, order, processors, fixed, binds = self._for(conn.dialect)
         if fixed:
             params = {**fixed, **params}
+        if binds:
+            params = {k: (binds[k](v) if k in binds else v) for k, v in params.items()}
         args: Any = tuple(params[k] for k in order) if order is not None else params
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
