@@ -336,3 +336,53 @@ def test_the_published_schema_takes_the_documented_rules() -> None:
         assert normalize(from_element(element), bpmn=True)["message"]
     wrong = f'<pf:rule {pf}id="a" kind="nonsense">T.</pf:rule>'
     assert not schema.validate(etree.fromstring(wrong))
+
+
+class _NoDatabase:
+    """Stands where the act's connection would be: any use of it fails the test."""
+
+    def __getattr__(self, name: str) -> object:
+        raise AssertionError(f"the policy used the database ({name}) with no rule to check")
+
+
+def test_an_act_no_rule_guards_costs_no_statement(api: Api, tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from powerflow.services import definitions
+    from powerflow.services.auth import Principal
+    from powerflow.services.power import policy, rules
+
+    rule = '<pf:rule id="R" kind="authority" variable="a" caps="reviewer:1">T.</pf:rule>'
+    assert deploy_xml(api, tmp_path, process_xml("p", review=rule)).status_code == 201
+    users = _users(api)
+    instance = start(api, users["maker"], "p")  # an act warms the API rules' cache
+    assert complete(api, users["maker"], instance["tasks"][0]["id"]).status_code == 200
+    task = SimpleNamespace(id="t", name="Prepare", element_id="prepare", roles=["preparer"])
+    with api.store.begin(write=False) as conn:
+        definition = definitions.resolve(api.store, conn, "p", None)
+        rules.applicable(api.store, conn, definition, "prepare", "claim")  # fresh cache
+    for act in ("claim", "complete"):
+        outcome = policy.check(
+            api.store,
+            _NoDatabase(),  # type: ignore[arg-type]
+            act=act,
+            principal=Principal("maker", frozenset({"preparer"})),
+            definition=definition,
+            task=task,
+            load_instance=lambda: (_ for _ in ()).throw(AssertionError("instance loaded")),
+        )
+        assert outcome is None
+
+
+def test_an_expression_that_fails_at_run_time_breaks_its_rule(api: Api, tmp_path: Path) -> None:
+    rule = (
+        '<pf:rule id="X" kind="expression" require="data[\'missing\'] &gt; 0">Needs a positive '
+        "'missing'.</pf:rule>"
+    )
+    assert deploy_xml(api, tmp_path, process_xml("p", review=rule)).status_code == 201
+    users = _users(api)
+    instance = start(api, users["maker"], "p")
+    review = complete(api, users["maker"], instance["tasks"][0]["id"]).json()["tasks"][0]["id"]
+    refused = complete(api, users["checker"], review, note="x")
+    assert refused.status_code == 403
+    assert "missing" in refused.json()["violations"][0]["evidence"]["error"]

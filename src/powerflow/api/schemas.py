@@ -41,6 +41,15 @@ class Problem(BaseModel):
     code: str
     problems: list[BpmnProblem] | None = None
     fields: list[str] | None = None
+    rule_id: str | None = Field(default=None, description="rule_violated: the rule broken")
+    rule_version: int | None = Field(default=None, description="rule_violated: its version")
+    message: str | None = Field(default=None, description="rule_violated: the rule's sentence")
+    legal_basis: list[str] | None = Field(
+        default=None, description="rule_violated: the rule's legal basis"
+    )
+    violations: list[dict[str, Any]] | None = Field(
+        default=None, description="rule_violated: every blocking rule with its evidence"
+    )
 
 
 class BpmnProblem(BaseModel):

@@ -25,7 +25,8 @@ ERRORS = documented(not_found=NOT_FOUND, forbidden="Caller lacks the task's role
 
 WRITE_ERRORS = documented(
     not_found=NOT_FOUND,
-    forbidden="Caller lacks the task's role",
+    forbidden="Caller lacks the task's role, or a blocking rule refuses the act (code "
+    "rule_violated, with rule_id, rule_version, message, legal_basis and violations)",
     conflict="Task not ready, claimed by someone else, or raced",
     invalid="Data does not fit the task's form",
     busy=True,
