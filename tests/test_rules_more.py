@@ -188,6 +188,18 @@ def test_the_rule_list_shows_bpmn_rules_of_the_latest_versions(api: Api, tmp_pat
         "/v1/rules/X", headers=api.admin, json={"kind": "quorum", "message": "m", "params": {}}
     )
     assert bad.status_code == 422 and "needs present" in bad.json()["detail"]
+    unknown = api.client.put(
+        "/v1/rules/Y",
+        headers=api.admin,
+        json={
+            "kind": "required-before",
+            "message": "m",
+            "process_key": "p",
+            "elements": ["review"],
+            "params": {"before": "nowhere"},
+        },
+    )
+    assert unknown.status_code == 422 and "'nowhere'" in unknown.json()["detail"]
 
 
 def test_recusal_follows_declarations_and_their_withdrawal(api: Api, tmp_path: Path) -> None:

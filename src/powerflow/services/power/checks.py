@@ -201,7 +201,10 @@ def required_before(rule: Rule, facts: Facts) -> dict[str, Any] | None:
 
 
 def quorum(rule: Rule, facts: Facts) -> dict[str, Any] | None:
-    """R14: attendance below the fraction of members."""
+    """R14: attendance below the fraction of members (not applicable while nobody recorded
+    attendance: the ``present`` variable is absent)."""
+    if facts.data.get(rule.params["present"]) is None:
+        return None
     present = _count(facts.data.get(rule.params["present"]))
     if "member_count" in rule.params:
         members: float | None = float(rule.params["member_count"])
@@ -216,9 +219,12 @@ def quorum(rule: Rule, facts: Facts) -> dict[str, Any] | None:
 
 
 def speaking_order(rule: Rule, facts: Facts) -> dict[str, Any] | None:
-    """R16: the principal's opinion is missing or not the last one."""
+    """R16: the principal's opinion is missing or not the last one (not applicable while no
+    opinion is recorded: the ``opinions`` variable is absent)."""
     principal = facts.data.get(rule.params["principal"])
     opinions = facts.data.get(rule.params["opinions"])
+    if opinions is None:
+        return None
     speakers = []
     for item in opinions if isinstance(opinions, list) else []:
         who = item.get("member") if isinstance(item, dict) else item

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, func, select
 
 from powerflow.db.engine import Store
 from powerflow.db.models import Definition, RuleVersion
-from powerflow.engine.rules import KINDS, RuleInvalid, normalize
+from powerflow.engine.rules import KINDS, RuleInvalid, element_references, normalize
 from powerflow.services.auth import Principal
 from powerflow.services.errors import Forbidden, InvalidInput, NotFound
 from powerflow.services.views import DefinitionView
@@ -263,8 +263,34 @@ def put_rule(
         raise InvalidInput(
             f"Rule {rule_id} names elements, so it needs the process_key they belong to."
         )
+    if process_key is not None:
+        _check_elements(store, rule_id, process_key, checked)
     enabled = body.get("enabled", True)
     return _write_version(store, principal, rule_id, checked, process_key, bool(enabled))
+
+
+HUMAN_TAGS = ("userTask", "manualTask", "task")
+
+
+def _check_elements(store: Store, rule_id: str, process_key: str, checked: dict[str, Any]) -> None:
+    """The elements a rule names must be human tasks of the latest version of its process
+    (when one is deployed: a rule may be written before its process)."""
+    with store.read() as session:
+        catalog = session.scalar(
+            select(Definition.catalog)
+            .where(Definition.key == process_key)
+            .order_by(Definition.version.desc())
+            .limit(1)
+        )
+    if catalog is None:
+        return
+    human = {k for k, e in (catalog.get("elements") or {}).items() if e.get("tag") in HUMAN_TAGS}
+    for what, ref in element_references(checked):
+        if ref not in human:
+            raise InvalidInput(
+                f"Rule {rule_id}: {what} names '{ref}', which is not a human task of the latest "
+                f"version of {process_key}."
+            )
 
 
 def _write_version(
