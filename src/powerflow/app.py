@@ -19,6 +19,7 @@ from powerflow.api.routers import (
     definitions,
     events,
     instances,
+    power,
     system,
     tasks,
     users,
@@ -125,6 +126,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         definitions.router,
         webhooks.router,
         users.router,
+        power.router,
     ):
         app.include_router(router)
     app.add_middleware(
