@@ -19,6 +19,7 @@ from powerflow.api.routers import (
     definitions,
     events,
     instances,
+    power,
     rules,
     system,
     tasks,
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = Store(settings.database_url, busy_timeout_ms=settings.busy_timeout_ms)
+        store.time_zone = settings.time_zone
         token = bootstrap.prepare(store, settings)
         if token:
             print(  # noqa: T201 - shown once to the operator, by design
@@ -125,6 +127,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         definitions.router,
         webhooks.router,
         users.router,
+        power.router,
         rules.router,
     ):
         app.include_router(router)
