@@ -175,7 +175,7 @@ def _convert(kind: str, value: Any, *, bpmn: bool) -> Any:
     if kind == "fraction":
         try:
             fraction = Fraction(str(value).strip())
-        except (ValueError, ZeroDivisionError):
+        except (ValueError, ZeroDivisionError, OverflowError):
             raise RuleInvalid(f"'{value}' is not a fraction such as 2/3") from None
         if not 0 < fraction <= 1:
             raise RuleInvalid("must be above 0 and at most 1")
@@ -186,7 +186,7 @@ def _convert(kind: str, value: Any, *, bpmn: bool) -> Any:
             return text
         try:
             duration = isodate.parse_duration(text)
-        except (isodate.ISO8601Error, ValueError):
+        except (isodate.ISO8601Error, ValueError, OverflowError):
             raise RuleInvalid(
                 f"'{text}' is not an ISO 8601 duration (such as P30D or P1Y) or calendar-year"
             ) from None
@@ -200,6 +200,8 @@ def _convert(kind: str, value: Any, *, bpmn: bool) -> Any:
             compile_script(value.strip(), "eval")
         except ScriptRejected as exc:
             raise RuleInvalid(f"is not an allowed expression: {exc}") from None
+        except ValueError:  # e.g. a NUL character
+            raise RuleInvalid("is not an allowed expression: it holds a NUL character") from None
         return value.strip()
     raise AssertionError(kind)
 
