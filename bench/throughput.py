@@ -53,6 +53,10 @@ import httpx
 HERE = Path(__file__).resolve().parent
 BPMN = HERE / "three_tasks.bpmn"
 PROCESS_ID = "three_tasks"
+DATA_BPMN = HERE / "three_tasks_data.bpmn"
+DATA_PROCESS_ID = "three_tasks_data"
+START_VARIABLES = {"amount": 5000, "payee": "Acme Supplies Ltd", "budget_line": "2026-OPS-01"}
+TASK_DATA = {"opinion": "in order", "decision": "approved", "reason": "complete and within budget"}
 TASKS_PER_INSTANCE = 3
 CLERK_ROLES = "clerk,clerk-office"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -328,15 +332,118 @@ class Server:
         return {"Authorization": f"Bearer {out.stdout.strip().splitlines()[-1]}"}
 
 
-def deploy(server: Server, designer: dict[str, str]) -> None:
+def deploy(server: Server, designer: dict[str, str], bpmn: Path = BPMN) -> None:
     response = httpx.post(
         f"{server.url}/v1/definitions",
         headers=designer,
-        files={"file": (BPMN.name, BPMN.read_bytes(), "application/xml")},
+        files={"file": (bpmn.name, bpmn.read_bytes(), "application/xml")},
         timeout=30,
     )
     if response.status_code not in (200, 201):
         raise RuntimeError(f"deploy failed: {response.status_code} {response.text}")
+
+
+def _rules(process: str) -> list[tuple[str, dict[str, Any]]]:
+    """Twenty negative-list rules of every kind a one-clerk scenario passes, all evaluated.
+
+    Separation of duties cannot pass when one clerk does every step, and quorum and speaking
+    order need a meeting's data; the other kinds are here, some twice, each with facts to check.
+    """
+
+    def rule(kind: str, elements: list[str], **params: Any) -> dict[str, Any]:
+        return {
+            "kind": kind,
+            "effect": "block",
+            "message": f"bench rule ({kind})",
+            "legal_basis": ["bench"],
+            "process_key": process,
+            "elements": elements,
+            "params": params,
+        }
+
+    every = ["first", "second", "third"]
+    return [
+        ("B01", rule("required-before", ["second"], before="first")),
+        ("B02", rule("required-before", ["third"], before="second")),
+        ("B03", rule("required-before", ["third"], before="first")),
+        ("B04", rule("authority", every, variable="amount", caps={"clerk": 100000})),
+        ("B05", rule("authority", ["third"], variable="amount", caps={"clerk-office": 50000})),
+        ("B06", rule("authority", ["second"], variable="amount", caps={"clerk": 200000})),
+        ("B07", rule("recusal", every, variables=["payee"])),
+        ("B08", rule("recusal", ["third"], variables=["budget_line"])),
+        ("B09", rule("list", every, variable="payee", list="bench-blacklist")),
+        ("B10", rule("list", ["third"], variable="budget_line", list="bench-frozen")),
+        ("B11", rule("list", ["second"], variable="payee", list="bench-sanctioned")),
+        (
+            "B12",
+            rule(
+                "cumulative",
+                ["third"],
+                variable="amount",
+                key=["payee"],
+                window="P365D",
+                threshold=1e15,
+            ),
+        ),
+        (
+            "B13",
+            rule(
+                "cumulative",
+                ["third"],
+                variable="amount",
+                key=["budget_line"],
+                window="calendar-year",
+                threshold=1e15,
+            ),
+        ),
+        (
+            "B14",
+            rule(
+                "reason-required", every, variable="decision", values=["rejected"], reason="reason"
+            ),
+        ),
+        (
+            "B15",
+            rule(
+                "reason-required",
+                ["third"],
+                variable="decision",
+                values=["refused"],
+                reason="reason",
+            ),
+        ),
+        ("B16", rule("expression", every, require="data['amount'] < 1000000")),
+        ("B17", rule("expression", every, require="actor != ''")),
+        ("B18", rule("expression", ["third"], require="len(history) < 50")),
+        ("B19", rule("expression", ["second"], require="'clerk' in actor_roles")),
+        (
+            "B20",
+            rule(
+                "reason-required",
+                ["second"],
+                variable="decision",
+                values=["returned"],
+                reason="reason",
+            ),
+        ),
+    ]
+
+
+def add_rules(server: Server, process: str, count: int) -> None:
+    """Create ``count`` organisation-wide rules (and their lists) through the API, as an admin."""
+    if count <= 0:
+        return
+    admin = {"Authorization": f"Bearer {server.env['POWERFLOW_ADMIN_TOKEN']}"}
+    with httpx.Client(base_url=server.url, headers=admin, timeout=30) as client:
+        for name in ("bench-blacklist", "bench-frozen", "bench-sanctioned"):
+            made = client.put(f"/v1/lists/{name}", json={"description": "bench"})
+            made.raise_for_status()
+            entry = client.post(
+                f"/v1/lists/{name}/entries", json={"value": "Shady Ltd", "reason": "bench"}
+            )
+            entry.raise_for_status()
+        for rule_id, body in _rules(process)[:count]:
+            client.put(f"/v1/rules/{rule_id}", json=body).raise_for_status()
 
 
 # --------------------------------------------------------------------------- HTTP load
@@ -350,7 +457,9 @@ class Worker:
     request (1.4 ms here), which the server then does not get.
     """
 
-    def __init__(self, base_url: str, headers: dict[str, str]) -> None:
+    def __init__(self, base_url: str, headers: dict[str, str], process: str = PROCESS_ID) -> None:
+        self.process = process
+        self.with_data = process == DATA_PROCESS_ID
         parts = urlsplit(base_url)
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
         self.headers = {**headers, "Content-Type": "application/json"}
@@ -388,7 +497,11 @@ class Worker:
 
     def one_instance(self) -> None:
         """Start an instance and complete its tasks, each from the previous response."""
-        body = self._post("start", "/v1/instances", {"definition_key": PROCESS_ID}, self.start_s)
+        start: dict[str, Any] = {"definition_key": self.process}
+        if self.with_data:
+            start["variables"] = START_VARIABLES
+        data = TASK_DATA if self.with_data else {}
+        body = self._post("start", "/v1/instances", start, self.start_s)
         for step in range(TASKS_PER_INSTANCE):
             if body is None:
                 return
@@ -399,7 +512,7 @@ class Worker:
                 )
                 return
             body = self._post(
-                "complete", f"/v1/tasks/{tasks[0]['id']}/complete", {"data": {}}, self.complete_s
+                "complete", f"/v1/tasks/{tasks[0]['id']}/complete", {"data": data}, self.complete_s
             )
         if body is not None and (body.get("status") != "completed" or body.get("tasks")):
             self.failures.append(
@@ -411,10 +524,10 @@ class Worker:
 
 
 def run_http(
-    base_url: str, headers: dict[str, str], instances: int, concurrency: int
+    base_url: str, headers: dict[str, str], instances: int, concurrency: int, process: str
 ) -> tuple[float, list[Worker]]:
     """Run ``instances`` instances through ``concurrency`` workers; return wall time and workers."""
-    workers = [Worker(base_url, headers) for _ in range(concurrency)]
+    workers = [Worker(base_url, headers, process) for _ in range(concurrency)]
     lock = threading.Lock()
     remaining = instances
     barrier = threading.Barrier(concurrency + 1)
@@ -455,6 +568,7 @@ def measure_http(
     concurrency: int,
     on_start: Hook = None,
     on_stop: Hook = None,
+    process: str = PROCESS_ID,
 ) -> HttpResult:
     if on_start:
         on_start()
@@ -463,7 +577,7 @@ def measure_http(
     user0, sys0 = process_cpu_seconds(server.pid)
     client0 = time.process_time()
     try:
-        seconds, workers = run_http(server.url, clerk, instances, concurrency)
+        seconds, workers = run_http(server.url, clerk, instances, concurrency, process)
     finally:
         if on_stop:
             on_stop()
@@ -607,8 +721,7 @@ def summary(
     http: HttpResult,
     memory: list[MemoryResult],
 ) -> str:
-    spiff = memory[-1]
-    ratio = spiff.instances_per_s / http.instances_per_s
+    ratio = memory[-1].instances_per_s / http.instances_per_s if memory else math.nan
     goals = []
     if machine.database == "sqlite":
         ok_rate = http.instances_per_s >= GOAL_RATE
@@ -654,7 +767,7 @@ def summary(
             f"({m.ms_per_instance:.2f} ms/instance) |"
             for m in memory
         ],
-        f"| ratio SpiffWorkflow in memory / HTTP | **{ratio:.1f}x** |",
+        *([f"| ratio SpiffWorkflow in memory / HTTP | **{ratio:.1f}x** |"] if memory else []),
         *goals,
     ]
     return "\n".join(rows)
@@ -678,6 +791,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "schema is dropped and recreated)",
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument(
+        "--process",
+        choices=("plain", "data"),
+        default="plain",
+        help="plain: three_tasks.bpmn (no data); data: three_tasks_data.bpmn (start variables "
+        "and a form at each step)",
+    )
+    parser.add_argument(
+        "--rules",
+        type=int,
+        default=0,
+        choices=range(21),
+        metavar="N",
+        help="create N (0-20) organisation-wide negative-list rules that every act must pass "
+        "(implies --process data)",
+    )
+    parser.add_argument(
+        "--no-memory", action="store_true", help="skip the in-memory comparison rounds"
+    )
     parser.add_argument(
         "--py-spy",
         type=Path,
@@ -726,10 +858,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"starting server on {server.url} ({kind}) ...", file=sys.stderr)
             server.start()
             print(f"server pid {server.pid}", file=sys.stderr)
-            deploy(server, server.add_user("bench-designer", "designer"))
+            with_data = args.process == "data" or args.rules > 0
+            process = DATA_PROCESS_ID if with_data else PROCESS_ID
+            designer = server.add_user("bench-designer", "designer")
+            deploy(server, designer, DATA_BPMN if with_data else BPMN)
+            add_rules(server, process, args.rules)
             clerk = server.add_user("bench-clerk", CLERK_ROLES)
             if args.warmup:
-                warm = measure_http(server, clerk, args.warmup, args.concurrency)
+                warm = measure_http(server, clerk, args.warmup, args.concurrency, process=process)
                 if warm.failures:
                     _print_failures(warm)
                     return 1
@@ -739,15 +875,17 @@ def main(argv: list[str] | None = None) -> int:
             )
             with py_spy(server.pid, args.py_spy) as (on_start, on_stop):
                 http = measure_http(
-                    server, clerk, args.instances, args.concurrency, on_start, on_stop
+                    server, clerk, args.instances, args.concurrency, on_start, on_stop, process
                 )
         except KeyboardInterrupt:
             print("interrupted; stopping the server", file=sys.stderr)
             return 130
         finally:
             server.stop()
-    print("measuring in memory ...", file=sys.stderr)
-    memory = [engine_layer(args.instances), spiff_alone(args.instances)]
+    memory: list[MemoryResult] = []
+    if not args.no_memory:
+        print("measuring in memory ...", file=sys.stderr)
+        memory = [engine_layer(args.instances), spiff_alone(args.instances)]
     print(summary(machine, command, http, memory))
     if http.failures:
         _print_failures(http)
@@ -757,7 +895,9 @@ def main(argv: list[str] | None = None) -> int:
             "machine": asdict(machine),
             "http": asdict(http),
             "in_memory": [asdict(m) for m in memory],
-            "ratio_in_memory_over_http": memory[-1].instances_per_s / http.instances_per_s,
+            "ratio_in_memory_over_http": (
+                memory[-1].instances_per_s / http.instances_per_s if memory else None
+            ),
         }
         args.json.write_text(json.dumps(_finite(figures), indent=2, allow_nan=False) + "\n")
     return 1 if http.failures else 0
