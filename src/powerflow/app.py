@@ -30,7 +30,7 @@ from powerflow.engine import configure_limits
 from powerflow.periodic import PeriodicThread
 from powerflow.services import feed
 from powerflow.settings import Settings
-from powerflow.workers import TimerWorker, WebhookWorker
+from powerflow.workers import AlertWorker, TimerWorker, WebhookWorker
 
 log = logging.getLogger("powerflow")
 
@@ -84,6 +84,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
             [
                 TimerWorker(store, settings.timer_poll_seconds),
                 WebhookWorker(store, allowed_hosts=settings.webhook_allowed_hosts),
+                AlertWorker(store, settings.alert_poll_seconds),
             ]
             if run_workers
             else []

@@ -147,6 +147,9 @@ class FormFieldRead(BaseModel):
     )
 
 
+AlertLevel = Literal["prompt", "yellow", "red"]
+
+
 class TaskRead(Schema):
     """A human task."""
 
@@ -164,6 +167,14 @@ class TaskRead(Schema):
     due_at: datetime | None
     ended_at: datetime | None
     completed_by: str | None
+    alert_level: AlertLevel | None = Field(
+        default=None,
+        description="The highest alert level raised on the task (prompt, yellow, red).",
+    )
+    overdue: bool = Field(
+        default=False,
+        description="Past its due time: still open after due_at, or closed after it.",
+    )
     metadata: Metadata
     form: list[FormFieldRead]
 
@@ -199,6 +210,21 @@ class InstanceRead(Schema):
     created_at: datetime
     updated_at: datetime
     ended_at: datetime | None
+    promised_due_at: datetime | None = Field(
+        default=None,
+        description="The promised (承诺) deadline of the case, if its process has one.",
+    )
+    statutory_due_at: datetime | None = Field(
+        default=None,
+        description="The statutory (法定) deadline of the case, if its process has one.",
+    )
+    clock_paused: bool = Field(
+        default=False,
+        description="Whether the case clock is stopped (a pf:clockPause task is open).",
+    )
+    alert_level: AlertLevel | None = Field(
+        default=None, description="The highest level among the case's alerts that are not resolved."
+    )
     tasks: list[TaskRead]
 
 

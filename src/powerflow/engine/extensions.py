@@ -50,8 +50,12 @@ PF_ELEMENTS = (
     "risk",
     "disclosure",
     "acceptsData",
+    "clockPause",
+    "alertProfile",
 )
 SINGLE_ELEMENTS = ("powerItem", "timeLimit", "risk", "disclosure", "acceptsData")
+PAUSE_AND_PROFILE = ("clockPause", "alertProfile")  # once per element; keys only when declared
+PROFILE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 ANY_DATA = "*"
 FIELD_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,99}$")
 FORM_TYPES = ("string", "long", "boolean", "date", "enum")
@@ -170,14 +174,18 @@ class _Reader:
                     f"{', '.join('pf:' + e for e in PF_ELEMENTS)}.",
                 )
                 continue
-            if local in SINGLE_ELEMENTS and local in seen:
+            if (local in SINGLE_ELEMENTS or local in PAUSE_AND_PROFILE) and local in seen:
                 self.problem(el, f"pf:{local} may appear at most once on an element.")
                 continue
             seen.add(local)
             if local == "acceptsData":
                 continue  # read by accepts_data(), where the element kind is known
             getattr(self, f"_pf_{local}")(el, from_pf, where)
-        return {key: from_pf.get(key, value) for key, value in from_camunda.items()}
+        merged = {key: from_pf.get(key, value) for key, value in from_camunda.items()}
+        for key in ("clock_pause", "alert_profile"):  # absent unless declared: catalogs unchanged
+            if key in from_pf:
+                merged[key] = from_pf[key]
+        return merged
 
     def _role(self, node: etree._Element, value: str) -> str | None:
         value = value.strip()
@@ -257,6 +265,29 @@ class _Reader:
         ):
             return
         meta["time_limit"] = {"duration": duration.strip(), "calendar": calendar, "kind": kind}
+
+    def _pf_clockPause(self, el: etree._Element, meta: dict[str, Any], where: str) -> None:
+        """While a task of this activity is open, the case's promised/statutory clock stops."""
+        if where in ("process", "lane"):
+            self.problem(el, "pf:clockPause belongs on an activity, not on a process or lane.")
+            return
+        reason = (el.get("reason") or "").strip() or None
+        meta["clock_pause"] = {"reason": reason}
+
+    def _pf_alertProfile(self, el: etree._Element, meta: dict[str, Any], where: str) -> None:
+        """The alert profile (thresholds) the process's deadlines are watched with."""
+        if where != "process":
+            self.problem(el, "pf:alertProfile belongs on the bpmn:process, not on a lane or task.")
+            return
+        name = (el.get("name") or "").strip()
+        if not PROFILE_PATTERN.match(name):
+            self.problem(
+                el,
+                "pf:alertProfile needs a name attribute naming an alert profile, such as "
+                'name="two-tier" (letters, digits, ".", "_" or "-").',
+            )
+            return
+        meta["alert_profile"] = name
 
     def _pf_risk(self, el: etree._Element, meta: dict[str, Any], where: str) -> None:
         level = el.get("level")
