@@ -16,6 +16,7 @@ from powerflow.api import contract, errors
 from powerflow.api.deps import call
 from powerflow.api.limits import BodyLimit, NoNulInUrl
 from powerflow.api.routers import (
+    alerts,
     definitions,
     events,
     instances,
@@ -125,6 +126,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         definitions.router,
         webhooks.router,
         users.router,
+        alerts.router,
     ):
         app.include_router(router)
     app.add_middleware(

@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-from powerflow.db.models import Alert, Instance, Task
+from powerflow.db.models import Alert, Event, Instance, Task
 
 ALERTS = cast(Table, Alert.__table__)
 _A = ALERTS.c
@@ -100,3 +100,43 @@ def has_role(role: str, dialect: str) -> ColumnElement[bool]:
         return _A.roles.op("@>")(func.cast(func.jsonb_build_array(role), JSONB))
     each = func.json_each(_A.roles).table_valued("value").alias("pf_alert_role")
     return exists(select(literal_column("1")).select_from(each).where(each.c.value == role))
+
+
+def resolve_superseded(
+    conn: Connection, instance_id: str, limit: str, task_id: str | None, at: datetime
+) -> list[dict[str, Any]]:
+    """Resolve the time-limit alerts of one limit whose deadline an extension moved."""
+    stmt = update(ALERTS).where(
+        _A.instance_id == instance_id, _A.state != "resolved", _A.source == "time_limit"
+    )
+    if task_id is not None:
+        stmt = stmt.where(_A.task_id == task_id)
+    else:
+        stmt = stmt.where(_A.task_id.is_(None), _A.reason.like(f"{limit}\\_%", escape="\\"))
+    stmt = stmt.values(state="resolved", resolved_at=at, resolution="deadline_extended").returning(
+        _A.id, _A.level, _A.task_id, _A.element_id
+    )
+    return [{**r._mapping, "resolution": "deadline_extended"} for r in conn.execute(stmt)]
+
+
+def set_task_deadline(
+    conn: Connection, task_id: str, due_at: datetime, next_at: datetime | None
+) -> None:
+    """A task's new due time and next alert time (after an extension); its level starts over."""
+    stmt = (
+        update(cast(Table, Task.__table__))
+        .where(_T.id == task_id)
+        .values(due_at=due_at, next_alert_at=next_at, alert_level=None)
+    )
+    conn.execute(stmt)
+
+
+def extensions_granted(conn: Connection, instance_id: str) -> list[dict[str, Any]]:
+    """The payloads of an instance's ``deadline.extended`` events, oldest first."""
+    e = cast(Table, Event.__table__).c
+    stmt = (
+        select(e.payload)
+        .where(e.instance_id == instance_id, e.type == "deadline.extended")
+        .order_by(e.seq)
+    )
+    return [dict(r[0]) for r in conn.execute(stmt)]
