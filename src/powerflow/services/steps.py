@@ -100,7 +100,7 @@ def record_step(
         if ended:
             more += resolve_alerts(conn, instance, at=at, everything=f"instance_{step.status}")
         else:
-            resolutions = {c["b_id"]: f"task_{c['state']}" for c in closes}
+            resolutions = {str(c["b_id"]): f"task_{c['state']}" for c in closes}
             more += resolve_alerts(conn, instance, at=at, resolutions=resolutions)
 
     events = event_rows(instance, [*step.events, *more], actor=actor, at=at, extra=extra)

@@ -120,7 +120,7 @@ def case_times(
     calendar: BusinessCalendar, plan: Plan, instance: InstanceRow, profile: Profile
 ) -> list[tuple[str, Threshold, datetime, datetime]]:
     """(limit, threshold, time, due) of every case threshold of the instance, earliest first."""
-    out = []
+    out: list[tuple[str, Threshold, datetime, datetime]] = []
     for kind in CASE_LIMITS:
         due = instance.promised_due_at if kind == "promised" else instance.statutory_due_at
         limit = plan.case_limits.get(kind)

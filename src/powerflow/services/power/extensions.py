@@ -36,7 +36,8 @@ def _length(duration: str) -> timedelta:
     parsed = isodate.parse_duration(duration)
     if isinstance(parsed, timedelta):
         return parsed
-    return parsed.totimedelta(start=_REFERENCE)
+    length: timedelta = parsed.totimedelta(start=_REFERENCE)
+    return length
 
 
 def _checked_duration(duration: str) -> str:
@@ -139,8 +140,14 @@ def extend_deadline(
             "previous_due_at": due.isoformat(),
             "new_due_at": new_due.isoformat(),
         }
-        element = (task.element_id, task.name, task.id) if task else (None, None, None)
-        events.insert(0, StepEvent("deadline.extended", *element, payload))
+        extended = StepEvent(
+            "deadline.extended",
+            task.element_id if task else None,
+            task.name if task else None,
+            task.id if task else None,
+            payload,
+        )
+        events.insert(0, extended)
         rows = event_rows(instance, events, actor=principal.name, at=now)
         instance.updated_at = now
         if not queries.save_instance(conn, instance):

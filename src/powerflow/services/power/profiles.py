@@ -154,8 +154,9 @@ def put_profile(
     if not principal.is_admin:
         raise Forbidden("Editing alert profiles needs the 'admin' role.")
     thresholds, levels = _check(body)
-    values = {
-        "description": str(body.get("description") or ""),
+    description = str(body.get("description") or "")
+    values: dict[str, Any] = {
+        "description": description,
         "thresholds": thresholds,
         "rule_levels": levels,
         "updated_by": principal.name,
@@ -169,7 +170,7 @@ def put_profile(
             conn.execute(_TABLE.insert().values(name=name, **values))
     forget_cached()
     profile = Profile(
-        name, values["description"], tuple(Threshold(**t) for t in thresholds), levels
+        name, description, tuple(Threshold(**t) for t in thresholds), levels
     )
     return profile.as_dict(), not exists
 
