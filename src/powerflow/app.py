@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = Store(settings.database_url, busy_timeout_ms=settings.busy_timeout_ms)
+        store.time_zone = settings.time_zone
         token = bootstrap.prepare(store, settings)
         if token:
             print(  # noqa: T201 - shown once to the operator, by design

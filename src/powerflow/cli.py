@@ -77,6 +77,7 @@ def _store(settings: Settings):  # type: ignore[no-untyped-def]
     )
     try:
         store = Store(settings.database_url, busy_timeout_ms=settings.busy_timeout_ms)
+        store.time_zone = settings.time_zone
         upgrade(store.engine)
     except (SQLAlchemyError, DatabaseBusy, ModuleNotFoundError, OSError) as exc:
         raise DatabaseUnavailable(database_problem(settings.database_url, exc)) from None

@@ -61,6 +61,8 @@ class Store:
         self._writer: Connection | None = None
         # The source of "now" for every recorded step and deadline; tests swap in a ManualClock.
         self.clock: Clock = SystemClock()
+        # IANA zone of the business calendar (settings.time_zone; set by the app and the CLI).
+        self.time_zone: str = "Asia/Shanghai"
 
     def now(self) -> datetime:
         """The current time by this store's clock (aware, UTC)."""

@@ -5,13 +5,14 @@ One schema for SQLite and PostgreSQL; Alembic's history in ``migrations/`` creat
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -297,6 +298,28 @@ class Alert(Base):
     acknowledge_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     resolution: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+# -- Business calendar (issue 8, helper B) ----------------------------------------------------
+
+
+class CalendarDay(Base):
+    """An administrator's edit of one calendar day: a holiday or a working day, and its name.
+
+    Edits override the holiday library for that date. A removed edit is kept (``removed_at``)
+    and every write raises ``revision``, so the sum of revisions changes with each edit: that
+    is how every worker notices an edit cheaply.
+    """
+
+    __tablename__ = "calendar_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))  # holiday | workday
+    name: Mapped[str] = mapped_column(String(200))
+    changed_by: Mapped[str] = mapped_column(String(100))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
 
 
 # --- Alert profiles (helper C: deadlines and alerts; migration 0009) -------------------------
