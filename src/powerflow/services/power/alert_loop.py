@@ -14,7 +14,7 @@ raised at the next start: its row is simply overdue.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from powerflow.db import alert_queries, queries
@@ -74,21 +74,22 @@ def raise_due_alerts(
     return raised
 
 
-def _when(at: datetime) -> str:
-    return at.strftime("%Y-%m-%d %H:%M UTC")
+def _when(at: datetime, tz: tzinfo) -> str:
+    """A deadline as a clerk reads it: local time of the business calendar (24:00 = midnight)."""
+    return f"{at.astimezone(tz):%Y-%m-%d %H:%M} ({tz})"
 
 
 def _reason(limit: str, t: Threshold) -> str:
     return f"{limit}_limit_{'approaching' if t.before else 'passed'}"
 
 
-def _message(what: str, limit: str, t: Threshold, due: datetime) -> str:
+def _message(what: str, limit: str, t: Threshold, due: datetime, tz: tzinfo) -> str:
     name = {"step": "time limit", "promised": "promised time limit"}.get(limit, f"{limit} limit")
     if t.before:
-        return f"{what} is due soon: its {name} ends at {_when(due)}."
+        return f"{what} is due soon: its {name} ends at {_when(due, tz)}."
     if t.at_deadline:
-        return f"{what} passed its {name} ({_when(due)})."
-    return f"{what} is overdue by {t.offset[1:]} past its {name} ({_when(due)})."
+        return f"{what} passed its {name} ({_when(due, tz)})."
+    return f"{what} is overdue by {t.offset[1:]} past its {name} ({_when(due, tz)})."
 
 
 def _key(kind: str, item_id: str, limit: str, t: Threshold, due: datetime) -> str:
@@ -102,7 +103,8 @@ def _task(store: Store, conn: Any, task_id: str, seen: datetime, now: datetime) 
         raise _Lost
     definition = definition_by_id(store, conn, instance.definition_id)
     plan = plan_of(store, definition)
-    times = task_times(calendar_for(store), plan, task, profile_for(conn, plan.profile))
+    calendar = calendar_for(store, conn)
+    times = task_times(calendar, plan, task, profile_for(conn, plan.profile))
     assert task.due_at is not None or not times
     events: list[StepEvent] = []
     level = task.alert_level
@@ -114,7 +116,7 @@ def _task(store: Store, conn: Any, task_id: str, seen: datetime, now: datetime) 
             level=t.level,
             source="time_limit",
             reason=_reason("step", t),
-            message=_message(f"Task '{task.name}'", "step", t, task.due_at),
+            message=_message(f"Task '{task.name}'", "step", t, task.due_at, calendar.tz),
             dedupe_key=_key("task", task.id, "step", t, task.due_at),
             task_id=task.id,
             element_id=task.element_id,
@@ -146,7 +148,8 @@ def _case(store: Store, conn: Any, instance_id: str, seen: datetime, now: dateti
     definition = definition_by_id(store, conn, instance.definition_id)
     plan = plan_of(store, definition)
     profile = profile_for(conn, plan.profile)
-    times = case_times(calendar_for(store), plan, instance, profile)
+    calendar = calendar_for(store, conn)
+    times = case_times(calendar, plan, instance, profile)
     roles = list(definition.metadata.get("responsible_roles", []))
     events: list[StepEvent] = []
     for limit, t, at, due in times:
@@ -156,7 +159,9 @@ def _case(store: Store, conn: Any, instance_id: str, seen: datetime, now: dateti
             level=t.level,
             source="time_limit",
             reason=_reason(limit, t),
-            message=_message(f"Case {instance.business_key or instance.id}", limit, t, due),
+            message=_message(
+                f"Case {instance.business_key or instance.id}", limit, t, due, calendar.tz
+            ),
             dedupe_key=_key("instance", instance.id, limit, t, due),
             roles=roles,
             persons=[instance.started_by],

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Connection
@@ -105,8 +105,26 @@ def threshold_times(
     times = []
     for t in profile.for_limit(limit_kind):
         at = due if t.at_deadline else calendar.add(due, t.offset, working=working(limit))
+        if t.before and working(limit):
+            at = _after_last_working_day(calendar, at)
         times.append((t, at))
     return sorted(times, key=lambda pair: pair[1])
+
+
+def _after_last_working_day(calendar: BusinessCalendar, at: datetime) -> datetime:
+    """A warning due at the start of a working day that follows days off comes at the end of
+    the last working day instead (Friday 24:00, not Sunday 24:00): in working time it is the
+    same moment, and it reaches people while they are at work."""
+    local = at.astimezone(calendar.tz)
+    if local.timetz().replace(tzinfo=None) != time(0):
+        return at
+    day = local.date()
+    for _ in range(30):  # a holiday week at most, in practice
+        before = day - timedelta(days=1)
+        if calendar.is_working_day(before):
+            break
+        day = before
+    return datetime.combine(day, time(0), calendar.tz).astimezone(at.tzinfo)
 
 
 def first_after(
@@ -156,7 +174,7 @@ class StepTimes:
     def calendar(self) -> BusinessCalendar:
         """The business calendar, loaded on first use."""
         if self._calendar is None:
-            self._calendar = calendar_for(self.store)
+            self._calendar = calendar_for(self.store, self.conn)
         return self._calendar
 
     @property

@@ -1,0 +1,335 @@
+"""Deadlines, clock pauses, the alert loop and the alerts API, on a controlled clock.
+
+Time never passes by sleeping: ``api.store.clock`` is a ManualClock and the alert loop is run by
+hand (``raise_due_alerts``), as often as a test wants, at the time it wants.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from conftest import Api
+from flows import complete, events, read, start
+from powerflow.clock import ManualClock
+from powerflow.db.engine import Store
+from powerflow.db.models import Alert
+from powerflow.periodic import Backoff
+from powerflow.services.power.alert_loop import raise_due_alerts
+from powerflow.services.power.profiles import forget_cached
+
+MONDAY = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 2 March 2026, 09:00 in Shanghai
+
+
+def _end_of_local_day(y: int, m: int, d: int) -> str:
+    """24:00 in Shanghai of the given day, as the API writes it (UTC)."""
+    return (datetime(y, m, d, 16, 0, tzinfo=UTC)).isoformat().replace("+00:00", "Z")
+
+
+@pytest.fixture
+def clock(api: Api) -> ManualClock:
+    forget_cached()
+    manual = ManualClock(MONDAY)
+    api.store.clock = manual
+    deployed = api.deploy("deadlines.bpmn")
+    assert deployed.status_code == 201, deployed.text
+    return manual
+
+
+def _alerts(api: Api, headers: dict[str, str] | None = None, **params: Any) -> list[dict[str, Any]]:
+    got = api.client.get("/v1/alerts", headers=headers or api.admin, params=params)
+    assert got.status_code == 200, got.text
+    items: list[dict[str, Any]] = got.json()["items"]
+    return items
+
+
+def _kinds(api: Api, instance: dict[str, Any]) -> list[str]:
+    return [t for t, _ in events(api, instance)]
+
+
+def _loop(api: Api) -> int:
+    return raise_due_alerts(api.store)
+
+
+def test_due_dates_of_tasks_and_cases_in_working_days(api: Api, clock: ManualClock) -> None:
+    clerk = api.user("clerk")
+    instance = start(api, clerk, "permit")
+    # P5D working from a Monday: the end of the following Monday (local); P2D: Wednesday.
+    assert instance["promised_due_at"] == _end_of_local_day(2026, 3, 9)
+    assert instance["statutory_due_at"] is None
+    assert instance["clock_paused"] is False and instance["alert_level"] is None
+    [accept] = instance["tasks"]
+    assert accept["due_at"] == _end_of_local_day(2026, 3, 4)
+    assert accept["overdue"] is False and accept["alert_level"] is None
+
+
+def test_a_process_without_limits_has_no_due_dates(api: Api) -> None:
+    assert api.deploy("visibility.bpmn").status_code == 201
+    instance = start(api, api.user("clerk"), "case_file", amount=1)
+    assert instance["promised_due_at"] is None and instance["tasks"][0]["due_at"] is None
+    with api.store.begin(write=False) as conn:
+        row = conn.exec_driver_sql(
+            "SELECT next_alert_at FROM instances WHERE id = ?"
+            if conn.dialect.name == "sqlite"
+            else "SELECT next_alert_at FROM instances WHERE id = %s",
+            (instance["id"],),
+        ).first()
+    assert row is not None and row[0] is None
+
+
+def test_each_threshold_is_raised_exactly_once(api: Api, clock: ManualClock) -> None:
+    clerk = api.user("clerk")
+    instance = start(api, clerk, "permit")
+    assert _loop(api) == 0  # nothing due on Monday morning
+    # Tuesday 24:00 local = one working day before the step's Wednesday deadline: prompt.
+    clock.set(datetime(2026, 3, 3, 16, 0, 1, tzinfo=UTC))
+    assert _loop(api) == 1
+    assert _loop(api) == 0  # the second pass finds nothing new
+    clock.set(datetime(2026, 3, 4, 16, 0, 1, tzinfo=UTC))  # the step deadline passes: yellow
+    assert _loop(api) == 1 and _loop(api) == 0
+    levels = sorted((a["level"], a["reason"]) for a in _alerts(api, instance_id=instance["id"]))
+    assert levels == [("prompt", "step_limit_approaching"), ("yellow", "step_limit_passed")]
+    # Friday 24:00 local: one working day before the promised Monday: the case's prompt.
+    clock.set(datetime(2026, 3, 6, 16, 0, 1, tzinfo=UTC))
+    assert _loop(api) == 1
+    clock.set(datetime(2026, 3, 9, 16, 0, 1, tzinfo=UTC))
+    assert _loop(api) == 1 and _loop(api) == 0
+    clock.advance(timedelta(days=30))
+    assert _loop(api) == 0  # every threshold has been crossed: nothing is ever raised again
+    alerts = _alerts(api, instance_id=instance["id"])
+    assert len(alerts) == 4
+    case_alerts = [a for a in alerts if a["task_id"] is None]
+    assert sorted(a["reason"] for a in case_alerts) == [
+        "promised_limit_approaching",
+        "promised_limit_passed",
+    ]
+    assert _kinds(api, instance).count("alert.raised") == 4
+    now = read(api, instance)
+    assert now["alert_level"] == "yellow"
+    [task] = now["tasks"]
+    assert task["alert_level"] == "yellow" and task["overdue"] is True
+
+
+def test_a_crossing_while_down_is_raised_at_the_next_start(api: Api, clock: ManualClock) -> None:
+    instance = start(api, api.user("clerk"), "permit")
+    clock.set(datetime(2026, 3, 20, tzinfo=UTC))  # everything passed while nobody looked
+    # A new loop (fresh backoff, fresh store on the same database) over the old rows.
+    other = Store(str(api.store.engine.url.render_as_string(hide_password=False)))
+    other.clock = clock
+    try:
+        assert raise_due_alerts(other, backoff=Backoff()) == 4
+        assert raise_due_alerts(other, backoff=Backoff()) == 0
+    finally:
+        other.dispose()
+    assert _loop(api) == 0
+    assert len(_alerts(api, instance_id=instance["id"])) == 4
+
+
+def test_two_loops_at_once_raise_each_crossing_once(api: Api, clock: ManualClock) -> None:
+    clerk = api.user("clerk")
+    started = [start(api, clerk, "permit") for _ in range(6)]
+    clock.set(datetime(2026, 3, 20, tzinfo=UTC))
+    url = api.store.engine.url.render_as_string(hide_password=False)
+    stores = [Store(url) for _ in range(2)]
+    counts: list[int] = []
+    barrier = threading.Barrier(2)
+
+    def run(store: Store) -> None:
+        store.clock = clock
+        barrier.wait()
+        counts.append(raise_due_alerts(store))
+
+    threads = [threading.Thread(target=run, args=(s,)) for s in stores]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+    finally:
+        for s in stores:
+            s.dispose()
+    assert sum(counts) == 6 * 4, counts
+    with api.store.read() as session:
+        assert session.scalar(select(func.count()).select_from(Alert)) == 6 * 4
+    for instance in started:
+        assert _kinds(api, instance).count("alert.raised") == 4
+
+
+def test_alerts_resolve_when_the_task_completes_and_the_case_ends(
+    api: Api, clock: ManualClock
+) -> None:
+    clerk = api.user("clerk")
+    instance = start(api, clerk, "permit")
+    clock.set(datetime(2026, 3, 5, tzinfo=UTC))  # step prompt and yellow
+    assert _loop(api) == 2
+    after = complete(api, clerk, instance, "accept")
+    assert after["alert_level"] is None
+    resolved = _alerts(api, instance_id=instance["id"], state="resolved")
+    assert {a["resolution"] for a in resolved} == {"task_completed"} and len(resolved) == 2
+    assert _kinds(api, instance).count("alert.resolved") == 2
+    # The case's own alerts resolve when it ends (here: cancelled by its starter).
+    complete(api, clerk, after, "supplement")
+    clock.set(datetime(2026, 3, 31, tzinfo=UTC))
+    assert _loop(api) >= 2
+    cancelled = api.client.post(
+        f"/v1/instances/{instance['id']}/cancel", headers=clerk, json={"reason": "withdrawn"}
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["alert_level"] is None
+    assert not _alerts(api, instance_id=instance["id"], state="open")
+    resolutions = {a["resolution"] for a in _alerts(api, instance_id=instance["id"])}
+    assert "instance_cancelled" in resolutions
+
+
+def test_a_pause_stops_the_case_clock_and_moves_its_deadline(api: Api, clock: ManualClock) -> None:
+    clerk = api.user("clerk")
+    instance = start(api, clerk, "permit")
+    promised = instance["promised_due_at"]
+    paused = complete(api, clerk, instance, "accept")  # Monday 09:00: supplementation starts
+    assert paused["clock_paused"] is True
+    assert "clock.paused" in _kinds(api, instance)
+    # Paused over the promised deadline: no case alert while the clock stands still.
+    # Monday 09:00 to Thursday of the next week 09:00: 8 working days (the weekend not counted).
+    clock.set(datetime(2026, 3, 12, 1, 0, tzinfo=UTC))
+    assert _loop(api) == 0
+    resumed = complete(api, clerk, paused, "supplement")
+    assert resumed["clock_paused"] is False
+    moved = datetime.fromisoformat(resumed["promised_due_at"])
+    before = datetime.fromisoformat(promised)
+    # Moved by eight working days: from Monday 9 March 24:00 to Thursday 19 March 24:00.
+    assert moved - before == timedelta(days=10)
+    assert resumed["promised_due_at"] == _end_of_local_day(2026, 3, 19)
+    payloads = [
+        e["payload"]
+        for e in api.client.get(
+            f"/v1/instances/{instance['id']}/events", headers=api.admin, params={"limit": 500}
+        ).json()["items"]
+        if e["type"] == "clock.resumed"
+    ]
+    assert payloads and payloads[0]["promised_due_at"] == moved.isoformat()
+    _loop(api)  # the 4-hour "decide" task's own prompt, at once; nothing for the case yet
+
+    def case_alerts() -> list[str]:
+        return [a["reason"] for a in _alerts(api, instance_id=instance["id"]) if not a["task_id"]]
+
+    assert case_alerts() == []
+    clock.set(datetime(2026, 3, 18, 15, 59, tzinfo=UTC))
+    _loop(api)
+    assert case_alerts() == []
+    clock.set(datetime(2026, 3, 18, 16, 0, 1, tzinfo=UTC))  # one working day before: prompt
+    _loop(api)
+    assert case_alerts() == ["promised_limit_approaching"]
+
+
+def test_acknowledge_needs_monitor_or_admin_and_an_open_alert(api: Api, clock: ManualClock) -> None:
+    clerk = api.user("clerk")
+    instance = start(api, clerk, "permit")
+    clock.set(datetime(2026, 3, 5, tzinfo=UTC))
+    _loop(api)
+    [alert, *_] = _alerts(api, instance_id=instance["id"])
+    url = f"/v1/alerts/{alert['id']}/acknowledge"
+    refused = api.client.post(url, headers=clerk, json={"comment": "seen"})
+    assert refused.status_code == 403, refused.text
+    monitor = api.user("monitor", "watcher")
+    done = api.client.post(url, headers=monitor, json={"comment": "Asked the office to hurry"})
+    assert done.status_code == 200, done.text
+    body = done.json()
+    assert body["state"] == "acknowledged" and body["acknowledged_by"] == "watcher"
+    again = api.client.post(url, headers=monitor, json={})
+    assert again.status_code == 409 and "acknowledged" in again.json()["detail"]
+    assert "alert.acknowledged" in _kinds(api, instance)
+    # Acknowledged alerts still resolve when their task closes.
+    complete(api, clerk, read(api, instance), "accept")
+    assert api.client.get(f"/v1/alerts/{alert['id']}", headers=monitor).json()["state"] == (
+        "resolved"
+    )
+
+
+def test_who_sees_which_alerts(api: Api, clock: ManualClock) -> None:
+    starter = api.user("clerk", "starter")
+    instance = start(api, starter, "permit")
+    clock.set(datetime(2026, 3, 5, tzinfo=UTC))
+    _loop(api)
+    [alert, *_] = _alerts(api, instance_id=instance["id"])
+    stranger = api.user("outsider")
+    monitor = api.user("monitor")
+    auditor = api.user("auditor")
+    for who, sees in ((starter, True), (stranger, False), (monitor, True), (auditor, True)):
+        listed = [a["id"] for a in _alerts(api, who, instance_id=instance["id"])]
+        assert (alert["id"] in listed) is sees
+        one = api.client.get(f"/v1/alerts/{alert['id']}", headers=who)
+        assert one.status_code == (200 if sees else 404)
+    missing = api.client.get("/v1/alerts/999999", headers=stranger)
+    assert missing.status_code == 404
+    assert missing.json()["detail"] == f"Alert 999999 does not exist."
+    hidden = api.client.get(f"/v1/alerts/{alert['id']}", headers=stranger).json()["detail"]
+    assert hidden == f"Alert {alert['id']} does not exist."
+    # The role filter (a JSON array match, per dialect).
+    assert [a["id"] for a in _alerts(api, role="clerk", instance_id=instance["id"])]
+    assert not _alerts(api, role="nobody", instance_id=instance["id"])
+    assert _alerts(api, level="prompt", state="open", definition_key="permit")
+    assert not _alerts(api, since="2030-01-01T00:00:00Z")
+
+
+def test_task_filters_overdue_and_alert_level(api: Api, clock: ManualClock) -> None:
+    clerk = api.user("clerk")
+    late = start(api, clerk, "permit")
+    clock.set(datetime(2026, 3, 5, tzinfo=UTC))  # the first task's step deadline has passed
+    _loop(api)
+    fresh = start(api, clerk, "permit")
+
+    def ids(**params: Any) -> set[str]:
+        got = api.client.get("/v1/tasks", headers=api.admin, params={"limit": 500, **params})
+        assert got.status_code == 200, got.text
+        return {t["instance_id"] for t in got.json()["items"]}
+
+    assert ids(overdue="true") == {late["id"]}
+    assert ids(overdue="false", state="ready") == {fresh["id"]}
+    assert ids(alert_level="yellow") == {late["id"]}
+    assert ids(alert_level="red") == set()
+    bad = api.client.get("/v1/tasks?alert_level=purple", headers=api.admin)
+    assert bad.status_code == 422
+
+
+def test_alert_profiles_are_seeded_and_edited_by_admins(api: Api, clock: ManualClock) -> None:
+    clerk = api.user("clerk")
+    got = api.client.get("/v1/alert-profiles", headers=clerk)
+    assert got.status_code == 200
+    assert {p["name"] for p in got.json()} >= {"two-tier", "deadline-approach", "cards"}
+    body = {
+        "description": "red as soon as a step is late",
+        "thresholds": [{"level": "red", "limit": "step", "offset": "PT0S"}],
+        "rule_levels": {"warn": "yellow", "block": "red"},
+    }
+    assert api.client.put("/v1/alert-profiles/strict", headers=clerk, json=body).status_code == 403
+    created = api.client.put("/v1/alert-profiles/strict", headers=api.admin, json=body)
+    assert created.status_code == 201, created.text
+    body["description"] = "changed"
+    assert (
+        api.client.put("/v1/alert-profiles/strict", headers=api.admin, json=body).status_code == 200
+    )
+    one = api.client.get("/v1/alert-profiles/strict", headers=clerk).json()
+    assert one["description"] == "changed" and one["thresholds"][0]["level"] == "red"
+    wrong = dict(body, thresholds=[{"level": "red", "limit": "step", "offset": "soon"}])
+    refused = api.client.put("/v1/alert-profiles/strict", headers=api.admin, json=wrong)
+    assert refused.status_code == 422
+    assert api.client.get("/v1/alert-profiles/none", headers=clerk).status_code == 404
+    # A process using the edited profile: one red alert when the step passes, no prompt.
+    xml = (api_data := __import__("conftest").DATA / "deadlines.bpmn").read_text()
+    strict = xml.replace('name="two-tier"', 'name="strict"').replace('id="permit"', 'id="strict"')
+    path = api_data.parent / "strict.bpmn"
+    tmp = path.with_name(f"strict-{id(api)}.bpmn")
+    tmp.write_text(strict)
+    try:
+        assert api.deploy(tmp).status_code == 201
+    finally:
+        tmp.unlink()
+    instance = start(api, clerk, "strict")
+    clock.set(datetime(2026, 3, 5, tzinfo=UTC))
+    _loop(api)
+    levels = [a["level"] for a in _alerts(api, instance_id=instance["id"]) if a["task_id"]]
+    assert levels == ["red"]
