@@ -265,7 +265,7 @@ def test_who_sees_which_alerts(api: Api, clock: ManualClock) -> None:
         assert one.status_code == (200 if sees else 404)
     missing = api.client.get("/v1/alerts/999999", headers=stranger)
     assert missing.status_code == 404
-    assert missing.json()["detail"] == f"Alert 999999 does not exist."
+    assert missing.json()["detail"] == "Alert 999999 does not exist."
     hidden = api.client.get(f"/v1/alerts/{alert['id']}", headers=stranger).json()["detail"]
     assert hidden == f"Alert {alert['id']} does not exist."
     # The role filter (a JSON array match, per dialect).
