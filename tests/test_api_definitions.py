@@ -62,12 +62,17 @@ def test_definition_list_shows_latest_and_metadata(api: Api) -> None:
         "code": "FIN-001",
         "category": "benefit-payment",
         "name": "Expense reimbursement",
+        "boundary": None,
     }
-    assert expense["metadata"]["time_limit"] == {
+    limit = {
         "duration": "P10D",
         "calendar": "working",
         "kind": "promised",
+        "extendable": None,
+        "extension_approver": None,
     }
+    assert expense["metadata"]["time_limit"] == limit
+    assert expense["metadata"]["time_limits"] == {"promised": limit}
 
 
 def test_diagram_only_file_is_stored_but_cannot_start(api: Api) -> None:

@@ -20,6 +20,7 @@ from powerflow.api.routers import (
     definitions,
     events,
     instances,
+    power,
     system,
     tasks,
     users,
@@ -127,6 +128,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         definitions.router,
         webhooks.router,
         users.router,
+        power.router,
         alerts.router,
     ):
         app.include_router(router)

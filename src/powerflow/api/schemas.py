@@ -59,6 +59,12 @@ class TimeLimit(BaseModel):
     duration: str
     calendar: Literal["calendar", "working"] = "calendar"
     kind: Literal["step", "statutory", "promised"] = "step"
+    extendable: str | None = Field(
+        default=None, description="The most an approved extension may add (ISO 8601 duration)"
+    )
+    extension_approver: str | None = Field(
+        default=None, description="The role that approves an extension (admin always may)"
+    )
 
 
 class Risk(BaseModel):
@@ -75,12 +81,20 @@ class Disclosure(BaseModel):
     fields: list[str] = []
 
 
+class PowerBoundary(BaseModel):
+    """The limit of a power: the variable holding the amount and the highest amount allowed."""
+
+    amount_variable: str
+    amount_cap: int | float | None = None
+
+
 class PowerItem(BaseModel):
     """A pf:powerItem: the power list entry a process exercises."""
 
     code: str
     category: str | None = None
     name: str = ""
+    boundary: PowerBoundary | None = None
 
 
 class Metadata(BaseModel):
@@ -90,6 +104,9 @@ class Metadata(BaseModel):
     legal_basis: list[str] = []
     power_item: PowerItem | None = None
     time_limit: TimeLimit | None = None
+    time_limits: dict[Literal["step", "statutory", "promised"], TimeLimit] = Field(
+        default_factory=dict, description="Every declared time limit by kind"
+    )
     risk: Risk | None = None
     disclosure: Disclosure | None = None
 

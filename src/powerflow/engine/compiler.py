@@ -34,6 +34,7 @@ from powerflow.engine.extensions import (
     ProcessInfo,
     StartInfo,
     read_process,
+    unassigned_human_tasks,
 )
 from powerflow.engine.patches import prepare_spec
 from powerflow.engine.scripting import ScriptRejected, compile_script
@@ -453,10 +454,15 @@ def compile_bpmn(data: bytes, filename: str, *, max_bytes: int) -> CompileResult
         return CompileResult(digest, [], problems)
 
     infos: list[tuple[etree._Element, ProcessInfo]] = []
+    unassigned: dict[str, list[Problem]] = {}
     for process in tree.getroot().xpath("./bpmn:process", namespaces=NS):
         info, meta_problems = read_process(process)
         problems.extend(meta_problems)
         infos.append((process, info))
+        lines = {n.get("id"): n.sourceline for n in process.iter() if isinstance(n.tag, str)}
+        found = unassigned_human_tasks(info, lines)
+        problems.extend(p for p in found if p.severity == "error")
+        unassigned[info.process_id] = [p for p in found if p.severity == "warning"]
     if not infos:
         problems.append(Problem("The file contains no bpmn:process element.", line=1))
     if problems:
@@ -476,11 +482,15 @@ def compile_bpmn(data: bytes, filename: str, *, max_bytes: int) -> CompileResult
         flows = _flows(process)
         if not info.executable:
             reason = f'Process {pid} is not executable (isExecutable="false"): stored for viewing.'
-            compiled.append(_for_viewing(info, flows, reason))
+            compiled.append(_for_viewing(info, flows, reason, unassigned[pid]))
             continue
         not_yet = _not_runnable_yet(process)
         if not_yet:
-            compiled.append(_for_viewing(info, flows, _not_runnable_reason(pid, process), not_yet))
+            compiled.append(
+                _for_viewing(
+                    info, flows, _not_runnable_reason(pid, process), not_yet + unassigned[pid]
+                )
+            )
             continue
         try:
             spec = parser.get_spec(pid)
@@ -519,7 +529,7 @@ def compile_bpmn(data: bytes, filename: str, *, max_bytes: int) -> CompileResult
                 info.metadata,
                 elements,
                 flows,
-                warnings=[p for p in lint if p.severity == "warning"],
+                warnings=[p for p in lint if p.severity == "warning"] + unassigned[pid],
                 accepts_data=info.accepts_data,
                 start=info.start,
             )

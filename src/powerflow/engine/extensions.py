@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import isodate
 from lxml import etree
@@ -83,6 +83,7 @@ def empty_metadata() -> dict[str, Any]:
         "legal_basis": [],
         "power_item": None,
         "time_limit": None,
+        "time_limits": {},
         "risk": None,
         "disclosure": None,
     }
@@ -174,10 +175,19 @@ class _Reader:
                     f"{', '.join('pf:' + e for e in PF_ELEMENTS)}.",
                 )
                 continue
-            if (local in SINGLE_ELEMENTS or local in PAUSE_AND_PROFILE) and local in seen:
-                self.problem(el, f"pf:{local} may appear at most once on an element.")
+            once = local
+            if local == "timeLimit" and where == "process":
+                once = f"timeLimit:{el.get('kind', 'step')}"  # one per kind on a process
+            if (local in SINGLE_ELEMENTS or local in PAUSE_AND_PROFILE) and once in seen:
+                self.problem(
+                    el,
+                    f"pf:timeLimit of kind '{el.get('kind', 'step')}' may appear at most once "
+                    "on a process."
+                    if once != local
+                    else f"pf:{local} may appear at most once on an element.",
+                )
                 continue
-            seen.add(local)
+            seen.add(once)
             if local == "acceptsData":
                 continue  # read by accepts_data(), where the element kind is known
             getattr(self, f"_pf_{local}")(el, from_pf, where)
@@ -198,7 +208,9 @@ class _Reader:
             return None
         return value
 
-    def _duration(self, node: etree._Element, value: str) -> str | None:
+    def _duration(
+        self, node: etree._Element, value: str, *, calendar: str = "calendar"
+    ) -> str | None:
         value = value.strip()
         try:
             parsed = isodate.parse_duration(value)
@@ -208,8 +220,15 @@ class _Reader:
                 f"Time limit '{value}' is not an ISO 8601 duration such as PT4H, P5D or P1M.",
             )
             return None
-        if not parsed:
+        if not parsed or value.startswith("-"):
             self.problem(node, f"Time limit '{value}' must be longer than zero.")
+            return None
+        if calendar == "working" and isinstance(parsed, isodate.Duration):
+            self.problem(
+                node,
+                f"Time limit '{value}' is in working time, which counts days, hours, minutes "
+                'and seconds: write months or years as days (P20D), or use calendar="calendar".',
+            )
             return None
         return value
 
@@ -249,7 +268,40 @@ class _Reader:
             and self._choice(el, "Category", category, POWER_CATEGORIES) is None
         ):
             return
-        meta["power_item"] = {"code": code, "category": category, "name": (el.text or "").strip()}
+        boundary = self._boundary(el)
+        if boundary is False:
+            return
+        meta["power_item"] = {
+            "code": code,
+            "category": category,
+            "name": (el.text or "").strip(),
+            "boundary": boundary,
+        }
+
+    def _boundary(self, el: etree._Element) -> dict[str, Any] | bool | None:
+        """The power boundary of a pf:powerItem (amountVariable, amountCap); False if invalid."""
+        variable, cap = el.get("amountVariable"), el.get("amountCap")
+        if variable is None and cap is None:
+            return None
+        if variable is None or not FIELD_PATTERN.match(variable.strip()):
+            self.problem(
+                el,
+                "pf:powerItem's amountVariable must name the data field holding the amount "
+                "(a letter, then letters, digits or '_'), such as amountVariable=\"amount\".",
+            )
+            return False
+        amount_cap: int | float | None = None
+        if cap is not None:
+            try:
+                amount_cap = float(cap.strip())
+            except ValueError:
+                amount_cap = math.nan
+            if not math.isfinite(amount_cap) or amount_cap < 0:
+                self.problem(el, f"pf:powerItem's amountCap '{cap}' must be a number, 0 or more.")
+                return False
+            if amount_cap.is_integer():
+                amount_cap = int(amount_cap)
+        return {"amount_variable": variable.strip(), "amount_cap": amount_cap}
 
     def _pf_timeLimit(self, el: etree._Element, meta: dict[str, Any], where: str) -> None:
         duration = el.get("duration")
@@ -258,13 +310,27 @@ class _Reader:
             return
         calendar = el.get("calendar", "calendar")
         kind = el.get("kind", "step")
+        extendable, approver = el.get("extendable"), el.get("extensionApprover")
         if (
-            self._duration(el, duration) is None
+            self._duration(el, duration, calendar=calendar) is None
             or self._choice(el, "Calendar", calendar, CALENDARS) is None
             or self._choice(el, "Time limit kind", kind, TIME_LIMIT_KINDS) is None
+            or (
+                extendable is not None and self._duration(el, extendable, calendar=calendar) is None
+            )
+            or (approver is not None and self._role(el, approver) is None)
         ):
             return
-        meta["time_limit"] = {"duration": duration.strip(), "calendar": calendar, "kind": kind}
+        limit = {
+            "duration": duration.strip(),
+            "calendar": calendar,
+            "kind": kind,
+            "extendable": extendable.strip() if extendable is not None else None,
+            "extension_approver": approver.strip() if approver is not None else None,
+        }
+        if meta.get("time_limit") is None:
+            meta["time_limit"] = limit  # the first declared, as before kinds could be combined
+        meta.setdefault("time_limits", {})[kind] = limit
 
     def _pf_clockPause(self, el: etree._Element, meta: dict[str, Any], where: str) -> None:
         """While a task of this activity is open, the case's promised/statutory clock stops."""
@@ -351,17 +417,26 @@ class _Reader:
                 "code": values["powerItem"][1].strip(),
                 "category": None,
                 "name": "",
+                "boundary": None,
             }
         if "timeLimit" in values:
             prop, value = values["timeLimit"]
             calendar = values.get("timeLimitCalendar", (prop, "calendar"))[1] or "calendar"
             kind = values.get("timeLimitKind", (prop, "step"))[1] or "step"
             if (
-                self._duration(prop, value) is not None
+                self._duration(prop, value, calendar=calendar) is not None
                 and self._choice(prop, "Calendar", calendar, CALENDARS) is not None
                 and self._choice(prop, "Time limit kind", kind, TIME_LIMIT_KINDS) is not None
             ):
-                meta["time_limit"] = {"duration": value.strip(), "calendar": calendar, "kind": kind}
+                limit = {
+                    "duration": value.strip(),
+                    "calendar": calendar,
+                    "kind": kind,
+                    "extendable": None,
+                    "extension_approver": None,
+                }
+                meta["time_limit"] = limit
+                meta["time_limits"] = {kind: limit}
         if "riskLevel" in values:
             prop, level = values["riskLevel"]
             if self._choice(prop, "Risk level", level, RISK_LEVELS) is not None:
@@ -602,3 +677,30 @@ def read_process(process: etree._Element) -> tuple[ProcessInfo, list[Problem]]:
         start=_start_info(process, reader),
     )
     return info, reader.problems
+
+
+def unassigned_human_tasks(info: ProcessInfo, lines: dict[str, int | None]) -> list[Problem]:
+    """One problem per human task with no responsible role (no lane, candidate group or
+    pf:responsibleRole): an error when the process declares a power item (every link of a power
+    has a responsible subject), a warning otherwise. ``lines`` maps element ids to lines."""
+    severity: Literal["error", "warning"] = (
+        "error" if info.metadata.get("power_item") else "warning"
+    )
+    why = (
+        f"the process exercises the power item '{info.metadata['power_item']['code']}', so "
+        "every step needs a responsible role"
+        if severity == "error"
+        else "every clerk may act on it"
+    )
+    return [
+        Problem(
+            f"The {element.tag} '{element.name}' has no responsible role ({why}): put it in a "
+            "lane, give it camunda:candidateGroups or a pf:responsibleRole.",
+            line=lines.get(element.element_id),
+            element_id=element.element_id,
+            process_id=info.process_id,
+            severity=severity,
+        )
+        for element in info.elements.values()
+        if element.tag in HUMAN_TASK_TAGS and not element.roles
+    ]
