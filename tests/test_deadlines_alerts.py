@@ -60,7 +60,7 @@ def test_due_dates_of_tasks_and_cases_in_working_days(api: Api, clock: ManualClo
     instance = start(api, clerk, "permit")
     # P5D working from a Monday: the end of the following Monday (local); P2D: Wednesday.
     assert instance["promised_due_at"] == _end_of_local_day(2026, 3, 9)
-    assert instance["statutory_due_at"] is None
+    assert instance["statutory_due_at"] == _end_of_local_day(2026, 3, 30)  # P20D working
     assert instance["clock_paused"] is False and instance["alert_level"] is None
     [accept] = instance["tasks"]
     assert accept["due_at"] == _end_of_local_day(2026, 3, 4)
@@ -98,18 +98,23 @@ def test_each_threshold_is_raised_exactly_once(api: Api, clock: ManualClock) -> 
     assert _loop(api) == 1
     clock.set(datetime(2026, 3, 9, 16, 0, 1, tzinfo=UTC))
     assert _loop(api) == 1 and _loop(api) == 0
-    clock.advance(timedelta(days=30))
+    clock.set(datetime(2026, 3, 30, 15, 59, tzinfo=UTC))
+    assert _loop(api) == 0
+    clock.set(datetime(2026, 3, 30, 16, 0, tzinfo=UTC))  # the statutory deadline: red
+    assert _loop(api) == 1 and _loop(api) == 0
+    clock.advance(timedelta(days=60))
     assert _loop(api) == 0  # every threshold has been crossed: nothing is ever raised again
     alerts = _alerts(api, instance_id=instance["id"])
-    assert len(alerts) == 4
+    assert len(alerts) == 5
     case_alerts = [a for a in alerts if a["task_id"] is None]
     assert sorted(a["reason"] for a in case_alerts) == [
         "promised_limit_approaching",
         "promised_limit_passed",
+        "statutory_limit_passed",
     ]
-    assert _kinds(api, instance).count("alert.raised") == 4
+    assert _kinds(api, instance).count("alert.raised") == 5
     now = read(api, instance)
-    assert now["alert_level"] == "yellow"
+    assert now["alert_level"] == "red"
     [task] = now["tasks"]
     assert task["alert_level"] == "yellow" and task["overdue"] is True
 
@@ -333,3 +338,91 @@ def test_alert_profiles_are_seeded_and_edited_by_admins(api: Api, clock: ManualC
     _loop(api)
     levels = [a["level"] for a in _alerts(api, instance_id=instance["id"]) if a["task_id"]]
     assert levels == ["red"]
+
+
+def test_working_day_limits_skip_a_holiday_and_count_a_make_up_day(api: Api) -> None:
+    forget_cached()
+    # Tuesday 30 September 2025, 10:00 in Shanghai: the National Day holiday runs 1-8 October
+    # and Saturday 11 October is a make-up working day.
+    api.store.clock = ManualClock(datetime(2025, 9, 30, 2, 0, tzinfo=UTC))
+    assert api.deploy("deadlines.bpmn").status_code == 201
+    instance = start(api, api.user("clerk"), "permit")
+    assert instance["tasks"][0]["due_at"] == _end_of_local_day(2025, 10, 10)  # Thu 9, Fri 10
+    # Five working days: 9, 10, 11 (the make-up Saturday), 13, 14 October.
+    assert instance["promised_due_at"] == _end_of_local_day(2025, 10, 14)
+
+
+def _extend(api: Api, headers: dict[str, str], instance: dict[str, Any], **body: Any) -> Any:
+    return api.client.post(
+        f"/v1/instances/{instance['id']}/deadline-extensions", headers=headers, json=body
+    )
+
+
+def test_extensions_are_bounded_and_approved_by_the_declared_role(
+    api: Api, clock: ManualClock
+) -> None:
+    starter = api.user("clerk")
+    instance = start(api, starter, "permit")
+    statutory = datetime.fromisoformat(instance["statutory_due_at"])
+    why = {"limit": "statutory", "reason": "expert opinion needed"}
+    assert _extend(api, starter, instance, duration="P4D", **why).status_code == 403
+    stranger = api.user("outsider")  # no role of the case's tasks, never acted on it
+    hidden = _extend(api, stranger, instance, duration="P4D", **why)
+    assert hidden.status_code == 404 and "does not exist" in hidden.json()["detail"]
+    principal = api.user("principal", "head")
+    done = _extend(api, principal, instance, duration="P4D", **why)
+    assert done.status_code == 200, done.text
+    # Monday 30 March 24:00 plus four working days: Friday 3 April 24:00.
+    assert done.json()["statutory_due_at"] == _end_of_local_day(2026, 4, 3)
+    assert datetime.fromisoformat(done.json()["statutory_due_at"]) > statutory
+    too_long = _extend(api, principal, instance, duration="P7D", **why)
+    assert too_long.status_code == 422 and "P10D in total" in too_long.json()["detail"]
+    rest = _extend(api, api.admin, instance, duration="P6D", **why)
+    assert rest.status_code == 200, rest.text
+    assert _extend(api, api.admin, instance, duration="PT1H", **why).status_code == 422
+    promised = _extend(api, api.admin, instance, limit="promised", duration="P1D", reason="x")
+    assert promised.status_code == 409 and "cannot be extended" in promised.json()["detail"]
+    extended = [
+        e
+        for e in api.client.get(
+            f"/v1/instances/{instance['id']}/events", headers=api.admin, params={"limit": 500}
+        ).json()["items"]
+        if e["type"] == "deadline.extended"
+    ]
+    assert [(e["actor"], e["payload"]["approver_role"]) for e in extended] == [
+        ("head", "principal"),
+        (extended[1]["actor"], "admin"),
+    ]
+    assert extended[0]["payload"]["reason"] == "expert opinion needed"
+
+
+def test_a_step_extension_resolves_its_alerts_and_restarts_the_thresholds(
+    api: Api, clock: ManualClock
+) -> None:
+    clerk = api.user("clerk")
+    instance = start(api, clerk, "permit")
+    task_id = instance["tasks"][0]["id"]
+    clock.set(datetime(2026, 3, 4, 16, 0, 1, tzinfo=UTC))  # the step deadline passes
+    assert _loop(api) == 2  # prompt and yellow
+    no_task = _extend(api, api.admin, instance, limit="step", duration="P1D", reason="x")
+    assert no_task.status_code == 422
+    done = _extend(
+        api, api.admin, instance, limit="step", task_id=task_id, duration="P1D", reason="sick"
+    )
+    assert done.status_code == 200, done.text
+    [task] = done.json()["tasks"]
+    assert task["due_at"] == _end_of_local_day(2026, 3, 5)
+    assert task["alert_level"] is None and task["overdue"] is False
+    assert done.json()["alert_level"] is None
+    resolved = _alerts(api, instance_id=instance["id"], state="resolved")
+    assert {a["resolution"] for a in resolved} == {"deadline_extended"} and len(resolved) == 2
+    # The thresholds start over from the new deadline: prompt at once (one day left), then yellow.
+    assert _loop(api) == 1
+    clock.set(datetime(2026, 3, 5, 16, 0, 1, tzinfo=UTC))
+    assert _loop(api) == 1
+    open_now = _alerts(api, instance_id=instance["id"], state="open")
+    assert sorted(a["level"] for a in open_now) == ["prompt", "yellow"]
+    twice = _extend(
+        api, api.admin, instance, limit="step", task_id=task_id, duration="P1D", reason="again"
+    )
+    assert twice.status_code == 422  # extendable="P1D" is used up

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
+import isodate
 from sqlalchemy import Connection
 
 from powerflow.db import queries
@@ -94,6 +95,18 @@ def due_from(calendar: BusinessCalendar, start: datetime, limit: dict[str, Any])
     return calendar.add(start, limit["duration"], working=working(limit))
 
 
+def shift(calendar: BusinessCalendar, at: datetime, duration: str, *, working: bool) -> datetime:
+    """A deadline moved by ``duration``. Working days after a deadline at 24:00 count from the
+    day that ends then (24:00 on Wednesday plus one working day is 24:00 on Thursday)."""
+    if working and not duration.startswith("-"):
+        local = at.astimezone(calendar.tz)
+        if local.timetz().replace(tzinfo=None) == time(0):
+            parsed = isodate.parse_duration(duration)
+            if isinstance(parsed, timedelta) and not parsed.seconds and not parsed.microseconds:
+                return calendar.add(at - timedelta(microseconds=1), duration, working=True)
+    return calendar.add(at, duration, working=working)
+
+
 def threshold_times(
     calendar: BusinessCalendar,
     due: datetime,
@@ -104,7 +117,7 @@ def threshold_times(
     """When each threshold of the profile that watches this limit is crossed, earliest first."""
     times = []
     for t in profile.for_limit(limit_kind):
-        at = due if t.at_deadline else calendar.add(due, t.offset, working=working(limit))
+        at = due if t.at_deadline else shift(calendar, due, t.offset, working=working(limit))
         if t.before and working(limit):
             at = _after_last_working_day(calendar, at)
         times.append((t, at))

@@ -4,7 +4,8 @@ A limit is extendable only when its ``pf:timeLimit`` says by how much at most (`
 the extensions of one limit together stay within it. The limit's ``extensionApprover`` role
 approves (an administrator always may). The new deadline is recorded as ``deadline.extended``
 with the approver and reason; the alerts raised against the old deadline resolve
-(``deadline_extended``) and the thresholds start over from the new one.
+(``deadline_extended``) and the thresholds start over from the new one (a threshold of the new
+deadline that is already past, such as "one day before" when one day is left, is raised at once).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from powerflow.services.definitions import definition_by_id
 from powerflow.services.errors import Conflict, Forbidden, InvalidInput
 from powerflow.services.events import event_rows
 from powerflow.services.power.alerts import highest
-from powerflow.services.power.deadlines import CASE_LIMITS, StepTimes, task_times
+from powerflow.services.power.deadlines import CASE_LIMITS, StepTimes, shift, task_times
 from powerflow.services.power.profiles import LIMIT_KINDS
 from powerflow.services.steps import instance_view
 from powerflow.services.views import InstanceView
@@ -121,16 +122,20 @@ def extend_deadline(
                 f"already granted, so {duration} is too long."
             )
         now = store.now()
-        new_due = times.calendar.add(due, duration, working=declared.get("calendar") == "working")
+        new_due = shift(
+            times.calendar, due, duration, working=declared.get("calendar") == "working"
+        )
         events = _resolved(conn, instance, limit, task.id if task else None, now)
         if task is not None:
             task.due_at = new_due
+            # A new deadline is a new set of crossings (their dedupe keys name it): every
+            # threshold of it is due again, those already past at once.
             upcoming = task_times(times.calendar, times.plan, task, times.profile)
-            next_at = min((at for _, at in upcoming if at > now), default=None)
+            next_at = min((at for _, at in upcoming), default=None)
             alert_queries.set_task_deadline(conn, task.id, new_due, next_at)
         else:
             setattr(instance, f"{limit}_due_at", new_due)
-            times.reschedule_case(instance, after=now)
+            times.reschedule_case(instance, after=None)
         payload: dict[str, Any] = {
             "limit": limit,
             "task_id": task.id if task else None,

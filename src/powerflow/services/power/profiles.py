@@ -169,9 +169,7 @@ def put_profile(
         else:
             conn.execute(_TABLE.insert().values(name=name, **values))
     forget_cached()
-    profile = Profile(
-        name, description, tuple(Threshold(**t) for t in thresholds), levels
-    )
+    profile = Profile(name, description, tuple(Threshold(**t) for t in thresholds), levels)
     return profile.as_dict(), not exists
 
 
