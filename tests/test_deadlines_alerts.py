@@ -68,8 +68,8 @@ def test_due_dates_of_tasks_and_cases_in_working_days(api: Api, clock: ManualClo
 
 
 def test_a_process_without_limits_has_no_due_dates(api: Api) -> None:
-    assert api.deploy("visibility.bpmn").status_code == 201
-    instance = start(api, api.user("clerk"), "case_file", amount=1)
+    assert api.deploy("three_tasks.bpmn").status_code == 201
+    instance = start(api, api.user("clerk"), "three_tasks")
     assert instance["promised_due_at"] is None and instance["tasks"][0]["due_at"] is None
     with api.store.begin(write=False) as conn:
         row = conn.exec_driver_sql(

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, exists, select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from powerflow import engine
 from powerflow.db import queries
@@ -79,7 +79,10 @@ def list_tasks(
     if alert_level is not None and alert_level not in ALERT_LEVELS:
         raise InvalidInput(f"alert_level must be one of: {', '.join(ALERT_LEVELS)}.")
     now = store.now()
-    stmt = select(Task, Instance.definition_id).join(Instance, Instance.id == Task.instance_id)
+    # The definition id comes with each row (an alias: the visibility clause below correlates
+    # with ``instances`` itself), so a page is one statement.
+    owner = aliased(Instance)
+    stmt = select(Task, owner.definition_id).join(owner, owner.id == Task.instance_id)
     if overdue is not None:
         late = Task.due_at.is_not(None) & (
             ((Task.state == "ready") & (Task.due_at < now))
