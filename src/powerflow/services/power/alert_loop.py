@@ -39,7 +39,8 @@ class _Lost(Exception):
 def raise_due_alerts(
     store: Store, now: datetime | None = None, *, limit: int = 500, backoff: Backoff | None = None
 ) -> int:
-    """Raise the thresholds crossed by ``now``; return how many alerts were raised."""
+    """Raise the thresholds crossed by ``now`` (default: the store's clock at the start of the
+    pass); return how many alerts were raised. Each alert is stamped when it is raised."""
     now = now or store.now()
     backoff = backoff or Backoff()
     waiting = backoff.waiting()
@@ -125,14 +126,14 @@ def _task(store: Store, conn: Any, task_id: str, seen: datetime, now: datetime) 
             persons=[task.assignee] if task.assignee else [],
             deadline_at=task.due_at,
         )
-        event = open_alert(conn, instance, spec, at=now)
+        event = open_alert(conn, instance, spec, at=store.now())
         if event is not None:
             events.append(event)
             level = higher_level(level, t.level)
     next_at = min((at for _, at in times if at > now), default=None)
     if not alert_queries.claim_task(conn, task.id, seen, next_at, level):
         raise _Lost
-    _append(conn, instance, events, now)
+    _append(conn, instance, events, store.now())
     return len(events)
 
 
@@ -167,11 +168,11 @@ def _case(store: Store, conn: Any, instance_id: str, seen: datetime, now: dateti
             persons=[instance.started_by],
             deadline_at=due,
         )
-        event = open_alert(conn, instance, spec, at=now)
+        event = open_alert(conn, instance, spec, at=store.now())
         if event is not None:
             events.append(event)
     instance.next_alert_at = min((at for _, _, at, _ in times if at > now), default=None)
-    _append(conn, instance, events, now, must_save=True)
+    _append(conn, instance, events, store.now(), must_save=True)
     return len(events)
 
 
