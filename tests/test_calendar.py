@@ -26,6 +26,10 @@ def local(y: int, m: int, d: int, h: int = 0, mi: int = 0) -> datetime:
 # -- the State Council's notices (国务院办公厅关于2025年/2026年部分节假日安排的通知) -------------
 
 WORKING = [
+    date(2024, 2, 4),  # Sunday, make-up for the Spring Festival 2024
+    date(2024, 2, 18),  # Sunday, make-up for the Spring Festival 2024
+    date(2024, 9, 29),  # Sunday, make-up for National Day 2024
+    date(2024, 10, 12),  # Saturday, make-up for National Day 2024
     date(2025, 1, 26),  # Sunday, make-up for the Spring Festival
     date(2025, 2, 8),  # Saturday, make-up for the Spring Festival
     date(2025, 4, 27),  # Sunday, make-up for Labour Day
@@ -42,6 +46,8 @@ WORKING = [
     date(2026, 12, 7),  # an ordinary Monday
 ]
 NOT_WORKING = [
+    *(date(2024, 2, d) for d in range(10, 18)),  # Spring Festival 2024: 10-17 February
+    *(date(2024, 10, d) for d in range(1, 8)),  # National Day 2024: 1-7 October
     *(date(2025, 10, d) for d in range(1, 9)),  # National Day + Mid-Autumn, 1-8 October 2025
     *(date(2025, 1, 28) + timedelta(days=i) for i in range(8)),  # Spring Festival 2025
     date(2025, 1, 1),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+
 from conftest import Api
 
 PF = 'xmlns:pf="urn:powerflow:bpmn:1.0"'
@@ -129,9 +130,7 @@ def test_an_unknown_item_is_a_clear_404_and_reading_needs_a_token(api: Api) -> N
 
 
 def test_a_task_without_a_role_is_refused_under_a_power_item(api: Api) -> None:
-    data = bpmn(
-        "unowned", '<pf:powerItem code="FIN-009">Payment</pf:powerItem>', lane=False
-    )
+    data = bpmn("unowned", '<pf:powerItem code="FIN-009">Payment</pf:powerItem>', lane=False)
     got = upload(api, "unowned", data)
     assert got.status_code == 422, got.text
     [problem] = got.json()["problems"]
@@ -173,8 +172,7 @@ def test_time_limits_once_per_kind_on_a_process(api: Api) -> None:
     on_task = bpmn(
         "task_twice",
         "",
-        '<pf:timeLimit kind="step" duration="P1D"/><pf:timeLimit kind="statutory" '
-        'duration="P6D"/>',
+        '<pf:timeLimit kind="step" duration="P1D"/><pf:timeLimit kind="statutory" duration="P6D"/>',
     )
     refused = upload(api, "task_twice", on_task)
     assert refused.status_code == 422
@@ -199,3 +197,29 @@ def test_bad_extension_and_boundary_values_are_refused(api: Api) -> None:
         got = upload(api, f"bad{i}", bpmn(f"bad{i}", ext))
         assert got.status_code == 422, ext
         assert words in got.json()["problems"][0]["message"], (ext, got.json())
+
+
+def test_the_new_attributes_validate_against_the_published_schema() -> None:
+    from pathlib import Path
+
+    from lxml import etree
+
+    root = Path(__file__).resolve().parents[1]
+    schema = etree.XMLSchema(etree.parse(str(root / "api" / "powerflow-bpmn-extensions.xsd")))
+    ns = 'xmlns:pf="urn:powerflow:bpmn:1.0"'
+    good = [
+        f'<pf:powerItem {ns} code="F-1" amountVariable="amount" amountCap="200000.50">x'
+        "</pf:powerItem>",
+        f'<pf:timeLimit {ns} kind="statutory" duration="P20D" calendar="working" '
+        'extendable="P10D" extensionApprover="principal"/>',
+    ]
+    bad = [
+        f'<pf:powerItem {ns} code="F-1" amountVariable="1amount">x</pf:powerItem>',
+        f'<pf:powerItem {ns} code="F-1" amountVariable="a" amountCap="-1">x</pf:powerItem>',
+        f'<pf:timeLimit {ns} duration="P2D" extendable="soon"/>',
+        f'<pf:timeLimit {ns} duration="P2D" extensionApprover="two words"/>',
+    ]
+    for text in good:
+        assert schema.validate(etree.fromstring(text)), (text, schema.error_log)
+    for text in bad:
+        assert not schema.validate(etree.fromstring(text)), text

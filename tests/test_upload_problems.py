@@ -68,7 +68,8 @@ NOT_RUNNABLE_YET = [
     pytest.param(
         _process(
             "registry",
-            f'    <bpmn:userTask id="x" name="Check the registry">{FLOWS}'
+            '    <bpmn:userTask id="x" name="Check the registry" '
+            f'camunda:candidateGroups="registrar">{FLOWS}'
             '<bpmn:dataOutputAssociation id="out"><bpmn:targetRef>reg</bpmn:targetRef>'
             "</bpmn:dataOutputAssociation></bpmn:userTask>",
             extra='    <bpmn:dataStoreReference id="reg" name="Land registry" '

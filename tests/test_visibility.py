@@ -347,6 +347,32 @@ def _create_user(w: World, caller: str, case: Case) -> str:
     return judged(got, (201,))
 
 
+def _calendar_day(method: str) -> Probe:
+    """Edit or withdraw an edit of a day far ahead (withdrawing: one the admin just made)."""
+
+    def call(w: World, caller: str, case: Case) -> str:
+        day = "/v1/calendar/days/2099-01-05"
+        edit = {"kind": "holiday", "name": "Probe holiday"}
+        if method == "DELETE":
+            made = w.client.put(day, headers=w.users["admin"], json=edit)
+            assert made.status_code in (200, 201), made.text
+            return judged(w.request("DELETE", day, headers=w.h(caller, case)), (204,))
+        return judged(w.request("PUT", day, headers=w.h(caller, case), json=edit), (200, 201))
+
+    return Probe(call)
+
+
+def _power(w: World, caller: str, case: Case) -> str:
+    """One power item: the expense claim's (tests/data/gateway.bpmn), deployed once."""
+    deployed = w.client.post(
+        "/v1/definitions",
+        headers=w.users["designer"],
+        files={"file": ("gateway.bpmn", (DATA / "gateway.bpmn").read_bytes())},
+    )
+    assert deployed.status_code in (200, 201), deployed.text
+    return judged(w.request("GET", "/v1/powers/FIN-001", headers=w.h(caller, case)))
+
+
 def _suspended(w: World, case: Case) -> None:
     got = w.client.post(f"/v1/instances/{case.instance_id}/suspend", headers=w.users["monitor"])
     assert got.status_code == 200, got.text
@@ -426,6 +452,11 @@ PROBES: dict[str, Probe] = {
     "GET /v1/users/{name}": _user("GET"),
     "PATCH /v1/users/{name}": _user("PATCH"),
     "POST /v1/users/{name}/token": _user("POST", "/token"),
+    "GET /v1/calendar": _get(lambda _: "/v1/calendar?year=2026"),
+    "PUT /v1/calendar/days/{day}": _calendar_day("PUT"),
+    "DELETE /v1/calendar/days/{day}": _calendar_day("DELETE"),
+    "GET /v1/powers": _get(lambda _: "/v1/powers"),
+    "GET /v1/powers/{code}": Probe(_power),
     "GET /v1/alerts": Probe(_alerts_list),
     "GET /v1/alerts/{alert_id}": _get(_alert()),
     "POST /v1/alerts/{alert_id}/acknowledge": _post(_alert("/acknowledge"), {"comment": "seen"}),

@@ -9,7 +9,8 @@ Working-time semantics (what ``add`` and ``working_time_between`` count):
 - a working day is a Monday-Friday that is not a holiday, or a weekend day that is a make-up
   working day (an administrator's edit of the day overrides both);
 - ``P<n>D`` in working time ends at 24:00 local of the n-th working day after the start day (the
-  start day itself is not counted, wherever in it the start falls);
+  start day itself is not counted, wherever in it the start falls); ``P<n>W`` counts 7n working
+  days; months and years are refused (write them as days);
 - hours, minutes and seconds elapse only during working days (all 24 hours of one);
 - a negative duration walks back through working time only (``-P1D`` from 24:00 on a Friday is
   24:00 on the Thursday), which is how "one working day before the deadline" is found.
