@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import func, select
 
 from conftest import Api
@@ -19,8 +20,10 @@ from powerflow.clock import ManualClock
 from powerflow.db.engine import Store
 from powerflow.db.models import Alert
 from powerflow.periodic import Backoff
+from powerflow.services.power import alert_loop
 from powerflow.services.power.alert_loop import raise_due_alerts
 from powerflow.services.power.profiles import forget_cached
+from powerflow.workers import AlertWorker
 
 MONDAY = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 2 March 2026, 09:00 in Shanghai
 
@@ -426,3 +429,60 @@ def test_a_step_extension_resolves_its_alerts_and_restarts_the_thresholds(
         api, api.admin, instance, limit="step", task_id=task_id, duration="P1D", reason="again"
     )
     assert twice.status_code == 422  # extendable="P1D" is used up
+
+
+def test_one_failing_item_does_not_stop_the_others(
+    api: Api, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clerk = api.user("clerk")
+    broken, fine = start(api, clerk, "permit"), start(api, clerk, "permit")
+    broken_task = broken["tasks"][0]["id"]
+    real = alert_loop.task_times
+
+    def failing(calendar: Any, plan: Any, task: Any, profile: Any) -> Any:
+        if task.id == broken_task:
+            raise RuntimeError("this task's thresholds cannot be computed")
+        return real(calendar, plan, task, profile)
+
+    monkeypatch.setattr(alert_loop, "task_times", failing)
+    clock.set(datetime(2026, 3, 5, tzinfo=UTC))
+    backoff = Backoff()
+    raise_due_alerts(api.store, backoff=backoff)
+    assert len([a for a in _alerts(api, instance_id=fine["id"]) if a["task_id"]]) == 2
+    assert not [a for a in _alerts(api, instance_id=broken["id"]) if a["task_id"]]
+    assert ("task", broken_task) in backoff.waiting()  # retried later, not in a hot loop
+    monkeypatch.setattr(alert_loop, "task_times", real)
+    raise_due_alerts(api.store)  # a fresh loop (say, after a restart) raises it
+    assert len([a for a in _alerts(api, instance_id=broken["id"]) if a["task_id"]]) == 2
+
+
+def test_the_worker_waits_until_the_next_threshold_or_its_poll(
+    api: Api, clock: ManualClock
+) -> None:
+    start(api, api.user("clerk"), "permit")
+    worker = AlertWorker(api.store, interval=1.0)  # not started: one pass by hand
+    worker._pass()
+    assert worker.interval == 1.0  # the next threshold is a day away: poll as configured
+    clock.set(datetime(2026, 3, 3, 16, 0, 0, tzinfo=UTC) - timedelta(seconds=0.25))
+    worker._pass()
+    assert worker.interval == pytest.approx(0.25)  # the step's prompt is 250 ms away
+
+
+def test_a_process_without_limits_never_touches_alerts_or_the_calendar(api: Api) -> None:
+    assert api.deploy("three_tasks.bpmn").status_code == 201
+    clerk = api.user("clerk,clerk-office")
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement.lower())
+
+    instance = start(api, clerk, "three_tasks")
+    sqlalchemy_event.listen(api.store.engine, "before_cursor_execute", record)
+    try:
+        instance = complete(api, clerk, instance, instance["tasks"][0]["element_id"])
+        start(api, clerk, "three_tasks")
+    finally:
+        sqlalchemy_event.remove(api.store.engine, "before_cursor_execute", record)
+    assert statements  # the listener sees the requests' statements (those run through Core)
+    touched = [s for s in statements if "alert" in s or "calendar_days" in s]
+    assert not touched, touched
