@@ -489,3 +489,14 @@ def test_a_process_without_limits_never_touches_alerts_or_the_calendar(api: Api)
     tables = re.compile(r"\b(from|update|into|join)\s+(alerts|alert_profiles|calendar_days)\b")
     touched = [s for s in statements if tables.search(s)]
     assert not touched, touched
+
+
+def test_a_suspended_case_raises_nothing_until_it_resumes(api: Api, clock: ManualClock) -> None:
+    instance = start(api, api.user("clerk"), "permit")
+    monitor = api.user("monitor")
+    url = f"/v1/instances/{instance['id']}"
+    assert api.client.post(f"{url}/suspend", headers=monitor, json={}).status_code == 200
+    clock.set(datetime(2026, 3, 5, tzinfo=UTC))
+    assert _loop(api) == 0
+    assert api.client.post(f"{url}/resume", headers=monitor, json={}).status_code == 200
+    assert _loop(api) == 2  # the step's prompt and yellow, late but once

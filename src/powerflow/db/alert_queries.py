@@ -53,10 +53,14 @@ def open_alert_levels(conn: Connection, instance_id: str) -> list[str]:
 
 
 def due_tasks(conn: Connection, now: datetime, limit: int) -> list[tuple[str, datetime]]:
-    """Open tasks whose next alert time has come (by index), earliest first."""
+    """Open tasks of running instances whose next alert time has come (by index), earliest
+    first (a suspended or failed instance's tasks wait)."""
     stmt = (
         select(_T.id, _T.next_alert_at)
-        .where(_T.next_alert_at <= now, _T.state == "ready")
+        .join_from(
+            cast(Table, Task.__table__), cast(Table, Instance.__table__), _I.id == _T.instance_id
+        )
+        .where(_T.next_alert_at <= now, _T.state == "ready", _I.status == "running")
         .order_by(_T.next_alert_at)
         .limit(limit)
     )

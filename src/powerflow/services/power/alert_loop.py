@@ -100,7 +100,13 @@ def _key(kind: str, item_id: str, limit: str, t: Threshold, due: datetime) -> st
 
 def _task(store: Store, conn: Any, task_id: str, seen: datetime, now: datetime) -> int:
     task, instance = queries.load_task_and_instance(conn, task_id)
-    if task is None or instance is None or task.state != "ready" or task.next_alert_at != seen:
+    if (
+        task is None
+        or instance is None
+        or task.state != "ready"
+        or task.next_alert_at != seen
+        or instance.status != "running"
+    ):
         raise _Lost
     definition = definition_by_id(store, conn, instance.definition_id)
     plan = plan_of(store, definition)
