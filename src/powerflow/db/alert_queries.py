@@ -53,14 +53,13 @@ def open_alert_levels(conn: Connection, instance_id: str) -> list[str]:
 
 
 def due_tasks(conn: Connection, now: datetime, limit: int) -> list[tuple[str, datetime]]:
-    """Open tasks of running instances whose next alert time has come (by index), earliest
-    first (a suspended or failed instance's tasks wait)."""
+    """Open tasks of running instances whose next alert time has come, earliest first (a
+    suspended or failed instance's tasks wait). Driven by the ``next_alert_at`` index; the
+    instance is probed by its key (EXISTS, so no planner starts from ``instances``)."""
+    running = exists().where(_I.id == _T.instance_id, _I.status == "running")
     stmt = (
         select(_T.id, _T.next_alert_at)
-        .join_from(
-            cast(Table, Task.__table__), cast(Table, Instance.__table__), _I.id == _T.instance_id
-        )
-        .where(_T.next_alert_at <= now, _T.state == "ready", _I.status == "running")
+        .where(_T.next_alert_at <= now, _T.state == "ready", running)
         .order_by(_T.next_alert_at)
         .limit(limit)
     )
