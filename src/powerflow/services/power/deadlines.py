@@ -176,10 +176,12 @@ def task_times(
 class StepTimes:
     """Applies a step to the due dates, pauses and alerts of one instance (in its transaction)."""
 
-    def __init__(self, store: Store, conn: Connection, definition: DefinitionView) -> None:
+    def __init__(
+        self, store: Store, conn: Connection, definition: DefinitionView, plan: Plan | None = None
+    ) -> None:
         self.store = store
         self.conn = conn
-        self.plan = plan_of(store, definition)
+        self.plan = plan or plan_of(store, definition)
         self._calendar: BusinessCalendar | None = None
         self._profile: Profile | None = None
 
@@ -290,5 +292,5 @@ def step_times(
     """The deadline bookkeeping of a step, or None for a process without limits or pauses."""
     if store is None:
         return None
-    times = StepTimes(store, conn, definition)
-    return None if times.plan.empty else times
+    plan = plan_of(store, definition)
+    return None if plan.empty else StepTimes(store, conn, definition, plan)
