@@ -500,3 +500,35 @@ def test_a_suspended_case_raises_nothing_until_it_resumes(api: Api, clock: Manua
     assert _loop(api) == 0
     assert api.client.post(f"{url}/resume", headers=monitor, json={}).status_code == 200
     assert _loop(api) == 2  # the step's prompt and yellow, late but once
+
+
+def test_clock_pause_and_alert_profile_in_the_schema_and_at_upload(api: Api) -> None:
+    from lxml import etree
+
+    from conftest import ROOT
+
+    schema = etree.XMLSchema(etree.parse(str(ROOT / "api" / "powerflow-bpmn-extensions.xsd")))
+    ns = 'xmlns:pf="urn:powerflow:bpmn:1.0"'
+    for good in (
+        f'<pf:clockPause {ns} reason="waiting for the applicant"/>',
+        f"<pf:clockPause {ns}/>",
+        f'<pf:alertProfile {ns} name="cards"/>',
+    ):
+        assert schema.validate(etree.fromstring(good)), good
+    for bad in (f"<pf:alertProfile {ns}/>", f'<pf:clockPause {ns} reason=""/>'):
+        assert not schema.validate(etree.fromstring(bad)), bad
+    xml = (ROOT / "tests" / "data" / "deadlines.bpmn").read_text()
+    misplaced = xml.replace(
+        '<pf:alertProfile name="two-tier"/>',
+        '<pf:alertProfile name="two-tier"/><pf:clockPause/>',
+    ).replace('<pf:clockPause reason="waiting for the applicant (supplementation)"/>', "")
+    refused = api.client.post(
+        "/v1/definitions",
+        headers=api.user("designer"),
+        files={"file": ("m.bpmn", misplaced.encode())},
+    )
+    assert refused.status_code == 422, refused.text
+    assert "pf:clockPause belongs on an activity" in refused.text
+    deployed = api.deploy("deadlines.bpmn").json()["definitions"][0]
+    catalog = api.client.get(f"/v1/definitions/{deployed['key']}", headers=api.admin).json()[0]
+    assert catalog["metadata"]["alert_profile"] == "two-tier"

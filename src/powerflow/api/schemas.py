@@ -97,6 +97,12 @@ class PowerItem(BaseModel):
     boundary: PowerBoundary | None = None
 
 
+class ClockPause(BaseModel):
+    """pf:clockPause: why the case clock stops while a task of the element is open."""
+
+    reason: str | None = None
+
+
 class Metadata(BaseModel):
     """powerflow extension metadata of a process or an element."""
 
@@ -109,6 +115,12 @@ class Metadata(BaseModel):
     )
     risk: Risk | None = None
     disclosure: Disclosure | None = None
+    clock_pause: ClockPause | None = Field(
+        default=None, description="pf:clockPause: the case clock stops while this task is open"
+    )
+    alert_profile: str | None = Field(
+        default=None, description="pf:alertProfile (process): the alert profile watching it"
+    )
 
 
 class DefinitionRead(Schema):
