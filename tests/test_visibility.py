@@ -26,10 +26,13 @@ from conftest import (
     stop_server,
 )
 from powerflow.app import create_app
+from powerflow.db import queries
 from powerflow.db.engine import Store
 from powerflow.db.models import User
 from powerflow.services import auth
 from powerflow.services.errors import InvalidInput
+from powerflow.services.events import event_rows
+from powerflow.services.power.alerts import AlertSpec, open_alert
 
 SECURITY_DOC = ROOT / "docs" / "security.md"
 CALLERS = (
@@ -100,6 +103,7 @@ class Case:
     business_key: str
     review_task_id: str
     actor: dict[str, str]
+    alert_id: int = 0
 
 
 @dataclass
@@ -149,7 +153,31 @@ class World:
         with self.store.write() as session:
             session.execute(update(User).where(User.name == name).values(roles=["clerk"]))
         token = auth.rotate_token(self.store, name)  # a fresh token: the server reads new roles
-        return Case(body["id"], key, review["id"], {"Authorization": f"Bearer {token}"})
+        alert_id = self.new_alert(body["id"], review["id"])
+        return Case(body["id"], key, review["id"], {"Authorization": f"Bearer {token}"}, alert_id)
+
+    def new_alert(self, instance_id: str, task_id: str) -> int:
+        """A yellow alert on the case's Review task, raised as the alert loop raises one."""
+        spec = AlertSpec(
+            level="yellow",
+            source="time_limit",
+            reason="step_limit_passed",
+            message="Task 'Review the file' passed its time limit.",
+            dedupe_key=f"probe:{instance_id}",
+            task_id=task_id,
+            element_id="review",
+            roles=["reviewer"],
+        )
+        now = self.store.now()
+        with self.store.begin(write=True) as conn:
+            instance = queries.load_instance(conn, instance_id, lock=True)
+            assert instance is not None
+            event = open_alert(conn, instance, spec, at=now)
+            assert event is not None
+            rows = event_rows(instance, [event], actor="system", at=now)
+            assert queries.save_instance(conn, instance)
+            queries.insert_events(conn, rows)
+        return int(event.payload["alert_id"])  # type: ignore[arg-type]
 
     def version(self, case: Case) -> int:
         got = self.client.get(f"/v1/instances/{case.instance_id}", headers=self.users["admin"])
@@ -418,6 +446,23 @@ def _list(
     return call
 
 
+def _alerts_list(w: World, caller: str, case: Case) -> str:
+    got = w.request("GET", f"/v1/alerts?instance_id={case.instance_id}", headers=w.h(caller, case))
+    return listed(
+        got, got.status_code == 200 and case.alert_id in [a["id"] for a in got.json()["items"]]
+    )
+
+
+def _put_profile(w: World, caller: str, case: Case) -> str:
+    body = {"description": "probe", "thresholds": [{"level": "red", "limit": "step"}]}
+    got = w.request("PUT", "/v1/alert-profiles/probe", headers=w.h(caller, case), json=body)
+    return judged(got, (200, 201))
+
+
+def _alert(suffix: str = "") -> Callable[[Case], str]:
+    return lambda case: f"/v1/alerts/{case.alert_id}{suffix}"
+
+
 def _inst(suffix: str = "") -> Callable[[Case], str]:
     return lambda case: f"/v1/instances/{case.instance_id}{suffix}"
 
@@ -488,6 +533,16 @@ PROBES: dict[str, Probe] = {
     "GET /v1/lists/{name}": Probe(_list("GET")),
     "POST /v1/lists/{name}/entries": Probe(_list("POST", "/entries", ok=(201,))),
     "DELETE /v1/lists/{name}/entries/{value}": Probe(_list("DELETE", "/entries/")),
+    "GET /v1/alerts": Probe(_alerts_list),
+    "GET /v1/alerts/{alert_id}": _get(_alert()),
+    "POST /v1/alerts/{alert_id}/acknowledge": _post(_alert("/acknowledge"), {"comment": "seen"}),
+    "GET /v1/alert-profiles": _get(lambda _: "/v1/alert-profiles"),
+    "GET /v1/alert-profiles/{name}": _get(lambda _: "/v1/alert-profiles/two-tier"),
+    "PUT /v1/alert-profiles/{name}": Probe(_put_profile),
+    "POST /v1/instances/{instance_id}/deadline-extensions": _post(
+        _inst("/deadline-extensions"),
+        {"limit": "statutory", "duration": "P1D", "reason": "probe"},
+    ),
 }
 
 
@@ -537,7 +592,7 @@ def world(probe_server: Server) -> Iterator[World]:
 
 
 def _unknown(case: Case) -> Case:
-    return Case(str(uuid.uuid4()), "none", str(uuid.uuid4()), case.actor)
+    return Case(str(uuid.uuid4()), "none", str(uuid.uuid4()), case.actor, 2_000_000_000)
 
 
 def _same_as_unknown(w: World, probe: Probe, caller: str, case: Case, route: str) -> str | None:
@@ -547,9 +602,11 @@ def _same_as_unknown(w: World, probe: Probe, caller: str, case: Case, route: str
     for target in (case, _unknown(case)):
         url = path.replace("{instance_id}", target.instance_id)
         url = url.replace("{task_id}", target.review_task_id)
+        url = url.replace("{alert_id}", str(target.alert_id))
         response = w.request(method, url, headers=w.h(caller, target), json=probe.body)
         detail = response.json()["detail"]
         detail = detail.replace(target.instance_id, "ID").replace(target.review_task_id, "ID")
+        detail = detail.replace(f"Alert {target.alert_id} ", "Alert ID ")
         answers.append((response.status_code, response.json()["code"], detail))
     hidden, missing = answers
     return None if hidden == missing else f"404 differs from unknown id: {hidden} / {missing}"

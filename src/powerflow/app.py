@@ -16,6 +16,7 @@ from powerflow.api import contract, errors
 from powerflow.api.deps import call
 from powerflow.api.limits import BodyLimit, NoNulInUrl
 from powerflow.api.routers import (
+    alerts,
     definitions,
     events,
     instances,
@@ -32,7 +33,7 @@ from powerflow.engine import configure_limits
 from powerflow.periodic import PeriodicThread
 from powerflow.services import feed
 from powerflow.settings import Settings
-from powerflow.workers import TimerWorker, WebhookWorker
+from powerflow.workers import AlertWorker, TimerWorker, WebhookWorker
 
 log = logging.getLogger("powerflow")
 
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
             [
                 TimerWorker(store, settings.timer_poll_seconds),
                 WebhookWorker(store, allowed_hosts=settings.webhook_allowed_hosts),
+                AlertWorker(store, settings.alert_poll_seconds),
             ]
             if run_workers
             else []
@@ -129,6 +131,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         users.router,
         power.router,
         rules.router,
+        alerts.router,
     ):
         app.include_router(router)
     app.add_middleware(

@@ -1,4 +1,4 @@
-"""Background loops of the service: firing due timers, delivering webhooks."""
+"""Background loops of the service: firing due timers, delivering webhooks, raising alerts."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import httpx
 from sqlalchemy import select
 
+from powerflow.db import alert_queries
 from powerflow.db.engine import Store
 from powerflow.db.models import Instance
 from powerflow.periodic import Backoff, PeriodicThread
@@ -17,6 +18,7 @@ from powerflow.services.auth import Principal
 from powerflow.services.errors import DomainError
 from powerflow.services.events import TIMER_ACTOR_NAME
 from powerflow.services.incidents import cause
+from powerflow.services.power import alert_loop
 
 log = logging.getLogger("powerflow.timers")
 TIMER_ACTOR = Principal(name=TIMER_ACTOR_NAME, roles=frozenset({"admin"}))
@@ -92,3 +94,31 @@ class WebhookWorker(PeriodicThread):
             on_stop=client.close,
             join_timeout=15,
         )
+
+
+class AlertWorker(PeriodicThread):
+    """Raises crossed alert thresholds (services/power/alert_loop.py).
+
+    It looks every ``interval`` seconds at most, and sooner when the earliest next alert time is
+    nearer (one index lookup per pass), so an alert is raised within milliseconds of its
+    threshold without polling faster while nothing is due.
+    """
+
+    MIN_WAIT = 0.005
+
+    def __init__(self, store: Store, interval: float) -> None:
+        self.backoff = Backoff()
+        self.poll = interval
+        self.store = store
+        super().__init__("powerflow-alerts", interval, self._pass, join_timeout=5)
+
+    def _pass(self) -> None:
+        try:
+            alert_loop.raise_due_alerts(self.store, backoff=self.backoff)
+        finally:
+            self.interval = self.poll
+            with self.store.begin(write=False) as conn:
+                due = alert_queries.next_due(conn)
+            if due is not None:
+                wait = (due - self.store.now()).total_seconds()
+                self.interval = min(self.poll, max(self.MIN_WAIT, wait))

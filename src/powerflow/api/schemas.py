@@ -106,6 +106,12 @@ class PowerItem(BaseModel):
     boundary: PowerBoundary | None = None
 
 
+class ClockPause(BaseModel):
+    """pf:clockPause: why the case clock stops while a task of the element is open."""
+
+    reason: str | None = None
+
+
 class Metadata(BaseModel):
     """powerflow extension metadata of a process or an element."""
 
@@ -118,6 +124,12 @@ class Metadata(BaseModel):
     )
     risk: Risk | None = None
     disclosure: Disclosure | None = None
+    clock_pause: ClockPause | None = Field(
+        default=None, description="pf:clockPause: the case clock stops while this task is open"
+    )
+    alert_profile: str | None = Field(
+        default=None, description="pf:alertProfile (process): the alert profile watching it"
+    )
 
 
 class DefinitionRead(Schema):
@@ -173,6 +185,9 @@ class FormFieldRead(BaseModel):
     )
 
 
+AlertLevel = Literal["prompt", "yellow", "red"]
+
+
 class TaskRead(Schema):
     """A human task."""
 
@@ -190,6 +205,14 @@ class TaskRead(Schema):
     due_at: datetime | None
     ended_at: datetime | None
     completed_by: str | None
+    alert_level: AlertLevel | None = Field(
+        default=None,
+        description="The highest alert level raised on the task (prompt, yellow, red).",
+    )
+    overdue: bool = Field(
+        default=False,
+        description="Past its due time: still open after due_at, or closed after it.",
+    )
     metadata: Metadata
     form: list[FormFieldRead]
 
@@ -225,6 +248,21 @@ class InstanceRead(Schema):
     created_at: datetime
     updated_at: datetime
     ended_at: datetime | None
+    promised_due_at: datetime | None = Field(
+        default=None,
+        description="The promised (承诺) deadline of the case, if its process has one.",
+    )
+    statutory_due_at: datetime | None = Field(
+        default=None,
+        description="The statutory (法定) deadline of the case, if its process has one.",
+    )
+    clock_paused: bool = Field(
+        default=False,
+        description="Whether the case clock is stopped (a pf:clockPause task is open).",
+    )
+    alert_level: AlertLevel | None = Field(
+        default=None, description="The highest level among the case's alerts that are not resolved."
+    )
     tasks: list[TaskRead]
 
 

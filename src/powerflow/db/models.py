@@ -449,3 +449,23 @@ class RuleLedger(Base):
     instance_id: Mapped[str] = mapped_column(String(36))
     amount: Mapped[float] = mapped_column(Float)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# --- Alert profiles (helper C: deadlines and alerts; migration 0009) -------------------------
+
+
+class AlertProfile(Base):
+    """A named set of alert thresholds (level, watched limit, offset) and rule levels.
+
+    A process picks one with ``pf:alertProfile``; ``two-tier`` is the default. Seeded by
+    migration 0009, edited by administrators (``PUT /v1/alert-profiles/{name}``).
+    """
+
+    __tablename__ = "alert_profiles"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    thresholds: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    rule_levels: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    updated_by: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -52,8 +52,12 @@ PF_ELEMENTS = (
     "disclosure",
     "acceptsData",
     "rule",
+    "clockPause",
+    "alertProfile",
 )
 SINGLE_ELEMENTS = ("powerItem", "timeLimit", "risk", "disclosure", "acceptsData")
+PAUSE_AND_PROFILE = ("clockPause", "alertProfile")  # once per element; keys only when declared
+PROFILE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 ANY_DATA = "*"
 FIELD_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,99}$")
 FORM_TYPES = ("string", "long", "boolean", "date", "enum")
@@ -177,7 +181,7 @@ class _Reader:
             once = local
             if local == "timeLimit" and where == "process":
                 once = f"timeLimit:{el.get('kind', 'step')}"  # one per kind on a process
-            if local in SINGLE_ELEMENTS and once in seen:
+            if (local in SINGLE_ELEMENTS or local in PAUSE_AND_PROFILE) and once in seen:
                 self.problem(
                     el,
                     f"pf:timeLimit of kind '{el.get('kind', 'step')}' may appear at most once "
@@ -194,7 +198,11 @@ class _Reader:
                     self.problem(el, RULE_PLACE)
                 continue  # read by read_rules(), where every element of the process is known
             getattr(self, f"_pf_{local}")(el, from_pf, where)
-        return {key: from_pf.get(key, value) for key, value in from_camunda.items()}
+        merged = {key: from_pf.get(key, value) for key, value in from_camunda.items()}
+        for key in ("clock_pause", "alert_profile"):  # absent unless declared: catalogs unchanged
+            if key in from_pf:
+                merged[key] = from_pf[key]
+        return merged
 
     def _role(self, node: etree._Element, value: str) -> str | None:
         value = value.strip()
@@ -330,6 +338,29 @@ class _Reader:
         if meta.get("time_limit") is None:
             meta["time_limit"] = limit  # the first declared, as before kinds could be combined
         meta.setdefault("time_limits", {})[kind] = limit
+
+    def _pf_clockPause(self, el: etree._Element, meta: dict[str, Any], where: str) -> None:
+        """While a task of this activity is open, the case's promised/statutory clock stops."""
+        if where in ("process", "lane"):
+            self.problem(el, "pf:clockPause belongs on an activity, not on a process or lane.")
+            return
+        reason = (el.get("reason") or "").strip() or None
+        meta["clock_pause"] = {"reason": reason}
+
+    def _pf_alertProfile(self, el: etree._Element, meta: dict[str, Any], where: str) -> None:
+        """The alert profile (thresholds) the process's deadlines are watched with."""
+        if where != "process":
+            self.problem(el, "pf:alertProfile belongs on the bpmn:process, not on a lane or task.")
+            return
+        name = (el.get("name") or "").strip()
+        if not PROFILE_PATTERN.match(name):
+            self.problem(
+                el,
+                "pf:alertProfile needs a name attribute naming an alert profile, such as "
+                'name="two-tier" (letters, digits, ".", "_" or "-").',
+            )
+            return
+        meta["alert_profile"] = name
 
     def _pf_risk(self, el: etree._Element, meta: dict[str, Any], where: str) -> None:
         level = el.get("level")

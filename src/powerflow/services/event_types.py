@@ -148,6 +148,34 @@ class ViolationBlocked(ViolationRecorded):
     """An act was refused by a blocking rule; the act itself was not applied."""
 
 
+class ClockPaused(Payload):
+    """The case clock stopped: a task of a pf:clockPause element opened."""
+
+    reason: str | None = None
+    task_id: str
+
+
+class ClockResumed(Payload):
+    """The case clock runs again; the case's due dates moved later by the time paused."""
+
+    paused_since: str
+    paused_seconds: int
+    promised_due_at: str | None = None
+    statutory_due_at: str | None = None
+
+
+class DeadlineExtended(Payload):
+    """An approved extension moved a deadline of the case (or of one task) later."""
+
+    limit: str
+    task_id: str | None = None
+    duration: str
+    reason: str
+    approver_role: str
+    previous_due_at: str
+    new_due_at: str
+
+
 PAYLOADS: dict[str, type[Payload]] = {
     "instance.started": InstanceStarted,
     "task.ready": TaskReady,
@@ -167,6 +195,9 @@ PAYLOADS: dict[str, type[Payload]] = {
     "alert.resolved": AlertResolved,
     "violation.recorded": ViolationRecorded,
     "violation.blocked": ViolationBlocked,
+    "clock.paused": ClockPaused,
+    "clock.resumed": ClockResumed,
+    "deadline.extended": DeadlineExtended,
 }
 
 

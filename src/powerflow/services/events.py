@@ -24,6 +24,9 @@ SYSTEM_EVENT_TYPES = frozenset(
         "instance.completed",
         "instance.failed",
         "alert.raised",
+        "alert.resolved",
+        "clock.paused",
+        "clock.resumed",
     }
 )
 

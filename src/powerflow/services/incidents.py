@@ -19,6 +19,7 @@ from powerflow.db import queries
 from powerflow.db.engine import DatabaseBusy, Store
 from powerflow.services.errors import Conflict, DomainError
 from powerflow.services.events import event_rows
+from powerflow.services.power.alerts import resolve_alerts
 
 RUNNABLE = ("running", "suspended")
 
@@ -84,10 +85,16 @@ def fail_instance(store: Store, instance_id: str, *, actor: str, message: str) -
         row.waiting_messages = []
         row.updated_at = now
         row.ended_at = now
+        row.next_alert_at = None
         failed = engine.StepEvent(
             "instance.failed", element_id, incident.element_name, None, {"message": message}
         )
-        rows = event_rows(row, [failed], actor=actor, at=now)
+        resolved = (
+            resolve_alerts(conn, row, at=now, everything="instance_failed")
+            if row.alert_level is not None
+            else []
+        )
+        rows = event_rows(row, [failed, *resolved], actor=actor, at=now)
         if not queries.save_instance(conn, row):
             return False
         queries.insert_events(conn, rows)

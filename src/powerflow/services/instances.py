@@ -134,8 +134,9 @@ def start_instance(
                     "instance.started": {"variables": variables, "roles": sorted(principal.roles)}
                 },
                 new_instance=True,
+                store=store,
             )
-            return instance_view(row, definition, tasks)
+            return instance_view(row, definition, tasks, now)
     except IntegrityError:
         raise duplicate from None
 
@@ -173,6 +174,7 @@ def list_instances(
     if business_key:
         stmt = stmt.where(Instance.business_key == business_key)
     stmt = stmt.order_by(Instance.created_at.desc(), Instance.id).limit(limit + 1).offset(offset)
+    now = store.now()
     with store.read() as session:
         rows = session.scalars(stmt).all()
         conn = queries.connection(session)
@@ -183,6 +185,7 @@ def list_instances(
                 r,
                 definition_by_id(store, conn, r.definition_id),
                 open_by_instance.get(r.id, []),
+                now,
             )
             for r in shown
         ]
@@ -192,7 +195,7 @@ def list_instances(
 def _orm_view(store: Store, session: Session, row: Instance) -> InstanceView:
     conn = queries.connection(session)
     definition = definition_by_id(store, conn, row.definition_id)
-    return instance_view(row, definition, queries.open_tasks(conn, row.id))
+    return instance_view(row, definition, queries.open_tasks(conn, row.id), store.now())
 
 
 def _step_on(
@@ -244,9 +247,16 @@ def _step(
         with guard:
             step = run(runnable(conn, definition), row.state)
         tasks = record_step(
-            conn, row, definition, step, actor=principal.name, at=store.now(), extra=extra
+            conn,
+            row,
+            definition,
+            step,
+            actor=principal.name,
+            at=store.now(),
+            extra=extra,
+            store=store,
         )
-        return instance_view(row, definition, tasks)
+        return instance_view(row, definition, tasks, store.now())
 
 
 def cancel_instance(
@@ -302,7 +312,7 @@ def set_suspended(
             raise Conflict(f"Instance {instance_id} was changed concurrently; retry.")
         queries.insert_events(conn, rows)
         definition = definition_by_id(store, conn, row.definition_id)
-        return instance_view(row, definition, queries.open_tasks(conn, row.id))
+        return instance_view(row, definition, queries.open_tasks(conn, row.id), store.now())
 
 
 def deliver_message(

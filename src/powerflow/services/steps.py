@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection
 
 from powerflow.db import queries
+from powerflow.db.engine import Store
 from powerflow.db.queries import InstanceRow, TaskRow
-from powerflow.engine import FORMAT_VERSION, StepResult
+from powerflow.engine import FORMAT_VERSION, StepEvent, StepResult
 from powerflow.services.errors import Conflict
 from powerflow.services.events import event_rows
-from powerflow.services.time_limits import due_at
+from powerflow.services.power.alerts import resolve_alerts
+from powerflow.services.power.deadlines import step_times
 from powerflow.services.views import DefinitionView, InstanceView, TaskRecord
 
 
@@ -27,9 +29,11 @@ def record_step(
     completed_task_id: str | None = None,
     extra: dict[str, dict[str, Any]] | None = None,
     new_instance: bool = False,
+    store: Store | None = None,
 ) -> list[TaskRow]:
     """Apply a StepResult to the instance row, the task projection and the event log.
 
+    With ``store``, due dates, clock pauses and alert resolution are applied too (deadlines.py).
     Returns the instance's open tasks after the step. Raises Conflict when the instance was
     changed by someone else since it was loaded (nothing is written then: the caller's
     transaction rolls back).
@@ -43,30 +47,14 @@ def record_step(
     )
     instance.waiting_messages = [m.name for m in step.messages]
     instance.updated_at = at
-    if step.status != "running":
+    ended = step.status != "running"
+    if ended:
         instance.ended_at = at
-    events = event_rows(instance, list(step.events), actor=actor, at=at, extra=extra)
-    if new_instance:
-        queries.insert_instance(conn, instance, serializer_version=FORMAT_VERSION)
-    elif not queries.save_instance(conn, instance):
-        raise Conflict(f"Instance {instance.id} was changed concurrently; retry.")
+        instance.next_alert_at = None  # an ended case is out of the alert loop's index
 
-    closes = [
-        {
-            "b_id": task_id,
-            "state": "completed" if task_id == completed_task_id else "cancelled",
-            "ended_at": at,
-            "completed_by": actor if task_id == completed_task_id else None,
-        }
-        for task_id in step.closed_task_ids
-    ]
-    queries.close_tasks(conn, closes)
-
-    elements = definition.catalog.get("elements", {})
     new_rows: list[TaskRow] = []
     role_rows: list[dict[str, str]] = []
     for t in step.new_tasks:
-        meta = elements.get(t.element_id, {}).get("metadata", {})
         new_rows.append(
             TaskRow(
                 id=t.id,
@@ -79,12 +67,47 @@ def record_step(
                 state="ready",
                 assignee=None,
                 created_at=at,
-                due_at=due_at(at, meta.get("time_limit")),
+                due_at=None,
                 ended_at=None,
                 completed_by=None,
             )
         )
         role_rows.extend({"role": r, "task_id": t.id} for r in t.roles)
+
+    # Deadlines, pauses and alerts: nothing runs for a process without limits or pauses, and
+    # alerts are looked up only when the instance carries an alert level.
+    times = step_times(store, conn, definition)
+    more: list[StepEvent] = []
+    if times is not None:
+        for row in new_rows:
+            times.new_task(row, at)
+        if new_instance:
+            times.start_case(instance, at)
+
+    closes = [
+        {
+            "b_id": task_id,
+            "state": "completed" if task_id == completed_task_id else "cancelled",
+            "ended_at": at,
+            "completed_by": actor if task_id == completed_task_id else None,
+        }
+        for task_id in step.closed_task_ids
+    ]
+    queries.close_tasks(conn, closes)
+    if times is not None:
+        more += times.pauses(instance, new_rows, at)
+    if instance.alert_level is not None and (ended or closes):
+        if ended:
+            more += resolve_alerts(conn, instance, at=at, everything=f"instance_{step.status}")
+        else:
+            resolutions = {str(c["b_id"]): f"task_{c['state']}" for c in closes}
+            more += resolve_alerts(conn, instance, at=at, resolutions=resolutions)
+
+    events = event_rows(instance, [*step.events, *more], actor=actor, at=at, extra=extra)
+    if new_instance:
+        queries.insert_instance(conn, instance, serializer_version=FORMAT_VERSION)
+    elif not queries.save_instance(conn, instance):
+        raise Conflict(f"Instance {instance.id} was changed concurrently; retry.")
     queries.insert_tasks(conn, [r.__dict__ for r in new_rows], role_rows)
     queries.insert_events(conn, events)
 
@@ -93,10 +116,24 @@ def record_step(
     return queries.open_tasks(conn, instance.id)
 
 
+def overdue(due: datetime | None, ended: datetime | None, now: datetime | None) -> bool:
+    """Past its due time: still open after it, or closed after it."""
+    if due is None:
+        return False
+    return (ended or now or datetime.now(UTC)) > due
+
+
 def task_record(
-    task: TaskRow | Any, definition: DefinitionView, *, data: dict[str, Any] | None = None
+    task: TaskRow | Any,
+    definition: DefinitionView,
+    *,
+    data: dict[str, Any] | None = None,
+    now: datetime | None = None,
 ) -> TaskRecord:
-    """The inbox view of a task row, with its metadata and form from the definition."""
+    """The inbox view of a task row, with its metadata and form from the definition.
+
+    ``now`` (the store's clock) decides whether an open task is overdue.
+    """
     element = definition.catalog.get("elements", {}).get(task.element_id, {})
     return TaskRecord(
         id=task.id,
@@ -113,6 +150,8 @@ def task_record(
         due_at=task.due_at,
         ended_at=task.ended_at,
         completed_by=task.completed_by,
+        alert_level=task.alert_level,
+        overdue=overdue(task.due_at, task.ended_at, now),
         metadata=element.get("metadata", {}),
         form=element.get("form", []),
         data=data,
@@ -120,9 +159,12 @@ def task_record(
 
 
 def instance_view(
-    instance: InstanceRow | Any, definition: DefinitionView, tasks: list[TaskRow] | list[Any]
+    instance: InstanceRow | Any,
+    definition: DefinitionView,
+    tasks: list[TaskRow] | list[Any],
+    now: datetime | None = None,
 ) -> InstanceView:
-    """The API view of an instance with the given open tasks."""
+    """The API view of an instance with the given open tasks (``now``: for their overdue)."""
     return InstanceView(
         id=instance.id,
         definition_key=instance.definition_key,
@@ -138,5 +180,9 @@ def instance_view(
         created_at=instance.created_at,
         updated_at=instance.updated_at,
         ended_at=instance.ended_at,
-        tasks=[task_record(t, definition) for t in tasks],
+        tasks=[task_record(t, definition, now=now) for t in tasks],
+        promised_due_at=instance.promised_due_at,
+        statutory_due_at=instance.statutory_due_at,
+        clock_paused=instance.clock_paused_at is not None,
+        alert_level=instance.alert_level,
     )

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, exists, select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from powerflow import engine
 from powerflow.db import queries
@@ -28,6 +28,7 @@ from powerflow.services.forms import check_task_data, missing_required
 from powerflow.services.incidents import InstanceBroken, breakage_of, cause, record_breakage
 from powerflow.services.instances import load_for_update
 from powerflow.services.power import policy
+from powerflow.services.power.alerts import ALERT_LEVELS
 from powerflow.services.steps import instance_view, record_step, task_record
 from powerflow.services.views import DefinitionView, InstanceView, Page, TaskRecord
 from powerflow.services.visibility import (
@@ -71,15 +72,32 @@ def list_tasks(
     instance_id: str | None,
     limit: int,
     offset: int,
+    overdue: bool | None = None,
+    alert_level: str | None = None,
 ) -> Page:
-    """The caller's inbox, oldest first, filtered by state, role, assignee and instance.
+    """The caller's inbox, oldest first, filtered by state, role, assignee, instance, whether
+    overdue and alert level (one statement per page).
 
     Monitors, auditors and administrators list every task; others the tasks they may act on,
     and with ``instance_id`` of an instance they are involved in, every task of it.
     """
     if state is not None and state not in TASK_STATES:
         raise InvalidInput(f"state must be one of: {', '.join(TASK_STATES)}.")
-    stmt = select(Task)
+    if alert_level is not None and alert_level not in ALERT_LEVELS:
+        raise InvalidInput(f"alert_level must be one of: {', '.join(ALERT_LEVELS)}.")
+    now = store.now()
+    # The definition id comes with each row (an alias: the visibility clause below correlates
+    # with ``instances`` itself), so a page is one statement.
+    owner = aliased(Instance)
+    stmt = select(Task, owner.definition_id).join(owner, owner.id == Task.instance_id)
+    if overdue is not None:
+        late = Task.due_at.is_not(None) & (
+            ((Task.state == "ready") & (Task.due_at < now))
+            | ((Task.state != "ready") & (Task.ended_at > Task.due_at))
+        )
+        stmt = stmt.where(late if overdue else ~late)
+    if alert_level:
+        stmt = stmt.where(Task.alert_level == alert_level)
     if state:
         stmt = stmt.where(Task.state == state)
     if assignee:
@@ -97,8 +115,12 @@ def list_tasks(
         stmt = stmt.where(actable | involved if instance_id else actable)
     stmt = stmt.order_by(Task.created_at, Task.id).limit(limit + 1).offset(offset)
     with store.read() as session:
-        rows = session.scalars(stmt).all()
-        items = [_record(store, session, t) for t in rows[:limit]]
+        rows = session.execute(stmt).all()
+        conn = session.connection()
+        items = [
+            task_record(t, definition_by_id(store, conn, definition_id), now=now)
+            for t, definition_id in rows[:limit]
+        ]
     return Page(items, limit, offset, len(rows) > limit)
 
 
@@ -114,7 +136,7 @@ def _record(
             select(Instance.definition_id).where(Instance.id == task.instance_id)
         )
         definition = definition_by_id(store, session.connection(), int(instance_definition or 0))
-    return task_record(task, definition, data=data)
+    return task_record(task, definition, data=data, now=store.now())
 
 
 def _visible_task(session: Session, principal: Principal, task_id: str) -> Task:
@@ -336,8 +358,9 @@ def _complete(
             at=now,
             completed_task_id=task_id,
             extra={"task.completed": {"role": role}},
+            store=store,
         )
-        return instance_view(instance, definition, tasks)
+        return instance_view(instance, definition, tasks, now)
 
 
 def empty_inbox_hint(principal: Principal) -> str:

@@ -62,6 +62,8 @@ class TaskRecord:
     due_at: datetime | None
     ended_at: datetime | None
     completed_by: str | None
+    alert_level: str | None = None
+    overdue: bool = False
     metadata: dict[str, Any] = field(default_factory=dict)
     form: list[dict[str, Any]] = field(default_factory=list)
     data: dict[str, Any] | None = None
@@ -86,6 +88,10 @@ class InstanceView:
     updated_at: datetime
     ended_at: datetime | None
     tasks: list[TaskRecord]
+    promised_due_at: datetime | None = None
+    statutory_due_at: datetime | None = None
+    clock_paused: bool = False
+    alert_level: str | None = None
 
 
 @dataclass(frozen=True)

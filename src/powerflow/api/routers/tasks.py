@@ -42,6 +42,13 @@ async def list_tasks(
     role: str | None = None,
     assignee: str | None = None,
     instance_id: str | None = None,
+    overdue: Annotated[
+        bool | None, Query(description="Only tasks past (true) or within (false) their due time")
+    ] = None,
+    alert_level: Annotated[
+        str | None,
+        Query(pattern="^(prompt|yellow|red)$", description="Only tasks at this alert level"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=INT32_MAX)] = 0,
 ) -> TaskPage:
@@ -61,6 +68,8 @@ async def list_tasks(
         instance_id=instance_id,
         limit=limit,
         offset=offset,
+        overdue=overdue,
+        alert_level=alert_level,
     )
     return TaskPage(
         items=[TaskRead.model_validate(t, from_attributes=True) for t in page.items],

@@ -8,13 +8,14 @@ transaction. A second attempt at the same crossing inserts nothing and returns N
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection
 
-from powerflow.db import queries
+from powerflow.db import alert_queries, queries
 from powerflow.db.queries import InstanceRow
 from powerflow.engine import StepEvent
 
@@ -94,3 +95,54 @@ def open_alert(
         "deadline_at": spec.deadline_at.isoformat() if spec.deadline_at else None,
     }
     return StepEvent("alert.raised", spec.element_id, spec.element_name, spec.task_id, payload)
+
+
+_RANK = {level: i for i, level in enumerate(ALERT_LEVELS)}
+
+
+def highest(levels: Iterable[str | None]) -> str | None:
+    """The most severe of several alert levels (None when there is none)."""
+    best: str | None = None
+    for level in levels:
+        best = higher_level(best, level)
+    return best
+
+
+def resolve_alerts(
+    conn: Connection,
+    instance: InstanceRow,
+    *,
+    at: datetime,
+    resolutions: dict[str, str] | None = None,
+    everything: str | None = None,
+) -> list[StepEvent]:
+    """Resolve the open alerts of closed tasks (``resolutions``: task id -> resolution) or, with
+    ``everything``, all open alerts of the instance; their ``alert.resolved`` events.
+
+    Recomputes the instance's ``alert_level`` from what stays open (the caller saves it).
+    """
+    resolved: list[dict[str, Any]] = []
+    if everything is not None:
+        resolved = alert_queries.resolve_alerts(conn, instance.id, None, everything, at)
+    else:
+        by_resolution: dict[str, list[str]] = {}
+        for task_id, resolution in (resolutions or {}).items():
+            by_resolution.setdefault(resolution, []).append(task_id)
+        for resolution, task_ids in by_resolution.items():
+            resolved += alert_queries.resolve_alerts(conn, instance.id, task_ids, resolution, at)
+    if not resolved:
+        return []
+    if everything is not None:
+        instance.alert_level = None
+    else:
+        instance.alert_level = highest(alert_queries.open_alert_levels(conn, instance.id))
+    return [
+        StepEvent(
+            "alert.resolved",
+            r["element_id"],
+            None,
+            r["task_id"],
+            {"alert_id": r["id"], "level": r["level"], "resolution": r["resolution"]},
+        )
+        for r in resolved
+    ]

@@ -1,0 +1,145 @@
+"""SQL of the alert loop and the alert list: due rows, row claims, resolution, role filters.
+
+The one statement that differs per dialect is "the alert names this role" (a JSON array
+containment: ``json_each`` on SQLite, ``@>`` on PostgreSQL).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Table,
+    exists,
+    func,
+    literal_column,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from powerflow.db.models import Alert, Event, Instance, Task
+
+ALERTS = cast(Table, Alert.__table__)
+_A = ALERTS.c
+_T = cast(Table, Task.__table__).c
+_I = cast(Table, Instance.__table__).c
+
+
+def resolve_alerts(
+    conn: Connection,
+    instance_id: str,
+    task_ids: list[str] | None,
+    resolution: str,
+    at: datetime,
+) -> list[dict[str, Any]]:
+    """Resolve the open (or acknowledged) alerts of an instance, or of some of its tasks."""
+    stmt = update(ALERTS).where(_A.instance_id == instance_id, _A.state != "resolved")
+    if task_ids is not None:
+        stmt = stmt.where(_A.task_id.in_(task_ids))
+    stmt = stmt.values(state="resolved", resolved_at=at, resolution=resolution).returning(
+        _A.id, _A.level, _A.task_id, _A.element_id
+    )
+    return [{**r._mapping, "resolution": resolution} for r in conn.execute(stmt)]
+
+
+def open_alert_levels(conn: Connection, instance_id: str) -> list[str]:
+    """The levels of an instance's alerts that are not resolved."""
+    stmt = select(_A.level).where(_A.instance_id == instance_id, _A.state != "resolved").distinct()
+    return [r[0] for r in conn.execute(stmt)]
+
+
+def due_tasks(conn: Connection, now: datetime, limit: int) -> list[tuple[str, datetime]]:
+    """Open tasks of running instances whose next alert time has come, earliest first (a
+    suspended or failed instance's tasks wait). Driven by the ``next_alert_at`` index; the
+    instance is probed by its key (EXISTS, so no planner starts from ``instances``)."""
+    running = exists().where(_I.id == _T.instance_id, _I.status == "running")
+    stmt = (
+        select(_T.id, _T.next_alert_at)
+        .where(_T.next_alert_at <= now, _T.state == "ready", running)
+        .order_by(_T.next_alert_at)
+        .limit(limit)
+    )
+    return [(r[0], r[1]) for r in conn.execute(stmt)]
+
+
+def due_instances(conn: Connection, now: datetime, limit: int) -> list[tuple[str, datetime]]:
+    """Running instances with a running clock whose next alert time has come, earliest first."""
+    stmt = (
+        select(_I.id, _I.next_alert_at)
+        .where(_I.next_alert_at <= now, _I.status == "running", _I.clock_paused_at.is_(None))
+        .order_by(_I.next_alert_at)
+        .limit(limit)
+    )
+    return [(r[0], r[1]) for r in conn.execute(stmt)]
+
+
+def next_due(conn: Connection) -> datetime | None:
+    """The earliest next alert time of any task or instance (two index lookups)."""
+    task = conn.execute(select(func.min(_T.next_alert_at))).scalar()
+    inst = conn.execute(select(func.min(_I.next_alert_at))).scalar()
+    times = [t for t in (task, inst) if t is not None]
+    return min(times) if times else None
+
+
+def claim_task(
+    conn: Connection, task_id: str, seen: datetime, next_at: datetime | None, level: str | None
+) -> bool:
+    """Move a task's next alert time on, if nobody did since ``seen`` (the row claim)."""
+    stmt = (
+        update(cast(Table, Task.__table__))
+        .where(_T.id == task_id, _T.next_alert_at == seen, _T.state == "ready")
+        .values(next_alert_at=next_at, alert_level=level)
+    )
+    return conn.execute(stmt).rowcount == 1
+
+
+def has_role(role: str, dialect: str) -> ColumnElement[bool]:
+    """Whether an alert's ``roles`` JSON array holds ``role``."""
+    if dialect == "postgresql":
+        return _A.roles.op("@>")(func.cast(func.jsonb_build_array(role), JSONB))
+    each = func.json_each(_A.roles).table_valued("value").alias("pf_alert_role")
+    return exists(select(literal_column("1")).select_from(each).where(each.c.value == role))
+
+
+def resolve_superseded(
+    conn: Connection, instance_id: str, limit: str, task_id: str | None, at: datetime
+) -> list[dict[str, Any]]:
+    """Resolve the time-limit alerts of one limit whose deadline an extension moved."""
+    stmt = update(ALERTS).where(
+        _A.instance_id == instance_id, _A.state != "resolved", _A.source == "time_limit"
+    )
+    if task_id is not None:
+        stmt = stmt.where(_A.task_id == task_id)
+    else:
+        stmt = stmt.where(_A.task_id.is_(None), _A.reason.like(f"{limit}\\_%", escape="\\"))
+    stmt = stmt.values(state="resolved", resolved_at=at, resolution="deadline_extended").returning(
+        _A.id, _A.level, _A.task_id, _A.element_id
+    )
+    return [{**r._mapping, "resolution": "deadline_extended"} for r in conn.execute(stmt)]
+
+
+def set_task_deadline(
+    conn: Connection, task_id: str, due_at: datetime, next_at: datetime | None
+) -> None:
+    """A task's new due time and next alert time (after an extension); its level starts over."""
+    stmt = (
+        update(cast(Table, Task.__table__))
+        .where(_T.id == task_id)
+        .values(due_at=due_at, next_alert_at=next_at, alert_level=None)
+    )
+    conn.execute(stmt)
+
+
+def extensions_granted(conn: Connection, instance_id: str) -> list[dict[str, Any]]:
+    """The payloads of an instance's ``deadline.extended`` events, oldest first."""
+    e = cast(Table, Event.__table__).c
+    stmt = (
+        select(e.payload)
+        .where(e.instance_id == instance_id, e.type == "deadline.extended")
+        .order_by(e.seq)
+    )
+    return [dict(r[0]) for r in conn.execute(stmt)]
