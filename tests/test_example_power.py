@@ -162,7 +162,8 @@ BOOKED = {"ledger_voucher_no": "JZ-2026-0107", "booked_on": "2026-03-02"}
 
 
 def _to_payment(api: Api, people: People, amount: int = 8000) -> dict[str, Any]:
-    """A department-tier request (or the amount given, up to deputy tier) up to the cashier."""
+    """A request of ``amount`` past the department head, the finance review and (from 10,000)
+    the deputy: at the cashier below 50,000, at the principal from 50,000."""
     instance = _start(api, people["handler"], "fund_disbursement", **{**START, "amount": amount})
     instance = _do(
         api, people["handler"], instance, "submit_request", **{**REQUEST, "amount": amount}
@@ -183,7 +184,15 @@ def _to_payment(api: Api, people: People, amount: int = 8000) -> dict[str, Any]:
 
 def test_fund_disbursement_happy_path_keeps_every_rule(api: Api, clock: ManualClock) -> None:
     people = People(api)
-    instance = _to_payment(api, people)
+    instance = _to_payment(api, people, amount=120000)  # the principal tier: every approval
+    instance = _do(
+        api,
+        people["principal"],
+        instance,
+        "principal_approval",
+        principal_approved=True,
+        principal_opinion="Agreed.",
+    )
     instance = _do(api, people["cashier"], instance, "prepare_payment", **PREPARED)
     instance = _do(api, people["payment-checker"], instance, "verify_payment", **VERIFIED)
     instance = _do(api, people["accountant"], instance, "book_payment", **BOOKED)
