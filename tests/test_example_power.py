@@ -326,9 +326,10 @@ def test_fund_disbursement_split_payments_raise_a_warning(api: Api, clock: Manua
     [violation] = _violations(api, second)
     assert (violation["rule_id"], violation["effect"]) == ("P3-R13", "warn")
     [alert] = _alerts(api, second)
-    # (alerts tied to a task resolve when it closes, and this act closes it; the alert and
-    # the violation stay on record)
-    assert (alert["level"], alert["rule_id"]) == ("yellow", "P3-R13")
+    # the act closed its task, but a rule's alert stays open for a monitor (only deadline
+    # alerts resolve with their task)
+    assert (alert["level"], alert["rule_id"], alert["state"]) == ("yellow", "P3-R13", "open")
+    assert second["alert_level"] == "yellow"
 
 
 def test_fund_disbursement_limits_raise_alerts_on_the_two_tier_profile(

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import Api
 from powerflow.clock import ManualClock
-from rules_support import complete, deploy_xml, process_xml, snapshot, start, types
+from rules_support import complete, deploy_xml, events, process_xml, snapshot, start, types
 
 SOD = (
     '<pf:rule id="P3-SOD" kind="separation-of-duties" tasks="prepare,review" starter="{starter}" '
@@ -398,3 +398,45 @@ def test_an_expression_that_fails_at_run_time_breaks_its_rule(api: Api, tmp_path
     refused = complete(api, users["checker"], review, note="x")
     assert refused.status_code == 403
     assert "missing" in refused.json()["violations"][0]["evidence"]["error"]
+
+
+def test_a_rule_without_a_level_takes_it_from_the_process_alert_profile(
+    api: Api, tmp_path: Path
+) -> None:
+    """The profile's rule_levels decide the alert of a warn or block rule without a level."""
+    strict = {
+        "description": "warnings are red",
+        "thresholds": [{"level": "red", "limit": "statutory", "offset": "PT0S"}],
+        "rule_levels": {"warn": "red", "block": "red"},
+    }
+    assert api.client.put(
+        "/v1/alert-profiles/strict", headers=api.admin, json=strict
+    ).status_code in (
+        200,
+        201,
+    )
+    rule = (
+        '<pf:rule id="W-1" kind="reason-required" effect="warn" variable="decision" '
+        'values="rejected" reason="reason">A rejection needs its reason.</pf:rule>'
+    )
+    levels = {}
+    for key, profile in (("p_strict", '<pf:alertProfile name="strict"/>'), ("p_default", "")):
+        xml = process_xml(key, review=rule, process=profile)
+        assert deploy_xml(api, tmp_path, xml, key).status_code == 201
+        maker = api.user("clerk,preparer", f"maker-{key}")
+        checker = api.user("clerk,reviewer", f"checker-{key}")
+        instance = start(api, maker, key)
+        assert complete(api, maker, instance["tasks"][0]["id"]).status_code == 200
+        listed = api.client.get(
+            f"/v1/tasks?instance_id={instance['id']}&state=ready", headers=api.admin
+        )
+        review = listed.json()["items"][0]
+        done = complete(api, checker, review["id"], decision="rejected")
+        assert done.status_code == 200, done.text
+        raised = [e for e in events(api, instance["id"]) if e["type"] == "alert.raised"]
+        levels[key] = [e["payload"]["level"] for e in raised]
+        [violation] = api.client.get(
+            "/v1/violations", headers=api.admin, params={"instance_id": instance["id"]}
+        ).json()["items"]
+        assert violation["level"] == levels[key][0]
+    assert levels == {"p_strict": ["red"], "p_default": ["yellow"]}

@@ -223,7 +223,7 @@ def normalize(raw: dict[str, Any], *, bpmn: bool = False) -> dict[str, Any]:
     effect = raw.get("effect") or "block"
     if effect not in EFFECTS:
         raise RuleInvalid(f"Rule {rule_id}: effect '{effect}' is not one of: block, warn, record.")
-    level = raw.get("level") or DEFAULT_LEVEL[effect]
+    level = raw.get("level") or None  # None: the process's alert profile decides (rule_levels)
     if level is not None and level not in LEVELS:
         raise RuleInvalid(f"Rule {rule_id}: level '{level}' is not one of: prompt, yellow, red.")
     on = raw.get("on") or DEFAULT_ON.get(kind, ["complete"])

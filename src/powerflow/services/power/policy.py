@@ -27,7 +27,7 @@ from powerflow.db.engine import Store
 from powerflow.db.models import RuleLedger, Violation
 from powerflow.db.queries import InstanceRow
 from powerflow.engine import StepEvent
-from powerflow.engine.rules import one_budget
+from powerflow.engine.rules import DEFAULT_LEVEL, one_budget
 from powerflow.services.auth import Principal
 from powerflow.services.errors import Conflict, RuleViolated
 from powerflow.services.events import event_rows
@@ -39,6 +39,7 @@ from powerflow.services.power.checks import (
     cumulative_key,
     number,
 )
+from powerflow.services.power.profiles import profile_for
 from powerflow.services.power.rules import Rule, applicable
 from powerflow.services.views import DefinitionView
 
@@ -69,6 +70,7 @@ class Outcome:
     roles: list[str]
     found: list[Found] = field(default_factory=list)
     ledger: list[dict[str, Any]] = field(default_factory=list)
+    alert_profile: str | None = None
 
 
 @dataclass
@@ -114,6 +116,7 @@ def check(
         time_zone=_time_zone(store),
     )
     outcome = Outcome(act, principal.name, task.id, task.name, task.element_id, list(task.roles))
+    outcome.alert_profile = definition.catalog.get("process", {}).get("alert_profile")
     with one_budget():
         _evaluate(rules, facts, outcome)
     blocking = [f for f in outcome.found if f.rule.effect == "block"]
@@ -199,6 +202,7 @@ def _violations(
     events: list[StepEvent] = []
     for found in outcome.found:
         rule = found.rule
+        level = alert_level(conn, rule, outcome.alert_profile)
         violation_id = conn.execute(
             insert(Violation).returning(Violation.id),
             {
@@ -207,7 +211,7 @@ def _violations(
                 "rule_source": rule.source,
                 "kind": rule.kind,
                 "effect": rule.effect,
-                "level": rule.level,
+                "level": level,
                 "act": outcome.act,
                 "message": rule.message,
                 "legal_basis": list(rule.legal_basis),
@@ -239,12 +243,12 @@ def _violations(
                 },
             )
         )
-        if rule.level is not None:
+        if level is not None:
             alert = open_alert(
                 conn,
                 instance,
                 AlertSpec(
-                    level=rule.level,
+                    level=level,
                     source="rule",
                     reason=rule.id,
                     message=rule.message,
@@ -263,6 +267,18 @@ def _violations(
             if alert is not None:
                 events.append(alert)
     return events
+
+
+def alert_level(conn: Connection, rule: Rule, profile_name: str | None) -> str | None:
+    """The alert a violation raises: the rule's own level, else its process's alert profile's
+    level for the rule's effect (``rule_levels``; two-tier: block red, warn yellow), none for
+    a ``record`` rule without a level."""
+    if rule.level is not None:
+        return rule.level
+    if rule.effect == "record":
+        return None
+    levels = profile_for(conn, profile_name).rule_levels
+    return levels.get(rule.effect) or DEFAULT_LEVEL[rule.effect]
 
 
 class _Moved(Exception):
