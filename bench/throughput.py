@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import itertools
 import json
 import math
 import os
 import platform
+import random
 import secrets
 import shlex
 import shutil
@@ -56,6 +58,7 @@ PROCESS_ID = "three_tasks"
 DATA_BPMN = HERE / "three_tasks_data.bpmn"
 DATA_PROCESS_ID = "three_tasks_data"
 START_VARIABLES = {"amount": 5000, "payee": "Acme Supplies Ltd", "budget_line": "2026-OPS-01"}
+KEYS = 100  # payees and budget lines cycle over this many values, as in a unit's payments
 TASK_DATA = {"opinion": "in order", "decision": "approved", "reason": "complete and within budget"}
 TASKS_PER_INSTANCE = 3
 CLERK_ROLES = "clerk,clerk-office"
@@ -460,6 +463,7 @@ class Worker:
     def __init__(self, base_url: str, headers: dict[str, str], process: str = PROCESS_ID) -> None:
         self.process = process
         self.with_data = process == DATA_PROCESS_ID
+        self.counter = itertools.count(random.randrange(KEYS))
         parts = urlsplit(base_url)
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
         self.headers = {**headers, "Content-Type": "application/json"}
@@ -499,7 +503,12 @@ class Worker:
         """Start an instance and complete its tasks, each from the previous response."""
         start: dict[str, Any] = {"definition_key": self.process}
         if self.with_data:
-            start["variables"] = START_VARIABLES
+            n = next(self.counter) % KEYS
+            start["variables"] = {
+                **START_VARIABLES,
+                "payee": f"Supplier {n}",
+                "budget_line": f"2026-OPS-{n:02d}",
+            }
         data = TASK_DATA if self.with_data else {}
         body = self._post("start", "/v1/instances", start, self.start_s)
         for step in range(TASKS_PER_INSTANCE):

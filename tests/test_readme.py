@@ -174,11 +174,32 @@ def test_the_first_session_runs_as_written(session: Session) -> None:
     assert completed == [("submit_request", "lin"), ("review_dept_head", "wang")]
     assert events[-1]["type"] == "task.ready" and events[-1]["element_id"] == "finance_review"
 
+    refused = next(a for c, a in answers if c.startswith("curl -q"))
+    assert (refused["status"], refused["code"]) == (403, "rule_violated"), refused
+    assert refused["rule_id"] == "P3-R11-REVIEW" and refused["legal_basis"], refused
+    assert {p["code"] for p in by_path["/v1/powers"]} >= {"FIN-001", "PET-001", "GOV-001"}
+    assert "P3-R11-REVIEW" in {
+        r["rule_id"] for r in by_path["/v1/rules?process_key=fund_disbursement"]
+    }
+    [violation] = by_path["/v1/violations"]["items"]
+    assert (violation["rule_id"], violation["effect"], violation["actor"]) == (
+        "P3-R11-REVIEW",
+        "block",
+        "lin",
+    )
+    alerts = by_path["/v1/alerts?state=open"]["items"]
+    assert [(a["level"], a["rule_id"]) for a in alerts] == [("red", "P3-R11-REVIEW")]
+    assert by_path["/v1/tasks?overdue=true"]["items"] == []
+
     users = {u["name"]: u for u in by_path["/v1/users"]}
-    assert set(users) == {"admin", "lin", "wang"}
+    assert set(users) == {"admin", "lin", "wang", "mei"}
     assert users["wang"]["roles"] == ["department-head", "finance-reviewer"]
     assert users["wang"]["disabled"] is False
     wang = {"Authorization": f"Bearer {session.variable('WANG')}"}
     assert httpx.get(f"{session.url}/v1/me", headers=wang).status_code == 401  # the last PATCH
     lin = {"Authorization": f"Bearer {session.variable('LIN')}"}
-    assert httpx.get(f"{session.url}/v1/me", headers=lin).json()["roles"] == ["clerk", "handler"]
+    assert httpx.get(f"{session.url}/v1/me", headers=lin).json()["roles"] == [
+        "clerk",
+        "handler",
+        "finance-reviewer",
+    ]

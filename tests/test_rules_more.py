@@ -440,3 +440,54 @@ def test_a_rule_without_a_level_takes_it_from_the_process_alert_profile(
         ).json()["items"]
         assert violation["level"] == levels[key][0]
     assert levels == {"p_strict": ["red"], "p_default": ["yellow"]}
+
+
+def test_the_rule_list_filters_by_process_source_and_kind(api: Api, tmp_path: Path) -> None:
+    rule = (
+        '<pf:rule id="F-1" kind="reason-required" variable="d" values="no" reason="r">'
+        "Why?</pf:rule>"
+    )
+    assert deploy_xml(api, tmp_path, process_xml("p_filter", review=rule), "f").status_code == 201
+    body = {"kind": "expression", "message": "Org-wide.", "params": {"require": "True"}}
+    assert api.client.put("/v1/rules/ORG-1", headers=api.admin, json=body).status_code == 201
+    other = {**body, "process_key": "p_other", "message": "Another process."}
+    assert api.client.put("/v1/rules/OTHER-1", headers=api.admin, json=other).status_code == 201
+
+    def ids(**params: str) -> list[str]:
+        got = api.client.get("/v1/rules", headers=api.admin, params=params)
+        assert got.status_code == 200, got.text
+        return sorted(r["rule_id"] for r in got.json())
+
+    assert ids() == ["F-1", "ORG-1", "OTHER-1"]
+    assert ids(process_key="p_filter") == ["F-1", "ORG-1"]
+    assert ids(source="api") == ["ORG-1", "OTHER-1"]
+    assert ids(kind="reason-required") == ["F-1"]
+    bad = api.client.get("/v1/rules", headers=api.admin, params={"kind": "nonsense"})
+    assert bad.status_code == 422 and "kind must be one of" in bad.json()["detail"]
+
+
+def test_a_list_entry_added_by_another_worker_is_seen_after_the_check_interval(
+    api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lists are kept in memory per worker; another worker's change is seen once the version
+    check runs again (every CHECK_SECONDS; here 0, so at the next act) - never missed."""
+    from powerflow.db.engine import Store
+    from powerflow.services.auth import Principal
+    from powerflow.services.power import lists, snapshots
+
+    monkeypatch.setattr(snapshots, "CHECK_SECONDS", 0.0)
+    rule = '<pf:rule id="L-1" kind="list" variable="payee" list="barred">Barred.</pf:rule>'
+    assert deploy_xml(api, tmp_path, process_xml("p_lists", prepare=rule), "l").status_code == 201
+    admin = Principal("admin", frozenset({"admin"}))
+    lists.put_list(api.store, admin, "barred", "Barred suppliers")
+    maker = api.user("clerk,preparer", "maker")
+    first = start(api, maker, "p_lists")
+    assert complete(api, maker, first["tasks"][0]["id"], payee="Evil Corp").status_code == 200
+    other = Store(str(api.store.url.render_as_string(hide_password=False)))
+    try:
+        lists.add_entry(other, admin, "barred", "Evil Corp", "found out")  # another worker
+    finally:
+        other.dispose()
+    second = start(api, maker, "p_lists")
+    refused = complete(api, maker, second["tasks"][0]["id"], payee="evil corp ")
+    assert refused.status_code == 403 and refused.json()["rule_id"] == "L-1", refused.text

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Response
 
@@ -58,10 +58,25 @@ def _rule(rule: rules.Rule) -> RuleRead:
 
 
 @router.get("/v1/rules", response_model=list[RuleRead], responses=RULE_ERRORS, summary="Rules")
-async def list_rules(store: StoreDep, principal: PrincipalDep) -> list[RuleRead]:
+async def list_rules(
+    store: StoreDep,
+    principal: PrincipalDep,
+    process_key: Annotated[str | None, Query(max_length=255)] = None,
+    source: Annotated[Literal["bpmn", "api"] | None, Query()] = None,
+    kind: Annotated[str | None, Query(max_length=32)] = None,
+) -> list[RuleRead]:
     """Every active rule: the organisation's API rules and those declared in the latest
-    deployed processes (``source``)."""
-    found = await call(store, rules.list_rules, store, principal)
+    deployed processes (``source``). ``process_key``: the rules that guard that process (its
+    own and the organisation-wide ones naming no process); ``source`` and ``kind`` filter."""
+    found = await call(
+        store,
+        rules.list_rules,
+        store,
+        principal,
+        process_key=process_key,
+        source=source,
+        kind=kind,
+    )
     return [_rule(r) for r in found]
 
 

@@ -97,18 +97,28 @@ class Facts:
         rows = _LEDGER_SUM.all(self.conn, params)
         return float(rows[0][0] or 0.0) if rows else 0.0
 
-    @cached_property
-    def sandbox_names(self) -> dict[str, Any]:
-        """The names expressions see: a copy, so nothing they do reaches the instance."""
-        return sandbox_copy(
-            {
+    def sandbox_names(self, source: str) -> dict[str, Any]:
+        """The names an expression sees: a copy, so nothing it does reaches the instance.
+
+        ``history`` costs a statement: it is read only for an expression that names it.
+        """
+        wants_history = "history" in source
+        cached = self._sandboxes.get(wants_history)
+        if cached is None:
+            names: dict[str, Any] = {
                 "data": self.data,
                 "actor": self.actor.name,
                 "actor_roles": sorted(self.actor.roles),
                 "starter": self.instance.started_by,
-                "history": self.history,
             }
-        )
+            if wants_history:
+                names["history"] = self.history
+            cached = self._sandboxes[wants_history] = sandbox_copy(names)
+        return cached
+
+    @cached_property
+    def _sandboxes(self) -> dict[bool, dict[str, Any]]:
+        return {}
 
     @cached_property
     def keys(self) -> dict[str, tuple[str, list[Any]] | None]:
@@ -314,7 +324,7 @@ def reason_required(rule: Rule, facts: Facts) -> dict[str, Any] | None:
 def expression(rule: Rule, facts: Facts) -> dict[str, Any] | None:
     """Any: the designer's ``require`` expression is false (or cannot be evaluated)."""
     try:
-        if evaluate_require(rule.params["require"], facts.sandbox_names):
+        if evaluate_require(rule.params["require"], facts.sandbox_names(rule.params["require"])):
             return None
     except Exception as exc:  # a rule that cannot be evaluated does not let the act through
         return {"require": rule.params["require"], "error": str(exc)[:300]}

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, func, select
 
 from powerflow.db.engine import Store
 from powerflow.db.models import Declaration
 from powerflow.services.auth import Principal
 from powerflow.services.errors import Conflict, Forbidden, InvalidInput, NotFound
-from powerflow.services.power.prepared import PreparedRows
+from powerflow.services.power.snapshots import Snapshot, refreshes
 from powerflow.services.views import Page
 from powerflow.services.visibility import sees_everything
 
@@ -61,6 +61,30 @@ def _view(row: Declaration) -> DeclarationView:
     )
 
 
+def _load_active(conn: Connection) -> dict[str, dict[str, str]]:
+    active: dict[str, dict[str, str]] = {}
+    rows = conn.execute(
+        select(Declaration.person, Declaration.counterparty, Declaration.counterparty_norm).where(
+            Declaration.withdrawn_at.is_(None)
+        )
+    )
+    for person, shown, norm in rows:
+        active.setdefault(person, {})[norm] = shown
+    return active
+
+
+ACTIVE = Snapshot(
+    select(
+        func.count(),
+        func.coalesce(func.max(Declaration.id), 0),
+        func.count(Declaration.withdrawn_at),
+    ),
+    _load_active,
+)
+"""Every person's active declarations, kept in memory (snapshots.py)."""
+
+
+@refreshes(ACTIVE)
 def declare(
     store: Store,
     principal: Principal,
@@ -117,6 +141,7 @@ def list_declarations(
     return Page(items, limit, offset, len(rows) > limit)
 
 
+@refreshes(ACTIVE)
 def withdraw(store: Store, principal: Principal, declaration_id: int) -> DeclarationView:
     """Withdraw a declaration (the declarant or an administrator); the row stays."""
     with store.write() as session:
@@ -133,14 +158,6 @@ def withdraw(store: Store, principal: Principal, declaration_id: int) -> Declara
         return _view(row)
 
 
-_ACTIVE = PreparedRows(
-    select(Declaration.counterparty, Declaration.counterparty_norm).where(
-        Declaration.person == bindparam("person"),
-        Declaration.withdrawn_at.is_(None),
-    )
-)
-
-
 def active_counterparties(conn: Connection, person: str) -> dict[str, str]:
-    """The person's active declarations: normalized counterparty -> as declared (one query)."""
-    return {norm: shown for shown, norm in _ACTIVE.all(conn, {"person": person})}
+    """The person's active declarations: normalized counterparty -> as declared."""
+    return dict(ACTIVE.get(conn).get(person, {}))

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from powerflow.db.engine import Store
 from powerflow.db.models import RuleList, RuleListEntry
@@ -18,7 +18,7 @@ from powerflow.engine.rules import LIST_NAME
 from powerflow.services.auth import Principal
 from powerflow.services.errors import Conflict, Forbidden, InvalidInput, NotFound
 from powerflow.services.power.declarations import normalized
-from powerflow.services.power.prepared import PreparedRows
+from powerflow.services.power.snapshots import Snapshot, refreshes
 from powerflow.services.visibility import sees_everything
 
 
@@ -118,6 +118,30 @@ def get_list(store: Store, principal: Principal, name: str, *, removed: bool) ->
         return _list(row, entries)
 
 
+def _load_entries(conn: Connection) -> dict[str, frozenset[str]]:
+    entries: dict[str, set[str]] = {}
+    rows = conn.execute(
+        select(RuleListEntry.list_name, RuleListEntry.value_norm).where(
+            RuleListEntry.removed_at.is_(None)
+        )
+    )
+    for list_name, value_norm in rows:
+        entries.setdefault(list_name, set()).add(value_norm)
+    return {name: frozenset(values) for name, values in entries.items()}
+
+
+ENTRIES = Snapshot(
+    select(
+        func.count(),
+        func.coalesce(func.max(RuleListEntry.id), 0),
+        func.count(RuleListEntry.removed_at),
+    ),
+    _load_entries,
+)
+"""Every list's active entries (normalized), kept in memory (snapshots.py)."""
+
+
+@refreshes(ENTRIES)
 def add_entry(store: Store, principal: Principal, name: str, value: str, reason: str) -> EntryView:
     """Put a value on a list; 409 if it is on it already."""
     _require_admin(principal)
@@ -142,6 +166,7 @@ def add_entry(store: Store, principal: Principal, name: str, value: str, reason:
         return _entry(row)
 
 
+@refreshes(ENTRIES)
 def remove_entry(store: Store, principal: Principal, name: str, value: str) -> EntryView:
     """Take a value off a list (kept, with removed_at)."""
     _require_admin(principal)
@@ -169,14 +194,14 @@ def _active(conn: Connection, name: str, norm: str) -> int | None:
     return int(found) if found is not None else None
 
 
-_LISTED = PreparedRows(_ACTIVE_ENTRY)
-
-
 def listed(conn: Connection, name: str, values: list[Any]) -> str | None:
-    """The first of the values that is an active entry of the list, if any (one query each)."""
+    """The first of the values that is an active entry of the list, if any."""
+    active = ENTRIES.get(conn).get(name)
+    if not active:
+        return None
     for value in values:
         if isinstance(value, str | int | float) and not isinstance(value, bool):
             norm = normalized(str(value))
-            if norm and _LISTED.all(conn, {"list_name": name, "value_norm": norm}):
+            if norm and norm in active:
                 return str(value)
     return None

@@ -382,13 +382,35 @@ def _latest_bpmn_rules(store: Store) -> list[Rule]:
     ]
 
 
-def list_rules(store: Store, principal: Principal) -> list[Rule]:
-    """Every active rule: API rules (current, enabled) and those of the latest definitions."""
+def list_rules(
+    store: Store,
+    principal: Principal,
+    *,
+    process_key: str | None = None,
+    source: str | None = None,
+    kind: str | None = None,
+) -> list[Rule]:
+    """Every active rule: API rules (current, enabled) and those of the latest definitions.
+
+    ``process_key`` keeps the rules that can guard that process's acts (its own, and the
+    organisation-wide ones that name no process); ``source`` (bpmn, api) and ``kind`` filter.
+    """
     _require_reader(principal)
+    if source is not None and source not in ("bpmn", "api"):
+        raise InvalidInput("source must be one of: bpmn, api.")
+    if kind is not None and kind not in KINDS:
+        raise InvalidInput(f"kind must be one of: {', '.join(KINDS)}.")
     with store.read() as session:
         rows = session.execute(_CURRENT_API_RULES).scalars().all()
         api = [_from_row(r) for r in rows if r.enabled]
-    return sorted([*_latest_bpmn_rules(store), *api], key=lambda r: (r.order, r.process_key or ""))
+    found = [
+        r
+        for r in [*_latest_bpmn_rules(store), *api]
+        if (process_key is None or r.process_key in (process_key, None))
+        and (source is None or r.source == source)
+        and (kind is None or r.kind == kind)
+    ]
+    return sorted(found, key=lambda r: (r.order, r.process_key or ""))
 
 
 def get_rule(store: Store, principal: Principal, rule_id: str) -> tuple[Rule, list[Rule]]:
