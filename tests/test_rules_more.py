@@ -491,3 +491,34 @@ def test_a_list_entry_added_by_another_worker_is_seen_after_the_check_interval(
     second = start(api, maker, "p_lists")
     refused = complete(api, maker, second["tasks"][0]["id"], payee="evil corp ")
     assert refused.status_code == 403 and refused.json()["rule_id"] == "L-1", refused.text
+
+
+def test_two_cumulative_rules_on_one_act_sum_their_own_keys_and_windows(
+    api: Api, tmp_path: Path
+) -> None:
+    """Several cumulative rules of one act are summed in one statement, each by its own key
+    and window."""
+    rules = (
+        '<pf:rule id="C-1" kind="cumulative" variable="amount" key="payee" window="P30D" '
+        'threshold="1000" effect="warn">Payee total.</pf:rule>'
+        '<pf:rule id="C-2" kind="cumulative" variable="amount" key="budget" '
+        'window="calendar-year" threshold="250" effect="warn">Budget line total.</pf:rule>'
+    )
+    assert deploy_xml(api, tmp_path, process_xml("p_cum2", prepare=rules), "c").status_code == 201
+    maker = api.user("clerk,preparer", "maker")
+    found = []
+    for amount, payee in ((200, "A Ltd"), (40, "B Ltd"), (100, "A Ltd")):
+        instance = start(api, maker, "p_cum2")
+        done = complete(
+            api, maker, instance["tasks"][0]["id"], amount=amount, payee=payee, budget="OPS"
+        )
+        assert done.status_code == 200, done.text
+        found.append(
+            [
+                (v["rule_id"], v["evidence"]["total"])
+                for v in api.client.get(
+                    "/v1/violations", headers=api.admin, params={"instance_id": instance["id"]}
+                ).json()["items"]
+            ]
+        )
+    assert found == [[], [], [("C-2", 340.0)]]

@@ -131,6 +131,7 @@ def check(
 
 def _evaluate(rules: list[Rule], facts: Facts, outcome: Outcome) -> None:
     """Every rule in order: what each found, and the ledger rows a completion adds."""
+    facts.prefetch_ledger([r for r in rules if r.kind == "cumulative"])
     for rule in rules:
         evidence = CHECKS[rule.kind](rule, facts)
         if evidence is not None:
