@@ -249,7 +249,9 @@ def command_cpu_seconds(comm: str) -> float:
 class Server:
     """A ``powerflow serve`` subprocess on 127.0.0.1 with its own environment and log."""
 
-    def __init__(self, db_url: str, workdir: Path, cprofile: Path | None = None) -> None:
+    def __init__(
+        self, db_url: str, workdir: Path, cprofile: Path | None = None, wrapper: str = ""
+    ) -> None:
         self.db_url = db_url
         self.workdir = workdir
         self.port = free_port()
@@ -263,7 +265,9 @@ class Server:
             "POWERFLOW_LOG_LEVEL": "warning",
         }
         profile = ["-m", "cProfile", "-o", str(cprofile)] if cprofile else []
+        self.slow = bool(wrapper)  # under valgrind: minutes, not seconds
         self.command = [
+            *shlex.split(wrapper),
             sys.executable,
             *profile,
             "-m",
@@ -280,6 +284,7 @@ class Server:
         return self.proc.pid
 
     def start(self, timeout: float = 60) -> None:
+        timeout = timeout * 10 if self.slow else timeout
         with self.log_path.open("wb") as log:
             # Own session: a Ctrl-C in the terminal reaches only the benchmark, which then
             # stops the server in an orderly way (so cProfile can write its file).
@@ -310,7 +315,7 @@ class Server:
         # only SIGINT ends as an exception, so cProfile still writes its file.
         self.proc.send_signal(signal.SIGINT)
         try:
-            self.proc.wait(timeout=30)
+            self.proc.wait(timeout=300 if self.slow else 30)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
@@ -467,7 +472,7 @@ class Worker:
         parts = urlsplit(base_url)
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
         self.headers = {**headers, "Content-Type": "application/json"}
-        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=600)
         self.start_s: list[float] = []
         self.complete_s: list[float] = []
         self.failures: list[Failure] = []
@@ -820,6 +825,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--no-memory", action="store_true", help="skip the in-memory comparison rounds"
     )
     parser.add_argument(
+        "--server-wrapper",
+        default="",
+        help="a command the server runs under, e.g. 'valgrind --tool=callgrind "
+        "--callgrind-out-file=/tmp/server.cg' to count its instructions (noise-free)",
+    )
+    parser.add_argument(
         "--py-spy",
         type=Path,
         help="sample the server's GIL-holding thread with py-spy during the measured phase "
@@ -862,7 +873,7 @@ def main(argv: list[str] | None = None) -> int:
             database=kind,
             database_version=postgres_version(db_url) if kind == "postgresql" else "",
         )
-        server = Server(db_url, workdir, args.cprofile)
+        server = Server(db_url, workdir, args.cprofile, args.server_wrapper)
         try:
             print(f"starting server on {server.url} ({kind}) ...", file=sys.stderr)
             server.start()
