@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import func, select
 
-from conftest import Api
+from conftest import DATA, Api
 from flows import complete, events, read, start
 from powerflow.clock import ManualClock
 from powerflow.db.engine import Store
@@ -532,3 +532,76 @@ def test_clock_pause_and_alert_profile_in_the_schema_and_at_upload(api: Api) -> 
     deployed = api.deploy("deadlines.bpmn").json()["definitions"][0]
     catalog = api.client.get(f"/v1/definitions/{deployed['key']}", headers=api.admin).json()[0]
     assert catalog["metadata"]["alert_profile"] == "two-tier"
+
+
+def _upload(api: Api, xml: str) -> Any:
+    return api.client.post(
+        "/v1/definitions", headers=api.user("designer"), files={"file": ("t.bpmn", xml.encode())}
+    )
+
+
+@pytest.mark.parametrize(
+    ("attribute", "expected"),
+    [
+        ('duration="P99999999D" calendar="working"', "too long"),
+        ('duration="P99999999D" calendar="calendar"', "too long"),
+        ('duration="P99999999999D"', "too long"),
+        ('duration="P5000D" calendar="working"', "too long"),
+        ('duration="P0.5D" calendar="working"', "whole days"),
+        ('duration="P5D" calendar="working" extendable="P99999999D"', "too long"),
+        ('duration="P5D" calendar="working" extendable="P1M"', "months"),
+    ],
+)
+def test_time_limits_that_cannot_be_counted_are_refused_at_upload(
+    api: Api, attribute: str, expected: str
+) -> None:
+    xml = (DATA / "deadlines.bpmn").read_text()
+    bad = xml.replace('duration="P2D" calendar="working" extendable="P1D"', attribute)
+    assert bad != xml
+    refused = _upload(api, bad)
+    assert refused.status_code == 422, refused.text
+    assert expected in refused.text
+
+
+def test_a_limit_that_cannot_be_counted_is_a_clear_error_not_a_500() -> None:
+    from powerflow.services.errors import Conflict
+    from powerflow.services.power.calendar import BusinessCalendar
+    from powerflow.services.power.deadlines import due_from
+
+    calendar = BusinessCalendar()
+    with pytest.raises(ValueError, match="too long"):
+        calendar.add(MONDAY, "P99999999D", working=False)
+    with pytest.raises(ValueError, match="whole"):
+        calendar.add(MONDAY, "P0.5D", working=True)
+    with pytest.raises(Conflict, match="P99999999D"):
+        due_from(calendar, MONDAY, {"duration": "P99999999D", "calendar": "calendar"})
+
+
+@pytest.mark.parametrize(
+    ("offset", "expected"),
+    [("-P1M", "months"), ("P1Y", "months"), ("-P99999999D", "too long"), ("P0.5D", "whole")],
+)
+def test_alert_profile_offsets_are_checked_like_working_durations(
+    api: Api, clock: ManualClock, offset: str, expected: str
+) -> None:
+    body = {"thresholds": [{"level": "red", "limit": "step", "offset": offset}]}
+    refused = api.client.put("/v1/alert-profiles/bad", headers=api.admin, json=body)
+    assert refused.status_code == 422, refused.text
+    assert expected in refused.json()["detail"]
+    fine = dict(body, thresholds=[{"level": "red", "limit": "step", "offset": "-PT12H"}])
+    assert api.client.put("/v1/alert-profiles/bad", headers=api.admin, json=fine).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("duration", "expected"),
+    [("P99999999999D", "too long"), ("P1M", "months"), ("P0.5D", "whole days")],
+)
+def test_extensions_are_checked_like_the_limits_calendar(
+    api: Api, clock: ManualClock, duration: str, expected: str
+) -> None:
+    instance = start(api, api.user("clerk"), "permit")
+    why = {"limit": "statutory", "reason": "expert opinion needed"}
+    refused = _extend(api, api.admin, instance, duration=duration, **why)
+    assert refused.status_code == 422, refused.text
+    assert expected in refused.json()["detail"]
+    assert "deadline.extended" not in _kinds(api, instance)

@@ -14,6 +14,7 @@ the instance carries an alert level.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -26,11 +27,13 @@ from powerflow.db import queries
 from powerflow.db.engine import Store
 from powerflow.db.queries import InstanceRow, TaskRow
 from powerflow.engine import StepEvent
+from powerflow.services.errors import Conflict
 from powerflow.services.power.calendar import BusinessCalendar, calendar_for
 from powerflow.services.power.profiles import Profile, Threshold, profile_for
 from powerflow.services.views import DefinitionView
 
 CASE_LIMITS = ("promised", "statutory")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -91,8 +94,18 @@ def working(limit: dict[str, Any]) -> bool:
 
 
 def due_from(calendar: BusinessCalendar, start: datetime, limit: dict[str, Any]) -> datetime:
-    """When a limit that starts at ``start`` is due."""
-    return calendar.add(start, limit["duration"], working=working(limit))
+    """When a limit that starts at ``start`` is due.
+
+    A limit deployed before durations were bounded may not compute: that is a Conflict naming
+    the limit (a new version of the process must shorten it), never a 500.
+    """
+    try:
+        return calendar.add(start, limit["duration"], working=working(limit))
+    except ValueError as exc:
+        raise Conflict(
+            f"The {limit.get('kind', 'step')} time limit '{limit['duration']}' of this process "
+            f"cannot be counted ({exc}); deploy a version with a shorter limit."
+        ) from None
 
 
 def shift(calendar: BusinessCalendar, at: datetime, duration: str, *, working: bool) -> datetime:
@@ -117,7 +130,13 @@ def threshold_times(
     """When each threshold of the profile that watches this limit is crossed, earliest first."""
     times = []
     for t in profile.for_limit(limit_kind):
-        at = due if t.at_deadline else shift(calendar, due, t.offset, working=working(limit))
+        try:
+            at = due if t.at_deadline else shift(calendar, due, t.offset, working=working(limit))
+        except ValueError:
+            # An offset saved before offsets were checked (months on a working limit, a huge
+            # one): the threshold cannot be placed, so it is skipped rather than failing the act.
+            log.warning("alert profile %s: offset %s cannot be placed", profile.name, t.offset)
+            continue
         if t.before and working(limit):
             at = _after_last_working_day(calendar, at)
         times.append((t, at))
