@@ -605,3 +605,32 @@ def test_extensions_are_checked_like_the_limits_calendar(
     assert refused.status_code == 422, refused.text
     assert expected in refused.json()["detail"]
     assert "deadline.extended" not in _kinds(api, instance)
+
+
+@pytest.mark.parametrize("route", ["/v1/alerts", "/v1/violations"])
+def test_since_and_until_need_an_offset_and_a_sane_year(
+    api: Api, clock: ManualClock, route: str
+) -> None:
+    for bad in (
+        "2026-01-01",
+        "2026-01-01T00:00:00",
+        "0001-01-01T00:00:00+14:00",
+        "9999-12-31T23:00:00-14:00",
+    ):
+        for name in ("since", "until"):
+            got = api.client.get(route, headers=api.admin, params={name: bad})
+            assert got.status_code == 422, (name, bad, got.text)
+            assert got.headers["content-type"].startswith("application/problem+json")
+    fine = {"since": "2026-03-01T08:00:00+08:00", "until": "2026-03-10T00:00:00Z"}
+    assert api.client.get(route, headers=api.admin, params=fine).status_code == 200
+
+
+def test_since_filters_alerts_by_the_instant_whatever_the_offset(
+    api: Api, clock: ManualClock
+) -> None:
+    instance = start(api, api.user("clerk"), "permit")
+    clock.set(datetime(2026, 3, 5, tzinfo=UTC))
+    assert _loop(api) == 2
+    # 08:00 in Shanghai on 5 March is 00:00 UTC: the alerts were raised at that instant.
+    assert len(_alerts(api, instance_id=instance["id"], since="2026-03-05T08:00:00+08:00")) == 2
+    assert not _alerts(api, instance_id=instance["id"], since="2026-03-05T08:00:01+08:00")
