@@ -634,3 +634,42 @@ def test_since_filters_alerts_by_the_instant_whatever_the_offset(
     # 08:00 in Shanghai on 5 March is 00:00 UTC: the alerts were raised at that instant.
     assert len(_alerts(api, instance_id=instance["id"], since="2026-03-05T08:00:00+08:00")) == 2
     assert not _alerts(api, instance_id=instance["id"], since="2026-03-05T08:00:01+08:00")
+
+
+def test_the_worker_does_not_poll_fast_for_rows_the_loop_skips(
+    api: Api, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from powerflow.services.incidents import fail_instance
+
+    clerk = api.user("clerk")
+    suspended, failed, broken = (start(api, clerk, "permit") for _ in range(3))
+    monitor = api.user("monitor")
+    url = f"/v1/instances/{suspended['id']}/suspend"
+    assert api.client.post(url, headers=monitor, json={}).status_code == 200
+    assert fail_instance(api.store, failed["id"], actor="test", message="engine error")
+    broken_task = broken["tasks"][0]["id"]
+    real = alert_loop.task_times
+
+    def failing(calendar: Any, plan: Any, task: Any, profile: Any) -> Any:
+        if task.id == broken_task:
+            raise RuntimeError("this task's thresholds cannot be computed")
+        return real(calendar, plan, task, profile)
+
+    monkeypatch.setattr(alert_loop, "task_times", failing)
+    # Every case's step prompt is past; only the broken one is taken, fails and waits.
+    clock.set(datetime(2026, 3, 4, 0, 0, tzinfo=UTC))
+    worker = AlertWorker(api.store, interval=1.0)  # not started: passes by hand
+    worker._pass()
+    assert ("task", broken_task) in worker.backoff.waiting()
+    worker._pass()
+    # Nothing the loop would take is due: wait the poll, not 5 ms (200 passes a second).
+    assert worker.interval == 1.0
+    assert (
+        api.client.post(
+            f"/v1/instances/{suspended['id']}/resume", headers=monitor, json={}
+        ).status_code
+        == 200
+    )
+    worker._pass()
+    assert worker.interval == 1.0  # the resumed case's alerts were raised in that pass
+    assert _alerts(api, instance_id=suspended["id"])
