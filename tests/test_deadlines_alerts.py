@@ -673,3 +673,41 @@ def test_the_worker_does_not_poll_fast_for_rows_the_loop_skips(
     worker._pass()
     assert worker.interval == 1.0  # the resumed case's alerts were raised in that pass
     assert _alerts(api, instance_id=suspended["id"])
+
+
+def test_rule_alerts_stay_open_when_the_instance_ends(api: Api, tmp_path: Any) -> None:
+    import rules_support as rs
+
+    warn = (
+        '<pf:rule id="W-END" kind="reason-required" effect="warn" variable="decision" '
+        'values="rejected" reason="reason">A rejection needs its reason.</pf:rule>'
+    )
+    xml = rs.process_xml("p_end", prepare=warn, review=warn.replace("W-END", "W-END-2"))
+    assert rs.deploy_xml(api, tmp_path, xml).status_code == 201
+    maker = api.user("clerk,preparer", "maker")
+    checker = api.user("clerk,reviewer", "checker")
+    cancelled = rs.start(api, maker, "p_end")
+    done = rs.complete(api, maker, cancelled["tasks"][0]["id"], decision="rejected")
+    assert done.status_code == 200, done.text
+    assert done.json()["alert_level"] == "yellow"
+    # The person warned cancels the case: the rule alert stays for a monitor to see.
+    url = f"/v1/instances/{cancelled['id']}/cancel"
+    gone = api.client.post(url, headers=maker, json={"reason": "withdrawn"})
+    assert gone.status_code == 200, gone.text
+    assert gone.json()["alert_level"] == "yellow"
+    [alert] = _alerts(api, instance_id=cancelled["id"])
+    assert alert["state"] == "open" and alert["source"] == "rule"
+    # A case that completes keeps its rule alert too; a monitor acknowledges it.
+    finished = rs.start(api, maker, "p_end")
+    assert rs.complete(api, maker, finished["tasks"][0]["id"]).status_code == 200
+    review = api.client.get(
+        f"/v1/tasks?instance_id={finished['id']}&state=ready", headers=api.admin
+    ).json()["items"][0]
+    last = rs.complete(api, checker, review["id"], decision="rejected")
+    assert last.status_code == 200 and last.json()["status"] == "completed", last.text
+    [alert] = _alerts(api, instance_id=finished["id"])
+    assert alert["state"] == "open" and alert["source"] == "rule"
+    acked = api.client.post(
+        f"/v1/alerts/{alert['id']}/acknowledge", headers=api.user("monitor"), json={}
+    )
+    assert acked.status_code == 200, acked.text

@@ -37,15 +37,18 @@ def resolve_alerts(
     resolution: str,
     at: datetime,
 ) -> list[dict[str, Any]]:
-    """Resolve the open (or acknowledged) alerts of an instance, or of some of its tasks.
+    """Resolve the open (or acknowledged) deadline alerts of an instance, or of some of its
+    tasks.
 
-    A task's closing resolves only its deadline alerts: an alert for a broken rule is about what
-    a person did, not about the task still waiting, so it stays open for a monitor until the
-    instance ends.
+    Only ``time_limit`` alerts resolve this way: an alert for a broken rule is about what a
+    person did, not about the task or case still waiting, so it stays open for a monitor to
+    acknowledge even after the instance ends (cancelling a case does not clear it).
     """
-    stmt = update(ALERTS).where(_A.instance_id == instance_id, _A.state != "resolved")
+    stmt = update(ALERTS).where(
+        _A.instance_id == instance_id, _A.state != "resolved", _A.source == "time_limit"
+    )
     if task_ids is not None:
-        stmt = stmt.where(_A.task_id.in_(task_ids), _A.source == "time_limit")
+        stmt = stmt.where(_A.task_id.in_(task_ids))
     stmt = stmt.values(state="resolved", resolved_at=at, resolution=resolution).returning(
         _A.id, _A.level, _A.task_id, _A.element_id
     )

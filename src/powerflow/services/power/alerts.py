@@ -116,8 +116,9 @@ def resolve_alerts(
     resolutions: dict[str, str] | None = None,
     everything: str | None = None,
 ) -> list[StepEvent]:
-    """Resolve the open alerts of closed tasks (``resolutions``: task id -> resolution) or, with
-    ``everything``, all open alerts of the instance; their ``alert.resolved`` events.
+    """Resolve the open deadline alerts of closed tasks (``resolutions``: task id -> resolution)
+    or, with ``everything`` (the instance ended), all of the instance's; their ``alert.resolved``
+    events. Rule alerts stay open for a monitor (``alert_queries.resolve_alerts``).
 
     Recomputes the instance's ``alert_level`` from what stays open (the caller saves it).
     """
@@ -132,10 +133,7 @@ def resolve_alerts(
             resolved += alert_queries.resolve_alerts(conn, instance.id, task_ids, resolution, at)
     if not resolved:
         return []
-    if everything is not None:
-        instance.alert_level = None
-    else:
-        instance.alert_level = highest(alert_queries.open_alert_levels(conn, instance.id))
+    instance.alert_level = highest(alert_queries.open_alert_levels(conn, instance.id))
     return [
         StepEvent(
             "alert.resolved",
