@@ -711,3 +711,31 @@ def test_rule_alerts_stay_open_when_the_instance_ends(api: Api, tmp_path: Any) -
         f"/v1/alerts/{alert['id']}/acknowledge", headers=api.user("monitor"), json={}
     )
     assert acked.status_code == 200, acked.text
+
+
+def test_a_resumed_clock_resolves_the_alerts_of_the_moved_deadline(
+    api: Api, clock: ManualClock
+) -> None:
+    clerk = api.user("clerk")
+    instance = start(api, clerk, "permit")
+    # Monday 9 March 10:00 local: the promised prompt (Friday 24:00) and the step's alerts.
+    clock.set(datetime(2026, 3, 9, 2, 0, tzinfo=UTC))
+    _loop(api)
+
+    def case_alerts(state: str) -> list[dict[str, Any]]:
+        found = _alerts(api, instance_id=instance["id"], state=state)
+        return [a for a in found if not a["task_id"]]
+
+    [old] = case_alerts("open")
+    assert old["reason"] == "promised_limit_approaching"
+    paused = complete(api, clerk, instance, "accept")  # the clock stops (supplementation)
+    clock.set(datetime(2026, 3, 11, 2, 0, tzinfo=UTC))  # two working days later
+    resumed = complete(api, clerk, paused, "supplement")
+    assert resumed["promised_due_at"] == _end_of_local_day(2026, 3, 11)
+    [gone] = case_alerts("resolved")
+    assert gone["id"] == old["id"] and gone["resolution"] == "clock_resumed"
+    _loop(api)
+    # One prompt, against the new deadline (it is 14 working hours away), not two.
+    [new] = case_alerts("open")
+    assert new["reason"] == "promised_limit_approaching"
+    assert new["deadline_at"] == resumed["promised_due_at"]

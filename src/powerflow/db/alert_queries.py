@@ -138,9 +138,15 @@ def has_role(role: str, dialect: str) -> ColumnElement[bool]:
 
 
 def resolve_superseded(
-    conn: Connection, instance_id: str, limit: str, task_id: str | None, at: datetime
+    conn: Connection,
+    instance_id: str,
+    limit: str,
+    task_id: str | None,
+    at: datetime,
+    resolution: str = "deadline_extended",
 ) -> list[dict[str, Any]]:
-    """Resolve the time-limit alerts of one limit whose deadline an extension moved."""
+    """Resolve the time-limit alerts of one limit whose deadline moved (an extension, or a
+    clock pause that ended)."""
     stmt = update(ALERTS).where(
         _A.instance_id == instance_id, _A.state != "resolved", _A.source == "time_limit"
     )
@@ -148,10 +154,10 @@ def resolve_superseded(
         stmt = stmt.where(_A.task_id == task_id)
     else:
         stmt = stmt.where(_A.task_id.is_(None), _A.reason.like(f"{limit}\\_%", escape="\\"))
-    stmt = stmt.values(state="resolved", resolved_at=at, resolution="deadline_extended").returning(
+    stmt = stmt.values(state="resolved", resolved_at=at, resolution=resolution).returning(
         _A.id, _A.level, _A.task_id, _A.element_id
     )
-    return [{**r._mapping, "resolution": "deadline_extended"} for r in conn.execute(stmt)]
+    return [{**r._mapping, "resolution": resolution} for r in conn.execute(stmt)]
 
 
 def set_task_deadline(

@@ -144,3 +144,35 @@ def resolve_alerts(
         )
         for r in resolved
     ]
+
+
+def resolve_superseded(
+    conn: Connection,
+    instance: InstanceRow,
+    limits: Iterable[str],
+    task_id: str | None,
+    at: datetime,
+    resolution: str,
+) -> list[StepEvent]:
+    """Resolve the deadline alerts raised against deadlines that moved (of ``limits``, or of
+    the task ``task_id``); their ``alert.resolved`` events. The thresholds of the new deadline
+    are raised afresh (their dedupe keys name it). Nothing is read when the instance has no
+    alert open."""
+    if instance.alert_level is None:
+        return []
+    rows: list[dict[str, Any]] = []
+    for limit in limits:
+        rows += alert_queries.resolve_superseded(conn, instance.id, limit, task_id, at, resolution)
+    if not rows:
+        return []
+    instance.alert_level = highest(alert_queries.open_alert_levels(conn, instance.id))
+    return [
+        StepEvent(
+            "alert.resolved",
+            r["element_id"],
+            None,
+            r["task_id"],
+            {"alert_id": r["id"], "level": r["level"], "resolution": r["resolution"]},
+        )
+        for r in rows
+    ]

@@ -28,6 +28,7 @@ from powerflow.db.engine import Store
 from powerflow.db.queries import InstanceRow, TaskRow
 from powerflow.engine import StepEvent
 from powerflow.services.errors import Conflict
+from powerflow.services.power.alerts import resolve_superseded
 from powerflow.services.power.calendar import BusinessCalendar, calendar_for
 from powerflow.services.power.profiles import Profile, Threshold, profile_for
 from powerflow.services.views import DefinitionView
@@ -268,14 +269,17 @@ class StepTimes:
         still_open = queries.open_tasks(self.conn, instance.id)
         if any(t.element_id in self.plan.pausing for t in still_open):
             return []
-        return [self.resume(instance, at)]
+        return self.resume(instance, at)
 
-    def resume(self, instance: InstanceRow, at: datetime) -> StepEvent:
-        """Restart a paused case clock: its due dates move later by the time paused."""
+    def resume(self, instance: InstanceRow, at: datetime) -> list[StepEvent]:
+        """Restart a paused case clock: its due dates move later by the time paused, and the
+        alerts raised against the old ones resolve (``clock_resumed``), as after an extension;
+        ``clock.resumed`` and those ``alert.resolved`` events."""
         since = instance.clock_paused_at
         assert since is not None
         instance.clock_paused_at = None
         moved: dict[str, str] = {}
+        superseded: list[str] = []
         for kind, limit in self.plan.case_limits.items():
             due = getattr(instance, f"{kind}_due_at")
             if due is None:
@@ -284,13 +288,18 @@ class StepTimes:
             new_due = add_elapsed(self.calendar, due, paused, working=working(limit))
             setattr(instance, f"{kind}_due_at", new_due)
             moved[f"{kind}_due_at"] = new_due.isoformat()
-        self.reschedule_case(instance, after=at)
+            if new_due != due:
+                superseded.append(kind)
+        resolved = resolve_superseded(self.conn, instance, superseded, None, at, "clock_resumed")
+        # New deadlines are new crossings: every threshold of them is due again, those already
+        # past at once (as after an extension; the old alerts were resolved just above).
+        self.reschedule_case(instance, after=None)
         payload = {
             "paused_since": since.isoformat(),
             "paused_seconds": int((at - since).total_seconds()),
             **moved,
         }
-        return StepEvent("clock.resumed", payload=payload)
+        return [StepEvent("clock.resumed", payload=payload), *resolved]
 
 
 def add_elapsed(

@@ -10,7 +10,7 @@ deadline that is already past, such as "one day before" when one day is left, is
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from powerflow.db import alert_queries, queries
@@ -21,7 +21,7 @@ from powerflow.services.auth import Principal
 from powerflow.services.definitions import definition_by_id
 from powerflow.services.errors import Conflict, Forbidden, InvalidInput
 from powerflow.services.events import event_rows
-from powerflow.services.power.alerts import highest
+from powerflow.services.power.alerts import resolve_superseded
 from powerflow.services.power.deadlines import CASE_LIMITS, StepTimes, shift, task_times
 from powerflow.services.power.profiles import LIMIT_KINDS
 from powerflow.services.steps import instance_view
@@ -116,7 +116,8 @@ def extend_deadline(
         new_due = shift(
             times.calendar, due, duration, working=declared.get("calendar") == "working"
         )
-        events = _resolved(conn, instance, limit, task.id if task else None, now)
+        task_key = task.id if task else None
+        events = resolve_superseded(conn, instance, [limit], task_key, now, "deadline_extended")
         if task is not None:
             task.due_at = new_due
             # A new deadline is a new set of crossings (their dedupe keys name it): every
@@ -150,25 +151,3 @@ def extend_deadline(
             raise Conflict(f"Instance {instance_id} was changed concurrently; retry.")
         queries.insert_events(conn, rows)
         return instance_view(instance, definition, queries.open_tasks(conn, instance_id), now)
-
-
-def _resolved(
-    conn: Any, instance: Any, limit: str, task_id: str | None, at: datetime
-) -> list[StepEvent]:
-    """Resolve the alerts raised against the old deadline; their events."""
-    if instance.alert_level is None:
-        return []
-    rows = alert_queries.resolve_superseded(conn, instance.id, limit, task_id, at)
-    if not rows:
-        return []
-    instance.alert_level = highest(alert_queries.open_alert_levels(conn, instance.id))
-    return [
-        StepEvent(
-            "alert.resolved",
-            r["element_id"],
-            None,
-            r["task_id"],
-            {"alert_id": r["id"], "level": r["level"], "resolution": r["resolution"]},
-        )
-        for r in rows
-    ]
