@@ -105,8 +105,15 @@ def extend_deadline(
             for e in alert_queries.extensions_granted(conn, instance_id)
             if e["limit"] == limit and e.get("task_id") == (task.id if task else None)
         ]
+        try:
+            bound = _length(extendable)
+        except ValueError:  # deployed before durations were bounded
+            raise Conflict(
+                f"The {limit} limit's extendable '{extendable}' cannot be counted; deploy a "
+                "version of the process with a shorter one."
+            ) from None
         total = sum((_length(d) for d in granted), timedelta(0)) + _length(duration)
-        if total > _length(extendable):
+        if total > bound:
             already = ", ".join(granted) or "nothing"
             raise InvalidInput(
                 f"The {limit} limit may be extended by {extendable} in total; {already} was "
