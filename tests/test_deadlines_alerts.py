@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import func, select
 
-from conftest import Api
+from conftest import DATA, Api
 from flows import complete, events, read, start
 from powerflow.clock import ManualClock
 from powerflow.db.engine import Store
@@ -532,3 +532,210 @@ def test_clock_pause_and_alert_profile_in_the_schema_and_at_upload(api: Api) -> 
     deployed = api.deploy("deadlines.bpmn").json()["definitions"][0]
     catalog = api.client.get(f"/v1/definitions/{deployed['key']}", headers=api.admin).json()[0]
     assert catalog["metadata"]["alert_profile"] == "two-tier"
+
+
+def _upload(api: Api, xml: str) -> Any:
+    return api.client.post(
+        "/v1/definitions", headers=api.user("designer"), files={"file": ("t.bpmn", xml.encode())}
+    )
+
+
+@pytest.mark.parametrize(
+    ("attribute", "expected"),
+    [
+        ('duration="P99999999D" calendar="working"', "too long"),
+        ('duration="P99999999D" calendar="calendar"', "too long"),
+        ('duration="P99999999999D"', "too long"),
+        ('duration="P5000D" calendar="working"', "too long"),
+        ('duration="P0.5D" calendar="working"', "whole days"),
+        ('duration="P5D" calendar="working" extendable="P99999999D"', "too long"),
+        ('duration="P5D" calendar="working" extendable="P1M"', "months"),
+    ],
+)
+def test_time_limits_that_cannot_be_counted_are_refused_at_upload(
+    api: Api, attribute: str, expected: str
+) -> None:
+    xml = (DATA / "deadlines.bpmn").read_text()
+    bad = xml.replace('duration="P2D" calendar="working" extendable="P1D"', attribute)
+    assert bad != xml
+    refused = _upload(api, bad)
+    assert refused.status_code == 422, refused.text
+    assert expected in refused.text
+
+
+def test_a_limit_that_cannot_be_counted_is_a_clear_error_not_a_500() -> None:
+    from powerflow.services.errors import Conflict
+    from powerflow.services.power.calendar import BusinessCalendar
+    from powerflow.services.power.deadlines import due_from
+
+    calendar = BusinessCalendar()
+    with pytest.raises(ValueError, match="too long"):
+        calendar.add(MONDAY, "P99999999D", working=False)
+    with pytest.raises(ValueError, match="whole"):
+        calendar.add(MONDAY, "P0.5D", working=True)
+    with pytest.raises(Conflict, match="P99999999D"):
+        due_from(calendar, MONDAY, {"duration": "P99999999D", "calendar": "calendar"})
+
+
+@pytest.mark.parametrize(
+    ("offset", "expected"),
+    [("-P1M", "months"), ("P1Y", "months"), ("-P99999999D", "too long"), ("P0.5D", "whole")],
+)
+def test_alert_profile_offsets_are_checked_like_working_durations(
+    api: Api, clock: ManualClock, offset: str, expected: str
+) -> None:
+    body = {"thresholds": [{"level": "red", "limit": "step", "offset": offset}]}
+    refused = api.client.put("/v1/alert-profiles/bad", headers=api.admin, json=body)
+    assert refused.status_code == 422, refused.text
+    assert expected in refused.json()["detail"]
+    fine = dict(body, thresholds=[{"level": "red", "limit": "step", "offset": "-PT12H"}])
+    assert api.client.put("/v1/alert-profiles/bad", headers=api.admin, json=fine).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("duration", "expected"),
+    [("P99999999999D", "too long"), ("P1M", "months"), ("P0.5D", "whole days")],
+)
+def test_extensions_are_checked_like_the_limits_calendar(
+    api: Api, clock: ManualClock, duration: str, expected: str
+) -> None:
+    instance = start(api, api.user("clerk"), "permit")
+    why = {"limit": "statutory", "reason": "expert opinion needed"}
+    refused = _extend(api, api.admin, instance, duration=duration, **why)
+    assert refused.status_code == 422, refused.text
+    assert expected in refused.json()["detail"]
+    assert "deadline.extended" not in _kinds(api, instance)
+
+
+@pytest.mark.parametrize("route", ["/v1/alerts", "/v1/violations"])
+def test_since_and_until_need_an_offset_and_a_sane_year(
+    api: Api, clock: ManualClock, route: str
+) -> None:
+    for bad in (
+        "2026-01-01",
+        "2026-01-01T00:00:00",
+        "0001-01-01T00:00:00+14:00",
+        "9999-12-31T23:00:00-14:00",
+    ):
+        for name in ("since", "until"):
+            got = api.client.get(route, headers=api.admin, params={name: bad})
+            assert got.status_code == 422, (name, bad, got.text)
+            assert got.headers["content-type"].startswith("application/problem+json")
+    fine = {"since": "2026-03-01T08:00:00+08:00", "until": "2026-03-10T00:00:00Z"}
+    assert api.client.get(route, headers=api.admin, params=fine).status_code == 200
+
+
+def test_since_filters_alerts_by_the_instant_whatever_the_offset(
+    api: Api, clock: ManualClock
+) -> None:
+    instance = start(api, api.user("clerk"), "permit")
+    clock.set(datetime(2026, 3, 5, tzinfo=UTC))
+    assert _loop(api) == 2
+    # 08:00 in Shanghai on 5 March is 00:00 UTC: the alerts were raised at that instant.
+    assert len(_alerts(api, instance_id=instance["id"], since="2026-03-05T08:00:00+08:00")) == 2
+    assert not _alerts(api, instance_id=instance["id"], since="2026-03-05T08:00:01+08:00")
+
+
+def test_the_worker_does_not_poll_fast_for_rows_the_loop_skips(
+    api: Api, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from powerflow.services.incidents import fail_instance
+
+    clerk = api.user("clerk")
+    suspended, failed, broken = (start(api, clerk, "permit") for _ in range(3))
+    monitor = api.user("monitor")
+    url = f"/v1/instances/{suspended['id']}/suspend"
+    assert api.client.post(url, headers=monitor, json={}).status_code == 200
+    assert fail_instance(api.store, failed["id"], actor="test", message="engine error")
+    broken_task = broken["tasks"][0]["id"]
+    real = alert_loop.task_times
+
+    def failing(calendar: Any, plan: Any, task: Any, profile: Any) -> Any:
+        if task.id == broken_task:
+            raise RuntimeError("this task's thresholds cannot be computed")
+        return real(calendar, plan, task, profile)
+
+    monkeypatch.setattr(alert_loop, "task_times", failing)
+    # Every case's step prompt is past; only the broken one is taken, fails and waits.
+    clock.set(datetime(2026, 3, 4, 0, 0, tzinfo=UTC))
+    worker = AlertWorker(api.store, interval=1.0)  # not started: passes by hand
+    worker._pass()
+    assert ("task", broken_task) in worker.backoff.waiting()
+    worker._pass()
+    # Nothing the loop would take is due: wait the poll, not 5 ms (200 passes a second).
+    assert worker.interval == 1.0
+    assert (
+        api.client.post(
+            f"/v1/instances/{suspended['id']}/resume", headers=monitor, json={}
+        ).status_code
+        == 200
+    )
+    worker._pass()
+    assert worker.interval == 1.0  # the resumed case's alerts were raised in that pass
+    assert _alerts(api, instance_id=suspended["id"])
+
+
+def test_rule_alerts_stay_open_when_the_instance_ends(api: Api, tmp_path: Any) -> None:
+    import rules_support as rs
+
+    warn = (
+        '<pf:rule id="W-END" kind="reason-required" effect="warn" variable="decision" '
+        'values="rejected" reason="reason">A rejection needs its reason.</pf:rule>'
+    )
+    xml = rs.process_xml("p_end", prepare=warn, review=warn.replace("W-END", "W-END-2"))
+    assert rs.deploy_xml(api, tmp_path, xml).status_code == 201
+    maker = api.user("clerk,preparer", "maker")
+    checker = api.user("clerk,reviewer", "checker")
+    cancelled = rs.start(api, maker, "p_end")
+    done = rs.complete(api, maker, cancelled["tasks"][0]["id"], decision="rejected")
+    assert done.status_code == 200, done.text
+    assert done.json()["alert_level"] == "yellow"
+    # The person warned cancels the case: the rule alert stays for a monitor to see.
+    url = f"/v1/instances/{cancelled['id']}/cancel"
+    gone = api.client.post(url, headers=maker, json={"reason": "withdrawn"})
+    assert gone.status_code == 200, gone.text
+    assert gone.json()["alert_level"] == "yellow"
+    [alert] = _alerts(api, instance_id=cancelled["id"])
+    assert alert["state"] == "open" and alert["source"] == "rule"
+    # A case that completes keeps its rule alert too; a monitor acknowledges it.
+    finished = rs.start(api, maker, "p_end")
+    assert rs.complete(api, maker, finished["tasks"][0]["id"]).status_code == 200
+    review = api.client.get(
+        f"/v1/tasks?instance_id={finished['id']}&state=ready", headers=api.admin
+    ).json()["items"][0]
+    last = rs.complete(api, checker, review["id"], decision="rejected")
+    assert last.status_code == 200 and last.json()["status"] == "completed", last.text
+    [alert] = _alerts(api, instance_id=finished["id"])
+    assert alert["state"] == "open" and alert["source"] == "rule"
+    acked = api.client.post(
+        f"/v1/alerts/{alert['id']}/acknowledge", headers=api.user("monitor"), json={}
+    )
+    assert acked.status_code == 200, acked.text
+
+
+def test_a_resumed_clock_resolves_the_alerts_of_the_moved_deadline(
+    api: Api, clock: ManualClock
+) -> None:
+    clerk = api.user("clerk")
+    instance = start(api, clerk, "permit")
+    # Monday 9 March 10:00 local: the promised prompt (Friday 24:00) and the step's alerts.
+    clock.set(datetime(2026, 3, 9, 2, 0, tzinfo=UTC))
+    _loop(api)
+
+    def case_alerts(state: str) -> list[dict[str, Any]]:
+        found = _alerts(api, instance_id=instance["id"], state=state)
+        return [a for a in found if not a["task_id"]]
+
+    [old] = case_alerts("open")
+    assert old["reason"] == "promised_limit_approaching"
+    paused = complete(api, clerk, instance, "accept")  # the clock stops (supplementation)
+    clock.set(datetime(2026, 3, 11, 2, 0, tzinfo=UTC))  # two working days later
+    resumed = complete(api, clerk, paused, "supplement")
+    assert resumed["promised_due_at"] == _end_of_local_day(2026, 3, 11)
+    [gone] = case_alerts("resolved")
+    assert gone["id"] == old["id"] and gone["resolution"] == "clock_resumed"
+    _loop(api)
+    # One prompt, against the new deadline (it is 14 working hours away), not two.
+    [new] = case_alerts("open")
+    assert new["reason"] == "promised_limit_approaching"
+    assert new["deadline_at"] == resumed["promised_due_at"]

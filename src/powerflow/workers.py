@@ -117,8 +117,12 @@ class AlertWorker(PeriodicThread):
             alert_loop.raise_due_alerts(self.store, backoff=self.backoff)
         finally:
             self.interval = self.poll
+            waiting = self.backoff.waiting()
+            skip_tasks = [str(k[1]) for k in waiting if isinstance(k, tuple) and k[0] == "task"]
+            skip_cases = [str(k[1]) for k in waiting if isinstance(k, tuple) and k[0] != "task"]
             with self.store.begin(write=False) as conn:
-                due = alert_queries.next_due(conn)
+                # Items waiting after a failure are retried at the poll, not looked at sooner.
+                due = alert_queries.next_due(conn, skip_tasks, skip_cases)
             if due is not None:
                 wait = (due - self.store.now()).total_seconds()
                 self.interval = min(self.poll, max(self.MIN_WAIT, wait))

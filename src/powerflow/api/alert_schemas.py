@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Query
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from powerflow.api.schemas import AlertLevel, Page, Schema
 
 LimitKind = Literal["promised", "statutory", "step"]
+FIRST_YEAR, LAST_YEAR = 1900, 9000
+
+
+def _utc_within_bounds(value: datetime) -> datetime:
+    """An aware time between the years 1900 and 9000, in UTC (a far one would overflow)."""
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(f"the time must fall between the years {FIRST_YEAR} and {LAST_YEAR}")
+    return value.astimezone(UTC)
+
+
+TimeBound = Annotated[
+    AwareDatetime | None,
+    AfterValidator(lambda v: None if v is None else _utc_within_bounds(v)),
+    Query(
+        description="A time with its offset, such as 2026-03-01T00:00:00Z or "
+        "2026-03-01T08:00:00+08:00 (a date alone or a time without offset is refused)"
+    ),
+]
 Duration = Annotated[str, Field(min_length=2, max_length=40, pattern=r"^-?P[0-9YMWDTHS.,]*$")]
 
 

@@ -6,6 +6,7 @@ containment: ``json_each`` on SQLite, ``@>`` on PostgreSQL).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any, cast
 
@@ -36,15 +37,18 @@ def resolve_alerts(
     resolution: str,
     at: datetime,
 ) -> list[dict[str, Any]]:
-    """Resolve the open (or acknowledged) alerts of an instance, or of some of its tasks.
+    """Resolve the open (or acknowledged) deadline alerts of an instance, or of some of its
+    tasks.
 
-    A task's closing resolves only its deadline alerts: an alert for a broken rule is about what
-    a person did, not about the task still waiting, so it stays open for a monitor until the
-    instance ends.
+    Only ``time_limit`` alerts resolve this way: an alert for a broken rule is about what a
+    person did, not about the task or case still waiting, so it stays open for a monitor to
+    acknowledge even after the instance ends (cancelling a case does not clear it).
     """
-    stmt = update(ALERTS).where(_A.instance_id == instance_id, _A.state != "resolved")
+    stmt = update(ALERTS).where(
+        _A.instance_id == instance_id, _A.state != "resolved", _A.source == "time_limit"
+    )
     if task_ids is not None:
-        stmt = stmt.where(_A.task_id.in_(task_ids), _A.source == "time_limit")
+        stmt = stmt.where(_A.task_id.in_(task_ids))
     stmt = stmt.values(state="resolved", resolved_at=at, resolution=resolution).returning(
         _A.id, _A.level, _A.task_id, _A.element_id
     )
@@ -57,14 +61,24 @@ def open_alert_levels(conn: Connection, instance_id: str) -> list[str]:
     return [r[0] for r in conn.execute(stmt)]
 
 
+def _task_is_due() -> list[ColumnElement[bool]]:
+    """An open task of a running instance (a suspended or failed instance's tasks wait)."""
+    running = exists().where(_I.id == _T.instance_id, _I.status == "running")
+    return [_T.state == "ready", running]
+
+
+def _instance_is_due() -> list[ColumnElement[bool]]:
+    """A running instance whose case clock runs."""
+    return [_I.status == "running", _I.clock_paused_at.is_(None)]
+
+
 def due_tasks(conn: Connection, now: datetime, limit: int) -> list[tuple[str, datetime]]:
     """Open tasks of running instances whose next alert time has come, earliest first (a
     suspended or failed instance's tasks wait). Driven by the ``next_alert_at`` index; the
     instance is probed by its key (EXISTS, so no planner starts from ``instances``)."""
-    running = exists().where(_I.id == _T.instance_id, _I.status == "running")
     stmt = (
         select(_T.id, _T.next_alert_at)
-        .where(_T.next_alert_at <= now, _T.state == "ready", running)
+        .where(_T.next_alert_at <= now, *_task_is_due())
         .order_by(_T.next_alert_at)
         .limit(limit)
     )
@@ -75,17 +89,30 @@ def due_instances(conn: Connection, now: datetime, limit: int) -> list[tuple[str
     """Running instances with a running clock whose next alert time has come, earliest first."""
     stmt = (
         select(_I.id, _I.next_alert_at)
-        .where(_I.next_alert_at <= now, _I.status == "running", _I.clock_paused_at.is_(None))
+        .where(_I.next_alert_at <= now, *_instance_is_due())
         .order_by(_I.next_alert_at)
         .limit(limit)
     )
     return [(r[0], r[1]) for r in conn.execute(stmt)]
 
 
-def next_due(conn: Connection) -> datetime | None:
-    """The earliest next alert time of any task or instance (two index lookups)."""
-    task = conn.execute(select(func.min(_T.next_alert_at))).scalar()
-    inst = conn.execute(select(func.min(_I.next_alert_at))).scalar()
+def next_due(
+    conn: Connection, skip_tasks: Collection[str] = (), skip_instances: Collection[str] = ()
+) -> datetime | None:
+    """The earliest next alert time the due queries would return (two index lookups).
+
+    The same filters as ``due_tasks`` and ``due_instances``, and without the items that wait
+    after a failure (``skip_*``): a row the loop will not take (a suspended case past its
+    threshold) must not make the worker poll at once, pass after pass.
+    """
+    task_stmt = select(_T.next_alert_at).where(_T.next_alert_at.is_not(None), *_task_is_due())
+    if skip_tasks:
+        task_stmt = task_stmt.where(_T.id.not_in(list(skip_tasks)))
+    inst_stmt = select(_I.next_alert_at).where(_I.next_alert_at.is_not(None), *_instance_is_due())
+    if skip_instances:
+        inst_stmt = inst_stmt.where(_I.id.not_in(list(skip_instances)))
+    task = conn.execute(task_stmt.order_by(_T.next_alert_at).limit(1)).scalar()
+    inst = conn.execute(inst_stmt.order_by(_I.next_alert_at).limit(1)).scalar()
     times = [t for t in (task, inst) if t is not None]
     return min(times) if times else None
 
@@ -111,9 +138,15 @@ def has_role(role: str, dialect: str) -> ColumnElement[bool]:
 
 
 def resolve_superseded(
-    conn: Connection, instance_id: str, limit: str, task_id: str | None, at: datetime
+    conn: Connection,
+    instance_id: str,
+    limit: str,
+    task_id: str | None,
+    at: datetime,
+    resolution: str = "deadline_extended",
 ) -> list[dict[str, Any]]:
-    """Resolve the time-limit alerts of one limit whose deadline an extension moved."""
+    """Resolve the time-limit alerts of one limit whose deadline moved (an extension, or a
+    clock pause that ended)."""
     stmt = update(ALERTS).where(
         _A.instance_id == instance_id, _A.state != "resolved", _A.source == "time_limit"
     )
@@ -121,10 +154,10 @@ def resolve_superseded(
         stmt = stmt.where(_A.task_id == task_id)
     else:
         stmt = stmt.where(_A.task_id.is_(None), _A.reason.like(f"{limit}\\_%", escape="\\"))
-    stmt = stmt.values(state="resolved", resolved_at=at, resolution="deadline_extended").returning(
+    stmt = stmt.values(state="resolved", resolved_at=at, resolution=resolution).returning(
         _A.id, _A.level, _A.task_id, _A.element_id
     )
-    return [{**r._mapping, "resolution": "deadline_extended"} for r in conn.execute(stmt)]
+    return [{**r._mapping, "resolution": resolution} for r in conn.execute(stmt)]
 
 
 def set_task_deadline(

@@ -16,9 +16,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import isodate
 from lxml import etree
 
+from powerflow.engine.durations import duration_problem
 from powerflow.engine.rules import RuleInvalid, element_references, from_element, normalize
 from powerflow.engine.types import FormField, Problem
 from powerflow.engine.xml import BPMN_NS
@@ -219,23 +219,9 @@ class _Reader:
         self, node: etree._Element, value: str, *, calendar: str = "calendar"
     ) -> str | None:
         value = value.strip()
-        try:
-            parsed = isodate.parse_duration(value)
-        except (isodate.ISO8601Error, ValueError):
-            self.problem(
-                node,
-                f"Time limit '{value}' is not an ISO 8601 duration such as PT4H, P5D or P1M.",
-            )
-            return None
-        if not parsed or value.startswith("-"):
-            self.problem(node, f"Time limit '{value}' must be longer than zero.")
-            return None
-        if calendar == "working" and isinstance(parsed, isodate.Duration):
-            self.problem(
-                node,
-                f"Time limit '{value}' is in working time, which counts days, hours, minutes "
-                'and seconds: write months or years as days (P20D), or use calendar="calendar".',
-            )
+        problem = duration_problem(value, working=calendar == "working")
+        if problem is not None:
+            self.problem(node, problem)
             return None
         return value
 

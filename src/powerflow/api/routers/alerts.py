@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
@@ -14,6 +13,7 @@ from powerflow.api.alert_schemas import (
     AlertProfileRead,
     AlertRead,
     DeadlineExtension,
+    TimeBound,
 )
 from powerflow.api.deps import PrincipalDep, StoreDep, call, json_response
 from powerflow.api.errors import documented
@@ -40,8 +40,8 @@ async def list_alerts(
     definition_key: Annotated[str | None, Query(max_length=255)] = None,
     instance_id: Annotated[str | None, Query(max_length=36)] = None,
     role: Annotated[str | None, Query(max_length=64)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: TimeBound = None,
+    until: TimeBound = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=INT32_MAX)] = 0,
 ) -> AlertPage:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Response
 
+from powerflow.api.alert_schemas import TimeBound
 from powerflow.api.deps import PrincipalDep, StoreDep, call
 from powerflow.api.errors import documented
 from powerflow.api.rule_schemas import (
@@ -130,8 +130,8 @@ async def list_violations(
     instance_id: Annotated[str | None, Query(max_length=36)] = None,
     actor: Annotated[str | None, Query(max_length=100)] = None,
     effect: Annotated[str | None, Query(max_length=16)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: TimeBound = None,
+    until: TimeBound = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> ViolationPage:

@@ -2,8 +2,9 @@
 
 Participants of an instance (``services/visibility.py``) see its alerts; monitors, auditors and
 administrators see every alert. Monitors and administrators acknowledge an alert with a comment
-(``alert.acknowledged`` on the instance's chain); it resolves when its task closes or its
-instance ends (``deadlines.py``, ``alerts.resolve_alerts``).
+(``alert.acknowledged`` on the instance's chain). A deadline alert resolves when its task
+closes or its instance ends (``deadlines.py``, ``alerts.resolve_alerts``); a rule alert never
+resolves by itself: it stays open, after its instance ends too, until a monitor acknowledges it.
 """
 
 from __future__ import annotations

@@ -116,8 +116,9 @@ def resolve_alerts(
     resolutions: dict[str, str] | None = None,
     everything: str | None = None,
 ) -> list[StepEvent]:
-    """Resolve the open alerts of closed tasks (``resolutions``: task id -> resolution) or, with
-    ``everything``, all open alerts of the instance; their ``alert.resolved`` events.
+    """Resolve the open deadline alerts of closed tasks (``resolutions``: task id -> resolution)
+    or, with ``everything`` (the instance ended), all of the instance's; their ``alert.resolved``
+    events. Rule alerts stay open for a monitor (``alert_queries.resolve_alerts``).
 
     Recomputes the instance's ``alert_level`` from what stays open (the caller saves it).
     """
@@ -132,10 +133,7 @@ def resolve_alerts(
             resolved += alert_queries.resolve_alerts(conn, instance.id, task_ids, resolution, at)
     if not resolved:
         return []
-    if everything is not None:
-        instance.alert_level = None
-    else:
-        instance.alert_level = highest(alert_queries.open_alert_levels(conn, instance.id))
+    instance.alert_level = highest(alert_queries.open_alert_levels(conn, instance.id))
     return [
         StepEvent(
             "alert.resolved",
@@ -145,4 +143,36 @@ def resolve_alerts(
             {"alert_id": r["id"], "level": r["level"], "resolution": r["resolution"]},
         )
         for r in resolved
+    ]
+
+
+def resolve_superseded(
+    conn: Connection,
+    instance: InstanceRow,
+    limits: Iterable[str],
+    task_id: str | None,
+    at: datetime,
+    resolution: str,
+) -> list[StepEvent]:
+    """Resolve the deadline alerts raised against deadlines that moved (of ``limits``, or of
+    the task ``task_id``); their ``alert.resolved`` events. The thresholds of the new deadline
+    are raised afresh (their dedupe keys name it). Nothing is read when the instance has no
+    alert open."""
+    if instance.alert_level is None:
+        return []
+    rows: list[dict[str, Any]] = []
+    for limit in limits:
+        rows += alert_queries.resolve_superseded(conn, instance.id, limit, task_id, at, resolution)
+    if not rows:
+        return []
+    instance.alert_level = highest(alert_queries.open_alert_levels(conn, instance.id))
+    return [
+        StepEvent(
+            "alert.resolved",
+            r["element_id"],
+            None,
+            r["task_id"],
+            {"alert_id": r["id"], "level": r["level"], "resolution": r["resolution"]},
+        )
+        for r in rows
     ]

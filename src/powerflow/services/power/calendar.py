@@ -10,7 +10,7 @@ Working-time semantics (what ``add`` and ``working_time_between`` count):
   working day (an administrator's edit of the day overrides both);
 - ``P<n>D`` in working time ends at 24:00 local of the n-th working day after the start day (the
   start day itself is not counted, wherever in it the start falls); ``P<n>W`` counts 7n working
-  days; months and years are refused (write them as days);
+  days; months and years, and parts of a day written as days (``P0.5D``), are refused;
 - hours, minutes and seconds elapse only during working days (all 24 hours of one);
 - a negative duration walks back through working time only (``-P1D`` from 24:00 on a Friday is
   24:00 on the Thursday), which is how "one working day before the deadline" is found.
@@ -104,6 +104,12 @@ class BusinessCalendar:
         days (see the module docstring). The result is aware UTC.
         """
         _require_aware(start)
+        try:
+            return self._add(start, duration, working=working)
+        except OverflowError as exc:  # beyond year 9999, or a number too large for a timedelta
+            raise ValueError(f"{duration!r} is too long to add to {start.isoformat()}") from exc
+
+    def _add(self, start: datetime, duration: str, *, working: bool) -> datetime:
         if not working:
             moved: datetime = start.astimezone(self.tz) + isodate.parse_duration(duration)
             return moved.astimezone(UTC)
@@ -203,6 +209,8 @@ def _split_working(duration: str) -> tuple[bool, int, timedelta]:
         )
     if days < timedelta(0) or rest < timedelta(0):
         raise ValueError(f"{duration!r}: put the minus sign before the P")
+    if days.seconds or days.microseconds:
+        raise ValueError(f"{duration!r}: working days are whole; write a part of a day in hours")
     return negative, days.days, rest
 
 

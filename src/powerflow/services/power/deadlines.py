@@ -14,6 +14,7 @@ the instance carries an alert level.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -26,11 +27,14 @@ from powerflow.db import queries
 from powerflow.db.engine import Store
 from powerflow.db.queries import InstanceRow, TaskRow
 from powerflow.engine import StepEvent
+from powerflow.services.errors import Conflict
+from powerflow.services.power.alerts import resolve_superseded
 from powerflow.services.power.calendar import BusinessCalendar, calendar_for
 from powerflow.services.power.profiles import Profile, Threshold, profile_for
 from powerflow.services.views import DefinitionView
 
 CASE_LIMITS = ("promised", "statutory")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -91,8 +95,18 @@ def working(limit: dict[str, Any]) -> bool:
 
 
 def due_from(calendar: BusinessCalendar, start: datetime, limit: dict[str, Any]) -> datetime:
-    """When a limit that starts at ``start`` is due."""
-    return calendar.add(start, limit["duration"], working=working(limit))
+    """When a limit that starts at ``start`` is due.
+
+    A limit deployed before durations were bounded may not compute: that is a Conflict naming
+    the limit (a new version of the process must shorten it), never a 500.
+    """
+    try:
+        return calendar.add(start, limit["duration"], working=working(limit))
+    except ValueError as exc:
+        raise Conflict(
+            f"The {limit.get('kind', 'step')} time limit '{limit['duration']}' of this process "
+            f"cannot be counted ({exc}); deploy a version with a shorter limit."
+        ) from None
 
 
 def shift(calendar: BusinessCalendar, at: datetime, duration: str, *, working: bool) -> datetime:
@@ -117,7 +131,13 @@ def threshold_times(
     """When each threshold of the profile that watches this limit is crossed, earliest first."""
     times = []
     for t in profile.for_limit(limit_kind):
-        at = due if t.at_deadline else shift(calendar, due, t.offset, working=working(limit))
+        try:
+            at = due if t.at_deadline else shift(calendar, due, t.offset, working=working(limit))
+        except ValueError:
+            # An offset saved before offsets were checked (months on a working limit, a huge
+            # one): the threshold cannot be placed, so it is skipped rather than failing the act.
+            log.warning("alert profile %s: offset %s cannot be placed", profile.name, t.offset)
+            continue
         if t.before and working(limit):
             at = _after_last_working_day(calendar, at)
         times.append((t, at))
@@ -249,14 +269,17 @@ class StepTimes:
         still_open = queries.open_tasks(self.conn, instance.id)
         if any(t.element_id in self.plan.pausing for t in still_open):
             return []
-        return [self.resume(instance, at)]
+        return self.resume(instance, at)
 
-    def resume(self, instance: InstanceRow, at: datetime) -> StepEvent:
-        """Restart a paused case clock: its due dates move later by the time paused."""
+    def resume(self, instance: InstanceRow, at: datetime) -> list[StepEvent]:
+        """Restart a paused case clock: its due dates move later by the time paused, and the
+        alerts raised against the old ones resolve (``clock_resumed``), as after an extension;
+        ``clock.resumed`` and those ``alert.resolved`` events."""
         since = instance.clock_paused_at
         assert since is not None
         instance.clock_paused_at = None
         moved: dict[str, str] = {}
+        superseded: list[str] = []
         for kind, limit in self.plan.case_limits.items():
             due = getattr(instance, f"{kind}_due_at")
             if due is None:
@@ -265,13 +288,18 @@ class StepTimes:
             new_due = add_elapsed(self.calendar, due, paused, working=working(limit))
             setattr(instance, f"{kind}_due_at", new_due)
             moved[f"{kind}_due_at"] = new_due.isoformat()
-        self.reschedule_case(instance, after=at)
+            if new_due != due:
+                superseded.append(kind)
+        resolved = resolve_superseded(self.conn, instance, superseded, None, at, "clock_resumed")
+        # New deadlines are new crossings: every threshold of them is due again, those already
+        # past at once (as after an extension; the old alerts were resolved just above).
+        self.reschedule_case(instance, after=None)
         payload = {
             "paused_since": since.isoformat(),
             "paused_seconds": int((at - since).total_seconds()),
             **moved,
         }
-        return StepEvent("clock.resumed", payload=payload)
+        return [StepEvent("clock.resumed", payload=payload), *resolved]
 
 
 def add_elapsed(

@@ -10,47 +10,37 @@ deadline that is already past, such as "one day before" when one day is left, is
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
-
-import isodate
 
 from powerflow.db import alert_queries, queries
 from powerflow.db.engine import Store
 from powerflow.engine import StepEvent
+from powerflow.engine.durations import duration_length, duration_problem
 from powerflow.services.auth import Principal
 from powerflow.services.definitions import definition_by_id
 from powerflow.services.errors import Conflict, Forbidden, InvalidInput
 from powerflow.services.events import event_rows
-from powerflow.services.power.alerts import highest
+from powerflow.services.power.alerts import resolve_superseded
 from powerflow.services.power.deadlines import CASE_LIMITS, StepTimes, shift, task_times
 from powerflow.services.power.profiles import LIMIT_KINDS
 from powerflow.services.steps import instance_view
 from powerflow.services.views import InstanceView
 from powerflow.services.visibility import instance_not_found, may_see_instance
 
-_REFERENCE = datetime(2000, 1, 1, tzinfo=UTC)
-
 
 def _length(duration: str) -> timedelta:
-    """A duration's length, for adding up extensions (a month counts as from 1 January)."""
-    parsed = isodate.parse_duration(duration)
-    if isinstance(parsed, timedelta):
-        return parsed
-    length: timedelta = parsed.totimedelta(start=_REFERENCE)
-    return length
+    """A duration's length, for adding up extensions (a month counts 31 days, its longest)."""
+    return duration_length(duration)
 
 
-def _checked_duration(duration: str) -> str:
+def _checked_duration(duration: str, *, working: bool) -> str:
+    """The extension, stripped; InvalidInput unless the limit's calendar can count it (bounded,
+    no months or years and whole days in working time: the same check as the limit's own)."""
     duration = duration.strip()
-    try:
-        length = _length(duration)
-    except (isodate.ISO8601Error, ValueError):
-        raise InvalidInput(
-            f"'{duration}' is not an ISO 8601 duration such as P5D or PT12H."
-        ) from None
-    if length <= timedelta(0):
-        raise InvalidInput("An extension must be longer than zero.")
+    problem = duration_problem(duration, working=working, what="Extension")
+    if problem is not None:
+        raise InvalidInput(problem)
     return duration
 
 
@@ -71,7 +61,7 @@ def extend_deadline(
         raise InvalidInput("Extending a step limit needs the task_id of the open task.")
     if not reason.strip():
         raise InvalidInput("An extension needs a reason.")
-    duration = _checked_duration(duration)
+    duration = _checked_duration(duration, working=False)  # the shape, before any read
     with store.begin(write=True) as conn:
         instance = queries.load_instance(conn, instance_id, lock=True)
         if instance is None:
@@ -109,13 +99,21 @@ def extend_deadline(
                 f"The {limit} limit of {definition.key} cannot be extended: its pf:timeLimit "
                 "declares no extendable duration."
             )
+        duration = _checked_duration(duration, working=declared.get("calendar") == "working")
         granted = [
             e["duration"]
             for e in alert_queries.extensions_granted(conn, instance_id)
             if e["limit"] == limit and e.get("task_id") == (task.id if task else None)
         ]
+        try:
+            bound = _length(extendable)
+        except ValueError:  # deployed before durations were bounded
+            raise Conflict(
+                f"The {limit} limit's extendable '{extendable}' cannot be counted; deploy a "
+                "version of the process with a shorter one."
+            ) from None
         total = sum((_length(d) for d in granted), timedelta(0)) + _length(duration)
-        if total > _length(extendable):
+        if total > bound:
             already = ", ".join(granted) or "nothing"
             raise InvalidInput(
                 f"The {limit} limit may be extended by {extendable} in total; {already} was "
@@ -125,7 +123,8 @@ def extend_deadline(
         new_due = shift(
             times.calendar, due, duration, working=declared.get("calendar") == "working"
         )
-        events = _resolved(conn, instance, limit, task.id if task else None, now)
+        task_key = task.id if task else None
+        events = resolve_superseded(conn, instance, [limit], task_key, now, "deadline_extended")
         if task is not None:
             task.due_at = new_due
             # A new deadline is a new set of crossings (their dedupe keys name it): every
@@ -159,25 +158,3 @@ def extend_deadline(
             raise Conflict(f"Instance {instance_id} was changed concurrently; retry.")
         queries.insert_events(conn, rows)
         return instance_view(instance, definition, queries.open_tasks(conn, instance_id), now)
-
-
-def _resolved(
-    conn: Any, instance: Any, limit: str, task_id: str | None, at: datetime
-) -> list[StepEvent]:
-    """Resolve the alerts raised against the old deadline; their events."""
-    if instance.alert_level is None:
-        return []
-    rows = alert_queries.resolve_superseded(conn, instance.id, limit, task_id, at)
-    if not rows:
-        return []
-    instance.alert_level = highest(alert_queries.open_alert_levels(conn, instance.id))
-    return [
-        StepEvent(
-            "alert.resolved",
-            r["element_id"],
-            None,
-            r["task_id"],
-            {"alert_id": r["id"], "level": r["level"], "resolution": r["resolution"]},
-        )
-        for r in rows
-    ]

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Table, select
 
 from powerflow.db.engine import Store
 from powerflow.db.models import AlertProfile
+from powerflow.engine.durations import duration_problem
 from powerflow.services.auth import Principal
 from powerflow.services.errors import Forbidden, InvalidInput, NotFound
 from powerflow.services.power.alerts import ALERT_LEVELS
@@ -130,13 +131,11 @@ def _check(body: dict[str, Any]) -> tuple[list[dict[str, str]], dict[str, str]]:
         if t.get("limit") not in LIMIT_KINDS:
             raise InvalidInput(f"Threshold {i}: limit must be one of {', '.join(LIMIT_KINDS)}.")
         offset = str(t.get("offset") or "PT0S").strip()
-        try:
-            isodate.parse_duration(offset)
-        except (isodate.ISO8601Error, ValueError):
-            raise InvalidInput(
-                f"Threshold {i}: offset '{offset}' is not an ISO 8601 duration such as -P1D, "
-                "PT0S or P3D."
-            ) from None
+        # Offsets apply to working limits too, so they are checked as working durations: days,
+        # hours, minutes and seconds, no months or years, at most about ten years either way.
+        problem = duration_problem(offset, working=True, signed=True, what=f"Threshold {i}: offset")
+        if problem is not None:
+            raise InvalidInput(problem)
         checked.append({"level": t["level"], "limit": t["limit"], "offset": offset})
     levels = body.get("rule_levels") or {}
     for effect, level in levels.items():
