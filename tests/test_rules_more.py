@@ -369,7 +369,9 @@ def test_an_act_no_rule_guards_costs_no_statement(api: Api, tmp_path: Path) -> N
     users = _users(api)
     instance = start(api, users["maker"], "p")  # an act warms the API rules' cache
     assert complete(api, users["maker"], instance["tasks"][0]["id"]).status_code == 200
-    task = SimpleNamespace(id="t", name="Prepare", element_id="prepare", roles=["preparer"])
+    task = SimpleNamespace(
+        id="t", name="Prepare", element_id="prepare", roles=["preparer"], assignee=None
+    )
     with api.store.begin(write=False) as conn:
         definition = definitions.resolve(api.store, conn, "p", None)
         rules.applicable(api.store, conn, definition, "prepare", "claim")  # fresh cache

@@ -102,6 +102,10 @@ def check(
     and then calls ``record_blocked``).
     """
     rules = applicable(store, conn, definition, task.element_id, act)
+    if act == "complete" and task.assignee is None:
+        rules = _with_claim_rules(
+            rules, applicable(store, conn, definition, task.element_id, "claim")
+        )
     if not rules:
         return None
     facts = Facts(
@@ -129,6 +133,15 @@ def check(
     return outcome
 
 
+def _with_claim_rules(complete: list[Rule], claim: list[Rule]) -> list[Rule]:
+    """A completion of a task nobody claimed is checked by its claim rules too: otherwise
+    completing without claiming would pass by a rule that guards only the claim."""
+    if not claim:
+        return complete
+    extra = [r for r in claim if r not in complete]
+    return sorted([*complete, *extra], key=lambda r: r.order) if extra else complete
+
+
 def _evaluate(rules: list[Rule], facts: Facts, outcome: Outcome) -> None:
     """Every rule in order: what each found, and the ledger rows a completion adds."""
     facts.prefetch_ledger([r for r in rules if r.kind == "cumulative"])
@@ -136,7 +149,7 @@ def _evaluate(rules: list[Rule], facts: Facts, outcome: Outcome) -> None:
         evidence = CHECKS[rule.kind](rule, facts)
         if evidence is not None:
             outcome.found.append(Found(rule, evidence))
-        if rule.kind == "cumulative" and facts.act == "complete":
+        if rule.kind == "cumulative" and facts.act == "complete" and "complete" in rule.on:
             keyed = cumulative_key(rule, facts)
             if keyed is not None:
                 outcome.ledger.append(

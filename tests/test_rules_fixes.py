@@ -1,0 +1,81 @@
+"""Fixes of the rules review: rules of called processes, claim rules on unclaimed completion,
+non-numbers, cumulative windows and ledger, the advisory lock, declarations, repeated refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import DATA, Api
+from rules_support import complete, deploy_xml, process_xml, start, types
+
+NEVER = '<pf:rule id="NEVER" kind="expression" require="False">Never allowed.</pf:rule>'
+
+
+def _call_activity_xml(rule: str = "") -> str:
+    xml = (DATA / "call_activity.bpmn").read_text()
+    xml = xml.replace(
+        'xmlns:camunda="http://camunda.org/schema/1.0/bpmn"',
+        'xmlns:camunda="http://camunda.org/schema/1.0/bpmn" xmlns:pf="urn:powerflow:bpmn:1.0"',
+        1,
+    )
+    return xml.replace(
+        '<bpmn:extensionElements><camunda:formData><camunda:formField id="verified"',
+        f'<bpmn:extensionElements>{rule}<camunda:formData><camunda:formField id="verified"',
+        1,
+    )
+
+
+def _verify(api: Api, key: str) -> tuple[str, dict[str, str]]:
+    clerk, registrar = api.user("clerk"), api.user("registrar")
+    instance = start(api, clerk, key, **({"applicant": "ada"} if key != "identity_check" else {}))
+    task = next(t for t in instance["tasks"] if t["element_id"] == "verify")
+    return str(task["id"]), registrar
+
+
+def test_a_rule_of_a_called_process_guards_its_task_inside_the_caller(
+    api: Api, tmp_path: Path
+) -> None:
+    """H1: before the fix the caller's catalog dropped the called process's rules (200)."""
+    assert deploy_xml(api, tmp_path, _call_activity_xml(NEVER)).status_code == 201
+    for key in ("identity_check", "licence_application"):
+        task_id, registrar = _verify(api, key)
+        refused = complete(api, registrar, task_id, verified=True)
+        assert refused.status_code == 403, (key, refused.text)
+        assert refused.json()["rule_id"] == "NEVER"
+
+
+def test_an_api_rule_matches_the_process_that_owns_the_task(api: Api, tmp_path: Path) -> None:
+    """H1: an API rule for the called process's key guards its task when called too."""
+    assert deploy_xml(api, tmp_path, _call_activity_xml()).status_code == 201
+    body = {
+        "kind": "expression",
+        "effect": "block",
+        "message": "Never verify.",
+        "process_key": "identity_check",
+        "elements": ["verify"],
+        "params": {"require": "False"},
+    }
+    assert api.client.put("/v1/rules/ORG-NEVER", headers=api.admin, json=body).status_code == 201
+    for key in ("identity_check", "licence_application"):
+        task_id, registrar = _verify(api, key)
+        refused = complete(api, registrar, task_id, verified=True)
+        assert refused.status_code == 403, (key, refused.text)
+    body["process_key"] = "licence_application"  # the caller's key: not the task's process
+    assert api.client.put("/v1/rules/ORG-NEVER", headers=api.admin, json=body).status_code == 200
+    task_id, registrar = _verify(api, "licence_application")
+    assert complete(api, registrar, task_id, verified=True).status_code == 200
+
+
+def test_a_claim_rule_also_guards_a_completion_without_a_claim(api: Api, tmp_path: Path) -> None:
+    """H2: before the fix, completing an unclaimed task passed by an on="claim" rule."""
+    rule = NEVER.replace("kind=", 'on="claim" kind=')
+    assert deploy_xml(api, tmp_path, process_xml("p", review=rule)).status_code == 201
+    maker, checker = api.user("clerk,preparer"), api.user("clerk,reviewer")
+    instance = start(api, maker, "p")
+    review = complete(api, maker, instance["tasks"][0]["id"]).json()["tasks"][0]["id"]
+    refused = complete(api, checker, review)
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["rule_id"] == "NEVER"
+    assert types(api, instance["id"])[-2:] == ["violation.blocked", "alert.raised"]
+    claimed = api.client.post(f"/v1/tasks/{review}/claim", headers=checker)
+    assert claimed.status_code == 403
