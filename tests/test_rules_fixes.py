@@ -79,3 +79,56 @@ def test_a_claim_rule_also_guards_a_completion_without_a_claim(api: Api, tmp_pat
     assert types(api, instance["id"])[-2:] == ["violation.blocked", "alert.raised"]
     claimed = api.client.post(f"/v1/tasks/{review}/claim", headers=checker)
     assert claimed.status_code == 403
+
+
+CAP = (
+    '<pf:rule id="CAP" kind="authority" variable="amount" caps="reviewer:1000">Too much.</pf:rule>'
+)
+SUM = (
+    '<pf:rule id="SUM" kind="cumulative" variable="amount" key="payee" window="P30D" '
+    'threshold="1000">Too much for one payee.</pf:rule>'
+)
+
+
+def _review(api: Api, key: str) -> tuple[str, str, dict[str, str]]:
+    maker, checker = api.user("clerk,preparer"), api.user("clerk,reviewer")
+    instance = start(api, maker, key)
+    review = complete(api, maker, instance["tasks"][0]["id"]).json()["tasks"][0]["id"]
+    return str(instance["id"]), str(review), checker
+
+
+def test_not_a_finite_amount_is_refused_by_authority_and_cumulative(
+    api: Api, tmp_path: Path
+) -> None:
+    """M1: "NaN" passed the cap (NaN > cap is false) and wrote NaN to the ledger (500 on
+    SQLite); now a present amount that is no finite number is refused, and nothing summed."""
+    assert deploy_xml(api, tmp_path, process_xml("cap", review=CAP)).status_code == 201
+    assert deploy_xml(api, tmp_path, process_xml("sum", review=SUM)).status_code == 201
+    for key in ("cap", "sum"):
+        for amount in ("NaN", "inf", "-Infinity", "lots"):
+            _, review, checker = _review(api, key)
+            refused = complete(api, checker, review, amount=amount, payee="Qinghe")
+            assert refused.status_code == 403, (key, amount, refused.text)
+            assert refused.json()["violations"][0]["evidence"]["not_a_number"] is True
+    _, review, checker = _review(api, "sum")
+    assert complete(api, checker, review, amount=999, payee="Qinghe").status_code == 200
+    _, review, checker = _review(api, "cap")
+    assert complete(api, checker, review).status_code == 200  # no amount: nothing to compare
+
+
+def test_a_negative_or_oversized_window_is_refused(api: Api, tmp_path: Path) -> None:
+    """M2: "P1000000D" was accepted, then every completion raised OverflowError (500)."""
+    body: dict[str, object] = {
+        "kind": "cumulative",
+        "message": "Too much.",
+        "params": {"variable": "amount", "key": ["payee"], "threshold": 10},
+    }
+    for window in ("P1000000D", "-P30D", "P101Y", "P0D"):
+        body["params"] = {**body["params"], "window": window}  # type: ignore[dict-item]
+        response = api.client.put("/v1/rules/W", headers=api.admin, json=body)
+        assert response.status_code == 422, (window, response.text)
+        assert "window" in response.json()["detail"]
+        bad = SUM.replace("P30D", window)
+        assert deploy_xml(api, tmp_path, process_xml("w", review=bad)).status_code == 422
+    body["params"] = {**body["params"], "window": "P100Y"}  # type: ignore[dict-item]
+    assert api.client.put("/v1/rules/W", headers=api.admin, json=body).status_code == 201
