@@ -3,9 +3,18 @@ non-numbers, cumulative windows and ledger, the advisory lock, declarations, rep
 
 from __future__ import annotations
 
+import hashlib
+import threading
 from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from sqlalchemy import insert, select
 
 from conftest import DATA, Api
+from powerflow.db.advisory import lock_keys
+from powerflow.db.models import RuleLedger
 from rules_support import complete, deploy_xml, process_xml, start, types
 
 NEVER = '<pf:rule id="NEVER" kind="expression" require="False">Never allowed.</pf:rule>'
@@ -132,3 +141,62 @@ def test_a_negative_or_oversized_window_is_refused(api: Api, tmp_path: Path) -> 
         assert deploy_xml(api, tmp_path, process_xml("w", review=bad)).status_code == 422
     body["params"] = {**body["params"], "window": "P100Y"}  # type: ignore[dict-item]
     assert api.client.put("/v1/rules/W", headers=api.admin, json=body).status_code == 201
+
+
+def _ledger_rows(api: Api, instance_id: str) -> list[float]:
+    with api.store.engine.begin() as conn:
+        rows = conn.execute(
+            select(RuleLedger.amount).where(RuleLedger.instance_id == instance_id)
+        ).all()
+    return [float(r[0]) for r in rows]
+
+
+def test_a_task_done_again_replaces_its_ledger_row(api: Api, tmp_path: Path) -> None:
+    """M8: a process-level cumulative rule guards both tasks; the second completion of one
+    instance counted its amount twice (600 + 600 refused at 1000) before the fix."""
+    rule = SUM.replace('threshold="1000"', 'threshold="1000" on="complete"')
+    assert deploy_xml(api, tmp_path, process_xml("again", process=rule)).status_code == 201
+    maker, checker = api.user("clerk,preparer"), api.user("clerk,reviewer")
+    instance = start(api, maker, "again")
+    done = complete(api, maker, instance["tasks"][0]["id"], amount=600, payee="Qinghe")
+    assert done.status_code == 200, done.text
+    review = done.json()["tasks"][0]["id"]
+    assert complete(api, checker, review, amount=600, payee="Qinghe").status_code == 200
+    assert _ledger_rows(api, instance["id"]) == [600.0]
+    other = start(api, maker, "again")
+    refused = complete(api, maker, other["tasks"][0]["id"], amount=600, payee="Qinghe")
+    assert refused.status_code == 403  # 600 of the first instance + 600
+    assert refused.json()["violations"][0]["evidence"]["sum_before"] == 600
+
+
+def test_concurrent_cumulative_completions_wait_for_each_other(api: Api, tmp_path: Path) -> None:
+    """M9: on PostgreSQL a completion reads the sum only after a concurrent writer of the same
+    (rule, key) committed; before the fix it read the old sum and passed (200)."""
+    if api.store.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: nothing to serialise")
+    assert deploy_xml(api, tmp_path, process_xml("race", review=SUM)).status_code == 201
+    _, review, checker = _review(api, "race")
+    key_hash = hashlib.sha256(orjson.dumps(["qinghe"])).hexdigest()
+    result: dict[str, Any] = {}
+
+    def act() -> None:
+        result["response"] = complete(api, checker, review, amount=600, payee="Qinghe")
+
+    with api.store.engine.begin() as conn:  # another instance's completion, not yet committed
+        lock_keys(conn, [("SUM", "race", key_hash)])
+        conn.execute(
+            insert(RuleLedger).values(
+                rule_id="SUM",
+                definition_key="race",
+                key_hash=key_hash,
+                instance_id="other",
+                amount=600.0,
+                occurred_at=api.store.now(),
+            )
+        )
+        thread = threading.Thread(target=act)
+        thread.start()
+        thread.join(timeout=1.0)
+        assert thread.is_alive(), "the completion did not wait for the lock"
+    thread.join(timeout=30)
+    assert result["response"].status_code == 403, result["response"].text

@@ -20,6 +20,7 @@ import isodate
 import orjson
 from sqlalchemy import Connection, and_, bindparam, func, or_, select
 
+from powerflow.db.advisory import lock_keys
 from powerflow.db.models import RuleLedger, Task
 from powerflow.db.queries import InstanceRow
 from powerflow.engine.rules import CALENDAR_YEAR, evaluate_require, sandbox_copy
@@ -42,6 +43,7 @@ _LEDGER_SUM = PreparedRows(
         RuleLedger.definition_key == bindparam("definition_key"),
         RuleLedger.key_hash == bindparam("key_hash"),
         RuleLedger.occurred_at >= bindparam("since"),
+        RuleLedger.instance_id != bindparam("instance_id"),  # its own row is replaced
     ),
     decode=False,  # a float or Decimal from the driver, None for no rows
 )
@@ -65,7 +67,11 @@ def _ledger_sums(count: int) -> PreparedRows:
         ]
         statement = (
             select(ledger.rule_id, ledger.key_hash, func.sum(ledger.amount))
-            .where(ledger.definition_key == bindparam("definition_key"), or_(*terms))
+            .where(
+                ledger.definition_key == bindparam("definition_key"),
+                ledger.instance_id != bindparam("instance_id"),  # its own row is replaced
+                or_(*terms),
+            )
             .group_by(ledger.rule_id, ledger.key_hash)
         )
         found = _LEDGER_SUMS.setdefault(count, PreparedRows(statement, decode=False))
@@ -123,6 +129,7 @@ class Facts:
             "definition_key": self.instance.definition_key,
             "key_hash": key_hash,
             "since": since,
+            "instance_id": self.instance.id,
         }
         rows = _LEDGER_SUM.all(self.conn, params)
         return float(rows[0][0] or 0.0) if rows else 0.0
@@ -155,15 +162,25 @@ class Facts:
         return {}
 
     def prefetch_ledger(self, rules: list[Rule]) -> None:
-        """The sums of several cumulative rules of one act in one statement (not one each)."""
+        """The sums of several cumulative rules of one act in one statement (not one each).
+
+        A completion first locks each (rule, key) it will write a ledger row for (PostgreSQL),
+        so a concurrent completion of another instance reads the sum only after this commits.
+        """
         wanted: list[tuple[Rule, str, datetime]] = []
         for rule in rules:
             keyed = cumulative_key(rule, self)
             if keyed is not None:
                 wanted.append((rule, keyed[0], window_start(rule, self)))
+        if self.act == "complete" and wanted:
+            definition_key = self.instance.definition_key
+            lock_keys(self.conn, [(r.id, definition_key, k) for r, k, _ in wanted])
         if len(wanted) < 2:
             return
-        params: dict[str, Any] = {"definition_key": self.instance.definition_key}
+        params: dict[str, Any] = {
+            "definition_key": self.instance.definition_key,
+            "instance_id": self.instance.id,
+        }
         for i, (rule, key_hash, since) in enumerate(wanted):
             params.update({f"r{i}": rule.id, f"k{i}": key_hash, f"s{i}": since})
             self._ledger[(rule.id, key_hash)] = 0.0

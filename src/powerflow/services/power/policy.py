@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, insert
+from sqlalchemy import Connection, Table, bindparam, delete, insert
 
 from powerflow.db import queries
 from powerflow.db.engine import Store
@@ -47,6 +47,14 @@ log = logging.getLogger(__name__)
 _LEDGER = cast(Table, RuleLedger.__table__)
 _INSERT_LEDGER = queries.Prepared(
     insert(_LEDGER).values({c.name: bindparam(c.name) for c in _LEDGER.c if c.name != "id"})
+)
+# One ledger row per (rule, instance): a guarded task done again replaces its amount.
+_DELETE_LEDGER = queries.Prepared(
+    delete(_LEDGER).where(
+        _LEDGER.c.rule_id == bindparam("rule_id"),
+        _LEDGER.c.definition_key == bindparam("definition_key"),
+        _LEDGER.c.instance_id == bindparam("instance_id"),
+    )
 )
 
 
@@ -204,6 +212,13 @@ def record(
     if outcome is None:
         return
     if outcome.ledger:
+        _DELETE_LEDGER.execute(
+            conn,
+            [
+                {k: row[k] for k in ("rule_id", "definition_key", "instance_id")}
+                for row in outcome.ledger
+            ],
+        )
         _INSERT_LEDGER.execute(conn, outcome.ledger)
     if outcome.found:
         events = _violations(conn, instance, outcome, "violation.recorded", at)
