@@ -235,15 +235,17 @@ def test_recusal_follows_declarations_and_their_withdrawal(api: Api, tmp_path: P
         ).status_code
         == 403
     )
+    own = api.client.delete(f"/v1/declarations/{declared.json()['id']}", headers=users["checker"])
+    assert own.status_code == 403  # the declarant asks a supervisor (M11)
     withdrawn = api.client.delete(
-        f"/v1/declarations/{declared.json()['id']}", headers=users["checker"]
+        f"/v1/declarations/{declared.json()['id']}", headers=api.user("monitor", "supervisor")
     )
     assert withdrawn.status_code == 200 and withdrawn.json()["withdrawn_at"]
     assert api.client.post(f"/v1/tasks/{review}/claim", headers=users["checker"]).status_code == 200
     kept = api.client.get(
         "/v1/declarations?include_withdrawn=true&person=checker", headers=api.admin
     ).json()["items"]
-    assert kept[0]["withdrawn_by"] == "checker"
+    assert kept[0]["withdrawn_by"] == "supervisor"
 
 
 def test_lists_are_managed_by_administrators_and_keep_removed_entries(api: Api) -> None:

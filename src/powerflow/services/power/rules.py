@@ -387,6 +387,7 @@ def _latest_bpmn_rules(store: Store) -> list[Rule]:
         _from_catalog(raw, key, version)
         for key, version, catalog in rows
         for raw in (catalog or {}).get("rules") or []
+        if not raw.get("process")  # a called process's rule: listed with that process
     ]
 
 
