@@ -15,7 +15,7 @@ from sqlalchemy import insert, select
 from conftest import DATA, Api
 from powerflow.db.advisory import lock_keys
 from powerflow.db.models import RuleLedger
-from rules_support import complete, deploy_xml, process_xml, start, types
+from rules_support import complete, deploy_xml, events, process_xml, start, types
 
 NEVER = '<pf:rule id="NEVER" kind="expression" require="False">Never allowed.</pf:rule>'
 
@@ -200,3 +200,69 @@ def test_concurrent_cumulative_completions_wait_for_each_other(api: Api, tmp_pat
         assert thread.is_alive(), "the completion did not wait for the lock"
     thread.join(timeout=30)
     assert result["response"].status_code == 403, result["response"].text
+
+
+def test_repeated_refusals_raise_one_alert_while_it_is_open(api: Api, tmp_path: Path) -> None:
+    """L2: each refused attempt wrote a new red alert; now one per (rule, task, actor) while
+    it is open (the violation row and event are still written each time)."""
+    assert deploy_xml(api, tmp_path, process_xml("rep", review=NEVER)).status_code == 201
+    instance_id, review, checker = _review(api, "rep")
+    seen = len(types(api, instance_id))
+    for _ in range(3):
+        assert complete(api, checker, review).status_code == 403
+    assert types(api, instance_id)[seen:] == [
+        "violation.blocked",
+        "alert.raised",
+        "violation.blocked",
+        "violation.blocked",
+    ]
+    other = api.user("clerk,reviewer")
+    assert complete(api, other, review).status_code == 403  # another person: its own alert
+    assert types(api, instance_id)[-2:] == ["violation.blocked", "alert.raised"]
+    alerts = api.client.get(f"/v1/alerts?instance_id={instance_id}", headers=api.admin).json()
+    for alert in alerts["items"]:  # once acknowledged, the next refusal alerts again
+        path = f"/v1/alerts/{alert['id']}/acknowledge"
+        assert api.client.post(path, headers=api.admin, json={}).status_code == 200
+    assert complete(api, checker, review).status_code == 403
+    assert types(api, instance_id)[-2:] == ["violation.blocked", "alert.raised"]
+    violations = api.client.get("/v1/violations", headers=api.admin).json()["items"]
+    assert len([v for v in violations if v["rule_id"] == "NEVER"]) == 5
+
+
+def test_a_refusal_that_cannot_be_recorded_still_names_its_rule(api: Api, tmp_path: Path) -> None:
+    """L2: giving up recording a refused attempt raised Conflict (409) instead of the 403."""
+    from powerflow.services.errors import RuleViolated
+    from powerflow.services.power import policy
+
+    assert deploy_xml(api, tmp_path, process_xml("gone", review=NEVER)).status_code == 201
+    instance_id, review, checker = _review(api, "gone")
+    refused = complete(api, checker, review)
+    assert refused.status_code == 403
+    exc = RuleViolated("x")
+    exc.blocked = policy.Blocked(
+        policy.Outcome("complete", "someone", review, "Review", "review", ["reviewer"]),
+        instance_id,
+    )
+    policy.record_blocked(api.store, exc, attempts=0)  # every try lost its race: no Conflict
+
+
+def test_a_recusal_event_does_not_show_the_counterparty(api: Api, tmp_path: Path) -> None:
+    """L3: the counterparty of a private declaration went into the violation.blocked event,
+    readable by every participant; it stays in the violations row for supervisors."""
+    rule = '<pf:rule id="R12" kind="recusal" variables="payee">Step aside.</pf:rule>'
+    assert deploy_xml(api, tmp_path, process_xml("rec", review=rule)).status_code == 201
+    maker, checker = api.user("clerk,preparer"), api.user("clerk,reviewer", "kin")
+    declared = api.client.post(
+        "/v1/declarations",
+        headers=checker,
+        json={"counterparty": "Qinghe Supplies", "kind": "spouse"},
+    )
+    assert declared.status_code == 201, declared.text
+    instance = start(api, maker, "rec", payee="Qinghe Supplies")
+    review = complete(api, maker, instance["tasks"][0]["id"]).json()["tasks"][0]["id"]
+    assert complete(api, checker, review).status_code == 403
+    blocked = [e for e in events(api, instance["id"]) if e["type"] == "violation.blocked"]
+    assert blocked and "counterparty" not in blocked[0]["payload"]["evidence"]
+    assert blocked[0]["payload"]["evidence"]["variable"] == "payee"
+    rows = api.client.get("/v1/violations", headers=api.admin).json()["items"]
+    assert rows[0]["evidence"]["counterparty"] == "Qinghe Supplies"

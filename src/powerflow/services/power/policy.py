@@ -14,6 +14,7 @@ violations collected:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,9 +30,9 @@ from powerflow.db.queries import InstanceRow
 from powerflow.engine import StepEvent
 from powerflow.engine.rules import DEFAULT_LEVEL, one_budget
 from powerflow.services.auth import Principal
-from powerflow.services.errors import Conflict, RuleViolated
+from powerflow.services.errors import RuleViolated
 from powerflow.services.events import event_rows
-from powerflow.services.power.alerts import AlertSpec, open_alert
+from powerflow.services.power.alerts import AlertSpec, has_open_alert, open_alert
 from powerflow.services.power.checks import (
     CHECKS,
     DEFAULT_TIME_ZONE,
@@ -268,10 +269,19 @@ def _violations(
                     "act": outcome.act,
                     "message": rule.message,
                     "legal_basis": list(rule.legal_basis),
-                    "evidence": found.evidence,
+                    "evidence": _public(rule, found.evidence),
                 },
             )
         )
+        dedupe_key = f"violation:{violation_id}"
+        if event_type == "violation.blocked":
+            # Repeated refused attempts of one person on one task under one rule raise one
+            # alert while it is open (each attempt still has its violation row and event).
+            same = hashlib.sha256(f"{rule.id}\0{outcome.task_id}\0{outcome.actor}".encode())
+            prefix = f"blocked:{same.hexdigest()[:40]}:"
+            if level is not None and has_open_alert(conn, instance.id, prefix):
+                level = None
+            dedupe_key = f"{prefix}{violation_id}"
         if level is not None:
             alert = open_alert(
                 conn,
@@ -281,7 +291,7 @@ def _violations(
                     source="rule",
                     reason=rule.id,
                     message=rule.message,
-                    dedupe_key=f"violation:{violation_id}",
+                    dedupe_key=dedupe_key,
                     task_id=outcome.task_id,
                     element_id=outcome.element_id,
                     element_name=outcome.task_name,
@@ -296,6 +306,15 @@ def _violations(
             if alert is not None:
                 events.append(alert)
     return events
+
+
+def _public(rule: Rule, evidence: dict[str, Any]) -> dict[str, Any]:
+    """The evidence an instance's event chain may show to every participant and webhook: a
+    recusal's counterparty comes from a private declaration, so it stays in the violations
+    row (read by supervisors only)."""
+    if rule.kind == "recusal":
+        return {k: v for k, v in evidence.items() if k != "counterparty"}
+    return evidence
 
 
 def alert_level(conn: Connection, rule: Rule, profile_name: str | None) -> str | None:
@@ -339,5 +358,10 @@ def record_blocked(store: Store, exc: RuleViolated, *, attempts: int = 3) -> Non
                 return
         except _Moved:
             continue
-    log.warning("could not record the blocked attempt on instance %s", blocked.instance_id)
-    raise Conflict(f"Instance {blocked.instance_id} was changed concurrently; retry.")
+    # The refusal stands whatever happens here: the caller re-raises the RuleViolated (403
+    # naming the rule), not a Conflict that would hide which rule refused the act.
+    log.warning(
+        "could not record the blocked attempt on instance %s after %d tries",
+        blocked.instance_id,
+        attempts,
+    )
