@@ -235,15 +235,17 @@ def test_recusal_follows_declarations_and_their_withdrawal(api: Api, tmp_path: P
         ).status_code
         == 403
     )
+    own = api.client.delete(f"/v1/declarations/{declared.json()['id']}", headers=users["checker"])
+    assert own.status_code == 403  # the declarant asks a supervisor (M11)
     withdrawn = api.client.delete(
-        f"/v1/declarations/{declared.json()['id']}", headers=users["checker"]
+        f"/v1/declarations/{declared.json()['id']}", headers=api.user("monitor", "supervisor")
     )
     assert withdrawn.status_code == 200 and withdrawn.json()["withdrawn_at"]
     assert api.client.post(f"/v1/tasks/{review}/claim", headers=users["checker"]).status_code == 200
     kept = api.client.get(
         "/v1/declarations?include_withdrawn=true&person=checker", headers=api.admin
     ).json()["items"]
-    assert kept[0]["withdrawn_by"] == "checker"
+    assert kept[0]["withdrawn_by"] == "supervisor"
 
 
 def test_lists_are_managed_by_administrators_and_keep_removed_entries(api: Api) -> None:
@@ -369,7 +371,9 @@ def test_an_act_no_rule_guards_costs_no_statement(api: Api, tmp_path: Path) -> N
     users = _users(api)
     instance = start(api, users["maker"], "p")  # an act warms the API rules' cache
     assert complete(api, users["maker"], instance["tasks"][0]["id"]).status_code == 200
-    task = SimpleNamespace(id="t", name="Prepare", element_id="prepare", roles=["preparer"])
+    task = SimpleNamespace(
+        id="t", name="Prepare", element_id="prepare", roles=["preparer"], assignee=None
+    )
     with api.store.begin(write=False) as conn:
         definition = definitions.resolve(api.store, conn, "p", None)
         rules.applicable(api.store, conn, definition, "prepare", "claim")  # fresh cache

@@ -96,6 +96,7 @@ class CompiledProcess:
     accepts_data: AcceptsData = None
     start: StartInfo = field(default_factory=StartInfo)
     rules: list[dict[str, Any]] = field(default_factory=list)
+    called: dict[str, str] = field(default_factory=dict)  # element id -> its called process
 
     def catalog(self) -> dict[str, Any]:
         """The JSON document stored with the definition: metadata, elements, flows, and what
@@ -107,6 +108,7 @@ class CompiledProcess:
             "accepts_data": self.accepts_data,
             "start": self.start.as_dict(),
             "rules": self.rules,
+            "called": self.called,
         }
 
 
@@ -515,13 +517,19 @@ def compile_bpmn(data: bytes, filename: str, *, max_bytes: int) -> CompileResult
         )
         problems.extend(p for p in lint if p.severity == "error")
         elements = dict(info.elements)
-        # A call activity runs the called process's tasks inside this instance: their roles and
-        # forms must be known here too (ids are unique within a file, so nothing collides).
+        rules = list(info.rules)
+        owners: dict[str, str] = {}
+        # A call activity runs the called process's tasks inside this instance: their roles,
+        # forms and rules must be known here too (ids are unique within a file, so nothing
+        # collides). ``called`` says which process owns each such element (API rules match
+        # on it) and each called rule carries its own process.
         for called in subprocess_specs:
             if called in by_id and called != pid:
                 called_process, called_info = by_id[called]
                 elements = {**_with_own_default(called_info), **elements}
                 flows = {**_flows(called_process), **flows}
+                owners.update({e: called for e in called_info.elements if e not in info.elements})
+                rules += [{**rule, "process": called} for rule in called_info.rules]
         compiled.append(
             CompiledProcess(
                 pid,
@@ -534,7 +542,8 @@ def compile_bpmn(data: bytes, filename: str, *, max_bytes: int) -> CompileResult
                 warnings=[p for p in lint if p.severity == "warning"] + unassigned[pid],
                 accepts_data=info.accepts_data,
                 start=info.start,
-                rules=info.rules,
+                rules=rules,
+                called=owners,
             )
         )
     return CompileResult(digest, compiled, _located(problems, infos))

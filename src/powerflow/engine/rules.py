@@ -13,6 +13,7 @@ import math
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from typing import Any
 
@@ -46,6 +47,9 @@ DEFAULT_LEVEL = {"block": "red", "warn": "yellow", "record": None}
 DEFAULT_ON = {"separation-of-duties": ["claim", "complete"], "recusal": ["claim", "complete"]}
 CALENDAR_YEAR = "calendar-year"
 MAX_MESSAGE = 2000
+# A cumulative window is at most a century, measured from a fixed day (months and years vary).
+MAX_WINDOW = timedelta(days=36525)
+_WINDOW_FROM = datetime(2000, 1, 1, tzinfo=UTC)
 
 # BPMN attribute -> (param name, type); types: var, vars, str, bool, number, int, caps, ids, id
 ATTRIBUTES: dict[str, dict[str, tuple[str, str]]] = {
@@ -190,8 +194,14 @@ def _convert(kind: str, value: Any, *, bpmn: bool) -> Any:
             raise RuleInvalid(
                 f"'{text}' is not an ISO 8601 duration (such as P30D or P1Y) or calendar-year"
             ) from None
-        if not duration:
-            raise RuleInvalid("must be longer than zero")
+        try:
+            end = _WINDOW_FROM + duration
+        except (OverflowError, ValueError):
+            end = _WINDOW_FROM + MAX_WINDOW + MAX_WINDOW
+        if end <= _WINDOW_FROM:
+            raise RuleInvalid("must be longer than zero (a negative window is none)")
+        if end - _WINDOW_FROM > MAX_WINDOW:
+            raise RuleInvalid("may be at most 100 years")
         return text
     if kind == "expr":
         if not isinstance(value, str) or not value.strip():

@@ -227,7 +227,8 @@ async def withdraw_declaration(
     store: StoreDep,
     principal: PrincipalDep,
 ) -> DeclarationRead:
-    """Withdraw (the declarant or an administrator); the record stays with withdrawn_at."""
+    """Withdraw (a monitor or an administrator; a declarant asks one); the record stays with
+    withdrawn_at."""
     view = await call(store, declarations.withdraw, store, principal, declaration_id)
     return DeclarationRead.model_validate(view)
 

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from powerflow.db import alert_queries, queries
+from powerflow.db.models import Alert
 from powerflow.db.queries import InstanceRow
 from powerflow.engine import StepEvent
 
@@ -95,6 +96,21 @@ def open_alert(
         "deadline_at": spec.deadline_at.isoformat() if spec.deadline_at else None,
     }
     return StepEvent("alert.raised", spec.element_id, spec.element_name, spec.task_id, payload)
+
+
+def has_open_alert(conn: Connection, instance_id: str, dedupe_prefix: str) -> bool:
+    """Whether the instance has an open alert whose ``dedupe_key`` starts with the prefix
+    (the prefix holds no LIKE wildcard: callers build it from hex digits)."""
+    found = conn.execute(
+        select(Alert.id)
+        .where(
+            Alert.instance_id == instance_id,
+            Alert.state == "open",
+            Alert.dedupe_key.startswith(dedupe_prefix, autoescape=True),
+        )
+        .limit(1)
+    ).first()
+    return found is not None
 
 
 _RANK = {level: i for i, level in enumerate(ALERT_LEVELS)}

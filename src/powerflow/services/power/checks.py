@@ -7,9 +7,10 @@ object saying what was found). The order in which rules run is policy.py's busin
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from fractions import Fraction
 from functools import cached_property, lru_cache
 from typing import Any
@@ -19,6 +20,7 @@ import isodate
 import orjson
 from sqlalchemy import Connection, and_, bindparam, func, or_, select
 
+from powerflow.db.advisory import lock_keys
 from powerflow.db.models import RuleLedger, Task
 from powerflow.db.queries import InstanceRow
 from powerflow.engine.rules import CALENDAR_YEAR, evaluate_require, sandbox_copy
@@ -29,6 +31,7 @@ from powerflow.services.power.prepared import PreparedRows
 from powerflow.services.power.rules import Rule
 
 DEFAULT_TIME_ZONE = "Asia/Shanghai"
+_LEDGER_START = datetime(1900, 1, 1, tzinfo=UTC)
 _HISTORY = PreparedRows(
     select(Task.element_id, Task.state, Task.completed_by, Task.assignee).where(
         Task.instance_id == bindparam("instance_id")
@@ -40,6 +43,7 @@ _LEDGER_SUM = PreparedRows(
         RuleLedger.definition_key == bindparam("definition_key"),
         RuleLedger.key_hash == bindparam("key_hash"),
         RuleLedger.occurred_at >= bindparam("since"),
+        RuleLedger.instance_id != bindparam("instance_id"),  # its own row is replaced
     ),
     decode=False,  # a float or Decimal from the driver, None for no rows
 )
@@ -63,7 +67,11 @@ def _ledger_sums(count: int) -> PreparedRows:
         ]
         statement = (
             select(ledger.rule_id, ledger.key_hash, func.sum(ledger.amount))
-            .where(ledger.definition_key == bindparam("definition_key"), or_(*terms))
+            .where(
+                ledger.definition_key == bindparam("definition_key"),
+                ledger.instance_id != bindparam("instance_id"),  # its own row is replaced
+                or_(*terms),
+            )
             .group_by(ledger.rule_id, ledger.key_hash)
         )
         found = _LEDGER_SUMS.setdefault(count, PreparedRows(statement, decode=False))
@@ -121,6 +129,7 @@ class Facts:
             "definition_key": self.instance.definition_key,
             "key_hash": key_hash,
             "since": since,
+            "instance_id": self.instance.id,
         }
         rows = _LEDGER_SUM.all(self.conn, params)
         return float(rows[0][0] or 0.0) if rows else 0.0
@@ -153,15 +162,25 @@ class Facts:
         return {}
 
     def prefetch_ledger(self, rules: list[Rule]) -> None:
-        """The sums of several cumulative rules of one act in one statement (not one each)."""
+        """The sums of several cumulative rules of one act in one statement (not one each).
+
+        A completion first locks each (rule, key) it will write a ledger row for (PostgreSQL),
+        so a concurrent completion of another instance reads the sum only after this commits.
+        """
         wanted: list[tuple[Rule, str, datetime]] = []
         for rule in rules:
             keyed = cumulative_key(rule, self)
             if keyed is not None:
                 wanted.append((rule, keyed[0], window_start(rule, self)))
+        if self.act == "complete" and wanted:
+            definition_key = self.instance.definition_key
+            lock_keys(self.conn, [(r.id, definition_key, k) for r, k, _ in wanted])
         if len(wanted) < 2:
             return
-        params: dict[str, Any] = {"definition_key": self.instance.definition_key}
+        params: dict[str, Any] = {
+            "definition_key": self.instance.definition_key,
+            "instance_id": self.instance.id,
+        }
         for i, (rule, key_hash, since) in enumerate(wanted):
             params.update({f"r{i}": rule.id, f"k{i}": key_hash, f"s{i}": since})
             self._ledger[(rule.id, key_hash)] = 0.0
@@ -185,17 +204,24 @@ def _duration(text: str) -> Any:
 
 
 def number(value: Any) -> float | None:
-    """A number from data (numbers, or text holding one); None if it is not one."""
+    """A finite number from data (numbers, or text holding one); None if it is not one
+    ("NaN" and "inf" are not: they would pass every comparison or poison every sum)."""
     if isinstance(value, bool) or value is None:
         return None
+    found: float
     if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
         try:
-            return float(value.strip().replace(",", ""))
+            found = float(value)
+        except OverflowError:  # an integer beyond any float
+            return None
+    elif isinstance(value, str):
+        try:
+            found = float(value.strip().replace(",", ""))
         except ValueError:
             return None
-    return None
+    else:
+        return None
+    return found if math.isfinite(found) else None
 
 
 def _count(value: Any) -> float | None:
@@ -223,9 +249,12 @@ def separation_of_duties(rule: Rule, facts: Facts) -> dict[str, Any] | None:
 
 def authority(rule: Rule, facts: Facts) -> dict[str, Any] | None:
     """R10: the amount exceeds the highest cap among the actor's roles (no role: cap 0)."""
-    amount = number(facts.data.get(rule.params["variable"]))
-    if amount is None:
-        return None
+    raw = facts.data.get(rule.params["variable"])
+    if raw is None:
+        return None  # not known yet: nothing to compare
+    amount = number(raw)
+    if amount is None:  # present but no finite number: refused rather than let through
+        return {"amount": str(raw)[:100], "not_a_number": True}
     caps = {r: c for r, c in rule.params["caps"].items() if r in facts.actor.roles}
     cap = max(caps.values()) if caps else 0.0
     if amount > cap:
@@ -330,7 +359,10 @@ def window_start(rule: Rule, facts: Facts) -> datetime:
         local = facts.now.astimezone(ZoneInfo(facts.time_zone))
         start = local.replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
         return start.astimezone(facts.now.tzinfo)
-    result: datetime = facts.now - _duration(window)
+    try:
+        result: datetime = facts.now - _duration(window)
+    except (OverflowError, ValueError):  # a window reaching before year 1: all of the ledger
+        return _LEDGER_START.astimezone(facts.now.tzinfo)
     return result
 
 
@@ -338,7 +370,10 @@ def cumulative(rule: Rule, facts: Facts) -> dict[str, Any] | None:
     """R13: the sum over the window, with this act, reaches the threshold."""
     keyed = cumulative_key(rule, facts)
     if keyed is None:
-        return None
+        raw = facts.data.get(rule.params["variable"])
+        if raw is None:
+            return None
+        return {"amount": str(raw)[:100], "not_a_number": True}  # fail closed
     key_hash, values = keyed
     amount = number(facts.data.get(rule.params["variable"])) or 0.0
     before = facts.ledger_sum(rule, key_hash, window_start(rule, facts))

@@ -143,13 +143,20 @@ def list_declarations(
 
 @refreshes(ACTIVE)
 def withdraw(store: Store, principal: Principal, declaration_id: int) -> DeclarationView:
-    """Withdraw a declaration (the declarant or an administrator); the row stays."""
+    """Withdraw a declaration (a monitor or an administrator); the row stays.
+
+    Not the declarant: withdrawing, acting on the counterparty's case and declaring again
+    would step around the recusal rule. A declarant who declared in error asks a supervisor.
+    """
+    if not principal.has("monitor", "admin"):
+        raise Forbidden(
+            "Only a monitor or an administrator may withdraw a declaration: ask one of them "
+            "(a declarant cannot withdraw their own, so that recusal cannot be stepped around)."
+        )
     with store.write() as session:
         row = session.get(Declaration, declaration_id)
         if row is None:
             raise NotFound(f"There is no declaration {declaration_id}.")
-        if row.person != principal.name and not principal.is_admin:
-            raise Forbidden("Only the declarant or an administrator may withdraw a declaration.")
         if row.withdrawn_at is not None:
             raise Conflict(f"Declaration {declaration_id} was already withdrawn.")
         row.withdrawn_at = store.now()

@@ -14,13 +14,14 @@ violations collected:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, insert
+from sqlalchemy import Connection, Table, bindparam, delete, insert
 
 from powerflow.db import queries
 from powerflow.db.engine import Store
@@ -29,9 +30,9 @@ from powerflow.db.queries import InstanceRow
 from powerflow.engine import StepEvent
 from powerflow.engine.rules import DEFAULT_LEVEL, one_budget
 from powerflow.services.auth import Principal
-from powerflow.services.errors import Conflict, RuleViolated
+from powerflow.services.errors import RuleViolated
 from powerflow.services.events import event_rows
-from powerflow.services.power.alerts import AlertSpec, open_alert
+from powerflow.services.power.alerts import AlertSpec, has_open_alert, open_alert
 from powerflow.services.power.checks import (
     CHECKS,
     DEFAULT_TIME_ZONE,
@@ -47,6 +48,14 @@ log = logging.getLogger(__name__)
 _LEDGER = cast(Table, RuleLedger.__table__)
 _INSERT_LEDGER = queries.Prepared(
     insert(_LEDGER).values({c.name: bindparam(c.name) for c in _LEDGER.c if c.name != "id"})
+)
+# One ledger row per (rule, instance): a guarded task done again replaces its amount.
+_DELETE_LEDGER = queries.Prepared(
+    delete(_LEDGER).where(
+        _LEDGER.c.rule_id == bindparam("rule_id"),
+        _LEDGER.c.definition_key == bindparam("definition_key"),
+        _LEDGER.c.instance_id == bindparam("instance_id"),
+    )
 )
 
 
@@ -102,6 +111,10 @@ def check(
     and then calls ``record_blocked``).
     """
     rules = applicable(store, conn, definition, task.element_id, act)
+    if act == "complete" and task.assignee is None:
+        rules = _with_claim_rules(
+            rules, applicable(store, conn, definition, task.element_id, "claim")
+        )
     if not rules:
         return None
     facts = Facts(
@@ -129,6 +142,15 @@ def check(
     return outcome
 
 
+def _with_claim_rules(complete: list[Rule], claim: list[Rule]) -> list[Rule]:
+    """A completion of a task nobody claimed is checked by its claim rules too: otherwise
+    completing without claiming would pass by a rule that guards only the claim."""
+    if not claim:
+        return complete
+    extra = [r for r in claim if r not in complete]
+    return sorted([*complete, *extra], key=lambda r: r.order) if extra else complete
+
+
 def _evaluate(rules: list[Rule], facts: Facts, outcome: Outcome) -> None:
     """Every rule in order: what each found, and the ledger rows a completion adds."""
     facts.prefetch_ledger([r for r in rules if r.kind == "cumulative"])
@@ -136,7 +158,7 @@ def _evaluate(rules: list[Rule], facts: Facts, outcome: Outcome) -> None:
         evidence = CHECKS[rule.kind](rule, facts)
         if evidence is not None:
             outcome.found.append(Found(rule, evidence))
-        if rule.kind == "cumulative" and facts.act == "complete":
+        if rule.kind == "cumulative" and facts.act == "complete" and "complete" in rule.on:
             keyed = cumulative_key(rule, facts)
             if keyed is not None:
                 outcome.ledger.append(
@@ -191,6 +213,13 @@ def record(
     if outcome is None:
         return
     if outcome.ledger:
+        _DELETE_LEDGER.execute(
+            conn,
+            [
+                {k: row[k] for k in ("rule_id", "definition_key", "instance_id")}
+                for row in outcome.ledger
+            ],
+        )
         _INSERT_LEDGER.execute(conn, outcome.ledger)
     if outcome.found:
         events = _violations(conn, instance, outcome, "violation.recorded", at)
@@ -240,10 +269,19 @@ def _violations(
                     "act": outcome.act,
                     "message": rule.message,
                     "legal_basis": list(rule.legal_basis),
-                    "evidence": found.evidence,
+                    "evidence": _public(rule, found.evidence),
                 },
             )
         )
+        dedupe_key = f"violation:{violation_id}"
+        if event_type == "violation.blocked":
+            # Repeated refused attempts of one person on one task under one rule raise one
+            # alert while it is open (each attempt still has its violation row and event).
+            same = hashlib.sha256(f"{rule.id}\0{outcome.task_id}\0{outcome.actor}".encode())
+            prefix = f"blocked:{same.hexdigest()[:40]}:"
+            if level is not None and has_open_alert(conn, instance.id, prefix):
+                level = None
+            dedupe_key = f"{prefix}{violation_id}"
         if level is not None:
             alert = open_alert(
                 conn,
@@ -253,7 +291,7 @@ def _violations(
                     source="rule",
                     reason=rule.id,
                     message=rule.message,
-                    dedupe_key=f"violation:{violation_id}",
+                    dedupe_key=dedupe_key,
                     task_id=outcome.task_id,
                     element_id=outcome.element_id,
                     element_name=outcome.task_name,
@@ -268,6 +306,15 @@ def _violations(
             if alert is not None:
                 events.append(alert)
     return events
+
+
+def _public(rule: Rule, evidence: dict[str, Any]) -> dict[str, Any]:
+    """The evidence an instance's event chain may show to every participant and webhook: a
+    recusal's counterparty comes from a private declaration, so it stays in the violations
+    row (read by supervisors only)."""
+    if rule.kind == "recusal":
+        return {k: v for k, v in evidence.items() if k != "counterparty"}
+    return evidence
 
 
 def alert_level(conn: Connection, rule: Rule, profile_name: str | None) -> str | None:
@@ -311,5 +358,10 @@ def record_blocked(store: Store, exc: RuleViolated, *, attempts: int = 3) -> Non
                 return
         except _Moved:
             continue
-    log.warning("could not record the blocked attempt on instance %s", blocked.instance_id)
-    raise Conflict(f"Instance {blocked.instance_id} was changed concurrently; retry.")
+    # The refusal stands whatever happens here: the caller re-raises the RuleViolated (403
+    # naming the rule), not a Conflict that would hide which rule refused the act.
+    log.warning(
+        "could not record the blocked attempt on instance %s after %d tries",
+        blocked.instance_id,
+        attempts,
+    )

@@ -80,7 +80,7 @@ def _from_catalog(raw: dict[str, Any], key: str, version: int) -> Rule:
         id=raw["id"],
         version=version,
         source="bpmn",
-        process_key=key,
+        process_key=raw.get("process") or key,  # a called process's rule: that process
         kind=raw["kind"],
         effect=raw["effect"],
         level=raw["level"],
@@ -208,6 +208,13 @@ _MERGED: weakref.WeakKeyDictionary[
 ] = weakref.WeakKeyDictionary()
 
 
+def owning_process(definition: DefinitionView, element_id: str) -> str:
+    """The key of the process an element belongs to: a called process's for the tasks a call
+    activity runs, else the definition's own."""
+    called: dict[str, str] = definition.catalog.get("called") or {}
+    return called.get(element_id, definition.key)
+
+
 def _merge(
     store: Store,
     definition: DefinitionView,
@@ -216,10 +223,11 @@ def _merge(
     api_rules: tuple[Rule, ...],
 ) -> list[Rule]:
     found = list(bpmn_guards(store, definition).get((element_id, act), ()))
+    owner = owning_process(definition, element_id)
     for rule in api_rules:
         if act not in rule.on:
             continue
-        if rule.process_key is not None and rule.process_key != definition.key:
+        if rule.process_key is not None and rule.process_key != owner:
             continue
         if rule.elements and element_id not in rule.elements:
             continue
@@ -379,6 +387,7 @@ def _latest_bpmn_rules(store: Store) -> list[Rule]:
         _from_catalog(raw, key, version)
         for key, version, catalog in rows
         for raw in (catalog or {}).get("rules") or []
+        if not raw.get("process")  # a called process's rule: listed with that process
     ]
 
 
