@@ -128,9 +128,12 @@ def upgrade() -> None:
         "rule_ledger",
         ["rule_id", "definition_key", "key_hash", "occurred_at"],
     )
+    # an instance's own row is replaced when its guarded task is done again
+    op.create_index("ix_rule_ledger_instance", "rule_ledger", ["instance_id", "rule_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_rule_ledger_instance", table_name="rule_ledger")
     op.drop_index("ix_rule_ledger_sum", table_name="rule_ledger")
     op.drop_table("rule_ledger")
     for name in ("ix_violations_rule", "ix_violations_instance", "ix_violations_occurred"):

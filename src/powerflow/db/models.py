@@ -440,6 +440,7 @@ class RuleLedger(Base):
     __tablename__ = "rule_ledger"
     __table_args__ = (
         Index("ix_rule_ledger_sum", "rule_id", "definition_key", "key_hash", "occurred_at"),
+        Index("ix_rule_ledger_instance", "instance_id", "rule_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
