@@ -147,19 +147,7 @@ def resolve_alerts(
             by_resolution.setdefault(resolution, []).append(task_id)
         for resolution, task_ids in by_resolution.items():
             resolved += alert_queries.resolve_alerts(conn, instance.id, task_ids, resolution, at)
-    if not resolved:
-        return []
-    instance.alert_level = highest(alert_queries.open_alert_levels(conn, instance.id))
-    return [
-        StepEvent(
-            "alert.resolved",
-            r["element_id"],
-            None,
-            r["task_id"],
-            {"alert_id": r["id"], "level": r["level"], "resolution": r["resolution"]},
-        )
-        for r in resolved
-    ]
+    return _resolved_events(conn, instance, resolved)
 
 
 def resolve_superseded(
@@ -179,7 +167,15 @@ def resolve_superseded(
     rows: list[dict[str, Any]] = []
     for limit in limits:
         rows += alert_queries.resolve_superseded(conn, instance.id, limit, task_id, at, resolution)
-    if not rows:
+    return _resolved_events(conn, instance, rows)
+
+
+def _resolved_events(
+    conn: Connection, instance: InstanceRow, resolved: list[dict[str, Any]]
+) -> list[StepEvent]:
+    """The ``alert.resolved`` events of resolved alert rows; the instance's level follows what
+    is still open."""
+    if not resolved:
         return []
     instance.alert_level = highest(alert_queries.open_alert_levels(conn, instance.id))
     return [
@@ -190,5 +186,5 @@ def resolve_superseded(
             r["task_id"],
             {"alert_id": r["id"], "level": r["level"], "resolution": r["resolution"]},
         )
-        for r in rows
+        for r in resolved
     ]

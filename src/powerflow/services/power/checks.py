@@ -22,12 +22,11 @@ from sqlalchemy import Connection, and_, bindparam, func, or_, select
 
 from powerflow.db.advisory import lock_keys
 from powerflow.db.models import RuleLedger, Task
-from powerflow.db.queries import InstanceRow
+from powerflow.db.queries import InstanceRow, PreparedRows
 from powerflow.engine.rules import CALENDAR_YEAR, evaluate_require, sandbox_copy
 from powerflow.services.auth import Principal
 from powerflow.services.power.declarations import active_counterparties, normalized
 from powerflow.services.power.lists import listed
-from powerflow.services.power.prepared import PreparedRows
 from powerflow.services.power.rules import Rule
 
 DEFAULT_TIME_ZONE = "Asia/Shanghai"
