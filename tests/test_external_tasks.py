@@ -293,7 +293,10 @@ def test_two_worker_loops_over_http_never_share_a_task(server: Server) -> None:
                     completed = client.post(
                         f"/v1/external-tasks/{task['id']}/complete",
                         headers=worker,
-                        json={"worker_id": name, "variables": {"transaction": f"{name}-{task['id']}"}},
+                        json={
+                            "worker_id": name,
+                            "variables": {"transaction": f"{name}-{task['id']}"},
+                        },
                     )
                     if completed.status_code != 204:
                         errors.append(completed.text)

@@ -305,8 +305,8 @@ def not_runnable(process: etree._Element) -> list[Problem]:
         if config.kind == "code":
             found.append(
                 Problem(
-                    f"The service task '{_label(node)}' calls Java code (camunda:{config.code}), "
-                    "which powerflow cannot run; make it an external task "
+                    f"The service task '{_label(node)}' (line {node.sourceline}) calls Java code "
+                    f"(camunda:{config.code}), which powerflow cannot run; make it an external task "
                     '(camunda:type="external" camunda:topic="...") done by a worker, or call a '
                     "connector (spiffworkflow:serviceTaskOperator).",
                     line=node.sourceline,
