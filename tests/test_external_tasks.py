@@ -6,6 +6,7 @@ the real-server test where two worker loops race for the same tasks."""
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -239,8 +240,10 @@ def test_cancelling_an_instance_cancels_its_external_task(api: Api, clock: Manua
 def test_long_polling_waits_for_a_task(api: Api, clock: ManualClock) -> None:
     worker = api.user("worker")
     assert api.deploy("external_payment.bpmn").status_code in (200, 201)
+    began = time.monotonic()
     empty = _fetch(api, worker, async_response_timeout=300)
     assert empty.status_code == 200 and empty.json() == []
+    assert time.monotonic() - began >= 0.3  # it waited for a task before answering
 
 
 def test_two_worker_loops_over_http_never_share_a_task(server: Server) -> None:
@@ -315,3 +318,36 @@ def test_two_worker_loops_over_http_never_share_a_task(server: Server) -> None:
             got = client.get(f"/v1/instances/{instance_id}", headers=admin).json()
             assert [t["element_id"] for t in got["tasks"]] == ["confirm"]
             assert got["data"]["payment_id"].split("-", 1)[0] in done
+
+
+def test_pf_external_task_priority_and_suspended_instances(api: Api, clock: ManualClock) -> None:
+    """pf:externalTask declares topic, priority, inputs and outputs; higher priority is handed
+    out first; a suspended instance's task waits."""
+    [normal], _ = _deploy_and_start(api)
+    assert api.deploy("external_pf.bpmn").status_code == 201
+    urgent = api.client.post(
+        "/v1/instances",
+        headers=api.user("clerk"),
+        json={"definition_key": "external_urgent", "variables": {"amount": 9, "payee": "X"}},
+    )
+    assert urgent.status_code == 201, urgent.text
+    worker = api.user("worker")
+    first, second = _fetch(api, worker, max_tasks=2).json()
+    assert (first["instance_id"], first["priority"]) == (urgent.json()["id"], 9)
+    assert first["variables"] == {"amount": 9} and first["outputs"] == ["payment_id"]
+    assert second["instance_id"] == normal
+    done = api.client.post(
+        f"/v1/external-tasks/{first['id']}/complete",
+        headers=worker,
+        json={"worker_id": "w1", "variables": {"payment_id": "P-9"}},
+    )
+    assert done.status_code == 204
+    ended = api.client.get(f"/v1/instances/{first['instance_id']}", headers=api.admin).json()
+    assert ended["status"] == "completed" and ended["data"]["payment_id"] == "P-9"
+
+    suspended = api.client.post(f"/v1/instances/{normal}/suspend", headers=api.admin)
+    assert suspended.status_code == 200, suspended.text
+    clock.advance(timedelta(minutes=5))  # the lock on it expired, but its instance is suspended
+    assert _fetch(api, worker).json() == []
+    assert api.client.post(f"/v1/instances/{normal}/resume", headers=api.admin).status_code == 200
+    assert [t["instance_id"] for t in _fetch(api, worker).json()] == [normal]

@@ -306,9 +306,9 @@ def not_runnable(process: etree._Element) -> list[Problem]:
             found.append(
                 Problem(
                     f"The service task '{_label(node)}' (line {node.sourceline}) calls Java code "
-                    f"(camunda:{config.code}), which powerflow cannot run; make it an external task "
-                    '(camunda:type="external" camunda:topic="...") done by a worker, or call a '
-                    "connector (spiffworkflow:serviceTaskOperator).",
+                    f"(camunda:{config.code}), which powerflow cannot run; make it an external "
+                    'task (camunda:type="external" camunda:topic="...") done by a worker, or call '
+                    "a connector (spiffworkflow:serviceTaskOperator).",
                     line=node.sourceline,
                     element_id=node.get("id"),
                     process_id=pid,
