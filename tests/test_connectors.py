@@ -17,6 +17,7 @@ import pytest
 
 from conftest import DATA, Api
 from powerflow.engine import connectors
+from powerflow.engine.limits import configure_limits, current_limits
 
 MODULE = "pf_test_connectors"
 CODE = """
@@ -39,6 +40,15 @@ def broken(params):
 
 def not_json(params):
     return {"when": object()}
+
+
+def spin(params):
+    import time
+
+    end = time.thread_time() + params.get("seconds", 0.5)
+    while time.thread_time() < end:
+        pass
+    return {}
 """
 ENTRY_POINTS = f"""[powerflow.connectors]
 bamboohr/GetPayRate = {MODULE}:get_pay_rate
@@ -151,3 +161,36 @@ def test_a_failing_connector_is_an_incident_naming_its_operator(
     assert body["status"] == "failed"
     assert "'bamboohr/GetPayRate'" in body["incident"]["message"]
     assert expected in body["incident"]["message"]
+
+
+def test_a_connector_counts_against_the_step_cpu_budget(
+    api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "site"
+    root.mkdir()
+    install(
+        root,
+        f"[powerflow.connectors]\nbamboohr/GetPayRate = {MODULE}:spin\n"
+        f"weather/CurrentTemp = {MODULE}:current_temp\n",
+    )
+    monkeypatch.syspath_prepend(str(root))
+    connectors.refresh()
+    before = current_limits()
+    configure_limits(
+        cpu_seconds=before.cpu_seconds, memory_mb=before.memory_mb, step_cpu_seconds=0.2
+    )
+    try:
+        assert api.deploy(DATA / "corpus" / "service_task.bpmn").status_code == 201
+        body = _start(api)
+    finally:
+        configure_limits(
+            cpu_seconds=before.cpu_seconds,
+            memory_mb=before.memory_mb,
+            step_cpu_seconds=before.step_cpu_seconds,
+        )
+        sys.modules.pop(MODULE, None)
+        connectors.refresh()
+    assert body["status"] == "failed"
+    assert body["incident"]["element_id"] == "Activity-1inxqgx"
+    assert "CPU budget of 0.2 s" in body["incident"]["message"]
+    assert "'bamboohr/GetPayRate'" in body["incident"]["message"]

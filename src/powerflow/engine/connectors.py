@@ -16,6 +16,7 @@ result variable. It runs synchronously inside the engine step, under the step's 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
@@ -87,6 +88,7 @@ def _connector(name: str) -> Connector:
 def call(name: str, params: dict[str, Any]) -> Any:
     """Run the connector of operator ``name`` with evaluated parameters; its JSON result."""
     connector = _connector(name)
+    budget = current_budget()
     try:
         result = connector(dict(params))
     except ScriptLimitExceeded:
@@ -95,7 +97,11 @@ def call(name: str, params: dict[str, Any]) -> Any:
         raise ConnectorFailed(
             f"The connector of the operator '{name}' failed: {type(exc).__name__}: {exc}"
         ) from exc
-    current_budget().check_step()  # a connector counts against the step's CPU budget
+    if time.thread_time() > budget.step_deadline:  # it counts against the step's CPU budget
+        budget.refuse(
+            f"ran past the step's CPU budget of {budget.limits.step_cpu_seconds:g} s in the "
+            f"connector of the operator '{name}' (POWERFLOW_STEP_CPU_SECONDS)"
+        )
     from powerflow.engine.serializer import DataRejected, check_plain_json  # import cycle
 
     try:

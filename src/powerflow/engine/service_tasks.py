@@ -33,6 +33,7 @@ from SpiffWorkflow.spiff.specs.defaults import ServiceTask as SpiffServiceTask
 from SpiffWorkflow.spiff.specs.spiff_task import SpiffBpmnTask
 
 from powerflow.engine import connectors
+from powerflow.engine.limits import ScriptLimitExceeded
 from powerflow.engine.types import Problem
 from powerflow.engine.xml import BPMN_NS
 
@@ -244,7 +245,7 @@ class ConnectorServiceTask(SpiffServiceTask):  # type: ignore[misc]
         params = {name: p["value"] for name, p in self.evaluate_params(task).items()}
         try:
             result = connectors.call(self.operation_name, params)
-        except connectors.ConnectorFailed as exc:
+        except (connectors.ConnectorFailed, ScriptLimitExceeded) as exc:  # names the task
             raise WorkflowTaskException(str(exc), task=task) from exc
         task.data[self.result_variable] = result
         return True
