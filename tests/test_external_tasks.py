@@ -351,3 +351,110 @@ def test_pf_external_task_priority_and_suspended_instances(api: Api, clock: Manu
     assert _fetch(api, worker).json() == []
     assert api.client.post(f"/v1/instances/{normal}/resume", headers=api.admin).status_code == 200
     assert [t["instance_id"] for t in _fetch(api, worker).json()] == [normal]
+
+
+def _service_process(task: str, namespaces: str = "") -> bytes:
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+  xmlns:camunda="http://camunda.org/schema/1.0/bpmn" {namespaces}
+  id="d" targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:process id="svc" isExecutable="true">
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    {task}
+    <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="work"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="work" targetRef="end"/>
+  </bpmn:process>
+</bpmn:definitions>""".encode()
+
+
+FLOWS = "<bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>"
+
+
+@pytest.mark.parametrize(
+    ("task", "namespaces", "topic", "warned"),
+    [
+        # SpiffWorkflow's bpmn/data/service_task.bpmn: a service task naming nothing
+        (
+            f'<bpmn:serviceTask id="work" name="ServiceTask1">{FLOWS}</bpmn:serviceTask>',
+            "",
+            "work",
+            True,
+        ),
+        (
+            f'<bpmn:serviceTask id="work"><bpmn:extensionElements><zeebe:taskDefinition '
+            f'type="send-mail"/></bpmn:extensionElements>{FLOWS}</bpmn:serviceTask>',
+            'xmlns:zeebe="http://camunda.org/schema/zeebe/1.0"',
+            "send-mail",
+            False,
+        ),
+    ],
+    ids=["naming-nothing", "zeebe-task-definition"],
+)
+def test_service_tasks_without_camunda_topic_are_external_too(
+    api: Api, task: str, namespaces: str, topic: str, warned: bool
+) -> None:
+    deployed = api.client.post(
+        "/v1/definitions",
+        headers=api.user("designer"),
+        files={"file": ("svc.bpmn", _service_process(task, namespaces))},
+    )
+    assert deployed.status_code == 201, deployed.text
+    [definition] = deployed.json()["definitions"]
+    assert definition["executable"] is True
+    warnings = [w["message"] for w in definition["warnings"]]
+    assert bool(warnings) is warned
+    if warned:
+        assert f"external task of the topic '{topic}' (its id)" in warnings[0]
+    started = api.client.post(
+        "/v1/instances", headers=api.user("clerk"), json={"definition_key": "svc"}
+    )
+    assert started.status_code == 201 and started.json()["status"] == "running"
+    worker = api.user("worker")
+    [locked] = _fetch(api, worker, topic=topic).json()
+    assert locked["element_id"] == "work" and locked["outputs"] is None
+    done = api.client.post(
+        f"/v1/external-tasks/{locked['id']}/complete",
+        headers=worker,
+        json={"worker_id": "w1", "variables": {"anything": [1, 2]}},
+    )
+    assert done.status_code == 204
+    ended = api.client.get(f"/v1/instances/{started.json()['id']}", headers=api.admin).json()
+    assert ended["status"] == "completed" and ended["data"]["anything"] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("task", "says"),
+    [
+        (
+            '<bpmn:serviceTask id="work" camunda:type="external" camunda:topic="t">'
+            "<bpmn:extensionElements><camunda:inputOutput>"
+            '<camunda:inputParameter name="total">${amount * 2}</camunda:inputParameter>'
+            f"</camunda:inputOutput></bpmn:extensionElements>{FLOWS}</bpmn:serviceTask>",
+            "is JUEL",
+        ),
+        (
+            '<bpmn:serviceTask id="work" camunda:type="external" camunda:topic="t">'
+            "<bpmn:extensionElements><camunda:inputOutput>"
+            '<camunda:outputParameter name="r"><camunda:list/></camunda:outputParameter>'
+            f"</camunda:inputOutput></bpmn:extensionElements>{FLOWS}</bpmn:serviceTask>",
+            "script, list or map",
+        ),
+        (
+            f'<bpmn:serviceTask id="work" camunda:type="external">{FLOWS}</bpmn:serviceTask>',
+            "needs a topic",
+        ),
+    ],
+    ids=["juel-input", "list-output", "no-topic"],
+)
+def test_what_powerflow_cannot_evaluate_is_refused_at_upload(
+    api: Api, task: str, says: str
+) -> None:
+    refused = api.client.post(
+        "/v1/definitions",
+        headers=api.user("designer"),
+        files={"file": ("svc.bpmn", _service_process(task))},
+    )
+    assert refused.status_code == 422, refused.text
+    [problem] = refused.json()["problems"]
+    assert says in problem["message"] and problem["element_id"] == "work" and problem["line"]
