@@ -15,6 +15,8 @@ import pytest
 
 from conftest import DATA, Api, Server
 from powerflow.clock import ManualClock
+from powerflow.db import queries
+from powerflow.services import external_tasks
 
 TOPIC = "charge-card"
 
@@ -458,3 +460,33 @@ def test_what_powerflow_cannot_evaluate_is_refused_at_upload(
     assert refused.status_code == 422, refused.text
     [problem] = refused.json()["problems"]
     assert says in problem["message"] and problem["element_id"] == "work" and problem["line"]
+
+
+def test_retry_incident_is_the_hook_for_an_instance_retry(api: Api, clock: ManualClock) -> None:
+    """``external_tasks.retry_incident``: what an administrator's retry of the instance calls
+    inside its own transaction when the incident is an external task's last failure."""
+    [instance_id], _ = _deploy_and_start(api)
+    worker = api.user("worker")
+    [task] = _fetch(api, worker).json()
+    body = {"worker_id": "w1", "error_message": "down", "retries": 0}
+    assert (
+        api.client.post(
+            f"/v1/external-tasks/{task['id']}/failure", headers=worker, json=body
+        ).status_code
+        == 204
+    )
+    store = api.store
+    with store.begin(write=True) as conn:
+        instance = queries.load_instance(conn, instance_id, lock=True)
+        assert instance is not None
+        assert external_tasks.retry_incident(
+            conn, instance, retries=1, actor="admin", at=store.now()
+        )
+    with store.begin(write=True) as conn:
+        instance = queries.load_instance(conn, instance_id, lock=True)
+        assert instance is not None and instance.status == "running"
+        assert not external_tasks.retry_incident(
+            conn, instance, retries=1, actor="a", at=store.now()
+        )
+    [again] = _fetch(api, worker).json()
+    assert again["id"] == task["id"] and again["retries"] == 1

@@ -383,27 +383,57 @@ def set_retries(store: Store, principal: Principal, task_id: str, *, retries: in
                 f"External task {task_id} is {task.state}; only a task waiting for a retry or "
                 "stopped by an incident takes new retries."
             )
-        now = store.now()
-        reopened = task.state == "incident"
-        q.save(conn, task, state="open", retries=retries, fetchable_at=now)
-        if (
-            reopened
-            and instance.status == "failed"
-            and (instance.incident or {}).get("external_task_id") == task.id
-        ):
-            instance.status = "running"
-            instance.incident = None
-            instance.ended_at = None
-        _event(
-            conn,
-            instance,
-            task,
-            "external_task.retries_set",
-            {"topic": task.topic, "retries": retries, "incident_resolved": reopened},
-            actor=principal.name,
-            at=now,
-        )
+        reopen(conn, instance, task, retries, actor=principal.name, at=store.now())
         return task
+
+
+def reopen(
+    conn: Connection,
+    instance: InstanceRow,
+    task: ExternalTask,
+    retries: int,
+    *,
+    actor: str,
+    at: datetime,
+) -> None:
+    """Inside a transaction holding the instance's lock: give the task ``retries``, fetchable at
+    once; if its last failure stopped the instance (``incident.external_task_id``), the
+    instance runs again with its incident resolved. One event, ``external_task.retries_set``.
+
+    An administrator's retry of an instance whose incident names an external task should call
+    this (``retry_incident``) instead of re-running the engine: the task is still waiting."""
+    reopened = task.state == "incident"
+    q.save(conn, task, state="open", retries=retries, fetchable_at=at)
+    if (
+        reopened
+        and instance.status == "failed"
+        and (instance.incident or {}).get("external_task_id") == task.id
+    ):
+        instance.status = "running"
+        instance.incident = None
+        instance.ended_at = None
+    _event(
+        conn,
+        instance,
+        task,
+        "external_task.retries_set",
+        {"topic": task.topic, "retries": retries, "incident_resolved": reopened},
+        actor=actor,
+        at=at,
+    )
+
+
+def retry_incident(
+    conn: Connection, instance: InstanceRow, *, retries: int, actor: str, at: datetime
+) -> bool:
+    """If the instance's incident is an external task's last failure, reopen that task with
+    ``retries`` (see ``reopen``) and return True; else change nothing and return False."""
+    task_id = (instance.incident or {}).get("external_task_id")
+    task = q.load(conn, task_id) if task_id else None
+    if task is None or task.state != "incident":
+        return False
+    reopen(conn, instance, task, retries, actor=actor, at=at)
+    return True
 
 
 # --- extend lock, list -----------------------------------------------------------------------
