@@ -39,11 +39,12 @@ NOT_RUNNABLE_YET = [
     pytest.param(
         _process(
             "pay_out",
-            f'    <bpmn:serviceTask id="x" name="Transfer money">{FLOWS}</bpmn:serviceTask>',
+            f'    <bpmn:serviceTask id="x" name="Transfer money" '
+            f'camunda:class="org.example.Transfer">{FLOWS}</bpmn:serviceTask>',
         ),
         "Transfer money",
         "service task",
-        id="service-task-without-operator",
+        id="service-task-with-java-code",
     ),
     pytest.param(
         _process(
@@ -124,7 +125,8 @@ def test_what_powerflow_cannot_run_yet_is_stored_for_viewing(
 def test_a_runnable_process_beside_one_that_is_not_is_deployed(api: Api) -> None:
     xml = _process(
         "with_service",
-        f'    <bpmn:serviceTask id="x" name="Notify">{FLOWS}</bpmn:serviceTask>',
+        f'    <bpmn:serviceTask id="x" name="Notify" camunda:delegateExpression="${{notify}}">'
+        f"{FLOWS}</bpmn:serviceTask>",
     ).replace(
         b"</bpmn:definitions>",
         b"""  <bpmn:process id="plain" isExecutable="true">

@@ -116,6 +116,7 @@ class World:
     users: dict[str, dict[str, str]] = field(default_factory=dict)
     main: Case | None = None
     webhook_id: int = 0
+    external_task_id: str = ""
 
     def user(self, roles: str, name: str | None = None) -> dict[str, str]:
         token = auth.add_user(self.store, name or f"u{uuid.uuid4().hex[:8]}", roles)
@@ -178,6 +179,28 @@ class World:
             assert queries.save_instance(conn, instance)
             queries.insert_events(conn, rows)
         return int(event.payload["alert_id"])  # type: ignore[arg-type]
+
+    def external_task(self) -> str:
+        """An open external task (tests/data/external_payment.bpmn), made once."""
+        if not self.external_task_id:
+            deployed = self.client.post(
+                "/v1/definitions",
+                headers=self.users["designer"],
+                files={"file": ("ext.bpmn", (DATA / "external_payment.bpmn").read_bytes())},
+            )
+            assert deployed.status_code in (200, 201), deployed.text
+            admin = self.users["admin"]
+            started = self.client.post(
+                "/v1/instances",
+                headers=admin,
+                json={"definition_key": "external_payment", "variables": {"amount": 1}},
+            )
+            assert started.status_code == 201, started.text
+            listed = self.client.get(
+                f"/v1/external-tasks?instance_id={started.json()['id']}", headers=admin
+            )
+            self.external_task_id = listed.json()["items"][0]["id"]
+        return self.external_task_id
 
     def version(self, case: Case) -> int:
         got = self.client.get(f"/v1/instances/{case.instance_id}", headers=self.users["admin"])
@@ -373,6 +396,24 @@ def _power(w: World, caller: str, case: Case) -> str:
     return judged(w.request("GET", "/v1/powers/FIN-001", headers=w.h(caller, case)))
 
 
+def _external(method: str, suffix: str, body: dict, ok: tuple[int, ...] = (204,)) -> Probe:
+    """An external-task route on an open external task (only workers and admins act on it)."""
+
+    def call(w: World, caller: str, case: Case) -> str:
+        url = f"/v1/external-tasks/{w.external_task()}{suffix}"
+        return judged(w.request(method, url, headers=w.h(caller, case), json=body), ok)
+
+    return Probe(call)
+
+
+def _fetch_and_lock(w: World, caller: str, case: Case) -> str:
+    body = {"worker_id": "probe", "topics": [{"name": "charge-card", "lock_duration": 1000}]}
+    got = w.request(
+        "POST", "/v1/external-tasks/fetch-and-lock", headers=w.h(caller, case), json=body
+    )
+    return judged(got)
+
+
 def _suspended(w: World, case: Case) -> None:
     got = w.client.post(f"/v1/instances/{case.instance_id}/suspend", headers=w.users["monitor"])
     assert got.status_code == 200, got.text
@@ -542,6 +583,23 @@ PROBES: dict[str, Probe] = {
     "POST /v1/instances/{instance_id}/deadline-extensions": _post(
         _inst("/deadline-extensions"),
         {"limit": "statutory", "duration": "P1D", "reason": "probe"},
+    ),
+    "POST /v1/external-tasks/fetch-and-lock": Probe(_fetch_and_lock),
+    "GET /v1/external-tasks": _get(lambda _: "/v1/external-tasks"),
+    "POST /v1/external-tasks/{task_id}/complete": _external(
+        "POST", "/complete", {"worker_id": "probe", "variables": {}}
+    ),
+    "POST /v1/external-tasks/{task_id}/failure": _external(
+        "POST", "/failure", {"worker_id": "probe", "error_message": "x", "retries": 1}
+    ),
+    "POST /v1/external-tasks/{task_id}/extend-lock": _external(
+        "POST", "/extend-lock", {"worker_id": "probe", "new_duration": 1000}
+    ),
+    "POST /v1/external-tasks/{task_id}/bpmn-error": _external(
+        "POST", "/bpmn-error", {"worker_id": "probe", "error_code": "card_declined"}
+    ),
+    "PUT /v1/external-tasks/{task_id}/retries": _external(
+        "PUT", "/retries", {"retries": 3}, ok=(200,)
     ),
 }
 

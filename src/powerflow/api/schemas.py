@@ -229,6 +229,11 @@ class Incident(BaseModel):
     element_id: str | None
     element_name: str | None
     message: str
+    external_task_id: str | None = Field(
+        default=None,
+        description="The external task whose last retry failed (PUT /v1/external-tasks/{id}/"
+        "retries resumes the instance)",
+    )
 
 
 class InstanceRead(Schema):

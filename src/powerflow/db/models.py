@@ -470,3 +470,42 @@ class AlertProfile(Base):
     rule_levels: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     updated_by: Mapped[str] = mapped_column(String(100))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# --- External tasks (helper "external": service tasks done by workers; migration 0012) -------
+
+
+class ExternalTask(Base):
+    """A service task waiting for a worker (Camunda's external task), kept in step with the
+    engine by ``services/steps.record_step``.
+
+    ``state``: ``open`` (a worker may fetch it from ``fetchable_at``), ``locked`` (by
+    ``worker_id`` until ``lock_expires_at``; fetchable again from then: ``fetchable_at`` equals
+    it), ``incident`` (its last retry failed), ``completed`` or ``cancelled``. ``variables`` are
+    what a worker receives (the declared inputs, else the task's data when it opened);
+    ``outputs`` the variables it may submit (None: any).
+    """
+
+    __tablename__ = "external_tasks"
+    __table_args__ = (
+        Index("ix_external_tasks_fetch", "topic", "state", "fetchable_at"),
+        Index("ix_external_tasks_instance", "instance_id", "state"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"))
+    element_id: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255))
+    topic: Mapped[str] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(16))
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    variables: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    outputs: Mapped[list[Any] | None] = mapped_column(JSONType, nullable=True)
+    worker_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    lock_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    fetchable_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    retries: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error_details: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

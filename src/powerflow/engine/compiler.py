@@ -38,6 +38,7 @@ from powerflow.engine.extensions import (
 )
 from powerflow.engine.patches import prepare_spec
 from powerflow.engine.scripting import ScriptRejected, compile_script
+from powerflow.engine.service_tasks import PowerflowParser, not_runnable, upload_problems
 from powerflow.engine.types import Problem
 from powerflow.engine.xml import BPMN_NS, XmlRejected, parse_untrusted
 
@@ -60,11 +61,6 @@ _FLOW_NODE_SKIP = {
 # Valid BPMN that powerflow cannot run yet: a process using one is stored for viewing, with
 # the reasons (element, line), and cannot be started.
 _NOT_RUNNABLE_YET = {
-    "serviceTask": (
-        "service task",
-        "calls an external service, and powerflow has no service connectors yet; "
-        "model the step as a user task until they exist",
-    ),
     "businessRuleTask": (
         "business rule task",
         "evaluates a decision table (DMN), which powerflow cannot run yet; "
@@ -442,8 +438,9 @@ def _flows(process: etree._Element) -> dict[str, dict[str, Any]]:
 
 
 def new_parser() -> SpiffBpmnParser:
-    """A SpiffWorkflow parser of the dialect powerflow runs (BPMN + spiffworkflow extensions)."""
-    return SpiffBpmnParser()
+    """A SpiffWorkflow parser of the dialect powerflow runs (BPMN + spiffworkflow extensions),
+    with powerflow's service tasks (engine/service_tasks.py)."""
+    return PowerflowParser()
 
 
 def compile_bpmn(data: bytes, filename: str, *, max_bytes: int) -> CompileResult:
@@ -467,6 +464,9 @@ def compile_bpmn(data: bytes, filename: str, *, max_bytes: int) -> CompileResult
         found = unassigned_human_tasks(info, lines)
         problems.extend(p for p in found if p.severity == "error")
         unassigned[info.process_id] = [p for p in found if p.severity == "warning"]
+        service = upload_problems(process)  # service tasks: topics, operators, declarations
+        problems.extend(p for p in service if p.severity == "error")
+        unassigned[info.process_id] += [p for p in service if p.severity == "warning"]
     if not infos:
         problems.append(Problem("The file contains no bpmn:process element.", line=1))
     if problems:
@@ -489,12 +489,10 @@ def compile_bpmn(data: bytes, filename: str, *, max_bytes: int) -> CompileResult
             compiled.append(_for_viewing(info, flows, reason, unassigned[pid]))
             continue
         not_yet = _not_runnable_yet(process)
-        if not_yet:
-            compiled.append(
-                _for_viewing(
-                    info, flows, _not_runnable_reason(pid, process), not_yet + unassigned[pid]
-                )
-            )
+        java = not_runnable(process)  # service tasks naming Java code
+        if not_yet or java:
+            reason = _not_runnable_reason(pid, process) + "".join(" " + p.message for p in java)
+            compiled.append(_for_viewing(info, flows, reason, not_yet + java + unassigned[pid]))
             continue
         try:
             spec = parser.get_spec(pid)

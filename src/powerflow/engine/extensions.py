@@ -54,8 +54,9 @@ PF_ELEMENTS = (
     "rule",
     "clockPause",
     "alertProfile",
+    "externalTask",
 )
-SINGLE_ELEMENTS = ("powerItem", "timeLimit", "risk", "disclosure", "acceptsData")
+SINGLE_ELEMENTS = ("powerItem", "timeLimit", "risk", "disclosure", "acceptsData", "externalTask")
 PAUSE_AND_PROFILE = ("clockPause", "alertProfile")  # once per element; keys only when declared
 PROFILE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 ANY_DATA = "*"
@@ -193,6 +194,10 @@ class _Reader:
             seen.add(once)
             if local == "acceptsData":
                 continue  # read by accepts_data(), where the element kind is known
+            if local == "externalTask":
+                if etree.QName(node).localname != "serviceTask":
+                    self.problem(el, "pf:externalTask belongs on a bpmn:serviceTask.")
+                continue  # read by engine/service_tasks.py
             if local == "rule":
                 if where == "lane":
                     self.problem(el, RULE_PLACE)

@@ -27,6 +27,7 @@ from SpiffWorkflow.bpmn.specs.mixins.inclusive_gateway import InclusiveGateway
 from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
 
+from powerflow.engine import external
 from powerflow.engine.compiler import LoadedProcess
 from powerflow.engine.limits import ScriptLimitExceeded, acquire, release
 from powerflow.engine.scripting import RESTRICTED_ENGINE
@@ -67,6 +68,7 @@ class InstanceNotRunning(Exception):
 _AUTOMATIC_KINDS = {
     "ScriptTask": "scriptTask",
     "ServiceTask": "serviceTask",
+    "ConnectorServiceTask": "serviceTask",
     "SendTask": "sendTask",
     "BusinessRuleTask": "businessRuleTask",
     "ReceiveTask": "receiveTask",
@@ -359,6 +361,7 @@ def _run(
 ) -> StepResult:
     recorder = _Recorder(process)
     incident: Incident | None = None
+    external_before = external.started(process, workflow)
     budget, own = acquire()
     check_step = budget.check_step
 
@@ -400,6 +403,7 @@ def _run(
         last = workflow.last_task
         data = to_plain(last.data if last is not None else workflow.task_tree.data)
     setattr(workflow, _READY_IDS, now_ids)
+    new_external, closed_external = external.changes(process, workflow, external_before)
     return StepResult(
         state=dump_state(process, workflow),
         status=status,
@@ -411,6 +415,8 @@ def _run(
         events=tuple(events),
         data=data,
         incident=incident,
+        new_external=new_external,
+        closed_external=closed_external,
     )
 
 
@@ -522,6 +528,7 @@ def cancel(process: LoadedProcess, state: str) -> StepResult:
     """Cancel a running instance: every open task is closed, nothing runs further."""
     workflow = load_state(process, state)
     before = _ready_ids(workflow)
+    external_before = external.started(process, workflow)
     workflow.cancel()
     open_now: list[TaskView] = []
     return StepResult(
@@ -534,6 +541,7 @@ def cancel(process: LoadedProcess, state: str) -> StepResult:
         messages=(),
         events=(StepEvent("instance.cancelled", None, None, None, {}),),
         data=to_plain(workflow.task_tree.data),
+        closed_external=tuple(sorted(external_before)),
     )
 
 

@@ -75,6 +75,20 @@ class TaskView:
 
 
 @dataclass(frozen=True)
+class ExternalTaskView:
+    """A service task waiting for a worker: its topic, the variables a worker receives, and the
+    variables it may submit (``outputs``: None when the task declares none)."""
+
+    id: str
+    element_id: str
+    name: str
+    topic: str
+    priority: int
+    variables: dict[str, JSONValue]
+    outputs: tuple[str, ...] | None
+
+
+@dataclass(frozen=True)
 class PendingTimer:
     """A timer the instance waits on, with its due time as an aware UTC ISO string."""
 
@@ -132,6 +146,8 @@ class StepResult:
     events: tuple[StepEvent, ...]
     data: dict[str, JSONValue]
     incident: Incident | None = None
+    new_external: tuple[ExternalTaskView, ...] = ()  # external tasks the step opened
+    closed_external: tuple[str, ...] = ()  # ids of external tasks the step closed
 
     @property
     def next_timer_at(self) -> str | None:

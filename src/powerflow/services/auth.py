@@ -1,7 +1,8 @@
 """Users, roles and bearer tokens.
 
 Tokens are random 256-bit strings shown once; only their sha256 is stored (a slow hash adds
-nothing for tokens of that entropy). System roles: admin, designer, clerk, monitor, auditor;
+nothing for tokens of that entropy). System roles: admin, designer, clerk, monitor, auditor,
+worker (external-task workers: services/external_tasks.py);
 any other role name is organisational and is matched against BPMN lanes and powerflow role
 attributes.
 """
@@ -32,7 +33,7 @@ from powerflow.services.errors import (
 )
 from powerflow.services.events import MACHINE_ACTORS
 
-SYSTEM_ROLES = frozenset({"admin", "designer", "clerk", "monitor", "auditor"})
+SYSTEM_ROLES = frozenset({"admin", "designer", "clerk", "monitor", "auditor", "worker"})
 ROLE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
 

@@ -176,6 +176,51 @@ class DeadlineExtended(Payload):
     new_due_at: str
 
 
+class ExternalTaskLocked(Payload):
+    """A worker fetched and locked an external task until ``lock_expires_at``."""
+
+    topic: str
+    worker_id: str
+    lock_expires_at: str
+
+
+class ExternalTaskCompleted(Payload):
+    """A worker completed an external task; the names of the variables it set."""
+
+    topic: str
+    worker_id: str
+    variables: list[str]
+
+
+class ExternalTaskFailed(Payload):
+    """A worker reported a failure: fetchable again at ``retry_at`` while retries remain; with
+    none left the instance stops with an incident (an ``instance.failed`` event follows)."""
+
+    topic: str
+    worker_id: str
+    error_message: str
+    retries: int
+    retry_at: str | None = None
+
+
+class ExternalTaskErrorThrown(Payload):
+    """A worker reported a BPMN error; the error boundary event catching its code took over."""
+
+    topic: str
+    worker_id: str
+    error_code: str
+    error_message: str | None = None
+
+
+class ExternalTaskRetriesSet(Payload):
+    """An administrator gave an external task new retries (resolving its incident if its last
+    failure had stopped the instance)."""
+
+    topic: str
+    retries: int
+    incident_resolved: bool
+
+
 PAYLOADS: dict[str, type[Payload]] = {
     "instance.started": InstanceStarted,
     "task.ready": TaskReady,
@@ -198,6 +243,11 @@ PAYLOADS: dict[str, type[Payload]] = {
     "clock.paused": ClockPaused,
     "clock.resumed": ClockResumed,
     "deadline.extended": DeadlineExtended,
+    "external_task.locked": ExternalTaskLocked,
+    "external_task.completed": ExternalTaskCompleted,
+    "external_task.failed": ExternalTaskFailed,
+    "external_task.error_thrown": ExternalTaskErrorThrown,
+    "external_task.retries_set": ExternalTaskRetriesSet,
 }
 
 

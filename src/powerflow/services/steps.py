@@ -13,6 +13,7 @@ from powerflow.db.queries import InstanceRow, TaskRow
 from powerflow.engine import FORMAT_VERSION, StepEvent, StepResult
 from powerflow.services.errors import Conflict
 from powerflow.services.events import event_rows
+from powerflow.services.external_rows import apply_step
 from powerflow.services.power.alerts import resolve_alerts
 from powerflow.services.power.deadlines import step_times
 from powerflow.services.views import DefinitionView, InstanceView, TaskRecord
@@ -110,6 +111,8 @@ def record_step(
         raise Conflict(f"Instance {instance.id} was changed concurrently; retry.")
     queries.insert_tasks(conn, [r.__dict__ for r in new_rows], role_rows)
     queries.insert_events(conn, events)
+    if step.new_external or step.closed_external:  # service tasks waiting for workers
+        apply_step(conn, instance.id, step, at=at, completed=completed_task_id)
 
     if len(step.open_tasks) == len(new_rows):
         return new_rows
