@@ -347,6 +347,9 @@ def _incident_from(exc: Exception, workflow: Any = None) -> Incident:
     else:
         message = str(exc.args[0]) if exc.args else type(exc).__name__
     message = message.strip().removesuffix(". ").rstrip()
+    trace = getattr(exc, "task_trace", None) or []
+    if len(trace) > 1:  # inside a call activity: the chain of calls, across files
+        message = f"{message} (task trace: {' <- '.join(str(t) for t in trace)})"
     return Incident(element_id=element_id, element_name=element_name, message=message)
 
 

@@ -17,6 +17,7 @@ from powerflow.db.engine import DatabaseBusy, Store
 from powerflow.db.models import Event, Instance
 from powerflow.db.queries import InstanceRow
 from powerflow.services.auth import Principal
+from powerflow.services.calls import bind_new
 from powerflow.services.definitions import (
     BpmnFileMissing,
     definition_by_id,
@@ -100,7 +101,7 @@ def start_instance(
             ):
                 raise duplicate
             check_start_variables(definition.catalog, variables)
-            process = runnable(conn, definition)
+            process = bind_new(store, conn, definition)
             step = engine.start(process, variables)
             now = store.now()
             row = InstanceRow(
@@ -245,7 +246,7 @@ def _step(
             raise Conflict(f"Instance {instance_id} is suspended; it cannot be {action}.")
         definition = definition_by_id(store, conn, row.definition_id)
         with guard:
-            step = run(runnable(conn, definition), row.state)
+            step = run(runnable(conn, definition, row.state), row.state)
         tasks = record_step(
             conn,
             row,

@@ -172,7 +172,9 @@ def get_task(store: Store, principal: Principal, task_id: str) -> TaskRecord:
                 conn = session.connection()
                 definition = definition_by_id(store, conn, instance.definition_id)
                 try:
-                    views = engine.open_tasks(runnable(conn, definition), instance.state)
+                    views = engine.open_tasks(
+                        runnable(conn, definition, instance.state), instance.state
+                    )
                 except (DomainError, SQLAlchemyError):
                     raise
                 except Exception as exc:  # the next act on it records the incident
@@ -342,7 +344,11 @@ def _complete(
         with breakage_of(instance.id, "advanced"):
             try:
                 step = engine.complete_task(
-                    runnable(conn, definition), instance.state, task_id, data, check=check
+                    runnable(conn, definition, instance.state),
+                    instance.state,
+                    task_id,
+                    data,
+                    check=check,
                 )
             except (engine.TaskNotReady, engine.TaskNotFound, engine.InstanceNotRunning) as exc:
                 raise Conflict(f"Task '{task.name}' cannot be completed now: {exc}.") from None
