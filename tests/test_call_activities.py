@@ -129,3 +129,144 @@ def test_call_activity_with_error_names_the_trace_across_files(api: Api) -> None
     assert "Get Data Call Activity" in incident["message"]
     assert "call_activity_call_activity.bpmn" in incident["message"]
     assert "call_activity_with_error.bpmn" in incident["message"]
+
+
+# --- binding, versions, roles -------------------------------------------------------------
+
+CALLS = DATA / "calls"
+
+
+def approver_task(api: Api, instance: dict[str, Any]) -> dict[str, Any]:
+    (found,) = instance["tasks"]
+    return found
+
+
+def test_called_tasks_take_roles_and_forms_from_the_called_file(api: Api) -> None:
+    assert upload(api, CALLS / "approval_v1.bpmn").status_code == 201
+    assert upload(api, CALLS / "payment.bpmn").status_code == 201
+    clerk, supervisor = api.user("clerk"), api.user("supervisor")
+    instance = start(api, clerk, "payment", amount=500)
+    task = approver_task(api, instance)
+    assert (task["element_id"], task["roles"]) == ("approve", ["supervisor"])
+    shown = api.client.get(f"/v1/tasks/{task['id']}", headers=supervisor).json()
+    assert [f["id"] for f in shown["form"]] == ["verdict"]
+    refused = api.client.post(
+        f"/v1/tasks/{task['id']}/complete", headers=clerk, json={"data": {"verdict": "ok"}}
+    )
+    assert refused.status_code == 403  # the called file's role, not the caller's
+    bad = api.client.post(
+        f"/v1/tasks/{task['id']}/complete", headers=supervisor, json={"data": {"verdict": "maybe"}}
+    )
+    assert bad.status_code == 422  # the called file's enum form
+    instance = complete(api, supervisor, instance, "approve", verdict="ok")
+    assert ready(instance) == ["pay"]
+    instance = complete(api, clerk, instance, "pay")
+    assert instance["status"] == "completed"
+
+
+def test_a_running_instance_keeps_the_version_it_started_with(api: Api) -> None:
+    """Binding happens at start: deploying approval v2 changes new instances only, and the
+    old instance is restored (reload every step) with specs from two deployments."""
+    assert upload(api, CALLS / "approval_v1.bpmn").status_code == 201
+    assert upload(api, CALLS / "payment.bpmn").status_code == 201
+    clerk, supervisor = api.user("clerk"), api.user("supervisor")
+    director = api.user("director")
+    old = start(api, clerk, "payment", amount=1)
+    v2 = upload(api, CALLS / "approval_v2.bpmn")
+    assert v2.status_code == 201 and v2.json()["definitions"][0]["version"] == 2
+    new = start(api, clerk, "payment", amount=2)
+    assert approver_task(api, new)["element_id"] == "approve2"
+    assert approver_task(api, new)["roles"] == ["director"]
+    assert approver_task(api, read(api, old))["element_id"] == "approve"
+
+    old = complete(api, supervisor, old, "approve", verdict="ok")
+    assert ready(old) == ["pay"]
+    new = complete(api, director, new, "approve2", verdict="ok")
+    assert ready(new) == ["pay"]
+    assert complete(api, clerk, old, "pay")["status"] == "completed"
+
+
+def test_a_pinned_version_is_used_even_when_a_newer_one_exists(api: Api) -> None:
+    assert upload(api, CALLS / "approval_v1.bpmn").status_code == 201
+    assert upload(api, CALLS / "approval_v2.bpmn").status_code == 201
+    assert upload(api, CALLS / "payment_pinned.bpmn").status_code == 201
+    assert upload(api, CALLS / "payment.bpmn").status_code == 201
+    clerk = api.user("clerk")
+    pinned = start(api, clerk, "payment_pinned", amount=1)
+    assert approver_task(api, pinned)["element_id"] == "approve"
+    latest = start(api, clerk, "payment", amount=1)
+    assert approver_task(api, latest)["element_id"] == "approve2"
+
+
+def test_a_pinned_version_that_does_not_exist_is_refused_at_upload(api: Api) -> None:
+    assert upload(api, CALLS / "approval_v1.bpmn").status_code == 201
+    source = (CALLS / "payment_pinned.bpmn").read_bytes().replace(
+        b'calledElementVersion="1"', b'calledElementVersion="7"'
+    )
+    response = upload(api, ("payment_pinned.bpmn", source))
+    assert response.status_code == 422
+    (problem,) = response.json()["problems"]
+    assert problem["element_id"] == "approval"
+    assert "version 7" in problem["message"]
+
+
+def test_a_bad_binding_is_refused(api: Api) -> None:
+    source = (CALLS / "payment_pinned.bpmn").read_bytes().replace(
+        b'calledElementVersion="1"', b'calledElementVersion="latest-ish"'
+    )
+    response = upload(api, ("payment_pinned.bpmn", source), CALLS / "approval_v1.bpmn")
+    assert response.status_code == 422
+    assert "calledElementVersion" in response.json()["problems"][0]["message"]
+    deployment = (CALLS / "payment.bpmn").read_bytes().replace(
+        b'calledElement="approval_flow"',
+        b'calledElement="approval_flow" camunda:calledElementBinding="deployment"',
+    )
+    response = upload(api, ("payment.bpmn", deployment), CALLS / "approval_v1.bpmn")
+    assert response.status_code == 422
+    assert '"deployment"' in response.json()["problems"][0]["message"]
+
+
+# --- errors and escalations across files -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("verdict", "expected", "role"),
+    [("reject", "tell_rejection", "clerk"), ("escalate", "director_review", "supervisor")],
+)
+def test_error_and_escalation_end_events_reach_the_boundary_of_the_call_activity(
+    api: Api, verdict: str, expected: str, role: str
+) -> None:
+    assert upload(api, CALLS / "payment.bpmn", CALLS / "approval_v1.bpmn").status_code == 201
+    supervisor = api.user("supervisor")
+    instance = start(api, api.user("clerk"), "payment", amount=5)
+    instance = complete(api, supervisor, instance, "approve", verdict=verdict)
+    assert instance["status"] == "running"
+    assert ready(instance) == [expected]
+    assert approver_task(api, instance)["roles"] == [role]
+    instance = complete(api, api.user(role), instance, expected)
+    assert instance["status"] == "completed"
+    recorded = events(api, instance)
+    assert ("task.completed", "pay") not in recorded
+
+
+def test_an_uncaught_error_in_a_called_file_is_an_incident_with_the_trace(api: Api) -> None:
+    """No boundary catches the error: the instance fails with an incident naming the called
+    element and the chain of calls across both files."""
+    caller = (CALLS / "payment.bpmn").read_bytes()
+    caller = caller.replace(b'errorCode="rejected"', b'errorCode="something-else"')
+    assert upload(api, ("payment.bpmn", caller), CALLS / "approval_v1.bpmn").status_code == 201
+    supervisor = api.user("supervisor")
+    instance = start(api, api.user("clerk"), "payment", amount=5)
+    response = api.client.post(
+        f"/v1/tasks/{approver_task(api, instance)['id']}/complete",
+        headers=supervisor,
+        json={"data": {"verdict": "reject"}},
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "failed", body
+    incident = body["incident"]
+    assert incident["element_id"] == "throw_rejected"
+    assert "rejected" in incident["message"]
+    assert "approval_v1.bpmn" in incident["message"]
+    assert "payment.bpmn" in incident["message"]

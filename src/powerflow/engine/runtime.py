@@ -37,6 +37,7 @@ from powerflow.engine.serializer import (
     load_state,
     to_plain,
 )
+from powerflow.engine.throws import check_uncaught_error
 from powerflow.engine.types import (
     Incident,
     InstanceStatus,
@@ -368,6 +369,7 @@ def _run(
     def did_complete(task: Any) -> None:
         check_step()  # a diagram that loops without waiting
         recorder.did_complete(task)
+        check_uncaught_error(task)  # an error nothing catches fails the step (throws.py)
 
     try:
         action(workflow, recorder)

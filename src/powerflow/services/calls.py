@@ -10,6 +10,7 @@ process changes only instances started after it.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -22,9 +23,11 @@ from powerflow.services.definitions import (
     BpmnFileMissing,
     definition_by_id,
     load_plain,
+    runnable,
     view_of,
 )
 from powerflow.services.errors import Conflict
+from powerflow.services.incidents import breakage_of
 from powerflow.services.views import DefinitionView
 
 
@@ -196,3 +199,17 @@ def _view_by_ref(conn: Connection, ref: str) -> DefinitionView:
             f"the process '{key}' it calls (deployment {digest[:12]}) is no longer deployed"
         )
     return view_of(row)
+
+
+def bound_definition(
+    conn: Connection, definition: DefinitionView, state: str, instance_id: str
+) -> DefinitionView:
+    """The definition as an instance runs it: its catalog joined with the catalogs of the
+    called versions the instance is bound to (forms, roles, rules and limits of called tasks
+    come from the version that runs them). An instance that cannot be loaded is recorded as
+    broken (an incident), never a 500."""
+    if not definition.catalog.get("calls") or not engine.bound_refs(state):
+        return definition
+    with breakage_of(instance_id, "advanced"):
+        process = runnable(conn, definition, state)
+    return replace(definition, catalog=process.catalog)

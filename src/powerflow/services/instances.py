@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -124,6 +125,8 @@ def start_instance(
                 updated_at=now,
                 ended_at=None,
             )
+            if process.bound:  # called tasks' roles, forms and limits: the bound versions
+                definition = replace(definition, catalog=process.catalog)
             tasks = record_step(
                 conn,
                 row,
@@ -246,7 +249,10 @@ def _step(
             raise Conflict(f"Instance {instance_id} is suspended; it cannot be {action}.")
         definition = definition_by_id(store, conn, row.definition_id)
         with guard:
-            step = run(runnable(conn, definition, row.state), row.state)
+            process = runnable(conn, definition, row.state)
+            step = run(process, row.state)
+        if process.bound:  # called tasks' roles, forms and limits: from the bound versions
+            definition = replace(definition, catalog=process.catalog)
         tasks = record_step(
             conn,
             row,
