@@ -305,8 +305,9 @@ def _missing_call(
     )
     return {
         "message": f"The call activity '{call.get('name') or element_id}' calls {what}, which "
-        "is neither deployed (and runnable) nor in this upload; deploy the file that defines it "
-        "first, or upload both files together as a bundle (several 'file' parts, or one zip).",
+        "is not in this file, not in this upload and not deployed (or not runnable); deploy the "
+        "file that defines it first, or upload both files together as a bundle (several 'file' "
+        "parts, or one zip).",
         "line": call.get("line"),
         "element_id": element_id,
         "process_id": process.process_id,
