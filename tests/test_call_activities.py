@@ -6,17 +6,17 @@ files. The corpus models reproduce SpiffWorkflow's ``CallActivityTest`` and
 from __future__ import annotations
 
 import io
-import json
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import delete
 
 from conftest import Api
 from flows import complete, events, read, ready, start
+from powerflow.db.models import Definition, Deployment
 
 pytestmark = pytest.mark.usefixtures("reload_every_step")
 DATA = Path(__file__).resolve().parent / "data"
@@ -80,7 +80,10 @@ def test_call_activity_end_event_as_a_multipart_bundle(api: Api) -> None:
 
 def test_call_activity_end_event_as_a_zip(api: Api) -> None:
     archive = zipped(
-        ("models/call_activity_end_event.bpmn", (CORPUS / "call_activity_end_event.bpmn").read_bytes()),
+        (
+            "models/call_activity_end_event.bpmn",
+            (CORPUS / "call_activity_end_event.bpmn").read_bytes(),
+        ),
         ("models/call_activity_call_activity.bpmn", CALLEE.read_bytes()),
     )
     response = api.client.post(
@@ -200,8 +203,10 @@ def test_a_pinned_version_is_used_even_when_a_newer_one_exists(api: Api) -> None
 
 def test_a_pinned_version_that_does_not_exist_is_refused_at_upload(api: Api) -> None:
     assert upload(api, CALLS / "approval_v1.bpmn").status_code == 201
-    source = (CALLS / "payment_pinned.bpmn").read_bytes().replace(
-        b'calledElementVersion="1"', b'calledElementVersion="7"'
+    source = (
+        (CALLS / "payment_pinned.bpmn")
+        .read_bytes()
+        .replace(b'calledElementVersion="1"', b'calledElementVersion="7"')
     )
     response = upload(api, ("payment_pinned.bpmn", source))
     assert response.status_code == 422
@@ -211,15 +216,21 @@ def test_a_pinned_version_that_does_not_exist_is_refused_at_upload(api: Api) -> 
 
 
 def test_a_bad_binding_is_refused(api: Api) -> None:
-    source = (CALLS / "payment_pinned.bpmn").read_bytes().replace(
-        b'calledElementVersion="1"', b'calledElementVersion="latest-ish"'
+    source = (
+        (CALLS / "payment_pinned.bpmn")
+        .read_bytes()
+        .replace(b'calledElementVersion="1"', b'calledElementVersion="latest-ish"')
     )
     response = upload(api, ("payment_pinned.bpmn", source), CALLS / "approval_v1.bpmn")
     assert response.status_code == 422
     assert "calledElementVersion" in response.json()["problems"][0]["message"]
-    deployment = (CALLS / "payment.bpmn").read_bytes().replace(
-        b'calledElement="approval_flow"',
-        b'calledElement="approval_flow" camunda:calledElementBinding="deployment"',
+    deployment = (
+        (CALLS / "payment.bpmn")
+        .read_bytes()
+        .replace(
+            b'calledElement="approval_flow"',
+            b'calledElement="approval_flow" camunda:calledElementBinding="deployment"',
+        )
     )
     response = upload(api, ("payment.bpmn", deployment), CALLS / "approval_v1.bpmn")
     assert response.status_code == 422
@@ -270,3 +281,114 @@ def test_an_uncaught_error_in_a_called_file_is_an_incident_with_the_trace(api: A
     assert "rejected" in incident["message"]
     assert "approval_v1.bpmn" in incident["message"]
     assert "payment.bpmn" in incident["message"]
+
+
+def test_a_callee_gone_at_run_time_is_an_incident_not_a_500(api: Api) -> None:
+    """The bound callee's deployment disappears (an operator's hand edit): the next step
+    records an incident naming it and answers 409."""
+    from powerflow.engine import calls, compiler
+
+    assert upload(api, CALLS / "payment.bpmn", CALLS / "approval_v1.bpmn").status_code == 201
+    instance = start(api, api.user("clerk"), "payment", amount=5)
+    with api.store.begin(write=True) as conn:
+        conn.execute(delete(Definition).where(Definition.key == "approval_flow"))
+        conn.execute(delete(Deployment).where(Deployment.filename == "approval_v1.bpmn"))
+    compiler.SPEC_CACHE._items.clear()  # a fresh worker: nothing parsed yet
+    calls.BOUND._items.clear()
+    response = api.client.post(
+        f"/v1/tasks/{approver_task(api, instance)['id']}/complete",
+        headers=api.user("supervisor"),
+        json={"data": {"verdict": "ok"}},
+    )
+    assert response.status_code == 409, response.text
+    assert "approval_flow" in response.json()["detail"]
+    failed = read(api, instance)
+    assert failed["status"] == "failed"
+    assert "approval_flow" in failed["incident"]["message"]
+
+
+def test_a_callee_that_cannot_run_refuses_the_start_naming_the_call(api: Api) -> None:
+    assert upload(api, CALLS / "payment.bpmn", CALLS / "approval_v1.bpmn").status_code == 201
+    viewing = (
+        (CALLS / "approval_v1.bpmn")
+        .read_bytes()
+        .replace(b'isExecutable="true"', b'isExecutable="false"')
+    )
+    assert upload(api, ("approval_v3.bpmn", viewing)).status_code == 201
+    response = start_raw(api, "payment", amount=1)
+    assert response.status_code == 409
+    detail = response.json()["detail"]
+    assert "Approve the payment" in detail and "approval_flow" in detail and "v2" in detail
+
+
+# --- bundles: all or nothing, hardened zips ------------------------------------------------
+
+
+def test_one_bad_file_refuses_the_whole_bundle_naming_each_file(api: Api) -> None:
+    broken = b"<bpmn:definitions"
+    response = upload(
+        api, CALLS / "approval_v1.bpmn", ("broken.bpmn", broken), CALLS / "payment.bpmn"
+    )
+    assert response.status_code == 422
+    body = response.json()
+    assert {p["file"] for p in body["problems"]} == {"broken.bpmn"}
+    assert "broken.bpmn" in body["detail"] and "nothing was" in body["detail"]
+    assert api.client.get("/v1/definitions", headers=api.admin).json()["items"] == []
+
+
+def post_zip(api: Api, archive: bytes, name: str = "bundle.zip") -> httpx.Response:
+    return api.client.post(
+        "/v1/definitions",
+        headers=api.user("designer"),
+        files=[("file", (name, archive, "application/zip"))],
+    )
+
+
+@pytest.mark.parametrize(
+    "name", ["../evil.bpmn", "/etc/evil.bpmn", "a/../../evil.bpmn", "C:/x.bpmn"]
+)
+def test_zip_entries_with_unsafe_paths_are_refused(api: Api, name: str) -> None:
+    response = post_zip(api, zipped((name, CALLEE.read_bytes())))
+    assert response.status_code == 422, response.text
+    assert "relative path" in response.json()["detail"]
+
+
+def test_a_zip_bomb_is_refused_without_inflating_it(sqlite_api: Api) -> None:
+    """64 MB of zeros deflate to about 64 KB; the entry is read only up to the per-file limit
+    (5 MB by default) and refused."""
+    bomb = zipped(("bomb.bpmn", b"\0" * (64 * 1024 * 1024)))
+    assert len(bomb) < 200_000
+    response = post_zip(sqlite_api, bomb)
+    assert response.status_code == 413, response.text
+    assert "unzips to more than" in response.json()["detail"]
+
+
+def test_a_zip_with_too_many_entries_is_refused(sqlite_api: Api) -> None:
+    archive = zipped(*[(f"m{i}.bpmn", b"x") for i in range(51)])
+    response = post_zip(sqlite_api, archive)
+    assert response.status_code == 413
+    assert "at most 50" in response.json()["detail"]
+
+
+def test_zips_that_are_not_model_files_or_not_zips_are_refused(sqlite_api: Api) -> None:
+    response = post_zip(sqlite_api, zipped(("notes.txt", b"hello")))
+    assert response.status_code == 422 and "not a model file" in response.json()["detail"]
+    response = post_zip(sqlite_api, b"PK\x03\x04 this is no archive")
+    assert response.status_code == 422 and "not a readable zip" in response.json()["detail"]
+    response = post_zip(sqlite_api, zipped(("__MACOSX/._x.bpmn", b"junk")))
+    assert response.status_code == 422 and "no file to deploy" in response.json()["detail"]
+
+
+def test_a_zip_part_beside_plain_files(api: Api) -> None:
+    """A multipart upload may mix a zip part with plain file parts."""
+    archive = zipped(("approval_v1.bpmn", (CALLS / "approval_v1.bpmn").read_bytes()))
+    response = api.client.post(
+        "/v1/definitions",
+        headers=api.user("designer"),
+        files=[
+            ("file", ("approvals.zip", archive, "application/zip")),
+            ("file", ("payment.bpmn", (CALLS / "payment.bpmn").read_bytes())),
+        ],
+    )
+    assert response.status_code == 201, response.text
+    assert sorted(d["key"] for d in response.json()["definitions"]) == ["approval_flow", "payment"]

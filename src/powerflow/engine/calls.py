@@ -17,7 +17,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from lxml import etree
@@ -26,6 +26,9 @@ from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS
 
 from powerflow.engine.types import Problem
 from powerflow.engine.xml import BPMN_NS
+
+if TYPE_CHECKING:
+    from powerflow.engine.compiler import LoadedProcess
 
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
@@ -197,9 +200,9 @@ def decision_ref(node: etree._Element) -> str | None:
     ``camunda:decisionRef``), or None."""
     for child in node.iter(f"{{{SPIFF_NS}}}calledDecisionId"):
         if child.text and child.text.strip():
-            return child.text.strip()
+            return str(child.text).strip()
     ref = node.get(f"{{{CAMUNDA_NS}}}decisionRef")
-    return ref.strip() if ref and ref.strip() else None
+    return str(ref).strip() if ref and str(ref).strip() else None
 
 
 def decision_tasks(
@@ -289,18 +292,20 @@ class _BoundCache:
     """Composite specs keyed by (caller ref, bound refs): built once per worker."""
 
     def __init__(self, size: int = 256) -> None:
-        self._items: OrderedDict[tuple[str, tuple[tuple[str, str], ...]], Any] = OrderedDict()
+        self._items: OrderedDict[tuple[str, tuple[tuple[str, str], ...]], LoadedProcess] = (
+            OrderedDict()
+        )
         self._size = size
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[str, tuple[tuple[str, str], ...]]) -> Any | None:
+    def get(self, key: tuple[str, tuple[tuple[str, str], ...]]) -> LoadedProcess | None:
         with self._lock:
             hit = self._items.get(key)
             if hit is not None:
                 self._items.move_to_end(key)
             return hit
 
-    def put(self, key: tuple[str, tuple[tuple[str, str], ...]], value: Any) -> None:
+    def put(self, key: tuple[str, tuple[tuple[str, str], ...]], value: LoadedProcess) -> None:
         with self._lock:
             self._items[key] = value
             while len(self._items) > self._size:
@@ -310,13 +315,13 @@ class _BoundCache:
 BOUND = _BoundCache()
 
 
-def bound_cached(caller_ref: str, refs: Mapping[str, str]) -> Any | None:
+def bound_cached(caller_ref: str, refs: Mapping[str, str]) -> LoadedProcess | None:
     """The composite spec of a caller bound to ``refs`` (as read from saved state), if this
     worker has built it already."""
     return BOUND.get((caller_ref, tuple(sorted(refs.items()))))
 
 
-def bind(caller: Any, callees: Mapping[str, Any]) -> Any:
+def bind(caller: LoadedProcess, callees: Mapping[str, LoadedProcess]) -> LoadedProcess:
     """The caller's runnable spec with the specs of the processes it calls in other files.
 
     ``callees`` maps every called process id from elsewhere (at any depth) to the single-file

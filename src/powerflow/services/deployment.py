@@ -93,12 +93,14 @@ def _compile(store: Store, files: list[Upload], max_bytes: int) -> list[_Compile
         if p.severity == "error"
     ]
     if problems:
-        raise _refuse(problems, sorted({p["file"] for p in problems}))
+        raise _refuse(problems, sorted({p["file"] for p in problems}), bundle=len(files) > 1)
     return compiled
 
 
-def _refuse(problems: list[dict[str, Any]], files: list[str]) -> InvalidDefinition:
-    if len(files) == 1:
+def _refuse(problems: list[dict[str, Any]], files: list[str], *, bundle: bool) -> InvalidDefinition:
+    """The refusal of an upload: each problem names its file; a bundle's sentence says that
+    nothing of it was deployed."""
+    if not bundle:
         message = (
             f"{files[0]} cannot be deployed: {len(problems)} problem(s) found. "
             f"First: {problems[0]['message']}"
@@ -108,7 +110,7 @@ def _refuse(problems: list[dict[str, Any]], files: list[str]) -> InvalidDefiniti
             f"The bundle cannot be deployed, nothing was: {len(problems)} problem(s) in "
             f"{', '.join(files)}. First ({problems[0]['file']}): {problems[0]['message']}"
         )
-    return InvalidDefinition(message, problems=problems, file=files[0] if len(files) == 1 else None)
+    return InvalidDefinition(message, problems=problems, file=None if bundle else files[0])
 
 
 def _deploy(session: Session, compiled: list[_Compiled], principal: Principal) -> DeployOutcome:
@@ -139,7 +141,9 @@ def _deploy(session: Session, compiled: list[_Compiled], principal: Principal) -
 
     catalogs, call_problems = _join_calls(session, fresh)
     if call_problems:
-        raise _refuse(call_problems, sorted({p["file"] for p in call_problems}))
+        raise _refuse(
+            call_problems, sorted({p["file"] for p in call_problems}), bundle=len(compiled) > 1
+        )
     created: list[Definition] = []
     for c in fresh:
         deployment = Deployment(
@@ -168,6 +172,7 @@ def _deploy(session: Session, compiled: list[_Compiled], principal: Principal) -
                         }
                     ],
                     [c.upload.filename],
+                    bundle=len(compiled) > 1,
                 )
             latest = session.scalar(
                 select(func.max(Definition.version)).where(Definition.key == process.process_id)
