@@ -392,3 +392,33 @@ def test_a_zip_part_beside_plain_files(api: Api) -> None:
     )
     assert response.status_code == 201, response.text
     assert sorted(d["key"] for d in response.json()["definitions"]) == ["approval_flow", "payment"]
+
+
+def test_two_versions_of_one_called_process_refuse_the_start(api: Api) -> None:
+    """An instance runs one version of each called process: a call pinned to v1 beside a call
+    to the latest (v2) cannot start."""
+    source = (
+        (CALLS / "payment_pinned.bpmn")
+        .read_bytes()
+        .replace(
+            b'<bpmn:userTask id="pay" name="Pay" camunda:candidateGroups="clerk">',
+            b'<bpmn:callActivity id="second" name="Approve again" calledElement="approval_flow">'
+            b"<bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f8</bpmn:outgoing>"
+            b'</bpmn:callActivity><bpmn:sequenceFlow id="f8" sourceRef="second" targetRef="pay"/>'
+            b'<bpmn:userTask id="pay" name="Pay" camunda:candidateGroups="clerk">',
+        )
+        .replace(
+            b'<bpmn:sequenceFlow id="f2" sourceRef="approval" targetRef="pay"/>',
+            b'<bpmn:sequenceFlow id="f2" sourceRef="approval" targetRef="second"/>',
+        )
+        .replace(
+            b"<bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>",
+            b"<bpmn:incoming>f8</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>",
+        )
+    )
+    assert upload(api, CALLS / "approval_v1.bpmn").status_code == 201
+    assert upload(api, CALLS / "approval_v2.bpmn").status_code == 201
+    assert upload(api, ("two_calls.bpmn", source)).status_code == 201
+    response = start_raw(api, "payment_pinned", amount=1)
+    assert response.status_code == 409, response.text
+    assert "one version of each called process" in response.json()["detail"]

@@ -147,3 +147,39 @@ def test_a_bundle_with_one_bad_file_deploys_nothing(api: Api) -> None:
     files = {p["file"] for p in response.json()["problems"]}
     assert "approval_tier.dmn" in files
     assert api.client.get("/v1/definitions", headers=api.admin).json()["items"] == []
+
+
+def test_collect_hit_policy_gives_every_matching_output(api: Api) -> None:
+    collect = TIER.read_bytes().replace(b'hitPolicy="FIRST"', b'hitPolicy="COLLECT"')
+    assert (
+        upload(api, ("approval_tier.dmn", collect), DECISIONS / "disbursement.bpmn").status_code
+        == 201
+    )
+    instance = start(api, api.user("clerk"), "disbursement", amount=500)
+    assert ready(instance) == ["collective_decision"]  # tier is a list: the default flow
+    approver = api.user("collective")
+    shown = api.client.get(f"/v1/tasks/{instance['tasks'][0]['id']}", headers=approver).json()
+    assert shown["data"]["tier"] == ["section", "department", "collective"]
+
+
+def test_a_file_with_two_decisions_is_refused(api: Api) -> None:
+    source = TIER.read_bytes()
+    decision = source[source.index(b"<decision ") : source.index(b"</decision>") + 11]
+    second = decision.replace(b'id="approval_tier"', b'id="other_tier"').replace(b'id="', b'id="x_')
+    response = upload(
+        api, ("two.dmn", source.replace(b"</definitions>", second + b"</definitions>"))
+    )
+    assert response.status_code == 422
+    assert "one decision per DMN file" in response.json()["problems"][0]["message"]
+
+
+def test_decision_and_process_ids_do_not_mix(api: Api) -> None:
+    assert upload(api, TIER).status_code == 201
+    process = (
+        (DECISIONS / "disbursement.bpmn")
+        .read_bytes()
+        .replace(b'<bpmn:process id="disbursement"', b'<bpmn:process id="approval_tier"')
+    )
+    response = upload(api, ("clash.bpmn", process))
+    assert response.status_code == 422
+    assert "already deployed as a decision" in response.json()["problems"][0]["message"]
