@@ -422,3 +422,71 @@ def test_two_versions_of_one_called_process_refuse_the_start(api: Api) -> None:
     response = start_raw(api, "payment_pinned", amount=1)
     assert response.status_code == 409, response.text
     assert "one version of each called process" in response.json()["detail"]
+
+
+# --- rules of a called file ----------------------------------------------------------------
+
+NEVER = '<pf:rule id="NEVER" kind="expression" require="False">Never allowed.</pf:rule>'
+
+
+def _split_call_activity(rule: str) -> tuple[tuple[str, bytes], tuple[str, bytes]]:
+    """tests/data/call_activity.bpmn as two files: the caller, and the called identity_check
+    (with ``rule`` on its task 'verify')."""
+    xml = (
+        (DATA / "call_activity.bpmn")
+        .read_text()
+        .replace(
+            'xmlns:camunda="http://camunda.org/schema/1.0/bpmn"',
+            'xmlns:camunda="http://camunda.org/schema/1.0/bpmn" xmlns:pf="urn:powerflow:bpmn:1.0"',
+            1,
+        )
+    )
+    head, rest = xml.split('  <bpmn:process id="licence_application"', 1)
+    caller, callee = rest.split('  <bpmn:process id="identity_check"', 1)
+    callee = callee.replace(
+        '<bpmn:extensionElements><camunda:formData><camunda:formField id="verified"',
+        f'<bpmn:extensionElements>{rule}<camunda:formData><camunda:formField id="verified"',
+        1,
+    )
+    caller_file = (
+        head + '  <bpmn:process id="licence_application"' + caller + "</bpmn:definitions>\n"
+    )
+    callee_file = head + '  <bpmn:process id="identity_check"' + callee
+    return ("licence.bpmn", caller_file.encode()), ("identity.bpmn", callee_file.encode())
+
+
+def test_a_rule_of_a_called_file_guards_its_task_inside_the_caller(api: Api) -> None:
+    caller, callee = _split_call_activity(NEVER)
+    assert upload(api, caller, callee).status_code == 201
+    instance = start(api, api.user("clerk"), "licence_application", applicant="ada")
+    (task,) = instance["tasks"]
+    assert (task["element_id"], task["roles"]) == ("verify", ["registrar"])
+    refused = api.client.post(
+        f"/v1/tasks/{task['id']}/complete",
+        headers=api.user("registrar"),
+        json={"data": {"verified": True}},
+    )
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["rule_id"] == "NEVER"
+
+
+def test_an_api_rule_for_the_called_key_guards_its_task_across_files(api: Api) -> None:
+    caller, callee = _split_call_activity("")
+    assert upload(api, callee).status_code == 201
+    assert upload(api, caller).status_code == 201
+    body = {
+        "kind": "expression",
+        "effect": "block",
+        "message": "Never verify.",
+        "process_key": "identity_check",
+        "elements": ["verify"],
+        "params": {"require": "False"},
+    }
+    assert api.client.put("/v1/rules/ORG-NEVER", headers=api.admin, json=body).status_code == 201
+    instance = start(api, api.user("clerk"), "licence_application", applicant="ada")
+    refused = api.client.post(
+        f"/v1/tasks/{instance['tasks'][0]['id']}/complete",
+        headers=api.user("registrar"),
+        json={"data": {"verified": True}},
+    )
+    assert refused.status_code == 403, refused.text
