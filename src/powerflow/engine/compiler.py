@@ -173,8 +173,8 @@ def _spiff_problem(tree: etree._ElementTree, exc: Exception, process_id: str | N
             label = callers[0].get("name") or element_id
             message = (
                 f"The call activity '{label}' calls the process '{missing.group(1)}', which is "
-                "not in this file; add that process to this file (calls to other files are not "
-                "supported yet) or correct the called element."
+                "not in this file; deploy the file that defines it first, upload both files "
+                "together as a bundle, or correct the called element."
             )
     association = re.match(r"Cannot resolve (data(?:Input|Output)Association)", message)
     if association:
