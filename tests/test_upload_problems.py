@@ -46,16 +46,8 @@ NOT_RUNNABLE_YET = [
         "service task",
         id="service-task-with-java-code",
     ),
-    pytest.param(
-        _process(
-            "rate",
-            f'    <bpmn:businessRuleTask id="x" name="Rate the risk" '
-            f'camunda:decisionRef="risk_table">{FLOWS}</bpmn:businessRuleTask>',
-        ),
-        "Rate the risk",
-        "decision table (DMN)",
-        id="business-rule-task-with-dmn-ref",
-    ),
+    # a business rule task naming a decision runs when the decision is deployed, and is
+    # refused when it is not (tests/test_decisions.py)
     pytest.param(
         _process(
             "rate_bare",

@@ -24,6 +24,17 @@ class Settings(BaseSettings):
     port: int = 8000
     max_upload_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_bundle_files: int = Field(
+        default=50,
+        ge=1,
+        le=1000,
+        description="Most files one upload (several 'file' parts, or the entries of a zip) holds",
+    )
+    max_bundle_bytes: int = Field(
+        default=20 * 1024 * 1024,
+        ge=1024,
+        description="Most bytes the files of one bundle hold in all, once unzipped",
+    )
     busy_timeout_ms: int = Field(default=5000, ge=0)
     deploy_examples: bool = Field(
         default=True, description="Deploy the bundled example processes on first start"

@@ -53,9 +53,10 @@ class Problem(BaseModel):
 
 
 class BpmnProblem(BaseModel):
-    """One problem of an uploaded BPMN file."""
+    """One problem of an uploaded BPMN or DMN file."""
 
     message: str
+    file: str | None = Field(default=None, description="The file it is in (bundle uploads)")
     line: int | None = None
     element_id: str | None = None
     process_id: str | None = None
@@ -132,11 +133,28 @@ class Metadata(BaseModel):
     )
 
 
+class DecisionSummary(BaseModel):
+    """What a deployed DMN decision table decides."""
+
+    hit_policy: str = Field(description="UNIQUE, FIRST or COLLECT")
+    inputs: list[str] = Field(description="The input expressions, in column order")
+    outputs: list[str] = Field(description="The output names, in column order")
+    rules: int = Field(description="How many rules (rows) the table has")
+
+
 class DefinitionRead(Schema):
-    """A deployed version of a process."""
+    """A deployed version of a process or of a DMN decision table."""
 
     id: int
     key: str
+    kind: Literal["process", "decision"] = Field(
+        default="process",
+        description="process: a bpmn:process; decision: a DMN decision table that business "
+        "rule tasks evaluate (never started on its own)",
+    )
+    decision: DecisionSummary | None = Field(
+        default=None, description="kind decision: what the table decides"
+    )
     version: int
     name: str
     executable: bool

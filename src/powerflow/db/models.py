@@ -100,7 +100,8 @@ class Deployment(Base):
 
 
 class Definition(Base):
-    """A version of one process (key = BPMN process id) from a deployment."""
+    """A version of one process (key = BPMN process id) or decision table (key = DMN decision
+    id) from a deployment."""
 
     __tablename__ = "definitions"
     __table_args__ = (
@@ -113,6 +114,9 @@ class Definition(Base):
     version: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(255))
     deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"))
+    # "process" (a bpmn:process) or "decision" (a DMN decision table, evaluated by business
+    # rule tasks; never started on its own)
+    kind: Mapped[str] = mapped_column(String(16), default="process", server_default="process")
     content_hash: Mapped[str] = mapped_column(String(64))
     executable: Mapped[bool] = mapped_column(Boolean)
     not_executable_reason: Mapped[str | None] = mapped_column(Text, nullable=True)

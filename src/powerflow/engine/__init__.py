@@ -5,6 +5,15 @@ It offers typed, pure functions over saved state (see ``runtime``) and upload co
 """
 
 from powerflow.engine import patches as _patches
+from powerflow.engine.calls import (
+    DMN_PREFIX,
+    BindingConflict,
+    bind,
+    bound_cached,
+    bound_refs,
+    merge_called,
+    split_ref,
+)
 from powerflow.engine.compiler import (
     CompiledProcess,
     CompileResult,
@@ -15,6 +24,7 @@ from powerflow.engine.compiler import (
     element_name,
     load_process,
 )
+from powerflow.engine.decisions import compile_dmn, decision_refs, is_dmn
 from powerflow.engine.limits import ScriptLimits, configure_limits
 from powerflow.engine.runtime import (
     InstanceNotRunning,
@@ -44,7 +54,9 @@ from powerflow.engine.types import (
 _patches.apply()
 
 __all__ = [
+    "DMN_PREFIX",
     "FORMAT_VERSION",
+    "BindingConflict",
     "CompileResult",
     "CompiledProcess",
     "DataRejected",
@@ -62,18 +74,26 @@ __all__ = [
     "TaskNotFound",
     "TaskNotReady",
     "TaskView",
+    "bind",
+    "bound_cached",
+    "bound_refs",
     "cached_process",
     "cancel",
     "check_plain_json",
     "compile_bpmn",
+    "compile_dmn",
     "complete_task",
     "configure_limits",
     "content_hash",
+    "decision_refs",
     "deliver_message",
     "element_name",
     "fire_due_timers",
+    "is_dmn",
     "load_process",
+    "merge_called",
     "open_tasks",
+    "split_ref",
     "start",
     "waiting_elements",
 ]

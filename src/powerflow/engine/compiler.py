@@ -11,7 +11,7 @@ import hashlib
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -27,6 +27,14 @@ from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
 
+from powerflow.engine.calls import (
+    DMN_NAMESPACES,
+    decision_ref,
+    decision_tasks,
+    external_calls,
+    unnamed_calls,
+    walk_subprocess_specs,
+)
 from powerflow.engine.extensions import (
     NS,
     AcceptsData,
@@ -61,10 +69,10 @@ _FLOW_NODE_SKIP = {
 # Valid BPMN that powerflow cannot run yet: a process using one is stored for viewing, with
 # the reasons (element, line), and cannot be started.
 _NOT_RUNNABLE_YET = {
-    "businessRuleTask": (
+    "businessRuleTask": (  # only one that names no decision (see _unready)
         "business rule task",
-        "evaluates a decision table (DMN), which powerflow cannot run yet; "
-        "model the decision as an exclusive gateway with conditions",
+        "names no decision table (DMN) to evaluate; give it the id of a deployed decision "
+        "(spiffworkflow:calledDecisionId or camunda:decisionRef)",
     ),
     "dataStoreReference": (
         "data store reference",
@@ -93,6 +101,9 @@ class CompiledProcess:
     start: StartInfo = field(default_factory=StartInfo)
     rules: list[dict[str, Any]] = field(default_factory=list)
     called: dict[str, str] = field(default_factory=dict)  # element id -> its called process
+    calls: dict[str, dict[str, Any]] = field(default_factory=dict)  # calls to other files
+    decisions: dict[str, str] = field(default_factory=dict)  # business rule task -> decision
+    decision: dict[str, Any] | None = None  # a DMN decision table's summary (engine/decisions)
 
     def catalog(self) -> dict[str, Any]:
         """The JSON document stored with the definition: metadata, elements, flows, and what
@@ -105,6 +116,9 @@ class CompiledProcess:
             "start": self.start.as_dict(),
             "rules": self.rules,
             "called": self.called,
+            "calls": self.calls,
+            "decisions": self.decisions,
+            **({"decision": self.decision} if self.decision is not None else {}),
         }
 
 
@@ -155,8 +169,8 @@ def _spiff_problem(tree: etree._ElementTree, exc: Exception, process_id: str | N
             label = callers[0].get("name") or element_id
             message = (
                 f"The call activity '{label}' calls the process '{missing.group(1)}', which is "
-                "not in this file; add that process to this file (calls to other files are not "
-                "supported yet) or correct the called element."
+                "not in this file; deploy the file that defines it first, upload both files "
+                "together as a bundle, or correct the called element."
             )
     association = re.match(r"Cannot resolve (data(?:Input|Output)Association)", message)
     if association:
@@ -173,6 +187,8 @@ def _not_runnable_yet(process: etree._Element) -> list[Problem]:
     pid = process.get("id")
     found = []
     for node in process.iter(*(f"{{{BPMN_NS}}}{tag}" for tag in _NOT_RUNNABLE_YET)):
+        if not _unready(node):
+            continue
         kind, why = _NOT_RUNNABLE_YET[etree.QName(node).localname]
         label = " ".join((node.get("name") or node.get("id") or "").split())
         found.append(
@@ -187,11 +203,16 @@ def _not_runnable_yet(process: etree._Element) -> list[Problem]:
     return found
 
 
+def _unready(node: etree._Element) -> bool:
+    """A business rule task that names a decision can run; the other kinds never can yet."""
+    return etree.QName(node).localname != "businessRuleTask" or decision_ref(node) is None
+
+
 def _not_runnable_reason(pid: str, process: etree._Element) -> str:
     """One paragraph: each kind of element powerflow cannot run yet, where, and what to do."""
     parts = []
     for tag, (kind, why) in _NOT_RUNNABLE_YET.items():
-        nodes = list(process.iter(f"{{{BPMN_NS}}}{tag}"))
+        nodes = [n for n in process.iter(f"{{{BPMN_NS}}}{tag}") if _unready(n)]
         if nodes:
             where = ", ".join(
                 f"'{' '.join((n.get('name') or n.get('id') or '').split())}' (line {n.sourceline})"
@@ -439,12 +460,34 @@ def _flows(process: etree._Element) -> dict[str, dict[str, Any]]:
 
 def new_parser() -> SpiffBpmnParser:
     """A SpiffWorkflow parser of the dialect powerflow runs (BPMN + spiffworkflow extensions),
-    with powerflow's service tasks (engine/service_tasks.py)."""
-    return PowerflowParser()
+    with powerflow's service tasks (engine/service_tasks.py) and Camunda decision refs."""
+    return _Parser()
 
 
-def compile_bpmn(data: bytes, filename: str, *, max_bytes: int) -> CompileResult:
-    """Validate an upload and build every process in it; never raises for bad input."""
+class _Parser(PowerflowParser):
+    """The service-task parser that also reads ``camunda:decisionRef`` on business rule tasks."""
+
+    def get_engine(self, decision_ref: Any, node: Any) -> Any:
+        from powerflow.engine.calls import decision_ref as read_ref
+
+        return super().get_engine(decision_ref or read_ref(node), node)
+
+
+def add_decisions(parser: SpiffBpmnParser, decisions: Mapping[str, bytes]) -> None:
+    """Give a parser the DMN files its business rule tasks evaluate (already validated)."""
+    for ref, xml in sorted(decisions.items()):
+        tree = parse_untrusted(xml, max_bytes=len(xml) + 1, namespaces=DMN_NAMESPACES)
+        parser.add_dmn_xml(tree.getroot(), filename=f"{ref}.dmn")
+
+
+def compile_bpmn(
+    data: bytes, filename: str, *, max_bytes: int, decisions: Mapping[str, bytes] | None = None
+) -> CompileResult:
+    """Validate an upload and build every process in it; never raises for bad input.
+
+    ``decisions`` holds the DMN files (by decision id) its business rule tasks may evaluate:
+    the deployed ones and those uploaded with it.
+    """
     digest = content_hash(data)
     try:
         tree = parse_untrusted(data, max_bytes=max_bytes)
@@ -472,8 +515,13 @@ def compile_bpmn(data: bytes, filename: str, *, max_bytes: int) -> CompileResult
     if problems:
         return CompileResult(digest, [], problems)
 
+    rule_tasks, rule_problems = decision_tasks(tree.getroot(), decisions or {})
+    rule_problems += unnamed_calls(tree.getroot())
+    if rule_problems:
+        return CompileResult(digest, [], rule_problems)
     parser = new_parser()
     try:
+        add_decisions(parser, {ref: (decisions or {})[ref] for ref in set(rule_tasks.values())})
         parser.add_bpmn_xml(_for_spiff(tree), filename=filename)
     except (ValidationException, SpiffWorkflowException) as exc:
         return CompileResult(digest, [], [_spiff_problem(tree, exc, None)])
@@ -496,7 +544,7 @@ def compile_bpmn(data: bytes, filename: str, *, max_bytes: int) -> CompileResult
             continue
         try:
             spec = parser.get_spec(pid)
-            subprocess_specs = parser.get_subprocess_specs(pid)
+            subprocess_specs, elsewhere = walk_subprocess_specs(parser, pid)
         except (ValidationException, SpiffWorkflowException) as exc:
             problems.append(_spiff_problem(tree, exc, pid))
             continue
@@ -508,6 +556,8 @@ def compile_bpmn(data: bytes, filename: str, *, max_bytes: int) -> CompileResult
             )
             continue
         all_specs = [spec, *[s for s in subprocess_specs.values() if s is not None]]
+        calls, call_problems = external_calls(tree.getroot(), elsewhere, pid)
+        problems.extend(call_problems)
         lint = (
             _lint_spec(tree, pid, all_specs)
             + _lint_xml(process, all_specs)
@@ -542,6 +592,8 @@ def compile_bpmn(data: bytes, filename: str, *, max_bytes: int) -> CompileResult
                 start=info.start,
                 rules=rules,
                 called=owners,
+                calls={k: c.as_dict() for k, c in calls.items()},
+                decisions=rule_tasks,
             )
         )
     return CompileResult(digest, compiled, _located(problems, infos))
@@ -607,6 +659,8 @@ class LoadedProcess:
     spec: Any
     subprocess_specs: dict[str, Any]
     catalog: dict[str, Any]
+    # (called process id, ref) of the specs from other deployments this spec is bound to
+    bound: tuple[tuple[str, str], ...] = ()
 
     @property
     def ref(self) -> str:
@@ -614,22 +668,35 @@ class LoadedProcess:
         return f"{self.content_hash}:{self.key}"
 
 
+Decisions = Mapping[str, tuple[str, bytes]]  # decision id -> (its ref, its DMN file)
+
+
 class _SpecCache:
-    """LRU of parsed specs keyed by (content hash, process id); parsing costs about 1 ms."""
+    """LRU of parsed specs keyed by (content hash, process id, bound decision refs); parsing
+    costs about 1 ms."""
 
     def __init__(self, size: int = 256) -> None:
-        self._items: OrderedDict[tuple[str, str], LoadedProcess] = OrderedDict()
+        self._items: OrderedDict[tuple[str, str, tuple[str, ...]], LoadedProcess] = OrderedDict()
         self._size = size
         self._lock = threading.Lock()
 
-    def peek(self, digest: str, process_id: str) -> LoadedProcess | None:
+    def peek(
+        self, digest: str, process_id: str, decisions: tuple[str, ...] = ()
+    ) -> LoadedProcess | None:
         with self._lock:
-            return self._items.get((digest, process_id))
+            return self._items.get((digest, process_id, decisions))
 
     def get(
-        self, digest: str, process_id: str, xml: bytes, catalog: dict[str, Any]
+        self,
+        digest: str,
+        process_id: str,
+        xml: bytes,
+        catalog: dict[str, Any],
+        decisions: Decisions | None = None,
     ) -> LoadedProcess:
-        key = (digest, process_id)
+        chosen = dict(decisions or {})
+        refs = tuple(sorted(ref for ref, _xml in chosen.values()))
+        key = (digest, process_id, refs)
         with self._lock:
             hit = self._items.get(key)
             if hit is not None:
@@ -637,13 +704,16 @@ class _SpecCache:
                 return hit
         tree = parse_untrusted(xml, max_bytes=len(xml) + 1)
         parser = new_parser()
-        parser.add_bpmn_xml(tree, filename=f"{process_id}.bpmn")
+        add_decisions(parser, {d: dmn for d, (_ref, dmn) in chosen.items()})
+        filename = str(catalog.get("file") or f"{process_id}.bpmn")  # named in task traces
+        parser.add_bpmn_xml(tree, filename=filename)
         loaded = LoadedProcess(
             key=process_id,
             content_hash=digest,
             spec=parser.get_spec(process_id),
-            subprocess_specs=parser.get_subprocess_specs(process_id),
+            subprocess_specs=walk_subprocess_specs(parser, process_id)[0],
             catalog=catalog,
+            bound=tuple(sorted((f"dmn:{d}", ref) for d, (ref, _xml) in chosen.items())),
         )
         for spec in (loaded.spec, *loaded.subprocess_specs.values()):
             if spec is not None:
@@ -659,15 +729,23 @@ SPEC_CACHE = _SpecCache()
 
 
 def load_process(
-    digest: str, process_id: str, xml: bytes, catalog: dict[str, Any]
+    digest: str,
+    process_id: str,
+    xml: bytes,
+    catalog: dict[str, Any],
+    decisions: Decisions | None = None,
 ) -> LoadedProcess:
-    """The runnable spec of a deployed definition, parsed once per process and content hash."""
-    return SPEC_CACHE.get(digest, process_id, xml, catalog)
+    """The runnable spec of a deployed definition, parsed once per process, content hash and
+    set of decision tables its business rule tasks are bound to."""
+    return SPEC_CACHE.get(digest, process_id, xml, catalog, decisions)
 
 
-def cached_process(digest: str, process_id: str) -> LoadedProcess | None:
-    """The parsed spec if it is already cached (saves reading the XML from the database)."""
-    return SPEC_CACHE.peek(digest, process_id)
+def cached_process(
+    digest: str, process_id: str, decision_refs: tuple[str, ...] = ()
+) -> LoadedProcess | None:
+    """The parsed spec if it is already cached (saves reading the XML from the database);
+    ``decision_refs`` are the sorted refs of the decisions it is bound to."""
+    return SPEC_CACHE.peek(digest, process_id, decision_refs)
 
 
 def element_name(xml: bytes, element_id: str) -> str | None:

@@ -38,6 +38,7 @@ from powerflow.engine.serializer import (
     load_state,
     to_plain,
 )
+from powerflow.engine.throws import check_uncaught_error
 from powerflow.engine.types import (
     Incident,
     InstanceStatus,
@@ -349,6 +350,9 @@ def _incident_from(exc: Exception, workflow: Any = None) -> Incident:
     else:
         message = str(exc.args[0]) if exc.args else type(exc).__name__
     message = message.strip().removesuffix(". ").rstrip()
+    trace = getattr(exc, "task_trace", None) or []
+    if len(trace) > 1:  # inside a call activity: the chain of calls, across files
+        message = f"{message} (task trace: {' <- '.join(str(t) for t in trace)})"
     return Incident(element_id=element_id, element_name=element_name, message=message)
 
 
@@ -368,6 +372,7 @@ def _run(
     def did_complete(task: Any) -> None:
         check_step()  # a diagram that loops without waiting
         recorder.did_complete(task)
+        check_uncaught_error(task)  # an error nothing catches fails the step (throws.py)
 
     try:
         action(workflow, recorder)

@@ -1,6 +1,8 @@
 """Saved state: SpiffWorkflow's JSON format without the process spec, plus data guards.
 
-An instance's saved state references its spec by ``<content hash>:<process id>``; the spec lives
+An instance's saved state references its spec by ``<content hash>:<process id>`` (``spec``) and
+the specs it calls from other deployments by the same kind of reference, keyed by called process
+id (``subprocess_specs``; empty when everything it runs comes from its own file); the specs live
 once in the definitions table and in the spec cache. The serializer format version is stored in
 the state (``serializer_version``) so stored instances can be upgraded explicitly later.
 """
@@ -40,9 +42,10 @@ class SpecRefWorkflowConverter(BpmnWorkflowConverter):  # type: ignore[misc]
     """Writes a spec reference instead of the spec; restores the cached spec objects."""
 
     def to_dict(self, workflow: Any) -> dict[str, Any]:
-        dct: dict[str, Any] = WorkflowConverter.to_dict(self, workflow)
-        dct["spec"] = _CURRENT.get().ref
-        dct["subprocess_specs"] = {}
+        process = _CURRENT.get()
+        # spec and subprocess_specs first: calls.bound_refs reads them from the state's start
+        dct: dict[str, Any] = {"spec": process.ref, "subprocess_specs": dict(process.bound)}
+        dct.update(WorkflowConverter.to_dict(self, workflow))
         dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
         dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
         return dct
@@ -51,6 +54,10 @@ class SpecRefWorkflowConverter(BpmnWorkflowConverter):  # type: ignore[misc]
         process = _CURRENT.get()
         if dct.get("spec") != process.ref:
             raise StateMismatch(f"state references {dct.get('spec')!r}, not {process.ref!r}")
+        if (dct.get("subprocess_specs") or {}) != dict(process.bound):
+            raise StateMismatch(
+                f"state is bound to {dct.get('subprocess_specs')!r}, not {dict(process.bound)!r}"
+            )
         dct["spec"] = process.spec
         dct["subprocess_specs"] = dict(process.subprocess_specs)
         return super().from_dict(dct)

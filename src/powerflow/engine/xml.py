@@ -40,8 +40,11 @@ def _parser() -> etree.XMLParser:
     )
 
 
-def parse_untrusted(data: bytes, *, max_bytes: int) -> etree._ElementTree:
-    """Parse uploaded bytes into a tree, refusing oversize input, DOCTYPEs and non-BPMN roots."""
+def parse_untrusted(
+    data: bytes, *, max_bytes: int, namespaces: tuple[str, ...] = (BPMN_NS,)
+) -> etree._ElementTree:
+    """Parse uploaded bytes into a tree, refusing oversize input, DOCTYPEs and roots other than
+    ``definitions`` in one of ``namespaces`` (BPMN unless told: DMN files pass theirs)."""
     if len(data) > max_bytes:
         raise XmlRejected(
             [Problem(f"The file is {len(data)} bytes; the limit is {max_bytes} bytes.")]
@@ -61,7 +64,14 @@ def parse_untrusted(data: bytes, *, max_bytes: int) -> etree._ElementTree:
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
         raise XmlRejected([Problem(DOCTYPE_MESSAGE, line=1)])
     root = tree.getroot()
-    if etree.QName(root).namespace != BPMN_NS or etree.QName(root).localname != "definitions":
+    if namespaces != (BPMN_NS,) and etree.QName(root).namespace not in namespaces:
+        raise XmlRejected(
+            [Problem(f"The root element must be a DMN definitions; found <{root.tag}>.", line=1)]
+        )
+    if (
+        etree.QName(root).namespace not in namespaces
+        or etree.QName(root).localname != "definitions"
+    ):
         raise XmlRejected(
             [
                 Problem(

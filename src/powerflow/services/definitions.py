@@ -6,19 +6,14 @@ from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection, func, select
-from sqlalchemy.exc import IntegrityError
 
 from powerflow import engine
 from powerflow.db import queries
 from powerflow.db.engine import Store
-from powerflow.db.models import Definition, Deployment
+from powerflow.db.models import Definition
 from powerflow.services.auth import Principal
 from powerflow.services.errors import (
-    Conflict,
-    Forbidden,
-    InvalidDefinition,
     NotFound,
-    PayloadTooLarge,
 )
 from powerflow.services.views import DefinitionView, DeployOutcome, Page
 
@@ -44,7 +39,18 @@ def _view(row: Definition | Any) -> DefinitionView:
         deployed_at=row.deployed_at,
         catalog=row.catalog,
         warnings=list(row.warnings),
+        kind=getattr(row, "kind", None) or "process",
     )
+
+
+def view_of(row: dict[str, Any]) -> DefinitionView:
+    """The view of a definitions row read as a mapping (``queries.definition_row``)."""
+    return _view(SimpleNamespace(**row))
+
+
+def view_of_row(row: Definition) -> DefinitionView:
+    """The view of a definitions ORM row."""
+    return _view(row)
 
 
 def definition_by_id(store: Store, conn: Connection, definition_id: int) -> DefinitionView:
@@ -63,8 +69,22 @@ def definition_by_id(store: Store, conn: Connection, definition_id: int) -> Defi
     return view
 
 
-def runnable(conn: Connection, definition: DefinitionView) -> engine.LoadedProcess:
-    """The parsed spec of a definition, reading its XML only when the spec is not cached."""
+def runnable(
+    conn: Connection, definition: DefinitionView, state: str | None = None
+) -> engine.LoadedProcess:
+    """The parsed spec of a definition, reading its XML only when the spec is not cached; with
+    an instance's saved ``state``, bound to the called specs and decisions that state names
+    (services/calls.py), else to the latest decisions its business rule tasks evaluate."""
+    refs = engine.bound_refs(state) if state else {}
+    if refs or definition.catalog.get("decisions"):
+        from powerflow.services.calls import bound_runnable  # calls.py builds on this module
+
+        return bound_runnable(conn, definition, refs)
+    return load_plain(conn, definition)
+
+
+def load_plain(conn: Connection, definition: DefinitionView) -> engine.LoadedProcess:
+    """The parsed spec of a definition that evaluates no decision table."""
     cached = engine.cached_process(definition.content_hash, definition.key)
     if cached is not None:
         return cached
@@ -79,102 +99,24 @@ def runnable(conn: Connection, definition: DefinitionView) -> engine.LoadedProce
 def deploy(
     store: Store, data: bytes, filename: str, principal: Principal, *, max_bytes: int
 ) -> DeployOutcome:
-    """Validate an upload and deploy a new version of each process in it.
+    """Validate an upload and deploy a new version of each process (or decision) in it.
 
     Identical content deploys nothing new (``created`` is False). A file without executable
-    processes is stored for viewing; its definitions say why they cannot be started.
+    processes is stored for viewing; its definitions say why they cannot be started. One file
+    of a bundle: see ``services/deployment.deploy_files``.
     """
-    if not principal.has(*DEPLOY_ROLES):
-        raise Forbidden("Deploying process definitions needs the 'designer' role.")
-    if len(data) > max_bytes:
-        raise PayloadTooLarge(
-            f"{filename} is {len(data)} bytes; the limit is {max_bytes} bytes.", file=filename
-        )
-    result = engine.compile_bpmn(data, filename, max_bytes=max_bytes)
-    if not result.ok:
-        errors = [p.as_dict() for p in result.problems if p.severity == "error"]
-        raise InvalidDefinition(
-            f"{filename} cannot be deployed: {len(errors)} problem(s) found. "
-            f"First: {errors[0]['message']}",
-            problems=errors,
-            file=filename,
-        )
-    try:
-        with store.write() as session:
-            existing = session.scalar(
-                select(Deployment).where(Deployment.content_hash == result.content_hash)
-            )
-            if existing is not None:
-                rows = session.scalars(
-                    select(Definition)
-                    .where(Definition.deployment_id == existing.id)
-                    .order_by(Definition.id)
-                ).all()
-                names = ", ".join(f"{r.key} v{r.version}" for r in rows)
-                return DeployOutcome(
-                    created=False,
-                    message=f"Identical content was already deployed ({names}); nothing new.",
-                    definitions=[_view(r) for r in rows],
-                )
-            deployment = Deployment(
-                content_hash=result.content_hash,
-                filename=filename[:255],
-                xml=data,
-                deployed_by=principal.name,
-            )
-            session.add(deployment)
-            session.flush()
-            created = []
-            for process in result.processes:
-                latest = session.scalar(
-                    select(func.max(Definition.version)).where(Definition.key == process.process_id)
-                )
-                row = Definition(
-                    key=process.process_id,
-                    version=(latest or 0) + 1,
-                    name=process.name[:255],
-                    deployment_id=deployment.id,
-                    content_hash=result.content_hash,
-                    executable=process.executable,
-                    not_executable_reason=process.not_executable_reason,
-                    catalog=process.catalog(),
-                    warnings=[w.as_dict() for w in process.warnings],
-                    deployed_by=principal.name,
-                )
-                session.add(row)
-                created.append(row)
-            session.flush()
-            views = [_view(r) for r in created]
-    except IntegrityError:
-        raise Conflict(
-            "Another upload of the same process was deployed at the same moment; retry."
-        ) from None
-    startable = [v for v in views if v.executable]
-    viewing = [v for v in views if not v.executable]
-    if startable:
-        message = "Deployed " + ", ".join(f"{v.key} v{v.version}" for v in startable) + "."
-        if viewing:
-            message += (
-                " Stored for viewing only (cannot be started; each definition says why): "
-                + ", ".join(f"{v.key} v{v.version}" for v in viewing)
-                + "."
-            )
-    else:
-        message = (
-            "Stored for viewing only: the file has no process powerflow can run, so it cannot be "
-            "started; each definition says why (not_executable_reason)."
-        )
-    return DeployOutcome(created=True, message=message, definitions=views)
+    from powerflow.services.deployment import Upload, deploy_files  # builds on this module
+
+    return deploy_files(store, [Upload(filename, data)], principal, max_bytes=max_bytes)
 
 
-def list_latest(store: Store, *, limit: int, offset: int) -> Page:
-    """The latest version of every process key."""
+def list_latest(store: Store, *, limit: int, offset: int, kind: str | None = None) -> Page:
+    """The latest version of every key (processes and decision tables, or one ``kind``)."""
     with store.read() as session:
-        latest = (
-            select(Definition.key, func.max(Definition.version).label("v"))
-            .group_by(Definition.key)
-            .subquery()
-        )
+        keys = select(Definition.key, func.max(Definition.version).label("v"))
+        if kind is not None:
+            keys = keys.where(Definition.kind == kind)
+        latest = keys.group_by(Definition.key).subquery()
         rows = session.scalars(
             select(Definition)
             .join(latest, (Definition.key == latest.c.key) & (Definition.version == latest.c.v))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -17,6 +18,7 @@ from powerflow.db.engine import DatabaseBusy, Store
 from powerflow.db.models import Event, Instance
 from powerflow.db.queries import InstanceRow
 from powerflow.services.auth import Principal
+from powerflow.services.calls import bind_new
 from powerflow.services.definitions import (
     BpmnFileMissing,
     definition_by_id,
@@ -100,7 +102,7 @@ def start_instance(
             ):
                 raise duplicate
             check_start_variables(definition.catalog, variables)
-            process = runnable(conn, definition)
+            process = bind_new(store, conn, definition)
             step = engine.start(process, variables)
             now = store.now()
             row = InstanceRow(
@@ -123,6 +125,8 @@ def start_instance(
                 updated_at=now,
                 ended_at=None,
             )
+            if process.bound:  # called tasks' roles, forms and limits: the bound versions
+                definition = replace(definition, catalog=process.catalog)
             tasks = record_step(
                 conn,
                 row,
@@ -245,7 +249,10 @@ def _step(
             raise Conflict(f"Instance {instance_id} is suspended; it cannot be {action}.")
         definition = definition_by_id(store, conn, row.definition_id)
         with guard:
-            step = run(runnable(conn, definition), row.state)
+            process = runnable(conn, definition, row.state)
+            step = run(process, row.state)
+        if process.bound:  # called tasks' roles, forms and limits: from the bound versions
+            definition = replace(definition, catalog=process.catalog)
         tasks = record_step(
             conn,
             row,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, exists, select
@@ -15,6 +16,7 @@ from powerflow.db.engine import Store
 from powerflow.db.models import Instance, Task, TaskRole
 from powerflow.db.queries import TaskRow
 from powerflow.services.auth import Principal
+from powerflow.services.calls import bound_definition
 from powerflow.services.definitions import definition_by_id, runnable
 from powerflow.services.errors import (
     Conflict,
@@ -166,20 +168,24 @@ def get_task(store: Store, principal: Principal, task_id: str) -> TaskRecord:
     with store.read() as session:
         task = _visible_task(session, principal, task_id)
         data = None
+        bound: DefinitionView | None = None
         if task.state == "ready":
             instance = session.get(Instance, task.instance_id)
             if instance is not None:
                 conn = session.connection()
                 definition = definition_by_id(store, conn, instance.definition_id)
                 try:
-                    views = engine.open_tasks(runnable(conn, definition), instance.state)
+                    process = runnable(conn, definition, instance.state)
+                    views = engine.open_tasks(process, instance.state)
+                    if process.bound:  # a called task's form: from the version that runs it
+                        bound = replace(definition, catalog=process.catalog)
                 except (DomainError, SQLAlchemyError):
                     raise
                 except Exception as exc:  # the next act on it records the incident
                     log.warning("task %s: its instance cannot be loaded: %s", task_id, cause(exc))
                     views = []
                 data = next((v.data for v in views if v.id == task_id), None)
-        return _record(store, session, task, data)
+        return _record(store, session, task, data, bound)
 
 
 def _check_actor(conn: Connection, principal: Principal, task: Task | TaskRow) -> None:
@@ -321,6 +327,7 @@ def _complete(
                 f"Instance {instance.id} is {instance.status}; its tasks cannot be completed."
             )
         definition = definition_by_id(store, conn, instance.definition_id)
+        definition = bound_definition(conn, definition, instance.state, instance.id)
         catalog, element_id = definition.catalog, task.element_id
         check = None
         if missing_required(catalog, element_id, data):  # may be prefilled: ask the engine
@@ -342,7 +349,11 @@ def _complete(
         with breakage_of(instance.id, "advanced"):
             try:
                 step = engine.complete_task(
-                    runnable(conn, definition), instance.state, task_id, data, check=check
+                    runnable(conn, definition, instance.state),
+                    instance.state,
+                    task_id,
+                    data,
+                    check=check,
                 )
             except (engine.TaskNotReady, engine.TaskNotFound, engine.InstanceNotRunning) as exc:
                 raise Conflict(f"Task '{task.name}' cannot be completed now: {exc}.") from None

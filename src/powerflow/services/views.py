@@ -23,11 +23,18 @@ class DefinitionView:
     deployed_at: datetime
     catalog: dict[str, Any]
     warnings: list[dict[str, Any]]
+    kind: str = "process"  # or "decision" (a DMN decision table)
 
     @property
     def metadata(self) -> dict[str, Any]:
         """The process-level powerflow metadata."""
         return dict(self.catalog.get("process", {}))
+
+    @property
+    def decision(self) -> dict[str, Any] | None:
+        """A decision table's hit policy, inputs, outputs and rule count (kind "decision")."""
+        found = self.catalog.get("decision")
+        return dict(found) if isinstance(found, dict) else None
 
     @property
     def start_form(self) -> list[dict[str, Any]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -17,8 +17,10 @@ from powerflow.api.schemas import (
     Page,
     Problem,
 )
-from powerflow.services import definitions
-from powerflow.services.errors import InvalidInput, UnsupportedMediaType
+from powerflow.services import definitions, deployment
+from powerflow.services.bundles import BundleLimits, bundle_of
+from powerflow.services.deployment import Upload
+from powerflow.services.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from powerflow.services.views import DefinitionView
 
 router = APIRouter(prefix="/v1/definitions", tags=["definitions"])
@@ -31,37 +33,62 @@ UPLOAD_BODY = {
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
-                    "properties": {"file": {"type": "string", "format": "binary"}},
+                    "properties": {
+                        "file": {
+                            "type": "array",
+                            "items": {"type": "string", "format": "binary"},
+                            "description": "One or more files deployed together (a bundle): "
+                            ".bpmn, .dmn, or a .zip of them",
+                        }
+                    },
                     "required": ["file"],
                 }
             },
+            "application/zip": {"schema": {"type": "string", "format": "binary"}},
             "application/xml": {"schema": {"type": "string"}},
             "text/xml": {"schema": {"type": "string"}},
         },
     }
 }
 XML_TYPES = ("application/xml", "text/xml", "application/bpmn+xml", "application/octet-stream")
+ZIP_TYPES = ("application/zip", "application/x-zip-compressed")
 
 
 def _read(view: DefinitionView) -> DefinitionRead:
     return DefinitionRead.model_validate(view, from_attributes=True)
 
 
-async def _upload(request: Request) -> tuple[bytes, str]:
+async def _uploads(request: Request) -> list[Upload]:
+    """The files of an upload: one or several multipart ``file`` parts (each may be a zip), a
+    zip body, or the XML itself."""
+    settings = request.app.state.settings
+    limits = BundleLimits(
+        settings.max_bundle_files, settings.max_upload_bytes, settings.max_bundle_bytes
+    )
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data":
-        async with request.form() as form:
-            upload = form.get("file")
-            if not isinstance(upload, UploadFile):
+        async with request.form(max_files=limits.max_files + 1) as form:
+            parts = [p for p in form.getlist("file") if isinstance(p, UploadFile)]
+            if not parts:
                 raise InvalidInput("Send the BPMN file in a multipart field named 'file'.")
-            data = await upload.read()
-            return data, upload.filename or "upload.bpmn"
+            if len(parts) > limits.max_files:
+                raise PayloadTooLarge(
+                    f"The upload holds more than {limits.max_files} files; the limit is "
+                    f"{limits.max_files}."
+                )
+            read = [
+                (await p.read(), p.filename or "upload.bpmn", p.content_type or "") for p in parts
+            ]
+        return bundle_of(read, limits)
+    name = request.headers.get("x-filename", "upload.bpmn")[:255]
+    if content_type in ZIP_TYPES:
+        return bundle_of([(await request.body(), name, content_type)], limits)
     if content_type in XML_TYPES or content_type == "":
-        name = request.headers.get("x-filename", "upload.bpmn")
-        return await request.body(), name[:255]
+        return [Upload(name, await request.body())]
     raise UnsupportedMediaType(
-        f"Unsupported content type '{content_type}': send multipart/form-data with a 'file' "
-        "field, or the BPMN XML itself as application/xml."
+        f"Unsupported content type '{content_type}': send multipart/form-data with one or more "
+        "'file' fields, a zip archive as application/zip, or the BPMN XML itself as "
+        "application/xml."
     )
 
 
@@ -70,7 +97,7 @@ async def _upload(request: Request) -> tuple[bytes, str]:
     status_code=201,
     response_model=DeployResponse,
     openapi_extra=UPLOAD_BODY,
-    summary="Upload a BPMN file and deploy its processes",
+    summary="Upload BPMN and DMN files (one, or a bundle) and deploy them together",
     responses={
         200: {"model": DeployResponse, "description": "Identical content already deployed"},
         413: {"model": Problem, "description": "File too large"},
@@ -82,11 +109,12 @@ async def _upload(request: Request) -> tuple[bytes, str]:
 async def upload_definition(
     request: Request, response: Response, store: StoreDep, principal: PrincipalDep
 ) -> DeployResponse:
-    """Validate the file, then deploy a new version of each process (200 if nothing is new)."""
-    data, filename = await _upload(request)
+    """Validate every file, then deploy a new version of each process and decision table in
+    them, all or nothing (200 if nothing is new)."""
+    files = await _uploads(request)
     limit = request.app.state.settings.max_upload_bytes
     outcome = await run_in_threadpool(
-        definitions.deploy, store, data, filename, principal, max_bytes=limit
+        deployment.deploy_files, store, files, principal, max_bytes=limit
     )
     if not outcome.created:
         response.status_code = 200
@@ -101,16 +129,20 @@ async def upload_definition(
     "",
     response_model=Page[DefinitionRead],
     responses=ERRORS,
-    summary="The latest version of every process",
+    summary="The latest version of every process and decision table",
 )
 async def list_definitions(
     store: StoreDep,
     principal: PrincipalDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=INT32_MAX)] = 0,
+    kind: Annotated[
+        Literal["process", "decision"] | None,
+        Query(description="Only processes, or only DMN decision tables"),
+    ] = None,
 ) -> Page[DefinitionRead]:
-    """The latest version of every deployed process, by key."""
-    page = await call(store, definitions.list_latest, store, limit=limit, offset=offset)
+    """The latest version of every deployed process and decision table, by key."""
+    page = await call(store, definitions.list_latest, store, limit=limit, offset=offset, kind=kind)
     return Page[DefinitionRead](
         items=[_read(v) for v in page.items], limit=limit, offset=offset, has_more=page.has_more
     )
