@@ -19,6 +19,7 @@ from powerflow.api.routers import (
     alerts,
     definitions,
     events,
+    incidents,
     instances,
     power,
     rules,
@@ -132,6 +133,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         power.router,
         rules.router,
         alerts.router,
+        incidents.router,
     ):
         app.include_router(router)
     app.add_middleware(

@@ -16,6 +16,8 @@ from powerflow.engine.compiler import (
     load_process,
 )
 from powerflow.engine.limits import ScriptLimits, configure_limits
+from powerflow.engine.migration import CannotMigrate, MigrationPlan, migrate, plan_migration
+from powerflow.engine.recovery import NotRecoverable, move, retry, skip
 from powerflow.engine.runtime import (
     InstanceNotRunning,
     NotWaitingForMessage,
@@ -45,6 +47,7 @@ _patches.apply()
 
 __all__ = [
     "FORMAT_VERSION",
+    "CannotMigrate",
     "CompileResult",
     "CompiledProcess",
     "DataRejected",
@@ -52,6 +55,8 @@ __all__ = [
     "Incident",
     "InstanceNotRunning",
     "LoadedProcess",
+    "MigrationPlan",
+    "NotRecoverable",
     "NotWaitingForMessage",
     "PendingMessage",
     "PendingTimer",
@@ -73,7 +78,12 @@ __all__ = [
     "element_name",
     "fire_due_timers",
     "load_process",
+    "migrate",
+    "move",
     "open_tasks",
+    "plan_migration",
+    "retry",
+    "skip",
     "start",
     "waiting_elements",
 ]
