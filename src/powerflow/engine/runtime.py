@@ -27,6 +27,7 @@ from SpiffWorkflow.bpmn.specs.mixins.inclusive_gateway import InclusiveGateway
 from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
 
+from powerflow.engine.bpmn_errors import check_uncaught
 from powerflow.engine.compiler import LoadedProcess
 from powerflow.engine.limits import ScriptLimitExceeded, acquire, release
 from powerflow.engine.scripting import RESTRICTED_ENGINE
@@ -346,6 +347,9 @@ def _incident_from(exc: Exception, workflow: Any = None) -> Incident:
         message = f"{kind}{named} {limit.reason}"
     else:
         message = str(exc.args[0]) if exc.args else type(exc).__name__
+        notes = [str(n) for n in getattr(exc, "notes", None) or []]  # "...in the Pre-Script"
+        if notes:
+            message = f"{message.rstrip('. ')}. {'. '.join(notes)}"
     message = message.strip().removesuffix(". ").rstrip()
     return Incident(element_id=element_id, element_name=element_name, message=message)
 
@@ -364,6 +368,7 @@ def _run(
 
     def did_complete(task: Any) -> None:
         check_step()  # a diagram that loops without waiting
+        check_uncaught(workflow, task)  # a BPMN error nothing catches: an incident
         recorder.did_complete(task)
 
     try:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -110,7 +111,7 @@ def fail_instance(store: Store, instance_id: str, *, actor: str, message: str) -
         failed = engine.StepEvent(
             "instance.failed", element_id, incident.element_name, None, {"message": message}
         )
-        rows = event_rows(row, [failed], actor=actor, at=now, extra=log.extra)
+        rows = event_rows(row, log.tagged([failed]), actor=actor, at=now)
         if not queries.save_instance(conn, row):
             return False
         log.write()
@@ -131,7 +132,6 @@ class IncidentLog:
         self.instance = instance
         self.at = at
         self.actor = actor
-        self.extra: dict[str, dict[str, Any]] = {}
         self._new: dict[str, Any] | None = None
 
     def resolved(self, resolution: str, reason: str | None) -> list[engine.StepEvent]:
@@ -156,10 +156,9 @@ class IncidentLog:
         ]
 
     def opened(self, incident: engine.Incident) -> None:
-        """Put a new incident on the instance; its id goes into the ``instance.failed`` event."""
+        """Put a new incident on the instance (``tagged`` puts its id into the event)."""
         incident_id = str(uuid.uuid4())
         self.instance.incident = {"id": incident_id, **incident.as_dict()}
-        self.extra["instance.failed"] = {"incident_id": incident_id}
         self._new = {
             "id": incident_id,
             "instance_id": self.instance.id,
@@ -171,6 +170,17 @@ class IncidentLog:
             "status": "open",
             "created_at": self.at,
         }
+
+    def tagged(self, events: Any) -> list[engine.StepEvent]:
+        """The step's events, the ``instance.failed`` one carrying the new incident's id."""
+        if self._new is None:
+            return list(events)
+        return [
+            replace(e, payload={**e.payload, "incident_id": self._new["id"]})
+            if e.type == "instance.failed"
+            else e
+            for e in events
+        ]
 
     def write(self) -> None:
         """Insert the new incident row (after the instance row is written)."""

@@ -56,7 +56,6 @@ def record_step(
     instance.incident = None
     if step.incident is not None:
         incidents.opened(step.incident)
-        extra = {**(extra or {}), **incidents.extra}
     instance.next_timer_at = (
         datetime.fromisoformat(step.next_timer_at) if step.next_timer_at else None
     )
@@ -118,7 +117,13 @@ def record_step(
             resolutions = {str(c["b_id"]): f"task_{c['state']}" for c in closes}
             more += resolve_alerts(conn, instance, at=at, resolutions=resolutions)
 
-    events = event_rows(instance, [*resolved, *step.events, *more], actor=actor, at=at, extra=extra)
+    events = event_rows(
+        instance,
+        [*resolved, *incidents.tagged(step.events), *more],
+        actor=actor,
+        at=at,
+        extra=extra,
+    )
     if new_instance:
         queries.insert_instance(conn, instance, serializer_version=FORMAT_VERSION)
     elif not queries.save_instance(conn, instance):
