@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from powerflow.db.models import IncidentRecord, Task, TaskRole
+from powerflow.db.models import IncidentRecord, Instance, Task, TaskRole
 
 _N = IncidentRecord
 
@@ -96,3 +96,12 @@ def relabel_task(
     conn.execute(delete(TaskRole).where(TaskRole.task_id == task_id))
     if roles:
         conn.execute(insert(TaskRole), [{"role": r, "task_id": task_id} for r in roles])
+
+
+def set_definition(conn: Connection, instance_id: str, definition_id: int, version: int) -> None:
+    """Point a migrated instance at its new definition version (the step saves the rest)."""
+    conn.execute(
+        update(Instance)
+        .where(Instance.id == instance_id)
+        .values(definition_id=definition_id, definition_version=version)
+    )

@@ -257,6 +257,7 @@ def migrate(
             raise Conflict(f"{exc.message} Nothing was changed.") from None
         row.definition_id = target.id
         row.definition_version = target.version
+        incident_queries.set_definition(conn, row.id, target.id, target.version)
         extra = {"instance.migrated": {"reason": why}}
         if parked:
             tasks = _record_parked(store, conn, row, target, step, principal, extra)
