@@ -356,3 +356,44 @@ def test_corpus_prescript_postscript(api: Api, reload_every_step: None) -> None:
     assert ready(retried) == ["Activity_1iqs4li"]
     done = complete(api, clerk, retried, "Activity_1iqs4li")
     assert done["data"] == {"a": 1, "b": 2, "c": 12, "z": 6}
+
+
+def test_instances_failed_before_the_upgrade_are_parked_by_it(tmp_path: Any) -> None:
+    """Revision 0013 turns each instance that had failed (final until then) into a parked one
+    with an open incident, which an administrator can then retry."""
+    from sqlalchemy import text
+
+    from powerflow.bootstrap import SYSTEM
+    from powerflow.db.engine import Store
+    from powerflow.db.migrate import upgrade
+    from powerflow.services import definitions, instances, recovery
+    from powerflow.services.auth import Principal
+
+    store = Store(f"sqlite:///{tmp_path / 'old.db'}")
+    try:
+        upgrade(store.engine, "0009")
+        data = (DATA / "fragile.bpmn").read_bytes()
+        definitions.deploy(store, data, "fragile.bpmn", SYSTEM, max_bytes=1 << 20)
+        clerk = Principal("clara", frozenset({"clerk"}))
+        started = instances.start_instance(store, clerk, "fragile", variables={"divisor": 2})
+        incident = '{"element_id": "first", "element_name": "Enter the figures", "message": "old"}'
+        with store.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "UPDATE instances SET status = 'failed', incident = :incident, "
+                    "ended_at = updated_at WHERE id = :id"
+                ),
+                {"incident": incident, "id": started.id},
+            )
+        upgrade(store.engine)
+        admin = Principal("admin", frozenset({"admin"}))
+        [row] = recovery.list_incidents(
+            store, admin, status="open", definition_key=None, limit=10, offset=0
+        ).items
+        assert (row.instance_id, row.element_id, row.message) == (started.id, "first", "old")
+        view = instances.get_instance(store, admin, started.id)
+        assert view.status == "failed" and view.ended_at is None
+        retried = recovery.retry(store, admin, started.id, variables=None, reason="after upgrade")
+        assert retried.status == "running" and [t.element_id for t in retried.tasks] == ["first"]
+    finally:
+        store.dispose()
