@@ -397,3 +397,19 @@ def test_instances_failed_before_the_upgrade_are_parked_by_it(tmp_path: Any) -> 
         assert retried.status == "running" and [t.element_id for t in retried.tasks] == ["first"]
     finally:
         store.dispose()
+
+
+def test_an_incident_inside_an_embedded_subprocess(api: Api, reload_every_step: None) -> None:
+    """The failed script is inside a subprocess: the token moves back to the user task before
+    it (inside the same subprocess), and a skip completes the subprocess and the instance."""
+    assert api.deploy("subprocess_script.bpmn").status_code == 201
+    clerk = api.user("clerk")
+    instance = complete(api, clerk, start(api, clerk, "subprocess_peek"), "wait")
+    assert instance["status"] == "failed" and instance["incident"]["element_id"] == "peek"
+    moved = _act(api, instance, "move", {"to_element": "wait", "reason": "look again"})
+    assert moved["status"] == "running" and ready(moved) == ["wait"]
+    again = complete(api, clerk, moved, "wait")
+    assert again["status"] == "failed" and again["incident"]["id"] != instance["incident"]["id"]
+    done = _act(api, again, "skip", {"reason": "The peek is not allowed; skip it."})
+    assert done["status"] == "completed" and "leak" not in done["data"]
+    assert [i["resolution"] for i in _incidents(api, instance)] == ["skipped", "moved"]
