@@ -15,8 +15,6 @@ import pytest
 
 from conftest import DATA, Api, Server
 from powerflow.clock import ManualClock
-from powerflow.db import queries
-from powerflow.services import external_tasks
 
 TOPIC = "charge-card"
 
@@ -462,31 +460,30 @@ def test_what_powerflow_cannot_evaluate_is_refused_at_upload(
     assert says in problem["message"] and problem["element_id"] == "work" and problem["line"]
 
 
-def test_retry_incident_is_the_hook_for_an_instance_retry(api: Api, clock: ManualClock) -> None:
-    """``external_tasks.retry_incident``: what an administrator's retry of the instance calls
-    inside its own transaction when the incident is an external task's last failure."""
+def test_an_instance_retry_reopens_the_external_task_of_its_incident(
+    api: Api, clock: ManualClock
+) -> None:
+    """POST /v1/instances/{id}/retry on an instance parked by an external task's last failure
+    gives that task one more retry (fetchable again) and resolves the incident row."""
     [instance_id], _ = _deploy_and_start(api)
     worker = api.user("worker")
     [task] = _fetch(api, worker).json()
     body = {"worker_id": "w1", "error_message": "down", "retries": 0}
-    assert (
-        api.client.post(
-            f"/v1/external-tasks/{task['id']}/failure", headers=worker, json=body
-        ).status_code
-        == 204
+    failure = f"/v1/external-tasks/{task['id']}/failure"
+    assert api.client.post(failure, headers=worker, json=body).status_code == 204
+    monitor = api.user("monitor")
+    [incident] = api.client.get("/v1/incidents?status=open", headers=monitor).json()["items"]
+    assert incident["instance_id"] == instance_id and incident["element_id"] == "charge"
+    retry = f"/v1/instances/{instance_id}/retry"
+    fixed = api.client.post(
+        retry, headers=api.admin, json={"variables": {"amount": 1}, "reason": "bank is back"}
     )
-    store = api.store
-    with store.begin(write=True) as conn:
-        instance = queries.load_instance(conn, instance_id, lock=True)
-        assert instance is not None
-        assert external_tasks.retry_incident(
-            conn, instance, retries=1, actor="admin", at=store.now()
-        )
-    with store.begin(write=True) as conn:
-        instance = queries.load_instance(conn, instance_id, lock=True)
-        assert instance is not None and instance.status == "running"
-        assert not external_tasks.retry_incident(
-            conn, instance, retries=1, actor="a", at=store.now()
-        )
+    assert fixed.status_code == 409 and "worker supplies its variables" in fixed.text
+    done = api.client.post(retry, headers=api.admin, json={"reason": "bank is back"})
+    assert done.status_code == 200, done.text
+    assert done.json()["status"] == "running" and done.json()["incident"] is None
+    assert api.client.get("/v1/incidents?status=open", headers=monitor).json()["items"] == []
+    types = [e["type"] for e in _events(api, instance_id)]
+    assert types[-3:] == ["external_task.retries_set", "incident.resolved", "instance.retried"]
     [again] = _fetch(api, worker).json()
     assert again["id"] == task["id"] and again["retries"] == 1

@@ -504,6 +504,29 @@ def _alert(suffix: str = "") -> Callable[[Case], str]:
     return lambda case: f"/v1/alerts/{case.alert_id}{suffix}"
 
 
+def _parked_case(w: World, case: Case) -> None:
+    """Park the case at an incident, as a failed step (or an unloadable state) would."""
+    from powerflow.services.incidents import fail_instance
+
+    assert fail_instance(w.store, case.instance_id, actor="probe", message="probe incident")
+
+
+def _past_the_roles(
+    path: Callable[[Case], str],
+    body: dict,
+    *,
+    setup: Callable[[World, Case], None] | None = None,
+) -> Probe:
+    """A recovery route: a 409 (the state does not allow it: no failed element to skip, no
+    other version to migrate to) means the caller got past the role and visibility checks."""
+
+    def call(w: World, caller: str, case: Case) -> str:
+        got = w.request("POST", path(case), headers=w.h(caller, case), json=body)
+        return "✓" if got.status_code == 409 else judged(got)
+
+    return Probe(call, fresh=True, setup=setup, body=body)
+
+
 def _inst(suffix: str = "") -> Callable[[Case], str]:
     return lambda case: f"/v1/instances/{case.instance_id}{suffix}"
 
@@ -580,6 +603,20 @@ PROBES: dict[str, Probe] = {
     "GET /v1/alert-profiles": _get(lambda _: "/v1/alert-profiles"),
     "GET /v1/alert-profiles/{name}": _get(lambda _: "/v1/alert-profiles/two-tier"),
     "PUT /v1/alert-profiles/{name}": Probe(_put_profile),
+    "GET /v1/incidents": _get(lambda _: "/v1/incidents?status=open"),
+    "GET /v1/instances/{instance_id}/incidents": _get(_inst("/incidents")),
+    "POST /v1/instances/{instance_id}/retry": _post(
+        _inst("/retry"), {"reason": "probe"}, setup=_parked_case
+    ),
+    "POST /v1/instances/{instance_id}/skip": _past_the_roles(
+        _inst("/skip"), {"reason": "probe"}, setup=_parked_case
+    ),
+    "POST /v1/instances/{instance_id}/move": _post(
+        _inst("/move"), {"to_element": "prepare", "reason": "probe"}
+    ),
+    "POST /v1/instances/{instance_id}/migrate": _past_the_roles(
+        _inst("/migrate"), {"to_version": 1, "dry_run": True}
+    ),
     "POST /v1/instances/{instance_id}/deadline-extensions": _post(
         _inst("/deadline-extensions"),
         {"limit": "statutory", "duration": "P1D", "reason": "probe"},

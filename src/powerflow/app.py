@@ -20,6 +20,7 @@ from powerflow.api.routers import (
     definitions,
     events,
     external_tasks,
+    incidents,
     instances,
     power,
     rules,
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         rules.router,
         alerts.router,
         external_tasks.router,
+        incidents.router,
     ):
         app.include_router(router)
     app.add_middleware(

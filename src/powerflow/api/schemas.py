@@ -242,8 +242,9 @@ class TaskDetail(TaskRead):
 
 
 class Incident(BaseModel):
-    """Why an instance failed."""
+    """Why a failed step parked the instance (its open incident, GET /v1/incidents)."""
 
+    id: str | None = None
     element_id: str | None
     element_name: str | None
     message: str

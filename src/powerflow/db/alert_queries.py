@@ -29,6 +29,9 @@ _A = ALERTS.c
 _T = cast(Table, Task.__table__).c
 _I = cast(Table, Instance.__table__).c
 
+CLOCK_RUNS = ("running", "failed")
+"""Statuses whose time limits run: a failed step parks an instance, its deadlines go on."""
+
 
 def resolve_alerts(
     conn: Connection,
@@ -62,19 +65,20 @@ def open_alert_levels(conn: Connection, instance_id: str) -> list[str]:
 
 
 def _task_is_due() -> list[ColumnElement[bool]]:
-    """An open task of a running instance (a suspended or failed instance's tasks wait)."""
-    running = exists().where(_I.id == _T.instance_id, _I.status == "running")
+    """An open task of a running instance, or of one parked at an incident (its limits run on);
+    a suspended instance's tasks wait."""
+    running = exists().where(_I.id == _T.instance_id, _I.status.in_(CLOCK_RUNS))
     return [_T.state == "ready", running]
 
 
 def _instance_is_due() -> list[ColumnElement[bool]]:
-    """A running instance whose case clock runs."""
-    return [_I.status == "running", _I.clock_paused_at.is_(None)]
+    """A running (or parked) instance whose case clock runs."""
+    return [_I.status.in_(CLOCK_RUNS), _I.clock_paused_at.is_(None)]
 
 
 def due_tasks(conn: Connection, now: datetime, limit: int) -> list[tuple[str, datetime]]:
-    """Open tasks of running instances whose next alert time has come, earliest first (a
-    suspended or failed instance's tasks wait). Driven by the ``next_alert_at`` index; the
+    """Open tasks of running (or parked) instances whose next alert time has come, earliest
+    first (a suspended instance's tasks wait). Driven by the ``next_alert_at`` index; the
     instance is probed by its key (EXISTS, so no planner starts from ``instances``)."""
     stmt = (
         select(_T.id, _T.next_alert_at)

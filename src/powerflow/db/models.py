@@ -513,3 +513,31 @@ class ExternalTask(Base):
     error_details: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+# --- Incidents (issue 9 section 4: parked instances; migration 0014) -------------------------
+
+
+class IncidentRecord(Base):
+    """One incident of an instance: a failed step that parked it, until an administrator
+    retries, skips, moves, migrates or cancels (``resolution``, who, why and when)."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (
+        Index("ix_incidents_status_created", "status", "created_at"),
+        Index("ix_incidents_instance", "instance_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"))
+    definition_key: Mapped[str] = mapped_column(String(255))
+    definition_version: Mapped[int] = mapped_column(Integer)
+    element_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    element_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    message: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))  # open, resolved
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    resolved_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    resolution: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -26,6 +26,8 @@ from powerflow.engine.compiler import (
 )
 from powerflow.engine.decisions import compile_dmn, decision_refs, is_dmn
 from powerflow.engine.limits import ScriptLimits, configure_limits
+from powerflow.engine.migration import CannotMigrate, MigrationPlan, migrate, plan_migration
+from powerflow.engine.recovery import NotRecoverable, move, retry, skip
 from powerflow.engine.runtime import (
     InstanceNotRunning,
     NotWaitingForMessage,
@@ -57,6 +59,7 @@ __all__ = [
     "DMN_PREFIX",
     "FORMAT_VERSION",
     "BindingConflict",
+    "CannotMigrate",
     "CompileResult",
     "CompiledProcess",
     "DataRejected",
@@ -64,6 +67,8 @@ __all__ = [
     "Incident",
     "InstanceNotRunning",
     "LoadedProcess",
+    "MigrationPlan",
+    "NotRecoverable",
     "NotWaitingForMessage",
     "PendingMessage",
     "PendingTimer",
@@ -92,7 +97,12 @@ __all__ = [
     "is_dmn",
     "load_process",
     "merge_called",
+    "migrate",
+    "move",
     "open_tasks",
+    "plan_migration",
+    "retry",
+    "skip",
     "split_ref",
     "start",
     "waiting_elements",

@@ -28,6 +28,7 @@ from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
 
 from powerflow.engine import external
+from powerflow.engine.bpmn_errors import check_uncaught
 from powerflow.engine.compiler import LoadedProcess
 from powerflow.engine.limits import ScriptLimitExceeded, acquire, release
 from powerflow.engine.scripting import RESTRICTED_ENGINE
@@ -38,7 +39,6 @@ from powerflow.engine.serializer import (
     load_state,
     to_plain,
 )
-from powerflow.engine.throws import check_uncaught_error
 from powerflow.engine.types import (
     Incident,
     InstanceStatus,
@@ -349,6 +349,9 @@ def _incident_from(exc: Exception, workflow: Any = None) -> Incident:
         message = f"{kind}{named} {limit.reason}"
     else:
         message = str(exc.args[0]) if exc.args else type(exc).__name__
+        notes = [str(n) for n in getattr(exc, "notes", None) or []]  # "...in the Pre-Script"
+        if notes:
+            message = f"{message.rstrip('. ')}. {'. '.join(notes)}"
     message = message.strip().removesuffix(". ").rstrip()
     trace = getattr(exc, "task_trace", None) or []
     if len(trace) > 1:  # inside a call activity: the chain of calls, across files
@@ -371,8 +374,8 @@ def _run(
 
     def did_complete(task: Any) -> None:
         check_step()  # a diagram that loops without waiting
+        check_uncaught(workflow, task)  # a BPMN error nothing catches: an incident
         recorder.did_complete(task)
-        check_uncaught_error(task)  # an error nothing catches fails the step (throws.py)
 
     try:
         action(workflow, recorder)

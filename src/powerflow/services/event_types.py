@@ -80,9 +80,11 @@ class InstanceCompleted(Payload):
 
 
 class InstanceFailed(Payload):
-    """An automatic step failed; the engine's message."""
+    """An automatic step failed and parked the instance; the engine's message and the id of
+    the incident opened for it (GET /v1/incidents)."""
 
     message: str
+    incident_id: str | None = None
 
 
 class InstanceCancelled(Payload):
@@ -221,6 +223,52 @@ class ExternalTaskRetriesSet(Payload):
     incident_resolved: bool
 
 
+class IncidentResolved(Payload):
+    """An administrator acted on a parked instance: its incident is closed, with what was
+    done (retried, skipped, moved, cancelled) and why."""
+
+    incident_id: str
+    resolution: str
+    reason: str | None = None
+
+
+class InstanceRetried(Payload):
+    """An administrator ran the failed element again, after merging these variables into its
+    data (empty: unchanged)."""
+
+    variables: dict[str, Any]
+    reason: str
+
+
+class ElementSkipped(Payload):
+    """An administrator completed the failed element without running it."""
+
+    reason: str
+
+
+class TokenMoved(Payload):
+    """An administrator reset the token to this element (it runs again); the elements the
+    token was at."""
+
+    from_elements: list[str]
+    reason: str
+
+
+class InstanceMigrated(Payload):
+    """An administrator moved the instance to another version of its definition; what
+    changed (element ids) and which open or waiting elements were re-predicted."""
+
+    from_version: int
+    to_version: int
+    reason: str
+    possible: bool
+    reasons: list[str]
+    added: list[str]
+    removed: list[str]
+    changed: dict[str, list[str]]
+    reset: list[str]
+
+
 PAYLOADS: dict[str, type[Payload]] = {
     "instance.started": InstanceStarted,
     "task.ready": TaskReady,
@@ -248,6 +296,11 @@ PAYLOADS: dict[str, type[Payload]] = {
     "external_task.failed": ExternalTaskFailed,
     "external_task.error_thrown": ExternalTaskErrorThrown,
     "external_task.retries_set": ExternalTaskRetriesSet,
+    "incident.resolved": IncidentResolved,
+    "instance.retried": InstanceRetried,
+    "element.skipped": ElementSkipped,
+    "token.moved": TokenMoved,
+    "instance.migrated": InstanceMigrated,
 }
 
 

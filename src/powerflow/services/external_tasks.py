@@ -10,6 +10,7 @@ The table is kept in step with the engine by ``services/steps.record_step``
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,7 +19,7 @@ from sqlalchemy import Connection
 
 from powerflow import engine
 from powerflow.db import external_queries as q
-from powerflow.db import queries
+from powerflow.db import incident_queries, queries
 from powerflow.db.engine import Store
 from powerflow.db.models import ExternalTask
 from powerflow.db.queries import InstanceRow
@@ -27,8 +28,7 @@ from powerflow.services.auth import Principal
 from powerflow.services.definitions import definition_by_id, runnable
 from powerflow.services.errors import Conflict, Forbidden, InvalidInput, NotFound
 from powerflow.services.events import event_rows
-from powerflow.services.incidents import InstanceBroken, breakage_of, record_breakage
-from powerflow.services.power.alerts import resolve_alerts
+from powerflow.services.incidents import PARKED, InstanceBroken, breakage_of, record_breakage
 from powerflow.services.steps import record_step
 
 WORKER_ROLE = "worker"
@@ -258,7 +258,7 @@ def _advance(
         payload: dict[str, Any] = {"worker_id": worker_id}
         with breakage_of(instance.id, "advanced"):
             try:
-                process = runnable(conn, definition)
+                process = runnable(conn, definition, instance.state)
                 if how == "complete":
                     step = engine_external.complete(
                         process, instance.state, task_id, variables or {}, payload
@@ -348,20 +348,38 @@ def raise_incident(
         f"The external task '{task.name}' (topic '{task.topic}') failed and has no retries "
         f"left: {task.error_message}"
     )
-    instance.status = "failed"
+    incident_id = str(uuid.uuid4())
+    instance.status = PARKED
     instance.incident = {
+        "id": incident_id,
         "element_id": task.element_id,
         "element_name": task.name,
         "message": message,
         "external_task_id": task.id,
     }
-    instance.ended_at = at
-    instance.next_alert_at = None
+    incident_queries.insert_incident(
+        conn,
+        {
+            "id": incident_id,
+            "instance_id": instance.id,
+            "definition_key": instance.definition_key,
+            "definition_version": instance.definition_version,
+            "element_id": task.element_id,
+            "element_name": task.name[:255] or None,
+            "message": message,
+            "status": "open",
+            "created_at": at,
+        },
+    )
     more = [
-        engine.StepEvent("instance.failed", task.element_id, task.name, None, {"message": message})
+        engine.StepEvent(
+            "instance.failed",
+            task.element_id,
+            task.name,
+            None,
+            {"message": message, "incident_id": incident_id},
+        )
     ]
-    if instance.alert_level is not None:
-        more += resolve_alerts(conn, instance, at=at, everything="instance_failed")
     _event(conn, instance, task, "external_task.failed", failed, actor=actor, at=at, more=more)
 
 
@@ -395,6 +413,8 @@ def reopen(
     *,
     actor: str,
     at: datetime,
+    resolution: str = "retried",
+    reason: str | None = "new retries for the external task",
 ) -> None:
     """Inside a transaction holding the instance's lock: give the task ``retries``, fetchable at
     once; if its last failure stopped the instance (``incident.external_task_id``), the
@@ -403,6 +423,7 @@ def reopen(
     An administrator's retry of an instance whose incident names an external task should call
     this (``retry_incident``) instead of re-running the engine: the task is still waiting."""
     reopened = task.state == "incident"
+    more: list[engine.StepEvent] = []
     q.save(conn, task, state="open", retries=retries, fetchable_at=at)
     if (
         reopened
@@ -412,6 +433,19 @@ def reopen(
         instance.status = "running"
         instance.incident = None
         instance.ended_at = None
+        closed = incident_queries.resolve_open(
+            conn, instance.id, at=at, by=actor, resolution=resolution, reason=reason
+        )
+        more = [
+            engine.StepEvent(
+                "incident.resolved",
+                c["element_id"],
+                c["element_name"],
+                None,
+                {"incident_id": c["id"], "resolution": resolution, "reason": reason},
+            )
+            for c in closed
+        ]
     _event(
         conn,
         instance,
@@ -420,11 +454,18 @@ def reopen(
         {"topic": task.topic, "retries": retries, "incident_resolved": reopened},
         actor=actor,
         at=at,
+        more=more,
     )
 
 
 def retry_incident(
-    conn: Connection, instance: InstanceRow, *, retries: int, actor: str, at: datetime
+    conn: Connection,
+    instance: InstanceRow,
+    *,
+    retries: int,
+    actor: str,
+    at: datetime,
+    reason: str | None = None,
 ) -> bool:
     """If the instance's incident is an external task's last failure, reopen that task with
     ``retries`` (see ``reopen``) and return True; else change nothing and return False."""
@@ -432,7 +473,7 @@ def retry_incident(
     task = q.load(conn, task_id) if task_id else None
     if task is None or task.state != "incident":
         return False
-    reopen(conn, instance, task, retries, actor=actor, at=at)
+    reopen(conn, instance, task, retries, actor=actor, at=at, reason=reason)
     return True
 
 

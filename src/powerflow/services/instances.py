@@ -9,7 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Connection, select
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from powerflow import engine
@@ -29,12 +29,16 @@ from powerflow.services.errors import Conflict, DomainError, Forbidden, InvalidI
 from powerflow.services.events import event_rows
 from powerflow.services.forms import check_start_variables
 from powerflow.services.incidents import (
+    PARKED,
+    IncidentLog,
     InstanceBroken,
     breakage_of,
     cause,
     fail_instance,
+    parked_conflict,
     record_breakage,
 )
+from powerflow.services.power.alerts import resolve_alerts
 from powerflow.services.steps import instance_view, record_step
 from powerflow.services.views import EventView, InstanceView, Page
 from powerflow.services.visibility import (
@@ -45,7 +49,9 @@ from powerflow.services.visibility import (
 )
 
 START_ROLES = ("clerk", "admin")
-TERMINAL = ("completed", "failed", "cancelled")
+TERMINAL = ("completed", "cancelled")
+"""Statuses of ended instances. ``failed`` is not one: a failed step parks the instance at an
+incident until an administrator retries, skips, moves, migrates or cancels it."""
 
 
 def load_for_update(conn: Connection, instance_id: str) -> InstanceRow:
@@ -247,6 +253,8 @@ def _step(
             raise Conflict(f"Instance {instance_id} has {row.status}; it cannot be {action}.")
         if row.status == "suspended" and not allow_suspended:
             raise Conflict(f"Instance {instance_id} is suspended; it cannot be {action}.")
+        if row.status == PARKED and action != "cancelled":
+            raise parked_conflict(row, action)
         definition = definition_by_id(store, conn, row.definition_id)
         with guard:
             process = runnable(conn, definition, row.state)
@@ -277,16 +285,73 @@ def cancel_instance(
                 "Only an administrator or the person who started it can cancel an instance."
             )
 
-    return _step_on(
-        store,
-        principal,
-        instance_id,
-        "cancelled",
-        engine.cancel,
-        extra={"instance.cancelled": {"reason": reason}},
-        allow_suspended=True,
-        permit=permit,
-    )
+    try:
+        return _step_on(
+            store,
+            principal,
+            instance_id,
+            "cancelled",
+            engine.cancel,
+            extra={"instance.cancelled": {"reason": reason}},
+            allow_suspended=True,
+            permit=permit,
+            record_broken=False,
+        )
+    except (DomainError, DatabaseBusy, SQLAlchemyError):
+        raise
+    except Exception as exc:  # the saved state or the definition cannot be loaded
+        broken = InstanceBroken(
+            instance_id,
+            "The instance could not be cancelled: it or its definition cannot be loaded or run "
+            f"({cause(exc)}).",
+        )
+        if _cancel_parked_without_engine(store, principal, instance_id, reason, permit):
+            return get_instance(store, principal, instance_id)
+        raise record_breakage(store, broken, actor=principal.name) from None
+
+
+def _cancel_parked_without_engine(
+    store: Store,
+    principal: Principal,
+    instance_id: str,
+    reason: str | None,
+    permit: Callable[[InstanceRow], None],
+) -> bool:
+    """Cancel an instance parked at an incident whose state cannot even be loaded: its open
+    tasks are closed and its incident resolved; the saved state stays as it was. False when
+    the instance is not parked (then it is parked with an incident instead)."""
+    with store.begin(write=True) as conn:
+        row = load_visible_for_update(conn, principal, instance_id)
+        permit(row)
+        if row.status != PARKED:
+            return False
+        now = store.now()
+        log = IncidentLog(conn, row, at=now, actor=principal.name)
+        resolved = log.resolved("cancelled", reason)
+        open_ids = [t.id for t in queries.open_tasks(conn, row.id)]
+        queries.close_tasks(
+            conn,
+            [
+                {"b_id": t, "state": "cancelled", "ended_at": now, "completed_by": None}
+                for t in open_ids
+            ],
+        )
+        row.status = "cancelled"
+        row.incident = None
+        row.updated_at = now
+        row.ended_at = now
+        row.next_alert_at = None
+        cancelled = engine.StepEvent("instance.cancelled", payload={"reason": reason})
+        more = (
+            resolve_alerts(conn, row, at=now, everything="instance_cancelled")
+            if row.alert_level is not None
+            else []
+        )
+        rows = event_rows(row, [*resolved, cancelled, *more], actor=principal.name, at=now)
+        if not queries.save_instance(conn, row):
+            raise Conflict(f"Instance {instance_id} was changed concurrently; retry.")
+        queries.insert_events(conn, rows)
+        return True
 
 
 SUPERVISE_ROLES = ("admin", "monitor")

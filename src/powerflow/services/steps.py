@@ -14,6 +14,7 @@ from powerflow.engine import FORMAT_VERSION, StepEvent, StepResult
 from powerflow.services.errors import Conflict
 from powerflow.services.events import event_rows
 from powerflow.services.external_rows import apply_step
+from powerflow.services.incidents import LIVE, PARKED, IncidentLog
 from powerflow.services.power.alerts import resolve_alerts
 from powerflow.services.power.deadlines import step_times
 from powerflow.services.views import DefinitionView, InstanceView, TaskRecord
@@ -31,24 +32,37 @@ def record_step(
     extra: dict[str, dict[str, Any]] | None = None,
     new_instance: bool = False,
     store: Store | None = None,
+    resolution: tuple[str, str | None] | None = None,
 ) -> list[TaskRow]:
     """Apply a StepResult to the instance row, the task projection and the event log.
 
     With ``store``, due dates, clock pauses and alert resolution are applied too (deadlines.py).
-    Returns the instance's open tasks after the step. Raises Conflict when the instance was
-    changed by someone else since it was loaded (nothing is written then: the caller's
-    transaction rolls back).
+    A step on an instance parked at an incident resolves it (``resolution``: what was done and
+    why; cancelling by default), and a failed step parks the instance with a new one
+    (services/incidents.py). Returns the instance's open tasks after the step. Raises Conflict
+    when the instance was changed by someone else since it was loaded (nothing is written
+    then: the caller's transaction rolls back).
     """
+    incidents = IncidentLog(conn, instance, at=at, actor=actor)
+    resolved: list[StepEvent] = []
+    if instance.status == PARKED and not new_instance:
+        kind, why = resolution or (
+            "cancelled",
+            (extra or {}).get("instance.cancelled", {}).get("reason"),
+        )
+        resolved = incidents.resolved(kind, why)
     instance.state = step.state
     instance.status = step.status
     instance.data = step.data
-    instance.incident = step.incident.as_dict() if step.incident else None
+    instance.incident = None
+    if step.incident is not None:
+        incidents.opened(step.incident)
     instance.next_timer_at = (
         datetime.fromisoformat(step.next_timer_at) if step.next_timer_at else None
     )
     instance.waiting_messages = [m.name for m in step.messages]
     instance.updated_at = at
-    ended = step.status != "running"
+    ended = step.status not in LIVE  # a parked instance has not ended: its limits run on
     if ended:
         instance.ended_at = at
         instance.next_alert_at = None  # an ended case is out of the alert loop's index
@@ -104,11 +118,18 @@ def record_step(
             resolutions = {str(c["b_id"]): f"task_{c['state']}" for c in closes}
             more += resolve_alerts(conn, instance, at=at, resolutions=resolutions)
 
-    events = event_rows(instance, [*step.events, *more], actor=actor, at=at, extra=extra)
+    events = event_rows(
+        instance,
+        [*resolved, *incidents.tagged(step.events), *more],
+        actor=actor,
+        at=at,
+        extra=extra,
+    )
     if new_instance:
         queries.insert_instance(conn, instance, serializer_version=FORMAT_VERSION)
     elif not queries.save_instance(conn, instance):
         raise Conflict(f"Instance {instance.id} was changed concurrently; retry.")
+    incidents.write()
     queries.insert_tasks(conn, [r.__dict__ for r in new_rows], role_rows)
     queries.insert_events(conn, events)
     if step.new_external or step.closed_external:  # service tasks waiting for workers

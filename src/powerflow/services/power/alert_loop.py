@@ -105,7 +105,7 @@ def _task(store: Store, conn: Any, task_id: str, seen: datetime, now: datetime) 
         or instance is None
         or task.state != "ready"
         or task.next_alert_at != seen
-        or instance.status != "running"
+        or instance.status not in alert_queries.CLOCK_RUNS
     ):
         raise _Lost
     definition = definition_by_id(store, conn, instance.definition_id)
@@ -147,7 +147,7 @@ def _case(store: Store, conn: Any, instance_id: str, seen: datetime, now: dateti
     instance = queries.load_instance(conn, instance_id, lock=True)
     if (
         instance is None
-        or instance.status != "running"
+        or instance.status not in alert_queries.CLOCK_RUNS
         or instance.clock_paused_at is not None
         or instance.next_alert_at != seen
     ):

@@ -24,6 +24,7 @@ import isodate
 from sqlalchemy import Connection
 
 from powerflow.db import queries
+from powerflow.db.alert_queries import CLOCK_RUNS
 from powerflow.db.engine import Store
 from powerflow.db.queries import InstanceRow, TaskRow
 from powerflow.engine import StepEvent
@@ -227,7 +228,7 @@ class StepTimes:
 
     def reschedule_case(self, instance: InstanceRow, *, after: datetime | None) -> None:
         """The instance's next alert time: its first case threshold after ``after``."""
-        if instance.clock_paused_at is not None or instance.status != "running":
+        if instance.clock_paused_at is not None or instance.status not in CLOCK_RUNS:
             instance.next_alert_at = None
             return
         times = case_times(self.calendar, self.plan, instance, self.profile)

@@ -87,7 +87,7 @@ def extend_deadline(
                 raise instance_not_found(instance_id)
             who = f"the '{approver}' role or " if approver else ""
             raise Forbidden(f"Extending this {limit} limit needs {who}the 'admin' role.")
-        if instance.status not in ("running", "suspended"):
+        if instance.status not in ("running", "suspended", "failed"):
             raise Conflict(
                 f"Instance {instance_id} has {instance.status}; its deadlines are final."
             )
