@@ -16,6 +16,16 @@ from powerflow.engine.compiler import (
     load_process,
 )
 from powerflow.engine.limits import ScriptLimits, configure_limits
+from powerflow.engine.messaging import (
+    NotWaitingForSignal,
+    correlation_key,
+    deliver_signal,
+    message_correlation,
+    process_start_triggers,
+    start_by_message,
+    start_by_signal,
+    with_correlation,
+)
 from powerflow.engine.runtime import (
     InstanceNotRunning,
     NotWaitingForMessage,
@@ -36,9 +46,12 @@ from powerflow.engine.types import (
     PendingMessage,
     PendingTimer,
     Problem,
+    StartTrigger,
     StepEvent,
     StepResult,
+    Subscription,
     TaskView,
+    ThrownEvent,
 )
 
 _patches.apply()
@@ -53,15 +66,19 @@ __all__ = [
     "InstanceNotRunning",
     "LoadedProcess",
     "NotWaitingForMessage",
+    "NotWaitingForSignal",
     "PendingMessage",
     "PendingTimer",
     "Problem",
     "ScriptLimits",
+    "StartTrigger",
     "StepEvent",
     "StepResult",
+    "Subscription",
     "TaskNotFound",
     "TaskNotReady",
     "TaskView",
+    "ThrownEvent",
     "cached_process",
     "cancel",
     "check_plain_json",
@@ -69,11 +86,18 @@ __all__ = [
     "complete_task",
     "configure_limits",
     "content_hash",
+    "correlation_key",
     "deliver_message",
+    "deliver_signal",
     "element_name",
     "fire_due_timers",
     "load_process",
+    "message_correlation",
     "open_tasks",
+    "process_start_triggers",
     "start",
+    "start_by_message",
+    "start_by_signal",
     "waiting_elements",
+    "with_correlation",
 ]

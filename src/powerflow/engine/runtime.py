@@ -30,6 +30,7 @@ from SpiffWorkflow.util.task import TaskState
 from powerflow.engine.compiler import LoadedProcess
 from powerflow.engine.limits import ScriptLimitExceeded, acquire, release
 from powerflow.engine.scripting import RESTRICTED_ENGINE
+from powerflow.engine.subscriptions import subscriptions, thrown
 from powerflow.engine.serializer import (
     WORKFLOWS,
     check_plain_json,
@@ -400,6 +401,7 @@ def _run(
         last = workflow.last_task
         data = to_plain(last.data if last is not None else workflow.task_tree.data)
     setattr(workflow, _READY_IDS, now_ids)
+    outward = tuple(thrown(workflow))  # taken out before saving: each is routed once
     return StepResult(
         state=dump_state(process, workflow),
         status=status,
@@ -411,6 +413,8 @@ def _run(
         events=tuple(events),
         data=data,
         incident=incident,
+        subscriptions=tuple(subscriptions(workflow)) if status == "running" else (),
+        thrown=outward,
     )
 
 
