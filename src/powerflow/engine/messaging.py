@@ -12,8 +12,8 @@ from typing import Any
 
 import orjson
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
-from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 
 from powerflow.engine import runtime
 from powerflow.engine.compiler import LoadedProcess
@@ -175,9 +175,7 @@ def _start_definition(workflow: Any, kind: str, name: str) -> Any:
     raise LookupError(f"no {kind} start event named {name!r}")
 
 
-def start_by_message(
-    process: LoadedProcess, name: str, payload: dict[str, Any]
-) -> StepResult:
+def start_by_message(process: LoadedProcess, name: str, payload: dict[str, Any]) -> StepResult:
     """Create an instance at the message start event ``name`` and deliver the message to it."""
     return _start_by(process, "message", name, payload, None)
 

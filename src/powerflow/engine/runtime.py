@@ -30,7 +30,6 @@ from SpiffWorkflow.util.task import TaskState
 from powerflow.engine.compiler import LoadedProcess
 from powerflow.engine.limits import ScriptLimitExceeded, acquire, release
 from powerflow.engine.scripting import RESTRICTED_ENGINE
-from powerflow.engine.subscriptions import subscriptions, thrown
 from powerflow.engine.serializer import (
     WORKFLOWS,
     check_plain_json,
@@ -38,6 +37,7 @@ from powerflow.engine.serializer import (
     load_state,
     to_plain,
 )
+from powerflow.engine.subscriptions import subscriptions, thrown
 from powerflow.engine.types import (
     Incident,
     InstanceStatus,

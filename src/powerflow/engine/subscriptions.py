@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
-from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import EventBasedGateway
 
 from powerflow.engine.limits import acquire, release
@@ -35,7 +35,7 @@ def properties_of(definition: Any) -> tuple[tuple[str, str], ...]:
 
 def evaluate(expression: str, context: dict[str, Any]) -> Any:
     """A retrieval expression evaluated by the restricted script engine (raises if it fails)."""
-    budget, own = acquire()
+    _budget, own = acquire()
     try:
         return RESTRICTED_ENGINE.environment.evaluate(expression, dict(context))
     finally:
@@ -51,7 +51,9 @@ def _known(correlations: dict[str, Any], prop: Any) -> tuple[bool, Any]:
     return False, None
 
 
-def expected_correlation(definition: Any, workflow: Any, data: dict[str, Any]) -> dict[str, Any] | None:
+def expected_correlation(
+    definition: Any, workflow: Any, data: dict[str, Any]
+) -> dict[str, Any] | None:
     """The property values a waiting message catch expects, or None when it takes any message.
 
     A value the workflow already holds (``workflow.correlations``: set by an earlier message

@@ -145,6 +145,7 @@ def deploy(
                 created.append(row)
             session.flush()
             views = [_view(r) for r in created]
+            _index_start_triggers(session, views)
     except IntegrityError:
         raise Conflict(
             "Another upload of the same process was deployed at the same moment; retry."
@@ -165,6 +166,15 @@ def deploy(
             "started; each definition says why (not_executable_reason)."
         )
     return DeployOutcome(created=True, message=message, definitions=views)
+
+
+def _index_start_triggers(session: Any, views: list[DefinitionView]) -> None:
+    """Message and signal start events of the new versions, for the message router."""
+    from powerflow.services.messages import index_start_triggers  # messages imports this module
+
+    conn = queries.connection(session)
+    for view in views:
+        index_start_triggers(conn, view)
 
 
 def list_latest(store: Store, *, limit: int, offset: int) -> Page:

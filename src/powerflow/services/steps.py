@@ -13,6 +13,7 @@ from powerflow.db.queries import InstanceRow, TaskRow
 from powerflow.engine import FORMAT_VERSION, StepEvent, StepResult
 from powerflow.services.errors import Conflict
 from powerflow.services.events import event_rows
+from powerflow.services.messages import after_step
 from powerflow.services.power.alerts import resolve_alerts
 from powerflow.services.power.deadlines import step_times
 from powerflow.services.views import DefinitionView, InstanceView, TaskRecord
@@ -110,8 +111,10 @@ def record_step(
         raise Conflict(f"Instance {instance.id} was changed concurrently; retry.")
     queries.insert_tasks(conn, [r.__dict__ for r in new_rows], role_rows)
     queries.insert_events(conn, events)
+    # Messages and signals: subscriptions kept in step, thrown ones routed (services/messages).
+    changed = after_step(conn, store, instance, step, actor=actor, at=at, new_instance=new_instance)
 
-    if len(step.open_tasks) == len(new_rows):
+    if not changed and len(step.open_tasks) == len(new_rows):
         return new_rows
     return queries.open_tasks(conn, instance.id)
 
