@@ -4,6 +4,7 @@ It offers typed, pure functions over saved state (see ``runtime``) and upload co
 ``compiler``). Importing it applies the SpiffWorkflow 3.2 workarounds in ``patches``.
 """
 
+from powerflow.engine import message_payloads as _message_payloads
 from powerflow.engine import patches as _patches
 from powerflow.engine.compiler import (
     CompiledProcess,
@@ -55,6 +56,7 @@ from powerflow.engine.types import (
 )
 
 _patches.apply()
+_message_payloads.apply()
 
 __all__ = [
     "FORMAT_VERSION",

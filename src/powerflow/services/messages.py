@@ -84,6 +84,8 @@ class _Chain:
     queue: deque[tuple[str, str, Any]] = field(default_factory=deque)
     count: int = 0
     touched: set[str] = field(default_factory=set)
+    principal: Principal | None = None  # the caller of POST /v1/messages or /v1/signals
+    visible: set[str] = field(default_factory=set)  # reached instances it could see before
 
     def one_more(self) -> None:
         self.count += 1
@@ -290,6 +292,10 @@ def _deliver(
         log.warning("%s %s not delivered to %s: %r", msg.kind, msg.name, instance_id, exc)
         return False
     chain.one_more()
+    if chain.principal is not None and may_see_instance(
+        conn, chain.principal, row.id, row.started_by
+    ):
+        chain.visible.add(row.id)
     received: dict[str, Any] = {"payload": msg.payload, "message_id": msg.id}
     if msg.kind == "message":
         received["correlation"] = msg.given
@@ -538,6 +544,7 @@ def post(
     try:
         with store.begin(write=True) as conn:
             chain = _Chain(store, principal.name, store.now(), sorted(principal.roles))
+            chain.principal = principal
             token = _CHAIN.set(chain)
             try:
                 if kind == "signal":
@@ -563,8 +570,8 @@ def post(
                 payload=payload,
                 sender=principal.name,
                 source_instance_id=None,
-                delivered_to=_visible(conn, principal, delivered),
-                started=_visible(conn, principal, started),
+                delivered_to=[i for i in delivered if i in chain.visible],
+                started=started,  # the caller started them: theirs to see
                 created_at=chain.at,
                 expires_at=expires,
                 ended_at=None if status == "kept" else chain.at,
@@ -581,15 +588,6 @@ def _refusal(msg: _Message) -> str:
         f"No instance waits for the message '{msg.name}'{given} and no deployed definition "
         "starts with it; unmatched messages are not kept (POWERFLOW_MESSAGE_TTL_SECONDS=0)."
     )
-
-
-def _visible(conn: Connection, principal: Principal, ids: list[str]) -> list[str]:
-    out = []
-    for instance_id in ids:
-        row = queries.load_instance(conn, instance_id, lock=False)
-        if row is not None and may_see_instance(conn, principal, instance_id, row.started_by):
-            out.append(instance_id)
-    return out
 
 
 def list_messages(
