@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from conftest import DATA, Api
-
 from powerflow.clock import ManualClock
 from powerflow.services import messages
 
@@ -267,7 +266,7 @@ def test_corpus_correlation_two_pools_each_subprocess_gets_its_own_reply(api: Ap
     assert [t["element_id"] for t in configure] == ["configure", "configure"]
     for idx in range(2):
         current = get(api, clerk, initiator["id"])
-        task = [t for t in current["tasks"] if t["element_id"] == "configure"][0]
+        task = next(t for t in current["tasks"] if t["element_id"] == "configure")
         done = api.client.post(
             f"/v1/tasks/{task['id']}/complete",
             headers=clerk,
@@ -339,7 +338,7 @@ def test_corpus_multiple_throw_reaches_the_parallel_catch_in_another_pool(api: A
 
 
 def test_corpus_waiting_event_spiff_process_variable_correlation(api: Api) -> None:
-    """WaitingEventTest: the receive task expects uid 1 (spiffworkflow:processVariableCorrelation)."""
+    """WaitingEventTest: the receive task expects uid 1 (processVariableCorrelation)."""
     api.deploy(CORPUS / "waiting_event.bpmn")
     clerk = api.user("clerk")
     instance = start(api, clerk, "main")

@@ -463,6 +463,16 @@ def _alert(suffix: str = "") -> Callable[[Case], str]:
     return lambda case: f"/v1/alerts/{case.alert_id}{suffix}"
 
 
+def _unheard(path: str) -> Callable[[World, str, Case], str]:
+    """Send a message or signal that nothing waits for (a message is kept)."""
+
+    def call(w: World, caller: str, case: Case) -> str:
+        body = {"name": "probe-unheard", "payload": {}}
+        return judged(w.request("POST", path, headers=w.h(caller, case), json=body))
+
+    return call
+
+
 def _inst(suffix: str = "") -> Callable[[Case], str]:
     return lambda case: f"/v1/instances/{case.instance_id}{suffix}"
 
@@ -539,6 +549,9 @@ PROBES: dict[str, Probe] = {
     "GET /v1/alert-profiles": _get(lambda _: "/v1/alert-profiles"),
     "GET /v1/alert-profiles/{name}": _get(lambda _: "/v1/alert-profiles/two-tier"),
     "PUT /v1/alert-profiles/{name}": Probe(_put_profile),
+    "POST /v1/messages": Probe(_unheard("/v1/messages")),
+    "POST /v1/signals": Probe(_unheard("/v1/signals")),
+    "GET /v1/messages": _get(lambda _: "/v1/messages"),
     "POST /v1/instances/{instance_id}/deadline-extensions": _post(
         _inst("/deadline-extensions"),
         {"limit": "statutory", "duration": "P1D", "reason": "probe"},

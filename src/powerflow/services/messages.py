@@ -39,7 +39,7 @@ from powerflow.services.visibility import may_see_instance
 log = logging.getLogger("powerflow.messages")
 
 SEND_ROLES = ("clerk", "admin")
-READ_ROLES = ("monitor", "admin")
+READ_ROLES = ("monitor", "auditor", "admin")
 KEY_LIMIT = 500
 
 
@@ -601,7 +601,7 @@ def list_messages(
 ) -> Page:
     """Messages and signals with their outcome, newest first (monitors and administrators)."""
     if not principal.has(*READ_ROLES):
-        raise Forbidden("Reading the message log needs the 'monitor' role.")
+        raise Forbidden("Reading the message log needs the 'monitor' or 'auditor' role.")
     with store.begin(write=False) as conn:
         rows = mq.list_messages(conn, status=status, name=name, limit=limit + 1, offset=offset)
     items = [MessageView(**r) for r in rows[:limit]]

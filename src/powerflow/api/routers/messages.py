@@ -24,7 +24,7 @@ SEND_ERRORS = documented(
 )
 LIST_ERRORS = documented(
     not_found="Never",
-    forbidden="Reading the log needs the monitor or admin role",
+    forbidden="Reading the log needs the monitor, auditor or admin role",
     invalid="Invalid filter",
 )
 
@@ -91,8 +91,8 @@ async def list_messages(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=INT32_MAX)] = 0,
 ) -> MessagePage:
-    """Messages and signals posted or thrown, with their outcome, newest first (monitors and
-    administrators)."""
+    """Messages and signals posted or thrown, with their outcome, newest first (monitors,
+    auditors and administrators)."""
     page = await call(
         store,
         messages.list_messages,
