@@ -4,11 +4,15 @@ thrown messages in the same transaction, kept and expired messages, signals, col
 from __future__ import annotations
 
 import re
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from conftest import DATA, Api
+import httpx
+import pytest
+
+from conftest import DATA, Api, Server
 from powerflow.clock import ManualClock
 from powerflow.services import messages
 
@@ -16,9 +20,9 @@ MSG = DATA / "messaging"
 CORPUS = DATA / "corpus"
 
 
-def deploy_open(api: Api, path: Path) -> None:
-    """Deploy a corpus model with ``pf:acceptsData fields="*"`` on every process, so that the
-    data its upstream test sets on tasks can be submitted (the model is otherwise unchanged)."""
+def opened(path: Path) -> bytes:
+    """A corpus model with ``pf:acceptsData fields="*"`` on every executable process, so that
+    the data its upstream test sets on tasks can be submitted (otherwise unchanged)."""
     xml = path.read_text()
     if 'xmlns:pf="urn:powerflow:bpmn:1.0"' not in xml:
         xml = xml.replace(
@@ -29,9 +33,14 @@ def deploy_open(api: Api, path: Path) -> None:
         r'\1<bpmn:extensionElements><pf:acceptsData fields="*"/></bpmn:extensionElements>',
         xml,
     )
+    return xml.encode()
+
+
+def deploy_open(api: Api, path: Path) -> None:
+    """Deploy ``opened(path)``."""
     designer = api.user("designer")
     response = api.client.post(
-        "/v1/definitions", headers=designer, files={"file": (path.name, xml.encode())}
+        "/v1/definitions", headers=designer, files={"file": (path.name, opened(path))}
     )
     assert response.status_code == 201, response.text
 
@@ -87,7 +96,9 @@ def test_message_reaches_only_the_instance_whose_correlation_matches(api: Api) -
     assert all(o["waiting_messages"] == ["order_paid"] for o in orders.values())
 
     # By correlation value given explicitly (the property's id names it)...
-    sent = send(api, clerk, "order_paid", correlation={"order_id": 102}, payload={"amount": 5})
+    sent = send(
+        api, clerk, "order_paid", correlation={"order_id": 102}, payload={"amount": 5, "x": 1}
+    )
     assert sent.status_code == 200, sent.text
     body = sent.json()
     assert body["status"] == "delivered"
@@ -95,13 +106,15 @@ def test_message_reaches_only_the_instance_whose_correlation_matches(api: Api) -
     assert ready(get(api, clerk, orders[102]["id"])) == ["ship"]
     assert ready(get(api, clerk, orders[101]["id"])) == []
     # the payload (and the correlation value) arrive in the instance's data
-    assert get(api, clerk, orders[102]["id"])["data"]["amount"] == 5
+    data = get(api, clerk, orders[102]["id"])["data"]
+    assert data["amount"] == 5
+    assert "x" not in data  # not in the process's pf:acceptsData: recorded on the event only
     received = [
         e
         for e in events(api, clerk, orders[102]["id"])
         if e["type"] == "message.received" and e["element_id"] is None
     ]
-    assert received[0]["payload"]["payload"] == {"amount": 5}
+    assert received[0]["payload"]["payload"] == {"amount": 5, "x": 1}
     assert received[0]["payload"]["correlation"] == {"order_id": 102}
 
     # ... or read from the payload with the retrieval expression.
@@ -164,6 +177,36 @@ def test_unmatched_message_is_refused_when_keeping_is_off(api: Api) -> None:
     assert "not kept" in refused.json()["detail"]
     monitor = api.user("monitor")
     assert api.client.get("/v1/messages", headers=monitor).json()["items"] == []
+
+
+def test_a_thrown_message_nothing_takes_is_refused_with_the_step_when_keeping_is_off(
+    api: Api,
+) -> None:
+    deploy_open(api, CORPUS / "collaboration.bpmn")
+    api.store.message_ttl_seconds = 0
+    clerk = api.user("clerk")
+    refused = api.client.post(
+        "/v1/instances",
+        headers=clerk,
+        json={"definition_key": "process_buddy", "variables": {"lover_name": "Peggy"}},
+    )
+    assert refused.status_code == 409
+    assert "Love Letter" in refused.json()["detail"]
+    listed = api.client.get("/v1/instances?definition_key=process_buddy", headers=api.admin)
+    assert listed.json()["items"] == []
+
+
+def test_only_the_latest_version_starts_by_message(api: Api) -> None:
+    api.deploy(CORPUS / "multiple-start.bpmn")
+    xml = (CORPUS / "multiple-start.bpmn").read_text()
+    plain = re.sub(r"<bpmn:messageEventDefinition [^>]*/>", "", xml)
+    designer = api.user("designer")
+    v2 = api.client.post(
+        "/v1/definitions", headers=designer, files={"file": ("v2.bpmn", plain.encode())}
+    )
+    assert v2.status_code == 201, v2.text
+    clerk = api.user("clerk")
+    assert send(api, clerk, "message_1", payload={}).json()["status"] == "kept"
 
 
 def test_only_clerks_and_admins_send_and_replies_hide_other_peoples_instances(api: Api) -> None:
@@ -401,3 +444,72 @@ def test_signal_thrown_by_an_instance_is_broadcast_in_the_same_step(api: Api) ->
     assert "signal.thrown" in types(api, clerk, siren["id"])
     responders = api.client.get("/v1/instances?definition_key=responder", headers=api.admin)
     assert len(responders.json()["items"]) == 1
+
+
+# --- Races (a real server, both databases) ---------------------------------------------------
+
+
+def race(server: Server, headers: dict[str, str], path: str, bodies: list[Any]) -> list[Any]:
+    """POST the bodies at the same moment from separate connections; the responses."""
+    gate = threading.Barrier(len(bodies))
+    out: list[Any] = [None] * len(bodies)
+
+    def go(i: int) -> None:
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            client.get("/v1/me", headers=headers)
+            gate.wait()
+            out[i] = client.post(path, headers=headers, json=bodies[i])
+
+    threads = [threading.Thread(target=go, args=(i,)) for i in range(len(bodies))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out
+
+
+@pytest.mark.e2e
+def test_two_messages_racing_for_one_catch_deliver_once(server: Server) -> None:
+    clerk = server.user("clerk")
+    with httpx.Client(base_url=server.url, timeout=30) as c:
+        deployed = c.post(
+            "/v1/definitions",
+            headers=server.user("designer"),
+            files={"file": ("orders.bpmn", (MSG / "orders.bpmn").read_bytes())},
+        )
+        assert deployed.status_code == 201, deployed.text
+        for n in range(4):
+            order = c.post(
+                "/v1/instances",
+                headers=clerk,
+                json={"definition_key": "order", "variables": {"order_id": n}},
+            ).json()
+            body = {"name": "order_paid", "payload": {"order_id": n}}
+            answers = race(server, clerk, "/v1/messages", [body, body])
+            ok = [a.json() for a in answers if a.status_code == 200]
+            assert all(a.status_code in (200, 409, 503) for a in answers), [a.text for a in answers]
+            assert [a["delivered_to"] for a in ok if a["status"] == "delivered"] == [[order["id"]]]
+            got = c.get(f"/v1/instances/{order['id']}/events", headers=clerk).json()["items"]
+            received = [e for e in got if e["type"] == "message.received" and not e["element_id"]]
+            assert len(received) == 1
+
+
+@pytest.mark.e2e
+def test_correlated_message_start_racing_starts_one_instance(server: Server) -> None:
+    clerk = server.user("clerk")
+    with httpx.Client(base_url=server.url, timeout=30) as c:
+        deployed = c.post(
+            "/v1/definitions",
+            headers=server.user("designer"),
+            files={"file": ("correlation.bpmn", opened(CORPUS / "correlation.bpmn"))},
+        )
+        assert deployed.status_code == 201, deployed.text
+        for n in range(4):
+            body = {"name": "init_proc_2", "payload": {"num": n, "name": "x"}}
+            answers = race(server, clerk, "/v1/messages", [body, body])
+            assert all(a.status_code in (200, 409, 503) for a in answers), [a.text for a in answers]
+            listed = c.get(
+                f"/v1/instances?definition_key=proc_2&business_key=process_id={n}",
+                headers=server.user("admin"),
+            ).json()["items"]
+            assert len(listed) == 1

@@ -17,6 +17,7 @@ from powerflow.engine.compiler import (
     load_process,
 )
 from powerflow.engine.limits import ScriptLimits, configure_limits
+from powerflow.engine.message_payloads import accepting_payload
 from powerflow.engine.messaging import (
     NotWaitingForSignal,
     correlation_key,
@@ -81,6 +82,7 @@ __all__ = [
     "TaskNotReady",
     "TaskView",
     "ThrownEvent",
+    "accepting_payload",
     "cached_process",
     "cancel",
     "check_plain_json",

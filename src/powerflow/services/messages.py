@@ -282,7 +282,8 @@ def _deliver(
             step = engine.deliver_signal(process, row.state, msg.name, msg.payload)
         else:
             payload = engine.with_correlation(props, msg.payload, msg.given)
-            step = engine.deliver_message(process, row.state, msg.name, payload)
+            with engine.accepting_payload(_accepted(msg, definition)):
+                step = engine.deliver_message(process, row.state, msg.name, payload)
     except (engine.NotWaitingForMessage, engine.NotWaitingForSignal, engine.InstanceNotRunning):
         return False
     except (DomainError, engine.DataRejected) as exc:
@@ -329,6 +330,16 @@ def _record_step(
     chain.touched.add(row.id)
 
 
+def _accepted(msg: _Message, definition: DefinitionView) -> frozenset[str] | str:
+    """The payload names a catch without ``messageVariable`` takes into its data: every name
+    of a message another instance threw (both are models); of a message sent over HTTP, those
+    the process's ``pf:acceptsData`` accepts (none without it), as for data people submit."""
+    if msg.source is not None:
+        return "*"
+    rule = definition.catalog.get("accepts_data")
+    return "*" if rule == "*" else frozenset(rule or ())
+
+
 def _business_key(msg: _Message, props: tuple[tuple[str, str], ...]) -> str | None:
     """The business key of an instance a message starts: the one the sender named, else the
     start event's correlation values (so one value starts one instance, even under a race)."""
@@ -358,7 +369,8 @@ def _start(conn: Connection, chain: _Chain, msg: _Message) -> list[str]:
         process = runnable(conn, definition)
         payload = engine.with_correlation(props, msg.payload, msg.given)
         if msg.kind == "message":
-            step = engine.start_by_message(process, msg.name, payload)
+            with engine.accepting_payload(_accepted(msg, definition)):
+                step = engine.start_by_message(process, msg.name, payload)
         else:
             step = engine.start_by_signal(process, msg.name, payload)
         chain.one_more()
@@ -373,10 +385,17 @@ def _start(conn: Connection, chain: _Chain, msg: _Message) -> list[str]:
         try:
             with nested:
                 _record_step(conn, chain, row, definition, step, extra, new_instance=True)
-        except IntegrityError:  # the same business key started concurrently: once only
+        except _integrity_errors(conn):  # the same business key started concurrently: once
             continue
         started.append(row.id)
     return started
+
+
+def _integrity_errors(conn: Connection) -> tuple[type[Exception], ...]:
+    """SQLAlchemy's and the driver's own (the hot inserts run on the driver's cursor)."""
+    dbapi = getattr(conn.dialect, "loaded_dbapi", None)
+    driver = getattr(dbapi, "IntegrityError", None)
+    return (IntegrityError, driver) if isinstance(driver, type) else (IntegrityError,)
 
 
 def _new_row(
@@ -419,6 +438,7 @@ def _deliver_kept(conn: Connection, chain: _Chain, instance_id: str) -> None:
             kept["payload"],
             kept["correlation"],
             kept["business_key"],
+            source=kept["source_instance_id"],
             id=kept["id"],
         )
         if msg.business_key is not None:
