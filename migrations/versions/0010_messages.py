@@ -56,6 +56,16 @@ def upgrade() -> None:
         "ix_start_triggers_definition_id", "start_triggers", ["definition_id"], unique=False
     )
     op.create_table(
+        "message_catches",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("definition_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("properties", sa.String(length=2000), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_message_catches")),
+    )
+    op.create_index("ix_message_catches_lookup", "message_catches", ["kind", "name"], unique=False)
+    op.create_table(
         "messages",
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
@@ -81,5 +91,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("messages")
+    op.drop_table("message_catches")
     op.drop_table("start_triggers")
     op.drop_table("message_subscriptions")

@@ -5,14 +5,59 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, delete, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
 
-from powerflow.db.models import Instance, Message, MessageSubscription, StartTrigger
+from powerflow.db.models import Message, MessageCatch, MessageSubscription, StartTrigger
+from powerflow.db.queries import Prepared, PreparedRows
 
 SUBSCRIPTIONS = cast(Table, MessageSubscription.__table__)
+CATCHES = cast(Table, MessageCatch.__table__)
 TRIGGERS = cast(Table, StartTrigger.__table__)
 MESSAGES = cast(Table, Message.__table__)
-_INSTANCES = cast(Table, Instance.__table__)
+_S = SUBSCRIPTIONS.c
+
+# Every step rewrites its instance's rows, and every message looks some up: compiled once.
+_DELETE_SUBSCRIPTIONS = Prepared(delete(SUBSCRIPTIONS).where(_S.instance_id == bindparam("b_id")))
+_INSERT_SUBSCRIPTION = Prepared(
+    insert(SUBSCRIPTIONS).values({c.name: bindparam(c.name) for c in _S if c.name != "id"})
+)
+_BY_KEY = PreparedRows(
+    select(_S.instance_id, _S.properties, _S.correlation_key)
+    .where(
+        _S.kind == bindparam("kind"),
+        _S.message_name == bindparam("name"),
+        _S.correlation_key == bindparam("key"),
+    )
+    .order_by(_S.id)
+)
+_UNKEYED = PreparedRows(
+    select(_S.instance_id, _S.properties, _S.correlation_key)
+    .where(
+        _S.kind == bindparam("kind"),
+        _S.message_name == bindparam("name"),
+        _S.correlation_key.is_(None),
+    )
+    .order_by(_S.id)
+)
+_OF_INSTANCE = PreparedRows(
+    select(_S.message_name, _S.properties, _S.correlation_key)
+    .where(_S.instance_id == bindparam("instance_id"), _S.kind == "message")
+    .order_by(_S.id)
+)
+_CATCH_PROPERTIES = PreparedRows(
+    select(CATCHES.c.properties)
+    .where(CATCHES.c.kind == bindparam("kind"), CATCHES.c.name == bindparam("name"))
+    .distinct()
+)
+_KEPT = PreparedRows(
+    select(MESSAGES.c.id)
+    .where(
+        MESSAGES.c.status == "kept",
+        MESSAGES.c.name == bindparam("name"),
+        MESSAGES.c.expires_at > bindparam("now"),
+    )
+    .order_by(MESSAGES.c.created_at, MESSAGES.c.id)
+)
 
 
 def replace_subscriptions(
@@ -20,44 +65,37 @@ def replace_subscriptions(
 ) -> None:
     """An instance's subscriptions become ``rows`` (a new instance has none to remove)."""
     if not new:
-        conn.execute(delete(SUBSCRIPTIONS).where(SUBSCRIPTIONS.c.instance_id == instance_id))
+        _DELETE_SUBSCRIPTIONS.execute(conn, {"b_id": instance_id})
     if rows:
-        conn.execute(insert(SUBSCRIPTIONS), [{"instance_id": instance_id, **r} for r in rows])
+        _INSERT_SUBSCRIPTION.execute(conn, [{"instance_id": instance_id, **r} for r in rows])
 
 
 def property_sets(conn: Connection, kind: str, name: str) -> list[str]:
-    """The distinct correlation property sets (JSON) of the catches waiting for ``name``."""
-    c = SUBSCRIPTIONS.c
-    stmt = select(c.properties).where(c.kind == kind, c.message_name == name).distinct()
+    """The distinct correlation property sets (JSON) of the catches of ``name``: from the
+    deploy-time index, else (definitions deployed before it) from the waiting catches."""
+    found = [str(r[0]) for r in _CATCH_PROPERTIES.all(conn, {"kind": kind, "name": name})]
+    if found:
+        return found
+    stmt = select(_S.properties).where(_S.kind == kind, _S.message_name == name).distinct()
     return [str(p) for p in conn.scalars(stmt)]
 
 
 def matching_subscriptions(
-    conn: Connection, kind: str, name: str, keys: list[str], business_key: str | None
+    conn: Connection, kind: str, name: str, keys: list[str]
 ) -> list[tuple[str, str, str | None]]:
     """(instance id, properties, key) of the catches a message with one of ``keys`` reaches:
     exact keys first, then catches that take any message; oldest subscription first."""
-    c = SUBSCRIPTIONS.c
-    keyed: Any = c.correlation_key.is_(None)
-    if keys:
-        keyed = keyed | c.correlation_key.in_(keys)
-    stmt = select(c.instance_id, c.properties, c.correlation_key).where(
-        c.kind == kind, c.message_name == name, keyed
-    )
-    if business_key is not None:
-        i = _INSTANCES.c
-        stmt = stmt.join(_INSTANCES, i.id == c.instance_id).where(i.business_key == business_key)
-    stmt = stmt.order_by(c.correlation_key.is_(None), c.id)
-    return [(str(r[0]), str(r[1]), r[2]) for r in conn.execute(stmt)]
+    params = {"kind": kind, "name": name}
+    keyed = [row for key in keys for row in _BY_KEY.all(conn, {**params, "key": key})]
+    rows = [*keyed, *_UNKEYED.all(conn, params)]
+    return [(str(r[0]), str(r[1]), r[2]) for r in rows]
 
 
 def signal_listeners(conn: Connection, name: str) -> list[str]:
     """The instances waiting for signal ``name``, oldest subscription first, each once."""
-    c = SUBSCRIPTIONS.c
-    stmt = select(c.instance_id, c.id).where(c.kind == "signal", c.message_name == name)
     seen: dict[str, None] = {}
-    for instance_id, _ in conn.execute(stmt.order_by(c.id)):
-        seen.setdefault(str(instance_id), None)
+    for row in _UNKEYED.all(conn, {"kind": "signal", "name": name}):
+        seen.setdefault(str(row[0]), None)
     return list(seen)
 
 
@@ -65,11 +103,14 @@ def message_subscriptions_of(
     conn: Connection, instance_id: str
 ) -> list[tuple[str, str, str | None]]:
     """(name, properties, key) of an instance's message catches."""
-    c = SUBSCRIPTIONS.c
-    stmt = select(c.message_name, c.properties, c.correlation_key).where(
-        c.instance_id == instance_id, c.kind == "message"
-    )
-    return [(str(r[0]), str(r[1]), r[2]) for r in conn.execute(stmt.order_by(c.id))]
+    rows = _OF_INSTANCE.all(conn, {"instance_id": instance_id})
+    return [(str(r[0]), str(r[1]), r[2]) for r in rows]
+
+
+def add_catches(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Index the message catches of a newly deployed definition."""
+    if rows:
+        conn.execute(insert(CATCHES), rows)
 
 
 def replace_triggers(conn: Connection, definition_key: str, rows: list[dict[str, Any]]) -> None:

@@ -513,6 +513,20 @@ class StartTrigger(Base):
     properties: Mapped[str] = mapped_column(String(2000), default="[]")
 
 
+class MessageCatch(Base):
+    """The correlation properties of a message or signal catch of a deployed definition (indexed
+    at deploy): the property sets an incoming message's correlation keys are computed for."""
+
+    __tablename__ = "message_catches"
+    __table_args__ = (Index("ix_message_catches_lookup", "kind", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    definition_id: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(255))
+    properties: Mapped[str] = mapped_column(String(2000), default="[]")
+
+
 class Message(Base):
     """Every message and signal posted or thrown between instances, with what became of it:
     delivered, started an instance, kept for a later catch (until ``expires_at``), expired."""

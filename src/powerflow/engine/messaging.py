@@ -20,6 +20,7 @@ from powerflow.engine.compiler import LoadedProcess
 from powerflow.engine.scripting import RESTRICTED_ENGINE
 from powerflow.engine.serializer import WORKFLOWS, check_plain_json
 from powerflow.engine.subscriptions import (
+    catch_properties,
     definitions_of,
     evaluate,
     start_triggers,
@@ -31,6 +32,7 @@ __all__ = [
     "correlation_key",
     "deliver_signal",
     "message_correlation",
+    "process_catch_properties",
     "process_start_triggers",
     "start_by_message",
     "start_by_signal",
@@ -188,3 +190,10 @@ def start_by_signal(process: LoadedProcess, name: str, payload: dict[str, Any]) 
 def process_start_triggers(process: LoadedProcess) -> list[StartTrigger]:
     """The message and signal start events of a deployed process (indexed at deploy)."""
     return start_triggers(process.spec)
+
+
+def process_catch_properties(
+    process: LoadedProcess,
+) -> set[tuple[str, str, tuple[tuple[str, str], ...]]]:
+    """(kind, name, correlation properties) of the message catches of a deployed process."""
+    return catch_properties([process.spec, *process.subprocess_specs.values()])

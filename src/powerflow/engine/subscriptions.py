@@ -12,6 +12,7 @@ from typing import Any
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import EventBasedGateway
 
 from powerflow.engine.limits import acquire, release
@@ -165,4 +166,18 @@ def start_triggers(spec: Any) -> list[StartTrigger]:
                 )
             elif isinstance(inner, SignalEventDefinition):
                 found.append(StartTrigger("signal", str(inner.name), element_id))
+    return found
+
+
+def catch_properties(specs: list[Any]) -> set[tuple[str, str, tuple[tuple[str, str], ...]]]:
+    """(kind, name, correlation properties) of every message catch in the given process specs
+    (the process and its subprocesses): what keys an incoming message is computed for."""
+    found: set[tuple[str, str, tuple[tuple[str, str], ...]]] = set()
+    for spec in specs:
+        for task_spec in getattr(spec, "task_specs", {}).values():
+            if not isinstance(task_spec, CatchingEvent):
+                continue
+            for definition in definitions_of(getattr(task_spec, "event_definition", None)):
+                if isinstance(definition, MessageEventDefinition):
+                    found.add(("message", str(definition.name), properties_of(definition)))
     return found

@@ -145,7 +145,7 @@ def deploy(
                 created.append(row)
             session.flush()
             views = [_view(r) for r in created]
-            _index_start_triggers(session, views)
+            _index_for_router(session, views)
     except IntegrityError:
         raise Conflict(
             "Another upload of the same process was deployed at the same moment; retry."
@@ -168,13 +168,13 @@ def deploy(
     return DeployOutcome(created=True, message=message, definitions=views)
 
 
-def _index_start_triggers(session: Any, views: list[DefinitionView]) -> None:
+def _index_for_router(session: Any, views: list[DefinitionView]) -> None:
     """Message and signal start events of the new versions, for the message router."""
-    from powerflow.services.messages import index_start_triggers  # messages imports this module
+    from powerflow.services.messages import index_for_router  # messages imports this module
 
     conn = queries.connection(session)
     for view in views:
-        index_start_triggers(conn, view)
+        index_for_router(conn, view)
 
 
 def list_latest(store: Store, *, limit: int, offset: int) -> Page:

@@ -235,9 +235,7 @@ def _route_message(conn: Connection, chain: _Chain, msg: _Message) -> tuple[list
             keys.add(key)
     delivered: list[str] = []
     tried: set[str] = set()
-    candidates = mq.matching_subscriptions(
-        conn, "message", msg.name, sorted(keys), msg.business_key
-    )
+    candidates = mq.matching_subscriptions(conn, "message", msg.name, sorted(keys))
     for instance_id, text, key in candidates:
         if instance_id in tried or instance_id == msg.source:
             continue
@@ -273,6 +271,8 @@ def _deliver(
     """Deliver to one instance (locked); False when it no longer waits for this."""
     row = queries.load_instance(conn, instance_id, lock=True)
     if row is None or row.status != "running":
+        return False
+    if msg.business_key is not None and row.business_key != msg.business_key:
         return False
     store = chain.store
     definition = definition_by_id(store, conn, row.definition_id)
@@ -441,10 +441,6 @@ def _deliver_kept(conn: Connection, chain: _Chain, instance_id: str) -> None:
             source=kept["source_instance_id"],
             id=kept["id"],
         )
-        if msg.business_key is not None:
-            row = queries.load_instance(conn, instance_id, lock=False)
-            if row is None or row.business_key != msg.business_key:
-                continue
         for name, text, key in subs:
             props = _props(text)
             if name != msg.name or not _matches(props, key, msg):
@@ -657,12 +653,25 @@ def expire_messages(store: Store, *, limit: int = 100) -> int:
     return done
 
 
-def index_start_triggers(conn: Connection, definition: DefinitionView) -> list[engine.StartTrigger]:
-    """Index the message and signal start events of a newly deployed latest definition (its
-    key's older versions stop starting by message)."""
-    triggers = (
-        engine.process_start_triggers(runnable(conn, definition)) if definition.executable else []
-    )
+def index_for_router(conn: Connection, definition: DefinitionView) -> list[engine.StartTrigger]:
+    """Index a newly deployed definition for the router: its message catches' correlation
+    properties, and its message and signal start events (its key's older versions stop
+    starting by message)."""
+    process = runnable(conn, definition) if definition.executable else None
+    triggers = engine.process_start_triggers(process) if process is not None else []
+    if process is not None:
+        mq.add_catches(
+            conn,
+            [
+                {
+                    "definition_id": definition.id,
+                    "kind": kind,
+                    "name": name[:255],
+                    "properties": _props_json(props),
+                }
+                for kind, name, props in sorted(engine.process_catch_properties(process))
+            ],
+        )
     mq.replace_triggers(
         conn,
         definition.key,
