@@ -209,6 +209,18 @@ def test_only_the_latest_version_starts_by_message(api: Api) -> None:
     assert send(api, clerk, "message_1", payload={}).json()["status"] == "kept"
 
 
+def test_a_suspended_instance_receives_nothing(api: Api) -> None:
+    api.deploy(MSG / "orders.bpmn")
+    clerk = api.user("clerk")
+    order = start(api, clerk, "order", order_id=31)
+    suspended = api.client.post(
+        f"/v1/instances/{order['id']}/suspend", headers=api.user("monitor"), json={}
+    )
+    assert suspended.status_code == 200, suspended.text
+    assert send(api, clerk, "order_paid", payload={"order_id": 31}).json()["status"] == "kept"
+    assert get(api, clerk, order["id"])["status"] == "suspended"
+
+
 def test_only_clerks_and_admins_send_and_replies_hide_other_peoples_instances(api: Api) -> None:
     api.deploy(MSG / "orders.bpmn")
     alice, bob = api.user("clerk"), api.user("clerk")
