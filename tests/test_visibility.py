@@ -527,6 +527,16 @@ def _past_the_roles(
     return Probe(call, fresh=True, setup=setup, body=body)
 
 
+def _unheard(path: str) -> Callable[[World, str, Case], str]:
+    """Send a message or signal that nothing waits for (a message is kept)."""
+
+    def call(w: World, caller: str, case: Case) -> str:
+        body = {"name": "probe-unheard", "payload": {}}
+        return judged(w.request("POST", path, headers=w.h(caller, case), json=body))
+
+    return call
+
+
 def _inst(suffix: str = "") -> Callable[[Case], str]:
     return lambda case: f"/v1/instances/{case.instance_id}{suffix}"
 
@@ -617,6 +627,9 @@ PROBES: dict[str, Probe] = {
     "POST /v1/instances/{instance_id}/migrate": _past_the_roles(
         _inst("/migrate"), {"to_version": 1, "dry_run": True}
     ),
+    "POST /v1/messages": Probe(_unheard("/v1/messages")),
+    "POST /v1/signals": Probe(_unheard("/v1/signals")),
+    "GET /v1/messages": _get(lambda _: "/v1/messages"),
     "POST /v1/instances/{instance_id}/deadline-extensions": _post(
         _inst("/deadline-extensions"),
         {"limit": "statutory", "duration": "P1D", "reason": "probe"},

@@ -22,6 +22,7 @@ from powerflow.api.routers import (
     external_tasks,
     incidents,
     instances,
+    messages,
     power,
     rules,
     system,
@@ -35,7 +36,7 @@ from powerflow.engine import configure_limits
 from powerflow.periodic import PeriodicThread
 from powerflow.services import feed
 from powerflow.settings import Settings
-from powerflow.workers import AlertWorker, TimerWorker, WebhookWorker
+from powerflow.workers import AlertWorker, MessageWorker, TimerWorker, WebhookWorker
 
 log = logging.getLogger("powerflow")
 
@@ -58,6 +59,8 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = Store(settings.database_url, busy_timeout_ms=settings.busy_timeout_ms)
         store.time_zone = settings.time_zone
+        store.message_ttl_seconds = settings.message_ttl_seconds
+        store.message_chain_limit = settings.message_chain_limit
         token = bootstrap.prepare(store, settings)
         if token:
             print(  # noqa: T201 - shown once to the operator, by design
@@ -91,6 +94,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
                 TimerWorker(store, settings.timer_poll_seconds),
                 WebhookWorker(store, allowed_hosts=settings.webhook_allowed_hosts),
                 AlertWorker(store, settings.alert_poll_seconds),
+                MessageWorker(store, settings.timer_poll_seconds),
             ]
             if run_workers
             else []
@@ -136,6 +140,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         alerts.router,
         external_tasks.router,
         incidents.router,
+        messages.router,
     ):
         app.include_router(router)
     app.add_middleware(

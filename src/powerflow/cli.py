@@ -78,6 +78,8 @@ def _store(settings: Settings):  # type: ignore[no-untyped-def]
     try:
         store = Store(settings.database_url, busy_timeout_ms=settings.busy_timeout_ms)
         store.time_zone = settings.time_zone
+        store.message_ttl_seconds = settings.message_ttl_seconds
+        store.message_chain_limit = settings.message_chain_limit
         upgrade(store.engine)
     except (SQLAlchemyError, DatabaseBusy, ModuleNotFoundError, OSError) as exc:
         raise DatabaseUnavailable(database_problem(settings.database_url, exc)) from None

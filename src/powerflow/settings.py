@@ -90,6 +90,20 @@ class Settings(BaseSettings):
         description="Let FastAPI emit OpenTelemetry traces, metrics and logs to the globally "
         "configured providers (off by default: checking for providers costs every request)",
     )
+    message_ttl_seconds: int = Field(
+        default=3600,
+        ge=0,
+        le=366 * 86400,
+        description="How long a message that no instance waits for (and no start event takes) is "
+        "kept for a catch reached later; 0 refuses such messages (404) instead",
+    )
+    message_chain_limit: int = Field(
+        default=100,
+        ge=1,
+        le=10000,
+        description="Most deliveries and starts one transaction may make as thrown messages and "
+        "signals reach further instances; a longer chain is refused and rolled back (409)",
+    )
     webhook_allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Comma-separated host names, addresses or networks (CIDR) webhooks may "

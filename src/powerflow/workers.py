@@ -13,7 +13,7 @@ from powerflow.db import alert_queries
 from powerflow.db.engine import Store
 from powerflow.db.models import Instance
 from powerflow.periodic import Backoff, PeriodicThread
-from powerflow.services import instances, webhooks
+from powerflow.services import instances, messages, webhooks
 from powerflow.services.auth import Principal
 from powerflow.services.errors import DomainError
 from powerflow.services.events import TIMER_ACTOR_NAME
@@ -126,3 +126,15 @@ class AlertWorker(PeriodicThread):
             if due is not None:
                 wait = (due - self.store.now()).total_seconds()
                 self.interval = min(self.poll, max(self.MIN_WAIT, wait))
+
+
+class MessageWorker(PeriodicThread):
+    """Expires kept messages whose time has passed (services/messages.expire_messages)."""
+
+    def __init__(self, store: Store, interval: float) -> None:
+        super().__init__(
+            "powerflow-messages",
+            interval,
+            lambda: messages.expire_messages(store),
+            join_timeout=5,
+        )

@@ -63,6 +63,9 @@ class Store:
         self.clock: Clock = SystemClock()
         # IANA zone of the business calendar (settings.time_zone; set by the app and the CLI).
         self.time_zone: str = "Asia/Shanghai"
+        # Messages between instances (settings.message_ttl_seconds / message_chain_limit).
+        self.message_ttl_seconds: int = 3600
+        self.message_chain_limit: int = 100
 
     def now(self) -> datetime:
         """The current time by this store's clock (aware, UTC)."""

@@ -541,3 +541,84 @@ class IncidentRecord(Base):
     resolved_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
     resolution: Mapped[str | None] = mapped_column(String(16), nullable=True)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+# --- Messages and signals between instances (issue 9 §1; migration 0010) ---------------------
+
+
+class MessageSubscription(Base):
+    """A message or signal an instance can catch now, rebuilt at every step of the instance.
+
+    ``correlation_key`` is the canonical JSON of the property values the catch expects (NULL:
+    any message of that name); ``properties`` the JSON of its (name, retrieval expression)
+    pairs, which compute an incoming message's key. Looked up by (kind, name, key).
+    """
+
+    __tablename__ = "message_subscriptions"
+    __table_args__ = (
+        Index("ix_message_subscriptions_lookup", "kind", "message_name", "correlation_key"),
+        Index("ix_message_subscriptions_instance", "instance_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    instance_id: Mapped[str] = mapped_column(String(36))
+    kind: Mapped[str] = mapped_column(String(16))
+    message_name: Mapped[str] = mapped_column(String(255))
+    correlation_key: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    properties: Mapped[str] = mapped_column(String(2000), default="[]")
+    element_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+
+class StartTrigger(Base):
+    """A message or signal start event of a deployed definition (indexed at deploy)."""
+
+    __tablename__ = "start_triggers"
+    __table_args__ = (Index("ix_start_triggers_lookup", "kind", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    definition_id: Mapped[int] = mapped_column(Integer, index=True)
+    definition_key: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(255))
+    element_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    properties: Mapped[str] = mapped_column(String(2000), default="[]")
+
+
+class MessageCatch(Base):
+    """The correlation properties of a message or signal catch of a deployed definition (indexed
+    at deploy): the property sets an incoming message's correlation keys are computed for."""
+
+    __tablename__ = "message_catches"
+    __table_args__ = (Index("ix_message_catches_lookup", "kind", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    definition_id: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(255))
+    properties: Mapped[str] = mapped_column(String(2000), default="[]")
+
+
+class Message(Base):
+    """Every message and signal posted or thrown between instances, with what became of it:
+    delivered, started an instance, kept for a later catch (until ``expires_at``), expired."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        Index("ix_messages_status_expires", "status", "expires_at"),
+        Index("ix_messages_name_status", "name", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(255))
+    correlation: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    business_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    status: Mapped[str] = mapped_column(String(16))
+    sender: Mapped[str] = mapped_column(String(100))
+    source_instance_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    delivered_to: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    started: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

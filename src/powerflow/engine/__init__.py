@@ -4,6 +4,7 @@ It offers typed, pure functions over saved state (see ``runtime``) and upload co
 ``compiler``). Importing it applies the SpiffWorkflow 3.2 workarounds in ``patches``.
 """
 
+from powerflow.engine import message_payloads as _message_payloads
 from powerflow.engine import patches as _patches
 from powerflow.engine.calls import (
     DMN_PREFIX,
@@ -26,6 +27,18 @@ from powerflow.engine.compiler import (
 )
 from powerflow.engine.decisions import compile_dmn, decision_refs, is_dmn
 from powerflow.engine.limits import ScriptLimits, configure_limits
+from powerflow.engine.message_payloads import accepting_payload
+from powerflow.engine.messaging import (
+    NotWaitingForSignal,
+    correlation_key,
+    deliver_signal,
+    message_correlation,
+    process_catch_properties,
+    process_start_triggers,
+    start_by_message,
+    start_by_signal,
+    with_correlation,
+)
 from powerflow.engine.migration import CannotMigrate, MigrationPlan, migrate, plan_migration
 from powerflow.engine.recovery import NotRecoverable, move, retry, skip
 from powerflow.engine.runtime import (
@@ -48,12 +61,16 @@ from powerflow.engine.types import (
     PendingMessage,
     PendingTimer,
     Problem,
+    StartTrigger,
     StepEvent,
     StepResult,
+    Subscription,
     TaskView,
+    ThrownEvent,
 )
 
 _patches.apply()
+_message_payloads.apply()
 
 __all__ = [
     "DMN_PREFIX",
@@ -70,15 +87,20 @@ __all__ = [
     "MigrationPlan",
     "NotRecoverable",
     "NotWaitingForMessage",
+    "NotWaitingForSignal",
     "PendingMessage",
     "PendingTimer",
     "Problem",
     "ScriptLimits",
+    "StartTrigger",
     "StepEvent",
     "StepResult",
+    "Subscription",
     "TaskNotFound",
     "TaskNotReady",
     "TaskView",
+    "ThrownEvent",
+    "accepting_payload",
     "bind",
     "bound_cached",
     "bound_refs",
@@ -90,20 +112,28 @@ __all__ = [
     "complete_task",
     "configure_limits",
     "content_hash",
+    "correlation_key",
     "decision_refs",
     "deliver_message",
+    "deliver_signal",
     "element_name",
     "fire_due_timers",
     "is_dmn",
     "load_process",
     "merge_called",
+    "message_correlation",
     "migrate",
     "move",
     "open_tasks",
     "plan_migration",
+    "process_catch_properties",
+    "process_start_triggers",
     "retry",
     "skip",
     "split_ref",
     "start",
+    "start_by_message",
+    "start_by_signal",
     "waiting_elements",
+    "with_correlation",
 ]

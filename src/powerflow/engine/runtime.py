@@ -39,6 +39,7 @@ from powerflow.engine.serializer import (
     load_state,
     to_plain,
 )
+from powerflow.engine.subscriptions import subscriptions, thrown
 from powerflow.engine.types import (
     Incident,
     InstanceStatus,
@@ -412,6 +413,7 @@ def _run(
         data = to_plain(last.data if last is not None else workflow.task_tree.data)
     setattr(workflow, _READY_IDS, now_ids)
     new_external, closed_external = external.changes(process, workflow, external_before)
+    outward = tuple(thrown(workflow))  # taken out before saving: each is routed once
     return StepResult(
         state=dump_state(process, workflow),
         status=status,
@@ -425,6 +427,8 @@ def _run(
         incident=incident,
         new_external=new_external,
         closed_external=closed_external,
+        subscriptions=tuple(subscriptions(workflow)) if status == "running" else (),
+        thrown=outward,
     )
 
 

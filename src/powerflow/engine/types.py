@@ -105,6 +105,44 @@ class PendingMessage:
 
 
 @dataclass(frozen=True)
+class Subscription:
+    """A message or signal the instance can catch now, with the correlation it expects.
+
+    ``correlation`` holds the expected value of each correlation property (``None``: any
+    message of that name, as for a catch without correlation or whose values are not known
+    yet); ``properties`` are the (property name, retrieval expression) pairs that compute a
+    message's values from its payload.
+    """
+
+    kind: Literal["message", "signal"]
+    name: str
+    element_id: str | None
+    correlation: dict[str, JSONValue] | None = None
+    properties: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class ThrownEvent:
+    """A message or signal the instance threw that nothing inside it caught: the host routes it
+    to other instances (``correlation``: the property values the thrower computed)."""
+
+    kind: Literal["message", "signal"]
+    name: str
+    payload: dict[str, JSONValue]
+    correlation: dict[str, JSONValue] | None = None
+
+
+@dataclass(frozen=True)
+class StartTrigger:
+    """A top-level start event of a process that a message or signal starts."""
+
+    kind: Literal["message", "signal"]
+    name: str
+    element_id: str | None
+    properties: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class StepEvent:
     """One step that happened inside the engine, in order (becomes one event row)."""
 
@@ -148,6 +186,8 @@ class StepResult:
     incident: Incident | None = None
     new_external: tuple[ExternalTaskView, ...] = ()  # external tasks the step opened
     closed_external: tuple[str, ...] = ()  # ids of external tasks the step closed
+    subscriptions: tuple[Subscription, ...] = ()
+    thrown: tuple[ThrownEvent, ...] = ()
 
     @property
     def next_timer_at(self) -> str | None:

@@ -110,6 +110,16 @@ def deploy(
     return deploy_files(store, [Upload(filename, data)], principal, max_bytes=max_bytes)
 
 
+def index_for_router(session: Any, views: list[DefinitionView]) -> None:
+    """Message and signal start events of new versions, for the message router (called by
+    ``deployment.deploy_files`` in the deploying transaction)."""
+    from powerflow.services.messages import index_for_router  # messages imports this module
+
+    conn = queries.connection(session)
+    for view in views:
+        index_for_router(conn, view)
+
+
 def list_latest(store: Store, *, limit: int, offset: int, kind: str | None = None) -> Page:
     """The latest version of every key (processes and decision tables, or one ``kind``)."""
     with store.read() as session:

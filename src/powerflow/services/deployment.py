@@ -22,7 +22,7 @@ from powerflow.db.engine import Store
 from powerflow.db.models import Definition, Deployment
 from powerflow.services.auth import Principal
 from powerflow.services.decisions import compile_upload, needed_decisions
-from powerflow.services.definitions import DEPLOY_ROLES, view_of_row
+from powerflow.services.definitions import DEPLOY_ROLES, index_for_router, view_of_row
 from powerflow.services.errors import Conflict, Forbidden, InvalidDefinition, PayloadTooLarge
 from powerflow.services.views import DefinitionView, DeployOutcome
 
@@ -200,6 +200,7 @@ def _deploy(session: Session, compiled: list[_Compiled], principal: Principal) -
             created.append(row)
         session.flush()
     views = [view_of_row(r) for r in created]
+    index_for_router(session, [v for v in views if v.kind == "process"])
     return DeployOutcome(created=True, message=_message(views, existing), definitions=views)
 
 

@@ -69,10 +69,53 @@ class TimerFired(Payload):
 
 
 class MessageReceived(Payload):
-    """A message reached the instance."""
+    """A message reached the instance (with the sender's correlation values and the id of the
+    message in the message log when it came through the router)."""
 
     name: str | None = None
     payload: dict[str, Any] | None = None
+    correlation: dict[str, Any] | None = None
+    message_id: str | None = None
+
+
+class MessageThrown(Payload):
+    """A message the instance threw reached other instances or started one (``outcome``)."""
+
+    name: str
+    message_id: str
+    outcome: str
+
+
+class MessageKept(Payload):
+    """A message the instance threw reached nothing yet: kept for a later catch until then."""
+
+    name: str
+    message_id: str
+    expires_at: str
+
+
+class MessageExpired(Payload):
+    """A message the instance threw was kept until its time passed and reached nothing."""
+
+    name: str
+    message_id: str
+
+
+class SignalReceived(Payload):
+    """A signal reached the instance (a catch, a boundary event, an event subprocess or a
+    signal start event)."""
+
+    name: str | None = None
+    payload: dict[str, Any] | None = None
+    message_id: str | None = None
+
+
+class SignalThrown(Payload):
+    """The instance broadcast a signal nothing inside it caught (the message log has where it
+    went)."""
+
+    name: str
+    message_id: str
 
 
 class InstanceCompleted(Payload):
@@ -278,6 +321,11 @@ PAYLOADS: dict[str, type[Payload]] = {
     "gateway.decided": GatewayDecided,
     "timer.fired": TimerFired,
     "message.received": MessageReceived,
+    "message.thrown": MessageThrown,
+    "message.kept": MessageKept,
+    "message.expired": MessageExpired,
+    "signal.received": SignalReceived,
+    "signal.thrown": SignalThrown,
     "instance.completed": InstanceCompleted,
     "instance.failed": InstanceFailed,
     "instance.cancelled": InstanceCancelled,

@@ -15,6 +15,7 @@ from powerflow.services.errors import Conflict
 from powerflow.services.events import event_rows
 from powerflow.services.external_rows import apply_step
 from powerflow.services.incidents import LIVE, PARKED, IncidentLog
+from powerflow.services.messages import after_step
 from powerflow.services.power.alerts import resolve_alerts
 from powerflow.services.power.deadlines import step_times
 from powerflow.services.views import DefinitionView, InstanceView, TaskRecord
@@ -134,8 +135,10 @@ def record_step(
     queries.insert_events(conn, events)
     if step.new_external or step.closed_external:  # service tasks waiting for workers
         apply_step(conn, instance.id, step, at=at, completed=completed_task_id)
+    # Messages and signals: subscriptions kept in step, thrown ones routed (services/messages).
+    changed = after_step(conn, store, instance, step, actor=actor, at=at, new_instance=new_instance)
 
-    if len(step.open_tasks) == len(new_rows):
+    if not changed and len(step.open_tasks) == len(new_rows):
         return new_rows
     return queries.open_tasks(conn, instance.id)
 

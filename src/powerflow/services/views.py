@@ -129,3 +129,23 @@ class Page:
     limit: int
     offset: int
     has_more: bool
+
+
+@dataclass(frozen=True)
+class MessageView:
+    """A message or signal in the message log, with what became of it."""
+
+    id: str
+    kind: str
+    name: str
+    status: str  # delivered, started, kept, expired, broadcast
+    correlation: dict[str, Any] | None
+    business_key: str | None
+    payload: dict[str, Any]
+    sender: str
+    source_instance_id: str | None
+    delivered_to: list[str]
+    started: list[str]
+    created_at: datetime
+    expires_at: datetime | None
+    ended_at: datetime | None
