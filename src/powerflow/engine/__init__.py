@@ -16,6 +16,7 @@ from powerflow.engine.compiler import (
     load_process,
 )
 from powerflow.engine.limits import ScriptLimits, configure_limits
+from powerflow.engine.purpose import PURPOSES, Purpose, compile_upload
 from powerflow.engine.runtime import (
     InstanceNotRunning,
     NotWaitingForMessage,
@@ -45,6 +46,7 @@ _patches.apply()
 
 __all__ = [
     "FORMAT_VERSION",
+    "PURPOSES",
     "CompileResult",
     "CompiledProcess",
     "DataRejected",
@@ -56,6 +58,7 @@ __all__ = [
     "PendingMessage",
     "PendingTimer",
     "Problem",
+    "Purpose",
     "ScriptLimits",
     "StepEvent",
     "StepResult",
@@ -66,6 +69,7 @@ __all__ = [
     "cancel",
     "check_plain_json",
     "compile_bpmn",
+    "compile_upload",
     "complete_task",
     "configure_limits",
     "content_hash",

@@ -36,6 +36,7 @@ from powerflow.engine.extensions import (
     read_process,
     unassigned_human_tasks,
 )
+from powerflow.engine.foreign import foreign_problems
 from powerflow.engine.patches import prepare_spec
 from powerflow.engine.scripting import ScriptRejected, compile_script
 from powerflow.engine.types import Problem
@@ -486,15 +487,23 @@ def compile_bpmn(data: bytes, filename: str, *, max_bytes: int) -> CompileResult
         flows = _flows(process)
         if not info.executable:
             reason = f'Process {pid} is not executable (isExecutable="false"): stored for viewing.'
-            compiled.append(_for_viewing(info, flows, reason, unassigned[pid]))
+            foreign = foreign_problems(process, runs=False)
+            compiled.append(_for_viewing(info, flows, reason, unassigned[pid] + foreign))
             continue
         not_yet = _not_runnable_yet(process)
         if not_yet:
             compiled.append(
                 _for_viewing(
-                    info, flows, _not_runnable_reason(pid, process), not_yet + unassigned[pid]
+                    info,
+                    flows,
+                    _not_runnable_reason(pid, process),
+                    not_yet + unassigned[pid] + foreign_problems(process, runs=False),
                 )
             )
+            continue
+        foreign = foreign_problems(process, runs=True)
+        if any(p.severity == "error" for p in foreign):  # JUEL: say so, not "invalid syntax"
+            problems.extend(p for p in foreign if p.severity == "error")
             continue
         try:
             spec = parser.get_spec(pid)
@@ -539,7 +548,7 @@ def compile_bpmn(data: bytes, filename: str, *, max_bytes: int) -> CompileResult
                 info.metadata,
                 elements,
                 flows,
-                warnings=[p for p in lint if p.severity == "warning"] + unassigned[pid],
+                warnings=[p for p in lint if p.severity == "warning"] + unassigned[pid] + foreign,
                 accepts_data=info.accepts_data,
                 start=info.start,
                 rules=rules,

@@ -37,6 +37,7 @@ from powerflow.engine.serializer import (
     load_state,
     to_plain,
 )
+from powerflow.engine.spiff_extensions import failed_script, metadata_values, put_form_data
 from powerflow.engine.types import (
     Incident,
     InstanceStatus,
@@ -193,9 +194,17 @@ def _human_tasks(
                 lane=lane,
                 roles=roles,
                 data=to_plain(task.data) if with_data else {},
+                metadata_values=metadata_values(task) if with_data else None,
             )
         )
-    return views
+    return sorted(views, key=lambda v: _position(elements, v.element_id))  # stable: then tree
+
+
+def _position(elements: dict[str, Any], element_id: str) -> int:
+    """The element's reading order in the diagram (definitions deployed before it was
+    recorded have none: they keep the engine's order)."""
+    position = elements.get(element_id, {}).get("position")
+    return position if isinstance(position, int) else 1 << 30
 
 
 def _timers(workflow: Any) -> list[PendingTimer]:
@@ -347,6 +356,9 @@ def _incident_from(exc: Exception, workflow: Any = None) -> Incident:
     else:
         message = str(exc.args[0]) if exc.args else type(exc).__name__
     message = message.strip().removesuffix(". ").rstrip()
+    phase = failed_script(exc)
+    if phase is not None:
+        message = f"The {phase} of '{element_name or element_id}' failed: {message}"
     return Incident(element_id=element_id, element_name=element_name, message=message)
 
 
@@ -471,7 +483,7 @@ def complete_task(
         raise
 
     def action(wf: Any, recorder: _Recorder) -> None:
-        task.data.update(data)
+        put_form_data(task, data)
         task.run()
         spec = task.task_spec
         recorder.events.append(

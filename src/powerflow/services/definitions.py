@@ -77,12 +77,20 @@ def runnable(conn: Connection, definition: DefinitionView) -> engine.LoadedProce
 
 
 def deploy(
-    store: Store, data: bytes, filename: str, principal: Principal, *, max_bytes: int
+    store: Store,
+    data: bytes,
+    filename: str,
+    principal: Principal,
+    *,
+    max_bytes: int,
+    purpose: engine.Purpose = "deploy",
+    accept_any_data: bool = False,
 ) -> DeployOutcome:
     """Validate an upload and deploy a new version of each process in it.
 
     Identical content deploys nothing new (``created`` is False). A file without executable
     processes is stored for viewing; its definitions say why they cannot be started.
+    ``purpose`` and ``accept_any_data``: see engine/purpose.py.
     """
     if not principal.has(*DEPLOY_ROLES):
         raise Forbidden("Deploying process definitions needs the 'designer' role.")
@@ -90,7 +98,9 @@ def deploy(
         raise PayloadTooLarge(
             f"{filename} is {len(data)} bytes; the limit is {max_bytes} bytes.", file=filename
         )
-    result = engine.compile_bpmn(data, filename, max_bytes=max_bytes)
+    result = engine.compile_upload(
+        data, filename, max_bytes=max_bytes, purpose=purpose, accept_any_data=accept_any_data
+    )
     if not result.ok:
         errors = [p.as_dict() for p in result.problems if p.severity == "error"]
         raise InvalidDefinition(

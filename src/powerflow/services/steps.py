@@ -15,6 +15,7 @@ from powerflow.services.errors import Conflict
 from powerflow.services.events import event_rows
 from powerflow.services.power.alerts import resolve_alerts
 from powerflow.services.power.deadlines import step_times
+from powerflow.services.task_order import in_document_order
 from powerflow.services.views import DefinitionView, InstanceView, TaskRecord
 
 
@@ -180,7 +181,10 @@ def instance_view(
         created_at=instance.created_at,
         updated_at=instance.updated_at,
         ended_at=instance.ended_at,
-        tasks=[task_record(t, definition, now=now) for t in tasks],
+        tasks=[
+            task_record(t, definition, now=now)
+            for t in in_document_order(tasks, definition.catalog)
+        ],
         promised_due_at=instance.promised_due_at,
         statutory_due_at=instance.statutory_due_at,
         clock_paused=instance.clock_paused_at is not None,

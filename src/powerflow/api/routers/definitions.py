@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from functools import partial
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -80,13 +81,40 @@ async def _upload(request: Request) -> tuple[bytes, str]:
     },
 )
 async def upload_definition(
-    request: Request, response: Response, store: StoreDep, principal: PrincipalDep
+    request: Request,
+    response: Response,
+    store: StoreDep,
+    principal: PrincipalDep,
+    purpose: Annotated[
+        Literal["deploy", "run", "view"],
+        Query(
+            description="deploy (default): run what can run, store the rest for viewing; "
+            "run: refuse the file unless every process can be started; view: store every "
+            "process for viewing only, keeping what would refuse a deployment as warnings."
+        ),
+    ] = "deploy",
+    accept_any_data: Annotated[
+        bool,
+        Query(
+            description="Processes that declare no pf:acceptsData accept any data at their "
+            'start event and tasks without a form (as pf:acceptsData fields="*" would).'
+        ),
+    ] = False,
 ) -> DeployResponse:
     """Validate the file, then deploy a new version of each process (200 if nothing is new)."""
     data, filename = await _upload(request)
     limit = request.app.state.settings.max_upload_bytes
     outcome = await run_in_threadpool(
-        definitions.deploy, store, data, filename, principal, max_bytes=limit
+        partial(
+            definitions.deploy,
+            max_bytes=limit,
+            purpose=purpose,
+            accept_any_data=accept_any_data,
+        ),
+        store,
+        data,
+        filename,
+        principal,
     )
     if not outcome.created:
         response.status_code = 200
