@@ -17,7 +17,9 @@ SpiffWorkflow's editor): every process that declares nothing accepts any data, a
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Literal
+from typing import Any, Literal
+
+from lxml import etree
 
 from powerflow.engine.compiler import (
     CompiledProcess,
@@ -30,7 +32,7 @@ from powerflow.engine.compiler import (
 from powerflow.engine.extensions import NS, read_process
 from powerflow.engine.foreign import foreign_problems
 from powerflow.engine.types import Problem
-from powerflow.engine.xml import XmlRejected, parse_untrusted
+from powerflow.engine.xml import BPMN_NS, XmlRejected, parse_untrusted
 
 Purpose = Literal["deploy", "run", "view"]
 PURPOSES: tuple[str, ...] = ("deploy", "run", "view")
@@ -49,14 +51,17 @@ def compile_upload(
     if purpose == "view":
         result = _for_viewing_only(data, filename, result, max_bytes)
     elif purpose == "run" and result.ok:
-        result = _every_process_runs(result)
+        result = _every_process_runs(result, parse_untrusted(data, max_bytes=max_bytes))
     if accept_any_data and result.ok:
         for process in result.processes:
             _accept_any_data(process)
     return result
 
 
-def _every_process_runs(result: CompileResult) -> CompileResult:
+def _every_process_runs(result: CompileResult, tree: etree._ElementTree) -> CompileResult:
+    lines = {
+        p.get("id"): p.sourceline for p in tree.getroot().xpath("./bpmn:process", namespaces=NS)
+    }
     problems: list[Problem] = []
     for process in result.processes:
         if process.executable:
@@ -70,13 +75,36 @@ def _every_process_runs(result: CompileResult) -> CompileResult:
             Problem(
                 (process.not_executable_reason or "").replace(": stored for viewing.", ".")
                 + " Upload with purpose=view to store it for viewing only.",
+                line=lines.get(process.process_id),
                 element_id=process.process_id,
                 process_id=process.process_id,
             )
         ]
+    problems += _missing_called_processes(tree, set(lines))
     if not problems:
         return result
     return CompileResult(result.content_hash, [], problems)
+
+
+def _missing_called_processes(tree: etree._ElementTree, processes: set[Any]) -> list[Problem]:
+    """Call activities of non-executable processes are not checked by the build: name the
+    ones whose called process is not in the file."""
+    found: list[Problem] = []
+    for call in tree.getroot().iter(f"{{{BPMN_NS}}}callActivity"):
+        called = call.get("calledElement")
+        if called and called not in processes:
+            owner = next(call.iterancestors(f"{{{BPMN_NS}}}process"), None)
+            name = (call.get("name") or call.get("id") or "").strip()
+            found.append(
+                Problem(
+                    f"The call activity '{name}' calls the process '{called}', which is not in "
+                    "this file.",
+                    line=call.sourceline,
+                    element_id=call.get("id"),
+                    process_id=owner.get("id") if owner is not None else None,
+                )
+            )
+    return found
 
 
 def _for_viewing_only(

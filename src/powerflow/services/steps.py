@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection
@@ -55,7 +55,9 @@ def record_step(
 
     new_rows: list[TaskRow] = []
     role_rows: list[dict[str, str]] = []
-    for t in step.new_tasks:
+    # Tasks made ready by one step are created in the engine's order (diagram order, then the
+    # order SpiffWorkflow made them): one microsecond apart, so listings keep that order.
+    for index, t in enumerate(step.new_tasks):
         new_rows.append(
             TaskRow(
                 id=t.id,
@@ -67,7 +69,7 @@ def record_step(
                 roles=list(t.roles),
                 state="ready",
                 assignee=None,
-                created_at=at,
+                created_at=at + timedelta(microseconds=index),
                 due_at=None,
                 ended_at=None,
                 completed_by=None,
