@@ -44,9 +44,12 @@ ORDERED = (
   <bpmn:sequenceFlow id="f7" sourceRef="join" targetRef="end"/>
 </bpmn:process>
 <bpmndi:BPMNDiagram id="dia"><bpmndi:BPMNPlane id="plane" bpmnElement="ordered">
-  <bpmndi:BPMNShape id="s1" bpmnElement="first"><dc:Bounds x="200" y="100" width="100" height="80"/></bpmndi:BPMNShape>
-  <bpmndi:BPMNShape id="s2" bpmnElement="lower"><dc:Bounds x="200" y="300" width="100" height="80"/></bpmndi:BPMNShape>
-  <bpmndi:BPMNShape id="s3" bpmnElement="upper"><dc:Bounds x="400" y="10" width="100" height="80"/></bpmndi:BPMNShape>
+  <bpmndi:BPMNShape id="s1" bpmnElement="first">
+    <dc:Bounds x="200" y="100" width="100" height="80"/></bpmndi:BPMNShape>
+  <bpmndi:BPMNShape id="s2" bpmnElement="lower">
+    <dc:Bounds x="200" y="300" width="100" height="80"/></bpmndi:BPMNShape>
+  <bpmndi:BPMNShape id="s3" bpmnElement="upper">
+    <dc:Bounds x="400" y="10" width="100" height="80"/></bpmndi:BPMNShape>
 </bpmndi:BPMNPlane></bpmndi:BPMNDiagram>
 </bpmn:definitions>
 """
