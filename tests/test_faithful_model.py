@@ -201,6 +201,38 @@ def test_ignored_camunda_attributes_are_warnings(api: Api) -> None:
     assert "started_by" in initiator["message"]
 
 
+MULTI = (
+    HEAD
+    + """<bpmn:process id="multi" isExecutable="true">
+  <bpmn:startEvent id="start"/>
+  <bpmn:userTask id="review" name="Review">
+    <bpmn:multiInstanceLoopCharacteristics camunda:collection="${reviewers}"
+        camunda:elementVariable="reviewer">
+      <bpmn:loopCardinality>${count}</bpmn:loopCardinality>
+    </bpmn:multiInstanceLoopCharacteristics>
+  </bpmn:userTask>
+  <bpmn:endEvent id="end"/>
+  <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="review"/>
+  <bpmn:sequenceFlow id="f2" sourceRef="review" targetRef="end"/>
+</bpmn:process>
+</bpmn:definitions>
+"""
+)
+
+
+def test_camunda_multi_instance_is_named_with_what_to_write(api: Api) -> None:
+    refused = _deploy(api, MULTI, "multi.bpmn")
+    assert refused.status_code == 422
+    (problem,) = refused.json()["problems"]
+    assert problem["element_id"] == "review"
+    assert "loop cardinality" in problem["message"] and "'count'" in problem["message"]
+    stored = _deploy(api, MULTI, "multi.bpmn", purpose="view")
+    (definition,) = stored.json()["definitions"]
+    messages = [w["message"] for w in definition["warnings"]]
+    assert any("camunda:collection" in m and "loopDataInputRef" in m for m in messages)
+    assert any("camunda:elementVariable" in m and "inputDataItem" in m for m in messages)
+
+
 def test_juel_in_a_process_stored_for_viewing_is_a_warning(api: Api) -> None:
     viewing = JUEL.replace('isExecutable="true"', 'isExecutable="false"')
     deployed = _deploy(api, viewing, "juel.bpmn")

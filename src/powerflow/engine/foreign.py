@@ -44,6 +44,9 @@ _IGNORED = {
     "priority": "tasks have no priority; deadlines and alerts order the work",
     "formKey": "forms are declared with camunda:formData (embedded or external forms "
     "are not served)",
+    "collection": "a multi-instance iterates the variable named by bpmn:loopDataInputRef, "
+    "each item in bpmn:inputDataItem; write those instead",
+    "elementVariable": "each item of a multi-instance is named by bpmn:inputDataItem",
     "asyncBefore": "every step is saved before the next request anyway",
     "asyncAfter": "every step is saved before the next request anyway",
 }
