@@ -162,7 +162,8 @@ JUEL = (
     + """<bpmn:process id="juel" isExecutable="true">
   <bpmn:startEvent id="start" camunda:initiator="starter"/>
   <bpmn:userTask id="approve" name="Approve" camunda:assignee="${manager}"
-      camunda:candidateUsers="ann,bob"/>
+      camunda:candidateUsers="ann,bob" camunda:dueDate="${due}" camunda:followUpDate="${soon}"
+      camunda:priority="5" camunda:formKey="approve-form" camunda:asyncBefore="true"/>
   <bpmn:exclusiveGateway id="ok" name="Approved?" default="no"/>
   <bpmn:endEvent id="yes_end"/>
   <bpmn:endEvent id="no_end"/>
@@ -183,7 +184,7 @@ def test_juel_in_a_runnable_process_is_a_problem_with_the_python_to_write(api: A
     assert refused.status_code == 422
     (problem,) = refused.json()["problems"]
     assert problem["element_id"] == "yes"
-    assert problem["line"] == 13
+    assert problem["line"] == 14
     assert "JUEL" in problem["message"] and "invalid syntax" not in problem["message"]
     assert "'approved and amount > 100'" in problem["message"]
 
@@ -197,6 +198,8 @@ def test_ignored_camunda_attributes_are_warnings(api: Api) -> None:
     assert ("approve", "camunda:assignee") in warned
     assert ("approve", "camunda:candidateUsers") in warned
     assert ("start", "camunda:initiator") in warned
+    for attribute in ("dueDate", "followUpDate", "priority", "formKey", "asyncBefore"):
+        assert ("approve", f"camunda:{attribute}") in warned
     initiator = next(w for w in definition["warnings"] if "initiator" in w["message"])
     assert "started_by" in initiator["message"]
 
@@ -231,6 +234,30 @@ def test_camunda_multi_instance_is_named_with_what_to_write(api: Api) -> None:
     messages = [w["message"] for w in definition["warnings"]]
     assert any("camunda:collection" in m and "loopDataInputRef" in m for m in messages)
     assert any("camunda:elementVariable" in m and "inputDataItem" in m for m in messages)
+
+
+def test_a_juel_timer_is_named(api: Api) -> None:
+    timer = (
+        HEAD
+        + """<bpmn:process id="wait" isExecutable="true">
+  <bpmn:startEvent id="start"/>
+  <bpmn:intermediateCatchEvent id="pause" name="Pause">
+    <bpmn:timerEventDefinition><bpmn:timeDuration>${delay}</bpmn:timeDuration>
+    </bpmn:timerEventDefinition>
+  </bpmn:intermediateCatchEvent>
+  <bpmn:endEvent id="end"/>
+  <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="pause"/>
+  <bpmn:sequenceFlow id="f2" sourceRef="pause" targetRef="end"/>
+</bpmn:process>
+</bpmn:definitions>
+"""
+    )
+    refused = _deploy(api, timer, "wait.bpmn")
+    assert refused.status_code == 422
+    (problem,) = refused.json()["problems"]
+    assert problem["element_id"] == "pause"
+    assert problem["message"].startswith("The timer of the intermediateCatchEvent 'Pause'")
+    assert "'delay'" in problem["message"]
 
 
 def test_juel_in_a_process_stored_for_viewing_is_a_warning(api: Api) -> None:
