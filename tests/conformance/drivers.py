@@ -38,10 +38,6 @@ XFAIL: dict[str, str] = {
     SPIFF + "service_task.bpmn": CONNECTORS,
     BPMN + "reset_with_boundary_event.bpmn": RESET,
     BPMN + "timer-cycle.bpmn": SANDBOX,
-    BPMN + "event-subprocess.bpmn": (
-        "SpiffWorkflow 3.2 starts a triggered event subprocess with the process's start data, "
-        "not its current data (the upstream test is of a later SpiffWorkflow: EventSubprocess)"
-    ),
 }
 
 Driver = Callable[[Run], None]

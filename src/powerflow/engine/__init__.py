@@ -4,6 +4,7 @@ It offers typed, pure functions over saved state (see ``runtime``) and upload co
 ``compiler``). Importing it applies the SpiffWorkflow 3.2 workarounds in ``patches``.
 """
 
+from powerflow.engine import event_data as _event_data
 from powerflow.engine import patches as _patches
 from powerflow.engine.compiler import (
     CompiledProcess,
@@ -43,6 +44,7 @@ from powerflow.engine.types import (
 )
 
 _patches.apply()
+_event_data.apply()
 
 __all__ = [
     "FORMAT_VERSION",
