@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -180,10 +181,16 @@ class Run:
 
     def wait_for_timers(self, seconds: float) -> dict[str, Any]:
         """Let ``seconds`` of real time pass (SpiffWorkflow reads the wall clock), then run
-        the service's timer worker once, as its loop would."""
+        the service's timer worker, as its loop would, until no timer of the instance is due."""
         time.sleep(seconds)
-        fire_due_timers(self.api.store)
-        return self.read()
+        deadline = time.monotonic() + 5  # a loaded machine: the worker may need another round
+        while True:
+            fire_due_timers(self.api.store)
+            due = self.read()["next_timer_at"]
+            late = due is not None and datetime.fromisoformat(due) <= datetime.now(UTC)
+            if not late or time.monotonic() > deadline:
+                return self.instance
+            time.sleep(0.05)
 
     def events(self) -> list[tuple[str, str | None]]:
         """(type, element id) of the instance's recorded events, in order."""
