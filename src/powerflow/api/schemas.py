@@ -239,6 +239,12 @@ class TaskDetail(TaskRead):
     """A task with the data it starts from (while it is ready)."""
 
     data: dict[str, Any] | None = None
+    metadata_values: dict[str, Any] | None = Field(
+        default=None,
+        description="The task's spiffworkflow:taskMetadataValues, each expression evaluated "
+        "against the task's data (null where an entry has no value or cannot be evaluated); "
+        "null when the task declares none or is not ready.",
+    )
 
 
 class Incident(BaseModel):

@@ -4,6 +4,7 @@ It offers typed, pure functions over saved state (see ``runtime``) and upload co
 ``compiler``). Importing it applies the SpiffWorkflow 3.2 workarounds in ``patches``.
 """
 
+from powerflow.engine import event_data as _event_data
 from powerflow.engine import message_payloads as _message_payloads
 from powerflow.engine import patches as _patches
 from powerflow.engine.calls import (
@@ -40,6 +41,7 @@ from powerflow.engine.messaging import (
     with_correlation,
 )
 from powerflow.engine.migration import CannotMigrate, MigrationPlan, migrate, plan_migration
+from powerflow.engine.purpose import PURPOSES, Purpose, compile_upload
 from powerflow.engine.recovery import NotRecoverable, move, retry, skip
 from powerflow.engine.runtime import (
     InstanceNotRunning,
@@ -71,10 +73,12 @@ from powerflow.engine.types import (
 
 _patches.apply()
 _message_payloads.apply()
+_event_data.apply()
 
 __all__ = [
     "DMN_PREFIX",
     "FORMAT_VERSION",
+    "PURPOSES",
     "BindingConflict",
     "CannotMigrate",
     "CompileResult",
@@ -91,6 +95,7 @@ __all__ = [
     "PendingMessage",
     "PendingTimer",
     "Problem",
+    "Purpose",
     "ScriptLimits",
     "StartTrigger",
     "StepEvent",
@@ -109,6 +114,7 @@ __all__ = [
     "check_plain_json",
     "compile_bpmn",
     "compile_dmn",
+    "compile_upload",
     "complete_task",
     "configure_limits",
     "content_hash",

@@ -44,6 +44,7 @@ from powerflow.engine.extensions import (
     read_process,
     unassigned_human_tasks,
 )
+from powerflow.engine.foreign import foreign_problems
 from powerflow.engine.patches import prepare_spec
 from powerflow.engine.scripting import ScriptRejected, compile_script
 from powerflow.engine.service_tasks import PowerflowParser, not_runnable, upload_problems
@@ -534,13 +535,25 @@ def compile_bpmn(
         flows = _flows(process)
         if not info.executable:
             reason = f'Process {pid} is not executable (isExecutable="false"): stored for viewing.'
-            compiled.append(_for_viewing(info, flows, reason, unassigned[pid]))
+            foreign = foreign_problems(process, runs=False)
+            compiled.append(_for_viewing(info, flows, reason, unassigned[pid] + foreign))
             continue
         not_yet = _not_runnable_yet(process)
         java = not_runnable(process)  # service tasks naming Java code
         if not_yet or java:
             reason = _not_runnable_reason(pid, process) + "".join(" " + p.message for p in java)
-            compiled.append(_for_viewing(info, flows, reason, not_yet + java + unassigned[pid]))
+            compiled.append(
+                _for_viewing(
+                    info,
+                    flows,
+                    reason,
+                    not_yet + java + unassigned[pid] + foreign_problems(process, runs=False),
+                )
+            )
+            continue
+        foreign = foreign_problems(process, runs=True)
+        if any(p.severity == "error" for p in foreign):  # JUEL: say so, not "invalid syntax"
+            problems.extend(p for p in foreign if p.severity == "error")
             continue
         try:
             spec = parser.get_spec(pid)
@@ -587,7 +600,7 @@ def compile_bpmn(
                 info.metadata,
                 elements,
                 flows,
-                warnings=[p for p in lint if p.severity == "warning"] + unassigned[pid],
+                warnings=[p for p in lint if p.severity == "warning"] + unassigned[pid] + foreign,
                 accepts_data=info.accepts_data,
                 start=info.start,
                 rules=rules,

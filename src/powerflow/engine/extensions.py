@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from lxml import etree
 
+from powerflow.engine.document_order import document_order
 from powerflow.engine.durations import duration_problem
 from powerflow.engine.rules import RuleInvalid, element_references, from_element, normalize
 from powerflow.engine.types import FormField, Problem
@@ -120,11 +121,13 @@ class ElementInfo:
     metadata: dict[str, Any]
     form: list[FormField] = field(default_factory=list)
     accepts_data: AcceptsData = None
+    position: int | None = None  # reading order in the diagram (engine/document_order.py)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON shape stored with the definition."""
         return {
             "element_id": self.element_id,
+            "position": self.position,
             "tag": self.tag,
             "name": self.name,
             "lane": self.lane,
@@ -641,6 +644,7 @@ def read_process(process: etree._Element) -> tuple[ProcessInfo, list[Problem]]:
             reader.problem(node, f"Element ids may have at most {MAX_NAME} characters.")
     meta = reader.metadata(process, where="process")
     lanes = _lanes_of(process, reader)
+    order = document_order(process)
     elements: dict[str, ElementInfo] = {}
     for tag in ACTIVITY_TAGS:
         for node in process.iter(f"{{{BPMN_NS}}}{tag}"):
@@ -667,6 +671,7 @@ def read_process(process: etree._Element) -> tuple[ProcessInfo, list[Problem]]:
                 metadata=emeta,
                 form=form,
                 accepts_data=accepts,
+                position=order.get(eid),
             )
     info = ProcessInfo(
         process_id=pid,

@@ -39,6 +39,7 @@ from powerflow.engine.serializer import (
     load_state,
     to_plain,
 )
+from powerflow.engine.spiff_extensions import failed_script, metadata_values, put_form_data
 from powerflow.engine.subscriptions import subscriptions, thrown
 from powerflow.engine.types import (
     Incident,
@@ -197,9 +198,17 @@ def _human_tasks(
                 lane=lane,
                 roles=roles,
                 data=to_plain(task.data) if with_data else {},
+                metadata_values=metadata_values(task) if with_data else None,
             )
         )
-    return views
+    return sorted(views, key=lambda v: _position(elements, v.element_id))  # stable: then tree
+
+
+def _position(elements: dict[str, Any], element_id: str) -> int:
+    """The element's reading order in the diagram (definitions deployed before it was
+    recorded have none: they keep the engine's order)."""
+    position = elements.get(element_id, {}).get("position")
+    return position if isinstance(position, int) else 1 << 30
 
 
 def _timers(workflow: Any) -> list[PendingTimer]:
@@ -354,6 +363,9 @@ def _incident_from(exc: Exception, workflow: Any = None) -> Incident:
         if notes:
             message = f"{message.rstrip('. ')}. {'. '.join(notes)}"
     message = message.strip().removesuffix(". ").rstrip()
+    phase = failed_script(exc)
+    if phase is not None:
+        message = f"The {phase} of '{element_name or element_id}' failed: {message}"
     trace = getattr(exc, "task_trace", None) or []
     if len(trace) > 1:  # inside a call activity: the chain of calls, across files
         message = f"{message} (task trace: {' <- '.join(str(t) for t in trace)})"
@@ -489,7 +501,7 @@ def complete_task(
         raise
 
     def action(wf: Any, recorder: _Recorder) -> None:
-        task.data.update(data)
+        put_form_data(task, data)
         task.run()
         spec = task.task_spec
         recorder.events.append(

@@ -72,6 +72,8 @@ class TaskView:
     lane: str | None
     roles: tuple[str, ...]
     data: dict[str, JSONValue]  # filled only where asked for (``open_tasks``)
+    # spiffworkflow:taskMetadataValues evaluated against the task's data (``open_tasks`` only)
+    metadata_values: dict[str, JSONValue] | None = None
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,26 @@ from powerflow import engine
 
 
 def compile_upload(
-    data: bytes, filename: str, max_bytes: int, decisions: Mapping[str, bytes]
+    data: bytes,
+    filename: str,
+    max_bytes: int,
+    decisions: Mapping[str, bytes],
+    *,
+    purpose: engine.Purpose = "deploy",
+    accept_any_data: bool = False,
 ) -> tuple[str, engine.CompileResult]:
-    """Compile one uploaded file as a decision table or a BPMN file; (kind, result)."""
+    """Compile one uploaded file as a decision table or a BPMN file (for ``purpose``, see
+    engine/purpose.py); (kind, result)."""
     if engine.is_dmn(data, filename):
         return "decision", engine.compile_dmn(data, filename, max_bytes=max_bytes)
-    return "process", engine.compile_bpmn(data, filename, max_bytes=max_bytes, decisions=decisions)
+    return "process", engine.compile_upload(
+        data,
+        filename,
+        max_bytes=max_bytes,
+        purpose=purpose,
+        accept_any_data=accept_any_data,
+        decisions=decisions,
+    )
 
 
 def needed_decisions(data: bytes, max_bytes: int) -> list[str]:

@@ -97,17 +97,32 @@ def load_plain(conn: Connection, definition: DefinitionView) -> engine.LoadedPro
 
 
 def deploy(
-    store: Store, data: bytes, filename: str, principal: Principal, *, max_bytes: int
+    store: Store,
+    data: bytes,
+    filename: str,
+    principal: Principal,
+    *,
+    max_bytes: int,
+    purpose: engine.Purpose = "deploy",
+    accept_any_data: bool = False,
 ) -> DeployOutcome:
     """Validate an upload and deploy a new version of each process (or decision) in it.
 
     Identical content deploys nothing new (``created`` is False). A file without executable
     processes is stored for viewing; its definitions say why they cannot be started. One file
-    of a bundle: see ``services/deployment.deploy_files``.
+    of a bundle: see ``services/deployment.deploy_files``. ``purpose`` and
+    ``accept_any_data``: see engine/purpose.py.
     """
     from powerflow.services.deployment import Upload, deploy_files  # builds on this module
 
-    return deploy_files(store, [Upload(filename, data)], principal, max_bytes=max_bytes)
+    return deploy_files(
+        store,
+        [Upload(filename, data)],
+        principal,
+        max_bytes=max_bytes,
+        purpose=purpose,
+        accept_any_data=accept_any_data,
+    )
 
 
 def index_for_router(session: Any, views: list[DefinitionView]) -> None:

@@ -43,9 +43,16 @@ class _Compiled:
 
 
 def deploy_files(
-    store: Store, files: list[Upload], principal: Principal, *, max_bytes: int
+    store: Store,
+    files: list[Upload],
+    principal: Principal,
+    *,
+    max_bytes: int,
+    purpose: engine.Purpose = "deploy",
+    accept_any_data: bool = False,
 ) -> DeployOutcome:
-    """Validate every file, then deploy them together (nothing if any file has a problem)."""
+    """Validate every file, then deploy them together (nothing if any file has a problem).
+    ``purpose`` and ``accept_any_data``: see engine/purpose.py."""
     if not principal.has(*DEPLOY_ROLES):
         raise Forbidden("Deploying process definitions needs the 'designer' role.")
     for upload in files:
@@ -54,7 +61,8 @@ def deploy_files(
                 f"{upload.filename} is {len(upload.data)} bytes; the limit is {max_bytes} bytes.",
                 file=upload.filename,
             )
-    compiled = _compile(store, files, max_bytes)
+    options = {"purpose": purpose, "accept_any_data": accept_any_data}
+    compiled = _compile(store, files, max_bytes, options)
     try:
         with store.write() as session:
             return _deploy(session, compiled, principal)
@@ -64,7 +72,9 @@ def deploy_files(
         ) from None
 
 
-def _compile(store: Store, files: list[Upload], max_bytes: int) -> list[_Compiled]:
+def _compile(
+    store: Store, files: list[Upload], max_bytes: int, options: dict[str, Any]
+) -> list[_Compiled]:
     """Compile every file (outside any write transaction); refuse all if one has problems."""
     in_bundle: dict[str, bytes] = {}
     compiled: list[_Compiled] = []
@@ -84,7 +94,7 @@ def _compile(store: Store, files: list[Upload], max_bytes: int) -> list[_Compile
                 if xml is not None:
                     available[ref] = xml
     for upload in bpmn:
-        kind, result = compile_upload(upload.data, upload.filename, max_bytes, available)
+        kind, result = compile_upload(upload.data, upload.filename, max_bytes, available, **options)
         compiled.append(_Compiled(upload, result, kind))
     problems = [
         {**p.as_dict(), "file": c.upload.filename}

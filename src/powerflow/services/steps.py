@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection
@@ -18,6 +18,7 @@ from powerflow.services.incidents import LIVE, PARKED, IncidentLog
 from powerflow.services.messages import after_step
 from powerflow.services.power.alerts import resolve_alerts
 from powerflow.services.power.deadlines import step_times
+from powerflow.services.task_order import in_document_order
 from powerflow.services.views import DefinitionView, InstanceView, TaskRecord
 
 
@@ -70,7 +71,9 @@ def record_step(
 
     new_rows: list[TaskRow] = []
     role_rows: list[dict[str, str]] = []
-    for t in step.new_tasks:
+    # Tasks made ready by one step are created in the engine's order (diagram order, then the
+    # order SpiffWorkflow made them): one microsecond apart, so listings keep that order.
+    for index, t in enumerate(step.new_tasks):
         new_rows.append(
             TaskRow(
                 id=t.id,
@@ -82,7 +85,7 @@ def record_step(
                 roles=list(t.roles),
                 state="ready",
                 assignee=None,
-                created_at=at,
+                created_at=at + timedelta(microseconds=index),
                 due_at=None,
                 ended_at=None,
                 completed_by=None,
@@ -207,7 +210,10 @@ def instance_view(
         created_at=instance.created_at,
         updated_at=instance.updated_at,
         ended_at=instance.ended_at,
-        tasks=[task_record(t, definition, now=now) for t in tasks],
+        tasks=[
+            task_record(t, definition, now=now)
+            for t in in_document_order(tasks, definition.catalog)
+        ],
         promised_due_at=instance.promised_due_at,
         statutory_due_at=instance.statutory_due_at,
         clock_paused=instance.clock_paused_at is not None,

@@ -32,6 +32,7 @@ from powerflow.services.instances import load_for_update
 from powerflow.services.power import policy
 from powerflow.services.power.alerts import ALERT_LEVELS
 from powerflow.services.steps import instance_view, record_step, task_record
+from powerflow.services.task_order import document_order_column
 from powerflow.services.views import DefinitionView, InstanceView, Page, TaskRecord
 from powerflow.services.visibility import (
     may_see_instance_id,
@@ -115,10 +116,18 @@ def list_tasks(
         if principal.has("clerk"):
             actable = has_role | ~exists().where(TaskRole.task_id == Task.id)
         stmt = stmt.where(actable | involved if instance_id else actable)
-    stmt = stmt.order_by(Task.created_at, Task.id).limit(limit + 1).offset(offset)
     with store.read() as session:
-        rows = session.execute(stmt).all()
         conn = session.connection()
+        order: list[Any] = [Task.created_at, Task.id]
+        if instance_id:  # one case: its tasks in the diagram's reading order, then creation
+            definition_id = session.scalar(
+                select(Instance.definition_id).where(Instance.id == instance_id)
+            )
+            if definition_id is not None:
+                catalog = definition_by_id(store, conn, definition_id).catalog
+                order.insert(0, document_order_column(catalog))
+        stmt = stmt.order_by(*order).limit(limit + 1).offset(offset)
+        rows = session.execute(stmt).all()
         items = [
             task_record(t, definition_by_id(store, conn, definition_id), now=now)
             for t, definition_id in rows[:limit]
@@ -167,7 +176,7 @@ def get_task(store: Store, principal: Principal, task_id: str) -> TaskRecord:
     """One task with its form fields and, while it is open, the data it will start from."""
     with store.read() as session:
         task = _visible_task(session, principal, task_id)
-        data = None
+        data = values = None
         bound: DefinitionView | None = None
         if task.state == "ready":
             instance = session.get(Instance, task.instance_id)
@@ -184,8 +193,10 @@ def get_task(store: Store, principal: Principal, task_id: str) -> TaskRecord:
                 except Exception as exc:  # the next act on it records the incident
                     log.warning("task %s: its instance cannot be loaded: %s", task_id, cause(exc))
                     views = []
-                data = next((v.data for v in views if v.id == task_id), None)
-        return _record(store, session, task, data, bound)
+                view = next((v for v in views if v.id == task_id), None)
+                if view is not None:
+                    data, values = view.data, view.metadata_values
+        return replace(_record(store, session, task, data, bound), metadata_values=values)
 
 
 def _check_actor(conn: Connection, principal: Principal, task: Task | TaskRow) -> None:

@@ -74,6 +74,7 @@ class TaskRecord:
     metadata: dict[str, Any] = field(default_factory=dict)
     form: list[dict[str, Any]] = field(default_factory=list)
     data: dict[str, Any] | None = None
+    metadata_values: dict[str, Any] | None = None  # spiffworkflow:taskMetadataValues
 
 
 @dataclass(frozen=True)

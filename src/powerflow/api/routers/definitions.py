@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
@@ -107,14 +108,40 @@ async def _uploads(request: Request) -> list[Upload]:
     },
 )
 async def upload_definition(
-    request: Request, response: Response, store: StoreDep, principal: PrincipalDep
+    request: Request,
+    response: Response,
+    store: StoreDep,
+    principal: PrincipalDep,
+    purpose: Annotated[
+        Literal["deploy", "run", "view"],
+        Query(
+            description="deploy (default): run what can run, store the rest for viewing; "
+            "run: refuse the file unless every process can be started; view: store every "
+            "process for viewing only, keeping what would refuse a deployment as warnings."
+        ),
+    ] = "deploy",
+    accept_any_data: Annotated[
+        bool,
+        Query(
+            description="Processes that declare no pf:acceptsData accept any data at their "
+            'start event and tasks without a form (as pf:acceptsData fields="*" would).'
+        ),
+    ] = False,
 ) -> DeployResponse:
     """Validate every file, then deploy a new version of each process and decision table in
     them, all or nothing (200 if nothing is new)."""
     files = await _uploads(request)
     limit = request.app.state.settings.max_upload_bytes
     outcome = await run_in_threadpool(
-        deployment.deploy_files, store, files, principal, max_bytes=limit
+        partial(
+            deployment.deploy_files,
+            max_bytes=limit,
+            purpose=purpose,
+            accept_any_data=accept_any_data,
+        ),
+        store,
+        files,
+        principal,
     )
     if not outcome.created:
         response.status_code = 200
