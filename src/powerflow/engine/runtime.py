@@ -27,6 +27,7 @@ from SpiffWorkflow.bpmn.specs.mixins.inclusive_gateway import InclusiveGateway
 from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
 
+from powerflow.engine.compaction import compact
 from powerflow.engine.compiler import LoadedProcess
 from powerflow.engine.limits import ScriptLimitExceeded, acquire, release
 from powerflow.engine.scripting import RESTRICTED_ENGINE
@@ -400,6 +401,7 @@ def _run(
         last = workflow.last_task
         data = to_plain(last.data if last is not None else workflow.task_tree.data)
     setattr(workflow, _READY_IDS, now_ids)
+    compact(workflow)  # earlier loop iterations and such: saved state stays bounded
     return StepResult(
         state=dump_state(process, workflow),
         status=status,
