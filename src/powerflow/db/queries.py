@@ -291,6 +291,7 @@ _INSERT_EVENT = Prepared(INSERT_EVENT)
 _CLOSE_TASK = Prepared(CLOSE_TASK)
 _LOAD_TASK_AND_INSTANCE = PreparedSelect(_TASK_WITH_INSTANCE)
 _LOAD_TASK_AND_INSTANCE_LOCKED = PreparedSelect(_TASK_WITH_INSTANCE_LOCKED)
+_OPEN_TASKS = PreparedRows(SELECT_OPEN_TASKS)  # columns in TaskRow's field order
 
 
 @dataclass
@@ -452,8 +453,7 @@ def deployment_xml(conn: Connection, deployment_id: int) -> bytes | None:
 
 def open_tasks(conn: Connection, instance_id: str) -> list[TaskRow]:
     """The ready tasks of an instance, oldest first."""
-    rows = conn.execute(SELECT_OPEN_TASKS, {"instance_id": instance_id})
-    return [TaskRow(**r._mapping) for r in rows]
+    return [TaskRow(*row) for row in _OPEN_TASKS.all(conn, {"instance_id": instance_id})]
 
 
 def open_tasks_of(conn: Connection, instance_ids: list[str]) -> dict[str, list[TaskRow]]:

@@ -34,10 +34,31 @@ from SpiffWorkflow.util.task import TaskState
 _FINISHED = TaskState.COMPLETED | TaskState.CANCELLED
 
 
-def compact(workflow: Any) -> int:
+_KEPT = "_powerflow_kept_tasks"
+SLACK = 32  # tasks a workflow may grow by before it is looked at again (or a quarter more)
+
+
+def task_count(workflow: Any) -> int:
+    """Tasks of a workflow and its subprocesses."""
+    return len(workflow.tasks) + sum(len(sub.tasks) for sub in workflow.subprocesses.values())
+
+
+def compact(workflow: Any, *, always: bool = False) -> int:
     """Prune dead history from a top-level BpmnWorkflow and its subprocesses, in place.
 
+    Looking costs a walk of every task, so a workflow kept in memory between steps is looked at
+    again only once it has grown by ``SLACK`` tasks or a quarter since (``always``: now).
     Returns how many tasks were removed (0 when there was nothing to remove)."""
+    count = task_count(workflow)
+    kept: int | None = workflow.__dict__.get(_KEPT)
+    if not always and kept is not None and count <= kept + max(SLACK, kept // 4):
+        return 0
+    removed = _compact(workflow)
+    workflow.__dict__[_KEPT] = count - removed
+    return removed
+
+
+def _compact(workflow: Any) -> int:
     plans: list[tuple[Any, dict[UUID, list[UUID]], dict[UUID, UUID], set[UUID]]] = []
     doomed: set[UUID] = set()
     for wf in (workflow, *workflow.subprocesses.values()):

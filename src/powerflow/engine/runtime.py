@@ -38,6 +38,8 @@ from powerflow.engine.serializer import (
     load_state,
     to_plain,
 )
+from powerflow.engine.task_converter import id_text
+from powerflow.engine.tree import ready_human_tasks
 from powerflow.engine.types import (
     Incident,
     InstanceStatus,
@@ -171,7 +173,7 @@ def _ready_ids(workflow: Any) -> set[str]:
     remembered: set[str] | None = workflow.__dict__.pop(_READY_IDS, None)
     if remembered is not None:
         return remembered
-    return {str(t.id) for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
+    return {id_text(t.id) for t in ready_human_tasks(workflow)}
 
 
 def _human_tasks(
@@ -179,7 +181,7 @@ def _human_tasks(
 ) -> list[TaskView]:
     elements = process.catalog.get("elements", {})
     views = []
-    for task in workflow.get_tasks(state=TaskState.READY, manual=True):
+    for task in ready_human_tasks(workflow):
         spec = task.task_spec
         bpmn_id = getattr(spec, "bpmn_id", None) or spec.name
         element = elements.get(bpmn_id, {})
@@ -187,7 +189,7 @@ def _human_tasks(
         roles = tuple(element.get("roles") or ([lane] if lane else []))
         views.append(
             TaskView(
-                id=str(task.id),
+                id=id_text(task.id),
                 element_id=bpmn_id,
                 name=getattr(spec, "bpmn_name", None) or element.get("name") or bpmn_id,
                 kind=element.get("tag") or "task",

@@ -19,15 +19,22 @@ from typing import Any
 
 import orjson
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import (
     BpmnWorkflowConverter,
     WorkflowConverter,
 )
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.task import Task
 
 from powerflow.engine.compiler import LoadedProcess
 from powerflow.engine.scripting import RESTRICTED_ENGINE
+from powerflow.engine.task_converter import (
+    FastSubWorkflowConverter,
+    FastTaskConverter,
+    FastTaskMapping,
+)
 
 _CURRENT: contextvars.ContextVar[LoadedProcess] = contextvars.ContextVar("pf_current_process")
 
@@ -36,7 +43,7 @@ class StateMismatch(Exception):
     """Saved state that belongs to another definition than the one supplied."""
 
 
-class SpecRefWorkflowConverter(BpmnWorkflowConverter):  # type: ignore[misc]
+class SpecRefWorkflowConverter(FastTaskMapping, BpmnWorkflowConverter):  # type: ignore[misc]
     """Writes a spec reference instead of the spec; restores the cached spec objects."""
 
     def to_dict(self, workflow: Any) -> dict[str, Any]:
@@ -58,7 +65,12 @@ class SpecRefWorkflowConverter(BpmnWorkflowConverter):  # type: ignore[misc]
 
 def _build_serializer() -> BpmnWorkflowSerializer:
     registry = BpmnWorkflowSerializer.configure(
-        {**SPIFF_CONFIG, BpmnWorkflow: SpecRefWorkflowConverter}
+        {
+            **SPIFF_CONFIG,
+            BpmnWorkflow: SpecRefWorkflowConverter,
+            BpmnSubWorkflow: FastSubWorkflowConverter,
+            Task: FastTaskConverter,
+        }
     )
     registry.register(Decimal, lambda d: {"value": str(d)}, lambda dct: Decimal(dct["value"]))
     # SpiffWorkflow registers datetime and timedelta only; scripts can also make dates and times.
