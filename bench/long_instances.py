@@ -2,7 +2,8 @@
 """Long and large instances over HTTP: a 1,000-iteration gateway loop and a 300-task instance.
 
 Starts a real ``python -m powerflow serve`` on a fresh database, deploys
-``long_instances.bpmn`` and drives it as a client would, each request from the previous answer:
+``tests/data/long_instances.bpmn`` and drives it as a client would, each request from the
+previous answer:
 
 * **loop**: ``long_loop`` (a gateway loop around one user task) started with ``iterations = N``;
   every iteration is one ``POST /v1/tasks/{id}/complete``. Prints the latency of a step around
@@ -29,6 +30,7 @@ or an instance did not end with the expected data.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import math
@@ -48,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from throughput import Server, database_kind, deploy, prepare_postgres
 
 HERE = Path(__file__).resolve().parent
-BPMN = HERE / "long_instances.bpmn"
+BPMN = HERE.parent / "tests" / "data" / "long_instances.bpmn"  # shared with the tests
 CHECKPOINTS = (10, 100, 500, 1000)
 WINDOW = 10  # steps per checkpoint figure (median of the WINDOW steps ending at the checkpoint)
 
@@ -58,10 +60,8 @@ def cpu_ns(pid: int) -> int:
     (nanosecond resolution, unlike the clock ticks of /proc/<pid>/stat)."""
     total = 0
     for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
-        try:
+        with contextlib.suppress(OSError, ValueError, IndexError):  # a thread that just ended
             total += int(stat.read_text().split()[0])
-        except (OSError, ValueError, IndexError):  # a thread that just ended
-            pass
     return total
 
 

@@ -59,7 +59,9 @@ def task_entry(task: Any, registry: Any) -> dict[str, Any]:
         entry_data = {}
         delta = {
             "updates": {
-                key: value for key, value in data.items() if key not in before or value != before[key]
+                key: value
+                for key, value in data.items()
+                if key not in before or value != before[key]
             },
             "deletions": [key for key in before if key not in data],
         }
