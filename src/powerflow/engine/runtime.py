@@ -403,7 +403,7 @@ def _run(
         last = workflow.last_task
         data = to_plain(last.data if last is not None else workflow.task_tree.data)
     setattr(workflow, _READY_IDS, now_ids)
-    compact(workflow, always=status != "running")  # earlier loop iterations and such
+    compact(workflow, always=status == "completed")  # earlier loop iterations and such
     return StepResult(
         state=dump_state(process, workflow),
         status=status,
