@@ -234,3 +234,26 @@ def _continue(process: engine.LoadedProcess, step: Any, steps: int, amount: int 
         step = engine.complete_task(process, step.state, task.id, {"amount": amount, "note": "x"})
         assert step.incident is None, step.incident
     return step
+
+
+def test_saved_state_is_the_document_spiffworkflow_writes() -> None:
+    """engine/task_converter.py writes task entries faster; the text must be SpiffWorkflow's."""
+    stock = serializer.reference_serializer()
+    fast = serializer.SERIALIZER
+    large = load_file(FILE, "large_mi")
+    step = engine.start(large, {"items": 20})
+    for task in step.open_tasks[:7]:
+        step = engine.complete_task(large, step.state, task.id, {"opinion": "fine"})
+    boundary = load_file(FILE, "loop_boundary")
+    looped = engine.start(boundary, {"iterations": 5, "fast_at": -1})
+    for _ in range(2):
+        looped = engine.complete_task(boundary, looped.state, looped.open_tasks[0].id, {})
+    for process, state in ((large, step.state), (boundary, looped.state)):
+        workflow = serializer.load_state(process, state)
+        written = serializer.dump_state(process, workflow)
+        try:
+            serializer.SERIALIZER = stock
+            assert serializer.dump_state(process, workflow) == written
+        finally:
+            serializer.SERIALIZER = fast
+        assert json.loads(written)["subprocesses"] or process is large

@@ -63,13 +63,13 @@ class SpecRefWorkflowConverter(FastTaskMapping, BpmnWorkflowConverter):  # type:
         return super().from_dict(dct)
 
 
-def _build_serializer() -> BpmnWorkflowSerializer:
+def _build_serializer(reference: type | None = None) -> BpmnWorkflowSerializer:
+    fast = {BpmnSubWorkflow: FastSubWorkflowConverter, Task: FastTaskConverter}
     registry = BpmnWorkflowSerializer.configure(
         {
             **SPIFF_CONFIG,
-            BpmnWorkflow: SpecRefWorkflowConverter,
-            BpmnSubWorkflow: FastSubWorkflowConverter,
-            Task: FastTaskConverter,
+            BpmnWorkflow: reference or SpecRefWorkflowConverter,
+            **({} if reference else fast),
         }
     )
     registry.register(Decimal, lambda d: {"value": str(d)}, lambda dct: Decimal(dct["value"]))
@@ -81,6 +81,17 @@ def _build_serializer() -> BpmnWorkflowSerializer:
         dt.time, lambda t: {"value": t.isoformat()}, lambda dct: dt.time.fromisoformat(dct["value"])
     )
     return BpmnWorkflowSerializer(registry)
+
+
+def reference_serializer() -> BpmnWorkflowSerializer:
+    """The same serializer with SpiffWorkflow's own task and subprocess writers: what the faster
+    ones in task_converter.py are checked against (tests/test_long_instances.py)."""
+
+    class StockSpecRef(BpmnWorkflowConverter):  # type: ignore[misc]
+        to_dict = SpecRefWorkflowConverter.to_dict
+        from_dict = SpecRefWorkflowConverter.from_dict
+
+    return _build_serializer(reference=StockSpecRef)
 
 
 SERIALIZER = _build_serializer()
