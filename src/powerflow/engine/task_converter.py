@@ -4,8 +4,8 @@ Every step re-serializes every task of an instance, so with hundreds of tasks (a
 multi-instance over a large collection) the per-task overhead of SpiffWorkflow's
 ``TaskConverter.to_dict`` dominates a step: the ``task.parent`` property looks the parent up
 twice, and ``str(UUID)`` (about 1-3 µs each in pure Python) runs for the task, its parent and
-every child. ``FastTaskConverter`` writes exactly the same entry (checked by the engine tests,
-which compare whole saved states) with one parent look-up and UUID strings taken from a cache.
+every child. ``FastTaskConverter`` writes exactly the same entry (tests/test_long_instances.py
+compares it with SpiffWorkflow's own writer) with one parent look-up and cached id strings.
 Reading is SpiffWorkflow's own ``from_dict``.
 """
 
