@@ -8,6 +8,8 @@ chosen here (``FOR UPDATE`` on PostgreSQL; SQLite's write transaction already ex
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -239,12 +241,19 @@ class PreparedSelect:
 
 class PreparedRows:
     """A prepared SELECT that returns every row, decoded (``decode=False``: as the driver
-    returns them, for aggregates whose type needs the driver's own column type to decode)."""
+    returns them, for aggregates whose type needs the driver's own column type to decode).
 
-    def __init__(self, statement: Any, *, decode: bool = True) -> None:
+    ``memo``: remember up to that many decoded rows by their raw values, for queries that read
+    the same rows again and again (the open tasks of a large instance, on each of its steps);
+    decoded rows are tuples, shared, so a caller must copy any list or dict it changes."""
+
+    def __init__(self, statement: Any, *, decode: bool = True, memo: int = 0) -> None:
         self.statement = statement
         self.decode = decode
         self._compiled: dict[str, Any] = {}
+        self._memo_size = memo
+        self._memo: OrderedDict[Any, tuple[Any, ...]] = OrderedDict()
+        self._memo_lock = threading.Lock()
 
     def _for(self, dialect: Any) -> Any:
         hit = self._compiled.get(dialect.name)
@@ -277,10 +286,29 @@ class PreparedRows:
             rows = cursor.fetchall()
         finally:
             cursor.close()
+        if self._memo_size:
+            return [self._remembered(processors, row) for row in rows]
         return [
             tuple(p(v) if p is not None else v for p, v in zip(processors, row, strict=True))
             for row in rows
         ]
+
+    def _remembered(self, processors: list[Any], row: Any) -> tuple[Any, ...]:
+        try:
+            key = tuple(row)
+            with self._memo_lock:
+                hit = self._memo.get(key)
+        except TypeError:  # a value the driver decoded into something unhashable
+            key, hit = None, None
+        if hit is not None:
+            return hit
+        decoded = tuple(p(v) if p is not None else v for p, v in zip(processors, row, strict=True))
+        if key is not None:
+            with self._memo_lock:
+                self._memo[key] = decoded
+                if len(self._memo) > self._memo_size:
+                    self._memo.popitem(last=False)
+        return decoded
 
 
 _UPDATE_INSTANCE = Prepared(UPDATE_INSTANCE)
@@ -291,6 +319,8 @@ _INSERT_EVENT = Prepared(INSERT_EVENT)
 _CLOSE_TASK = Prepared(CLOSE_TASK)
 _LOAD_TASK_AND_INSTANCE = PreparedSelect(_TASK_WITH_INSTANCE)
 _LOAD_TASK_AND_INSTANCE_LOCKED = PreparedSelect(_TASK_WITH_INSTANCE_LOCKED)
+# Columns in TaskRow's field order; a large instance reads its open tasks on every step.
+_OPEN_TASKS = PreparedRows(SELECT_OPEN_TASKS, memo=20_000)
 
 
 @dataclass
@@ -452,8 +482,10 @@ def deployment_xml(conn: Connection, deployment_id: int) -> bytes | None:
 
 def open_tasks(conn: Connection, instance_id: str) -> list[TaskRow]:
     """The ready tasks of an instance, oldest first."""
-    rows = conn.execute(SELECT_OPEN_TASKS, {"instance_id": instance_id})
-    return [TaskRow(**r._mapping) for r in rows]
+    rows = [TaskRow(*row) for row in _OPEN_TASKS.all(conn, {"instance_id": instance_id})]
+    for row in rows:
+        row.roles = list(row.roles)  # the decoded rows are shared (PreparedRows memo)
+    return rows
 
 
 def open_tasks_of(conn: Connection, instance_ids: list[str]) -> dict[str, list[TaskRow]]:

@@ -18,6 +18,7 @@ from powerflow.engine.xml import BPMN_NS
 
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
+_ZEEBE_IGNORED = ("taskDefinition", "calledElement", "formDefinition")
 _JUEL = re.compile(r"[$#]\{(.*?)\}", re.DOTALL)
 _WHOLE_JUEL = re.compile(r"^[$#]\{.*\}$", re.DOTALL)  # Python never is one whole ${...}
 _JUEL_WORDS = [
@@ -111,12 +112,20 @@ def foreign_problems(process: etree._Element, *, runs: bool) -> list[Problem]:
                         severity="warning",
                     )
                 )
-        if namespace == ZEEBE_NS and local in ("taskDefinition", "calledElement", "formDefinition"):
+        owner_local = etree.QName(_owner(node)).localname if namespace == ZEEBE_NS else ""
+        if local == "taskDefinition" and owner_local == "serviceTask":
+            pass  # its type is the external task's topic (engine/service_tasks.py)
+        elif namespace == ZEEBE_NS and local in (
+            "taskDefinition",
+            "calledElement",
+            "formDefinition",
+        ):
             owner = _owner(node)
             found.append(
                 Problem(
                     f"The Zeebe extension zeebe:{local} on the {_label(owner)} is ignored: "
-                    "powerflow does not run Camunda 8 (Zeebe) job types, forms or call targets.",
+                    "powerflow does not run Camunda 8 (Zeebe) job types other than a service "
+                    "task's, forms or call targets.",
                     line=node.sourceline,
                     element_id=owner.get("id"),
                     process_id=pid,

@@ -29,6 +29,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from powerflow.engine import external
 from powerflow.engine.bpmn_errors import check_uncaught
+from powerflow.engine.compaction import compact
 from powerflow.engine.compiler import LoadedProcess
 from powerflow.engine.limits import ScriptLimitExceeded, acquire, release
 from powerflow.engine.scripting import RESTRICTED_ENGINE
@@ -41,6 +42,8 @@ from powerflow.engine.serializer import (
 )
 from powerflow.engine.spiff_extensions import failed_script, metadata_values, put_form_data
 from powerflow.engine.subscriptions import subscriptions, thrown
+from powerflow.engine.task_converter import id_text
+from powerflow.engine.tree import ready_human_tasks
 from powerflow.engine.types import (
     Incident,
     InstanceStatus,
@@ -175,7 +178,7 @@ def _ready_ids(workflow: Any) -> set[str]:
     remembered: set[str] | None = workflow.__dict__.pop(_READY_IDS, None)
     if remembered is not None:
         return remembered
-    return {str(t.id) for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
+    return {id_text(t.id) for t in ready_human_tasks(workflow)}
 
 
 def _human_tasks(
@@ -183,7 +186,7 @@ def _human_tasks(
 ) -> list[TaskView]:
     elements = process.catalog.get("elements", {})
     views = []
-    for task in workflow.get_tasks(state=TaskState.READY, manual=True):
+    for task in ready_human_tasks(workflow):
         spec = task.task_spec
         bpmn_id = getattr(spec, "bpmn_id", None) or spec.name
         element = elements.get(bpmn_id, {})
@@ -191,7 +194,7 @@ def _human_tasks(
         roles = tuple(element.get("roles") or ([lane] if lane else []))
         views.append(
             TaskView(
-                id=str(task.id),
+                id=id_text(task.id),
                 element_id=bpmn_id,
                 name=getattr(spec, "bpmn_name", None) or element.get("name") or bpmn_id,
                 kind=element.get("tag") or "task",
@@ -426,6 +429,7 @@ def _run(
     setattr(workflow, _READY_IDS, now_ids)
     new_external, closed_external = external.changes(process, workflow, external_before)
     outward = tuple(thrown(workflow))  # taken out before saving: each is routed once
+    compact(workflow, always=status == "completed")  # earlier loop iterations and such
     return StepResult(
         state=dump_state(process, workflow),
         status=status,

@@ -26,10 +26,17 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import (
     BpmnWorkflowConverter,
     WorkflowConverter,
 )
+from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.task import Task
 
 from powerflow.engine.compiler import LoadedProcess
 from powerflow.engine.scripting import RESTRICTED_ENGINE
+from powerflow.engine.task_converter import (
+    FastSubWorkflowConverter,
+    FastTaskConverter,
+    FastTaskMapping,
+)
 
 _CURRENT: contextvars.ContextVar[LoadedProcess] = contextvars.ContextVar("pf_current_process")
 
@@ -38,7 +45,7 @@ class StateMismatch(Exception):
     """Saved state that belongs to another definition than the one supplied."""
 
 
-class SpecRefWorkflowConverter(BpmnWorkflowConverter):  # type: ignore[misc]
+class SpecRefWorkflowConverter(FastTaskMapping, BpmnWorkflowConverter):  # type: ignore[misc]
     """Writes a spec reference instead of the spec; restores the cached spec objects."""
 
     def to_dict(self, workflow: Any) -> dict[str, Any]:
@@ -63,9 +70,14 @@ class SpecRefWorkflowConverter(BpmnWorkflowConverter):  # type: ignore[misc]
         return super().from_dict(dct)
 
 
-def _build_serializer() -> BpmnWorkflowSerializer:
+def _build_serializer(reference: type | None = None) -> BpmnWorkflowSerializer:
+    fast = {BpmnSubWorkflow: FastSubWorkflowConverter, Task: FastTaskConverter}
     registry = BpmnWorkflowSerializer.configure(
-        {**SPIFF_CONFIG, BpmnWorkflow: SpecRefWorkflowConverter}
+        {
+            **SPIFF_CONFIG,
+            BpmnWorkflow: reference or SpecRefWorkflowConverter,
+            **({} if reference else fast),
+        }
     )
     registry.register(Decimal, lambda d: {"value": str(d)}, lambda dct: Decimal(dct["value"]))
     # SpiffWorkflow registers datetime and timedelta only; scripts can also make dates and times.
@@ -76,6 +88,17 @@ def _build_serializer() -> BpmnWorkflowSerializer:
         dt.time, lambda t: {"value": t.isoformat()}, lambda dct: dt.time.fromisoformat(dct["value"])
     )
     return BpmnWorkflowSerializer(registry)
+
+
+def reference_serializer() -> BpmnWorkflowSerializer:
+    """The same serializer with SpiffWorkflow's own task and subprocess writers: what the faster
+    ones in task_converter.py are checked against (tests/test_long_instances.py)."""
+
+    class StockSpecRef(BpmnWorkflowConverter):  # type: ignore[misc]
+        to_dict = SpecRefWorkflowConverter.to_dict
+        from_dict = SpecRefWorkflowConverter.from_dict
+
+    return _build_serializer(reference=StockSpecRef)
 
 
 SERIALIZER = _build_serializer()

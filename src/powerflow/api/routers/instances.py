@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from powerflow.api.deps import PrincipalDep, StoreDep, call, json_response
 from powerflow.api.errors import documented
+from powerflow.api.instance_reads import instance_read
 from powerflow.api.schemas import (
     INT32_MAX,
     AuditRead,
@@ -38,7 +39,7 @@ Status = Annotated[str | None, Query(pattern="^(running|suspended|completed|fail
 
 
 def _read(view: InstanceView) -> InstanceRead:
-    return InstanceRead.model_validate(view, from_attributes=True)
+    return instance_read(view)
 
 
 @router.post(

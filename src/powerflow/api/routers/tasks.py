@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from powerflow.api.deps import PrincipalDep, StoreDep, call, json_response
 from powerflow.api.errors import documented
+from powerflow.api.instance_reads import instance_read
 from powerflow.api.schemas import (
     INT32_MAX,
     InstanceRead,
@@ -122,4 +123,4 @@ async def complete_task(
 ) -> Response:
     """Complete the task with data; the instance runs to its next wait state atomically."""
     view = await call(store, tasks.complete, store, principal, task_id, body.data)
-    return json_response(InstanceRead.model_validate(view, from_attributes=True))
+    return json_response(instance_read(view))
