@@ -2,15 +2,17 @@
 manifest.tsv) driven over the HTTP API as the manifest says, on every database, reloading each
 instance from its saved state between steps.
 
-* primary: deployed (with its companions), started and driven with the inputs of the upstream
-  SpiffWorkflow test to the outcome the manifest states (tests/conformance/drivers.py).
-* companion: deploys on its own (it is driven with its primary).
+* primary: deployed (with its companions, in one bundle upload), started and driven with the
+  inputs of the upstream SpiffWorkflow test to the outcome the manifest states
+  (tests/conformance/drivers.py).
+* companion: deploys on its own (a called process as a startable process, a DMN table as a
+  decision that cannot be started); it is driven with its primary.
 * negative: refused for running (``purpose=run``) with 422, a body naming the file, the process
   or element and the reason; nothing becomes startable.
 * reference (OMG MIWG): stored for viewing (``purpose=view``), the XML returned byte for byte,
   starting refused with 409 and a reason.
 
-Files that need a feature not built yet are strict xfails (drivers.XFAIL says which feature);
+Files that cannot pass are strict xfails (drivers.XFAIL says why);
 ``python tests/conformance/report.py`` prints the counts per role.
 """
 

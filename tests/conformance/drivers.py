@@ -3,8 +3,8 @@
 One small function per file. The inputs are those of the upstream SpiffWorkflow test named at
 the start of the manifest's ``expected_outcome`` (tests/SpiffWorkflow/... at the corpus commit):
 where a test puts data on the start task, the instance is started with it; where it puts data
-on a ready task, that task is completed with it. ``XFAIL`` lists the files that cannot pass yet
-and why: each reason names the feature (and the section of issue 9) that makes it pass.
+on a ready task, that task is completed with it; messages go through ``POST /v1/messages``
+with the payload the upstream test sends. ``XFAIL`` lists the files that cannot pass and why.
 """
 
 from __future__ import annotations
