@@ -7,7 +7,6 @@ plain JSON is an incident too."""
 
 from __future__ import annotations
 
-import importlib
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,69 +15,18 @@ from typing import Any
 import pytest
 
 from conftest import DATA, Api
+from connector_stubs import MODULE, install, stub_connectors
 from powerflow.engine import connectors
 from powerflow.engine.limits import configure_limits, current_limits
 
-MODULE = "pf_test_connectors"
-CODE = """
-CALLS = []
-
-
-def get_pay_rate(params):
-    CALLS.append(("bamboohr/GetPayRate", params))
-    return {"amount": "65000.00", "currency": "USD", "id": "4", "payRate": "65000.00 USD"}
-
-
-def current_temp(params):
-    CALLS.append(("weather/CurrentTemp", params))
-    return {"temp": "72F"}
-
-
-def broken(params):
-    raise RuntimeError("the bank is closed")
-
-
-def not_json(params):
-    return {"when": object()}
-
-
-def spin(params):
-    import time
-
-    end = time.thread_time() + params.get("seconds", 0.5)
-    while time.thread_time() < end:
-        pass
-    return {}
-"""
-ENTRY_POINTS = f"""[powerflow.connectors]
-bamboohr/GetPayRate = {MODULE}:get_pay_rate
-weather/CurrentTemp = {MODULE}:current_temp
-"""
-
-
-def install(root: Path, entry_points: str) -> None:
-    """Write the test distribution: a module and its dist-info with entry points."""
-    (root / f"{MODULE}.py").write_text(CODE)
-    info = root / "pf_test_connectors-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: pf-test-connectors\nVersion: 1.0\n"
-    )
-    (info / "entry_points.txt").write_text(entry_points)
-
 
 @pytest.fixture
-def installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def installed(tmp_path: Path) -> Iterator[Any]:
     """The test connectors, installed for this test only."""
     root = tmp_path / "site"
     root.mkdir()
-    install(root, ENTRY_POINTS)
-    monkeypatch.syspath_prepend(str(root))
-    connectors.refresh()
-    module = importlib.import_module(MODULE)
-    yield module
-    sys.modules.pop(MODULE, None)
-    connectors.refresh()
+    with stub_connectors(root) as module:
+        yield module
 
 
 def _start(api: Api, key: str = "service_task_example1") -> dict[str, Any]:

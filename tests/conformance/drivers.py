@@ -3,46 +3,36 @@
 One small function per file. The inputs are those of the upstream SpiffWorkflow test named at
 the start of the manifest's ``expected_outcome`` (tests/SpiffWorkflow/... at the corpus commit):
 where a test puts data on the start task, the instance is started with it; where it puts data
-on a ready task, that task is completed with it. ``XFAIL`` lists the files that cannot pass yet
-and why: each reason names the feature (and the section of issue 9) that makes it pass.
+on a ready task, that task is completed with it; messages go through ``POST /v1/messages``
+with the payload the upstream test sends. ``XFAIL`` lists the files that cannot pass and why.
 """
 
 from __future__ import annotations
 
+import re
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from conformance.harness import Run
+from connector_stubs import stub_connectors
 
 BPMN = "spiffworkflow/bpmn/data/"
 SPIFF = "spiffworkflow/spiff/data/"
 
-MESSAGES = "needs messages between instances, POST /v1/messages and correlation (issue 9 §1)"
-CALLS = "needs call activities across files (issue 9 §2)"
-DMN = "needs DMN decision tables and business rule tasks (issue 9 §2)"
-CONNECTORS = "needs service-task connectors / external tasks (issue 9 §5)"
-RESET = "needs the administrator's reset-token operation (issue 9 §4)"
 SANDBOX = (
     "calls custom_function, a Python function the upstream test injects into its script "
     "engine; powerflow's script sandbox offers no such function (by design)"
 )
 
 XFAIL: dict[str, str] = {
-    BPMN + "collaboration.bpmn": MESSAGES,
-    SPIFF + "correlation.bpmn": MESSAGES,
-    BPMN + "multiple-throw.bpmn": MESSAGES,
-    SPIFF + "waiting_event.bpmn": MESSAGES,
-    BPMN + "call_activity_end_event.bpmn": CALLS,
-    BPMN + "call_activity_with_error.bpmn": CALLS,
-    SPIFF + "business_rule_task.bpmn": DMN,
-    SPIFF + "dmn/business_rules.dmn": DMN,
-    SPIFF + "service_task.bpmn": CONNECTORS,
-    BPMN + "reset_with_boundary_event.bpmn": RESET,
     BPMN + "timer-cycle.bpmn": SANDBOX,
 }
 
 Driver = Callable[[Run], None]
 DRIVERS: dict[str, Driver] = {}
-# Files deployed together with a primary (the companion first).
+# Files deployed together with a primary, in one bundle upload.
 COMPANIONS: dict[str, list[str]] = {
     BPMN + "call_activity_end_event.bpmn": [BPMN + "call_activity_call_activity.bpmn"],
     BPMN + "call_activity_with_error.bpmn": [BPMN + "call_activity_call_activity.bpmn"],
@@ -61,12 +51,15 @@ def drives(file: str) -> Callable[[Driver], Driver]:
 
 
 def _key(run: Run, file: str) -> str:
-    """Deploy ``file`` (after its companions) and return its only startable process key."""
-    for companion in COMPANIONS.get(file, []):
-        run.deploy(companion)
+    """Deploy ``file`` and return its only startable process key."""
     keys = [d["key"] for d in run.deploy(file) if d["executable"]]
     assert len(keys) == 1, keys
     return keys[0]
+
+
+def _bundle(run: Run, file: str) -> dict[str, str]:
+    """Deploy ``file`` with its companions in one upload: {key: kind} of what it deployed."""
+    return {d["key"]: d["kind"] for d in run.deploy_bundle(file, *COMPANIONS[file])}
 
 
 # -- scripts and gateways -------------------------------------------------------------------
@@ -203,31 +196,87 @@ def timer_non_interrupt_boundary(run: Run) -> None:
 
 @drives(BPMN + "collaboration.bpmn")
 def collaboration(run: Run) -> None:
-    """CollaborationTest: process_buddy sends love_letter to the other pool and waits for the
-    response; a response correlated by lover_name completes it."""
-    run.start(_key(run, BPMN + "collaboration.bpmn"))
+    """CollaborationTest.testBpmnMessage: only process_buddy is started; with lover_name
+    'Peggy' it sends 'Love Letter' (kept: the other pool is not executable) and waits for
+    'Love Letter Response' correlated by lover_name (from_name in the response). A response
+    from 'Eve' is not for it; Peggy's completes it with the payload in its data."""
+    definitions = run.deploy(BPMN + "collaboration.bpmn")
+    assert {d["key"]: d["executable"] for d in definitions} == {
+        "process_buddy": True,
+        "random_person_process": False,
+    }
+    buddy = run.start("process_buddy", lover_name="Peggy")
+    assert run.status == "running"
     assert run.instance["waiting_messages"] == ["Love Letter Response"]
-    response = run.call(
-        "POST",
-        "/v1/messages",
-        headers=run.user(),
-        json={"name": "Love Letter Response", "correlation": {"lover_name": "Peggy"}},
-    )
-    assert response.status_code == 200, response.text
+    (letter,) = run.messages("Love Letter")  # process_buddy sends one message
+    assert letter["source_instance_id"] == buddy["id"]
+    assert letter["status"] == "kept"
+    assert letter["correlation"] == {"lover_name": "Peggy"}
+
+    stranger = run.send("Love Letter Response", payload={"from_name": "Eve"})
+    assert stranger["status"] == "kept" and stranger["delivered_to"] == []
+    assert run.read()["status"] == "running"
+
+    payload = {"from_name": "Peggy", "other_nonsense": 1001}
+    answer = run.send("Love Letter Response", payload=payload)
+    assert answer["status"] == "delivered"
+    assert answer["delivered_to"] == [buddy["id"]]  # lover_name read from from_name
     assert run.read()["status"] == "completed"
+    assert run.data == {"from_name": "Peggy", "lover_name": "Peggy", "other_nonsense": 1001}
 
 
 @drives(SPIFF + "correlation.bpmn")
 def correlation(run: Run) -> None:
-    """CorrelationTest: proc_1 starts two proc_2 instances by message and gets each answer
-    back by its correlation key."""
+    """CorrelationTest: proc_1's two subprocess instances each start a proc_2 instance by
+    message (payload num, name); each proc_2 answers with init_id = num, and the answer
+    reaches the subprocess instance whose correlation (process_id) matches."""
     definitions = run.deploy(SPIFF + "correlation.bpmn")
     assert {d["key"] for d in definitions if d["executable"]} == {"proc_1", "proc_2"}
-    run.start("proc_1")
+    proc_1 = run.start("proc_1")
     assert run.ready() == ["configure", "configure"]
-    run.complete("configure", 0)
-    run.complete("configure", 0)
-    assert run.status == "completed"
+    for num in range(2):
+        run.complete(
+            "configure", 0, task_num=num, task_name=f"subprocess {num}", extra_data="unused data"
+        )
+    assert run.status == "running"
+    assert run.instance["waiting_messages"] == ["proc_2_response"]
+    starts = run.messages("init_proc_2")
+    assert [(m["payload"], m["correlation"], m["status"]) for m in starts] == [
+        ({"num": num, "name": f"subprocess {num}"}, {"process_id": num}, "started")
+        for num in range(2)
+    ]
+    assert all(m["source_instance_id"] == proc_1["id"] for m in starts)
+    responders = [m["started"][0] for m in starts]
+
+    # Answer the second request first: routing by correlation, not by order.
+    for num in (1, 0):
+        run.instance = {"id": responders[num]}
+        run.read()
+        assert run.ready() == ["prepare_response"]
+        source = run.task("prepare_response")["data"]["source_task"]
+        assert source == {"num": num, "name": f"subprocess {num}"}
+        run.complete("prepare_response", response="OK" if source["num"] else "No")
+        assert run.status == "completed"
+        (answer,) = [m for m in run.messages("proc_2_response") if m["payload"]["init_id"] == num]
+        assert answer["source_instance_id"] == responders[num]
+        assert answer["status"] == "delivered" and answer["delivered_to"] == [proc_1["id"]]
+        run.instance = proc_1
+        run.read()
+        assert run.status == ("running" if num else "completed")
+
+    # The subprocess instance that ended last kept its own number and got its own answer.
+    assert run.data == {
+        "task_num": 0,
+        "task_name": "subprocess 0",
+        "extra_data": "unused data",
+        "response": {"init_id": 0, "response": "No"},
+    }
+    received = [
+        (payload["payload"]["init_id"], payload["correlation"]["process_id"])
+        for kind, element, payload in run.event_rows()
+        if kind == "message.received" and element == "get_response"
+    ]
+    assert received == [(1, 1), (0, 0)]
 
 
 @drives(BPMN + "event-gateway.bpmn")
@@ -259,15 +308,23 @@ def multiple_start(run: Run) -> None:
 
 @drives(BPMN + "multiple-throw.bpmn")
 def multiple_throw(run: Run) -> None:
-    """MultipleThrowEventIntermediateCatchTest: initiate throws both messages; the waiting
-    respond instance catches them and completes."""
+    """MultipleThrowEventIntermediateCatchTest: respond waits for message_1 and message_2
+    (parallelMultiple); initiate throws both in one event; both reach respond, which
+    completes, and nothing is left waiting."""
     definitions = run.deploy(BPMN + "multiple-throw.bpmn")
     assert {d["key"] for d in definitions if d["executable"]} == {"respond", "initiate"}
     respond = run.start("respond")
-    run.start("initiate")
+    assert run.status == "running"
+    assert sorted(run.instance["waiting_messages"]) == ["message_1", "message_2"]
+    initiate = run.start("initiate")
     assert run.status == "completed"
+    for name in ("message_1", "message_2"):
+        (thrown,) = run.messages(name)
+        assert thrown["source_instance_id"] == initiate["id"]
+        assert thrown["status"] == "delivered" and thrown["delivered_to"] == [respond["id"]]
     run.instance = respond
     assert run.read()["status"] == "completed"
+    assert run.instance["waiting_messages"] == []
 
 
 @drives(BPMN + "event-subprocess.bpmn")
@@ -303,18 +360,18 @@ def conditional_event(run: Run) -> None:
 
 @drives(SPIFF + "waiting_event.bpmn")
 def waiting_event(run: Run) -> None:
-    """WaitingEventTest: one waiting message with correlation uid=1; a message routed by
-    that correlation completes the instance."""
+    """WaitingEventTest: the receive task in the subprocess waits for B with the correlation
+    uid=1 (spiffworkflow:processVariableCorrelation); a B for uid 2 is not for it; B with
+    uid 1 completes the instance, its payload under a_var (messageVariable)."""
     run.start(_key(run, SPIFF + "waiting_event.bpmn"))
     assert run.instance["waiting_messages"] == ["B"]
-    response = run.call(
-        "POST",
-        "/v1/messages",
-        headers=run.user(),
-        json={"name": "B", "correlation": {"uid": 1}, "payload": {"uid": 1}},
-    )
-    assert response.status_code == 200, response.text
+    other = run.send("B", payload={"uid": 2, "data": "asdf"})
+    assert other["status"] == "kept" and other["delivered_to"] == []
+    assert run.read()["status"] == "running"
+    sent = run.send("B", payload={"uid": 1, "data": "asdf"})
+    assert sent["status"] == "delivered" and sent["delivered_to"] == [run.instance["id"]]
     assert run.read()["status"] == "completed"
+    assert run.data == {"a_var": {"uid": 1, "data": "asdf"}}
 
 
 # -- subprocesses, transactions, call activities, escalation --------------------------------
@@ -345,20 +402,43 @@ def transaction(run: Run) -> None:
 
 @drives(BPMN + "call_activity_end_event.bpmn")
 def call_activity_end_event(run: Run) -> None:
-    """CallActivityTest: the called process in another file returns its data."""
-    run.start(_key(run, BPMN + "call_activity_end_event.bpmn"))
+    """CallActivityTest: without its companion the file is refused, naming the missing called
+    process; deployed with call_activity_call_activity.bpmn in one bundle, the called process
+    returns its data (and the variable it deleted stays deleted)."""
+    refused = run.upload(BPMN + "call_activity_end_event.bpmn", accept_any_data="true")
+    assert refused.status_code == 422, refused.text
+    (problem,) = refused.json()["problems"]
+    assert problem["element_id"] == "Activity_Call_Activity"
+    assert "'Call_Activity_Get_Data'" in problem["message"]
+
+    assert _bundle(run, BPMN + "call_activity_end_event.bpmn") == {
+        "Process_8200379": "process",
+        "Call_Activity_Get_Data": "process",
+    }
+    run.start("Process_8200379")
     assert run.status == "completed"
     assert run.data == {"pre_var": "some string", "my_var": "World", "my_other_var": "Mike"}
+    assert ("task.completed", "Sub_Bpmn_Task") in run.events()  # ran in the called file
 
 
 @drives(BPMN + "call_activity_with_error.bpmn")
 def call_activity_with_error(run: Run) -> None:
-    """CallActivityTest: the called process fails; the incident names the task in the other
-    file and the call activity."""
-    run.start(_key(run, BPMN + "call_activity_with_error.bpmn"))
+    """CallActivityTest: ErroringBPMN's called process fails in 'Create Data'; the instance
+    is parked with an open incident on Sub_Bpmn_Task whose message carries the task trace
+    across both files, innermost first."""
+    deployed = _bundle(run, BPMN + "call_activity_with_error.bpmn")
+    assert deployed == {"ErroringBPMN": "process", "Call_Activity_Get_Data": "process"}
+    run.start("ErroringBPMN")
     assert run.status == "failed"
     assert run.incident is not None
-    assert "Create Data" in str(run.incident) or run.incident["element_id"] == "Sub_Bpmn_Task"
+    assert run.incident["element_id"] == "Sub_Bpmn_Task"
+    trace = (
+        r"Create Data \(.*?call_activity_call_activity\.bpmn\) <- "
+        r"Get Data Call Activity \(.*?call_activity_with_error\.bpmn\)"
+    )
+    assert re.search(trace, run.incident["message"]), run.incident["message"]
+    (incident,) = run.incidents()
+    assert incident["status"] == "open" and incident["element_id"] == "Sub_Bpmn_Task"
 
 
 @drives(BPMN + "uncaught_escalation.bpmn")
@@ -591,31 +671,72 @@ def prescript_postscript(run: Run) -> None:
     assert "pre-script" in run.incident["message"]
 
 
+PAY_RATE = {"amount": "65000.00", "currency": "USD", "id": "4", "payRate": "65000.00 USD"}
+
+
 @drives(SPIFF + "service_task.bpmn")
 def service_task(run: Run) -> None:
-    """ServiceTaskTest: the operators bamboohr/GetPayRate and weather/CurrentTemp are called
-    (stub connectors) and their results stored."""
-    run.start(_key(run, SPIFF + "service_task.bpmn"))
-    assert run.status == "completed"
+    """ServiceTaskTest: with stub connectors installed (entry points powerflow.connectors) the
+    operators get the upstream parameters and their results are stored: bamboohr/GetPayRate
+    under Spiff's default name, weather/CurrentTemp under its resultVariable."""
+    with tempfile.TemporaryDirectory() as root, stub_connectors(Path(root)) as stubs:
+        (definition,) = run.deploy(SPIFF + "service_task.bpmn")
+        warned = {w["element_id"] for w in definition["warnings"]}
+        assert not warned & {"Activity-1inxqgx", "Activity_12erefa"}  # both have a connector
+        run.start(definition["key"])
+        calls: list[tuple[str, dict[str, Any]]] = list(stubs.CALLS)
+    assert run.status == "completed", run.incident
+    assert run.data["spiff__Activity_1inxqgx_result"] == PAY_RATE
+    assert run.data["waynesboroWeatherResult"] == {"temp": "72F"}
+    assert calls == [
+        (
+            "bamboohr/GetPayRate",
+            {"api_key": "secret:BAMBOOHR_API_KEY", "employee_id": 4, "subdomain": "ServiceTask"},
+        ),
+        ("weather/CurrentTemp", {"zipcode": 22980}),
+    ]
 
 
 @drives(SPIFF + "business_rule_task.bpmn")
 def business_rule_task(run: Run) -> None:
-    """BusinessRuleTaskTest: with dmn/business_rules.dmn the instance completes."""
-    run.start(_key(run, SPIFF + "business_rule_task.bpmn"))
+    """BusinessRuleTaskTest: deployed with dmn/business_rules.dmn in one bundle; the table
+    answers 'Y' to question 'X' and the instance completes."""
+    assert _bundle(run, SPIFF + "business_rule_task.bpmn") == {
+        "Process_bd2e724": "process",
+        "decision_1": "decision",
+    }
+    run.start("Process_bd2e724")
     assert run.status == "completed"
+    assert run.data == {"question": "X", "answer": "Y"}
+    assert ("task.completed", "Activity_0diq2z1") in run.events()
 
 
 @drives(BPMN + "reset_with_boundary_event.bpmn")
 def reset_with_boundary_event(run: Run) -> None:
-    """ResetTokenOnBoundaryEventTest: reset the token to 'First' re-arms the timer."""
+    """ResetTokenOnBoundaryEventTest over POST /v1/instances/{id}/move: back to 'First' the
+    boundary timer waits again and the subprocess entered since is gone (its task closed);
+    back to 'Last' inside the subprocess, 'Final' waits again; both complete."""
     run.start(_key(run, BPMN + "reset_with_boundary_event.bpmn"))
+    assert run.ready() == ["First"] and run.instance["next_timer_at"] is not None
     run.complete("First")
-    response = run.call(
-        "POST",
-        f"/v1/instances/{run.instance['id']}/reset",
-        headers=run.api.admin,
-        json={"element_id": "First", "reason": "redo"},
-    )
-    assert response.status_code == 200, response.text
-    assert run.read()["tasks"][0]["element_id"] == "First"
+    assert run.ready() == ["Last"]
+    assert run.instance["next_timer_at"] is None  # Event_My_Timer cancelled
+    last = run.task("Last")["id"]
+
+    run.move("First", "redo from the start")
+    assert run.status == "running"
+    assert run.ready() == ["First"]
+    assert run.instance["next_timer_at"] is not None  # Event_My_Timer waits again
+    closed = run.call("GET", f"/v1/tasks/{last}", headers=run.api.admin)
+    assert closed.json()["state"] == "cancelled"
+    moved = [p for kind, element, p in run.event_rows() if kind == "token.moved"]
+    assert moved == [{"from_elements": ["Last", "subprocess"], "reason": "redo from the start"}]
+
+    run.complete("First")
+    run.complete("Last")
+    assert run.ready() == ["Final"]
+    run.move("Last", "redo the last step")
+    assert run.ready() == ["Last"]  # the subprocess runs again, Final is ahead again
+    run.complete("Last")
+    run.complete("Final")
+    assert run.status == "completed"

@@ -97,6 +97,21 @@ class Run:
             found += response.json()["definitions"]
         return found
 
+    def deploy_bundle(self, *files: str) -> list[dict[str, Any]]:
+        """Deploy files together in one upload (several multipart ``file`` parts), as a
+        designer uploads a process with the files it calls. Returns the definitions."""
+        parts = [("file", ((CORPUS / f).name, (CORPUS / f).read_bytes())) for f in files]
+        response = self.call(
+            "POST",
+            "/v1/definitions",
+            params={"accept_any_data": "true"},
+            headers=self.api.user("designer"),
+            files=parts,
+        )
+        assert response.status_code == 201, response.text
+        definitions: list[dict[str, Any]] = response.json()["definitions"]
+        return definitions
+
     # -- instances ---------------------------------------------------------------------------
     def start(self, key: str, **variables: Any) -> dict[str, Any]:
         """Start an instance of ``key`` with ``variables``."""
@@ -179,6 +194,45 @@ class Run:
         self.instance = response.json()
         return self.instance
 
+    def send(self, name: str, **body: Any) -> dict[str, Any]:
+        """Send message ``name`` through the message router (``POST /v1/messages``, with
+        ``correlation``, ``payload``... in ``body``); returns its row in the message log."""
+        response = self.call(
+            "POST", "/v1/messages", headers=self.user(), json={"name": name, **body}
+        )
+        assert response.status_code == 200, response.text
+        sent: dict[str, Any] = response.json()
+        return sent
+
+    def messages(self, name: str) -> list[dict[str, Any]]:
+        """The message log's rows for ``name``, oldest first."""
+        response = self.call(
+            "GET", "/v1/messages", headers=self.api.admin, params={"name": name, "limit": 200}
+        )
+        assert response.status_code == 200, response.text
+        return list(reversed(response.json()["items"]))
+
+    def move(self, to_element: str, reason: str) -> dict[str, Any]:
+        """An administrator moves the token back to ``to_element`` (``POST .../move``)."""
+        response = self.call(
+            "POST",
+            f"/v1/instances/{self.instance['id']}/move",
+            headers=self.api.admin,
+            json={"to_element": to_element, "reason": reason},
+        )
+        assert response.status_code == 200, response.text
+        self.instance = response.json()
+        return self.instance
+
+    def incidents(self) -> list[dict[str, Any]]:
+        """The instance's incident history."""
+        response = self.call(
+            "GET", f"/v1/instances/{self.instance['id']}/incidents", headers=self.api.admin
+        )
+        assert response.status_code == 200, response.text
+        items: list[dict[str, Any]] = response.json()["items"]
+        return items
+
     def wait_for_timers(self, seconds: float) -> dict[str, Any]:
         """Let ``seconds`` of real time pass (SpiffWorkflow reads the wall clock), then run
         the service's timer worker, as its loop would, until no timer of the instance is due."""
@@ -192,8 +246,8 @@ class Run:
                 return self.instance
             time.sleep(0.05)
 
-    def events(self) -> list[tuple[str, str | None]]:
-        """(type, element id) of the instance's recorded events, in order."""
+    def event_rows(self) -> list[tuple[str, str | None, dict[str, Any]]]:
+        """(type, element id, payload) of the instance's recorded events, in order."""
         response = self.call(
             "GET",
             f"/v1/instances/{self.instance['id']}/events",
@@ -201,4 +255,8 @@ class Run:
             params={"limit": 500},
         )
         assert response.status_code == 200, response.text
-        return [(e["type"], e["element_id"]) for e in response.json()["items"]]
+        return [(e["type"], e["element_id"], e["payload"]) for e in response.json()["items"]]
+
+    def events(self) -> list[tuple[str, str | None]]:
+        """(type, element id) of the instance's recorded events, in order."""
+        return [(kind, element) for kind, element, _ in self.event_rows()]
