@@ -36,6 +36,7 @@ from powerflow.engine.extensions import (
     read_process,
     unassigned_human_tasks,
 )
+from powerflow.engine import timer_expr
 from powerflow.engine.patches import prepare_spec
 from powerflow.engine.scripting import ScriptRejected, compile_script
 from powerflow.engine.types import Problem
@@ -97,6 +98,7 @@ class CompiledProcess:
     start: StartInfo = field(default_factory=StartInfo)
     rules: list[dict[str, Any]] = field(default_factory=list)
     called: dict[str, str] = field(default_factory=dict)  # element id -> its called process
+    timer_starts: list[dict[str, str]] = field(default_factory=list)  # scheduled at deploy
 
     def catalog(self) -> dict[str, Any]:
         """The JSON document stored with the definition: metadata, elements, flows, and what
@@ -109,6 +111,7 @@ class CompiledProcess:
             "start": self.start.as_dict(),
             "rules": self.rules,
             "called": self.called,
+            "timer_starts": self.timer_starts,
         }
 
 
@@ -428,6 +431,22 @@ def _event_subprocess_warnings(process: etree._Element) -> list[Problem]:
     return problems
 
 
+def _start_timer_warnings(tree: etree._ElementTree, pid: str, spec: Any) -> list[Problem]:
+    """Timer start events powerflow cannot schedule (their value is an expression)."""
+    return [
+        Problem(
+            f"The timer start event '{element_id}' has an expression, not a fixed ISO 8601 "
+            "value, so powerflow cannot schedule it: no instance starts on its own; an instance "
+            "started by hand waits for the timer.",
+            line=_line_of(tree, element_id),
+            element_id=element_id,
+            process_id=pid,
+            severity="warning",
+        )
+        for element_id in timer_expr.non_constant_start_timers(spec)
+    ]
+
+
 def _flows(process: etree._Element) -> dict[str, dict[str, Any]]:
     """Sequence flows keyed by 'source->target', for reporting which flow a gateway took."""
     out: dict[str, dict[str, Any]] = {}
@@ -453,7 +472,7 @@ def compile_bpmn(data: bytes, filename: str, *, max_bytes: int) -> CompileResult
         tree = parse_untrusted(data, max_bytes=max_bytes)
     except XmlRejected as exc:
         return CompileResult(digest, [], exc.problems)
-    problems = _xsd_problems(tree)
+    problems = _xsd_problems(tree) or timer_expr.problems(tree)
     if problems:
         return CompileResult(digest, [], problems)
 
@@ -474,7 +493,7 @@ def compile_bpmn(data: bytes, filename: str, *, max_bytes: int) -> CompileResult
 
     parser = new_parser()
     try:
-        parser.add_bpmn_xml(_for_spiff(tree), filename=filename)
+        parser.add_bpmn_xml(_for_spiff(timer_expr.for_spiff(tree)), filename=filename)
     except (ValidationException, SpiffWorkflowException) as exc:
         return CompileResult(digest, [], [_spiff_problem(tree, exc, None)])
 
@@ -514,6 +533,7 @@ def compile_bpmn(data: bytes, filename: str, *, max_bytes: int) -> CompileResult
             _lint_spec(tree, pid, all_specs)
             + _lint_xml(process, all_specs)
             + _event_subprocess_warnings(process)
+            + _start_timer_warnings(tree, pid, spec)
         )
         problems.extend(p for p in lint if p.severity == "error")
         elements = dict(info.elements)
@@ -544,6 +564,7 @@ def compile_bpmn(data: bytes, filename: str, *, max_bytes: int) -> CompileResult
                 start=info.start,
                 rules=rules,
                 called=owners,
+                timer_starts=[t.__dict__ for t in timer_expr.start_timers(spec)],
             )
         )
     return CompileResult(digest, compiled, _located(problems, infos))
@@ -639,7 +660,7 @@ class _SpecCache:
                 return hit
         tree = parse_untrusted(xml, max_bytes=len(xml) + 1)
         parser = new_parser()
-        parser.add_bpmn_xml(tree, filename=f"{process_id}.bpmn")
+        parser.add_bpmn_xml(timer_expr.for_spiff(tree), filename=f"{process_id}.bpmn")
         loaded = LoadedProcess(
             key=process_id,
             content_hash=digest,

@@ -1,0 +1,58 @@
+"""Starting an instance because one of its timer start events fell due (the host schedules it).
+
+SpiffWorkflow has no scheduler: a timer start event of a fresh workflow waits for its own timer,
+counted from the moment the instance is created. When powerflow's schedule says the timer is
+due, the instance is created with that start event already fired, so it runs on at once; the
+process's other start events are cancelled (one trigger, one token).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
+from SpiffWorkflow.util.task import TaskState
+
+from powerflow.engine.compiler import LoadedProcess
+from powerflow.engine.runtime import _run, _Recorder
+from powerflow.engine.scripting import RESTRICTED_ENGINE
+from powerflow.engine.serializer import check_plain_json
+from powerflow.engine.types import StepEvent, StepResult
+
+
+class NoSuchStartEvent(LookupError):
+    """The process has no timer start event with that id."""
+
+
+def start_on_timer(
+    process: LoadedProcess, element_id: str, variables: dict[str, Any] | None = None
+) -> StepResult:
+    """Create an instance whose timer start event ``element_id`` has fired, and run it to its
+    first wait state (its first events: ``instance.started``, then ``timer.fired``)."""
+    variables = variables or {}
+    check_plain_json(variables, where="variables")
+    workflow = BpmnWorkflow(process.spec, process.subprocess_specs, script_engine=RESTRICTED_ENGINE)
+    workflow.task_tree.data.update(variables)
+    starts = [
+        t
+        for t in workflow.get_tasks(state=TaskState.ANY_MASK)
+        if isinstance(t.task_spec, StartEvent) and t.workflow is workflow
+    ]
+    chosen = [t for t in starts if getattr(t.task_spec, "bpmn_id", None) == element_id]
+    if not chosen:
+        raise NoSuchStartEvent(element_id)
+    chosen[0]._set_internal_data(event_fired=True)
+    if not isinstance(chosen[0].task_spec.event_definition, CycleTimerEventDefinition):
+        # a date or duration is evaluated before it is compared: give it one that has passed
+        chosen[0]._set_internal_data(event_value=datetime.now(UTC).isoformat())
+
+    def action(wf: Any, recorder: _Recorder) -> None:
+        recorder.events.append(StepEvent("instance.started", None, None, None, {}))
+        for other in starts:
+            if other is not chosen[0] and not other.has_state(TaskState.FINISHED_MASK):
+                other.cancel()
+
+    return _run(process, workflow, action, before=set())
