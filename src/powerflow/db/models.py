@@ -491,9 +491,7 @@ class StartTimer(Base):
     definition_key: Mapped[str] = mapped_column(String(255), index=True)
     kind: Mapped[str] = mapped_column(String(16))  # date | duration | cycle
     value: Mapped[str] = mapped_column(String(255))  # the ISO 8601 value
-    next_fire_at: Mapped[datetime | None] = mapped_column(
-        UTCDateTime(), nullable=True, index=True
-    )
+    next_fire_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)
     remaining_cycles: Mapped[int] = mapped_column(Integer)  # after next_fire_at; -1: no end
     interval_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
     fired_count: Mapped[int] = mapped_column(Integer, default=0)

@@ -27,6 +27,7 @@ from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
 
+from powerflow.engine import timer_expr
 from powerflow.engine.extensions import (
     NS,
     AcceptsData,
@@ -36,7 +37,6 @@ from powerflow.engine.extensions import (
     read_process,
     unassigned_human_tasks,
 )
-from powerflow.engine import timer_expr
 from powerflow.engine.patches import prepare_spec
 from powerflow.engine.scripting import ScriptRejected, compile_script
 from powerflow.engine.types import Problem

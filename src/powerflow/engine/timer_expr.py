@@ -84,9 +84,7 @@ def normalize(kind: str, text: str) -> str:
             return value
         if kind == "timeDate":
             if value.upper().startswith("P") or value.upper().startswith("R"):
-                raise ValueError(
-                    "a date needs a date-time, for example 2026-12-31T09:00:00+08:00"
-                )
+                raise ValueError("a date needs a date-time, for example 2026-12-31T09:00:00+08:00")
             value = _with_zone(value)
             TimerEventDefinition.parse_time_or_duration(value)
             return value
@@ -158,7 +156,7 @@ def problems(tree: etree._ElementTree) -> list[Problem]:
 def _process_id(node: etree._Element) -> str | None:
     while node is not None:
         if etree.QName(node).localname == "process":
-            return node.get("id")
+            return str(node.get("id"))
         node = node.getparent()
     return None
 

@@ -17,7 +17,7 @@ from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.util.task import TaskState
 
 from powerflow.engine.compiler import LoadedProcess
-from powerflow.engine.runtime import _run, _Recorder
+from powerflow.engine.runtime import _Recorder, _run
 from powerflow.engine.scripting import RESTRICTED_ENGINE
 from powerflow.engine.serializer import check_plain_json
 from powerflow.engine.types import StepEvent, StepResult

@@ -20,6 +20,7 @@ from powerflow.services.errors import (
     NotFound,
     PayloadTooLarge,
 )
+from powerflow.services.start_schedule import schedule_deployed
 from powerflow.services.views import DefinitionView, DeployOutcome, Page
 
 DEPLOY_ROLES = ("designer", "admin")
@@ -144,6 +145,9 @@ def deploy(
                 session.add(row)
                 created.append(row)
             session.flush()
+            schedule_deployed(
+                session.connection(), [(r.id, r.key, r.catalog) for r in created], store.now()
+            )
             views = [_view(r) for r in created]
     except IntegrityError:
         raise Conflict(
