@@ -8,7 +8,8 @@ process's other start events are cancelled (one trigger, one token).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -44,15 +45,36 @@ def start_on_timer(
     chosen = [t for t in starts if getattr(t.task_spec, "bpmn_id", None) == element_id]
     if not chosen:
         raise NoSuchStartEvent(element_id)
-    chosen[0]._set_internal_data(event_fired=True)
-    if not isinstance(chosen[0].task_spec.event_definition, CycleTimerEventDefinition):
+    if isinstance(chosen[0].task_spec.event_definition, CycleTimerEventDefinition):
+        # One cycle left, due already: the event spawns one token, then finishes (the host's
+        # schedule, not the instance, counts the cycles).
+        past = datetime.now(UTC) - timedelta(seconds=1)
+        chosen[0]._set_internal_data(
+            event_value={"cycles": 1, "next": past.isoformat(), "duration": 1.0}
+        )
+    else:
         # a date or duration is evaluated before it is compared: give it one that has passed
-        chosen[0]._set_internal_data(event_value=datetime.now(UTC).isoformat())
+        chosen[0]._set_internal_data(event_fired=True, event_value=datetime.now(UTC).isoformat())
+
+    spec = chosen[0].task_spec
+    fired = StepEvent(
+        "timer.fired",
+        element_id,
+        getattr(spec, "bpmn_name", None) or element_id,
+        str(chosen[0].id),
+    )
 
     def action(wf: Any, recorder: _Recorder) -> None:
-        recorder.events.append(StepEvent("instance.started", None, None, None, {}))
+        recorder.events.extend([StepEvent("instance.started", None, None, None, {}), fired])
         for other in starts:
             if other is not chosen[0] and not other.has_state(TaskState.FINISHED_MASK):
                 other.cancel()
 
-    return _run(process, workflow, action, before=set())
+    step = _run(process, workflow, action, before=set())
+    # A date or duration start event completes in the step and is recorded once more.
+    events = [
+        e
+        for n, e in enumerate(step.events)
+        if n < 2 or not (e.type == "timer.fired" and e.element_id == element_id)
+    ]
+    return replace(step, events=tuple(events))
