@@ -31,26 +31,28 @@ def fire_due_timers(
 ) -> int:
     """Advance every running instance whose next timer is due; return how many were advanced.
 
-    Instances are fired ``batch`` to a transaction (services/timer_firing.py: one savepoint
-    each, so one that fails rolls back alone). One that cannot be fired is marked failed with
-    an incident and the others go on; one that meets a transient error (a busy or unreachable
-    database) waits, per ``backoff``, without holding up the rest; a batch whose transaction
-    fails as a whole is retried one instance per transaction. Each failure is one log line.
+    Instances are claimed and fired ``batch`` to a transaction (services/timer_firing.py), at
+    most ``limit`` in all. One that cannot be fired is marked failed with an incident and the
+    others go on; one that meets a transient error (a busy or unreachable database) waits, per
+    ``backoff``, without holding up the rest; a batch whose transaction fails as a whole is
+    fired one instance per transaction instead. Each failure is one log line.
     """
     now = now or datetime.now(UTC)
     backoff = backoff or Backoff()
-    waiting = backoff.waiting()
-    with store.begin(write=False) as conn:
-        due = timer_firing.due_instances(conn, now, limit + len(waiting))
-    todo = [i for i in due if i not in waiting][:limit]
     fired = 0
-    for start in range(0, len(todo), batch):
-        chunk = todo[start : start + batch]
+    while fired < limit:
+        waiting = [str(i) for i in backoff.waiting()]
+        size = min(batch, limit - fired)
         try:
-            outcome = timer_firing.fire_batch(store, chunk, now, TIMER_ACTOR_NAME)
+            outcome = timer_firing.fire_due_batch(store, now, size, TIMER_ACTOR_NAME, waiting)
         except Exception as exc:  # the batch's transaction failed: one by one
-            log.info("timer batch of %d failed (%s); firing one by one", len(chunk), cause(exc))
-            fired += sum(_fire_one_by_one(store, i, backoff) for i in chunk)
+            log.info("timer batch failed (%s); firing one instance per transaction", cause(exc))
+            with store.begin(write=False) as conn:
+                due = timer_firing.due_instances(conn, now, size + len(waiting))
+            todo = [i for i in due if i not in set(waiting)][:size]
+            fired += sum(_fire_one_by_one(store, i, backoff) for i in todo)
+            if len(todo) < size:
+                break
             continue
         for instance_id in outcome.fired:
             if instance_id not in outcome.retry:
@@ -61,6 +63,8 @@ def fire_due_timers(
             delay = backoff.failed(instance_id)
             log.info("timer of instance %s retried in %.0f s: %s", instance_id, delay, why)
         fired += len(outcome.fired)
+        if len(outcome.claimed) < size:
+            break  # nothing more is due
     return fired
 
 
@@ -95,7 +99,7 @@ class TimerWorker(PeriodicThread):
     due.
     """
 
-    MIN_WAIT = 0.002
+    MIN_WAIT = 0.01  # coalesces dense due times into batches (at most this much later)
 
     def __init__(self, store: Store, interval: float, limit: int = 500) -> None:
         self.backoff = Backoff()

@@ -1,7 +1,8 @@
 """Firing the due timers of many instances in one transaction (the timer worker's hot path).
 
-One commit per batch instead of one per instance; each instance runs inside a savepoint, so an
-instance that cannot be fired rolls back alone and the others are committed. An instance whose
+One commit per batch instead of one per instance. An instance that cannot be loaded or run is
+left out before anything of it is written, and the others are committed; a write that fails
+rolls the batch back and the worker fires its instances one per transaction. An instance whose
 saved state or definition cannot be run is marked failed with an incident afterwards, in a
 transaction of its own (as ``instances.fire_timers`` does for one instance). Rows are locked as
 they are loaded and re-checked (still running, still due), so a second worker that read the
@@ -17,9 +18,10 @@ from datetime import datetime
 from sqlalchemy import Connection, func, select
 
 from powerflow import engine
-from powerflow.db import queries
-from powerflow.db.engine import DatabaseBusy, Store
+from powerflow.db.engine import Store
 from powerflow.db.models import Instance
+from powerflow.db.queries import InstanceRow
+from powerflow.db.timer_queries import claim_due_instances
 from powerflow.services.definitions import BpmnFileMissing, definition_by_id, runnable
 from powerflow.services.errors import DomainError
 from powerflow.services.incidents import cause, fail_instance
@@ -30,6 +32,7 @@ from powerflow.services.steps import record_step
 class BatchOutcome:
     """What a batch did: fired ids, ids failed with an incident, ids to retry later."""
 
+    claimed: list[str] = field(default_factory=list)
     fired: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     retry: dict[str, str] = field(default_factory=dict)  # id -> why
@@ -62,13 +65,11 @@ def next_instance_due(conn: Connection, skip: Collection[str] = ()) -> datetime 
     return value
 
 
-def _fire_one(store: Store, conn: Connection, instance_id: str, now: datetime, actor: str) -> str:
-    """Fire one instance inside the caller's savepoint: "fired", "skipped" (no longer due) or
-    "still due" (fired, but its next timer is due already)."""
-    row = queries.load_instance(conn, instance_id, lock=True)
-    if row is None or row.status != "running" or row.next_timer_at is None:
-        return "skipped"
-    if row.next_timer_at > now:
+def _fire_row(store: Store, conn: Connection, row: InstanceRow, now: datetime, actor: str) -> str:
+    """Fire one instance in the caller's transaction: "fired", "skipped" (no longer due) or
+    "still due" (fired, but its next timer is due already). Raises _Broken or DomainError
+    before anything is written; whatever ``record_step`` raises propagates."""
+    if row.status != "running" or row.next_timer_at is None or row.next_timer_at > now:
         return "skipped"
     try:
         definition = definition_by_id(store, conn, row.definition_id)
@@ -94,36 +95,37 @@ def _fire_one(store: Store, conn: Connection, instance_id: str, now: datetime, a
     return "fired"
 
 
-def fire_batch(store: Store, instance_ids: list[str], now: datetime, actor: str) -> BatchOutcome:
-    """Fire the due timers of ``instance_ids`` in one transaction, one savepoint each.
+def fire_due_batch(
+    store: Store, now: datetime, limit: int, actor: str, skip: Collection[str] = ()
+) -> BatchOutcome:
+    """Claim up to ``limit`` due instances (leaving out ``skip``) and fire them in one
+    transaction (one commit).
 
-    A transient database error of the whole transaction propagates (the caller falls back to
-    one instance per transaction, or retries later).
+    Nothing is written for an instance before its engine step has succeeded, so an instance
+    that cannot be loaded or run is left out without a savepoint (savepoints cost more than
+    the rest of a firing on SQLite). A failure while a step is written (a database error)
+    propagates and rolls the whole batch back: the caller fires instances one per transaction
+    then.
     """
     outcome = BatchOutcome()
     broken: dict[str, str] = {}
     with store.begin(write=True) as conn:
-        for instance_id in instance_ids:
+        for row in claim_due_instances(conn, now, limit, skip):
+            outcome.claimed.append(row.id)
             try:
-                with conn.begin_nested():
-                    fired = _fire_one(store, conn, instance_id, now, actor)
+                fired = _fire_row(store, conn, row, now, actor)
             except _Broken as exc:
-                broken[instance_id] = str(exc)
+                broken[row.id] = str(exc)
                 continue
-            except DomainError as exc:  # changed concurrently, ended, suspended
-                outcome.retry[instance_id] = exc.message
-                continue
-            except DatabaseBusy:
-                raise
-            except Exception as exc:  # a statement failed: its savepoint is rolled back
-                outcome.retry[instance_id] = cause(exc)
+            except DomainError as exc:  # before any write: the definition is gone
+                outcome.retry[row.id] = exc.message
                 continue
             if fired == "skipped":
-                outcome.skipped.append(instance_id)
+                outcome.skipped.append(row.id)
                 continue
-            outcome.fired.append(instance_id)
+            outcome.fired.append(row.id)
             if fired == "still due":
-                outcome.retry[instance_id] = "its next timer was still due after firing"
+                outcome.retry[row.id] = "its next timer was still due after firing"
     for instance_id, message in broken.items():
         fail_instance(store, instance_id, actor=actor, message=message)
         outcome.failed.append(instance_id)
