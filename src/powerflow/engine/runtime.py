@@ -37,6 +37,7 @@ from powerflow.engine.serializer import (
     load_state,
     to_plain,
 )
+from powerflow.engine.timer_cycles import cycle_counts, cycle_firings
 from powerflow.engine.types import (
     Incident,
     InstanceStatus,
@@ -493,7 +494,9 @@ def fire_due_timers(process: LoadedProcess, state: str) -> StepResult:
     before = _ready_ids(workflow)
 
     def action(wf: Any, recorder: _Recorder) -> None:
+        cycles = cycle_counts(wf)
         wf.refresh_timers()
+        recorder.events.extend(cycle_firings(wf, cycles))  # a cycle fires without completing
 
     return _run(process, workflow, action, before=before)
 
