@@ -188,3 +188,45 @@ def test_timer_start_with_an_expression_is_deployed_with_a_warning(api: Api) -> 
     assert any("cannot schedule" in w["message"] and w["line"] for w in warnings), warnings
     assert definition["executable"] is True
     assert _schedule(api) == []
+
+
+TWO_STARTS = b"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" id="D"
+    targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:process id="two_starts" isExecutable="true">
+    <bpmn:startEvent id="by_hand"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:startEvent id="nightly">
+      <bpmn:outgoing>f2</bpmn:outgoing>
+      <bpmn:timerEventDefinition id="T">
+        <bpmn:timeCycle xsi:type="bpmn:tFormalExpression">R/P1D</bpmn:timeCycle>
+      </bpmn:timerEventDefinition>
+    </bpmn:startEvent>
+    <bpmn:userTask id="requested" name="Requested check">
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing></bpmn:userTask>
+    <bpmn:userTask id="nightly_check" name="Nightly check">
+      <bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f4</bpmn:outgoing></bpmn:userTask>
+    <bpmn:endEvent id="e1"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
+    <bpmn:endEvent id="e2"><bpmn:incoming>f4</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="by_hand" targetRef="requested"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="nightly" targetRef="nightly_check"/>
+    <bpmn:sequenceFlow id="f3" sourceRef="requested" targetRef="e1"/>
+    <bpmn:sequenceFlow id="f4" sourceRef="nightly_check" targetRef="e2"/>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def test_a_timer_started_instance_takes_only_the_timer_path(api: Api) -> None:
+    _upload(api, TWO_STARTS)
+    [(_, element, first, remaining, _)] = _schedule(api)
+    assert element == "nightly" and remaining == -1 and first is not None
+    assert start_timers.fire_due_start_timers(api.store, now=first) == 1
+    [instance] = _instances(api, "two_starts")
+    assert [t["element_id"] for t in instance["tasks"]] == ["nightly_check"]
+    clerk = api.user("clerk")
+    done = api.client.post(
+        f"/v1/tasks/{instance['tasks'][0]['id']}/complete", headers=clerk, json={"data": {}}
+    )
+    assert done.status_code == 200, done.text
+    assert done.json()["status"] == "completed"
