@@ -99,7 +99,7 @@ class TimerWorker(PeriodicThread):
     due.
     """
 
-    MIN_WAIT = 0.01  # coalesces dense due times into batches (at most this much later)
+    MIN_WAIT = 0.05  # coalesces dense due times into batches (at most this much later)
 
     def __init__(self, store: Store, interval: float, limit: int = 500) -> None:
         self.backoff = Backoff()
