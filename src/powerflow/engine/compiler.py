@@ -2,7 +2,8 @@
 
 Order of checks: hardened XML parse, BPMN 2.0 XSD, powerflow extension metadata, SpiffWorkflow's
 own parser, then a lint for what the library accepts silently but runs wrongly (unsafe or broken
-scripts, unquoted timer expressions, link events, unreachable elements).
+scripts, invalid ISO 8601 timer values, link events, unreachable elements). Bare ISO timer values
+are quoted for SpiffWorkflow by ``timer_expr.for_spiff`` (here and when a stored file is parsed).
 """
 
 from __future__ import annotations
