@@ -1,4 +1,4 @@
-"""timer start events: one schedule row per timer start event of a deployed definition
+"""timers: one schedule row per timer start event of a deployed definition; the due-timer index
 
 Revision ID: 0011
 Revises: 0009
@@ -17,6 +17,11 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # The timer worker's claim (status = 'running' and next_timer_at <= now, by next_timer_at):
+    # without it SQLite reads every running instance through ix_instances_status_created.
+    op.create_index(
+        "ix_instances_status_timer", "instances", ["status", "next_timer_at"], unique=False
+    )
     op.create_table(
         "start_timers",
         sa.Column("definition_id", sa.Integer(), nullable=False),
@@ -50,3 +55,4 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_start_timers_next_fire_at"), table_name="start_timers")
     op.drop_index(op.f("ix_start_timers_definition_key"), table_name="start_timers")
     op.drop_table("start_timers")
+    op.drop_index("ix_instances_status_timer", table_name="instances")

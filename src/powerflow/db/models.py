@@ -129,6 +129,8 @@ class Instance(Base):
     __table_args__ = (
         UniqueConstraint("definition_key", "business_key"),
         Index("ix_instances_status_created", "status", "created_at"),
+        # the timer worker's claim and next-due lookups (status = 'running', by due time)
+        Index("ix_instances_status_timer", "status", "next_timer_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

@@ -15,7 +15,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
 from powerflow import engine
 from powerflow.db.engine import Store
@@ -58,7 +58,12 @@ def due_instances(conn: Connection, now: datetime, limit: int) -> list[str]:
 def next_instance_due(conn: Connection, skip: Collection[str] = ()) -> datetime | None:
     """The earliest next timer of a running instance, leaving out ``skip`` (instances waiting
     after a failure); one index lookup."""
-    query = select(func.min(Instance.next_timer_at)).where(Instance.status == "running")
+    query = (  # ORDER BY ... LIMIT 1: one seek in ix_instances_status_timer
+        select(Instance.next_timer_at)
+        .where(Instance.status == "running", Instance.next_timer_at.is_not(None))
+        .order_by(Instance.next_timer_at)
+        .limit(1)
+    )
     if skip:
         query = query.where(Instance.id.not_in(sorted(skip)))
     value: datetime | None = conn.scalar(query)
