@@ -119,7 +119,7 @@ UPLOAD_CASES: list[tuple[str, tuple[str, ...], dict[str, Any]]] = [
     ("not_bpmn.xml", ("root element", "bpmn:definitions"), {"problem_words": ("invoice",)}),
     ("no_start_event.bpmn", ("start event",), {"line": 3, "element_id": "no_start"}),
     ("flow_to_missing.bpmn", ("nowhere", "not an element"), {"element_id": "work"}),
-    ("unquoted_timer.bpmn", ("PT1H", "quoted"), {"line": 5, "element_id": "wait_hour"}),
+    ("invalid_iso_timer.bpmn", ("PT1HOUR", "ISO 8601"), {"line": 8, "element_id": "wait_hour"}),
     ("link_event.bpmn", ("link event",), {"line": 5, "element_id": "jump"}),
     ("unknown_pf_element.bpmn", ("pf:requiredRole",), {"line": 7, "element_id": "review"}),
     ("bad_time_limit.bpmn", ("five days", "ISO 8601"), {"line": 7, "element_id": "review"}),

@@ -32,7 +32,7 @@ from powerflow.api.routers import (
 )
 from powerflow.api.stream import CommitNotifier, EventTail
 from powerflow.db.engine import Store
-from powerflow.engine import configure_limits
+from powerflow.engine import configure_limits, configure_time_zone
 from powerflow.periodic import PeriodicThread
 from powerflow.services import feed
 from powerflow.settings import Settings
@@ -54,6 +54,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         memory_mb=settings.script_memory_mb,
         step_cpu_seconds=settings.step_cpu_seconds,
     )
+    configure_time_zone(settings.time_zone)  # naive timer dates (timer_expr)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

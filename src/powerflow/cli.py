@@ -68,13 +68,14 @@ def _store(settings: Settings):  # type: ignore[no-untyped-def]
 
     from powerflow.db.engine import DatabaseBusy, Store
     from powerflow.db.migrate import upgrade
-    from powerflow.engine import configure_limits
+    from powerflow.engine import configure_limits, configure_time_zone
 
     configure_limits(
         cpu_seconds=settings.script_cpu_seconds,
         memory_mb=settings.script_memory_mb,
         step_cpu_seconds=settings.step_cpu_seconds,
     )
+    configure_time_zone(settings.time_zone)  # naive timer dates (timer_expr)
     try:
         store = Store(settings.database_url, busy_timeout_ms=settings.busy_timeout_ms)
         store.time_zone = settings.time_zone

@@ -43,7 +43,8 @@ class Settings(BaseSettings):
     log_level: str = "info"
     time_zone: str = Field(
         default="Asia/Shanghai",
-        description="IANA time zone of the business calendar: where working days start and end",
+        description="IANA time zone of the business calendar: where working days start and end; "
+        "also the zone of a BPMN timer date written without an offset",
     )
     alert_poll_seconds: float = Field(
         default=1.0,

@@ -7,13 +7,11 @@ from collections.abc import Collection
 from datetime import UTC, datetime
 
 import httpx
-from sqlalchemy import select
 
 from powerflow.db import alert_queries
 from powerflow.db.engine import Store
-from powerflow.db.models import Instance
 from powerflow.periodic import Backoff, PeriodicThread
-from powerflow.services import instances, messages, webhooks
+from powerflow.services import instances, messages, start_timers, timer_firing, webhooks
 from powerflow.services.auth import Principal
 from powerflow.services.errors import DomainError
 from powerflow.services.events import TIMER_ACTOR_NAME
@@ -25,58 +23,120 @@ TIMER_ACTOR = Principal(name=TIMER_ACTOR_NAME, roles=frozenset({"admin"}))
 
 
 def fire_due_timers(
-    store: Store, now: datetime | None = None, limit: int = 100, backoff: Backoff | None = None
+    store: Store,
+    now: datetime | None = None,
+    limit: int = 500,
+    backoff: Backoff | None = None,
+    batch: int = 50,
 ) -> int:
     """Advance every running instance whose next timer is due; return how many were advanced.
 
-    Each instance is isolated: one that cannot be fired is marked failed with an incident (by
-    ``instances.fire_timers``) and the others go on; one that meets a transient error (a busy
-    or unreachable database) waits, per ``backoff``, without holding up the rest. Each failure
-    is one log line.
+    Instances are claimed and fired ``batch`` to a transaction (services/timer_firing.py), at
+    most ``limit`` in all. One that cannot be fired is marked failed with an incident and the
+    others go on; one that meets a transient error (a busy or unreachable database) waits, per
+    ``backoff``, without holding up the rest; a batch whose transaction fails as a whole is
+    fired one instance per transaction instead. Each failure is one log line.
     """
     now = now or datetime.now(UTC)
     backoff = backoff or Backoff()
-    waiting = backoff.waiting()
-    with store.read() as session:
-        due = session.scalars(
-            select(Instance.id)
-            .where(Instance.status == "running", Instance.next_timer_at <= now)
-            .order_by(Instance.next_timer_at)
-            .limit(limit + len(waiting))
-        ).all()
     fired = 0
-    for instance_id in [i for i in due if i not in waiting][:limit]:
+    while fired < limit:
+        waiting = [str(i) for i in backoff.waiting()]
+        size = min(batch, limit - fired)
         try:
-            if instances.fire_timers(store, TIMER_ACTOR, instance_id) is None:
-                log.warning("timer of instance %s could not fire: the instance failed", instance_id)
-                continue
-            backoff.succeeded(instance_id)
-            fired += 1
-        except DomainError as exc:  # another worker advanced, ended or suspended it
-            backoff.failed(instance_id)  # usually gone by the next query; never a hot loop
-            log.info("timer of instance %s not fired: %s", instance_id, exc)
-        except Exception as exc:  # busy or unreachable database, or the incident not recorded
+            outcome = timer_firing.fire_due_batch(store, now, size, TIMER_ACTOR_NAME, waiting)
+        except Exception as exc:  # the batch's transaction failed: one by one
+            log.info("timer batch failed (%s); firing one instance per transaction", cause(exc))
+            with store.begin(write=False) as conn:
+                due = timer_firing.due_instances(conn, now, size + len(waiting))
+            todo = [i for i in due if i not in set(waiting)][:size]
+            fired += sum(_fire_one_by_one(store, i, backoff) for i in todo)
+            if len(todo) < size:
+                break
+            continue
+        for instance_id in outcome.fired:
+            if instance_id not in outcome.retry:
+                backoff.succeeded(instance_id)
+        for instance_id in outcome.failed:
+            log.warning("timer of instance %s could not fire: the instance failed", instance_id)
+        for instance_id, why in outcome.retry.items():
             delay = backoff.failed(instance_id)
-            log.warning(
-                "timer of instance %s not fired, retried in %.0f s: %s",
-                instance_id,
-                delay,
-                cause(exc),
-            )
+            log.info("timer of instance %s retried in %.0f s: %s", instance_id, delay, why)
+        fired += len(outcome.fired)
+        if len(outcome.claimed) < size:
+            break  # nothing more is due
     return fired
 
 
-class TimerWorker(PeriodicThread):
-    """Fires due timers every ``interval`` seconds."""
-
-    def __init__(self, store: Store, interval: float) -> None:
-        self.backoff = Backoff()
-        super().__init__(
-            "powerflow-timers",
-            interval,
-            lambda: fire_due_timers(store, backoff=self.backoff),
-            join_timeout=5,
+def _fire_one_by_one(store: Store, instance_id: str, backoff: Backoff) -> bool:
+    """Fire one instance in a transaction of its own; True if it was advanced."""
+    try:
+        if instances.fire_timers(store, TIMER_ACTOR, instance_id) is None:
+            log.warning("timer of instance %s could not fire: the instance failed", instance_id)
+            return False
+        backoff.succeeded(instance_id)
+        return True
+    except DomainError as exc:  # another worker advanced, ended or suspended it
+        backoff.failed(instance_id)  # usually gone by the next query; never a hot loop
+        log.info("timer of instance %s not fired: %s", instance_id, exc)
+    except Exception as exc:  # busy or unreachable database, or the incident not recorded
+        delay = backoff.failed(instance_id)
+        log.warning(
+            "timer of instance %s not fired, retried in %.0f s: %s",
+            instance_id,
+            delay,
+            cause(exc),
         )
+    return False
+
+
+class TimerWorker(PeriodicThread):
+    """Fires due timers: instances' timers and timer start events (services/start_timers.py).
+
+    It looks every ``interval`` seconds at most, sooner when the earliest due time is nearer
+    (one index lookup on each table per pass), and at once again after a full pass, so a
+    timer fires within milliseconds of its due time without polling faster while nothing is
+    due.
+    """
+
+    MIN_WAIT = 0.05  # coalesces dense due times into batches (at most this much later)
+
+    def __init__(self, store: Store, interval: float, limit: int = 500) -> None:
+        self.backoff = Backoff()
+        self.poll = interval
+        self.store = store
+        self.limit = limit
+        super().__init__("powerflow-timers", interval, self._pass, join_timeout=5)
+
+    def _pass(self) -> None:
+        fired = 0
+        try:
+            start_timers.fire_due_start_timers(self.store)
+            fired = fire_due_timers(self.store, backoff=self.backoff, limit=self.limit)
+        finally:
+            self.interval = self.poll
+            if fired >= self.limit:
+                self.interval = self.MIN_WAIT  # more are due: go on at once
+            else:
+                self.interval = self._wait()
+
+    def _wait(self) -> float:
+        """Seconds until the earliest due timer (at most the poll interval)."""
+        with self.store.begin(write=False) as conn:
+            # Instances waiting after a failure are retried at the poll, not looked at sooner.
+            waiting = [str(i) for i in self.backoff.waiting()]
+            dues = [
+                d
+                for d in (
+                    timer_firing.next_instance_due(conn, waiting),
+                    start_timers.next_start_due(conn),
+                )
+                if d is not None
+            ]
+        if not dues:
+            return self.poll
+        wait = (min(dues) - datetime.now(UTC)).total_seconds()
+        return min(self.poll, max(self.MIN_WAIT, wait))
 
 
 class WebhookWorker(PeriodicThread):

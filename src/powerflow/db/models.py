@@ -133,6 +133,8 @@ class Instance(Base):
     __table_args__ = (
         UniqueConstraint("definition_key", "business_key"),
         Index("ix_instances_status_created", "status", "created_at"),
+        # the timer worker's claim and next-due lookups (status = 'running', by due time)
+        Index("ix_instances_status_timer", "status", "next_timer_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -622,3 +624,31 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+# ------------------------------------------------------------------ timer start events (0011)
+
+
+class StartTimer(Base):
+    """The schedule of one timer start event of a deployed definition version.
+
+    A worker fires a due row by moving ``next_fire_at`` on with a compare-and-set (the row it
+    read must still carry the value it read) in the transaction that creates the instance, so
+    several workers start one instance per firing. ``next_fire_at`` is NULL once the timer has
+    no firing left; deploying a new version of the key deletes the old version's rows.
+    """
+
+    __tablename__ = "start_timers"
+
+    definition_id: Mapped[int] = mapped_column(ForeignKey("definitions.id"), primary_key=True)
+    element_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    definition_key: Mapped[str] = mapped_column(String(255), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # date | duration | cycle
+    value: Mapped[str] = mapped_column(String(255))  # the ISO 8601 value
+    next_fire_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)
+    remaining_cycles: Mapped[int] = mapped_column(Integer)  # after next_fire_at; -1: no end
+    interval_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    fired_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_instance_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -57,6 +57,7 @@ from powerflow.engine.runtime import (
     waiting_elements,
 )
 from powerflow.engine.serializer import FORMAT_VERSION, DataRejected, check_plain_json
+from powerflow.engine.timer_expr import configure_time_zone
 from powerflow.engine.types import (
     FormField,
     Incident,
@@ -117,6 +118,7 @@ __all__ = [
     "compile_upload",
     "complete_task",
     "configure_limits",
+    "configure_time_zone",
     "content_hash",
     "correlation_key",
     "decision_refs",

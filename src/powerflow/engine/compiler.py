@@ -2,7 +2,8 @@
 
 Order of checks: hardened XML parse, BPMN 2.0 XSD, powerflow extension metadata, SpiffWorkflow's
 own parser, then a lint for what the library accepts silently but runs wrongly (unsafe or broken
-scripts, unquoted timer expressions, link events, unreachable elements).
+scripts, invalid ISO 8601 timer values, link events, unreachable elements). Bare ISO timer values
+are quoted for SpiffWorkflow by ``timer_expr.for_spiff`` (here and when a stored file is parsed).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
 
+from powerflow.engine import timer_expr
 from powerflow.engine.calls import (
     DMN_NAMESPACES,
     decision_ref,
@@ -105,6 +107,7 @@ class CompiledProcess:
     calls: dict[str, dict[str, Any]] = field(default_factory=dict)  # calls to other files
     decisions: dict[str, str] = field(default_factory=dict)  # business rule task -> decision
     decision: dict[str, Any] | None = None  # a DMN decision table's summary (engine/decisions)
+    timer_starts: list[dict[str, str]] = field(default_factory=list)  # scheduled at deploy
 
     def catalog(self) -> dict[str, Any]:
         """The JSON document stored with the definition: metadata, elements, flows, and what
@@ -120,6 +123,7 @@ class CompiledProcess:
             "calls": self.calls,
             "decisions": self.decisions,
             **({"decision": self.decision} if self.decision is not None else {}),
+            "timer_starts": self.timer_starts,
         }
 
 
@@ -446,6 +450,22 @@ def _event_subprocess_warnings(process: etree._Element) -> list[Problem]:
     return problems
 
 
+def _start_timer_warnings(tree: etree._ElementTree, pid: str, spec: Any) -> list[Problem]:
+    """Timer start events powerflow cannot schedule (their value is an expression)."""
+    return [
+        Problem(
+            f"The timer start event '{element_id}' has an expression, not a fixed ISO 8601 "
+            "value, so powerflow cannot schedule it: no instance starts on its own; an instance "
+            "started by hand waits for the timer.",
+            line=_line_of(tree, element_id),
+            element_id=element_id,
+            process_id=pid,
+            severity="warning",
+        )
+        for element_id in timer_expr.non_constant_start_timers(spec)
+    ]
+
+
 def _flows(process: etree._Element) -> dict[str, dict[str, Any]]:
     """Sequence flows keyed by 'source->target', for reporting which flow a gateway took."""
     out: dict[str, dict[str, Any]] = {}
@@ -494,7 +514,7 @@ def compile_bpmn(
         tree = parse_untrusted(data, max_bytes=max_bytes)
     except XmlRejected as exc:
         return CompileResult(digest, [], exc.problems)
-    problems = _xsd_problems(tree)
+    problems = _xsd_problems(tree) or timer_expr.problems(tree)
     if problems:
         return CompileResult(digest, [], problems)
 
@@ -523,7 +543,7 @@ def compile_bpmn(
     parser = new_parser()
     try:
         add_decisions(parser, {ref: (decisions or {})[ref] for ref in set(rule_tasks.values())})
-        parser.add_bpmn_xml(_for_spiff(tree), filename=filename)
+        parser.add_bpmn_xml(_for_spiff(timer_expr.for_spiff(tree)), filename=filename)
     except (ValidationException, SpiffWorkflowException) as exc:
         return CompileResult(digest, [], [_spiff_problem(tree, exc, None)])
 
@@ -575,6 +595,7 @@ def compile_bpmn(
             _lint_spec(tree, pid, all_specs)
             + _lint_xml(process, all_specs)
             + _event_subprocess_warnings(process)
+            + _start_timer_warnings(tree, pid, spec)
         )
         problems.extend(p for p in lint if p.severity == "error")
         elements = dict(info.elements)
@@ -607,6 +628,7 @@ def compile_bpmn(
                 called=owners,
                 calls={k: c.as_dict() for k, c in calls.items()},
                 decisions=rule_tasks,
+                timer_starts=[t.__dict__ for t in timer_expr.start_timers(spec)],
             )
         )
     return CompileResult(digest, compiled, _located(problems, infos))
@@ -719,7 +741,7 @@ class _SpecCache:
         parser = new_parser()
         add_decisions(parser, {d: dmn for d, (_ref, dmn) in chosen.items()})
         filename = str(catalog.get("file") or f"{process_id}.bpmn")  # named in task traces
-        parser.add_bpmn_xml(tree, filename=filename)
+        parser.add_bpmn_xml(timer_expr.for_spiff(tree), filename=filename)
         loaded = LoadedProcess(
             key=process_id,
             content_hash=digest,

@@ -43,6 +43,7 @@ from powerflow.engine.serializer import (
 from powerflow.engine.spiff_extensions import failed_script, metadata_values, put_form_data
 from powerflow.engine.subscriptions import subscriptions, thrown
 from powerflow.engine.task_converter import id_text
+from powerflow.engine.timer_cycles import cycle_counts, cycle_firings
 from powerflow.engine.tree import ready_human_tasks
 from powerflow.engine.types import (
     Incident,
@@ -527,7 +528,9 @@ def fire_due_timers(process: LoadedProcess, state: str) -> StepResult:
     before = _ready_ids(workflow)
 
     def action(wf: Any, recorder: _Recorder) -> None:
+        cycles = cycle_counts(wf)
         wf.refresh_timers()
+        recorder.events.extend(cycle_firings(wf, cycles))  # a cycle fires without completing
 
     return _run(process, workflow, action, before=before)
 

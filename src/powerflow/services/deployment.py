@@ -11,6 +11,7 @@ already deployed deploys nothing new; the others deploy in one transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -24,6 +25,7 @@ from powerflow.services.auth import Principal
 from powerflow.services.decisions import compile_upload, needed_decisions
 from powerflow.services.definitions import DEPLOY_ROLES, index_for_router, view_of_row
 from powerflow.services.errors import Conflict, Forbidden, InvalidDefinition, PayloadTooLarge
+from powerflow.services.start_schedule import schedule_deployed
 from powerflow.services.views import DefinitionView, DeployOutcome
 
 
@@ -65,7 +67,7 @@ def deploy_files(
     compiled = _compile(store, files, max_bytes, options)
     try:
         with store.write() as session:
-            return _deploy(session, compiled, principal)
+            return _deploy(session, compiled, principal, store.now())
     except IntegrityError:
         raise Conflict(
             "Another upload of the same process was deployed at the same moment; retry."
@@ -123,7 +125,9 @@ def _refuse(problems: list[dict[str, Any]], files: list[str], *, bundle: bool) -
     return InvalidDefinition(message, problems=problems, file=None if bundle else files[0])
 
 
-def _deploy(session: Session, compiled: list[_Compiled], principal: Principal) -> DeployOutcome:
+def _deploy(
+    session: Session, compiled: list[_Compiled], principal: Principal, now: datetime
+) -> DeployOutcome:
     fresh: list[_Compiled] = []
     existing: list[DefinitionView] = []
     seen: set[str] = set()
@@ -211,6 +215,11 @@ def _deploy(session: Session, compiled: list[_Compiled], principal: Principal) -
         session.flush()
     views = [view_of_row(r) for r in created]
     index_for_router(session, [v for v in views if v.kind == "process"])
+    schedule_deployed(
+        session.connection(),
+        [(r.id, r.key, r.catalog) for r in created if r.kind == "process"],
+        now,
+    )
     return DeployOutcome(created=True, message=_message(views, existing), definitions=views)
 
 

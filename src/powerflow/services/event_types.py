@@ -18,10 +18,13 @@ class Payload(BaseModel):
 
 
 class InstanceStarted(Payload):
-    """An instance was started; with the start variables and the starter's roles."""
+    """An instance was started; with the start variables and the starter's roles, and for an
+    instance a timer start event created, the trigger: ``{"type": "timer", "element_id",
+    "due_at"}`` (the starter is then the ``timer`` actor, without roles)."""
 
     variables: dict[str, Any]
     roles: list[str]
+    trigger: dict[str, Any] | None = None
 
 
 class TaskReady(Payload):
