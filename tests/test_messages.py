@@ -221,18 +221,39 @@ def test_a_suspended_instance_receives_nothing(api: Api) -> None:
     assert get(api, clerk, order["id"])["status"] == "suspended"
 
 
-def test_only_clerks_and_admins_send_and_replies_hide_other_peoples_instances(api: Api) -> None:
+def test_a_clerks_message_reaches_only_cases_the_clerk_may_see(api: Api) -> None:
+    """Least privilege: a clerk's message does not advance another person's case (it is kept
+    instead); an integration (worker) or an administrator reaches any instance, and the reply
+    names only the instances the sender may see."""
     api.deploy(MSG / "orders.bpmn")
     alice, bob = api.user("clerk"), api.user("clerk")
     order = start(api, alice, "order", order_id=55)
     assert send(api, api.user("monitor"), "order_paid", payload={}).status_code == 403
     sent = send(api, bob, "order_paid", payload={"order_id": 55})
     assert sent.status_code == 200
-    assert sent.json()["status"] == "delivered"
-    assert sent.json()["delivered_to"] == []  # bob may not see alice's case
+    assert sent.json()["status"] == "kept"  # bob may not see alice's case: not delivered
+    assert ready(get(api, alice, order["id"])) == []
+    mine = send(api, alice, "order_paid", payload={"order_id": 55})
+    assert mine.json()["status"] == "delivered" and mine.json()["delivered_to"] == [order["id"]]
     assert ready(get(api, alice, order["id"])) == ["ship"]
+    other = start(api, alice, "order", order_id=56)
+    system = send(api, api.user("worker"), "order_paid", payload={"order_id": 56})
+    assert system.json()["status"] == "delivered"
+    assert system.json()["delivered_to"] == []  # the worker may not see alice's case
+    assert ready(get(api, alice, other["id"])) == ["ship"]
     bad = send(api, alice, "order_paid", payload={"_secret": 1})
     assert bad.status_code == 422
+
+
+def test_a_kept_clerks_message_waits_for_a_case_the_clerk_may_see(api: Api) -> None:
+    """A clerk's kept message is delivered later only to a case its sender may see."""
+    api.deploy(MSG / "orders.bpmn")
+    alice, bob = api.user("clerk"), api.user("clerk")
+    assert send(api, bob, "order_paid", payload={"order_id": 77}).json()["status"] == "kept"
+    theirs = start(api, alice, "order", order_id=77)  # alice's case: bob's message stays kept
+    assert ready(get(api, alice, theirs["id"])) == []
+    mine = start(api, bob, "order", order_id=77)  # bob's own case takes it at once
+    assert ready(get(api, bob, mine["id"])) == ["ship"]
 
 
 def test_business_key_narrows_delivery(api: Api) -> None:

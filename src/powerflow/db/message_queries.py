@@ -7,7 +7,7 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
 
-from powerflow.db.models import Message, MessageCatch, MessageSubscription, StartTrigger
+from powerflow.db.models import Message, MessageCatch, MessageSubscription, StartTrigger, User
 from powerflow.db.queries import Prepared, PreparedRows
 
 SUBSCRIPTIONS = cast(Table, MessageSubscription.__table__)
@@ -180,3 +180,9 @@ def list_messages(
         stmt = stmt.where(c.name == name)
     stmt = stmt.order_by(c.created_at.desc(), c.id).limit(limit).offset(offset)
     return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+def user_roles(conn: Connection, name: str) -> list[str]:
+    """The roles of a user (empty for an unknown or removed one)."""
+    roles = conn.execute(select(User.roles).where(User.name == name)).scalar()
+    return [str(r) for r in roles or ()]

@@ -39,7 +39,11 @@ from powerflow.services.visibility import may_see_instance
 
 log = logging.getLogger("powerflow.messages")
 
-SEND_ROLES = ("clerk", "admin")
+SEND_ROLES = ("clerk", "admin", "worker")
+ROUTE_ANY_ROLES = ("admin", "worker")
+"""Senders whose messages and signals reach any instance (administrators, and the systems that
+integrate with powerflow through a ``worker`` account); a clerk's reach only the instances the
+clerk may see (started, or involved in by a role or an act), like the per-instance route."""
 READ_ROLES = ("monitor", "auditor", "admin")
 KEY_LIMIT = 500
 
@@ -72,6 +76,7 @@ class _Message:
     every: bool = False
     source: str | None = None
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    scope: Principal | None = None  # a sender who may reach only the instances they may see
 
 
 @dataclass
@@ -275,6 +280,8 @@ def _deliver(
         return False
     if msg.business_key is not None and row.business_key != msg.business_key:
         return False
+    if msg.scope is not None and not may_see_instance(conn, msg.scope, row.id, row.started_by):
+        return False  # another person's case: a clerk's message does not reach it
     store = chain.store
     definition = definition_by_id(store, conn, row.definition_id)
     try:
@@ -441,6 +448,7 @@ def _deliver_kept(conn: Connection, chain: _Chain, instance_id: str) -> None:
             kept["business_key"],
             source=kept["source_instance_id"],
             id=kept["id"],
+            scope=_sender_scope(conn, kept) if kept["source_instance_id"] is None else None,
         )
         for name, text, key in subs:
             props = _props(text)
@@ -461,6 +469,13 @@ def _deliver_kept(conn: Connection, chain: _Chain, instance_id: str) -> None:
                 conn, msg.id, "delivered", status="kept", delivered_to=[], ended_at=None
             )
             break
+
+
+def _sender_scope(conn: Connection, kept: dict[str, Any]) -> Principal | None:
+    """The reach of the person who posted a kept message, as of now (their roles may have
+    changed since): None for a sender whose messages reach any instance."""
+    sender = Principal(name=kept["sender"], roles=frozenset(mq.user_roles(conn, kept["sender"])))
+    return None if sender.has(*ROUTE_ANY_ROLES) else sender
 
 
 # --- Recording -----------------------------------------------------------------------------
@@ -555,9 +570,10 @@ def post(
     The view names only the instances the caller may see.
     """
     if not principal.has(*SEND_ROLES):
-        raise Forbidden(f"Sending {kind}s needs the 'clerk' role.")
+        raise Forbidden(f"Sending {kind}s needs the 'clerk', 'worker' or 'admin' role.")
     _check_plain(payload, correlation)
     msg = _Message(kind, name, payload, correlation or None, business_key, every)
+    msg.scope = None if principal.has(*ROUTE_ANY_ROLES) else principal
     try:
         with store.begin(write=True) as conn:
             chain = _Chain(store, principal.name, store.now(), sorted(principal.roles))
