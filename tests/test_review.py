@@ -1,0 +1,137 @@
+"""Defects found reviewing issue 9's merged work, each pinned by a test over HTTP."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from typing import Any
+
+from conftest import Api
+
+HEAD = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
+    'id="d" targetNamespace="urn:test">\n'
+)
+SIMPLE = (
+    HEAD
+    + """<bpmn:process id="simple" isExecutable="true">
+  <bpmn:startEvent id="start"/>
+  <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="work"/>
+  <bpmn:userTask id="work" name="Work"/>
+  <bpmn:sequenceFlow id="f2" sourceRef="work" targetRef="end"/>
+  <bpmn:endEvent id="end"/>
+</bpmn:process>
+</bpmn:definitions>
+"""
+)
+
+
+def _upload(api: Api, xml: str, name: str, **params: Any) -> Any:
+    return api.client.post(
+        "/v1/definitions",
+        params=params,
+        headers=api.user("designer"),
+        files={"file": (name, xml.encode())},
+    )
+
+
+def test_the_same_file_uploaded_to_run_after_viewing_is_deployed_to_run(api: Api) -> None:
+    viewed = _upload(api, SIMPLE, "simple.bpmn", purpose="view")
+    assert viewed.status_code == 201, viewed.text
+    assert viewed.json()["definitions"][0]["executable"] is False
+    run = _upload(api, SIMPLE, "simple.bpmn")
+    assert run.status_code == 201, run.text
+    (definition,) = run.json()["definitions"]
+    assert definition["executable"] is True
+    assert definition["version"] == 2
+    started = api.client.post("/v1/instances", headers=api.admin, json={"definition_key": "simple"})
+    assert started.status_code == 201, started.text
+
+
+def test_accept_any_data_is_not_dropped_for_content_deployed_without_it(api: Api) -> None:
+    assert _upload(api, SIMPLE, "simple.bpmn").status_code == 201
+    opted = _upload(api, SIMPLE, "simple.bpmn", accept_any_data="true")
+    assert opted.status_code == 201, opted.text
+    (definition,) = opted.json()["definitions"]
+    assert any("accept_any_data" in w["message"] for w in definition["warnings"])
+    strict = _upload(api, SIMPLE, "simple.bpmn")  # the strict form again: back to strict
+    assert strict.status_code in (200, 201)
+    assert not any(
+        "accept_any_data" in w["message"] for w in strict.json()["definitions"][0]["warnings"]
+    )
+
+
+def _zip(*entries: tuple[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries:
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_a_non_designer_is_refused_before_any_zip_is_inflated(sqlite_api: Api) -> None:
+    api = sqlite_api
+    bomb = _zip(("big.bpmn", b"\0" * 50_000_000))
+    response = api.client.post(
+        "/v1/definitions",
+        headers={**api.user("clerk"), "content-type": "application/zip"},
+        content=bomb,
+    )
+    assert response.status_code == 403, response.text
+
+
+def _external_started(api: Api) -> tuple[str, dict[str, str]]:
+    assert api.deploy("external_payment.bpmn").status_code in (200, 201)
+    started = api.client.post(
+        "/v1/instances",
+        headers=api.admin,
+        json={
+            "definition_key": "external_payment",
+            "variables": {"amount": 100, "payee": "Qinghe", "secret_note": "keep"},
+        },
+    )
+    assert started.status_code == 201, started.text
+    return started.json()["id"], api.user("worker")
+
+
+def _fetch(api: Api, worker: dict[str, str]) -> list[dict[str, Any]]:
+    got = api.client.post(
+        "/v1/external-tasks/fetch-and-lock",
+        headers=worker,
+        json={
+            "worker_id": "w1",
+            "max_tasks": 5,
+            "topics": [{"name": "charge-card", "lock_duration": 60_000}],
+        },
+    )
+    assert got.status_code == 200, got.text
+    return list(got.json())
+
+
+def test_moving_the_token_back_to_an_external_task_reopens_it_for_workers(api: Api) -> None:
+    instance_id, worker = _external_started(api)
+    (task,) = _fetch(api, worker)
+    done = api.client.post(
+        f"/v1/external-tasks/{task['id']}/complete",
+        headers=worker,
+        json={"worker_id": "w1", "variables": {"transaction": "t-1"}},
+    )
+    assert done.status_code == 204, done.text
+    moved = api.client.post(
+        f"/v1/instances/{instance_id}/move",
+        headers=api.admin,
+        json={"to_element": "charge", "reason": "charge again"},
+    )
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["tasks"] == []  # waits for a worker again
+    (again,) = _fetch(api, worker)
+    assert again["instance_id"] == instance_id
+    done = api.client.post(
+        f"/v1/external-tasks/{again['id']}/complete",
+        headers=worker,
+        json={"worker_id": "w1", "variables": {"transaction": "t-2"}},
+    )
+    assert done.status_code == 204, done.text
+    shown = api.client.get(f"/v1/instances/{instance_id}", headers=api.admin).json()
+    assert [t["element_id"] for t in shown["tasks"]] == ["confirm"]
