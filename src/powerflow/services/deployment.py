@@ -42,6 +42,13 @@ class _Compiled:
     kind: str  # "process" or "decision"
 
 
+def check_may_deploy(principal: Principal) -> None:
+    """Forbidden unless the caller may deploy: checked before an upload is read or unzipped,
+    so a caller without the role cannot make the server inflate archives."""
+    if not principal.has(*DEPLOY_ROLES):
+        raise Forbidden("Deploying process definitions needs the 'designer' role.")
+
+
 def deploy_files(
     store: Store,
     files: list[Upload],
@@ -53,8 +60,7 @@ def deploy_files(
 ) -> DeployOutcome:
     """Validate every file, then deploy them together (nothing if any file has a problem).
     ``purpose`` and ``accept_any_data``: see engine/purpose.py."""
-    if not principal.has(*DEPLOY_ROLES):
-        raise Forbidden("Deploying process definitions needs the 'designer' role.")
+    check_may_deploy(principal)
     for upload in files:
         if len(upload.data) > max_bytes:
             raise PayloadTooLarge(
