@@ -16,7 +16,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Row, Table, insert, select, update
+from sqlalchemy import Connection, Row, Table, delete, insert, select, update
 
 from powerflow.db.models import ExternalTask, Instance
 
@@ -31,6 +31,13 @@ def insert_tasks(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Insert the external tasks a step opened."""
     if rows:
         conn.execute(insert(EXTERNAL), rows)
+
+
+def forget_tasks(conn: Connection, ids: Collection[str]) -> None:
+    """Drop the rows of external tasks that open again under the same id (a token moved back
+    to them): the step inserts them afresh; their history stays in the event log."""
+    if ids:
+        conn.execute(delete(EXTERNAL).where(_E.id.in_(list(ids))))
 
 
 def close_tasks(

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from powerflow import engine
-from powerflow.db import incident_queries, queries
+from powerflow.db import external_queries, incident_queries, queries
 from powerflow.db.engine import Store
 from powerflow.db.queries import InstanceRow
 from powerflow.services import external_tasks
@@ -130,6 +130,7 @@ def _reopen(conn: Connection, step: engine.StepResult) -> None:
     """Tasks the step opens again under their old id: their old projection rows go."""
     ids = [t.id for t in step.new_tasks]
     incident_queries.forget_task_rows(conn, incident_queries.existing_task_ids(conn, ids))
+    external_queries.forget_tasks(conn, [t.id for t in step.new_external])
 
 
 def retry(
