@@ -135,3 +135,63 @@ def test_moving_the_token_back_to_an_external_task_reopens_it_for_workers(api: A
     assert done.status_code == 204, done.text
     shown = api.client.get(f"/v1/instances/{instance_id}", headers=api.admin).json()
     assert [t["element_id"] for t in shown["tasks"]] == ["confirm"]
+
+
+CAMUNDA_HEAD = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
+    'xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="d" targetNamespace="urn:test">\n'
+)
+CALLER = (
+    CAMUNDA_HEAD
+    + """<bpmn:process id="caller" isExecutable="true">
+  <bpmn:startEvent id="start"/>
+  <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="call"/>
+  <bpmn:callActivity id="call" name="Pay" calledElement="payer"/>
+  <bpmn:sequenceFlow id="f2" sourceRef="call" targetRef="end"/>
+  <bpmn:endEvent id="end"/>
+</bpmn:process>
+</bpmn:definitions>
+"""
+)
+PAYER_BY_HAND = (
+    CAMUNDA_HEAD
+    + """<bpmn:process id="payer" isExecutable="true">
+  <bpmn:startEvent id="s"/>
+  <bpmn:sequenceFlow id="g1" sourceRef="s" targetRef="pay"/>
+  <bpmn:userTask id="pay" name="Pay by hand"/>
+  <bpmn:sequenceFlow id="g2" sourceRef="pay" targetRef="e"/>
+  <bpmn:endEvent id="e"/>
+</bpmn:process>
+</bpmn:definitions>
+"""
+)
+PAYER_BY_WORKER = (
+    CAMUNDA_HEAD
+    + """<bpmn:process id="payer" isExecutable="true">
+  <bpmn:startEvent id="s"/>
+  <bpmn:sequenceFlow id="g1" sourceRef="s" targetRef="pay"/>
+  <bpmn:serviceTask id="pay" name="Pay by a worker" camunda:type="external"
+    camunda:topic="charge-card"/>
+  <bpmn:sequenceFlow id="g2" sourceRef="pay" targetRef="e"/>
+  <bpmn:endEvent id="e"/>
+</bpmn:process>
+</bpmn:definitions>
+"""
+)
+
+
+def test_an_external_task_in_a_newer_called_version_reaches_workers(api: Api) -> None:
+    assert _upload(api, PAYER_BY_HAND, "payer.bpmn").status_code == 201
+    assert _upload(api, CALLER, "caller.bpmn").status_code == 201
+    first = api.client.post("/v1/instances", headers=api.admin, json={"definition_key": "caller"})
+    assert first.status_code == 201, first.text
+    assert [t["element_id"] for t in first.json()["tasks"]] == ["pay"]
+    assert _upload(api, PAYER_BY_WORKER, "payer.bpmn").status_code == 201
+    second = api.client.post(
+        "/v1/instances", headers=api.admin, json={"definition_key": "caller"}
+    )
+    assert second.status_code == 201, second.text
+    assert second.json()["tasks"] == []
+    (task,) = _fetch(api, api.user("worker"))
+    assert task["instance_id"] == second.json()["id"]

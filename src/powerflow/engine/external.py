@@ -32,14 +32,16 @@ class NoErrorCatcher(ValueError):
     """Nothing in the model catches the BPMN error a worker reported."""
 
 
-_SPECS: dict[str, bool] = {}
+_SPECS: dict[tuple[str, tuple[tuple[str, str], ...]], bool] = {}
 _SPECS_LOCK = threading.Lock()
 
 
 def has_external(process: LoadedProcess) -> bool:
     """Whether the process (with its subprocesses) has any external task: if not, a step does
-    not look for them (cached per content hash and process)."""
-    hit = _SPECS.get(process.ref)
+    not look for them (cached per content hash and process, and the called versions it is
+    bound to: a newer called version may hold external tasks the older one did not)."""
+    key = (process.ref, process.bound)
+    hit = _SPECS.get(key)
     if hit is None:
         specs = [process.spec, *process.subprocess_specs.values()]
         hit = any(
@@ -49,7 +51,7 @@ def has_external(process: LoadedProcess) -> bool:
             for ts in spec.task_specs.values()
         )
         with _SPECS_LOCK:
-            _SPECS[process.ref] = hit
+            _SPECS[key] = hit
     return hit
 
 
