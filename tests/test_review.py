@@ -188,10 +188,53 @@ def test_an_external_task_in_a_newer_called_version_reaches_workers(api: Api) ->
     assert first.status_code == 201, first.text
     assert [t["element_id"] for t in first.json()["tasks"]] == ["pay"]
     assert _upload(api, PAYER_BY_WORKER, "payer.bpmn").status_code == 201
-    second = api.client.post(
-        "/v1/instances", headers=api.admin, json={"definition_key": "caller"}
-    )
+    second = api.client.post("/v1/instances", headers=api.admin, json={"definition_key": "caller"})
     assert second.status_code == 201, second.text
     assert second.json()["tasks"] == []
     (task,) = _fetch(api, api.user("worker"))
     assert task["instance_id"] == second.json()["id"]
+
+
+def _park_by_worker(api: Api) -> tuple[str, dict[str, str], str]:
+    instance_id, worker = _external_started(api)
+    (task,) = _fetch(api, worker)
+    failed = api.client.post(
+        f"/v1/external-tasks/{task['id']}/failure",
+        headers=worker,
+        json={"worker_id": "w1", "error_message": "card service down", "retries": 0},
+    )
+    assert failed.status_code == 204, failed.text
+    shown = api.client.get(f"/v1/instances/{instance_id}", headers=api.admin).json()
+    assert shown["status"] == "failed"
+    return instance_id, worker, task["id"]
+
+
+def test_skipping_an_external_task_a_worker_gave_up_on_closes_it(api: Api) -> None:
+    instance_id, worker, _task = _park_by_worker(api)
+    skipped = api.client.post(
+        f"/v1/instances/{instance_id}/skip", headers=api.admin, json={"reason": "paid by hand"}
+    )
+    assert skipped.status_code == 200, skipped.text
+    assert skipped.json()["status"] == "running"
+    assert [t["element_id"] for t in skipped.json()["tasks"]] == ["confirm"]
+    rows = api.client.get(
+        "/v1/external-tasks", headers=api.admin, params={"instance_id": instance_id}
+    ).json()["items"]
+    assert [r["state"] for r in rows] == ["cancelled"]
+    assert _fetch(api, worker) == []
+    incidents = api.client.get(f"/v1/instances/{instance_id}/incidents", headers=api.admin).json()[
+        "items"
+    ]
+    assert [(i["status"], i["resolution"]) for i in incidents] == [("resolved", "skipped")]
+
+
+def test_moving_a_parked_external_task_to_itself_is_refused_not_a_500(api: Api) -> None:
+    instance_id, _worker, _task = _park_by_worker(api)
+    moved = api.client.post(
+        f"/v1/instances/{instance_id}/move",
+        headers=api.admin,
+        json={"to_element": "charge", "reason": "try again"},
+    )
+    # the token is at 'charge' already: nothing to move back to; retry is the way
+    assert moved.status_code == 409, moved.text
+    assert "does not lie before" in moved.json()["detail"]

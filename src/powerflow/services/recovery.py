@@ -20,6 +20,7 @@ from powerflow import engine
 from powerflow.db import external_queries, incident_queries, queries
 from powerflow.db.engine import Store
 from powerflow.db.queries import InstanceRow
+from powerflow.engine import external as engine_external
 from powerflow.services import external_tasks
 from powerflow.services.auth import Principal
 from powerflow.services.definitions import definition_by_id, resolve, runnable
@@ -77,8 +78,10 @@ def _step(
     reason: str,
     extra: dict[str, dict[str, Any]],
     reopen: bool = False,
+    pick: Callable[[InstanceRow], Run | None] | None = None,
 ) -> InstanceView:
-    """Load, check and record one recovery step (see the module docstring)."""
+    """Load, check and record one recovery step (see the module docstring); ``pick`` may
+    choose another ``run`` for the loaded instance."""
     with store.begin(write=True) as conn:
         row = load_visible_for_update(conn, principal, instance_id)
         _admin(principal, what)
@@ -90,6 +93,7 @@ def _step(
                     f"Instance {instance_id} is suspended; resume it before it can be {done}."
                 )
             raise _not_parked(row, done)
+        run = (pick(row) if pick is not None else None) or run
         definition = definition_by_id(store, conn, row.definition_id)
         try:
             with breakage_of(instance_id, done):
@@ -124,6 +128,10 @@ def _refusals(
         raise InvalidInput(str(exc)) from None
     except engine.InstanceNotRunning:
         raise Conflict(f"Instance {instance_id} has already ended.") from None
+    except (engine.TaskNotReady, engine.TaskNotFound) as exc:
+        raise Conflict(
+            f"Instance {instance_id}: the failed task cannot be skipped ({exc})."
+        ) from None
 
 
 def _reopen(conn: Connection, step: engine.StepResult) -> None:
@@ -178,7 +186,18 @@ def skip(
         resolution="skipped",
         reason=why,
         extra={"element.skipped": {"reason": why}},
+        pick=_skip_external,
     )
+
+
+def _skip_external(row: InstanceRow) -> Run | None:
+    """An instance parked by an external task's last failure has no element in error: the
+    skip completes that external task without a worker (no variables), and runs on."""
+    task_id = (row.incident or {}).get("external_task_id")
+    if not task_id:
+        return None
+    payload = {"skipped": True}
+    return lambda process, state: engine_external.complete(process, state, task_id, {}, payload)
 
 
 def move(
