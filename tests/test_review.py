@@ -238,3 +238,175 @@ def test_moving_a_parked_external_task_to_itself_is_refused_not_a_500(api: Api) 
     # the token is at 'charge' already: nothing to move back to; retry is the way
     assert moved.status_code == 409, moved.text
     assert "does not lie before" in moved.json()["detail"]
+
+
+def test_a_long_loop_after_compaction_migrates_moves_and_runs_on(api: Api) -> None:
+    from pathlib import Path
+
+    from conftest import DATA
+
+    xml = Path(DATA / "long_instances.bpmn").read_text()
+    assert _upload(api, xml, "long_instances.bpmn").status_code == 201
+    clerk = api.user("clerk")
+    started = api.client.post(
+        "/v1/instances",
+        headers=clerk,
+        json={"definition_key": "long_loop", "variables": {"iterations": 100}},
+    )
+    assert started.status_code == 201, started.text
+    instance = started.json()
+    for n in range(60):  # past the compaction slack: earlier rounds are pruned
+        (task,) = instance["tasks"]
+        done = api.client.post(
+            f"/v1/tasks/{task['id']}/complete",
+            headers=clerk,
+            json={"data": {"amount": 1, "note": f"round {n}"}},
+        )
+        assert done.status_code == 200, done.text
+        instance = done.json()
+    v2 = xml.replace(
+        'name="Work" camunda:candidateGroups="clerk"',
+        'name="Work (v2)" camunda:candidateGroups="clerk"',
+        1,
+    )
+    assert _upload(api, v2, "long_instances.bpmn").status_code == 201
+    url = f"/v1/instances/{instance['id']}/migrate"
+    dry = api.client.post(url, headers=api.admin, json={"to_version": 2, "dry_run": True})
+    assert dry.status_code == 200, dry.text
+    assert dry.json()["possible"] is True
+    migrated = api.client.post(url, headers=api.admin, json={"to_version": 2, "reason": "v2"})
+    assert migrated.status_code == 200, migrated.text
+    assert [t["name"] for t in migrated.json()["instance"]["tasks"]] == ["Work (v2)"]
+    moved = api.client.post(
+        f"/v1/instances/{instance['id']}/move",
+        headers=api.admin,
+        json={"to_element": "init", "reason": "start over"},
+    )
+    assert moved.status_code == 200, moved.text
+    (task,) = moved.json()["tasks"]
+    done = api.client.post(
+        f"/v1/tasks/{task['id']}/complete", headers=clerk, json={"data": {"amount": 5}}
+    )
+    assert done.status_code == 200, done.text
+    assert done.json()["data"]["i"] == 1
+
+
+WAITER = (
+    HEAD
+    + """<bpmn:message id="m_go" name="go"/>
+<bpmn:signal id="s_stop" name="stop"/>
+<bpmn:process id="waiter" isExecutable="true">
+  <bpmn:startEvent id="ws"/>
+  <bpmn:sequenceFlow id="w1" sourceRef="ws" targetRef="wait"/>
+  <bpmn:intermediateCatchEvent id="wait" name="Go">
+    <bpmn:messageEventDefinition messageRef="m_go"/>
+  </bpmn:intermediateCatchEvent>
+  <bpmn:sequenceFlow id="w2" sourceRef="wait" targetRef="after"/>
+  <bpmn:userTask id="after" name="After the message"/>
+  <bpmn:sequenceFlow id="w3" sourceRef="after" targetRef="wend"/>
+  <bpmn:endEvent id="wend"/>
+</bpmn:process>
+</bpmn:definitions>
+"""
+)
+CALLS_WAITER = (
+    HEAD
+    + """<bpmn:process id="calls_waiter" isExecutable="true">
+  <bpmn:startEvent id="start"/>
+  <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="call"/>
+  <bpmn:callActivity id="call" name="Wait" calledElement="waiter"/>
+  <bpmn:sequenceFlow id="f2" sourceRef="call" targetRef="end"/>
+  <bpmn:endEvent id="end"/>
+</bpmn:process>
+</bpmn:definitions>
+"""
+)
+
+
+def test_a_message_reaches_a_catch_inside_a_process_called_from_another_file(api: Api) -> None:
+    assert _upload(api, WAITER, "waiter.bpmn").status_code == 201
+    assert _upload(api, CALLS_WAITER, "calls_waiter.bpmn").status_code == 201
+    started = api.client.post(
+        "/v1/instances", headers=api.admin, json={"definition_key": "calls_waiter"}
+    )
+    assert started.status_code == 201, started.text
+    instance_id = started.json()["id"]
+    sent = api.client.post("/v1/messages", headers=api.admin, json={"name": "go", "payload": {}})
+    assert sent.status_code == 200, sent.text
+    assert sent.json()["delivered_to"] == [instance_id]
+    shown = api.client.get(f"/v1/instances/{instance_id}", headers=api.admin).json()
+    assert [t["element_id"] for t in shown["tasks"]] == ["after"]
+
+
+def test_an_instance_waiting_for_a_worker_migrates_and_the_worker_finishes_it(api: Api) -> None:
+    from conftest import DATA
+
+    instance_id, worker = _external_started(api)
+    xml = (DATA / "external_payment.bpmn").read_text()
+    v2 = xml.replace('name="Confirm the payment"', 'name="Confirm the payment (v2)"')
+    assert _upload(api, v2, "external_payment.bpmn").status_code == 201
+    url = f"/v1/instances/{instance_id}/migrate"
+    dry = api.client.post(url, headers=api.admin, json={"to_version": 2, "dry_run": True})
+    assert dry.status_code == 200, dry.text
+    assert dry.json()["possible"] is True
+    migrated = api.client.post(url, headers=api.admin, json={"to_version": 2, "reason": "v2"})
+    assert migrated.status_code == 200, migrated.text
+    (task,) = _fetch(api, worker)
+    done = api.client.post(
+        f"/v1/external-tasks/{task['id']}/complete",
+        headers=worker,
+        json={"worker_id": "w1", "variables": {"transaction": "t-1"}},
+    )
+    assert done.status_code == 204, done.text
+    shown = api.client.get(f"/v1/instances/{instance_id}", headers=api.admin).json()
+    assert [t["name"] for t in shown["tasks"]] == ["Confirm the payment (v2)"]
+
+
+def test_changing_an_external_tasks_topic_is_named_by_a_migration(api: Api) -> None:
+    from conftest import DATA
+
+    instance_id, _worker = _external_started(api)
+    xml = (DATA / "external_payment.bpmn").read_text()
+    v2 = xml.replace('camunda:topic="charge-card"', 'camunda:topic="charge-card-v2"')
+    assert _upload(api, v2, "external_payment.bpmn").status_code == 201
+    url = f"/v1/instances/{instance_id}/migrate"
+    dry = api.client.post(url, headers=api.admin, json={"to_version": 2, "dry_run": True})
+    assert dry.status_code == 200, dry.text
+    assert "topic" in dry.json()["changed"]["charge"], dry.json()
+    migrated = api.client.post(url, headers=api.admin, json={"to_version": 2, "reason": "v2"})
+    assert migrated.status_code == 200, migrated.text
+    worker = api.user("worker")
+    got = api.client.post(
+        "/v1/external-tasks/fetch-and-lock",
+        headers=worker,
+        json={
+            "worker_id": "w2",
+            "max_tasks": 5,
+            "topics": [{"name": "charge-card-v2", "lock_duration": 60_000}],
+        },
+    )
+    assert got.status_code == 200, got.text
+    assert [t["instance_id"] for t in got.json()] == [instance_id]
+    assert _fetch(api, worker) == []  # the old topic has nothing of it any more
+
+
+def test_an_instance_parked_at_a_connector_can_be_migrated(api: Api) -> None:
+    from conftest import DATA
+    from powerflow.engine import connectors
+
+    connectors.refresh()  # none installed: the instance parks at the first operator
+    xml = (DATA / "corpus" / "service_task.bpmn").read_text()
+    assert _upload(api, xml, "service_task.bpmn").status_code == 201
+    started = api.client.post(
+        "/v1/instances", headers=api.admin, json={"definition_key": "service_task_example1"}
+    )
+    assert started.json()["status"] == "failed", started.text
+    v2 = xml.replace('name="ServiceTask2"', 'name="Second service task"')
+    assert _upload(api, v2, "service_task.bpmn").status_code == 201
+    url = f"/v1/instances/{started.json()['id']}/migrate"
+    dry = api.client.post(url, headers=api.admin, json={"to_version": 2, "dry_run": True})
+    assert dry.status_code == 200, dry.text
+    assert dry.json()["possible"] is True
+    migrated = api.client.post(url, headers=api.admin, json={"to_version": 2, "reason": "v2"})
+    assert migrated.status_code == 200, migrated.text
+    assert migrated.json()["instance"]["status"] == "failed"  # parked still: retry after

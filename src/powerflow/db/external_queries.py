@@ -40,6 +40,14 @@ def forget_tasks(conn: Connection, ids: Collection[str]) -> None:
         conn.execute(delete(EXTERNAL).where(_E.id.in_(list(ids))))
 
 
+def relabel(conn: Connection, task_id: str, **values: Any) -> None:
+    """Give a task that stays open what its element says in a new definition version (topic,
+    priority, name, outputs); its lock, retries and history stay."""
+    conn.execute(
+        update(EXTERNAL).where(_E.id == task_id, _E.state.in_(OPEN_STATES)).values(**values)
+    )
+
+
 def close_tasks(
     conn: Connection, ids: Collection[str], *, completed: str | None, at: datetime
 ) -> None:

@@ -19,7 +19,7 @@ from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
 
 from powerflow.engine.compiler import LoadedProcess
-from powerflow.engine.serializer import WORKFLOWS, check_plain_json, to_plain
+from powerflow.engine.serializer import WORKFLOWS, check_plain_json, load_state, to_plain
 from powerflow.engine.service_tasks import ExternalServiceTask
 from powerflow.engine.types import ExternalTaskView, StepEvent, StepResult
 
@@ -88,6 +88,18 @@ def view(task: Any) -> ExternalTaskView:
         if spec.declared_outputs is not None
         else None,
     )
+
+
+def waiting(process: LoadedProcess, state: str) -> tuple[ExternalTaskView, ...]:
+    """The external tasks of saved state that wait for a worker, as the service records them
+    (after a migration: the new version's topic, priority, name and outputs)."""
+    if not has_external(process):
+        return ()
+    workflow = load_state(process, state)
+    try:
+        return tuple(view(task) for task in started(process, workflow).values())
+    finally:
+        WORKFLOWS.put(process.ref, state, workflow)
 
 
 def changes(

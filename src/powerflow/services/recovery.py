@@ -307,6 +307,7 @@ def migrate(
                 store=store,
             )
         _relabel(conn, step)
+        _relabel_external(conn, new, step)
         tasks = queries.open_tasks(conn, row.id) if step.open_tasks else tasks
         view = instance_view(row, target, tasks, store.now())
         return MigrationView(False, current.version, target.version, plan, view)
@@ -355,6 +356,24 @@ def _relabel(conn: Connection, step: engine.StepResult) -> None:
         if t.id not in opened:
             incident_queries.relabel_task(
                 conn, t.id, name=t.name, kind=t.kind, lane=t.lane, roles=list(t.roles)
+            )
+
+
+def _relabel_external(
+    conn: Connection, process: engine.LoadedProcess, step: engine.StepResult
+) -> None:
+    """External tasks that stayed open: the new version's topic, priority, name and outputs
+    (a worker of the new topic fetches them; one of the old topic no longer does)."""
+    opened = {t.id for t in step.new_external}
+    for t in engine_external.waiting(process, step.state):
+        if t.id not in opened:
+            external_queries.relabel(
+                conn,
+                t.id,
+                topic=t.topic,
+                priority=t.priority,
+                name=t.name[:255],
+                outputs=list(t.outputs) if t.outputs is not None else None,
             )
 
 
