@@ -410,3 +410,16 @@ def test_an_instance_parked_at_a_connector_can_be_migrated(api: Api) -> None:
     migrated = api.client.post(url, headers=api.admin, json={"to_version": 2, "reason": "v2"})
     assert migrated.status_code == 200, migrated.text
     assert migrated.json()["instance"]["status"] == "failed"  # parked still: retry after
+
+
+def test_several_zip_parts_are_inflated_only_up_to_the_bundle_limit(sqlite_api: Api) -> None:
+    api = sqlite_api
+    part = _zip(*[(f"m{i}.bpmn", b"\0" * 4_500_000) for i in range(4)])  # 18 MB unzipped
+    response = api.client.post(
+        "/v1/definitions",
+        headers=api.user("designer"),
+        files=[("file", (f"p{n}.zip", part, "application/zip")) for n in range(3)],
+    )
+    assert response.status_code == 413, response.text
+    # refused while the second archive inflates, not after all three were inflated in memory
+    assert "p1.zip unzips to more than" in response.json()["detail"], response.text
