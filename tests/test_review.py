@@ -423,3 +423,42 @@ def test_several_zip_parts_are_inflated_only_up_to_the_bundle_limit(sqlite_api: 
     assert response.status_code == 413, response.text
     # refused while the second archive inflates, not after all three were inflated in memory
     assert "p1.zip unzips to more than" in response.json()["detail"], response.text
+
+
+def test_sending_a_message_or_signal_grants_no_sight_of_the_instances_it_reaches(
+    api: Api,
+) -> None:
+    waiter = WAITER.replace(HEAD, CAMUNDA_HEAD).replace(
+        'name="After the message"', 'name="After the message" camunda:candidateGroups="reviewer"'
+    )
+    assert _upload(api, waiter, "waiter.bpmn").status_code == 201
+    starter = api.user("clerk")
+    ids = []
+    for _ in range(2):
+        started = api.client.post(
+            "/v1/instances", headers=starter, json={"definition_key": "waiter"}
+        )
+        assert started.status_code == 201, started.text
+        ids.append(started.json()["id"])
+    stranger = api.user("clerk")
+    sent = api.client.post(
+        "/v1/messages", headers=stranger, json={"name": "go", "payload": {}, "all": True}
+    )
+    assert sent.status_code == 200, sent.text
+    assert sent.json()["delivered_to"] == []
+    for instance_id in ids:
+        shown = api.client.get(f"/v1/instances/{instance_id}", headers=stranger)
+        assert shown.status_code == 404, shown.text
+        events = api.client.get(f"/v1/instances/{instance_id}/events", headers=stranger)
+        assert events.status_code == 404
+    listed = api.client.get("/v1/instances", headers=stranger).json()["items"]
+    assert [i["id"] for i in listed] == []
+    # the starter sees who did it: the message, named in the log supervisors read
+    received = [
+        e
+        for e in api.client.get(f"/v1/instances/{ids[0]}/events", headers=starter).json()["items"]
+        if e["type"] == "message.received"
+    ]
+    assert received and received[0]["payload"]["message_id"] == sent.json()["id"]
+    log = api.client.get("/v1/messages", headers=api.admin).json()["items"]
+    assert log[0]["sender"] == sent.json()["sender"]

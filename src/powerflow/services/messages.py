@@ -33,7 +33,7 @@ from powerflow.services.auth import Principal
 from powerflow.services.calls import bind_new
 from powerflow.services.definitions import definition_by_id, runnable
 from powerflow.services.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
-from powerflow.services.events import event_rows
+from powerflow.services.events import SYSTEM_ACTOR, event_rows
 from powerflow.services.views import DefinitionView, MessageView, Page
 from powerflow.services.visibility import may_see_instance
 
@@ -322,13 +322,24 @@ def _record_step(
         row,
         definition,
         step,
-        actor=chain.actor,
+        actor=chain.actor if new_instance else _actor_on(conn, chain, row.id, row.started_by),
         at=chain.at,
         extra=extra,
         new_instance=new_instance,
         store=chain.store,
     )
     chain.touched.add(row.id)
+
+
+def _actor_on(conn: Connection, chain: _Chain, instance_id: str, started_by: str | None) -> str:
+    """Who the events of a delivery are recorded as: the person whose act caused it, except
+    that a message or signal sent over HTTP reaching an instance its sender may not see is
+    recorded as ``system`` (acting on an instance makes one its participant: sending must not
+    open every waiting case to the sender). The message log names the sender."""
+    principal = chain.principal
+    if principal is None or may_see_instance(conn, principal, instance_id, started_by):
+        return chain.actor
+    return SYSTEM_ACTOR
 
 
 def _accepted(msg: _Message, definition: DefinitionView) -> frozenset[str] | str:
@@ -501,7 +512,9 @@ def _append(
     conn: Connection, chain: _Chain, instance_id: str, kind: str, payload: dict[str, Any]
 ) -> None:
     """One event on an instance outside an engine step (the thrower's side of a message)."""
-    append_event(conn, instance_id, kind, payload, actor=chain.actor, at=chain.at)
+    row = queries.load_instance(conn, instance_id, lock=False)
+    actor = _actor_on(conn, chain, instance_id, row.started_by if row else None)
+    append_event(conn, instance_id, kind, payload, actor=actor, at=chain.at)
     chain.touched.add(instance_id)
 
 
