@@ -337,7 +337,7 @@ def _actor_on(conn: Connection, chain: _Chain, instance_id: str, started_by: str
     recorded as ``system`` (acting on an instance makes one its participant: sending must not
     open every waiting case to the sender). The message log names the sender."""
     principal = chain.principal
-    if principal is None or may_see_instance(conn, principal, instance_id, started_by):
+    if principal is None or may_see_instance(conn, principal, instance_id, started_by or ""):
         return chain.actor
     return SYSTEM_ACTOR
 
