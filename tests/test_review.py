@@ -462,3 +462,37 @@ def test_sending_a_message_or_signal_grants_no_sight_of_the_instances_it_reaches
     assert received and received[0]["payload"]["message_id"] == sent.json()["id"]
     log = api.client.get("/v1/messages", headers=api.admin).json()["items"]
     assert log[0]["sender"] == sent.json()["sender"]
+
+
+def test_cancelling_a_parked_instance_whose_state_no_longer_loads_closes_its_external_task(
+    api: Api,
+) -> None:
+    import json
+
+    import sqlalchemy as sa
+
+    instance_id, _worker, task_id = _park_by_worker(api)
+    with api.store.engine.begin() as conn:
+        state = json.loads(
+            conn.execute(
+                sa.text("SELECT state FROM instances WHERE id = :id"), {"id": instance_id}
+            ).scalar_one()
+        )
+        state["spec"] = "0" * 64 + ":elsewhere"  # saved state that cannot be restored
+        conn.execute(
+            sa.text("UPDATE instances SET state = :s WHERE id = :id"),
+            {"s": json.dumps(state), "id": instance_id},
+        )
+    cancelled = api.client.post(
+        f"/v1/instances/{instance_id}/cancel", headers=api.admin, json={"reason": "withdrawn"}
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["status"] == "cancelled"
+    rows = api.client.get(
+        "/v1/external-tasks", headers=api.admin, params={"instance_id": instance_id}
+    ).json()["items"]
+    assert [r["state"] for r in rows] == ["cancelled"]
+    again = api.client.put(
+        f"/v1/external-tasks/{task_id}/retries", headers=api.admin, json={"retries": 2}
+    )
+    assert again.status_code == 409, again.text

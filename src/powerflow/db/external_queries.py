@@ -48,6 +48,15 @@ def relabel(conn: Connection, task_id: str, **values: Any) -> None:
     )
 
 
+def cancel_open_of(conn: Connection, instance_id: str, at: datetime) -> None:
+    """Cancel every open external task of an instance that ends without an engine step."""
+    conn.execute(
+        update(EXTERNAL)
+        .where(_E.instance_id == instance_id, _E.state.in_(OPEN_STATES))
+        .values(state="cancelled", worker_id=None, lock_expires_at=None, ended_at=at)
+    )
+
+
 def close_tasks(
     conn: Connection, ids: Collection[str], *, completed: str | None, at: datetime
 ) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, SQL
 from sqlalchemy.orm import Session
 
 from powerflow import engine
-from powerflow.db import queries
+from powerflow.db import external_queries, message_queries, queries
 from powerflow.db.engine import DatabaseBusy, Store
 from powerflow.db.models import Event, Instance
 from powerflow.db.queries import InstanceRow
@@ -336,6 +336,8 @@ def _cancel_parked_without_engine(
                 for t in open_ids
             ],
         )
+        external_queries.cancel_open_of(conn, row.id, now)  # workers can do nothing more
+        message_queries.replace_subscriptions(conn, row.id, [], new=False)  # nor messages
         row.status = "cancelled"
         row.incident = None
         row.updated_at = now
