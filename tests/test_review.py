@@ -496,3 +496,22 @@ def test_cancelling_a_parked_instance_whose_state_no_longer_loads_closes_its_ext
         f"/v1/external-tasks/{task_id}/retries", headers=api.admin, json={"retries": 2}
     )
     assert again.status_code == 409, again.text
+
+
+def test_a_message_kept_while_its_instance_was_suspended_arrives_when_it_resumes(
+    api: Api,
+) -> None:
+    assert _upload(api, WAITER, "waiter.bpmn").status_code == 201
+    started = api.client.post("/v1/instances", headers=api.admin, json={"definition_key": "waiter"})
+    instance_id = started.json()["id"]
+    monitor = api.user("monitor")
+    url = f"/v1/instances/{instance_id}"
+    assert api.client.post(f"{url}/suspend", headers=monitor, json={}).status_code == 200
+    sent = api.client.post("/v1/messages", headers=api.admin, json={"name": "go", "payload": {}})
+    assert sent.json()["status"] == "kept", sent.text
+    resumed = api.client.post(f"{url}/resume", headers=monitor, json={})
+    assert resumed.status_code == 200, resumed.text
+    shown = api.client.get(url, headers=api.admin).json()
+    assert [t["element_id"] for t in shown["tasks"]] == ["after"]
+    log = api.client.get("/v1/messages", headers=api.admin).json()["items"]
+    assert log[0]["status"] == "delivered"

@@ -17,6 +17,7 @@ from powerflow.db import external_queries, message_queries, queries
 from powerflow.db.engine import DatabaseBusy, Store
 from powerflow.db.models import Event, Instance
 from powerflow.db.queries import InstanceRow
+from powerflow.services import messages
 from powerflow.services.auth import Principal
 from powerflow.services.calls import bind_new
 from powerflow.services.definitions import (
@@ -385,6 +386,8 @@ def set_suspended(
         if not queries.save_instance(conn, row):
             raise Conflict(f"Instance {instance_id} was changed concurrently; retry.")
         queries.insert_events(conn, rows)
+        if not suspend:  # what was kept for it while suspended
+            messages.deliver_kept(conn, store, row, actor=principal.name, at=now)
         definition = definition_by_id(store, conn, row.definition_id)
         return instance_view(row, definition, queries.open_tasks(conn, row.id), store.now())
 

@@ -156,6 +156,27 @@ def after_step(
     return True
 
 
+def deliver_kept(
+    conn: Connection, store: Store, instance: InstanceRow, *, actor: str, at: datetime
+) -> None:
+    """An instance that runs again without an engine step (resumed, or its external task's
+    incident resolved) takes the oldest kept message one of its catches waits for: it was kept
+    while the instance could receive nothing. Its row is refreshed in place when it changed."""
+    if instance.status != "running" or not mq.message_subscriptions_of(conn, instance.id):
+        return
+    chain = _Chain(store, actor, at)
+    token = _CHAIN.set(chain)
+    try:
+        chain.queue.append(("kept", instance.id, None))
+        _drain(conn, chain)
+    finally:
+        _CHAIN.reset(token)
+    if instance.id in chain.touched:
+        fresh = queries.load_instance(conn, instance.id, lock=False)
+        if fresh is not None:
+            instance.__dict__.update(fresh.__dict__)
+
+
 def _drain(conn: Connection, chain: _Chain) -> None:
     while chain.queue:
         what, instance_id, item = chain.queue.popleft()
