@@ -515,3 +515,63 @@ def test_a_message_kept_while_its_instance_was_suspended_arrives_when_it_resumes
     assert [t["element_id"] for t in shown["tasks"]] == ["after"]
     log = api.client.get("/v1/messages", headers=api.admin).json()["items"]
     assert log[0]["status"] == "delivered"
+
+
+BOTH = (
+    CAMUNDA_HEAD
+    + """<bpmn:message id="m_go" name="go"/>
+<bpmn:process id="both" isExecutable="true">
+  <bpmn:startEvent id="start"/>
+  <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="split"/>
+  <bpmn:parallelGateway id="split"/>
+  <bpmn:sequenceFlow id="f2" sourceRef="split" targetRef="charge"/>
+  <bpmn:sequenceFlow id="f3" sourceRef="split" targetRef="wait"/>
+  <bpmn:serviceTask id="charge" name="Charge" camunda:type="external"
+    camunda:topic="charge-card"/>
+  <bpmn:intermediateCatchEvent id="wait" name="Go">
+    <bpmn:messageEventDefinition messageRef="m_go"/>
+  </bpmn:intermediateCatchEvent>
+  <bpmn:sequenceFlow id="f4" sourceRef="charge" targetRef="join"/>
+  <bpmn:sequenceFlow id="f5" sourceRef="wait" targetRef="join"/>
+  <bpmn:parallelGateway id="join"/>
+  <bpmn:sequenceFlow id="f6" sourceRef="join" targetRef="after"/>
+  <bpmn:userTask id="after" name="After both"/>
+  <bpmn:sequenceFlow id="f7" sourceRef="after" targetRef="end"/>
+  <bpmn:endEvent id="end"/>
+</bpmn:process>
+</bpmn:definitions>
+"""
+)
+
+
+def test_a_message_kept_while_a_worker_had_parked_its_instance_arrives_after_new_retries(
+    api: Api,
+) -> None:
+    assert _upload(api, BOTH, "both.bpmn").status_code == 201
+    started = api.client.post("/v1/instances", headers=api.admin, json={"definition_key": "both"})
+    instance_id = started.json()["id"]
+    worker = api.user("worker")
+    (task,) = _fetch(api, worker)
+    failed = api.client.post(
+        f"/v1/external-tasks/{task['id']}/failure",
+        headers=worker,
+        json={"worker_id": "w1", "error_message": "down", "retries": 0},
+    )
+    assert failed.status_code == 204, failed.text
+    sent = api.client.post("/v1/messages", headers=api.admin, json={"name": "go", "payload": {}})
+    assert sent.json()["status"] == "kept", sent.text
+    retried = api.client.put(
+        f"/v1/external-tasks/{task['id']}/retries", headers=api.admin, json={"retries": 1}
+    )
+    assert retried.status_code == 200, retried.text
+    log = api.client.get("/v1/messages", headers=api.admin).json()["items"]
+    assert log[0]["status"] == "delivered"
+    (again,) = _fetch(api, worker)
+    done = api.client.post(
+        f"/v1/external-tasks/{again['id']}/complete",
+        headers=worker,
+        json={"worker_id": "w1", "variables": {}},
+    )
+    assert done.status_code == 204, done.text
+    shown = api.client.get(f"/v1/instances/{instance_id}", headers=api.admin).json()
+    assert [t["element_id"] for t in shown["tasks"]] == ["after"]

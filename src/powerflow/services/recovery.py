@@ -21,7 +21,7 @@ from powerflow.db import external_queries, incident_queries, queries
 from powerflow.db.engine import Store
 from powerflow.db.queries import InstanceRow
 from powerflow.engine import external as engine_external
-from powerflow.services import external_tasks
+from powerflow.services import external_tasks, messages
 from powerflow.services.auth import Principal
 from powerflow.services.definitions import definition_by_id, resolve, runnable
 from powerflow.services.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -471,5 +471,6 @@ def _retry_external(
         if not queries.save_instance(conn, row):
             raise Conflict(f"Instance {instance_id} was changed concurrently; retry.")
         queries.insert_events(conn, rows)
+        messages.deliver_kept(conn, store, row, actor=principal.name, at=now)
         definition = definition_by_id(store, conn, row.definition_id)
         return instance_view(row, definition, queries.open_tasks(conn, row.id), now)
