@@ -575,3 +575,19 @@ def test_a_message_kept_while_a_worker_had_parked_its_instance_arrives_after_new
     assert done.status_code == 204, done.text
     shown = api.client.get(f"/v1/instances/{instance_id}", headers=api.admin).json()
     assert [t["element_id"] for t in shown["tasks"]] == ["after"]
+
+
+def test_a_bundle_holding_one_process_in_two_files_is_refused_naming_both(api: Api) -> None:
+    other = SIMPLE.replace('name="Work"', 'name="Work, edited"')
+    response = api.client.post(
+        "/v1/definitions",
+        headers=api.user("designer"),
+        files=[
+            ("file", ("order.bpmn", SIMPLE.encode())),
+            ("file", ("order copy.bpmn", other.encode())),
+        ],
+    )
+    assert response.status_code == 422, response.text
+    detail = response.json()
+    assert "order.bpmn" in detail["detail"] and "order copy.bpmn" in detail["detail"]
+    assert api.client.get("/v1/definitions/simple", headers=api.admin).status_code == 404

@@ -108,9 +108,34 @@ def _compile(
         for p in c.result.problems
         if p.severity == "error"
     ]
+    problems += _twice(compiled)
     if problems:
         raise _refuse(problems, sorted({p["file"] for p in problems}), bundle=len(files) > 1)
     return compiled
+
+
+def _twice(compiled: list[_Compiled]) -> list[dict[str, Any]]:
+    """A problem for each process or decision id that two different files of one upload
+    define: which one would be the latest version is not for the order of the files to say."""
+    first: dict[str, _Compiled] = {}
+    found: list[dict[str, Any]] = []
+    for c in compiled:
+        for process in c.result.processes:
+            seen = first.setdefault(process.process_id, c)
+            if seen is c or seen.result.content_hash == c.result.content_hash:
+                continue
+            found.append(
+                {
+                    "message": f"'{process.process_id}' is defined by both {seen.upload.filename} "
+                    f"and {c.upload.filename}; upload one of them.",
+                    "line": None,
+                    "element_id": process.process_id,
+                    "process_id": process.process_id,
+                    "severity": "error",
+                    "file": c.upload.filename,
+                }
+            )
+    return found
 
 
 def _refuse(problems: list[dict[str, Any]], files: list[str], *, bundle: bool) -> InvalidDefinition:
