@@ -70,7 +70,10 @@ NEGATIVE_REASONS = {
     "non-executable-process.bpmn": ("Process_14di7kj", "not executable"),
     "No-Start-Event.bpmn20.xml": ("sid-669ddebf-4196-41ee-8b04-bcc90bc5f983", "No start event"),
     "Unsupported-Task.bpmn20.xml": ("Business Rule Task", "business rule task"),
-    "Subprocess-Not-Found.bpmn20.xml": ("sid-cdd16263-1c9c-4a7e-90cb-3033d63b6fc4", "executable"),
+    "Subprocess-Not-Found.bpmn20.xml": (
+        "sid-cdd16263-1c9c-4a7e-90cb-3033d63b6fc4",
+        "names no process to call",
+    ),
     "standard_loop_invalid.bpmn": ("any_task", "loopMaximum or loopCondition"),
 }
 

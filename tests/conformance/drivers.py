@@ -27,13 +27,7 @@ SANDBOX = (
 )
 
 XFAIL: dict[str, str] = {
-    BPMN + "collaboration.bpmn": MESSAGES,
     SPIFF + "correlation.bpmn": MESSAGES,
-    BPMN + "multiple-throw.bpmn": MESSAGES,
-    SPIFF + "waiting_event.bpmn": MESSAGES,
-    BPMN + "call_activity_end_event.bpmn": CALLS,
-    BPMN + "call_activity_with_error.bpmn": CALLS,
-    SPIFF + "business_rule_task.bpmn": DMN,
     SPIFF + "dmn/business_rules.dmn": DMN,
     SPIFF + "service_task.bpmn": CONNECTORS,
     BPMN + "reset_with_boundary_event.bpmn": RESET,
