@@ -310,11 +310,11 @@ def test_start_data_needs_a_declaration_or_accept_any_data(api: Api) -> None:
         json={"definition_key": "spiffy", "variables": {"customer": "Ada"}},
     )
     assert refused.status_code == 422
-    again = _deploy(api, SPIFF, "spiffy.bpmn", accept_any_data=True)
-    assert again.status_code == 200  # identical bytes: nothing new, the first rule holds
-    changed = SPIFF.replace('name="Order"', 'name="Order form"')
-    deployed = _deploy(api, changed, "spiffy.bpmn", accept_any_data=True)
+    # identical bytes with the opt-in: a new version that records it (not "nothing new", which
+    # would drop the designer's opt-in without a word)
+    deployed = _deploy(api, SPIFF, "spiffy.bpmn", accept_any_data=True)
     assert deployed.status_code == 201
     (definition,) = deployed.json()["definitions"]
+    assert definition["version"] == 2
     assert any("accept_any_data" in w["message"] for w in definition["warnings"])
     assert _start(api, "spiffy", customer="Ada")["status"] == "running"

@@ -16,7 +16,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Row, Table, insert, select, update
+from sqlalchemy import Connection, Row, Table, delete, insert, select, update
 
 from powerflow.db.models import ExternalTask, Instance
 
@@ -31,6 +31,30 @@ def insert_tasks(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Insert the external tasks a step opened."""
     if rows:
         conn.execute(insert(EXTERNAL), rows)
+
+
+def forget_tasks(conn: Connection, ids: Collection[str]) -> None:
+    """Drop the rows of external tasks that open again under the same id (a token moved back
+    to them): the step inserts them afresh; their history stays in the event log."""
+    if ids:
+        conn.execute(delete(EXTERNAL).where(_E.id.in_(list(ids))))
+
+
+def relabel(conn: Connection, task_id: str, **values: Any) -> None:
+    """Give a task that stays open what its element says in a new definition version (topic,
+    priority, name, outputs); its lock, retries and history stay."""
+    conn.execute(
+        update(EXTERNAL).where(_E.id == task_id, _E.state.in_(OPEN_STATES)).values(**values)
+    )
+
+
+def cancel_open_of(conn: Connection, instance_id: str, at: datetime) -> None:
+    """Cancel every open external task of an instance that ends without an engine step."""
+    conn.execute(
+        update(EXTERNAL)
+        .where(_E.instance_id == instance_id, _E.state.in_(OPEN_STATES))
+        .values(state="cancelled", worker_id=None, lock_expires_at=None, ended_at=at)
+    )
 
 
 def close_tasks(

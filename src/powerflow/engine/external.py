@@ -19,7 +19,7 @@ from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
 
 from powerflow.engine.compiler import LoadedProcess
-from powerflow.engine.serializer import WORKFLOWS, check_plain_json, to_plain
+from powerflow.engine.serializer import WORKFLOWS, check_plain_json, load_state, to_plain
 from powerflow.engine.service_tasks import ExternalServiceTask
 from powerflow.engine.types import ExternalTaskView, StepEvent, StepResult
 
@@ -32,14 +32,16 @@ class NoErrorCatcher(ValueError):
     """Nothing in the model catches the BPMN error a worker reported."""
 
 
-_SPECS: dict[str, bool] = {}
+_SPECS: dict[tuple[str, tuple[tuple[str, str], ...]], bool] = {}
 _SPECS_LOCK = threading.Lock()
 
 
 def has_external(process: LoadedProcess) -> bool:
     """Whether the process (with its subprocesses) has any external task: if not, a step does
-    not look for them (cached per content hash and process)."""
-    hit = _SPECS.get(process.ref)
+    not look for them (cached per content hash and process, and the called versions it is
+    bound to: a newer called version may hold external tasks the older one did not)."""
+    key = (process.ref, process.bound)
+    hit = _SPECS.get(key)
     if hit is None:
         specs = [process.spec, *process.subprocess_specs.values()]
         hit = any(
@@ -49,7 +51,7 @@ def has_external(process: LoadedProcess) -> bool:
             for ts in spec.task_specs.values()
         )
         with _SPECS_LOCK:
-            _SPECS[process.ref] = hit
+            _SPECS[key] = hit
     return hit
 
 
@@ -86,6 +88,18 @@ def view(task: Any) -> ExternalTaskView:
         if spec.declared_outputs is not None
         else None,
     )
+
+
+def waiting(process: LoadedProcess, state: str) -> tuple[ExternalTaskView, ...]:
+    """The external tasks of saved state that wait for a worker, as the service records them
+    (after a migration: the new version's topic, priority, name and outputs)."""
+    if not has_external(process):
+        return ()
+    workflow = load_state(process, state)
+    try:
+        return tuple(view(task) for task in started(process, workflow).values())
+    finally:
+        WORKFLOWS.put(process.ref, state, workflow)
 
 
 def changes(

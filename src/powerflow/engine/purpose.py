@@ -29,6 +29,7 @@ from powerflow.engine.compiler import (
     _for_viewing,
     _xsd_problems,
     compile_bpmn,
+    content_hash,
 )
 from powerflow.engine.extensions import NS, read_process
 from powerflow.engine.foreign import foreign_problems
@@ -58,6 +59,9 @@ def compile_upload(
     if accept_any_data and result.ok:
         for process in result.processes:
             _accept_any_data(process)
+    if purpose == "view" or accept_any_data:  # another deployment than the plain upload's
+        options = f"\0purpose={purpose}\0accept_any_data={int(accept_any_data)}"
+        result.content_hash = content_hash(data + options.encode())
     return result
 
 

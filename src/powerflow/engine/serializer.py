@@ -32,6 +32,7 @@ from SpiffWorkflow.task import Task
 
 from powerflow.engine.compiler import LoadedProcess
 from powerflow.engine.scripting import RESTRICTED_ENGINE
+from powerflow.engine.service_tasks import SPEC_CONVERTERS
 from powerflow.engine.task_converter import (
     FastSubWorkflowConverter,
     FastTaskConverter,
@@ -75,6 +76,7 @@ def _build_serializer(reference: type | None = None) -> BpmnWorkflowSerializer:
     registry = BpmnWorkflowSerializer.configure(
         {
             **SPIFF_CONFIG,
+            **SPEC_CONVERTERS,  # powerflow's service tasks, for migration's diff_workflow
             BpmnWorkflow: reference or SpecRefWorkflowConverter,
             **({} if reference else fast),
         }

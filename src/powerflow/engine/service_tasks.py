@@ -20,6 +20,7 @@ the only variables it may submit.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -29,6 +30,7 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask as BpmnServiceTask
 from SpiffWorkflow.spiff.parser import SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser, SpiffTaskParser
+from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter, SpiffBpmnTaskConverter
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask as SpiffServiceTask
 from SpiffWorkflow.spiff.specs.spiff_task import SpiffBpmnTask
 
@@ -238,6 +240,30 @@ class ExternalServiceTask(BpmnServiceTask, SpiffBpmnTask):  # type: ignore[misc]
         return None  # STARTED: waits for a worker (engine/external.py completes it)
 
 
+def _mappings(found: tuple[Mapping, ...] | None) -> list[dict[str, Any]] | None:
+    return None if found is None else [dataclasses.asdict(m) for m in found]
+
+
+class ExternalTaskConverter(SpiffBpmnTaskConverter):  # type: ignore[misc]
+    """An external task's spec as a dict, for SpiffWorkflow's registry: what migration's
+    ``diff_workflow`` compares (a changed topic, priority, inputs or outputs is a change).
+    Saved state never holds specs; this is for comparing versions."""
+
+    def to_dict(self, spec: ExternalServiceTask) -> dict[str, Any]:
+        dct: dict[str, Any] = super().to_dict(spec)
+        dct["topic"] = spec.topic
+        dct["priority"] = spec.priority
+        dct["inputs"] = _mappings(spec.declared_inputs)
+        dct["outputs"] = _mappings(spec.declared_outputs)
+        return dct
+
+    def from_dict(self, dct: dict[str, Any]) -> Any:
+        for key in ("inputs", "outputs"):
+            if dct.get(key) is not None:
+                dct[key] = tuple(Mapping(**m) for m in dct[key])
+        return self.task_spec_from_dict(dct)
+
+
 class ConnectorServiceTask(SpiffServiceTask):  # type: ignore[misc]
     """A Spiff operator service task that calls an installed connector, inside the step."""
 
@@ -249,6 +275,16 @@ class ConnectorServiceTask(SpiffServiceTask):  # type: ignore[misc]
             raise WorkflowTaskException(str(exc), task=task) from exc
         task.data[self.result_variable] = result
         return True
+
+
+class ConnectorTaskConverter(ServiceTaskConverter):  # type: ignore[misc]
+    """A connector task's spec as a dict (SpiffWorkflow's own service task shape)."""
+
+
+SPEC_CONVERTERS: dict[type, type] = {
+    ExternalServiceTask: ExternalTaskConverter,
+    ConnectorServiceTask: ConnectorTaskConverter,
+}
 
 
 class PfServiceTaskParser(SpiffTaskParser):  # type: ignore[misc]

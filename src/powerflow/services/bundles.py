@@ -39,8 +39,9 @@ def is_zip(data: bytes, filename: str, content_type: str = "") -> bool:
     )
 
 
-def unzip(data: bytes, name: str, limits: BundleLimits) -> list[Upload]:
-    """The model files of a zip archive; refuses what is unsafe or beyond the limits."""
+def unzip(data: bytes, name: str, limits: BundleLimits, used: int = 0) -> list[Upload]:
+    """The model files of a zip archive; refuses what is unsafe or beyond the limits (``used``:
+    the bytes the upload's earlier parts already hold, counted against the bundle limit)."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         entries = archive.infolist()
@@ -61,7 +62,7 @@ def unzip(data: bytes, name: str, limits: BundleLimits) -> list[Upload]:
     if not files:
         raise InvalidInput(f"{name} holds no file to deploy.", file=name)
     out: list[Upload] = []
-    total = 0
+    total = used
     for entry in files:
         path = _safe_name(entry.filename, name)
         if entry.flag_bits & 0x1:
@@ -112,7 +113,7 @@ def _read_capped(
     total: int,
 ) -> bytes:
     """An entry's bytes, inflating at most what the limits allow."""
-    allowed = min(limits.max_file_bytes, limits.max_total_bytes - total)
+    allowed = max(0, min(limits.max_file_bytes, limits.max_total_bytes - total))
     try:
         with archive.open(entry) as stream:
             content = stream.read(allowed + 1)
@@ -138,8 +139,8 @@ def bundle_of(parts: list[tuple[bytes, str, str]], limits: BundleLimits) -> list
     counts and sizes checked against the limits."""
     files: list[Upload] = []
     for data, filename, content_type in parts:
-        if is_zip(data, filename, content_type):
-            files.extend(unzip(data, filename, limits))
+        if is_zip(data, filename, content_type):  # inflated within what the parts before left
+            files.extend(unzip(data, filename, limits, sum(len(f.data) for f in files)))
         else:
             files.append(Upload(filename[:255], data))
     if len(files) > limits.max_files:

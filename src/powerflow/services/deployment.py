@@ -44,6 +44,13 @@ class _Compiled:
     kind: str  # "process" or "decision"
 
 
+def check_may_deploy(principal: Principal) -> None:
+    """Forbidden unless the caller may deploy: checked before an upload is read or unzipped,
+    so a caller without the role cannot make the server inflate archives."""
+    if not principal.has(*DEPLOY_ROLES):
+        raise Forbidden("Deploying process definitions needs the 'designer' role.")
+
+
 def deploy_files(
     store: Store,
     files: list[Upload],
@@ -55,8 +62,7 @@ def deploy_files(
 ) -> DeployOutcome:
     """Validate every file, then deploy them together (nothing if any file has a problem).
     ``purpose`` and ``accept_any_data``: see engine/purpose.py."""
-    if not principal.has(*DEPLOY_ROLES):
-        raise Forbidden("Deploying process definitions needs the 'designer' role.")
+    check_may_deploy(principal)
     for upload in files:
         if len(upload.data) > max_bytes:
             raise PayloadTooLarge(
@@ -104,9 +110,34 @@ def _compile(
         for p in c.result.problems
         if p.severity == "error"
     ]
+    problems += _twice(compiled)
     if problems:
         raise _refuse(problems, sorted({p["file"] for p in problems}), bundle=len(files) > 1)
     return compiled
+
+
+def _twice(compiled: list[_Compiled]) -> list[dict[str, Any]]:
+    """A problem for each process or decision id that two different files of one upload
+    define: which one would be the latest version is not for the order of the files to say."""
+    first: dict[str, _Compiled] = {}
+    found: list[dict[str, Any]] = []
+    for c in compiled:
+        for process in c.result.processes:
+            seen = first.setdefault(process.process_id, c)
+            if seen is c or seen.result.content_hash == c.result.content_hash:
+                continue
+            found.append(
+                {
+                    "message": f"'{process.process_id}' is defined by both {seen.upload.filename} "
+                    f"and {c.upload.filename}; upload one of them.",
+                    "line": None,
+                    "element_id": process.process_id,
+                    "process_id": process.process_id,
+                    "severity": "error",
+                    "file": c.upload.filename,
+                }
+            )
+    return found
 
 
 def _refuse(problems: list[dict[str, Any]], files: list[str], *, bundle: bool) -> InvalidDefinition:

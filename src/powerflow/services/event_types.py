@@ -233,11 +233,14 @@ class ExternalTaskLocked(Payload):
 
 
 class ExternalTaskCompleted(Payload):
-    """A worker completed an external task; the names of the variables it set."""
+    """A worker completed an external task; the names of the variables it set. ``skipped``:
+    an administrator skipped it (POST /v1/instances/{id}/skip) after its last failure; no
+    worker then."""
 
     topic: str
-    worker_id: str
+    worker_id: str | None = None
     variables: list[str]
+    skipped: bool = False
 
 
 class ExternalTaskFailed(Payload):

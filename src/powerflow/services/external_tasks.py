@@ -24,6 +24,7 @@ from powerflow.db.engine import Store
 from powerflow.db.models import ExternalTask
 from powerflow.db.queries import InstanceRow
 from powerflow.engine import external as engine_external
+from powerflow.services import messages
 from powerflow.services.auth import Principal
 from powerflow.services.definitions import definition_by_id, runnable
 from powerflow.services.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -401,7 +402,9 @@ def set_retries(store: Store, principal: Principal, task_id: str, *, retries: in
                 f"External task {task_id} is {task.state}; only a task waiting for a retry or "
                 "stopped by an incident takes new retries."
             )
-        reopen(conn, instance, task, retries, actor=principal.name, at=store.now())
+        now = store.now()
+        reopen(conn, instance, task, retries, actor=principal.name, at=now)
+        messages.deliver_kept(conn, store, instance, actor=principal.name, at=now)
         return task
 
 

@@ -13,10 +13,11 @@ from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, SQL
 from sqlalchemy.orm import Session
 
 from powerflow import engine
-from powerflow.db import queries
+from powerflow.db import external_queries, message_queries, queries
 from powerflow.db.engine import DatabaseBusy, Store
 from powerflow.db.models import Event, Instance
 from powerflow.db.queries import InstanceRow
+from powerflow.services import messages
 from powerflow.services.auth import Principal
 from powerflow.services.calls import bind_new
 from powerflow.services.definitions import (
@@ -336,6 +337,8 @@ def _cancel_parked_without_engine(
                 for t in open_ids
             ],
         )
+        external_queries.cancel_open_of(conn, row.id, now)  # workers can do nothing more
+        message_queries.replace_subscriptions(conn, row.id, [], new=False)  # nor messages
         row.status = "cancelled"
         row.incident = None
         row.updated_at = now
@@ -383,6 +386,8 @@ def set_suspended(
         if not queries.save_instance(conn, row):
             raise Conflict(f"Instance {instance_id} was changed concurrently; retry.")
         queries.insert_events(conn, rows)
+        if not suspend:  # what was kept for it while suspended
+            messages.deliver_kept(conn, store, row, actor=principal.name, at=now)
         definition = definition_by_id(store, conn, row.definition_id)
         return instance_view(row, definition, queries.open_tasks(conn, row.id), store.now())
 

@@ -33,7 +33,7 @@ from powerflow.services.auth import Principal
 from powerflow.services.calls import bind_new
 from powerflow.services.definitions import definition_by_id, runnable
 from powerflow.services.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
-from powerflow.services.events import event_rows
+from powerflow.services.events import SYSTEM_ACTOR, event_rows
 from powerflow.services.views import DefinitionView, MessageView, Page
 from powerflow.services.visibility import may_see_instance
 
@@ -159,6 +159,27 @@ def after_step(
     if fresh is not None:
         instance.__dict__.update(fresh.__dict__)
     return True
+
+
+def deliver_kept(
+    conn: Connection, store: Store, instance: InstanceRow, *, actor: str, at: datetime
+) -> None:
+    """An instance that runs again without an engine step (resumed, or its external task's
+    incident resolved) takes the oldest kept message one of its catches waits for: it was kept
+    while the instance could receive nothing. Its row is refreshed in place when it changed."""
+    if instance.status != "running" or not mq.message_subscriptions_of(conn, instance.id):
+        return
+    chain = _Chain(store, actor, at)
+    token = _CHAIN.set(chain)
+    try:
+        chain.queue.append(("kept", instance.id, None))
+        _drain(conn, chain)
+    finally:
+        _CHAIN.reset(token)
+    if instance.id in chain.touched:
+        fresh = queries.load_instance(conn, instance.id, lock=False)
+        if fresh is not None:
+            instance.__dict__.update(fresh.__dict__)
 
 
 def _drain(conn: Connection, chain: _Chain) -> None:
@@ -329,13 +350,24 @@ def _record_step(
         row,
         definition,
         step,
-        actor=chain.actor,
+        actor=chain.actor if new_instance else _actor_on(conn, chain, row.id, row.started_by),
         at=chain.at,
         extra=extra,
         new_instance=new_instance,
         store=chain.store,
     )
     chain.touched.add(row.id)
+
+
+def _actor_on(conn: Connection, chain: _Chain, instance_id: str, started_by: str | None) -> str:
+    """Who the events of a delivery are recorded as: the person whose act caused it, except
+    that a message or signal sent over HTTP reaching an instance its sender may not see is
+    recorded as ``system`` (acting on an instance makes one its participant: sending must not
+    open every waiting case to the sender). The message log names the sender."""
+    principal = chain.principal
+    if principal is None or may_see_instance(conn, principal, instance_id, started_by or ""):
+        return chain.actor
+    return SYSTEM_ACTOR
 
 
 def _accepted(msg: _Message, definition: DefinitionView) -> frozenset[str] | str:
@@ -516,7 +548,9 @@ def _append(
     conn: Connection, chain: _Chain, instance_id: str, kind: str, payload: dict[str, Any]
 ) -> None:
     """One event on an instance outside an engine step (the thrower's side of a message)."""
-    append_event(conn, instance_id, kind, payload, actor=chain.actor, at=chain.at)
+    row = queries.load_instance(conn, instance_id, lock=False)
+    actor = _actor_on(conn, chain, instance_id, row.started_by if row else None)
+    append_event(conn, instance_id, kind, payload, actor=actor, at=chain.at)
     chain.touched.add(instance_id)
 
 

@@ -17,10 +17,11 @@ from typing import Any
 from sqlalchemy import Connection
 
 from powerflow import engine
-from powerflow.db import incident_queries, queries
+from powerflow.db import external_queries, incident_queries, queries
 from powerflow.db.engine import Store
 from powerflow.db.queries import InstanceRow
-from powerflow.services import external_tasks
+from powerflow.engine import external as engine_external
+from powerflow.services import external_tasks, messages
 from powerflow.services.auth import Principal
 from powerflow.services.definitions import definition_by_id, resolve, runnable
 from powerflow.services.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -77,8 +78,10 @@ def _step(
     reason: str,
     extra: dict[str, dict[str, Any]],
     reopen: bool = False,
+    pick: Callable[[InstanceRow], Run | None] | None = None,
 ) -> InstanceView:
-    """Load, check and record one recovery step (see the module docstring)."""
+    """Load, check and record one recovery step (see the module docstring); ``pick`` may
+    choose another ``run`` for the loaded instance."""
     with store.begin(write=True) as conn:
         row = load_visible_for_update(conn, principal, instance_id)
         _admin(principal, what)
@@ -90,6 +93,7 @@ def _step(
                     f"Instance {instance_id} is suspended; resume it before it can be {done}."
                 )
             raise _not_parked(row, done)
+        run = (pick(row) if pick is not None else None) or run
         definition = definition_by_id(store, conn, row.definition_id)
         try:
             with breakage_of(instance_id, done):
@@ -124,12 +128,17 @@ def _refusals(
         raise InvalidInput(str(exc)) from None
     except engine.InstanceNotRunning:
         raise Conflict(f"Instance {instance_id} has already ended.") from None
+    except (engine.TaskNotReady, engine.TaskNotFound) as exc:
+        raise Conflict(
+            f"Instance {instance_id}: the failed task cannot be skipped ({exc})."
+        ) from None
 
 
 def _reopen(conn: Connection, step: engine.StepResult) -> None:
     """Tasks the step opens again under their old id: their old projection rows go."""
     ids = [t.id for t in step.new_tasks]
     incident_queries.forget_task_rows(conn, incident_queries.existing_task_ids(conn, ids))
+    external_queries.forget_tasks(conn, [t.id for t in step.new_external])
 
 
 def retry(
@@ -177,7 +186,18 @@ def skip(
         resolution="skipped",
         reason=why,
         extra={"element.skipped": {"reason": why}},
+        pick=_skip_external,
     )
+
+
+def _skip_external(row: InstanceRow) -> Run | None:
+    """An instance parked by an external task's last failure has no element in error: the
+    skip completes that external task without a worker (no variables), and runs on."""
+    task_id = (row.incident or {}).get("external_task_id")
+    if not task_id:
+        return None
+    payload = {"skipped": True}
+    return lambda process, state: engine_external.complete(process, state, task_id, {}, payload)
 
 
 def move(
@@ -287,6 +307,7 @@ def migrate(
                 store=store,
             )
         _relabel(conn, step)
+        _relabel_external(conn, new, step)
         tasks = queries.open_tasks(conn, row.id) if step.open_tasks else tasks
         view = instance_view(row, target, tasks, store.now())
         return MigrationView(False, current.version, target.version, plan, view)
@@ -335,6 +356,24 @@ def _relabel(conn: Connection, step: engine.StepResult) -> None:
         if t.id not in opened:
             incident_queries.relabel_task(
                 conn, t.id, name=t.name, kind=t.kind, lane=t.lane, roles=list(t.roles)
+            )
+
+
+def _relabel_external(
+    conn: Connection, process: engine.LoadedProcess, step: engine.StepResult
+) -> None:
+    """External tasks that stayed open: the new version's topic, priority, name and outputs
+    (a worker of the new topic fetches them; one of the old topic no longer does)."""
+    opened = {t.id for t in step.new_external}
+    for t in engine_external.waiting(process, step.state):
+        if t.id not in opened:
+            external_queries.relabel(
+                conn,
+                t.id,
+                topic=t.topic,
+                priority=t.priority,
+                name=t.name[:255],
+                outputs=list(t.outputs) if t.outputs is not None else None,
             )
 
 
@@ -432,5 +471,6 @@ def _retry_external(
         if not queries.save_instance(conn, row):
             raise Conflict(f"Instance {instance_id} was changed concurrently; retry.")
         queries.insert_events(conn, rows)
+        messages.deliver_kept(conn, store, row, actor=principal.name, at=now)
         definition = definition_by_id(store, conn, row.definition_id)
         return instance_view(row, definition, queries.open_tasks(conn, row.id), now)

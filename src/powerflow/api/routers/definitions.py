@@ -130,6 +130,7 @@ async def upload_definition(
 ) -> DeployResponse:
     """Validate every file, then deploy a new version of each process and decision table in
     them, all or nothing (200 if nothing is new)."""
+    deployment.check_may_deploy(principal)
     files = await _uploads(request)
     limit = request.app.state.settings.max_upload_bytes
     outcome = await run_in_threadpool(
