@@ -9,6 +9,7 @@ chosen here (``FOR UPDATE`` on PostgreSQL; SQLite's write transaction already ex
 from __future__ import annotations
 
 import threading
+import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
@@ -350,6 +351,41 @@ class InstanceRow:
     clock_paused_at: datetime | None = None
     alert_level: str | None = None
     next_alert_at: datetime | None = None
+
+    @classmethod
+    def new(
+        cls,
+        *,
+        definition_id: int,
+        definition_key: str,
+        definition_version: int,
+        business_key: str | None,
+        status: str,
+        state: str,
+        started_by: str,
+        at: datetime,
+    ) -> InstanceRow:
+        """A fresh instance (before its first step is recorded), with a new id."""
+        return cls(
+            id=str(uuid.uuid4()),
+            definition_id=definition_id,
+            definition_key=definition_key,
+            definition_version=definition_version,
+            business_key=business_key,
+            status=status,
+            state=state,
+            version=1,
+            data={},
+            incident=None,
+            next_timer_at=None,
+            waiting_messages=[],
+            event_seq=0,
+            last_event_hash=None,
+            started_by=started_by,
+            created_at=at,
+            updated_at=at,
+            ended_at=None,
+        )
 
 
 @dataclass

@@ -29,7 +29,13 @@ from powerflow.services.auth import Principal
 from powerflow.services.definitions import definition_by_id, runnable
 from powerflow.services.errors import Conflict, Forbidden, InvalidInput, NotFound
 from powerflow.services.events import event_rows
-from powerflow.services.incidents import PARKED, InstanceBroken, breakage_of, record_breakage
+from powerflow.services.incidents import (
+    PARKED,
+    IncidentLog,
+    InstanceBroken,
+    breakage_of,
+    record_breakage,
+)
 from powerflow.services.steps import record_step
 
 WORKER_ROLE = "worker"
@@ -436,19 +442,7 @@ def reopen(
         instance.status = "running"
         instance.incident = None
         instance.ended_at = None
-        closed = incident_queries.resolve_open(
-            conn, instance.id, at=at, by=actor, resolution=resolution, reason=reason
-        )
-        more = [
-            engine.StepEvent(
-                "incident.resolved",
-                c["element_id"],
-                c["element_name"],
-                None,
-                {"incident_id": c["id"], "resolution": resolution, "reason": reason},
-            )
-            for c in closed
-        ]
+        more = IncidentLog(conn, instance, at=at, actor=actor).resolved(resolution, reason)
     _event(
         conn,
         instance,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
@@ -112,25 +111,15 @@ def start_instance(
             process = bind_new(store, conn, definition)
             step = engine.start(process, variables)
             now = store.now()
-            row = InstanceRow(
-                id=str(uuid.uuid4()),
+            row = InstanceRow.new(
                 definition_id=definition.id,
                 definition_key=definition.key,
                 definition_version=definition.version,
                 business_key=business_key,
                 status=step.status,
                 state=step.state,
-                version=1,
-                data={},
-                incident=None,
-                next_timer_at=None,
-                waiting_messages=[],
-                event_seq=0,
-                last_event_hash=None,
                 started_by=principal.name,
-                created_at=now,
-                updated_at=now,
-                ended_at=None,
+                at=now,
             )
             if process.bound:  # called tasks' roles, forms and limits: the bound versions
                 definition = replace(definition, catalog=process.catalog)

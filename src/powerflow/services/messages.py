@@ -441,25 +441,15 @@ def _integrity_errors(conn: Connection) -> tuple[type[Exception], ...]:
 def _new_row(
     definition: DefinitionView, step: engine.StepResult, business_key: str | None, chain: _Chain
 ) -> InstanceRow:
-    return InstanceRow(
-        id=str(uuid.uuid4()),
+    return InstanceRow.new(
         definition_id=definition.id,
         definition_key=definition.key,
         definition_version=definition.version,
         business_key=business_key,
         status=step.status,
         state=step.state,
-        version=1,
-        data={},
-        incident=None,
-        next_timer_at=None,
-        waiting_messages=[],
-        event_seq=0,
-        last_event_hash=None,
         started_by=chain.actor,
-        created_at=chain.at,
-        updated_at=chain.at,
-        ended_at=None,
+        at=chain.at,
     )
 
 

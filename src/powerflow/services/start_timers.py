@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import math
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -139,25 +138,15 @@ def fire_start_timer(store: Store, due: DueStart, now: datetime | None = None) -
 def _create_instance(store: Store, conn: Connection, due: DueStart, now: datetime) -> str:
     definition = definition_by_id(store, conn, due.definition_id)
     step = start_on_timer(bind_new(store, conn, definition), due.element_id)
-    row = InstanceRow(
-        id=str(uuid.uuid4()),
+    row = InstanceRow.new(
         definition_id=definition.id,
         definition_key=definition.key,
         definition_version=definition.version,
         business_key=None,
         status=step.status,
         state=step.state,
-        version=1,
-        data={},
-        incident=None,
-        next_timer_at=None,
-        waiting_messages=[],
-        event_seq=0,
-        last_event_hash=None,
         started_by=TIMER_ACTOR_NAME,
-        created_at=now,
-        updated_at=now,
-        ended_at=None,
+        at=now,
     )
     trigger = {
         "type": "timer",
