@@ -46,6 +46,17 @@ them, clerks advance their tasks within their roles, and every step is recorded 
 Authenticate with `Authorization: Bearer <token>`. Errors are `application/problem+json`."""
 
 
+GC_THRESHOLDS = (10_000, 20, 10)
+"""The cyclic collector's thresholds for a serving process (Python's default: 700, 10, 10).
+
+A step of a large instance builds a few thousand short-lived objects (task rows, views, saved
+state entries); with the default the youngest generation is scanned mid-step several times per
+request and what is alive then is promoted, so a full collection (10-15 ms with the service's
+working set, measured by bench/long_instances.py) came every 30 or so requests. Little of
+powerflow's garbage is cyclic (reference counting frees it), so scanning less often costs only
+a few thousand objects' worth of memory held a little longer."""
+
+
 def create_app(settings: Settings | None = None, *, run_workers: bool = True) -> FastAPI:
     """Build the application; the lifespan prepares the database and starts the workers."""
     settings = settings or Settings()
@@ -90,6 +101,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         # Everything loaded so far lives as long as the process: keep it out of the cyclic
         # collector's scans, which otherwise walk it on every full collection.
         gc.freeze()
+        gc.set_threshold(*GC_THRESHOLDS)
         workers: list[PeriodicThread] = (
             [
                 TimerWorker(store, settings.timer_poll_seconds),

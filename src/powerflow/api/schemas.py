@@ -262,7 +262,7 @@ class Incident(BaseModel):
 
 
 class InstanceRead(Schema):
-    """A process instance with its ready tasks."""
+    """A process instance with its ready tasks (the first 50 in reading order)."""
 
     id: str
     definition_key: str
@@ -293,7 +293,11 @@ class InstanceRead(Schema):
     alert_level: AlertLevel | None = Field(
         default=None, description="The highest level among the case's alerts that are not resolved."
     )
-    tasks: list[TaskRead]
+    tasks: list[TaskRead] = Field(
+        description="The instance's ready tasks in the diagram's reading order, at most 50: "
+        "`tasks_total` says how many there are, `GET /v1/tasks?instance_id=` lists them all."
+    )
+    tasks_total: int = Field(description="How many tasks of the instance are ready.")
 
 
 class InstanceCreate(BaseModel):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -522,6 +523,21 @@ def open_tasks(conn: Connection, instance_id: str) -> list[TaskRow]:
     for row in rows:
         row.roles = list(row.roles)  # the decoded rows are shared (PreparedRows memo)
     return rows
+
+
+def open_task_page(
+    conn: Connection, instance_id: str, rank: Callable[[str], int], limit: int
+) -> tuple[list[TaskRow], int]:
+    """The first ``limit`` ready tasks of an instance by ``rank`` of their element (then
+    creation), and how many are ready in all. Rows come decoded from the memo of the open-task
+    statement, and only the ones returned become ``TaskRow``: a step of an instance with
+    hundreds of ready tasks builds only the tasks its answer embeds."""
+    rows = _OPEN_TASKS.all(conn, {"instance_id": instance_id})  # oldest first
+    first = sorted(rows, key=lambda row: rank(row[2]))[:limit]  # stable: then creation
+    page = [TaskRow(*row) for row in first]
+    for task in page:
+        task.roles = list(task.roles)  # the decoded rows are shared (PreparedRows memo)
+    return page, len(rows)
 
 
 def open_tasks_of(conn: Connection, instance_ids: list[str]) -> dict[str, list[TaskRow]]:

@@ -182,13 +182,24 @@ def _ready_ids(workflow: Any) -> set[str]:
     return {id_text(t.id) for t in ready_human_tasks(workflow)}
 
 
+_VIEW = "_powerflow_view"  # on a task: (process, spec, its TaskView without data)
+
+
 def _human_tasks(
     process: LoadedProcess, workflow: Any, *, with_data: bool = False
 ) -> list[TaskView]:
+    """The ready human tasks in reading order. Views without data are kept on their task and
+    reused while it runs the same spec of the same process (a large multi-instance lists
+    hundreds of unchanged tasks on every step)."""
     elements = process.catalog.get("elements", {})
     views = []
     for task in ready_human_tasks(workflow):
         spec = task.task_spec
+        if not with_data:  # a task's view without data changes only with its spec
+            known = task.__dict__.get(_VIEW)
+            if known is not None and known[0] is process and known[1] is spec:
+                views.append(known[2])
+                continue
         bpmn_id = getattr(spec, "bpmn_id", None) or spec.name
         element = elements.get(bpmn_id, {})
         lane = element.get("lane") or getattr(spec, "lane", None)
@@ -205,6 +216,8 @@ def _human_tasks(
                 metadata_values=metadata_values(task) if with_data else None,
             )
         )
+        if not with_data:
+            task.__dict__[_VIEW] = (process, spec, views[-1])
     return sorted(views, key=lambda v: _position(elements, v.element_id))  # stable: then tree
 
 

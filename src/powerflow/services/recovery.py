@@ -294,9 +294,9 @@ def migrate(
         incident_queries.set_definition(conn, row.id, target.id, target.version)
         extra = {"instance.migrated": {"reason": why}}
         if parked:
-            tasks = _record_parked(store, conn, row, target, step, principal, extra)
+            _record_parked(store, conn, row, target, step, principal, extra)
         else:
-            tasks = record_step(
+            record_step(
                 conn,
                 row,
                 target,
@@ -308,8 +308,8 @@ def migrate(
             )
         _relabel(conn, step)
         _relabel_external(conn, new, step)
-        tasks = queries.open_tasks(conn, row.id) if step.open_tasks else tasks
-        view = instance_view(row, target, tasks, store.now())
+        # read after relabelling: the tasks now carry the new version's names
+        view = instance_view(row, target, queries.open_tasks(conn, row.id), store.now())
         return MigrationView(False, current.version, target.version, plan, view)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,8 +19,23 @@ from powerflow.services.incidents import LIVE, PARKED, IncidentLog
 from powerflow.services.messages import after_step
 from powerflow.services.power.alerts import resolve_alerts
 from powerflow.services.power.deadlines import step_times
-from powerflow.services.task_order import in_document_order
+from powerflow.services.task_order import element_rank, in_document_order
 from powerflow.services.views import DefinitionView, InstanceView, TaskRecord
+
+EMBEDDED_TASKS = 50
+"""An instance view embeds at most this many of its ready tasks (the first in reading order);
+``tasks_total`` counts them all and ``GET /v1/tasks?instance_id=`` pages through them. A
+parallel multi-instance over hundreds of items would otherwise answer every step with
+hundreds of tasks (200 KiB for 300) that the client already has."""
+
+
+@dataclass
+class OpenTasks:
+    """The open tasks an instance view embeds (``rows``, in reading order) and how many
+    tasks are open in all."""
+
+    rows: list[TaskRow]
+    total: int
 
 
 def record_step(
@@ -35,15 +51,16 @@ def record_step(
     new_instance: bool = False,
     store: Store | None = None,
     resolution: tuple[str, str | None] | None = None,
-) -> list[TaskRow]:
+) -> OpenTasks:
     """Apply a StepResult to the instance row, the task projection and the event log.
 
-    With ``store``, due dates, clock pauses and alert resolution are applied too (deadlines.py).
-    A step on an instance parked at an incident resolves it (``resolution``: what was done and
-    why; cancelling by default), and a failed step parks the instance with a new one
-    (services/incidents.py). Returns the instance's open tasks after the step. Raises Conflict
-    when the instance was changed by someone else since it was loaded (nothing is written
-    then: the caller's transaction rolls back).
+        With ``store``, due dates, clock pauses and alert resolution are applied too (deadlines.py).
+        A step on an instance parked at an incident resolves it (``resolution``: what was done and
+        why; cancelling by default), and a failed step parks the instance with a new one
+        (services/incidents.py). Returns the instance's open tasks after the step (the first
+    ``EMBEDDED_TASKS`` in reading order, and how many there are). Raises Conflict
+        when the instance was changed by someone else since it was loaded (nothing is written
+        then: the caller's transaction rolls back).
     """
     incidents = IncidentLog(conn, instance, at=at, actor=actor)
     resolved: list[StepEvent] = []
@@ -141,9 +158,12 @@ def record_step(
     # Messages and signals: subscriptions kept in step, thrown ones routed (services/messages).
     changed = after_step(conn, store, instance, step, actor=actor, at=at, new_instance=new_instance)
 
-    if not changed and len(step.open_tasks) == len(new_rows):
-        return new_rows
-    return queries.open_tasks(conn, instance.id)
+    if not changed and len(step.open_tasks) == len(new_rows) <= EMBEDDED_TASKS:
+        return OpenTasks(new_rows, len(new_rows))
+    rows, total = queries.open_task_page(
+        conn, instance.id, element_rank(definition.catalog), EMBEDDED_TASKS
+    )
+    return OpenTasks(rows, total)
 
 
 def overdue(due: datetime | None, ended: datetime | None, now: datetime | None) -> bool:
@@ -191,10 +211,16 @@ def task_record(
 def instance_view(
     instance: InstanceRow | Any,
     definition: DefinitionView,
-    tasks: list[TaskRow] | list[Any],
+    tasks: OpenTasks | list[TaskRow] | list[Any],
     now: datetime | None = None,
 ) -> InstanceView:
-    """The API view of an instance with the given open tasks (``now``: for their overdue)."""
+    """The API view of an instance with the given open tasks (``now``: for their overdue):
+    the first ``EMBEDDED_TASKS`` of them in reading order, and how many there are."""
+    if isinstance(tasks, OpenTasks):
+        rows, total = tasks.rows, tasks.total
+    else:
+        rows, total = list(tasks), len(tasks)
+    embedded = in_document_order(rows, definition.catalog)[:EMBEDDED_TASKS]
     return InstanceView(
         id=instance.id,
         definition_key=instance.definition_key,
@@ -210,10 +236,8 @@ def instance_view(
         created_at=instance.created_at,
         updated_at=instance.updated_at,
         ended_at=instance.ended_at,
-        tasks=[
-            task_record(t, definition, now=now)
-            for t in in_document_order(tasks, definition.catalog)
-        ],
+        tasks=[task_record(t, definition, now=now) for t in embedded],
+        tasks_total=total,
         promised_due_at=instance.promised_due_at,
         statutory_due_at=instance.statutory_due_at,
         clock_paused=instance.clock_paused_at is not None,

@@ -95,11 +95,12 @@ class InstanceView:
     created_at: datetime
     updated_at: datetime
     ended_at: datetime | None
-    tasks: list[TaskRecord]
+    tasks: list[TaskRecord]  # the first EMBEDDED_TASKS ready tasks, in reading order
     promised_due_at: datetime | None = None
     statutory_due_at: datetime | None = None
     clock_paused: bool = False
     alert_level: str | None = None
+    tasks_total: int = 0  # every ready task, embedded or not
 
 
 @dataclass(frozen=True)
