@@ -219,6 +219,11 @@ def test_full_path_open_finding_correction_reply_suspend_resume_close(w: World) 
     feed = c.get(f"/v1/events?instance_id={instance_id}&limit=500", headers=w.monitor).json()
     assert {"case.opened", "case.closed"} <= {e["type"] for e in feed["items"]}
 
+    # the addressee sees the closed case, without the people named or the summary
+    theirs = c.get(f"/v1/cases/{case_id}", headers=w.reviewer).json()
+    assert (theirs["state"], theirs["outcome"]) == ("closed", "written_self_examination")
+    assert (theirs["people"], theirs["summary"]) == ([], None)
+
     # a closed case does not change
     for path, payload in (
         ("findings", {"text": "late"}),
@@ -324,6 +329,19 @@ def test_who_may_open_see_and_act(w: World) -> None:
             json={"text": "x"},
         )
         assert reply.status_code == 404
+    # a person named in a correction but not involved in the instance sees nothing of it
+    named = c.post(
+        f"/v1/cases/{case_id}/corrections",
+        headers=w.monitor,
+        json={"demand": "Explain too.", "to_person": w.names["outsider"]},
+    )
+    assert named.status_code == 201, named.text
+    assert c.get(f"/v1/cases/{case_id}", headers=w.outsider).status_code == 404
+    assert c.get("/v1/corrections", headers=w.outsider).json()["items"] == []
+    assert c.get("/v1/cases", headers=w.outsider).json()["items"] == []
+    # the reviewer sees only the correction addressed to them
+    theirs = c.get(f"/v1/cases/{case_id}", headers=w.reviewer).json()["corrections"]
+    assert [x["id"] for x in theirs] == [correction["id"]]
     # the starter sees the instance but not the demand addressed to someone else
     assert (
         c.get(f"/v1/instances/{instance_id}/corrections", headers=w.starter).json()["items"] == []
@@ -333,7 +351,10 @@ def test_who_may_open_see_and_act(w: World) -> None:
     )
     # supervisors see every correction; the addressee acts only on what is addressed to them
     every = c.get(f"/v1/instances/{instance_id}/corrections", headers=w.auditor).json()
-    assert [x["id"] for x in every["items"]] == [correction["id"]]
+    assert [x["id"] for x in every["items"]] == [
+        named.json()["corrections"][1]["id"],
+        correction["id"],
+    ]
     assert c.get(f"/v1/cases/{case_id}", headers=w.auditor).status_code == 200
     for path, payload in (
         ("findings", {"text": "x"}),
