@@ -581,12 +581,23 @@ def _cases_list(w: World, caller: str, case: Case) -> str:
 
 
 def _corrections_list(path: Callable[[Case], str]) -> Callable[[World, str, Case], str]:
+    """A corrections list, paged through (every fresh case adds a correction to it)."""
+
     def call(w: World, caller: str, case: Case) -> str:
-        got = w.request("GET", path(case), headers=w.h(caller, case))
-        present = got.status_code == 200 and case.correction_id in [
-            c["id"] for c in got.json()["items"]
-        ]
-        return listed(got, present)
+        offset, ids = 0, []
+        while True:
+            got = w.request(
+                "GET",
+                path(case),
+                headers=w.h(caller, case),
+                params={"limit": 500, "offset": offset},
+            )
+            if got.status_code != 200:
+                return judged(got)
+            ids += [c["id"] for c in got.json()["items"]]
+            if not got.json()["has_more"]:
+                return listed(got, case.correction_id in ids)
+            offset += 500
 
     return call
 
