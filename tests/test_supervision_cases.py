@@ -5,6 +5,8 @@ who sees a case; a person's record; bad inputs."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -89,6 +91,13 @@ class World:
             assert queries.save_instance(conn, instance)
             queries.insert_events(conn, rows)
         return int(event.payload["alert_id"])  # type: ignore[arg-type]
+
+
+def _digest(content: dict[str, Any]) -> str:
+    """sha256 over the canonical JSON (sorted keys, compact) of a case's texts."""
+    return hashlib.sha256(
+        json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    ).hexdigest()
 
 
 @pytest.fixture
@@ -213,6 +222,14 @@ def test_full_path_open_finding_correction_reply_suspend_resume_close(w: World) 
     assert by_type["case.corrected"]["actor"] == w.names["reviewer"]
     assert by_type["case.closed"]["payload"]["outcome"] == "written_self_examination"
     assert "summary" not in by_type["case.closed"]["payload"]  # texts stay in the case
+    # ... and the chain carries their digests
+    finding_text = "Prepared on time; the review sat idle."
+    assert by_type["case.finding_recorded"]["payload"]["digest"] == _digest({"text": finding_text})
+    reply_text = "Reviewed; the file was missing."
+    assert by_type["case.corrected"]["payload"]["digest"] == _digest({"reply": reply_text})
+    assert by_type["case.closed"]["payload"]["digest"] == _digest(
+        {"people": [w.names["reviewer"]], "summary": "The reviewer writes a self-examination."}
+    )
     audit = c.get(f"/v1/instances/{instance_id}/audit", headers=w.auditor)
     assert audit.status_code == 200 and audit.json()["verified"] is True, audit.text
     # the global feed carries them too (what the stream and webhooks read)
