@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision = "0016"
 down_revision = "0014"
@@ -19,7 +20,7 @@ depends_on = None
 
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 _TIME = sa.DateTime(timezone=True)
-_JSON = sa.JSON().with_variant(sa.dialects.postgresql.JSONB(), "postgresql")
+_JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
 def upgrade() -> None:
@@ -52,9 +53,7 @@ def upgrade() -> None:
     op.create_index("ix_supervision_cases_outcome", "supervision_cases", ["outcome", "closed_at"])
     op.create_table(
         "case_people",
-        sa.Column(
-            "case_id", _ID, sa.ForeignKey("supervision_cases.id"), primary_key=True
-        ),
+        sa.Column("case_id", _ID, sa.ForeignKey("supervision_cases.id"), primary_key=True),
         sa.Column("name", sa.String(100), primary_key=True),
     )
     op.create_index("ix_case_people_name", "case_people", ["name"])
@@ -90,9 +89,7 @@ def upgrade() -> None:
     op.create_index("ix_case_corrections_instance", "case_corrections", ["instance_id"])
     op.create_table(
         "case_events",
-        sa.Column(
-            "case_id", _ID, sa.ForeignKey("supervision_cases.id"), primary_key=True
-        ),
+        sa.Column("case_id", _ID, sa.ForeignKey("supervision_cases.id"), primary_key=True),
         sa.Column("seq", sa.Integer(), primary_key=True),
     )
     op.create_index("ix_violations_actor", "violations", ["actor", "occurred_at"])
