@@ -18,6 +18,7 @@ from conftest import Api
 from powerflow.db import queries
 from powerflow.services.events import event_rows
 from powerflow.services.power.alerts import AlertSpec, open_alert
+from powerflow.services.supervision import record
 from rules_support import complete, deploy_xml, events, process_xml, start, types
 
 KEY = "p_supervised"
@@ -287,7 +288,9 @@ def test_full_path_open_finding_correction_reply_suspend_resume_close(w: World) 
     assert case_id not in ids(until=until)
 
 
-def test_a_case_on_a_violation_and_the_violators_record(w: World) -> None:
+def test_a_case_on_a_violation_and_the_violators_record(
+    w: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     c = w.c
     instance_id, review_id = w.at_review()
     done = complete(w.api, w.reviewer, review_id, decision="rejected", reason=" ")
@@ -313,6 +316,23 @@ def test_a_case_on_a_violation_and_the_violators_record(w: World) -> None:
     assert rec["violations"][0]["id"] == violation["id"]
     assert rec["outcomes_by_kind"] == {"circular": 1}
     assert "case.closed" in types(w.api, instance_id)
+
+    # the items are capped, newest first; the counts cover the whole range
+    second = w.open(instance_id=instance_id).json()["id"]
+    closed = c.post(
+        f"/v1/cases/{second}/close",
+        headers=w.monitor,
+        json={"outcome": "org_handling", "people": [w.names["reviewer"]], "summary": "Moved."},
+    )
+    assert closed.status_code == 200, closed.text
+    monkeypatch.setattr(record, "RECORD_LIMIT", 1)
+    rec = c.get(f"/v1/people/{w.names['reviewer']}/record", headers=w.monitor).json()
+    assert rec["counts"]["outcomes"] == 2 and [o["id"] for o in rec["outcomes"]] == [second]
+    assert rec["outcomes_by_kind"] == {"circular": 1, "org_handling": 1}
+    # a name nobody bears has an empty record, like a person with nothing recorded
+    nobody = c.get("/v1/people/no-such-person/record", headers=w.monitor)
+    assert nobody.status_code == 200
+    assert nobody.json()["counts"] == {"alerts": 0, "violations": 0, "outcomes": 0}
 
 
 def test_who_may_open_see_and_act(w: World) -> None:
