@@ -104,6 +104,8 @@ class Case:
     review_task_id: str
     actor: dict[str, str]
     alert_id: int = 0
+    case_id: int = 0  # a supervision case on it, with a correction demanded of ``reviewer``
+    correction_id: int = 0
 
 
 @dataclass
@@ -155,7 +157,28 @@ class World:
             session.execute(update(User).where(User.name == name).values(roles=["clerk"]))
         token = auth.rotate_token(self.store, name)  # a fresh token: the server reads new roles
         alert_id = self.new_alert(body["id"], review["id"])
-        return Case(body["id"], key, review["id"], {"Authorization": f"Bearer {token}"}, alert_id)
+        case_id, correction_id = self.new_supervision_case(body["id"])
+        header = {"Authorization": f"Bearer {token}"}
+        return Case(body["id"], key, review["id"], header, alert_id, case_id, correction_id)
+
+    def new_supervision_case(self, instance_id: str) -> tuple[int, int]:
+        """A monitor's supervision case on the instance, demanding a correction of the
+        reviewers (the role holder is its addressee)."""
+        monitor = self.users["monitor"]
+        opened = self.client.post(
+            "/v1/cases",
+            headers=monitor,
+            json={"instance_id": instance_id, "title": "Probe case", "reason": "probe"},
+        )
+        assert opened.status_code == 201, opened.text
+        case_id = int(opened.json()["id"])
+        demanded = self.client.post(
+            f"/v1/cases/{case_id}/corrections",
+            headers=monitor,
+            json={"demand": "Explain the delay.", "to_role": "reviewer"},
+        )
+        assert demanded.status_code == 201, demanded.text
+        return case_id, int(demanded.json()["corrections"][0]["id"])
 
     def new_alert(self, instance_id: str, task_id: str) -> int:
         """A yellow alert on the case's Review task, raised as the alert loop raises one."""
@@ -545,6 +568,51 @@ def _task(suffix: str = "") -> Callable[[Case], str]:
     return lambda case: f"/v1/tasks/{case.review_task_id}{suffix}"
 
 
+def _open_case(w: World, caller: str, case: Case) -> str:
+    body = {"instance_id": case.instance_id, "title": "Probe", "reason": "probe"}
+    return judged(w.request("POST", "/v1/cases", headers=w.h(caller, case), json=body), (201,))
+
+
+def _cases_list(w: World, caller: str, case: Case) -> str:
+    got = w.request("GET", f"/v1/cases?instance_id={case.instance_id}", headers=w.h(caller, case))
+    return listed(
+        got, got.status_code == 200 and case.case_id in [c["id"] for c in got.json()["items"]]
+    )
+
+
+def _corrections_list(path: Callable[[Case], str]) -> Callable[[World, str, Case], str]:
+    """A corrections list, paged through (every fresh case adds a correction to it)."""
+
+    def call(w: World, caller: str, case: Case) -> str:
+        offset, ids = 0, []
+        while True:
+            got = w.request(
+                "GET",
+                path(case),
+                headers=w.h(caller, case),
+                params={"limit": 500, "offset": offset},
+            )
+            if got.status_code != 200:
+                return judged(got)
+            ids += [c["id"] for c in got.json()["items"]]
+            if not got.json()["has_more"]:
+                return listed(got, case.correction_id in ids)
+            offset += 500
+
+    return call
+
+
+def _case(suffix: str = "") -> Callable[[Case], str]:
+    return lambda case: f"/v1/cases/{case.case_id}{suffix}"
+
+
+def _suspended_by_case(w: World, case: Case) -> None:
+    got = w.client.post(
+        f"/v1/cases/{case.case_id}/suspend", headers=w.users["monitor"], json={"reason": "probe"}
+    )
+    assert got.status_code == 200, got.text
+
+
 PROBES: dict[str, Probe] = {
     "GET /health": _get(lambda _: "/health"),
     "GET /openapi.json": _get(lambda _: "/openapi.json"),
@@ -651,6 +719,27 @@ PROBES: dict[str, Probe] = {
     "PUT /v1/external-tasks/{task_id}/retries": _external(
         "PUT", "/retries", {"retries": 3}, ok=(200,)
     ),
+    "POST /v1/cases": Probe(_open_case, fresh=True),
+    "GET /v1/cases": Probe(_cases_list),
+    "GET /v1/cases/{case_id}": _get(_case()),
+    "POST /v1/cases/{case_id}/findings": _post(_case("/findings"), {"text": "probe"}, ok=(201,)),
+    "POST /v1/cases/{case_id}/corrections": _post(
+        _case("/corrections"), {"demand": "probe", "to_person": "starter"}, ok=(201,)
+    ),
+    "POST /v1/cases/{case_id}/corrections/{correction_id}/reply": _post(
+        lambda case: f"/v1/cases/{case.case_id}/corrections/{case.correction_id}/reply",
+        {"text": "Corrected."},
+    ),
+    "POST /v1/cases/{case_id}/suspend": _post(_case("/suspend"), {"reason": "probe"}),
+    "POST /v1/cases/{case_id}/resume": _post(
+        _case("/resume"), {"reason": "probe"}, setup=_suspended_by_case
+    ),
+    "POST /v1/cases/{case_id}/close": _post(
+        _case("/close"), {"outcome": "no_fault", "summary": "probe"}
+    ),
+    "GET /v1/corrections": Probe(_corrections_list(lambda _: "/v1/corrections?state=open")),
+    "GET /v1/instances/{instance_id}/corrections": Probe(_corrections_list(_inst("/corrections"))),
+    "GET /v1/people/{name}/record": _get(lambda _: "/v1/people/starter/record"),
 }
 
 
@@ -700,7 +789,8 @@ def world(probe_server: Server) -> Iterator[World]:
 
 
 def _unknown(case: Case) -> Case:
-    return Case(str(uuid.uuid4()), "none", str(uuid.uuid4()), case.actor, 2_000_000_000)
+    unknown = 2_000_000_000
+    return Case(str(uuid.uuid4()), "none", str(uuid.uuid4()), case.actor, unknown, unknown, unknown)
 
 
 def _same_as_unknown(w: World, probe: Probe, caller: str, case: Case, route: str) -> str | None:
@@ -711,10 +801,13 @@ def _same_as_unknown(w: World, probe: Probe, caller: str, case: Case, route: str
         url = path.replace("{instance_id}", target.instance_id)
         url = url.replace("{task_id}", target.review_task_id)
         url = url.replace("{alert_id}", str(target.alert_id))
+        url = url.replace("{case_id}", str(target.case_id))
+        url = url.replace("{correction_id}", str(target.correction_id))
         response = w.request(method, url, headers=w.h(caller, target), json=probe.body)
         detail = response.json()["detail"]
         detail = detail.replace(target.instance_id, "ID").replace(target.review_task_id, "ID")
         detail = detail.replace(f"Alert {target.alert_id} ", "Alert ID ")
+        detail = detail.replace(f"Supervision case {target.case_id} ", "Supervision case ID ")
         answers.append((response.status_code, response.json()["code"], detail))
     hidden, missing = answers
     return None if hidden == missing else f"404 differs from unknown id: {hidden} / {missing}"

@@ -17,6 +17,7 @@ from powerflow.api.deps import call
 from powerflow.api.limits import BodyLimit, NoNulInUrl
 from powerflow.api.routers import (
     alerts,
+    cases,
     definitions,
     events,
     external_tasks,
@@ -154,6 +155,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         external_tasks.router,
         incidents.router,
         messages.router,
+        cases.router,
     ):
         app.include_router(router)
     app.add_middleware(

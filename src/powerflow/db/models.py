@@ -414,6 +414,7 @@ class Violation(Base):
         Index("ix_violations_occurred", "occurred_at"),
         Index("ix_violations_instance", "instance_id"),
         Index("ix_violations_rule", "rule_id"),
+        Index("ix_violations_actor", "actor", "occurred_at"),  # a person's record (0016)
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -652,3 +653,99 @@ class StartTimer(Base):
     last_fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_instance_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# ------------------------------------------------------------- supervision cases (督办, 0016)
+
+
+class SupervisionCase(Base):
+    """A supervision case (督办) a monitor opened on an instance, one of its alerts or one of its
+    violations; closed with an accountability outcome and the people it concerns
+    (services/supervision/cases.py)."""
+
+    __tablename__ = "supervision_cases"
+    __table_args__ = (
+        Index("ix_supervision_cases_opened", "opened_at"),
+        Index("ix_supervision_cases_instance", "instance_id"),
+        Index("ix_supervision_cases_state", "state", "opened_at"),
+        Index("ix_supervision_cases_opened_by", "opened_by", "opened_at"),
+        Index("ix_supervision_cases_outcome", "outcome", "closed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    instance_id: Mapped[str] = mapped_column(String(36))
+    subject: Mapped[str] = mapped_column(String(16))  # instance | alert | violation
+    alert_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    violation_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    title: Mapped[str] = mapped_column(String(255))
+    reason: Mapped[str] = mapped_column(Text)
+    responsible_unit: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    responsible_role: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    state: Mapped[str] = mapped_column(String(8))  # open | closed
+    opened_by: Mapped[str] = mapped_column(String(100))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    closed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    summary: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class CasePerson(Base):
+    """One person a closed case's outcome names (the person record reads these)."""
+
+    __tablename__ = "case_people"
+
+    case_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("supervision_cases.id"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(100), primary_key=True, index=True)
+
+
+class CaseFinding(Base):
+    """A finding recorded on a case, with the ids of the instance events it rests on."""
+
+    __tablename__ = "case_findings"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(BigId, ForeignKey("supervision_cases.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    recorded_by: Mapped[str] = mapped_column(String(100))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CaseCorrection(Base):
+    """A correction a case demands of a role or a person, and their reply."""
+
+    __tablename__ = "case_corrections"
+    __table_args__ = (
+        Index("ix_case_corrections_person", "to_person", "state"),
+        Index("ix_case_corrections_role", "to_role", "state"),
+        Index("ix_case_corrections_instance", "instance_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(BigId, ForeignKey("supervision_cases.id"), index=True)
+    instance_id: Mapped[str] = mapped_column(String(36))
+    demand: Mapped[str] = mapped_column(Text)
+    to_role: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    to_person: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    state: Mapped[str] = mapped_column(String(8))  # open | answered
+    requested_by: Mapped[str] = mapped_column(String(100))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reply: Mapped[str | None] = mapped_column(Text, nullable=True)
+    replied_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class CaseEvent(Base):
+    """Which events of the instance's chain belong to a case: its timeline is these events."""
+
+    __tablename__ = "case_events"
+
+    case_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("supervision_cases.id"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)  # the event's seq in its instance

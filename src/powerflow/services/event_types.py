@@ -140,15 +140,70 @@ class InstanceCancelled(Payload):
 
 
 class InstanceSuspended(Payload):
-    """A supervisor suspended the instance: nothing advances it until it is resumed."""
+    """A supervisor suspended the instance: nothing advances it until it is resumed; from a
+    supervision case, with the case's id (``POST /v1/cases/{id}/suspend``)."""
 
     reason: str | None = None
+    case_id: int | None = None
 
 
 class InstanceResumed(Payload):
-    """A supervisor resumed a suspended instance."""
+    """A supervisor resumed a suspended instance; from a supervision case, with its id."""
 
     reason: str | None = None
+    case_id: int | None = None
+
+
+class CaseOpened(Payload):
+    """A monitor opened a supervision case (督办) on the instance, one of its alerts or one of
+    its violations. Texts stay in the case (read under the case's visibility rule); the chain
+    carries their sha256 ``digest`` so that a later change to the case is evident."""
+
+    case_id: int
+    subject: str
+    alert_id: int | None = None
+    violation_id: int | None = None
+    responsible_role: str | None = None
+    due_at: str | None = None
+    digest: str
+
+
+class CaseFindingRecorded(Payload):
+    """A finding was recorded on a case, resting on these events of the instance (ids)."""
+
+    case_id: int
+    finding_id: int
+    evidence: list[int]
+    digest: str
+
+
+class CaseCorrectionRequested(Payload):
+    """A case demands a correction of a role or a person, optionally by ``due_at``."""
+
+    case_id: int
+    correction_id: int
+    to_role: str | None = None
+    to_person: str | None = None
+    due_at: str | None = None
+    digest: str
+
+
+class CaseCorrected(Payload):
+    """The addressee of a correction replied with what was corrected."""
+
+    case_id: int
+    correction_id: int
+    digest: str
+
+
+class CaseClosed(Payload):
+    """A case was closed with an accountability outcome (docs/supervision.md) concerning
+    ``people`` persons (their names stay in the case)."""
+
+    case_id: int
+    outcome: str
+    people: int
+    digest: str
 
 
 class AlertRaised(Payload):
@@ -355,6 +410,11 @@ PAYLOADS: dict[str, type[Payload]] = {
     "element.skipped": ElementSkipped,
     "token.moved": TokenMoved,
     "instance.migrated": InstanceMigrated,
+    "case.opened": CaseOpened,
+    "case.finding_recorded": CaseFindingRecorded,
+    "case.correction_requested": CaseCorrectionRequested,
+    "case.corrected": CaseCorrected,
+    "case.closed": CaseClosed,
 }
 
 

@@ -359,26 +359,45 @@ def set_suspended(
             raise Forbidden(
                 "Suspending or resuming an instance needs the 'monitor' or 'admin' role."
             )
-        if suspend and row.status != "running":
-            raise Conflict(
-                f"Instance {instance_id} is {row.status}; only a running one can be suspended."
-            )
-        if not suspend and row.status != "suspended":
-            raise Conflict(f"Instance {instance_id} is {row.status}, not suspended.")
-        now = store.now()
-        row.status = "suspended" if suspend else "running"
-        row.updated_at = now
-        kind = "instance.suspended" if suspend else "instance.resumed"
-        rows = event_rows(
-            row, [engine.StepEvent(kind, payload={"reason": reason})], actor=principal.name, at=now
-        )
-        if not queries.save_instance(conn, row):
-            raise Conflict(f"Instance {instance_id} was changed concurrently; retry.")
-        queries.insert_events(conn, rows)
-        if not suspend:  # what was kept for it while suspended
-            messages.deliver_kept(conn, store, row, actor=principal.name, at=now)
+        apply_suspension(conn, store, row, actor=principal.name, suspend=suspend, reason=reason)
         definition = definition_by_id(store, conn, row.definition_id)
         return instance_view(row, definition, queries.open_tasks(conn, row.id), store.now())
+
+
+def apply_suspension(
+    conn: Connection,
+    store: Store,
+    row: InstanceRow,
+    *,
+    actor: str,
+    suspend: bool,
+    reason: str | None,
+    case_id: int | None = None,
+) -> int:
+    """Suspend or resume a locked instance row in the caller's transaction (the caller checked
+    who may); the event carries the supervision case's id when a case did it. Returns the
+    event's seq."""
+    instance_id = row.id
+    if suspend and row.status != "running":
+        raise Conflict(
+            f"Instance {instance_id} is {row.status}; only a running one can be suspended."
+        )
+    if not suspend and row.status != "suspended":
+        raise Conflict(f"Instance {instance_id} is {row.status}, not suspended.")
+    now = store.now()
+    row.status = "suspended" if suspend else "running"
+    row.updated_at = now
+    kind = "instance.suspended" if suspend else "instance.resumed"
+    payload: dict[str, Any] = {"reason": reason}
+    if case_id is not None:
+        payload["case_id"] = case_id
+    rows = event_rows(row, [engine.StepEvent(kind, payload=payload)], actor=actor, at=now)
+    if not queries.save_instance(conn, row):
+        raise Conflict(f"Instance {instance_id} was changed concurrently; retry.")
+    queries.insert_events(conn, rows)
+    if not suspend:  # what was kept for it while suspended
+        messages.deliver_kept(conn, store, row, actor=actor, at=now)
+    return int(rows[0]["seq"])
 
 
 def deliver_message(
