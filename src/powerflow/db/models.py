@@ -414,7 +414,7 @@ class Violation(Base):
         Index("ix_violations_occurred", "occurred_at"),
         Index("ix_violations_instance", "instance_id"),
         Index("ix_violations_rule", "rule_id"),
-        Index("ix_violations_actor", "actor", "occurred_at"),  # a person's record (0016)
+        Index("ix_violations_actor", "actor", "occurred_at"),  # a person's record (0015)
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -655,7 +655,7 @@ class StartTimer(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-# ------------------------------------------------------------- supervision cases (督办, 0016)
+# ------------------------------------------------------------- supervision cases (督办, 0015)
 
 
 class SupervisionCase(Base):
