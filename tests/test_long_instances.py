@@ -165,6 +165,11 @@ def test_three_hundred_parallel_instances_complete_with_their_output_collection(
     tasks = _all_ready(api, clerk, instance["id"])
     assert len(tasks) == 300 and {t["element_id"] for t in tasks} == {"m_review"}
     assert [t["id"] for t in instance["tasks"]] == [t["id"] for t in tasks[:50]]
+    again = api.client.get(f"/v1/instances/{instance['id']}", headers=clerk).json()
+    listed = api.client.get("/v1/instances", headers=clerk).json()["items"]
+    for view in (again, next(i for i in listed if i["id"] == instance["id"])):
+        assert view["tasks_total"] == 300
+        assert [t["id"] for t in view["tasks"]] == [t["id"] for t in tasks[:50]]
     unpruned = len(_state(api, instance["id"]))
     order = [t["id"] for t in tasks]
     random.Random(9).shuffle(order)
