@@ -263,22 +263,48 @@ def test_move_on_the_corpus_reset_with_boundary_event(api: Api, reload_every_ste
 
 
 @pytest.mark.parametrize(
-    ("variables", "expected"),
+    ("variables", "expected", "caught"),
     [
-        ({"amount": -1, "registered": True}, ["correct"]),  # error end → error boundary
-        ({"amount": 5000, "registered": True}, ["inform_manager", "issue"]),  # escalation
-        ({"amount": 5, "registered": False}, ["register_by_hand"]),  # call activity's error
-        ({"amount": 5, "registered": True}, ["issue"]),
+        # error end → error boundary
+        (
+            {"amount": -1, "registered": True},
+            ["correct"],
+            ("error", "on_invalid", "invalid_amount"),
+        ),
+        # escalation
+        (
+            {"amount": 5000, "registered": True},
+            ["inform_manager", "issue"],
+            ("escalation", "on_large", "large"),
+        ),
+        # the call activity's error
+        (
+            {"amount": 5, "registered": False},
+            ["register_by_hand"],
+            ("error", "on_not_found", "not_found"),
+        ),
+        ({"amount": 5, "registered": True}, ["issue"], None),
     ],
     ids=["error-boundary", "escalation-boundary", "call-activity-error", "no-error"],
 )
 def test_errors_and_escalations_are_caught_by_their_boundaries(
-    api: Api, variables: dict[str, Any], expected: list[str]
+    api: Api,
+    variables: dict[str, Any],
+    expected: list[str],
+    caught: tuple[str, str, str] | None,
 ) -> None:
     assert api.deploy("bpmn_errors.bpmn").status_code == 201
     instance = start(api, api.user("clerk"), "permit_check", **variables)
     assert instance["status"] == "running", instance["incident"]
     assert ready(instance) == expected
+    recorded = {
+        (e["type"].removesuffix(".caught"), e["element_id"], e["payload"]["code"])
+        for e in api.client.get(
+            f"/v1/instances/{instance['id']}/events", headers=api.user("monitor")
+        ).json()["items"]
+        if e["type"] in ("error.caught", "escalation.caught")
+    }
+    assert recorded == ({caught} if caught else set())
 
 
 def test_an_uncaught_bpmn_error_is_an_incident_naming_the_element(

@@ -16,6 +16,10 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventJoin, BoundaryEventSplit, _EndJoin
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
+    ErrorEventDefinition,
+    EscalationEventDefinition,
+)
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
@@ -113,6 +117,16 @@ class _Recorder:
             return
         if isinstance(spec, CatchingEvent):
             defs = _definitions(spec.event_definition)
+            coded = [
+                d for d in defs if isinstance(d, ErrorEventDefinition | EscalationEventDefinition)
+            ]
+            if coded:  # a boundary event or an event subprocess caught a BPMN error/escalation
+                caught = "error" if isinstance(coded[0], ErrorEventDefinition) else "escalation"
+                payload = {"code": coded[0].code, "name": coded[0].name or None}
+                self.events.append(
+                    StepEvent(f"{caught}.caught", bpmn_id, name, str(task.id), payload)
+                )
+                return
             messages = [d for d in defs if isinstance(d, MessageEventDefinition)]
             timers = any(isinstance(d, TimerEventDefinition) for d in defs)
             if timers and not (messages and self.message in {d.name for d in messages}):

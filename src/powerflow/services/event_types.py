@@ -121,6 +121,21 @@ class SignalThrown(Payload):
     message_id: str
 
 
+class ErrorCaught(Payload):
+    """A boundary event or an event subprocess caught a BPMN error (the catching element)."""
+
+    code: str | None = None
+    name: str | None = None
+
+
+class EscalationCaught(Payload):
+    """A boundary event or an event subprocess caught a BPMN escalation (the catching
+    element)."""
+
+    code: str | None = None
+    name: str | None = None
+
+
 class InstanceCompleted(Payload):
     """The instance reached an end event (the event's element)."""
 
@@ -387,6 +402,8 @@ PAYLOADS: dict[str, type[Payload]] = {
     "message.expired": MessageExpired,
     "signal.received": SignalReceived,
     "signal.thrown": SignalThrown,
+    "error.caught": ErrorCaught,
+    "escalation.caught": EscalationCaught,
     "instance.completed": InstanceCompleted,
     "instance.failed": InstanceFailed,
     "instance.cancelled": InstanceCancelled,
