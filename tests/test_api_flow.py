@@ -54,6 +54,9 @@ def test_expense_runs_through_gateway_with_roles(api: Api) -> None:
     assert approve["metadata"]["risk"] == {
         "level": "high",
         "measures": ["Check receipts", "Four eyes"],
+        "description": None,
+        "require_comment": False,
+        "countersign": None,
     }
 
     # the employee does not see the manager's task; the manager does

@@ -84,6 +84,15 @@ def test_a_comment_on_an_ordinary_task_is_recorded_and_old_clients_still_complet
     assert done.status_code == 200 and done.json()["status"] == "completed", done.text
     last = [e for e in events(api, instance["id"]) if e["type"] == "task.completed"][-1]
     assert "comment" not in last["payload"]
+    # any completion may carry a comment: recorded with the event, not mixed into the data
+    second = start(api, people["maker"], "plain_risk")
+    with_comment = _complete(
+        api, people["maker"], second["tasks"][0]["id"], {"note": "x"}, "  Copied from file 9  "
+    )
+    assert with_comment.status_code == 200, with_comment.text
+    assert "comment" not in with_comment.json()["data"]
+    done_event = [e for e in events(api, second["id"]) if e["type"] == "task.completed"][-1]
+    assert done_event["payload"]["comment"] == "Copied from file 9"
 
 
 def test_countersign_happy_path(api: Api, tmp_path: Path) -> None:
