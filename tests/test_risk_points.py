@@ -230,9 +230,11 @@ def test_rules_still_run_at_the_first_completion(api: Api, tmp_path: Path) -> No
     blocked = _complete(api, people["checker"], review, {"amount": 5000}, "big one")
     assert blocked.status_code == 403 and blocked.json()["code"] == "rule_violated"
     task = api.client.get(f"/v1/tasks/{review}", headers=api.admin).json()
-    assert task["state"] == "ready"
+    assert task["state"] == "ready"  # refused before anything waits for a countersignature
+    assert "violation.blocked" in types(api, instance["id"])
     ok = _complete(api, people["checker"], review, {"amount": 500}, "small one")
     assert ok.status_code == 200, ok.text
+    assert ok.json()["tasks"][0]["state"] == "awaiting_countersign"
 
 
 def test_risk_map(api: Api, tmp_path: Path) -> None:
@@ -306,7 +308,7 @@ def test_camunda_properties_carry_the_same_risk_point(api: Api, tmp_path: Path) 
     review = body["elements"][1]
     assert review["risk"]["description"] == "Payee chosen by the reviewer"
     assert review["requirements"] == {"comment": True, "countersign": "director"}
-    instance, task, people = _to_review(api, "cs_props")
+    _, task, people = _to_review(api, "cs_props")
     assert _complete(api, people["checker"], task, {"a": 1}).status_code == 422
     first = _complete(api, people["checker"], task, {"a": 1}, "why")
     assert first.json()["tasks"][0]["state"] == "awaiting_countersign"

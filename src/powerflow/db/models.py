@@ -179,7 +179,10 @@ class Task(Base):
     kind: Mapped[str] = mapped_column(String(32))
     lane: Mapped[str | None] = mapped_column(String(255), nullable=True)
     roles: Mapped[list[Any]] = mapped_column(JSONType, default=list)
-    state: Mapped[str] = mapped_column(String(32))  # ready, awaiting_countersign, completed, ...
+    # ready, awaiting_countersign, completed, cancelled. Widened to 32 by migration 0015 where
+    # the length is enforced; SQLite ignores it (and would have to rebuild the table), so there
+    # the column stays as declared in 0001.
+    state: Mapped[str] = mapped_column(String(32).with_variant(String(16), "sqlite"))
     assignee: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
