@@ -4,10 +4,14 @@ comment and countersignature, the risk map, and the upload problems of bad risk 
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from conftest import Api
+from powerflow.clock import ManualClock
+from powerflow.services.power.alert_loop import raise_due_alerts
+from powerflow.services.power.profiles import forget_cached
 from rules_support import deploy_xml, events, process_xml, start, types
 
 HIGH = (
@@ -372,3 +376,29 @@ def test_a_countersign_on_a_service_task_is_refused(api: Api, tmp_path: Path) ->
     assert got.status_code == 422, got.text
     [problem] = [p for p in got.json()["problems"] if p["element_id"] == "calc"]
     assert "only a human task" in problem["message"]
+
+
+def test_a_task_awaiting_countersignature_still_runs_against_its_time_limit(
+    api: Api, tmp_path: Path
+) -> None:
+    """The step limit keeps counting while the completion waits for the countersigner: the
+    alert loop raises on the waiting task, and the countersigned completion resolves it (here by
+    ending the case)."""
+    forget_cached()
+    clock = ManualClock(datetime(2026, 3, 2, 1, 0, tzinfo=UTC))
+    api.store.clock = clock
+    _deploy(api, tmp_path, "cs_late", review=HIGH + '<pf:timeLimit duration="PT4H"/>')
+    instance, review, people = _to_review(api, "cs_late")
+    assert _complete(api, people["checker"], review, {"amount": 5}, "ok").status_code == 200
+    clock.advance(timedelta(hours=5))
+    assert raise_due_alerts(api.store) >= 1
+    raised = api.client.get(
+        "/v1/alerts", headers=api.admin, params={"instance_id": instance["id"], "state": "open"}
+    ).json()["items"]
+    assert raised and {a["task_id"] for a in raised} == {review}
+    assert _countersign(api, people["director"], review, "approve").status_code == 200
+    resolved = api.client.get(
+        "/v1/alerts", headers=api.admin, params={"instance_id": instance["id"]}
+    ).json()["items"]
+    # the countersigned completion ends the case here: its alerts resolve with it
+    assert {(a["state"], a["resolution"]) for a in resolved} == {("resolved", "instance_completed")}
