@@ -402,3 +402,23 @@ def test_a_task_awaiting_countersignature_still_runs_against_its_time_limit(
     ).json()["items"]
     # the countersigned completion ends the case here: its alerts resolve with it
     assert {(a["state"], a["resolution"]) for a in resolved} == {("resolved", "instance_completed")}
+
+
+def test_cancelling_the_instance_closes_a_task_awaiting_countersignature(
+    api: Api, tmp_path: Path
+) -> None:
+    _deploy(api, tmp_path, "cs_cancel")
+    instance, review, people = _to_review(api, "cs_cancel")
+    assert _complete(api, people["checker"], review, {"amount": 5}, "ok").status_code == 200
+    cancelled = api.client.post(
+        f"/v1/instances/{instance['id']}/cancel", headers=api.admin, json={"reason": "withdrawn"}
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    assert api.client.get(f"/v1/tasks/{review}", headers=api.admin).json()["state"] == "cancelled"
+    late = _countersign(api, people["director"], review, "approve")
+    assert late.status_code == 409 and "no completion" in late.json()["detail"], late.text
+    assert _countersign(api, api.admin, review, "approve").status_code == 409
+    [row] = api.client.get(f"/v1/tasks/{review}/countersigns", headers=api.admin).json()
+    assert row["state"] == "cancelled"
+    inbox = api.client.get("/v1/tasks?state=awaiting_countersign", headers=people["director"])
+    assert inbox.json()["items"] == []

@@ -28,7 +28,9 @@ class CountersignRead(Schema):
     task_id: str
     instance_id: str
     role: str = Field(description="The role that must countersign")
-    state: Literal["pending", "approved", "refused"]
+    state: Literal["pending", "approved", "refused", "cancelled"] = Field(
+        description="cancelled: the task was closed while it waited (instance cancelled, ...)"
+    )
     data: dict[str, Any] = Field(description="The data submitted with the completion")
     comment: str | None = Field(description="The reasoned comment of the person who submitted")
     requested_by: str

@@ -20,13 +20,10 @@ def add(conn: Connection, row: dict[str, Any]) -> int:
     return int(conn.execute(insert(_TC).returning(_TC.c.id), row).scalar_one())
 
 
-def pending(conn: Connection, task_id: str) -> dict[str, Any] | None:
-    """The task's countersignature waiting for a decision, if any."""
+def latest(conn: Connection, task_id: str) -> dict[str, Any] | None:
+    """The task's latest countersignature (waiting or decided), if any."""
     row = conn.execute(
-        select(_TC)
-        .where(_TC.c.task_id == task_id, _TC.c.state == "pending")
-        .order_by(_TC.c.id.desc())
-        .limit(1)
+        select(_TC).where(_TC.c.task_id == task_id).order_by(_TC.c.id.desc()).limit(1)
     ).first()
     return dict(row._mapping) if row is not None else None
 

@@ -172,19 +172,24 @@ def _visible_task(session: Session, principal: Principal, task_id: str) -> Task:
 
 
 def countersigner_of(conn: Connection, principal: Principal, task: Task | TaskRow) -> bool:
-    """Whether the caller holds the role that must countersign the task's waiting completion."""
-    if task.state != countersign_queries.AWAITING:
-        return False
-    waiting = countersign_queries.pending(conn, task.id)
-    return waiting is not None and principal.has(str(waiting["role"]))
+    """Whether the caller holds the role that countersigns (or countersigned) a completion of
+    the task: such a task is theirs to see, as a task is its role holders'."""
+    last = countersign_queries.latest(conn, task.id)
+    return last is not None and principal.has(str(last["role"]))
 
 
 def countersigns(store: Store, principal: Principal, task_id: str) -> list[dict[str, Any]]:
     """Every countersignature of a task (waiting or decided, oldest first), to whoever sees the
-    task: what was submitted and by whom, and each decision with its comment."""
+    task: what was submitted and by whom, and each decision with its comment. One still waiting
+    when its task was closed otherwise (the instance cancelled, a boundary event) reads
+    ``cancelled``."""
     with store.read() as session:
         task = _visible_task(session, principal, task_id)
-        return countersign_queries.of_task(session.connection(), task.id)
+        rows = countersign_queries.of_task(session.connection(), task.id)
+    for row in rows:  # the task was closed while it waited (instance cancelled, boundary event)
+        if row["state"] == "pending" and task.state != countersign_queries.AWAITING:
+            row["state"] = "cancelled"
+    return rows
 
 
 def _involved(conn: Connection, principal: Principal, task: Task | TaskRow) -> bool:

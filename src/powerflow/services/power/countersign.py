@@ -139,13 +139,16 @@ def _decide(
         task, instance = queries.load_task_and_instance(conn, task_id)
         if task is None or instance is None:
             raise task_not_found(task_id)
-        waiting = cq.pending(conn, task.id) if task.state == cq.AWAITING else None
+        last = cq.latest(conn, task.id)
+        waiting = last if last and last["state"] == "pending" else None
+        if task.state != cq.AWAITING:
+            waiting = None  # the task was closed while it waited (instance cancelled, ...)
         definition = definition_by_id(store, conn, instance.definition_id)
         definition = bound_definition(conn, definition, instance.state, instance.id)
-        role = str(waiting["role"]) if waiting else countersign_role(definition, task.element_id)
+        role = str(last["role"]) if last else countersign_role(definition, task.element_id)
         if not (
             may_see(principal, list(task.roles))
-            or (role is not None and principal.has(role))
+            or (last is not None and principal.has(str(last["role"])))  # its countersigners
             or may_see_instance_id(conn, principal, task.instance_id)
         ):
             raise task_not_found(task_id)
