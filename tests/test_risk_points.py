@@ -283,19 +283,25 @@ def test_risk_map(api: Api, tmp_path: Path) -> None:
 def test_risk_map_of_the_fund_disbursement_example(api: Api) -> None:
     root = Path(__file__).resolve().parent.parent
     assert api.deploy(root / "processes" / "fund_disbursement.bpmn").status_code == 201
-    keys = [d["key"] for d in api.client.get("/v1/definitions", headers=api.admin).json()["items"]]
-    for key in keys:
-        body = api.client.get(f"/v1/definitions/{key}/risk-map", headers=api.admin)
-        assert body.status_code == 200, body.text
-        risky = [e for e in body.json()["elements"] if e["risk"]]
-        assert all(e["risk"]["level"] in ("low", "medium", "high") for e in risky)
-    assert any(
-        e["risk"]
-        for key in keys
-        for e in api.client.get(f"/v1/definitions/{key}/risk-map", headers=api.admin).json()[
-            "elements"
-        ]
-    )
+    got = api.client.get("/v1/definitions/fund_disbursement/risk-map", headers=api.admin)
+    assert got.status_code == 200, got.text
+    elements = {e["element_id"]: e for e in got.json()["elements"]}
+    submit, review = elements["submit_request"], elements["review_dept_head"]
+    assert submit["risk"]["level"] == "high"
+    assert submit["risk"]["description"].startswith("A false or duplicate claim is paid")
+    assert "Cross-matching of payee, invoices and contract" in submit["risk"]["measures"]
+    assert review["risk"]["description"].startswith("The requester reviews their own request")
+    assert review["requirements"] == {"comment": False, "countersign": None}
+    assert review["lane"] and review["roles"]
+    # the rules guarding the review: separation of duties, recusal, reasons for a rejection
+    assert {"P3-R11-REVIEW", "P3-R12", "P3-R05-DEPT-HEAD"} <= {r["id"] for r in review["rules"]}
+    assert "P3-R13" in {r["id"] for r in elements["finance_review"]["rules"]}
+    # the script deciding the tier carries a risk point too (no rules: nobody completes it)
+    tier = elements["determine_tier"]
+    assert tier["risk"]["level"] == "high" and tier["rules"] == []
+    # the diagram's reading order: submitting comes before the review
+    order = list(elements)
+    assert order.index("submit_request") < order.index("review_dept_head")
 
 
 def test_camunda_properties_carry_the_same_risk_point(api: Api, tmp_path: Path) -> None:
