@@ -334,6 +334,12 @@ BAD = {
     "bad boolean": ('<pf:risk level="high" requireComment="yes"/>', "review", '"true" or "false"'),
     "bad role": ('<pf:risk level="high" countersign="two words"/>', "review", "not a valid role"),
     "empty description": ('<pf:risk level="high" description="  "/>', "review", "not be empty"),
+    "property without a level": (
+        '<camunda:properties><camunda:property name="pf:riskCountersign" value="director"/>'
+        "</camunda:properties>",
+        "review",
+        "only read together with pf:riskLevel",
+    ),
     "two descriptions": (
         '<pf:risk level="high" description="a"><pf:description>b</pf:description></pf:risk>',
         "review",
