@@ -103,7 +103,13 @@ def test_the_power_list_groups_processes_under_their_item(api: Api) -> None:
                 "extendable": None,
                 "extension_approver": None,
             },
-            "risk": {"level": "high", "measures": []},
+            "risk": {
+                "level": "high",
+                "measures": [],
+                "description": None,
+                "require_comment": False,
+                "countersign": None,
+            },
         }
     ]
     one = api.client.get("/v1/powers/FIN-003", headers=clerk)

@@ -624,6 +624,7 @@ PROBES: dict[str, Probe] = {
     "GET /v1/definitions": _get(lambda _: "/v1/definitions"),
     "GET /v1/definitions/{key}": _get(lambda _: f"/v1/definitions/{PROCESS}"),
     "GET /v1/definitions/{key}/xml": _get(lambda _: f"/v1/definitions/{PROCESS}/xml"),
+    "GET /v1/definitions/{key}/risk-map": _get(lambda _: f"/v1/definitions/{PROCESS}/risk-map"),
     "POST /v1/instances": Probe(_start),
     "GET /v1/instances": Probe(_instances_list),
     "GET /v1/instances/{instance_id}": _get(_inst()),
@@ -646,6 +647,10 @@ PROBES: dict[str, Probe] = {
     "POST /v1/tasks/{task_id}/claim": _post(_task("/claim")),
     "POST /v1/tasks/{task_id}/unclaim": _post(_task("/unclaim"), setup=_claimed_by_holder),
     "POST /v1/tasks/{task_id}/complete": _post(_task("/complete"), {"data": {"approved": True}}),
+    "POST /v1/tasks/{task_id}/countersign": _past_the_roles(
+        _task("/countersign"), {"decision": "approve"}
+    ),
+    "GET /v1/tasks/{task_id}/countersigns": _get(_task("/countersigns")),
     "POST /v1/webhooks": Probe(_create_webhook),
     "GET /v1/webhooks": _get(lambda _: "/v1/webhooks"),
     "PATCH /v1/webhooks/{webhook_id}": _webhook("PATCH"),

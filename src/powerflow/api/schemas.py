@@ -78,10 +78,18 @@ class TimeLimit(BaseModel):
 
 
 class Risk(BaseModel):
-    """A pf:risk: level and prevention measures."""
+    """A pf:risk: level, description, prevention measures, and what a high-risk link requires
+    of whoever completes it."""
 
     level: Literal["low", "medium", "high"]
     measures: list[str] = []
+    description: str | None = Field(default=None, description="What can go wrong at this link")
+    require_comment: bool = Field(
+        default=False, description="Completing the task needs a reasoned comment"
+    )
+    countersign: str | None = Field(
+        default=None, description="The role a second person needs to countersign a completion"
+    )
 
 
 class Disclosure(BaseModel):
@@ -217,7 +225,7 @@ class TaskRead(Schema):
     kind: str
     lane: str | None
     roles: list[str]
-    state: Literal["ready", "completed", "cancelled"]
+    state: Literal["ready", "awaiting_countersign", "completed", "cancelled"]
     assignee: str | None
     created_at: datetime
     due_at: datetime | None
@@ -339,6 +347,12 @@ class TaskComplete(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     data: dict[str, Any] = Field(default_factory=dict)
+    comment: Text | None = Field(
+        default=None,
+        max_length=4000,
+        description="The completer's reasoned comment, recorded with task.completed (not task "
+        "data); required by a high-risk link whose risk point sets requireComment",
+    )
 
 
 class MessageSend(BaseModel):

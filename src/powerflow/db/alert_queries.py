@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 from powerflow.db.models import Alert, Event, Instance, Task
+from powerflow.db.queries import OPEN_TASK_STATES
 
 ALERTS = cast(Table, Alert.__table__)
 _A = ALERTS.c
@@ -68,7 +69,7 @@ def _task_is_due() -> list[ColumnElement[bool]]:
     """An open task of a running instance, or of one parked at an incident (its limits run on);
     a suspended instance's tasks wait."""
     running = exists().where(_I.id == _T.instance_id, _I.status.in_(CLOCK_RUNS))
-    return [_T.state == "ready", running]
+    return [_T.state.in_(OPEN_TASK_STATES), running]
 
 
 def _instance_is_due() -> list[ColumnElement[bool]]:
@@ -127,7 +128,7 @@ def claim_task(
     """Move a task's next alert time on, if nobody did since ``seen`` (the row claim)."""
     stmt = (
         update(cast(Table, Task.__table__))
-        .where(_T.id == task_id, _T.next_alert_at == seen, _T.state == "ready")
+        .where(_T.id == task_id, _T.next_alert_at == seen, _T.state.in_(OPEN_TASK_STATES))
         .values(next_alert_at=next_at, alert_level=level)
     )
     return conn.execute(stmt).rowcount == 1

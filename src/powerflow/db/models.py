@@ -179,7 +179,10 @@ class Task(Base):
     kind: Mapped[str] = mapped_column(String(32))
     lane: Mapped[str | None] = mapped_column(String(255), nullable=True)
     roles: Mapped[list[Any]] = mapped_column(JSONType, default=list)
-    state: Mapped[str] = mapped_column(String(16))
+    # ready, awaiting_countersign, completed, cancelled. Widened to 32 by migration 0015 where
+    # the length is enforced; SQLite ignores it (and would have to rebuild the table), so there
+    # the column stays as declared in 0001.
+    state: Mapped[str] = mapped_column(String(32).with_variant(String(16), "sqlite"))
     assignee: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
@@ -749,3 +752,38 @@ class CaseEvent(Base):
         BigId, ForeignKey("supervision_cases.id"), primary_key=True
     )
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)  # the event's seq in its instance
+
+
+# --- Risk points: countersignatures (issue 10 §1; migration 0015) ----------------------------
+
+
+class TaskCountersign(Base):
+    """One completion of a high-risk task waiting for, or decided by, a countersignature.
+
+    The first completion stores what was submitted (``data``, ``comment``) and who submitted it;
+    the task waits in state ``awaiting_countersign`` until a second person holding ``role``
+    approves (the engine completes the task with this data) or refuses (the task is ready
+    again). ``state``: pending, approved, refused. ``ledger``: the rule ledger rows the
+    completion adds, written only when it is approved (services/power/policy.py).
+    """
+
+    __tablename__ = "task_countersigns"
+    __table_args__ = (
+        Index("ix_task_countersigns_task", "task_id", "requested_at"),
+        Index("ix_task_countersigns_role_state", "role", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id"))
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"))
+    role: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    requested_by: Mapped[str] = mapped_column(String(100))
+    requested_role: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ledger: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    decided_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    decision_comment: Mapped[str | None] = mapped_column(Text, nullable=True)

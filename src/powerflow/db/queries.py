@@ -24,6 +24,7 @@ from sqlalchemy import (
     bindparam,
     insert,
     null,
+    or_,
     select,
     update,
 )
@@ -113,9 +114,14 @@ INSERT_INSTANCE = _insert(INSTANCES)
 INSERT_TASK = _insert(TASKS)
 INSERT_TASK_ROLE = _insert(cast(Table, TaskRole.__table__))
 INSERT_EVENT = _insert(cast(Table, Event.__table__), skip=("id",))
+OPEN_TASK_STATES = ("ready", "awaiting_countersign")
+"""A task is open while ready, and while its completion waits for a countersignature (the
+engine still holds it ready: services/power/countersign.py)."""
+_OPEN_STATE = or_(*(_T.state == state for state in OPEN_TASK_STATES))  # no expanding IN: the
+# prepared statements below are compiled once, with their literal values fixed
 CLOSE_TASK = (
     update(TASKS)
-    .where(_T.id == bindparam("b_id"), _T.state == "ready")
+    .where(_T.id == bindparam("b_id"), _OPEN_STATE)
     .values(
         state=bindparam("state"),
         ended_at=bindparam("ended_at"),
@@ -152,7 +158,7 @@ DEPLOYMENTS = cast(Table, Deployment.__table__)
 SELECT_XML = select(DEPLOYMENTS.c.xml).where(DEPLOYMENTS.c.id == bindparam("deployment_id"))
 SELECT_OPEN_TASKS = (
     select(*TASK_COLUMNS)
-    .where(_T.instance_id == bindparam("instance_id"), _T.state == "ready")
+    .where(_T.instance_id == bindparam("instance_id"), _OPEN_STATE)
     .order_by(_T.created_at, _T.id)
 )
 
@@ -518,7 +524,7 @@ def deployment_xml(conn: Connection, deployment_id: int) -> bytes | None:
 
 
 def open_tasks(conn: Connection, instance_id: str) -> list[TaskRow]:
-    """The ready tasks of an instance, oldest first."""
+    """The open tasks of an instance (ready or awaiting a countersignature), oldest first."""
     rows = [TaskRow(*row) for row in _OPEN_TASKS.all(conn, {"instance_id": instance_id})]
     for row in rows:
         row.roles = list(row.roles)  # the decoded rows are shared (PreparedRows memo)
@@ -541,13 +547,13 @@ def open_task_page(
 
 
 def open_tasks_of(conn: Connection, instance_ids: list[str]) -> dict[str, list[TaskRow]]:
-    """The ready tasks of several instances in one query, grouped by instance."""
+    """The open tasks of several instances in one query, grouped by instance."""
     grouped: dict[str, list[TaskRow]] = {}
     if not instance_ids:
         return grouped
     stmt = (
         select(*TASK_COLUMNS)
-        .where(_T.instance_id.in_(instance_ids), _T.state == "ready")
+        .where(_T.instance_id.in_(instance_ids), _OPEN_STATE)
         .order_by(_T.created_at, _T.id)
     )
     for r in conn.execute(stmt):
@@ -557,7 +563,7 @@ def open_tasks_of(conn: Connection, instance_ids: list[str]) -> dict[str, list[T
 
 
 def close_tasks(conn: Connection, closes: list[dict[str, Any]]) -> None:
-    """Mark ready tasks completed or cancelled (``b_id``, ``state``, ``ended_at``, ...)."""
+    """Mark open tasks completed or cancelled (``b_id``, ``state``, ``ended_at``, ...)."""
     if closes:
         _CLOSE_TASK.execute(conn, closes)
 

@@ -170,7 +170,7 @@ class _Reader:
     def metadata(self, node: etree._Element, *, where: str) -> dict[str, Any]:
         """Merged metadata of an element: a pf element wins over the same camunda property."""
         from_camunda = empty_metadata()
-        self._camunda_properties(node, from_camunda)
+        self._camunda_properties(node, from_camunda, where)
         from_pf: dict[str, Any] = {}
         seen: set[str] = set()
         for el in node.xpath("./bpmn:extensionElements/pf:*", namespaces=NS):
@@ -368,7 +368,101 @@ class _Reader:
             for m in el.xpath("./pf:measure", namespaces=NS)
             if (m.text or "").strip()
         ]
-        meta["risk"] = {"level": level, "measures": measures}
+        described = el.xpath("./pf:description", namespaces=NS)
+        description = el.get("description")
+        if described and description is not None:
+            self.problem(
+                el, "pf:risk has a description attribute and a pf:description child; keep one."
+            )
+            return
+        if len(described) > 1:
+            self.problem(described[1], "pf:risk may have at most one pf:description.")
+            return
+        if described:
+            description = described[0].text or ""
+        for child in el:
+            if not isinstance(child.tag, str):
+                continue
+            name = etree.QName(child)
+            if name.namespace == PF_NS and name.localname not in ("measure", "description"):
+                self.problem(
+                    child,
+                    f"pf:risk may contain pf:description and pf:measure, not pf:{name.localname}.",
+                )
+                return
+        risk = self._risk(
+            el,
+            level,
+            measures,
+            description,
+            el.get("requireComment"),
+            el.get("countersign"),
+            where=where,
+            comment_what="pf:risk's requireComment",
+            countersign_what="pf:risk's countersign",
+        )
+        if risk is not None:
+            meta["risk"] = risk
+
+    def _risk(
+        self,
+        node: etree._Element,
+        level: str,
+        measures: list[str],
+        description: str | None,
+        require_comment: str | None,
+        countersign: str | None,
+        *,
+        where: str,
+        comment_what: str,
+        countersign_what: str,
+    ) -> dict[str, Any] | None:
+        """A risk point with its requirements, checked (None after a problem)."""
+        if description is not None and not description.strip():
+            self.problem(node, "A risk point's description must not be empty.")
+            return None
+        if require_comment is not None and require_comment not in ("true", "false"):
+            self.problem(
+                node, f'{comment_what} must be "true" or "false" (found \'{require_comment}\').'
+            )
+            return None
+        role: str | None = None
+        if countersign is not None:
+            role = self._role(node, countersign)
+            if role is None:
+                return None
+        needs = [
+            what
+            for what, wanted in (
+                (comment_what, require_comment == "true"),
+                (countersign_what, role),
+            )
+            if wanted
+        ]
+        if needs:
+            named = f"{' and '.join(needs)} {'are' if len(needs) > 1 else 'is'}"
+            if level != "high":
+                self.problem(
+                    node,
+                    f"{named} only for a high-risk link, and this risk point's level is "
+                    f"'{level}': set level=\"high\" or remove the requirement.",
+                )
+                return None
+            if where != "activity":
+                place = "bpmn:process" if where == "process" else "lane"
+                self.problem(
+                    node,
+                    f"{named} only for a human task (user task, manual task or task), not "
+                    f"for a {place}: move the risk point's requirement onto the task.",
+                )
+                return None
+        return {
+            "level": level,
+            "measures": measures,
+            "description": description.strip() if description is not None else None,
+            "require_comment": require_comment == "true",
+            "countersign": role,
+        }
 
     def _pf_disclosure(self, el: etree._Element, meta: dict[str, Any], where: str) -> None:
         public = el.get("public")
@@ -378,7 +472,7 @@ class _Reader:
         fields = [f.strip() for f in (el.get("fields") or "").split(",") if f.strip()]
         meta["disclosure"] = {"public": public == "true", "fields": fields}
 
-    def _camunda_properties(self, node: etree._Element, meta: dict[str, Any]) -> None:
+    def _camunda_properties(self, node: etree._Element, meta: dict[str, Any], where: str) -> None:
         props = node.xpath(
             "./bpmn:extensionElements/camunda:properties/camunda:property", namespaces=NS
         )
@@ -396,6 +490,9 @@ class _Reader:
             "timeLimitKind",
             "riskLevel",
             "riskMeasures",
+            "riskDescription",
+            "riskRequireComment",
+            "riskCountersign",
             "disclosure",
             "disclosureFields",
             "acceptsData",
@@ -442,10 +539,25 @@ class _Reader:
             prop, level = values["riskLevel"]
             if self._choice(prop, "Risk level", level, RISK_LEVELS) is not None:
                 measures = values.get("riskMeasures", (prop, ""))[1]
-                meta["risk"] = {
-                    "level": level,
-                    "measures": [m.strip() for m in measures.split(";") if m.strip()],
-                }
+                risk = self._risk(
+                    prop,
+                    level,
+                    [m.strip() for m in measures.split(";") if m.strip()],
+                    values["riskDescription"][1] if "riskDescription" in values else None,
+                    values["riskRequireComment"][1] if "riskRequireComment" in values else None,
+                    values["riskCountersign"][1] if "riskCountersign" in values else None,
+                    where=where,
+                    comment_what="pf:riskRequireComment",
+                    countersign_what="pf:riskCountersign",
+                )
+                if risk is not None:
+                    meta["risk"] = risk
+        else:
+            for key in ("riskDescription", "riskRequireComment", "riskCountersign"):
+                if key in values:
+                    self.problem(
+                        values[key][0], f"pf:{key} is only read together with pf:riskLevel: add it."
+                    )
         if "disclosure" in values:
             prop, value = values["disclosure"]
             if self._choice(prop, "Disclosure", value, ("public", "internal")) is not None:
@@ -660,6 +772,17 @@ def read_process(process: etree._Element) -> tuple[ProcessInfo, list[Problem]]:
                 roles = [r for r in (reader._role(node, g) for g in groups) if r]
             if not roles:
                 roles = list(lane_roles)
+            risk = emeta.get("risk") or {}
+            if (risk.get("require_comment") or risk.get("countersign")) and (
+                tag not in HUMAN_TASK_TAGS
+            ):
+                reader.problem(
+                    node,
+                    f"The {tag} '{eid}' has a risk point that requires a comment or a "
+                    "countersignature; only a human task (user task, manual task or task) is "
+                    "completed by a person, so move the requirement there or remove it.",
+                )
+                emeta["risk"] = {**risk, "require_comment": False, "countersign": None}
             form = reader.form(node) if tag == "userTask" else []
             accepts = reader.accepts_data(node, allowed=tag in HUMAN_TASK_TAGS)
             elements[eid] = ElementInfo(

@@ -44,12 +44,48 @@ class TaskUnclaimed(Payload):
 
 
 class TaskCompleted(Payload):
-    """A task was completed: by a person (data, role) or by the engine (kind, automatic)."""
+    """A task was completed: by a person (data, role, and the reasoned comment when one was
+    given) or by the engine (kind, automatic). After a countersignature: who countersigned (the
+    actor is still the person who completed it)."""
 
     data: dict[str, Any] | None = None
     role: str | None = None
     kind: str | None = None
     automatic: bool = False
+    comment: str | None = None
+    countersigned_by: str | None = None
+
+
+class TaskCountersignRequested(Payload):
+    """A person completed a high-risk task whose risk point needs a countersignature: the
+    process waits; what they submitted (data, comment, their role) and the role that must
+    countersign."""
+
+    countersign_id: int
+    countersign_role: str
+    data: dict[str, Any]
+    comment: str | None = None
+    role: str | None = None
+
+
+class TaskCountersigned(Payload):
+    """A second person holding the countersign role approved the completion (their comment);
+    the ``task.completed`` of the person who submitted it follows."""
+
+    countersign_id: int
+    countersign_role: str
+    requested_by: str
+    comment: str | None = None
+
+
+class TaskCountersignRefused(Payload):
+    """A second person holding the countersign role refused the completion, saying why: the
+    task is ready again for the person who submitted it."""
+
+    countersign_id: int
+    countersign_role: str
+    requested_by: str
+    comment: str
 
 
 class FlowTaken(Payload):
@@ -394,6 +430,9 @@ PAYLOADS: dict[str, type[Payload]] = {
     "task.claimed": TaskClaimed,
     "task.unclaimed": TaskUnclaimed,
     "task.completed": TaskCompleted,
+    "task.countersign_requested": TaskCountersignRequested,
+    "task.countersigned": TaskCountersigned,
+    "task.countersign_refused": TaskCountersignRefused,
     "gateway.decided": GatewayDecided,
     "timer.fired": TimerFired,
     "message.received": MessageReceived,

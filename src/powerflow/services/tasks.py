@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -11,10 +12,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, aliased
 
 from powerflow import engine
-from powerflow.db import queries
+from powerflow.db import countersign_queries, queries
 from powerflow.db.engine import Store
 from powerflow.db.models import Instance, Task, TaskRole
-from powerflow.db.queries import TaskRow
+from powerflow.db.queries import InstanceRow, TaskRow
 from powerflow.services.auth import Principal
 from powerflow.services.calls import bound_definition
 from powerflow.services.definitions import definition_by_id, runnable
@@ -42,7 +43,7 @@ from powerflow.services.visibility import (
 )
 
 log = logging.getLogger(__name__)
-TASK_STATES = ("ready", "completed", "cancelled")
+TASK_STATES = ("ready", "awaiting_countersign", "completed", "cancelled")
 
 
 def may_act(principal: Principal, roles: list[str]) -> bool:
@@ -115,6 +116,11 @@ def list_tasks(
         actable: ColumnElement[bool] = has_role
         if principal.has("clerk"):
             actable = has_role | ~exists().where(TaskRole.task_id == Task.id)
+        if principal.roles:  # a completion waiting for the caller's countersignature
+            actable = actable | (
+                (Task.state == countersign_queries.AWAITING)
+                & countersign_queries.awaiting_clause(Task.id, principal.roles)
+            )
         stmt = stmt.where(actable | involved if instance_id else actable)
     with store.read() as session:
         conn = session.connection()
@@ -155,11 +161,35 @@ def _visible_task(session: Session, principal: Principal, task_id: str) -> Task:
     task = session.get(Task, task_id)
     if task is None:
         raise task_not_found(task_id)
-    if not may_see(principal, list(task.roles)) and not _involved(
-        session.connection(), principal, task
+    conn = session.connection()
+    if (
+        not may_see(principal, list(task.roles))
+        and not _involved(conn, principal, task)
+        and not countersigner_of(conn, principal, task)
     ):
         raise task_not_found(task_id)
     return task
+
+
+def countersigner_of(conn: Connection, principal: Principal, task: Task | TaskRow) -> bool:
+    """Whether the caller holds the role that countersigns (or countersigned) a completion of
+    the task: such a task is theirs to see, as a task is its role holders'."""
+    last = countersign_queries.latest(conn, task.id)
+    return last is not None and principal.has(str(last["role"]))
+
+
+def countersigns(store: Store, principal: Principal, task_id: str) -> list[dict[str, Any]]:
+    """Every countersignature of a task (waiting or decided, oldest first), to whoever sees the
+    task: what was submitted and by whom, and each decision with its comment. One still waiting
+    when its task was closed otherwise (the instance cancelled, a boundary event) reads
+    ``cancelled``."""
+    with store.read() as session:
+        task = _visible_task(session, principal, task_id)
+        rows = countersign_queries.of_task(session.connection(), task.id)
+    for row in rows:  # the task was closed while it waited (instance cancelled, boundary event)
+        if row["state"] == "pending" and task.state != countersign_queries.AWAITING:
+            row["state"] = "cancelled"
+    return rows
 
 
 def _involved(conn: Connection, principal: Principal, task: Task | TaskRow) -> bool:
@@ -299,21 +329,33 @@ def _task_event(
 
 
 def complete(
-    store: Store, principal: Principal, task_id: str, data: dict[str, Any]
+    store: Store,
+    principal: Principal,
+    task_id: str,
+    data: dict[str, Any],
+    comment: str | None = None,
 ) -> InstanceView:
     """Complete a ready task with data and run the instance to its next wait state, atomically.
 
     Checks, in order and before anything is written: the task exists, the caller holds its role,
     it is ready and not claimed by someone else, the data is plain JSON and holds only the fields
-    the model declares for the task, of the declared types (services/forms.py). Two
-    concurrent completions of one task: one wins, the other gets Conflict.
+    the model declares for the task, of the declared types (services/forms.py), then the policy
+    (the task's risk point, then the rules). Two concurrent completions of one task: one wins,
+    the other gets Conflict. ``comment``: the completer's reasoned comment (recorded with
+    ``task.completed``; required by a high-risk link's ``requireComment``).
+
+    When the task's risk point requires a countersignature, the engine does not run: the task
+    waits in state ``awaiting_countersign`` with the data and comment stored
+    (services/power/countersign.py decides it).
     """
     try:
         engine.check_plain_json(data)
     except engine.DataRejected as exc:
         raise InvalidInput(str(exc)) from None
+    if comment is not None:
+        comment = comment.strip() or None
     try:
-        return _complete(store, principal, task_id, data)
+        return _complete(store, principal, task_id, data, comment)
     except InstanceBroken as broken:
         raise record_breakage(store, broken, actor=principal.name) from None
     except RuleViolated as exc:  # the act rolled back; the attempt is recorded on its own
@@ -321,8 +363,20 @@ def complete(
         raise
 
 
+DataCheck = Callable[[dict[str, Any], dict[str, Any]], None] | None
+
+
+def data_check(catalog: dict[str, Any], element_id: str, data: dict[str, Any]) -> DataCheck:
+    """Check submitted task data against the task's form now, or (a required field left out,
+    perhaps prefilled) return the check the engine runs against the task's current data."""
+    if missing_required(catalog, element_id, data):  # may be prefilled: ask the engine
+        return lambda current, submitted: check_task_data(catalog, element_id, submitted, current)
+    check_task_data(catalog, element_id, data, {})
+    return None
+
+
 def _complete(
-    store: Store, principal: Principal, task_id: str, data: dict[str, Any]
+    store: Store, principal: Principal, task_id: str, data: dict[str, Any], comment: str | None
 ) -> InstanceView:
     with store.begin(write=True) as conn:
         task, instance = queries.load_task_and_instance(conn, task_id)
@@ -339,14 +393,7 @@ def _complete(
             )
         definition = definition_by_id(store, conn, instance.definition_id)
         definition = bound_definition(conn, definition, instance.state, instance.id)
-        catalog, element_id = definition.catalog, task.element_id
-        check = None
-        if missing_required(catalog, element_id, data):  # may be prefilled: ask the engine
-            check = lambda current, submitted: check_task_data(  # noqa: E731
-                catalog, element_id, submitted, current
-            )
-        else:
-            check_task_data(catalog, element_id, data, {})
+        check = data_check(definition.catalog, task.element_id, data)
         outcome = policy.check(
             store,
             conn,
@@ -356,33 +403,86 @@ def _complete(
             task=task,
             load_instance=lambda: instance,
             submitted=data,
+            comment=comment,
         )
-        with breakage_of(instance.id, "advanced"):
-            try:
-                step = engine.complete_task(
-                    runnable(conn, definition, instance.state),
-                    instance.state,
-                    task_id,
-                    data,
-                    check=check,
-                )
-            except (engine.TaskNotReady, engine.TaskNotFound, engine.InstanceNotRunning) as exc:
-                raise Conflict(f"Task '{task.name}' cannot be completed now: {exc}.") from None
         role = next((r for r in task.roles if r in principal.roles), None)
-        now = store.now()
-        policy.record(conn, instance, outcome, at=now)
-        tasks = record_step(
+        if outcome is not None and outcome.countersign:
+            from powerflow.services.power.countersign import request
+
+            return request(
+                store,
+                conn,
+                principal,
+                task,
+                instance,
+                definition,
+                data,
+                comment,
+                role,
+                outcome,
+                check=check,
+            )
+        completed: dict[str, Any] = {"role": role}
+        if comment:
+            completed["comment"] = comment
+        return advance(
+            store,
             conn,
+            task,
             instance,
             definition,
-            step,
+            data,
+            check=check,
             actor=principal.name,
-            at=now,
-            completed_task_id=task_id,
-            extra={"task.completed": {"role": role}},
-            store=store,
+            completed=completed,
+            outcome=outcome,
         )
-        return instance_view(instance, definition, tasks, now)
+
+
+def advance(
+    store: Store,
+    conn: Connection,
+    task: TaskRow,
+    instance: InstanceRow,
+    definition: DefinitionView,
+    data: dict[str, Any],
+    *,
+    check: DataCheck,
+    actor: str,
+    completed: dict[str, Any],
+    outcome: policy.Outcome | None = None,
+    ledger: list[dict[str, Any]] | None = None,
+) -> InstanceView:
+    """Complete the task in the engine with this data and record the step: the one path of every
+    completion, direct or countersigned (``completed``: what ``task.completed`` adds; ``ledger``:
+    rule ledger rows held until now)."""
+    with breakage_of(instance.id, "advanced"):
+        try:
+            step = engine.complete_task(
+                runnable(conn, definition, instance.state),
+                instance.state,
+                task.id,
+                data,
+                check=check,
+            )
+        except (engine.TaskNotReady, engine.TaskNotFound, engine.InstanceNotRunning) as exc:
+            raise Conflict(f"Task '{task.name}' cannot be completed now: {exc}.") from None
+    now = store.now()
+    policy.record(conn, instance, outcome, at=now)
+    if ledger:
+        policy.write_ledger(conn, policy.released_ledger(ledger, at=now))
+    tasks = record_step(
+        conn,
+        instance,
+        definition,
+        step,
+        actor=actor,
+        at=now,
+        completed_task_id=task.id,
+        extra={"task.completed": completed},
+        store=store,
+    )
+    return instance_view(instance, definition, tasks, now)
 
 
 def empty_inbox_hint(principal: Principal) -> str:

@@ -11,6 +11,7 @@ from starlette.datastructures import UploadFile
 
 from powerflow.api.deps import PrincipalDep, StoreDep, call
 from powerflow.api.errors import documented
+from powerflow.api.risk_schemas import RiskMapRead
 from powerflow.api.schemas import (
     INT32_MAX,
     DefinitionRead,
@@ -22,6 +23,7 @@ from powerflow.services import definitions, deployment
 from powerflow.services.bundles import BundleLimits, bundle_of
 from powerflow.services.deployment import Upload
 from powerflow.services.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from powerflow.services.power import risk
 from powerflow.services.views import DefinitionView
 
 router = APIRouter(prefix="/v1/definitions", tags=["definitions"])
@@ -208,3 +210,23 @@ async def get_definition_xml(
         media_type="application/xml",
         headers={"X-Definition-Version": str(view.version), "ETag": f'"{view.content_hash}"'},
     )
+
+
+@router.get(
+    "/{key}/risk-map",
+    response_model=RiskMapRead,
+    responses=ERRORS,
+    summary="Per activity: risk point, responsible roles, time limits and guarding rules",
+)
+async def get_risk_map(
+    key: str,
+    store: StoreDep,
+    principal: PrincipalDep,
+    version: Annotated[int | None, Query(ge=1, le=INT32_MAX)] = None,
+) -> RiskMapRead:
+    """The risk map of a process version (latest unless ``version``): every activity in the
+    diagram's reading order with its risk point and requirements, responsible roles, time
+    limits, legal basis and the rules guarding it. Process metadata, not case data: every
+    authenticated caller reads it, as the definition itself."""
+    found = await call(store, risk.risk_map, store, key, version)
+    return RiskMapRead.model_validate(found)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 from powerflow.api.deps import PrincipalDep, StoreDep, call, json_response
 from powerflow.api.errors import documented
 from powerflow.api.instance_reads import instance_read
+from powerflow.api.risk_schemas import CountersignDecision, CountersignRead
 from powerflow.api.schemas import (
     INT32_MAX,
     InstanceRead,
@@ -18,6 +19,7 @@ from powerflow.api.schemas import (
     TaskRead,
 )
 from powerflow.services import tasks
+from powerflow.services.power import countersign
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
 
@@ -32,7 +34,7 @@ WRITE_ERRORS = documented(
     invalid="Data does not fit the task's form",
     busy=True,
 )
-State = Annotated[str | None, Query(pattern="^(ready|completed|cancelled)$")]
+State = Annotated[str | None, Query(pattern="^(ready|awaiting_countersign|completed|cancelled)$")]
 
 
 @router.get("", response_model=TaskPage, responses=ERRORS, summary="The caller's inbox")
@@ -121,6 +123,50 @@ async def unclaim_task(task_id: str, store: StoreDep, principal: PrincipalDep) -
 async def complete_task(
     task_id: str, body: TaskComplete, store: StoreDep, principal: PrincipalDep
 ) -> Response:
-    """Complete the task with data; the instance runs to its next wait state atomically."""
-    view = await call(store, tasks.complete, store, principal, task_id, body.data)
+    """Complete the task with data (and a reasoned comment); the instance runs to its next wait
+    state atomically. A task whose risk point requires a countersignature is not advanced: it
+    waits in state ``awaiting_countersign`` (shown in the returned instance)."""
+    view = await call(store, tasks.complete, store, principal, task_id, body.data, body.comment)
     return json_response(instance_read(view))
+
+
+COUNTERSIGN_ERRORS = documented(
+    not_found=NOT_FOUND,
+    forbidden="Caller lacks the countersign role, or submitted the completion themselves",
+    conflict="The task needs no countersignature, none is waiting, or it was decided meanwhile",
+    invalid="A refusal without a comment",
+    busy=True,
+)
+
+
+@router.post(
+    "/{task_id}/countersign",
+    response_model=InstanceRead,
+    responses=COUNTERSIGN_ERRORS,
+    summary="Countersign (approve or refuse) a high-risk task's completion",
+)
+async def countersign_task(
+    task_id: str, body: CountersignDecision, store: StoreDep, principal: PrincipalDep
+) -> Response:
+    """A second person holding the countersign role decides on the completion waiting for it:
+    approve completes the task with the submitted data (the instance runs on); refuse (with a
+    comment) makes the task ready again for the person who submitted it."""
+    view = await call(
+        store, countersign.decide, store, principal, task_id, body.decision, body.comment
+    )
+    return json_response(instance_read(view))
+
+
+@router.get(
+    "/{task_id}/countersigns",
+    response_model=list[CountersignRead],
+    responses=ERRORS,
+    summary="A task's countersignatures: submitted completions and their decisions",
+)
+async def list_countersigns(
+    task_id: str, store: StoreDep, principal: PrincipalDep
+) -> list[CountersignRead]:
+    """What was submitted for countersignature, by whom, and each decision with its comment
+    (oldest first; empty for a task that never needed one)."""
+    rows = await call(store, tasks.countersigns, store, principal, task_id)
+    return [CountersignRead.model_validate(r) for r in rows]

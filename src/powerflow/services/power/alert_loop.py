@@ -103,7 +103,7 @@ def _task(store: Store, conn: Any, task_id: str, seen: datetime, now: datetime) 
     if (
         task is None
         or instance is None
-        or task.state != "ready"
+        or task.state not in queries.OPEN_TASK_STATES  # awaiting a countersignature: open
         or task.next_alert_at != seen
         or instance.status not in alert_queries.CLOCK_RUNS
     ):

@@ -10,6 +10,12 @@ violations collected:
   events and alerts in a transaction of their own;
 - ``warn`` and ``record`` violations come back in an Outcome, which the caller writes with
   ``record`` in the act's own transaction (with the ``cumulative`` rules' ledger rows).
+
+A completion is first checked against its element's risk point (services/power/risk.py): a
+missing reasoned comment is refused (InvalidInput, 422) before any rule runs, and a
+countersignature requirement comes back in the Outcome (``countersign``: the role), so that the
+caller stores the completion for a second person instead of running the engine; its ledger rows
+are then held until the countersignature (``held_ledger``, ``write_ledger``).
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from powerflow.services.power.checks import (
     number,
 )
 from powerflow.services.power.profiles import profile_for
+from powerflow.services.power.risk import check_completion
 from powerflow.services.power.rules import Rule, applicable
 from powerflow.services.views import DefinitionView
 
@@ -80,6 +87,7 @@ class Outcome:
     found: list[Found] = field(default_factory=list)
     ledger: list[dict[str, Any]] = field(default_factory=list)
     alert_profile: str | None = None
+    countersign: str | None = None  # the role that must countersign this completion
 
 
 @dataclass
@@ -104,19 +112,35 @@ def check(
     task: Any,
     load_instance: Callable[[], InstanceRow],
     submitted: dict[str, Any] | None = None,
+    comment: str | None = None,
 ) -> Outcome | None:
-    """Evaluate the rules guarding this act; None when nothing needs recording.
+    """Evaluate the risk point and the rules guarding this act; None when nothing needs
+    recording or doing.
 
-    Raises RuleViolated when a ``block`` rule is broken (the caller lets it roll the act back
-    and then calls ``record_blocked``).
+    Raises InvalidInput when a completion lacks the reasoned comment its risk point requires,
+    RuleViolated when a ``block`` rule is broken (the caller lets it roll the act back and then
+    calls ``record_blocked``).
     """
+    countersign = None
+    if act == "complete":
+        countersign = check_completion(definition, task.element_id, task.name, comment)
     rules = applicable(store, conn, definition, task.element_id, act)
     if act == "complete" and task.assignee is None:
         rules = _with_claim_rules(
             rules, applicable(store, conn, definition, task.element_id, "claim")
         )
     if not rules:
-        return None
+        if countersign is None:
+            return None
+        return Outcome(
+            act,
+            principal.name,
+            task.id,
+            task.name,
+            task.element_id,
+            list(task.roles),
+            countersign=countersign,
+        )
     facts = Facts(
         conn=conn,
         act=act,
@@ -130,6 +154,7 @@ def check(
     )
     outcome = Outcome(act, principal.name, task.id, task.name, task.element_id, list(task.roles))
     outcome.alert_profile = definition.catalog.get("process", {}).get("alert_profile")
+    outcome.countersign = countersign
     with one_budget():
         _evaluate(rules, facts, outcome)
     blocking = [f for f in outcome.found if f.rule.effect == "block"]
@@ -137,7 +162,7 @@ def check(
         outcome.found = blocking
         outcome.ledger = []
         raise _refusal(outcome, facts.instance.id)
-    if not outcome.found and not outcome.ledger:
+    if not outcome.found and not outcome.ledger and countersign is None:
         return None
     return outcome
 
@@ -203,27 +228,50 @@ def _refusal(outcome: Outcome, instance_id: str) -> RuleViolated:
 
 
 def record(
-    conn: Connection, instance: InstanceRow, outcome: Outcome | None, *, at: datetime
+    conn: Connection,
+    instance: InstanceRow,
+    outcome: Outcome | None,
+    *,
+    at: datetime,
+    hold_ledger: bool = False,
 ) -> None:
     """Write an allowed act's violations (``violation.recorded``, alerts) and ledger rows.
 
     Appends the events to the instance's chain; the caller saves the instance in the same
-    transaction (its step or claim event follows these).
+    transaction (its step or claim event follows these). With ``hold_ledger`` (a completion
+    waiting for a countersignature) the ledger rows are left to ``write_ledger``.
     """
     if outcome is None:
         return
-    if outcome.ledger:
-        _DELETE_LEDGER.execute(
-            conn,
-            [
-                {k: row[k] for k in ("rule_id", "definition_key", "instance_id")}
-                for row in outcome.ledger
-            ],
-        )
-        _INSERT_LEDGER.execute(conn, outcome.ledger)
+    if outcome.ledger and not hold_ledger:
+        write_ledger(conn, outcome.ledger)
     if outcome.found:
         events = _violations(conn, instance, outcome, "violation.recorded", at)
         queries.insert_events(conn, event_rows(instance, events, actor=outcome.actor, at=at))
+
+
+def write_ledger(conn: Connection, ledger: list[dict[str, Any]]) -> None:
+    """Replace the cumulative rules' ledger rows of these (rule, instance) pairs."""
+    if not ledger:
+        return
+    _DELETE_LEDGER.execute(
+        conn,
+        [{k: row[k] for k in ("rule_id", "definition_key", "instance_id")} for row in ledger],
+    )
+    _INSERT_LEDGER.execute(conn, ledger)
+
+
+def held_ledger(outcome: Outcome | None) -> list[dict[str, Any]]:
+    """The ledger rows of a completion that waits for a countersignature, as JSON (the time is
+    set again when it is countersigned: the amount counts from the completion that happens)."""
+    if outcome is None:
+        return []
+    return [{k: v for k, v in row.items() if k != "occurred_at"} for row in outcome.ledger]
+
+
+def released_ledger(held: list[dict[str, Any]], *, at: datetime) -> list[dict[str, Any]]:
+    """Held ledger rows, dated when the countersigned completion happens."""
+    return [{**row, "occurred_at": at} for row in held]
 
 
 def _violations(
