@@ -749,3 +749,43 @@ class CaseEvent(Base):
         BigId, ForeignKey("supervision_cases.id"), primary_key=True
     )
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)  # the event's seq in its instance
+
+
+# ------------------------------------------------------------- public notices (公示, 0018)
+
+
+class Notice(Base):
+    """A public notice (公示) a ``pf:notice`` element published when it started: the fields it
+    shows (a snapshot), and its period (services/supervision/notices.py)."""
+
+    __tablename__ = "notices"
+    __table_args__ = (
+        Index("ix_notices_instance", "instance_id", "ends_at"),
+        Index("ix_notices_ends", "ends_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    instance_id: Mapped[str] = mapped_column(String(36))
+    definition_key: Mapped[str] = mapped_column(String(255))
+    element_id: Mapped[str] = mapped_column(String(255))
+    title: Mapped[str] = mapped_column(String(255))
+    fields: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    objection_message: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class NoticeObjection(Base):
+    """An objection a member of the public raised during a notice's period. The name and
+    contact are read by supervisors only (GET /v1/notices/{id}/objections)."""
+
+    __tablename__ = "notice_objections"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    notice_id: Mapped[int] = mapped_column(BigId, ForeignKey("notices.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    name: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    contact: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    delivered: Mapped[bool] = mapped_column(Boolean, default=False)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
