@@ -64,7 +64,7 @@ def _aware(at: datetime | None) -> datetime | None:
 
 
 def _unknown_process(key: str) -> NotFound:
-    return NotFound(f"No public process has the key '{key}'; GET /public/powers lists them.")
+    return NotFound("No public process has this key; GET /public/powers lists them.")
 
 
 def _latest(store: Store, conn: Connection, key: str) -> DefinitionView:
@@ -198,8 +198,8 @@ def diagram(store: Store, key: str) -> bytes:
 def progress(store: Store, key: str, business_key: str) -> dict[str, Any]:
     """The public progress of one instance of a process that publishes progress."""
     unknown = NotFound(
-        f"No published progress for '{business_key}' in process '{key}': either the process "
-        "does not publish its progress or no case has this business key."
+        "No published progress for this business key: either the process does not publish "
+        "its progress or no case of it has this business key."
     )
     with store.begin(write=False) as conn:
         row = conn.execute(
@@ -234,7 +234,10 @@ def progress(store: Store, key: str, business_key: str) -> dict[str, Any]:
         ).all()
     now = store.now()
     elements = definition.catalog.get("elements") or {}
-    done = [t for t in tasks if t.state == "completed"]
+    done = sorted(
+        (t for t in tasks if t.state == "completed"),
+        key=lambda t: (_aware(t.ended_at), _position(definition, t.element_id)),
+    )
     results: dict[str, Any] = {}
     data = instance.data or {}
     for t in done:
@@ -333,7 +336,7 @@ def get_notice(store: Store, notice_id: int) -> dict[str, Any]:
         row = conn.execute(select(_NOTICES).where(_NOTICES.c.id == notice_id)).first()
         definition = None if row is None else _notice_public(store, conn, row.instance_id)
     if row is None or definition is None:
-        raise NotFound(f"There is no public notice {notice_id}.")
+        raise NotFound("There is no public notice with this id.")
     return _notice_view(row, definition, store.now())
 
 

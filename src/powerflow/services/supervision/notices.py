@@ -230,7 +230,7 @@ def object_to(
     with store.begin(write=True) as conn:
         row = conn.execute(select(_NOTICES).where(_NOTICES.c.id == notice_id)).first()
         if row is None or not disclosed(conn, row):
-            raise NotFound(f"There is no public notice {notice_id}.")
+            raise NotFound("There is no public notice with this id.")
         now = store.now()
         ends_at = _aware(row.ends_at)
         if now >= ends_at:
@@ -296,7 +296,7 @@ def objections(store: Store, principal: Principal, notice_id: int) -> list[dict[
     with store.begin(write=False) as conn:
         found = conn.execute(select(_NOTICES.c.id).where(_NOTICES.c.id == notice_id)).first()
         if found is None:
-            raise NotFound(f"There is no notice {notice_id}.")
+            raise NotFound("There is no notice with this id.")
         rows = conn.execute(
             select(_OBJECTIONS)
             .where(_OBJECTIONS.c.notice_id == notice_id)
