@@ -7,11 +7,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from conftest import ADMIN_TOKEN, Api, make_settings
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
-from flows import complete, events, read, task
 
+from conftest import ADMIN_TOKEN, Api, make_settings
+from flows import complete, events, read, task
 from powerflow.app import create_app
 from powerflow.clock import ManualClock
 
