@@ -236,8 +236,10 @@ def test_no_undisclosed_field_or_person_appears_in_any_public_response(api: Api)
     for instance in (open_case, done_case):
         assert instance["id"] not in text
         assert all(t["id"] not in text for t in read(api, instance)["tasks"])
-    json_bodies = [b for b in bodies if not b.startswith("<?xml")]
-    assert "clerk" not in "\n".join(json_bodies)  # no role of anyone, beyond the BPMN file
+    # no role of anyone in a case's progress or a notice (the power list names the roles
+    # answerable for a power: that is public by design)
+    case_bodies = [b for b in bodies if '"business_key"' in b or '"accepts_objections"' in b]
+    assert case_bodies and "clerk" not in "\n".join(case_bodies)
 
     progress = api.client.get("/public/progress/public_appointment/APP-4").json()
     assert progress["status"] == "completed"
@@ -282,3 +284,46 @@ def test_the_public_routes_are_rate_limited_per_address(db_url: str) -> None:
         # authenticated routes are not counted
         me = client.get("/v1/me", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
         assert me.status_code == 200
+
+
+def test_a_public_process_shows_its_chart_limits_legal_basis_and_steps(api: Api) -> None:
+    _deploy(api)
+    process = api.client.get("/public/processes/public_appointment")
+    assert process.status_code == 200, process.text
+    body = process.json()
+    assert body["legal_basis"] == ["Regulation on the selection and appointment of cadres, art. 47"]
+    assert body["time_limits"] == {"promised": {"duration": "P30D", "calendar": "working"}}
+    assert body["power_item"] == {
+        "code": "PUB-APPOINT",
+        "name": "Appointment of a cadre",
+        "category": "confirmation",
+    }
+    steps = {s["element_id"]: s for s in body["steps"]}
+    assert list(steps) == ["nominate", "post_notice", "appoint", "review_objection"]
+    assert steps["nominate"]["published_fields"] == ["post"]
+    assert steps["post_notice"]["notice"] == {
+        "period": "P5D",
+        "calendar": "working",
+        "fields": ["candidate", "post"],
+        "objections": True,
+    }
+    assert steps["appoint"]["time_limit"] == {"duration": "P3D", "calendar": "working"}
+    assert steps["appoint"]["risk"]["level"] == "high"
+    assert body["progress_public"] is True
+    chart = api.client.get(body["diagram"])
+    assert chart.status_code == 200
+    assert chart.headers["content-type"].startswith("application/xml")
+    assert b'id="public_appointment"' in chart.content
+    (item,) = api.client.get("/public/powers").json()
+    assert item["processes"] == [
+        {"key": "public_appointment", "version": 1, "name": "Appointment with a public notice"}
+    ]
+    assert item["legal_basis"] == body["legal_basis"]
+    for path in ("/public/processes/secret_appointment", "/public/processes/nothing_here"):
+        missing = api.client.get(path)
+        assert missing.status_code == 404
+        assert missing.json()["detail"] == (
+            "No public process has this key; GET /public/powers lists them."
+        )
+    unpublished = api.client.get("/public/progress/secret_appointment/SEC-9")
+    assert unpublished.status_code == 404

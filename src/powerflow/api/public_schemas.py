@@ -32,6 +32,7 @@ class PublicPower(BaseModel):
     name: str
     category: str | None
     legal_basis: list[str]
+    responsible_roles: list[str] = Field(description="The roles (units) answerable for it")
     time_limits: dict[str, PublicLimit | None]
     processes: list[PublicProcessRef]
 
@@ -51,6 +52,9 @@ class PublicStep(BaseModel):
     element_id: str
     name: str
     time_limit: PublicLimit | None
+    risk: dict[str, Any] | None = Field(
+        description="The step's integrity risk point: level and prevention measures"
+    )
     notice: PublicNoticeSpec | None
     published_fields: list[str] = Field(description="Result fields shown once the step is done")
 

@@ -94,8 +94,8 @@ def _limit(limit: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def public_powers(store: Store) -> list[dict[str, Any]]:
-    """The power list of the public processes (their steps' names and time limits; no roles,
-    no risk points: those are the organisation's internal controls)."""
+    """The power list of the public processes: item, legal basis, responsible roles (units,
+    not people), time limits and processes (domain report 1.9: a power list is public)."""
     items = powers.power_list(store, PUBLIC)
     with store.begin(write=False) as conn:
         public_ids = {
@@ -120,6 +120,7 @@ def public_powers(store: Store) -> list[dict[str, Any]]:
                 "name": item.name,
                 "category": item.category,
                 "legal_basis": item.legal_basis,
+                "responsible_roles": item.responsible_roles,
                 "time_limits": {k: _limit(v) for k, v in item.time_limits.items()},
                 "processes": [
                     {"key": p.key, "version": p.version, "name": p.name} for p in processes
@@ -140,6 +141,7 @@ def public_process(store: Store, key: str) -> dict[str, Any]:
             "element_id": element_id,
             "name": element.get("name") or element_id,
             "time_limit": _limit((element.get("metadata") or {}).get("time_limit")),
+            "risk": (element.get("metadata") or {}).get("risk"),
             "notice": _notice_spec((element.get("metadata") or {}).get("notice")),
             "published_fields": _step_fields(element),
         }

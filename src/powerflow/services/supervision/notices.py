@@ -135,7 +135,9 @@ def after_step(
     if not spec:
         return []
     events = _close_due(conn, instance.id, at)
-    started = [(t.element_id, t.name, t.id) for t in new_tasks if t.element_id in spec]
+    started: list[tuple[str, str, str | None]] = [
+        (t.element_id, t.name, t.id) for t in new_tasks if t.element_id in spec
+    ]
     started += [
         (e.element_id, e.element_name or e.element_id, e.task_id)
         for e in step.events
