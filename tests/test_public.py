@@ -327,3 +327,41 @@ def test_a_public_process_shows_its_chart_limits_legal_basis_and_steps(api: Api)
         )
     unpublished = api.client.get("/public/progress/secret_appointment/SEC-9")
     assert unpublished.status_code == 404
+
+
+def test_notice_and_disclosure_in_the_schema_and_at_upload(api: Api) -> None:
+    from lxml import etree
+
+    from conftest import ROOT
+
+    schema = etree.XMLSchema(etree.parse(str(ROOT / "api" / "powerflow-bpmn-extensions.xsd")))
+    ns = 'xmlns:pf="urn:powerflow:bpmn:1.0"'
+    for good in (
+        f'<pf:notice {ns} period="P5D" calendar="working" fields="a,b" objectionMessage="m"/>',
+        f'<pf:disclosure {ns} public="true" progress="true"/>',
+    ):
+        assert schema.validate(etree.fromstring(good)), good
+    for bad in (f'<pf:notice {ns} fields="a"/>', f'<pf:notice {ns} period="soon"/>'):
+        assert not schema.validate(etree.fromstring(bad)), bad
+    xml = (ROOT / "tests" / "data" / "public_appointment.bpmn").read_text()
+    for before, after, problem in (
+        ('period="P5D"', 'period="P1M"', "working"),
+        ('calendar="working" fields', 'calendar="lunar" fields', "Calendar 'lunar'"),
+        ('fields="candidate,post"', 'fields="candidate,1post"', "'1post'"),
+        ('progress="true"', 'progress="yes"', 'progress must be "true" or "false"'),
+        (
+            '<bpmn:startEvent id="start">',
+            '<bpmn:startEvent id="start"><bpmn:extensionElements>'
+            '<pf:notice period="P1D"/></bpmn:extensionElements>',
+            "pf:notice belongs on a task",
+        ),
+    ):
+        assert before in xml
+        broken = xml.replace(before, after, 1)
+        response = api.client.post(
+            "/v1/definitions",
+            headers=api.user("designer"),
+            files={"file": ("broken.bpmn", broken.encode())},
+        )
+        assert response.status_code == 422, (after, response.text)
+        assert problem in response.json()["detail"], (problem, response.text)
