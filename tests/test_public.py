@@ -365,3 +365,31 @@ def test_notice_and_disclosure_in_the_schema_and_at_upload(api: Api) -> None:
         )
         assert response.status_code == 422, (after, response.text)
         assert problem in response.json()["detail"], (problem, response.text)
+
+
+def test_a_notice_without_an_objection_message_only_records_objections(api: Api) -> None:
+    from conftest import DATA
+
+    api.store.clock = ManualClock(MONDAY)
+    xml = (DATA / "public_appointment.bpmn").read_text()
+    quiet = xml.replace(' objectionMessage="objection"', "").replace(
+        "public_appointment", "public_quiet"
+    )
+    deployed = api.client.post(
+        "/v1/definitions",
+        headers=api.user("designer"),
+        files={"file": ("quiet.bpmn", quiet.encode())},
+    )
+    assert deployed.status_code == 201, deployed.text
+    instance, _ = _up_to_notice(api, "public_quiet", "Q-1")
+    notice_id = _notice_id(api, instance)
+    assert (
+        api.client.get("/public/processes/public_quiet").json()["steps"][1]["notice"]["objections"]
+        is False
+    )
+    objected = api.client.post(f"/public/notices/{notice_id}/objections", json={"text": "no"})
+    assert objected.status_code == 201, objected.text
+    assert objected.json()["delivered"] is False
+    assert [t["element_id"] for t in read(api, instance)["tasks"]] == ["appoint"]
+    kinds = [kind for kind, _ in events(api, instance)]
+    assert kinds.count("notice.objection_received") == 1 and "message.received" not in kinds

@@ -726,6 +726,18 @@ def read_process(process: etree._Element) -> tuple[ProcessInfo, list[Problem]]:
                 accepts_data=accepts,
                 position=order.get(eid),
             )
+    for el in process.iter(f"{{{PF_NS}}}notice"):  # on events and gateways: never read
+        owner = el.getparent().getparent() if el.getparent() is not None else None
+        if owner is not None and etree.QName(owner).localname not in (
+            *ACTIVITY_TAGS,
+            "process",
+            "lane",
+        ):
+            reader.problem(
+                el,
+                "pf:notice belongs on a task (user, manual, plain, script, service or send "
+                "task): the notice is published when that task starts.",
+            )
     info = ProcessInfo(
         process_id=pid,
         name=(process.get("name") or pid).strip(),
