@@ -393,3 +393,39 @@ def test_a_notice_without_an_objection_message_only_records_objections(api: Api)
     assert [t["element_id"] for t in read(api, instance)["tasks"]] == ["appoint"]
     kinds = [kind for kind, _ in events(api, instance)]
     assert kinds.count("notice.objection_received") == 1 and "message.received" not in kinds
+
+
+def test_a_notice_on_an_automatic_task_is_published_when_it_runs(api: Api) -> None:
+    from conftest import DATA
+
+    clock = api.store.clock = ManualClock(MONDAY)
+    xml = (DATA / "public_appointment.bpmn").read_text()
+    start = xml.index('<bpmn:userTask id="post_notice"')
+    end = xml.index("</bpmn:userTask>", start) + len("</bpmn:userTask>")
+    script = (
+        '<bpmn:scriptTask id="post_notice" name="Publish the notice">'
+        "<bpmn:extensionElements>"
+        '<pf:notice period="P2D" fields="post" title="Notice of appointment"/>'
+        "</bpmn:extensionElements>"
+        "<bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>"
+        "<bpmn:script>published = True</bpmn:script></bpmn:scriptTask>"
+    )
+    auto = (xml[:start] + script + xml[end:]).replace("public_appointment", "public_auto")
+    deployed = api.client.post(
+        "/v1/definitions", headers=api.user("designer"), files={"file": ("a.bpmn", auto.encode())}
+    )
+    assert deployed.status_code == 201, deployed.text
+    clerk = api.user("clerk")
+    instance = _start(api, "public_auto", "AUTO-1", clerk)
+    instance = complete(api, clerk, instance, "nominate", candidate="Li", post="Registrar")
+    assert [t["element_id"] for t in instance["tasks"]] == ["appoint"]  # the script ran
+    (notice,) = api.client.get("/public/notices").json()
+    assert notice["title"] == "Notice of appointment" and notice["fields"] == {"post": "Registrar"}
+    # two calendar days, whatever the weekday
+    assert datetime.fromisoformat(notice["ends_at"]) == MONDAY + timedelta(days=2)
+    refused = api.client.post(
+        f"/v1/tasks/{task(instance, 'appoint')['id']}/complete", headers=clerk, json={"data": {}}
+    )
+    assert refused.status_code == 403 and refused.json()["rule_id"] == "R17"
+    clock.advance(timedelta(days=2))
+    assert complete(api, clerk, read(api, instance), "appoint")["status"] == "completed"
