@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Table, select
 
 from powerflow.db import queries
 from powerflow.db.engine import Store
-from powerflow.db.models import Definition, Instance, Notice, Task
+from powerflow.db.models import Instance, Notice, Task
 from powerflow.services.auth import Principal
 from powerflow.services.definitions import definition_by_id
 from powerflow.services.errors import NotFound
@@ -33,7 +33,6 @@ from powerflow.services.views import DefinitionView
 PUBLIC = Principal("public", frozenset())
 RECENT = timedelta(days=90)
 LIST_LIMIT = 200
-_DEFINITIONS = cast(Table, Definition.__table__)
 _INSTANCES = cast(Table, Instance.__table__)
 _TASKS = cast(Table, Task.__table__)
 _NOTICES = cast(Table, Notice.__table__)
@@ -97,19 +96,18 @@ def public_powers(store: Store) -> list[dict[str, Any]]:
     """The power list of the public processes: item, legal basis, responsible roles (units,
     not people), time limits and processes (domain report 1.9: a power list is public)."""
     items = powers.power_list(store, PUBLIC)
+    ids = tuple(p.definition_id for item in items for p in item.processes)
+    key = ("public-powers", ids)  # definitions never change: the answer is kept per set
+    hit = store.immutable_cache.get(key)
+    if isinstance(hit, list):
+        return hit
     with store.begin(write=False) as conn:
         public_ids = {
-            row.id
-            for row in conn.execute(
-                select(_DEFINITIONS.c.id, _DEFINITIONS.c.catalog).where(
-                    _DEFINITIONS.c.id.in_(
-                        [p.definition_id for item in items for p in item.processes]
-                    )
-                )
-            )
-            if is_public(row.catalog or {})
+            definition_id
+            for definition_id in ids
+            if is_public(definition_by_id(store, conn, definition_id).catalog)
         }
-    out = []
+    out: list[dict[str, Any]] = []
     for item in items:
         processes = [p for p in item.processes if p.definition_id in public_ids]
         if not processes:
@@ -127,6 +125,7 @@ def public_powers(store: Store) -> list[dict[str, Any]]:
                 ],
             }
         )
+    store.immutable_cache[key] = out
     return out
 
 
@@ -290,10 +289,13 @@ def progress(store: Store, key: str, business_key: str) -> dict[str, Any]:
 
 
 def _notice_public(store: Store, conn: Connection, instance_id: str) -> DefinitionView | None:
-    definition = notices.notice_definition(store, conn, instance_id)
-    if definition is None or not is_public(definition.catalog):
+    definition_id = conn.execute(
+        select(_INSTANCES.c.definition_id).where(_INSTANCES.c.id == instance_id)
+    ).scalar()
+    if definition_id is None:
         return None
-    return definition
+    definition = definition_by_id(store, conn, int(definition_id))
+    return definition if is_public(definition.catalog) else None
 
 
 def _notice_view(row: Any, definition: DefinitionView, now: datetime) -> dict[str, Any]:

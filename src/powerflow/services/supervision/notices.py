@@ -24,7 +24,6 @@ from powerflow.db.models import Notice, NoticeObjection
 from powerflow.db.queries import InstanceRow, TaskRow
 from powerflow.engine import StepEvent, StepResult
 from powerflow.services.auth import Principal
-from powerflow.services.definitions import definition_by_id
 from powerflow.services.errors import Conflict, Forbidden, NotFound
 from powerflow.services.events import SYSTEM_ACTOR
 from powerflow.services.power.calendar import calendar_for
@@ -316,13 +315,3 @@ def objections(store: Store, principal: Principal, notice_id: int) -> list[dict[
         }
         for r in rows
     ]
-
-
-def notice_definition(store: Store, conn: Connection, instance_id: str) -> DefinitionView | None:
-    """The definition of the instance that published a notice."""
-    from powerflow.db import queries
-
-    instance = queries.load_instance(conn, instance_id, lock=False)
-    if instance is None:
-        return None
-    return definition_by_id(store, conn, instance.definition_id)
