@@ -394,6 +394,16 @@ def test_a_notice_without_an_objection_message_only_records_objections(api: Api)
     kinds = [kind for kind, _ in events(api, instance)]
     assert kinds.count("notice.objection_received") == 1 and "message.received" not in kinds
 
+    # suspension is internal: the public sees the case in progress; a cancelled one has ended
+    progress = "/public/progress/public_quiet/Q-1"
+    monitor = api.user("monitor")
+    url = f"/v1/instances/{instance['id']}"
+    assert api.client.post(f"{url}/suspend", headers=monitor, json={}).status_code == 200
+    assert api.client.get(progress).json()["status"] == "in_progress"
+    assert api.client.post(f"{url}/resume", headers=monitor, json={}).status_code == 200
+    assert api.client.post(f"{url}/cancel", headers=api.admin, json={}).status_code == 200
+    assert api.client.get(progress).json()["status"] == "ended"
+
 
 def test_a_notice_on_an_automatic_task_is_published_when_it_runs(api: Api) -> None:
     from conftest import DATA
