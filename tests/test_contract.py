@@ -17,12 +17,20 @@ def test_openapi_file_is_in_sync_with_the_code() -> None:
     )
 
 
-def test_every_route_except_health_requires_a_bearer_token() -> None:
+def test_every_route_except_health_and_public_requires_a_bearer_token() -> None:
+    """/health and the public side (/public/, docs/public.md) are open; the public routes are
+    rate-limited instead and document 429 with Retry-After."""
     spec = create_app(Settings()).openapi()
+    public = [p for p in spec["paths"] if p.startswith("/public/")]
+    assert len(public) >= 6
     for path, operations in spec["paths"].items():
         for method, op in operations.items():
             if path == "/health":
                 assert "security" not in op
+                continue
+            if path.startswith("/public/"):
+                assert "security" not in op, f"{method.upper()} {path}"
+                assert "Retry-After" in op["responses"]["429"]["headers"], path
                 continue
             assert op.get("security") == [{"HTTPBearer": []}], f"{method.upper()} {path}"
             assert "401" in op["responses"], f"{method.upper()} {path} does not document 401"

@@ -613,8 +613,26 @@ def _suspended_by_case(w: World, case: Case) -> None:
     assert got.status_code == 200, got.text
 
 
+UNKNOWN_NOTICE = 2_000_000_000
+
 PROBES: dict[str, Probe] = {
     "GET /health": _get(lambda _: "/health"),
+    # /public/: the probe's process discloses nothing, so everyone gets the lists (without it)
+    # and 404 for it, its case and an unknown notice (tests/test_public.py covers the rest).
+    "GET /public/powers": _get(lambda _: "/public/powers"),
+    "GET /public/processes/{key}": _get(lambda _: f"/public/processes/{PROCESS}"),
+    "GET /public/processes/{key}/diagram": _get(lambda _: f"/public/processes/{PROCESS}/diagram"),
+    "GET /public/progress/{key}/{business_key}": _get(
+        lambda case: f"/public/progress/{PROCESS}/{case.business_key}"
+    ),
+    "GET /public/notices": _get(lambda _: "/public/notices"),
+    "GET /public/notices/{notice_id}": _get(lambda _: f"/public/notices/{UNKNOWN_NOTICE}"),
+    "POST /public/notices/{notice_id}/objections": _post(
+        lambda _: f"/public/notices/{UNKNOWN_NOTICE}/objections", {"text": "probe"}, ok=(201,)
+    ),
+    "GET /v1/notices/{notice_id}/objections": _get(
+        lambda _: f"/v1/notices/{UNKNOWN_NOTICE}/objections"
+    ),
     "GET /openapi.json": _get(lambda _: "/openapi.json"),
     "GET /docs": _get(lambda _: "/docs"),
     "GET /docs/oauth2-redirect": _get(lambda _: "/docs/oauth2-redirect"),
@@ -755,6 +773,7 @@ def probe_server(db_url: str) -> Iterator[Server]:
         db_url,
         POWERFLOW_DEPLOY_EXAMPLES="false",
         POWERFLOW_WEBHOOK_ALLOWED_HOSTS="hooks.example.com",
+        POWERFLOW_PUBLIC_BURST="100000",
     )
     try:
         yield srv
@@ -808,6 +827,9 @@ def _same_as_unknown(w: World, probe: Probe, caller: str, case: Case, route: str
         url = url.replace("{alert_id}", str(target.alert_id))
         url = url.replace("{case_id}", str(target.case_id))
         url = url.replace("{correction_id}", str(target.correction_id))
+        url = url.replace("{notice_id}", str(UNKNOWN_NOTICE))
+        url = url.replace("{key}", PROCESS if target is case else "no_such_process")
+        url = url.replace("{business_key}", target.business_key)
         response = w.request(method, url, headers=w.h(caller, target), json=probe.body)
         detail = response.json()["detail"]
         detail = detail.replace(target.instance_id, "ID").replace(target.review_task_id, "ID")

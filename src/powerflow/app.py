@@ -15,6 +15,7 @@ from powerflow import bootstrap
 from powerflow.api import contract, errors
 from powerflow.api.deps import call
 from powerflow.api.limits import BodyLimit, NoNulInUrl
+from powerflow.api.rate_limit import TokenBuckets
 from powerflow.api.routers import (
     alerts,
     cases,
@@ -25,6 +26,7 @@ from powerflow.api.routers import (
     instances,
     messages,
     power,
+    public,
     rules,
     system,
     tasks,
@@ -137,6 +139,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         else {"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
+    app.state.public_buckets = TokenBuckets(settings.public_rate_per_minute, settings.public_burst)
     errors.install(app)
     contract.install(app)
     # Routes are matched in order, router by router: the busiest (task completion, instance
@@ -156,6 +159,8 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         incidents.router,
         messages.router,
         cases.router,
+        public.router,
+        public.supervision,
     ):
         app.include_router(router)
     app.add_middleware(

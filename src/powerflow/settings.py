@@ -105,6 +105,20 @@ class Settings(BaseSettings):
         description="Most deliveries and starts one transaction may make as thrown messages and "
         "signals reach further instances; a longer chain is refused and rolled back (409)",
     )
+    public_rate_per_minute: int = Field(
+        default=120,
+        ge=1,
+        le=1_000_000,
+        description="Requests per minute one client address may make to the unauthenticated "
+        "/public/ routes (a token bucket; more answer 429 with Retry-After)",
+    )
+    public_burst: int = Field(
+        default=60,
+        ge=1,
+        le=1_000_000,
+        description="How many /public/ requests one client address may make at once before the "
+        "per-minute rate applies",
+    )
     webhook_allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Comma-separated host names, addresses or networks (CIDR) webhooks may "

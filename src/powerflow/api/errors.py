@@ -22,6 +22,7 @@ STATUS: dict[type[e.DomainError], int] = {
     e.UnsupportedMediaType: 415,
     e.InvalidDefinition: 422,
     e.InvalidInput: 422,
+    e.RateLimited: 429,
     e.Busy: 503,
 }
 TITLES = {
@@ -34,6 +35,7 @@ TITLES = {
     413: "Payload too large",
     415: "Unsupported media type",
     422: "Invalid input",
+    429: "Too many requests",
     503: "Service busy",
 }
 
@@ -73,6 +75,8 @@ def problem(status: int, detail: str, code: str, **extra: Any) -> JSONResponse:
     }
     body.update({k: v for k, v in extra.items() if v is not None})
     headers = {"Retry-After": "1"} if status == 503 else None
+    if status == 429:
+        headers = {"Retry-After": str(extra.get("retry_after") or 1)}
     if status == 401:
         headers = {"WWW-Authenticate": "Bearer"}
     return JSONResponse(

@@ -97,6 +97,22 @@ class Disclosure(BaseModel):
 
     public: bool
     fields: list[str] = []
+    progress: bool | None = Field(
+        default=None,
+        description="On a process: whether its instances' progress is public (/public/progress)",
+    )
+
+
+class NoticeSpec(BaseModel):
+    """A pf:notice: the fields the element publishes when it starts, and for how long."""
+
+    period: str = Field(description="ISO 8601 duration, such as P5D")
+    calendar: Literal["calendar", "working"] = "calendar"
+    fields: list[str] = []
+    objection_message: str | None = Field(
+        default=None, description="The message an objection is delivered to the instance as"
+    )
+    title: str | None = None
 
 
 class PowerBoundary(BaseModel):
@@ -138,6 +154,9 @@ class Metadata(BaseModel):
     )
     alert_profile: str | None = Field(
         default=None, description="pf:alertProfile (process): the alert profile watching it"
+    )
+    notice: NoticeSpec | None = Field(
+        default=None, description="pf:notice: a public notice published when the element starts"
     )
 
 

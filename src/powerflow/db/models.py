@@ -179,7 +179,7 @@ class Task(Base):
     kind: Mapped[str] = mapped_column(String(32))
     lane: Mapped[str | None] = mapped_column(String(255), nullable=True)
     roles: Mapped[list[Any]] = mapped_column(JSONType, default=list)
-    # ready, awaiting_countersign, completed, cancelled. Widened to 32 by migration 0015 where
+    # ready, awaiting_countersign, completed, cancelled. Widened to 32 by migration 0016 where
     # the length is enforced; SQLite ignores it (and would have to rebuild the table), so there
     # the column stays as declared in 0001.
     state: Mapped[str] = mapped_column(String(32).with_variant(String(16), "sqlite"))
@@ -754,7 +754,7 @@ class CaseEvent(Base):
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)  # the event's seq in its instance
 
 
-# --- Risk points: countersignatures (issue 10 §1; migration 0015) ----------------------------
+# --- Risk points: countersignatures (issue 10 §1; migration 0016) ----------------------------
 
 
 class TaskCountersign(Base):
@@ -787,3 +787,43 @@ class TaskCountersign(Base):
     decided_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     decision_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+# ------------------------------------------------------------- public notices (公示, 0017)
+
+
+class Notice(Base):
+    """A public notice (公示) a ``pf:notice`` element published when it started: the fields it
+    shows (a snapshot), and its period (services/supervision/notices.py)."""
+
+    __tablename__ = "notices"
+    __table_args__ = (
+        Index("ix_notices_instance", "instance_id", "ends_at"),
+        Index("ix_notices_ends", "ends_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    instance_id: Mapped[str] = mapped_column(String(36))
+    definition_key: Mapped[str] = mapped_column(String(255))
+    element_id: Mapped[str] = mapped_column(String(255))
+    title: Mapped[str] = mapped_column(String(255))
+    fields: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    objection_message: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class NoticeObjection(Base):
+    """An objection a member of the public raised during a notice's period. The name and
+    contact are read by supervisors only (GET /v1/notices/{id}/objections)."""
+
+    __tablename__ = "notice_objections"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    notice_id: Mapped[int] = mapped_column(BigId, ForeignKey("notices.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    name: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    contact: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    delivered: Mapped[bool] = mapped_column(Boolean, default=False)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())

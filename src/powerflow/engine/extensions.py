@@ -56,9 +56,14 @@ PF_ELEMENTS = (
     "clockPause",
     "alertProfile",
     "externalTask",
+    "notice",
 )
 SINGLE_ELEMENTS = ("powerItem", "timeLimit", "risk", "disclosure", "acceptsData", "externalTask")
-PAUSE_AND_PROFILE = ("clockPause", "alertProfile")  # once per element; keys only when declared
+PAUSE_AND_PROFILE = (
+    "clockPause",
+    "alertProfile",
+    "notice",
+)  # once per element; keys only when declared
 PROFILE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 ANY_DATA = "*"
 FIELD_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,99}$")
@@ -78,6 +83,7 @@ ACTIVITY_TAGS = (
     "transaction",
 )
 HUMAN_TASK_TAGS = ("userTask", "manualTask", "task")
+NOTICE_TAGS = ("userTask", "manualTask", "task", "scriptTask", "serviceTask", "sendTask")
 
 
 def empty_metadata() -> dict[str, Any]:
@@ -207,7 +213,7 @@ class _Reader:
                 continue  # read by read_rules(), where every element of the process is known
             getattr(self, f"_pf_{local}")(el, from_pf, where)
         merged = {key: from_pf.get(key, value) for key, value in from_camunda.items()}
-        for key in ("clock_pause", "alert_profile"):  # absent unless declared: catalogs unchanged
+        for key in ("clock_pause", "alert_profile", "notice"):  # absent unless declared
             if key in from_pf:
                 merged[key] = from_pf[key]
         return merged
@@ -471,6 +477,53 @@ class _Reader:
             return
         fields = [f.strip() for f in (el.get("fields") or "").split(",") if f.strip()]
         meta["disclosure"] = {"public": public == "true", "fields": fields}
+        progress = el.get("progress")
+        if progress is not None:
+            if where != "process":
+                self.problem(el, "pf:disclosure/@progress belongs on the bpmn:process only.")
+            elif progress not in ("true", "false"):
+                self.problem(el, 'pf:disclosure progress must be "true" or "false".')
+            else:
+                meta["disclosure"]["progress"] = progress == "true"
+        for name in fields:
+            if not FIELD_PATTERN.match(name):
+                self.problem(el, f"pf:disclosure fields: '{name}' is not a data field name.")
+
+    def _pf_notice(self, el: etree._Element, meta: dict[str, Any], where: str) -> None:
+        """A public notice (公示): the element publishes fields for a period when it starts."""
+        tag = etree.QName(el.getparent().getparent()).localname if where != "process" else ""
+        if tag not in NOTICE_TAGS:
+            self.problem(
+                el,
+                "pf:notice belongs on a task (user, manual, plain, script, service or send "
+                "task): the notice is published when that task starts.",
+            )
+            return
+        calendar = (el.get("calendar") or "calendar").strip()
+        period = (el.get("period") or "").strip()
+        if not period:
+            self.problem(el, 'pf:notice needs a period, such as period="P5D".')
+            return
+        if self._choice(el, "Calendar", calendar, CALENDARS) is None:
+            return
+        if self._duration(el, period, calendar=calendar) is None:
+            return
+        fields = [f.strip() for f in (el.get("fields") or "").split(",") if f.strip()]
+        bad = [f for f in fields if not FIELD_PATTERN.match(f)]
+        if bad:
+            self.problem(el, f"pf:notice fields: '{bad[0]}' is not a data field name.")
+            return
+        message = (el.get("objectionMessage") or "").strip() or None
+        if message is not None and len(message) > 255:
+            self.problem(el, "pf:notice objectionMessage is longer than 255 characters.")
+            return
+        meta["notice"] = {
+            "period": period,
+            "calendar": calendar,
+            "fields": fields,
+            "objection_message": message,
+            "title": (el.get("title") or "").strip()[:255] or None,
+        }
 
     def _camunda_properties(self, node: etree._Element, meta: dict[str, Any], where: str) -> None:
         props = node.xpath(
@@ -795,6 +848,18 @@ def read_process(process: etree._Element) -> tuple[ProcessInfo, list[Problem]]:
                 form=form,
                 accepts_data=accepts,
                 position=order.get(eid),
+            )
+    for el in process.iter(f"{{{PF_NS}}}notice"):  # on events and gateways: never read
+        owner = el.getparent().getparent() if el.getparent() is not None else None
+        if owner is not None and etree.QName(owner).localname not in (
+            *ACTIVITY_TAGS,
+            "process",
+            "lane",
+        ):
+            reader.problem(
+                el,
+                "pf:notice belongs on a task (user, manual, plain, script, service or send "
+                "task): the notice is published when that task starts.",
             )
     info = ProcessInfo(
         process_id=pid,

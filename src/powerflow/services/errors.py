@@ -49,6 +49,12 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class RateLimited(DomainError):
+    """Too many requests from one client address; ``detail['retry_after']`` in seconds."""
+
+    code = "rate_limited"
+
+
 class InvalidInput(DomainError):
     """The request is well-formed but its content is not acceptable."""
 

@@ -424,6 +424,35 @@ class InstanceMigrated(Payload):
     reset: list[str]
 
 
+class NoticePublished(Payload):
+    """A ``pf:notice`` element started: its notice is public (GET /public/notices/{id}) with
+    these fields until ``ends_at``; the step after it waits until then (R17)."""
+
+    notice_id: int
+    fields: dict[str, Any]
+    ends_at: str
+
+
+class NoticeObjectionReceived(Payload):
+    """A member of the public raised an objection during the notice period; whether it was
+    delivered to the instance as the notice's objection message. The objector's name and
+    contact are not in the event: supervisors read them with GET /v1/notices/{id}/objections."""
+
+    notice_id: int
+    objection_id: int
+    text: str
+    delivered: bool
+
+
+class NoticeClosed(Payload):
+    """The notice's period passed (recorded when it is first noticed: by a read or the next
+    act on the instance, see docs/public.md); ``objections``: how many were raised."""
+
+    notice_id: int
+    ends_at: str
+    objections: int
+
+
 PAYLOADS: dict[str, type[Payload]] = {
     "instance.started": InstanceStarted,
     "task.ready": TaskReady,
@@ -471,6 +500,9 @@ PAYLOADS: dict[str, type[Payload]] = {
     "case.correction_requested": CaseCorrectionRequested,
     "case.corrected": CaseCorrected,
     "case.closed": CaseClosed,
+    "notice.published": NoticePublished,
+    "notice.objection_received": NoticeObjectionReceived,
+    "notice.closed": NoticeClosed,
 }
 
 

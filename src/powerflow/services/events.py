@@ -27,6 +27,8 @@ SYSTEM_EVENT_TYPES = frozenset(
         "alert.resolved",
         "clock.paused",
         "clock.resumed",
+        "notice.published",
+        "notice.closed",
     }
 )
 

@@ -565,6 +565,30 @@ def append_event(
     return True
 
 
+def deliver_to_instance(
+    conn: Connection,
+    store: Store,
+    instance_id: str,
+    name: str,
+    payload: dict[str, Any],
+    *,
+    actor: str,
+    at: datetime,
+) -> bool:
+    """Deliver a message a model declares (a notice's objection message) to one instance, in
+    the caller's transaction, with what it throws in turn; False when it does not wait for it.
+    Its payload names are taken into the catching task's data (the model named the message)."""
+    chain = _Chain(store, actor, at)
+    token = _CHAIN.set(chain)
+    try:
+        msg = _Message("message", name, payload, source="model")
+        delivered = _deliver(conn, chain, instance_id, msg, ())
+        _drain(conn, chain)
+    finally:
+        _CHAIN.reset(token)
+    return delivered
+
+
 # --- Use cases -----------------------------------------------------------------------------
 
 

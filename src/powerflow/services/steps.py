@@ -19,6 +19,7 @@ from powerflow.services.incidents import LIVE, PARKED, IncidentLog
 from powerflow.services.messages import after_step
 from powerflow.services.power.alerts import resolve_alerts
 from powerflow.services.power.deadlines import step_times
+from powerflow.services.supervision import notices
 from powerflow.services.task_order import element_rank, in_document_order
 from powerflow.services.views import DefinitionView, InstanceView, TaskRecord
 
@@ -132,6 +133,8 @@ def record_step(
     queries.close_tasks(conn, closes)
     if times is not None:
         more += times.pauses(instance, new_rows, at)
+    # Public notices (pf:notice): published as their element starts, closed once past.
+    more += notices.after_step(conn, store, instance, definition, step, new_rows, at)
     if instance.alert_level is not None and (ended or closes):
         if ended:
             more += resolve_alerts(conn, instance, at=at, everything=f"instance_{step.status}")

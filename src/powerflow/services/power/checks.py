@@ -28,6 +28,7 @@ from powerflow.services.auth import Principal
 from powerflow.services.power.declarations import active_counterparties, normalized
 from powerflow.services.power.lists import listed
 from powerflow.services.power.rules import Rule
+from powerflow.services.supervision.notices import notice_period
 
 DEFAULT_TIME_ZONE = "Asia/Shanghai"
 _LEDGER_START = datetime(1900, 1, 1, tzinfo=UTC)
@@ -424,4 +425,5 @@ CHECKS: dict[str, Callable[[Rule, Facts], dict[str, Any] | None]] = {
     "cumulative": cumulative,
     "reason-required": reason_required,
     "expression": expression,
+    "notice-period": notice_period,  # R17, built in (services/supervision/notices.py)
 }

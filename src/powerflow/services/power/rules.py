@@ -26,7 +26,9 @@ from powerflow.services.views import DefinitionView
 
 READ_ROLES = ("monitor", "auditor", "admin", "designer")
 API_RULES_TTL_SECONDS = 5.0
-KIND_ORDER = {kind: i for i, kind in enumerate(KINDS)}
+NOTICE_KIND = "notice-period"
+KIND_ORDER = {NOTICE_KIND: -1, **{kind: i for i, kind in enumerate(KINDS)}}
+"""The built-in R17 (a public notice's period, services/supervision/notices.py) runs first."""
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,38 @@ def bpmn_guards(store: Store, definition: DefinitionView) -> Guards:
     return result
 
 
+def notice_guards(store: Store, definition: DefinitionView) -> dict[str, tuple[Rule, ...]]:
+    """R17 per human task that follows a ``pf:notice`` element: its completion waits until
+    the notice's period has passed (cached; empty for a process without notices)."""
+    from powerflow.services.supervision import notices  # the notice rows live there
+
+    key = ("notice-guards", definition.id)
+    hit = store.immutable_cache.get(key)
+    if isinstance(hit, dict):
+        return hit
+    spec = notices.notice_elements(store, definition)
+    guards: dict[str, tuple[Rule, ...]] = {}
+    for element_id, sources in notices.blocked_elements(definition.catalog).items():
+        first = spec[sources[0]]
+        rule = Rule(
+            id=notices.RULE_ID,
+            version=definition.version,
+            source="bpmn",
+            process_key=definition.key,
+            kind=NOTICE_KIND,
+            effect="block",
+            level=None,
+            on=("complete",),
+            elements=(element_id,),
+            legal_basis=tuple(first.get("legal_basis") or ()),
+            message=notices.rule_message(first),
+            params={"notices": list(sources)},
+        )
+        guards[element_id] = (rule,)
+    store.immutable_cache[key] = guards
+    return guards
+
+
 class _ApiRules:
     """The enabled API rules of one database, refreshed every API_RULES_TTL_SECONDS.
 
@@ -223,6 +257,8 @@ def _merge(
     api_rules: tuple[Rule, ...],
 ) -> list[Rule]:
     found = list(bpmn_guards(store, definition).get((element_id, act), ()))
+    if act == "complete":
+        found.extend(notice_guards(store, definition).get(element_id, ()))
     owner = owning_process(definition, element_id)
     for rule in api_rules:
         if act not in rule.on:

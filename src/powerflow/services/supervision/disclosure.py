@@ -1,0 +1,358 @@
+"""What the public may see (``/public/``): only what a process's model discloses.
+
+- A process is public when its ``bpmn:process`` carries ``pf:disclosure public="true"``: its
+  power-list entry, its steps and time limits, its legal basis and its BPMN file.
+- Its instances' progress is public when that element also says ``progress="true"``: looked
+  up by business key, it shows which steps are done and when, the current steps, the due
+  dates and whether they are passed. No person, role, task id, instance id or data field
+  appears, except the fields a step's own ``pf:disclosure public="true" fields="..."`` lists,
+  once that step is done (and the process's own listed fields once the instance completed).
+- Notices (services/supervision/notices.py) of public processes are listed and readable.
+
+Everything else answers NotFound with the same sentence as an unknown key, so the public
+cannot tell an undisclosed process from one that does not exist.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Connection, Table, select
+
+from powerflow.db import queries
+from powerflow.db.engine import Store
+from powerflow.db.models import Instance, Notice, Task
+from powerflow.services.auth import Principal
+from powerflow.services.definitions import definition_by_id
+from powerflow.services.errors import NotFound
+from powerflow.services.power import powers
+from powerflow.services.supervision import notices
+from powerflow.services.views import DefinitionView
+
+PUBLIC = Principal("public", frozenset())
+RECENT = timedelta(days=90)
+LIST_LIMIT = 200
+_INSTANCES = cast(Table, Instance.__table__)
+_TASKS = cast(Table, Task.__table__)
+_NOTICES = cast(Table, Notice.__table__)
+HIDDEN_STATUS = {
+    "running": "in_progress",
+    "suspended": "in_progress",
+    "parked": "in_progress",
+    "completed": "completed",
+}
+
+
+def is_public(catalog: dict[str, Any]) -> bool:
+    """Whether the process's model publishes it."""
+    disclosure = (catalog.get("process") or {}).get("disclosure") or {}
+    return bool(disclosure.get("public"))
+
+
+def progress_public(catalog: dict[str, Any]) -> bool:
+    """Whether the process's model publishes its instances' progress."""
+    disclosure = (catalog.get("process") or {}).get("disclosure") or {}
+    return bool(disclosure.get("public") and disclosure.get("progress"))
+
+
+def _aware(at: datetime | None) -> datetime | None:
+    if at is None:
+        return None
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def _unknown_process(key: str) -> NotFound:
+    return NotFound("No public process has this key; GET /public/powers lists them.")
+
+
+def _latest(store: Store, conn: Connection, key: str) -> DefinitionView:
+    definition_id = queries.definition_id(conn, key, None)
+    if definition_id is None:
+        raise _unknown_process(key)
+    definition = definition_by_id(store, conn, definition_id)
+    if definition.kind != "process" or not is_public(definition.catalog):
+        raise _unknown_process(key)
+    return definition
+
+
+# ----------------------------------------------------------------- processes
+
+
+def _limits(meta: dict[str, Any]) -> dict[str, Any]:
+    limits = dict(meta.get("time_limits") or {})
+    if not limits and meta.get("time_limit"):
+        limits = {meta["time_limit"].get("kind", "step"): meta["time_limit"]}
+    return {k: _limit(v) for k, v in limits.items()}
+
+
+def _limit(limit: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not limit:
+        return None
+    return {"duration": limit.get("duration"), "calendar": limit.get("calendar")}
+
+
+def public_powers(store: Store) -> list[dict[str, Any]]:
+    """The power list of the public processes: item, legal basis, responsible roles (units,
+    not people), time limits and processes (domain report 1.9: a power list is public)."""
+    items = powers.power_list(store, PUBLIC)
+    ids = tuple(p.definition_id for item in items for p in item.processes)
+    key = ("public-powers", ids)  # definitions never change: the answer is kept per set
+    hit = store.immutable_cache.get(key)
+    if isinstance(hit, list):
+        return hit
+    with store.begin(write=False) as conn:
+        public_ids = {
+            definition_id
+            for definition_id in ids
+            if is_public(definition_by_id(store, conn, definition_id).catalog)
+        }
+    out: list[dict[str, Any]] = []
+    for item in items:
+        processes = [p for p in item.processes if p.definition_id in public_ids]
+        if not processes:
+            continue
+        out.append(
+            {
+                "code": item.code,
+                "name": item.name,
+                "category": item.category,
+                "legal_basis": item.legal_basis,
+                "responsible_roles": item.responsible_roles,
+                "time_limits": {k: _limit(v) for k, v in item.time_limits.items()},
+                "processes": [
+                    {"key": p.key, "version": p.version, "name": p.name} for p in processes
+                ],
+            }
+        )
+    store.immutable_cache[key] = out
+    return out
+
+
+def public_process(store: Store, key: str) -> dict[str, Any]:
+    """A public process: its name, legal basis, power item, time limits and steps."""
+    with store.begin(write=False) as conn:
+        definition = _latest(store, conn, key)
+    meta = definition.catalog.get("process") or {}
+    item = meta.get("power_item") or None
+    steps = [
+        {
+            "element_id": element_id,
+            "name": element.get("name") or element_id,
+            "time_limit": _limit((element.get("metadata") or {}).get("time_limit")),
+            "risk": (element.get("metadata") or {}).get("risk"),
+            "notice": _notice_spec((element.get("metadata") or {}).get("notice")),
+            "published_fields": _step_fields(element),
+        }
+        for element_id, element in (definition.catalog.get("elements") or {}).items()
+        if element.get("tag") in notices.HUMAN_TAGS or (element.get("metadata") or {}).get("notice")
+    ]
+    steps.sort(key=lambda s: (_position(definition, s["element_id"]), s["element_id"]))
+    return {
+        "key": definition.key,
+        "version": definition.version,
+        "name": definition.name,
+        "legal_basis": list(meta.get("legal_basis") or []),
+        "power_item": {k: item.get(k) for k in ("code", "name", "category")} if item else None,
+        "time_limits": _limits(meta),
+        "progress_public": progress_public(definition.catalog),
+        "steps": steps,
+        "diagram": f"/public/processes/{definition.key}/diagram",
+    }
+
+
+def _position(definition: DefinitionView, element_id: str) -> int:
+    element = (definition.catalog.get("elements") or {}).get(element_id) or {}
+    position = element.get("position")
+    return int(position) if isinstance(position, int) else 1 << 30
+
+
+def _notice_spec(notice: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not notice:
+        return None
+    return {
+        "period": notice["period"],
+        "calendar": notice["calendar"],
+        "fields": list(notice["fields"]),
+        "objections": notice.get("objection_message") is not None,
+    }
+
+
+def _step_fields(element: dict[str, Any]) -> list[str]:
+    disclosure = (element.get("metadata") or {}).get("disclosure") or {}
+    return list(disclosure.get("fields") or []) if disclosure.get("public") else []
+
+
+def diagram(store: Store, key: str) -> bytes:
+    """The BPMN file of the public process's latest version, as deployed."""
+    with store.begin(write=False) as conn:
+        definition = _latest(store, conn, key)
+        xml = queries.deployment_xml(conn, definition.deployment_id)
+    if xml is None:
+        raise _unknown_process(key)
+    return xml
+
+
+# ----------------------------------------------------------------- progress
+
+
+def progress(store: Store, key: str, business_key: str) -> dict[str, Any]:
+    """The public progress of one instance of a process that publishes progress."""
+    unknown = NotFound(
+        "No published progress for this business key: either the process does not publish "
+        "its progress or no case of it has this business key."
+    )
+    with store.begin(write=False) as conn:
+        row = conn.execute(
+            select(_INSTANCES.c.id, _INSTANCES.c.definition_id).where(
+                _INSTANCES.c.definition_key == key, _INSTANCES.c.business_key == business_key
+            )
+        ).first()
+        if row is None:
+            raise unknown
+        definition = definition_by_id(store, conn, row.definition_id)
+        if not progress_public(definition.catalog):
+            raise unknown
+        instance = queries.load_instance(conn, row.id, lock=False)
+        if instance is None:
+            raise unknown
+        tasks = conn.execute(
+            select(
+                _TASKS.c.element_id,
+                _TASKS.c.name,
+                _TASKS.c.state,
+                _TASKS.c.created_at,
+                _TASKS.c.due_at,
+                _TASKS.c.ended_at,
+            )
+            .where(_TASKS.c.instance_id == instance.id)
+            .order_by(_TASKS.c.created_at, _TASKS.c.id)
+        ).all()
+        notice_rows = conn.execute(
+            select(_NOTICES.c.id, _NOTICES.c.ends_at)
+            .where(_NOTICES.c.instance_id == instance.id)
+            .order_by(_NOTICES.c.id)
+        ).all()
+    now = store.now()
+    elements = definition.catalog.get("elements") or {}
+    done = sorted(
+        (t for t in tasks if t.state == "completed"),
+        key=lambda t: (_aware(t.ended_at), _position(definition, t.element_id)),
+    )
+    results: dict[str, Any] = {}
+    data = instance.data or {}
+    for t in done:
+        for field in _step_fields(elements.get(t.element_id) or {}):
+            if field in data:
+                results[field] = data[field]
+    meta_disclosure = (definition.catalog.get("process") or {}).get("disclosure") or {}
+    if instance.status == "completed":
+        for field in meta_disclosure.get("fields") or []:
+            if field in data:
+                results[field] = data[field]
+    due = {
+        "promised": _aware(instance.promised_due_at),
+        "statutory": _aware(instance.statutory_due_at),
+    }
+    end = _aware(instance.ended_at) or now
+    return {
+        "process_key": definition.key,
+        "process_name": definition.name,
+        "business_key": business_key,
+        "status": HIDDEN_STATUS.get(instance.status, "ended"),
+        "started_at": _aware(instance.created_at),
+        "ended_at": _aware(instance.ended_at),
+        "steps_done": [
+            {"element_id": t.element_id, "name": t.name, "completed_at": _aware(t.ended_at)}
+            for t in done
+        ],
+        "current_steps": [
+            {
+                "element_id": t.element_id,
+                "name": t.name,
+                "since": _aware(t.created_at),
+                "due_at": _aware(t.due_at),
+                "overdue": bool(t.due_at is not None and now > cast(datetime, _aware(t.due_at))),
+            }
+            for t in tasks
+            if t.state == "ready"
+        ],
+        "promised_due_at": due["promised"],
+        "statutory_due_at": due["statutory"],
+        "overdue": any(d is not None and end > d for d in due.values()),
+        "results": results,
+        "notices": [int(n.id) for n in notice_rows],
+    }
+
+
+# ----------------------------------------------------------------- notices
+
+
+def _notice_public(store: Store, conn: Connection, instance_id: str) -> DefinitionView | None:
+    definition_id = conn.execute(
+        select(_INSTANCES.c.definition_id).where(_INSTANCES.c.id == instance_id)
+    ).scalar()
+    if definition_id is None:
+        return None
+    definition = definition_by_id(store, conn, int(definition_id))
+    return definition if is_public(definition.catalog) else None
+
+
+def _notice_view(row: Any, definition: DefinitionView, now: datetime) -> dict[str, Any]:
+    ends_at = cast(datetime, _aware(row.ends_at))
+    return {
+        "id": int(row.id),
+        "process_key": definition.key,
+        "process_name": definition.name,
+        "title": row.title,
+        "fields": dict(row.fields or {}),
+        "published_at": _aware(row.published_at),
+        "ends_at": ends_at,
+        "open": now < ends_at,
+        "accepts_objections": now < ends_at,
+    }
+
+
+def list_notices(store: Store, *, closed: bool = False) -> list[dict[str, Any]]:
+    """Open notices of public processes (ending soonest first); with ``closed``, those whose
+    period ended in the last 90 days instead (latest first)."""
+    now = store.now()
+    query = select(_NOTICES)
+    if closed:
+        query = query.where(_NOTICES.c.ends_at <= now, _NOTICES.c.ends_at > now - RECENT)
+        query = query.order_by(_NOTICES.c.ends_at.desc(), _NOTICES.c.id.desc())
+    else:
+        query = query.where(_NOTICES.c.ends_at > now).order_by(_NOTICES.c.ends_at, _NOTICES.c.id)
+    out = []
+    with store.begin(write=False) as conn:
+        for row in conn.execute(query.limit(LIST_LIMIT * 5)).all():
+            definition = _notice_public(store, conn, row.instance_id)
+            if definition is not None:
+                out.append(_notice_view(row, definition, now))
+            if len(out) >= LIST_LIMIT:
+                break
+    return out
+
+
+def get_notice(store: Store, notice_id: int) -> dict[str, Any]:
+    """One notice of a public process."""
+    with store.begin(write=False) as conn:
+        row = conn.execute(select(_NOTICES).where(_NOTICES.c.id == notice_id)).first()
+        definition = None if row is None else _notice_public(store, conn, row.instance_id)
+    if row is None or definition is None:
+        raise NotFound("There is no public notice with this id.")
+    return _notice_view(row, definition, store.now())
+
+
+def object_to(
+    store: Store, notice_id: int, *, text: str, name: str | None, contact: str | None
+) -> dict[str, Any]:
+    """An objection to a public notice (services/supervision/notices.py)."""
+    return notices.object_to(
+        store,
+        notice_id,
+        text=text,
+        name=name,
+        contact=contact,
+        disclosed=lambda conn, row: _notice_public(store, conn, row.instance_id) is not None,
+    )
