@@ -85,11 +85,17 @@ class World:
         return dict(found)
 
     def walk(
-        self, key: str, until: str | None = None, instance: dict[str, Any] | None = None
+        self,
+        key: str,
+        until: str | None = None,
+        instance: dict[str, Any] | None = None,
+        path: str = "Full run",
     ) -> dict[str, Any]:
-        """Follow the full run as its role holders; stop with ``until`` ready (not done)."""
-        instance = instance or self.start(key)
-        for step in FULL[key].steps:
+        """Follow a README path (the full run unless ``path`` names another by its title's
+        start) as its role holders; stop with ``until`` ready (not done)."""
+        [chosen] = [p for p in PATHS if p.process == key and p.title.startswith(path)][:1]
+        instance = instance or self.start(key, **chosen.variables)
+        for step in chosen.steps:
             ready = [t["element_id"] for t in instance["tasks"]]
             if ready == [until]:
                 return instance
@@ -417,6 +423,42 @@ def test_p3_requester_reviewing_and_split_payments_then_supervised(w: World) -> 
     [alert] = [a for a in w.alerts(second) if a.get("rule_id") == "P3-R13"]
     assert (alert["level"], alert["state"]) == ("yellow", "open")
     w.supervise(second, "finance-reviewer", "written_self_examination", alert_id=alert["id"])
+
+
+def test_p3_collective_tier_calls_p1_whose_rules_guard_the_meeting(w: World) -> None:
+    key = FIVE["P3"]
+    instance = w.walk(key, until="submit_topic", path="D.")
+    # the call activity runs P1's first task inside the payment, with P1's lane role
+    [topic] = instance["tasks"]
+    assert topic["roles"] == ["sponsor-department"]
+    instance = w.walk(key, until="meeting", instance=instance, path="D.")
+    meeting = next(s.data for s in _path(key, "D.").steps if s.element_id == "meeting")
+    few = {**meeting, "members_present": 4, "opinions": meeting["opinions"][-4:]}
+    w.blocked(instance, w.act(instance, "meeting", w.person("leadership-team"), **few), "P1-R14")
+    done = w.walk(key, instance=instance, path="D.")
+    assert done["status"] == "completed"
+    chain = w.c.get(
+        f"/v1/instances/{done['id']}/events", headers=w.api.admin, params={"limit": 1000}
+    ).json()["items"]
+    assert chain[-1]["element_id"] == "end_paid"
+    # a draft found unlawful never reaches the meeting: the payment is rejected
+    other = w.walk(key, until="legality_review", path="D.")
+    unlawful = next(
+        s.data
+        for s in _path("collective_decision", "F.").steps
+        if s.element_id == "legality_review"
+    )
+    ended = w.do(other, "legality_review", "legal-reviewer", **unlawful)
+    assert ended["status"] == "completed"
+    chain = w.c.get(
+        f"/v1/instances/{ended['id']}/events", headers=w.api.admin, params={"limit": 1000}
+    ).json()["items"]
+    assert chain[-1]["element_id"] == "end_rejected_collective"
+
+
+def _path(key: str, title: str) -> Any:
+    [found] = [p for p in PATHS if p.process == key and p.title.startswith(title)]
+    return found
 
 
 # ------------------------------------------------------------------ P4 complaints (A and B)
