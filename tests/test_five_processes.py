@@ -93,7 +93,7 @@ class World:
     ) -> dict[str, Any]:
         """Follow a README path (the full run unless ``path`` names another by its title's
         start) as its role holders; stop with ``until`` ready (not done)."""
-        [chosen] = [p for p in PATHS if p.process == key and p.title.startswith(path)][:1]
+        chosen = FULL[key] if path == "Full run" else _path(key, path)
         instance = instance or self.start(key, **chosen.variables)
         for step in chosen.steps:
             ready = [t["element_id"] for t in instance["tasks"]]
