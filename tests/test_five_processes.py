@@ -20,7 +20,8 @@ import httpx
 import pytest
 from lxml import etree
 
-from conftest import ROOT, Api
+from conftest import ROOT, Api, make_settings
+from powerflow import bootstrap
 from powerflow.clock import ManualClock
 from powerflow.services.power.alert_loop import raise_due_alerts
 from powerflow.services.power.profiles import forget_cached
@@ -264,6 +265,16 @@ def test_every_shipped_process_has_lanes_diagram_and_power_metadata() -> None:
             assert schema.validate(element), (path.name, element.tag, schema.error_log)
 
 
+def test_the_service_deploys_all_six_files_p1_before_p3_which_calls_it(
+    api: Api, db_url: str
+) -> None:
+    """The example bootstrap deploys the files in name order: collective_decision before
+    fund_disbursement, whose collective tier calls it (a call to nothing is refused)."""
+    deployed = bootstrap.deploy_examples(api.store, make_settings(db_url))
+    assert sorted(d.split()[0] for d in deployed) == sorted(p.stem for p in FILES)
+    assert sorted(FIVE.values()) == sorted(p.stem for p in FILES)
+
+
 @pytest.mark.parametrize("key", list(FIVE.values()), ids=list(FIVE))
 def test_normal_path_as_the_role_holders(w: World, key: str) -> None:
     instance = w.walk(key)
@@ -321,7 +332,7 @@ def test_p1_quorum_and_principal_last_are_enforced_then_supervised(w: World) -> 
 # ------------------------------------------------------------------ P2 cadre appointment
 
 
-def test_p2_notice_period_quorum_and_four_musts_then_supervised(w: World) -> None:
+def test_p2_quorum_and_notice_period_then_supervised(w: World) -> None:
     key = FIVE["P2"]
     instance = w.walk(key, until="committee_decision")
     decision = w.data(key, "committee_decision")
