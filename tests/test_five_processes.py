@@ -259,6 +259,7 @@ def test_every_shipped_process_has_lanes_diagram_and_power_metadata() -> None:
         edges = {e.get("bpmnElement") for e in doc.iterfind(".//bpmndi:BPMNEdge", ns)}
         assert set(nodes) | {lane.get("id") for lane in lanes} <= shapes, path.name
         assert set(flows) <= edges, path.name
+        _assert_drawing_is_sane(doc, ns, {lane.get("id") for lane in lanes}, path.name)
         for element in doc.iter("{urn:powerflow:bpmn:1.0}*"):
             if element.getparent().tag.startswith("{urn:powerflow"):
                 continue  # validated with its parent
@@ -273,6 +274,30 @@ def test_the_service_deploys_all_six_files_p1_before_p3_which_calls_it(
     deployed = bootstrap.deploy_examples(api.store, make_settings(db_url))
     assert sorted(d.split()[0] for d in deployed) == sorted(p.stem for p in FILES)
     assert sorted(FIVE.values()) == sorted(p.stem for p in FILES)
+
+
+def _assert_drawing_is_sane(doc: Any, ns: dict[str, str], lanes: set[str], name: str) -> None:
+    """No two flow-node shapes overlap, and every shape and waypoint lies inside the pool."""
+    dc = "{http://www.omg.org/spec/DD/20100524/DC}Bounds"
+    pool = None
+    boxes: list[tuple[str, float, float, float, float]] = []
+    for shape in doc.iterfind(".//bpmndi:BPMNShape", ns):
+        bounds = shape.find(dc)
+        x, y, wd, ht = (float(bounds.get(k)) for k in ("x", "y", "width", "height"))
+        element = shape.get("bpmnElement")
+        if element.startswith("Participant_"):
+            pool = (x, y, x + wd, y + ht)
+        elif element not in lanes:
+            boxes.append((element, x, y, x + wd, y + ht))
+    assert pool is not None, name
+    for element, x1, y1, x2, y2 in boxes:
+        assert pool[0] <= x1 and x2 <= pool[2] and pool[1] <= y1 and y2 <= pool[3], (name, element)
+    for i, (a, ax1, ay1, ax2, ay2) in enumerate(boxes):
+        for b, bx1, by1, bx2, by2 in boxes[i + 1 :]:
+            assert ax2 <= bx1 or bx2 <= ax1 or ay2 <= by1 or by2 <= ay1, (name, a, b)
+    for point in doc.iter("{http://www.omg.org/spec/DD/20100524/DI}waypoint"):
+        px, py = float(point.get("x")), float(point.get("y"))
+        assert pool[0] <= px <= pool[2] and pool[1] <= py <= pool[3], (name, px, py)
 
 
 @pytest.mark.parametrize("key", list(FIVE.values()), ids=list(FIVE))
