@@ -20,7 +20,7 @@ from powerflow.clock import ManualClock
 from powerflow.services.power.alert_loop import raise_due_alerts
 from powerflow.services.power.profiles import forget_cached
 
-EXAMPLES = ("fund_disbursement", "complaint_handling", "collective_decision")
+EXAMPLES = ("collective_decision", "fund_disbursement", "complaint_handling")  # P3 calls P1
 MONDAY = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 2 March 2026, 09:00 in Shanghai
 
 

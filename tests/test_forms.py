@@ -34,6 +34,9 @@ def _only_task(instance: dict[str, Any], element_id: str) -> dict[str, Any]:
 def test_the_deputy_cannot_skip_the_principal_with_an_undeclared_field(api: Api) -> None:
     """The reported exploit: on a 120,000 payment the deputy adds "tier": "deputy" to skip the
     principal's approval. It is refused, and the instance still needs the principal."""
+    assert (
+        api.deploy(ROOT / "processes" / "collective_decision.bpmn").status_code == 201
+    )  # P3 calls it
     assert api.deploy(ROOT / "processes" / "fund_disbursement.bpmn").status_code == 201
     people = {
         role: api.user(f"clerk,{role}")
@@ -84,6 +87,7 @@ def test_the_deputy_cannot_skip_the_principal_with_an_undeclared_field(api: Api)
 
 
 def test_every_undeclared_field_is_named(api: Api) -> None:
+    api.deploy(ROOT / "processes" / "collective_decision.bpmn")  # fund_disbursement calls it
     api.deploy(ROOT / "processes" / "fund_disbursement.bpmn")
     handler = api.user("clerk,handler")
     instance = api.client.post(
@@ -308,10 +312,12 @@ def test_upgrading_records_what_older_definitions_accept(db_url: str) -> None:
     store = Store(db_url)
     try:
         upgrade(store.engine)
+        called = (ROOT / "processes" / "collective_decision.bpmn").read_bytes()
+        definitions.deploy(store, called, "collective_decision.bpmn", SYSTEM, max_bytes=len(called))
         xml = (ROOT / "processes" / "fund_disbursement.bpmn").read_bytes()
         definitions.deploy(store, xml, "fund_disbursement.bpmn", SYSTEM, max_bytes=len(xml))
         with store.write() as session:  # as an older version stored it
-            row = session.scalar(select(Definition))
+            row = session.scalar(select(Definition).where(Definition.key == "fund_disbursement"))
             assert row is not None
             old = dict(row.catalog)
             old.pop("start")
@@ -328,7 +334,9 @@ def test_upgrading_records_what_older_definitions_accept(db_url: str) -> None:
         command.downgrade(alembic_config(store.engine), "0003")  # as before this rule
         upgrade(store.engine)
         with store.read() as session:
-            catalog = session.scalar(select(Definition.catalog))
+            catalog = session.scalar(
+                select(Definition.catalog).where(Definition.key == "fund_disbursement")
+            )
         assert catalog is not None
         assert [f["id"] for f in catalog["start"]["form"]] == [
             "amount",

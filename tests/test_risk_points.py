@@ -282,6 +282,8 @@ def test_risk_map(api: Api, tmp_path: Path) -> None:
 
 def test_risk_map_of_the_fund_disbursement_example(api: Api) -> None:
     root = Path(__file__).resolve().parent.parent
+    # P3 calls P1 (the collective decision) for its top tier: the callee deploys first
+    assert api.deploy(root / "processes" / "collective_decision.bpmn").status_code == 201
     assert api.deploy(root / "processes" / "fund_disbursement.bpmn").status_code == 201
     got = api.client.get("/v1/definitions/fund_disbursement/risk-map", headers=api.admin)
     assert got.status_code == 200, got.text
