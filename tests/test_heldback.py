@@ -1,0 +1,66 @@
+"""Defects the sweep beyond the corpus found (tests/conformance/sweep.py, docs/bpmn-support.md
+"Beyond the corpus"), each driven over HTTP. Files: tests/data/heldback/ (README.md there)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import DATA, Api
+
+HELD = DATA / "heldback"
+
+
+def _upload(api: Api, *paths: Path, **params: str) -> tuple[int, dict]:  # type: ignore[type-arg]
+    response = api.client.post(
+        "/v1/definitions",
+        params={"accept_any_data": "true", **params},
+        headers=api.user("designer"),
+        files=[("file", (p.name, p.read_bytes())) for p in paths],
+    )
+    assert response.status_code < 500, response.text
+    return response.status_code, response.json()
+
+
+def test_a_dmn_1_2_table_deploys_and_a_business_rule_task_evaluates_it(api: Api) -> None:
+    """DMN 1.2 (namespace 20180521) files were a 500: SpiffWorkflow 3.2's DMN 1.2 schema
+    cannot be built (its DMNDI12.xsd is the DI schema). They validate and run now."""
+    status, body = _upload(
+        api, DATA / "corpus" / "business_rule_task.bpmn", HELD / "decision_dmn12.dmn"
+    )
+    assert status == 201, body
+    kinds = {d["key"]: d["kind"] for d in body["definitions"]}
+    assert kinds == {"Process_bd2e724": "process", "decision_1": "decision"}
+    started = api.client.post(
+        "/v1/instances",
+        headers=api.user("clerk"),
+        json={"definition_key": "Process_bd2e724", "variables": {}},
+    )
+    assert started.status_code == 201, started.text
+    assert started.json()["status"] == "completed"
+    assert started.json()["data"] == {"question": "X", "answer": "Y from DMN 1.2"}
+
+
+def test_a_dmn_1_2_file_is_checked_against_the_schema(api: Api) -> None:
+    """The repaired DMN 1.2 schema does check: an element it does not know is a 422 naming it."""
+    bad = (
+        (HELD / "decision_dmn12.dmn")
+        .read_text()
+        .replace('<output id="output_1"', '<outputs id="nonsense" /><output id="output_1"')
+    )
+    response = api.client.post(
+        "/v1/definitions",
+        headers=api.user("designer"),
+        files={"file": ("bad_dmn12.dmn", bad.encode())},
+    )
+    assert response.status_code == 422, response.text
+    problems = response.json()["problems"]
+    assert any(
+        p["message"].startswith("DMN schema:") and "outputs" in p["message"] for p in problems
+    ), problems
+
+
+def test_an_upstream_dmn_1_2_file_without_a_table_is_refused_with_the_reason(api: Api) -> None:
+    """SpiffWorkflow's dmn_version_test/v1_2_supported file: a decision with no table."""
+    status, body = _upload(api, HELD / "diagram-interchange-decision-with-listed-input-data.dmn")
+    assert status == 422, body
+    assert any("has no decision table" in p["message"] for p in body["problems"]), body
