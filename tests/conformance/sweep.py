@@ -14,9 +14,11 @@ service on a real SQLite file (the TestClient, as tests/conftest.py's ``api`` fi
 ``POST /v1/definitions?purpose=deploy&accept_any_data=true``; every startable process is
 started and driven generically for at most ``--steps`` steps: ready tasks
 completed with data that matches their form, the messages it waits for delivered (empty
-payload), timers due within two seconds waited for and fired. Any 5xx (or an exception that
+payload), external tasks fetched and completed as a worker (no variables), timers due
+within two seconds waited for and fired. Any 5xx (or an exception that
 escapes the app) is recorded with its traceback. Then the file is uploaded again with
-``?purpose=view`` (a new, view-only version).
+``?purpose=view``, to a second service (a view-only version in the first would stand in the
+way of a later bundle that holds the same file: an identical file deploys nothing new).
 
 For SpiffWorkflow files, the same file is also parsed and run by SpiffWorkflow alone (its own
 parser for the folder: spiff/ -> SpiffBpmnParser, camunda/ -> CamundaParser, else
@@ -214,6 +216,35 @@ def value_for(field_: dict[str, Any]) -> Any:
     return "x"
 
 
+def _work_external(svc: Service, instance_id: str) -> bool:
+    """Complete one open external task of the instance as a worker would (no variables)."""
+    status, body = svc.call(
+        "GET",
+        "/v1/external-tasks",
+        headers=svc.admin,
+        params={"instance_id": instance_id, "state": "open"},
+    )
+    if status != 200 or not body["items"]:
+        return False
+    worker = svc.user("worker")
+    topic = body["items"][0]["topic"]
+    status, locked = svc.call(
+        "POST",
+        "/v1/external-tasks/fetch-and-lock",
+        headers=worker,
+        json={"worker_id": "sweep", "topics": [{"name": topic, "lock_duration": 60000}]},
+    )
+    if status != 200 or not locked:
+        return False
+    status, _ = svc.call(
+        "POST",
+        f"/v1/external-tasks/{locked[0]['id']}/complete",
+        headers=worker,
+        json={"worker_id": "sweep", "variables": {}},
+    )
+    return status == 204
+
+
 def drive(svc: Service, key: str, steps: int) -> dict[str, Any]:
     """Start ``key`` and drive it; what happened."""
     clerk = svc.user("clerk")
@@ -262,6 +293,12 @@ def drive(svc: Service, key: str, steps: int) -> dict[str, Any]:
             if status == 200:
                 instance = body
             continue
+        if _work_external(svc, instance["id"]):
+            status, body = svc.call("GET", f"/v1/instances/{instance['id']}", headers=svc.admin)
+            if status != 200:
+                break
+            instance = body
+            continue
         due = instance["next_timer_at"]
         if due is not None:
             wait = (datetime.fromisoformat(due) - datetime.now(UTC)).total_seconds()
@@ -288,7 +325,12 @@ def drive(svc: Service, key: str, steps: int) -> dict[str, Any]:
 
 
 def sweep_one(
-    svc: Service, source: str, path: str, bundle: list[tuple[str, bytes]], steps: int
+    svc: Service,
+    source: str,
+    path: str,
+    bundle: list[tuple[str, bytes]],
+    steps: int,
+    viewer: Service | None = None,
 ) -> Record:
     rec = Record(source, path, [name for name, _ in bundle])
     svc.errors = []
@@ -321,13 +363,16 @@ def sweep_one(
     for d in rec.definitions:
         if d["startable"] and d["key"] in own:
             rec.starts.append(drive(svc, d["key"], steps))
-    status, _ = svc.call(
+    viewer = viewer or svc
+    viewer.errors = []
+    status, _ = viewer.call(
         "POST",
         "/v1/definitions",
         params={"purpose": "view"},
-        headers=designer,
+        headers=viewer.user("designer"),
         files=parts[:1],
     )
+    svc.errors += viewer.errors
     rec.view_status = status
     rec.server_errors = list(svc.errors)
     return rec
@@ -426,8 +471,9 @@ def main() -> int:
     records: list[Record] = []
     with tempfile.TemporaryDirectory() as tmp:
         svc = Service(Path(tmp) / "sweep.db")
+        viewer = Service(Path(tmp) / "view.db")
         for source, path, bundle in work:
-            rec = sweep_one(svc, source, path, bundle, args.steps)
+            rec = sweep_one(svc, source, path, bundle, args.steps, viewer)
             if source == "spiff":
                 rec.spiff = spiff_alone(path, bundle, args.steps)
             records.append(rec)
@@ -445,6 +491,7 @@ def main() -> int:
                 flush=True,
             )
         svc.client.__exit__(None, None, None)
+        viewer.client.__exit__(None, None, None)
 
     fives = [r for r in records if r.server_errors]
     counts = {
