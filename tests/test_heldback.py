@@ -64,3 +64,24 @@ def test_an_upstream_dmn_1_2_file_without_a_table_is_refused_with_the_reason(api
     status, body = _upload(api, HELD / "diagram-interchange-decision-with-listed-input-data.dmn")
     assert status == 422, body
     assert any("has no decision table" in p["message"] for p in body["problems"]), body
+
+
+def test_a_bundle_whose_callee_was_deployed_unchanged_then_replaced_says_so(api: Api) -> None:
+    """A bundle holds the called file unchanged since an earlier deployment, and a later
+    version of the callee (here stored for viewing) is the latest: the identical file deploys
+    nothing new, so the call cannot resolve. The refusal said "not in this upload", which was
+    wrong; it now says what happened and what to do."""
+    parent = DATA / "corpus" / "call_activity_end_event.bpmn"
+    callee = DATA / "corpus" / "call_activity_call_activity.bpmn"
+    assert _upload(api, callee)[0] == 201
+    status, body = _upload(api, callee, purpose="view")
+    assert status == 201 and body["definitions"][0]["version"] == 2
+    status, body = _upload(api, parent, callee)
+    assert status == 422, body
+    [problem] = body["problems"]
+    message = problem["message"]
+    assert "not in this upload" not in message
+    assert "This upload holds it (call_activity_call_activity.bpmn)" in message
+    assert "deployed before as Call_Activity_Get_Data v1" in message
+    assert "Call_Activity_Get_Data v2, cannot run" in message and "viewing only" in message
+    assert "Change call_activity_call_activity.bpmn" in message
