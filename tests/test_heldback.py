@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import DATA, Api
+from powerflow.engine.scripting import ScriptRejected, compile_script
 
 HELD = DATA / "heldback"
 
@@ -85,3 +86,27 @@ def test_a_bundle_whose_callee_was_deployed_unchanged_then_replaced_says_so(api:
     assert "deployed before as Call_Activity_Get_Data v1" in message
     assert "Call_Activity_Get_Data v2, cannot run" in message and "viewing only" in message
     assert "Change call_activity_call_activity.bpmn" in message
+
+
+def test_a_script_calling_locals_is_refused_at_upload_naming_it(api: Api) -> None:
+    """SpiffWorkflow's script_task_with_unit_tests.bpmn tests ``'hey' in locals()``: SpiffWorkflow
+    runs it, powerflow's sandbox offers no locals(). It deployed, then failed at run time with
+    a bare NameError; the upload now says which call on which line the sandbox withholds."""
+    status, body = _upload(api, HELD / "script_task_with_unit_tests.bpmn", purpose="run")
+    assert status == 422, body
+    [problem] = body["problems"]
+    assert problem["element_id"] == "script_with_unit_test_id"
+    assert "Line 1: locals() is not available in scripts" in problem["message"]
+
+
+def test_a_script_may_still_define_and_call_its_own_function_of_such_a_name() -> None:
+    """Only a call to the withheld built-in is refused, not a name the script binds itself."""
+
+    compile_script("def vars(x):\n    return x\ny = vars(1)", "exec")
+    compile_script("dir = [1]\nz = len(dir)", "exec")
+    try:
+        compile_script("q = getattr(a, 'b')", "exec")
+    except ScriptRejected as exc:
+        assert "getattr() is not available" in str(exc)
+    else:
+        raise AssertionError("getattr() was accepted")
