@@ -20,10 +20,10 @@ escapes the app) is recorded with its traceback. Then the file is uploaded again
 ``?purpose=view``, to a second service (a view-only version in the first would stand in the
 way of a later bundle that holds the same file: an identical file deploys nothing new).
 
-For SpiffWorkflow files, the same file is also parsed and run by SpiffWorkflow alone (its own
-parser for the folder: spiff/ -> SpiffBpmnParser, camunda/ -> CamundaParser, else
-BpmnDmnParser; engine steps, ready human tasks completed with no data), so a refusal by
-powerflow can be compared with what the engine core does.
+Every file is also parsed and run by SpiffWorkflow alone (the parser of the SpiffWorkflow test
+folder: spiff/ -> SpiffBpmnParser, camunda/ -> CamundaParser, else BpmnDmnParser or
+BpmnParser; engine steps, ready human tasks completed with no data; at most 10 s), so a refusal
+by powerflow can be compared with what the engine core does.
 
 Usage (the two git directories as the ``fetch`` tool or ``git clone --bare`` leave them)::
 
@@ -474,8 +474,7 @@ def main() -> int:
         viewer = Service(Path(tmp) / "view.db")
         for source, path, bundle in work:
             rec = sweep_one(svc, source, path, bundle, args.steps, viewer)
-            if source == "spiff":
-                rec.spiff = spiff_alone(path, bundle, args.steps)
+            rec.spiff = spiff_alone(path, bundle, args.steps)
             records.append(rec)
             finals = ",".join(str(s.get("final")) for s in rec.starts) or "-"
             flag = " 5XX" if rec.server_errors else ""
