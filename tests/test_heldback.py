@@ -110,3 +110,54 @@ def test_a_script_may_still_define_and_call_its_own_function_of_such_a_name() ->
         assert "getattr() is not available" in str(exc)
     else:
         raise AssertionError("getattr() was accepted")
+
+
+def _lane_task(api: Api, xml: bytes) -> tuple[dict, list[str]]:  # type: ignore[type-arg]
+    response = api.client.post(
+        "/v1/definitions",
+        params={"accept_any_data": "true"},
+        headers=api.user("designer"),
+        files={"file": ("A.4.1-export.bpmn", xml)},
+    )
+    assert response.status_code == 201, response.text
+    [runnable] = [d for d in response.json()["definitions"] if d["executable"]]
+    started = api.client.post(
+        "/v1/instances",
+        headers=api.user("clerk"),
+        json={"definition_key": runnable["key"], "variables": {}},
+    )
+    assert started.status_code == 201, started.text
+    [task] = started.json()["tasks"]
+    return task, [w["message"] for w in runnable["warnings"]]
+
+
+def test_a_lane_whose_name_is_no_role_id_offers_its_tasks_to_a_role_that_can_be_given(
+    api: Api,
+) -> None:
+    """MIWG bpmn.io A.4.1-export.bpmn: a runnable process whose lane is named 'Lane 1'. The
+    lane name was the task's role, which no user can be given (a role id has no space), so no
+    one, not even an administrator, could do the task (403 for all). The role is 'Lane_1' now,
+    and the upload warns which role it is."""
+    task, warnings = _lane_task(api, (HELD / "A.4.1-export.bpmn").read_bytes())
+    assert task["lane"] == "Lane 1" and task["roles"] == ["Lane_1"]
+    assert any("The lane 'Lane 1'" in w and "the role 'Lane_1'" in w for w in warnings)
+    other = api.client.post(
+        f"/v1/tasks/{task['id']}/complete", headers=api.user("clerk"), json={"data": {}}
+    )
+    assert other.status_code in (403, 404)  # not hers (404: she does not see it)
+    done = api.client.post(
+        f"/v1/tasks/{task['id']}/complete", headers=api.user("clerk,Lane_1"), json={"data": {}}
+    )
+    assert done.status_code == 200, done.text
+    assert task["id"] not in [t["id"] for t in done.json()["tasks"]]
+
+
+def test_a_lane_named_in_other_letters_offers_its_tasks_to_the_lane_id(api: Api) -> None:
+    xml = (
+        (HELD / "A.4.1-export.bpmn")
+        .read_bytes()
+        .replace(b'name="Lane 1"', 'name="受理科"'.encode())
+    )
+    task, warnings = _lane_task(api, xml)
+    assert task["lane"] == "受理科" and task["roles"] == ["Lane_198nahk"]
+    assert any("the role 'Lane_198nahk'" in w for w in warnings)

@@ -57,6 +57,7 @@ from fastapi.testclient import TestClient
 
 from powerflow.app import create_app
 from powerflow.services import auth
+from powerflow.services.errors import InvalidInput
 from powerflow.settings import Settings
 from powerflow.workers import fire_due_timers
 
@@ -270,11 +271,13 @@ def drive(svc: Service, key: str, steps: int) -> dict[str, Any]:
                 break
             data = {f["id"]: value_for(f) for f in detail["form"] if not f.get("readonly")}
             roles = ",".join(sorted({"clerk", *detail["roles"]}))
+            try:
+                who = svc.user(roles)
+            except InvalidInput as exc:  # a role no user can be given: no one can do the task
+                result["complete_refused"] = f"no user can hold the task's roles: {exc}"
+                break
             status, body = svc.call(
-                "POST",
-                f"/v1/tasks/{task['id']}/complete",
-                headers=svc.user(roles),
-                json={"data": data},
+                "POST", f"/v1/tasks/{task['id']}/complete", headers=who, json={"data": data}
             )
             if status != 200:
                 result["complete_refused"] = body
