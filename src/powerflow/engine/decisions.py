@@ -57,7 +57,7 @@ def decision_refs(data: bytes, max_bytes: int) -> list[str]:
     return found
 
 
-class _Dmn12Imports(etree.Resolver):
+class _Dmn12Imports(etree.Resolver):  # type: ignore[misc]
     """The DMN 1.2 schema's imports, repaired. SpiffWorkflow 3.2 ships as ``DMNDI12.xsd`` the
     DMN 1.2 *DI* schema (namespace .../20180521/DI/), so ``DMN12.xsd``'s import of the DMNDI
     namespace (.../20180521/DMNDI/) resolves nothing and the schema cannot be built at all.
