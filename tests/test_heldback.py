@@ -161,3 +161,24 @@ def test_a_lane_named_in_other_letters_offers_its_tasks_to_the_lane_id(api: Api)
     task, warnings = _lane_task(api, xml)
     assert task["lane"] == "受理科" and task["roles"] == ["Lane_198nahk"]
     assert any("the role 'Lane_198nahk'" in w for w in warnings)
+
+
+def test_the_sweep_tool_drives_a_bundle_and_compares_with_spiffworkflow(tmp_path: Path) -> None:
+    """tests/conformance/sweep.py on one bundle (the DMN 1.2 fix's files): deployed, started,
+    run to the end, viewed, no 5xx; SpiffWorkflow alone is asked too."""
+    from conformance.sweep import Service, spiff_alone, sweep_one
+
+    bundle = [
+        ("business_rule_task.bpmn", (DATA / "corpus" / "business_rule_task.bpmn").read_bytes()),
+        ("decision_dmn12.dmn", (HELD / "decision_dmn12.dmn").read_bytes()),
+    ]
+    svc, viewer = Service(tmp_path / "sweep.db"), Service(tmp_path / "view.db")
+    try:
+        rec = sweep_one(svc, "test", "business_rule_task.bpmn", bundle, 20, viewer)
+    finally:
+        svc.client.__exit__(None, None, None)
+        viewer.client.__exit__(None, None, None)
+    assert (rec.deploy_status, rec.view_status, rec.server_errors) == (201, 201, [])
+    assert rec.deployable and rec.ran_to_end
+    path = "tests/SpiffWorkflow/spiff/data/business_rule_task.bpmn"  # its folder: SpiffBpmnParser
+    assert spiff_alone(path, bundle, 20) == "completed"

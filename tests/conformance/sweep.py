@@ -418,7 +418,8 @@ def _spiff_alone(path: str, bundle: list[tuple[str, bytes]], steps: int) -> str:
             parser = BpmnDmnParser() if any(n.endswith(".dmn") for n, _ in bundle) else Plain()
         from lxml import etree
 
-        for name, xml in bundle:
+        # decision tables first, as powerflow does: business rule tasks are built with them
+        for name, xml in sorted(bundle, key=lambda f: not f[0].endswith(".dmn")):
             tree = etree.fromstring(xml)
             if name.endswith(".dmn"):
                 parser.add_dmn_xml(tree, filename=name)  # type: ignore[attr-defined]
