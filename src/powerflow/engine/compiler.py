@@ -522,12 +522,13 @@ def compile_bpmn(
     unassigned: dict[str, list[Problem]] = {}
     for process in tree.getroot().xpath("./bpmn:process", namespaces=NS):
         info, meta_problems = read_process(process)
-        problems.extend(meta_problems)
+        problems.extend(p for p in meta_problems if p.severity == "error")
         infos.append((process, info))
         lines = {n.get("id"): n.sourceline for n in process.iter() if isinstance(n.tag, str)}
         found = unassigned_human_tasks(info, lines)
         problems.extend(p for p in found if p.severity == "error")
-        unassigned[info.process_id] = [p for p in found if p.severity == "warning"]
+        unassigned[info.process_id] = [p for p in meta_problems if p.severity == "warning"]
+        unassigned[info.process_id] += [p for p in found if p.severity == "warning"]
         service = upload_problems(process)  # service tasks: topics, operators, declarations
         problems.extend(p for p in service if p.severity == "error")
         unassigned[info.process_id] += [p for p in service if p.severity == "warning"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import re
 import threading
+from pathlib import Path
 from typing import Any
 
 from lxml import etree
@@ -29,7 +30,7 @@ from powerflow.engine.types import Problem
 from powerflow.engine.xml import BPMN_NS, XmlRejected, parse_untrusted
 
 _QUESTION = re.compile(r"(\?)(?=(?:[^'\"]|['\"][^'\"]*['\"])*$)")  # as DMNEngine.evaluate
-_VALIDATORS: dict[str, Any] = {}
+_VALIDATORS: dict[str, etree.XMLSchema] = {}
 _LOCK = threading.Lock()
 
 
@@ -56,15 +57,57 @@ def decision_refs(data: bytes, max_bytes: int) -> list[str]:
     return found
 
 
-def _validator(namespace: str) -> Any:
+class _Dmn12Imports(etree.Resolver):  # type: ignore[misc]
+    """The DMN 1.2 schema's imports, repaired. SpiffWorkflow 3.2 ships as ``DMNDI12.xsd`` the
+    DMN 1.2 *DI* schema (namespace .../20180521/DI/), so ``DMN12.xsd``'s import of the DMNDI
+    namespace (.../20180521/DMNDI/) resolves nothing and the schema cannot be built at all.
+    The DMNDI 1.3 schema it also ships declares the same elements: it stands in for DMNDI 1.2
+    under the 1.2 namespace."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        dmndi13 = _xsd("DMNDI13.xsd")
+        self.files = {
+            "DMNDI12.xsd": dmndi13.replace(DMNDI13_NS, DMNDI12_NS).replace(
+                b'schemaLocation="DMNDI12.xsd"', b'schemaLocation="DI12.xsd"'
+            ),
+            "DI12.xsd": _xsd("DMNDI12.xsd"),
+            "DC.xsd": _xsd("DC.xsd"),
+        }
+
+    def resolve(self, url: str | None, pubid: str | None, context: Any) -> Any:
+        name = (url or "").rsplit("/", 1)[-1]
+        return self.resolve_string(self.files[name], context) if name in self.files else None
+
+
+DMN12_NS = "http://www.omg.org/spec/DMN/20180521/MODEL/"
+DMNDI12_NS = b"http://www.omg.org/spec/DMN/20180521/DMNDI/"
+DMNDI13_NS = b"https://www.omg.org/spec/DMN/20191111/DMNDI/"
+
+
+def _xsd(name: str) -> bytes:
+    return Path(SCHEMAS[DMN12_NS]).with_name(name).read_bytes()
+
+
+def _dmn12_schema() -> etree.XMLSchema:
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    parser.resolvers.add(_Dmn12Imports())
+    root = etree.fromstring(_xsd("DMN12.xsd"), parser, base_url="powerflow-dmn12:/DMN12.xsd")
+    return etree.XMLSchema(etree.ElementTree(root))
+
+
+def _validator(namespace: str) -> etree.XMLSchema:
     with _LOCK:
         if namespace not in _VALIDATORS:
-            _VALIDATORS[namespace] = BpmnValidator(SCHEMAS[namespace])
+            if namespace == DMN12_NS:
+                _VALIDATORS[namespace] = _dmn12_schema()
+            else:
+                _VALIDATORS[namespace] = BpmnValidator(SCHEMAS[namespace]).validator
         return _VALIDATORS[namespace]
 
 
 def _schema_problems(tree: etree._ElementTree, namespace: str) -> list[Problem]:
-    schema = _validator(namespace).validator
+    schema = _validator(namespace)
     if schema.validate(tree):
         return []
     return [

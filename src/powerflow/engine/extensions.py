@@ -763,6 +763,37 @@ def _owner_id(node: etree._Element) -> str | None:
 MAX_NAME = 255
 
 
+_NOT_IN_ROLE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def _lane_role(lane: etree._Element, name: str, reader: _Reader) -> str:
+    """The role a lane without pf:responsibleRole gives its tasks: its name. A name that is not
+    a role id ("Lane 1", "Finance office", non-Latin letters) would make a role no user can be
+    given, so no one could ever act on the lane's tasks: the role is then the name with each run
+    of other characters made '_' ("Lane_1"), or, for a name not written in Latin letters, the
+    lane's id; a warning says which."""
+    if ROLE_PATTERN.match(name):
+        return name
+    role = _NOT_IN_ROLE.sub("_", name).strip("_.-")[:64]
+    lane_id = (lane.get("id") or "").strip()
+    if not name.isascii() or not ROLE_PATTERN.match(role):
+        role = lane_id
+    if not ROLE_PATTERN.match(role):
+        return name  # neither the name nor the id: the task keeps it, unassignable as before
+    reader.problems.append(
+        Problem(
+            f"The lane '{name}' has no pf:responsibleRole and its name is not a role id "
+            "(letters, digits, '.', '_' or '-'), so its tasks are offered to the role "
+            f"'{role}': give users that role, or give the lane a pf:responsibleRole.",
+            line=lane.sourceline,
+            element_id=lane_id or None,
+            process_id=reader.process_id,
+            severity="warning",
+        )
+    )
+    return role
+
+
 def _lanes_of(process: etree._Element, reader: _Reader) -> dict[str, tuple[str, list[str]]]:
     """Map each flow node id to (lane name, lane roles); the innermost lane wins."""
     result: dict[str, tuple[str, list[str]]] = {}
@@ -777,7 +808,7 @@ def _lanes_of(process: etree._Element, reader: _Reader) -> dict[str, tuple[str, 
             name = name[:MAX_NAME]
         meta = reader.metadata(lane, where="lane")
         reader.accepts_data(lane, allowed=False)
-        roles = meta["responsible_roles"] or [name]
+        roles = meta["responsible_roles"] or [_lane_role(lane, name, reader)]
         for ref in lane.xpath("./bpmn:flowNodeRef", namespaces=NS):
             result[(ref.text or "").strip()] = (name, roles)
     return result

@@ -102,6 +102,32 @@ HELPERS: dict[str, Any] = {
 }
 
 
+# Python built-ins a script may call in SpiffWorkflow (unrestricted) that the sandbox withholds:
+# a call to one is refused at upload, naming it, rather than failing as a NameError at run time.
+# (open() is left to fail at run time: tests/test_engine.py checks that the sandbox refuses it
+# there, where a script written to escape would meet it.)
+WITHHELD = frozenset(
+    {
+        "locals",
+        "globals",
+        "vars",
+        "dir",
+        "compile",
+        "input",
+        "breakpoint",
+        "help",
+        "exit",
+        "quit",
+        "getattr",
+        "setattr",
+        "delattr",
+        "memoryview",
+    }
+    - set(_BUILTINS)
+    - set(HELPERS)
+)
+
+
 def _per_evaluation(scope: dict[str, Any], budget: Budget) -> None:
     """What each evaluation gets of its own: the step budget's tick and a random generator."""
     scope["_tick_"] = budget.tick
@@ -123,11 +149,29 @@ def compile_script(source: str, mode: str) -> CodeType:
         raise ScriptRejected(f"Line {exc.lineno}: {exc.msg}") from None
     except (RecursionError, MemoryError):
         raise ScriptRejected(_TOO_DEEP) from None
+    assigned: set[str] = set()
+    withheld: list[ast.Name] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import | ast.ImportFrom):
             raise ScriptRejected(
                 f"Line {node.lineno}: imports are not allowed in scripts; use the provided "
                 "helpers (math, random, string, datetime, timedelta, date, timezone)."
+            )
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            assigned.add(node.id)
+        elif isinstance(node, ast.FunctionDef | ast.ClassDef | ast.Lambda | ast.arg):
+            assigned.add(getattr(node, "name", None) or getattr(node, "arg", "") or "")
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in WITHHELD
+        ):
+            withheld.append(node.func)
+    for name in withheld:
+        if name.id not in assigned:
+            raise ScriptRejected(
+                f"Line {name.lineno}: {name.id}() is not available in scripts (the sandbox "
+                "does not offer it); use task data by name and the provided helpers."
             )
     try:
         with warnings.catch_warnings():  # e.g. "Prints, but never reads 'printed'"

@@ -10,6 +10,7 @@ already deployed deploys nothing new; the others deploy in one transaction.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -160,6 +161,7 @@ def _deploy(
     session: Session, compiled: list[_Compiled], principal: Principal, now: datetime
 ) -> DeployOutcome:
     fresh: list[_Compiled] = []
+    already: list[_Compiled] = []  # in the upload, identical content deployed before
     existing: list[DefinitionView] = []
     seen: set[str] = set()
     for c in compiled:
@@ -172,6 +174,7 @@ def _deploy(
         if found is None:
             fresh.append(c)
             continue
+        already.append(c)
         rows = session.scalars(
             select(Definition).where(Definition.deployment_id == found.id).order_by(Definition.id)
         ).all()
@@ -184,7 +187,7 @@ def _deploy(
             definitions=existing,
         )
 
-    catalogs, call_problems = _join_calls(session, fresh)
+    catalogs, call_problems = _join_calls(session, fresh, already)
     if call_problems:
         raise _refuse(
             call_problems, sorted({p["file"] for p in call_problems}), bundle=len(compiled) > 1
@@ -296,10 +299,18 @@ def _latest_decision_xml(session: Session, decision_id: str) -> bytes | None:
 
 
 def _join_calls(
-    session: Session, fresh: list[_Compiled]
+    session: Session, fresh: list[_Compiled], already: Sequence[_Compiled] = ()
 ) -> tuple[dict[tuple[str, str], dict[str, Any]], list[dict[str, Any]]]:
     """The catalog of every new process with the catalogs of the processes it calls from other
-    files joined, and a problem for every call that resolves to nothing runnable."""
+    files joined, and a problem for every call that resolves to nothing runnable (``already``:
+    the files of the upload whose identical content was deployed before, nothing new)."""
+    unchanged = {
+        p.process_id: c
+        for c in already
+        if c.kind == "process"
+        for p in c.result.processes
+        if p.executable
+    }
     in_bundle: dict[str, tuple[_Compiled, engine.CompiledProcess]] = {
         p.process_id: (c, p)
         for c in fresh
@@ -329,7 +340,10 @@ def _join_calls(
             else:
                 callee = _deployed_catalog(session, pid, version)
             if callee is None:
-                problems.append(_missing_call(c, process, element_id, call))
+                problem = _missing_call(c, process, element_id, call)
+                if pid in unchanged and version is None:
+                    problem["message"] = _superseded_call(session, pid, unchanged[pid], call)
+                problems.append(problem)
                 continue
             catalog = engine.merge_called(catalog, pid, callee)
         joined[key] = catalog
@@ -348,6 +362,29 @@ def _deployed_catalog(session: Session, key: str, version: int | None) -> dict[s
     if row is None or not row.executable:
         return None
     return dict(row.catalog)
+
+
+def _superseded_call(session: Session, pid: str, held: _Compiled, call: dict[str, Any]) -> str:
+    """Why a call to a process that the upload holds, unchanged, resolves to nothing runnable:
+    the identical file deployed nothing new, and a later version that cannot run is the
+    latest."""
+    rows = session.scalars(
+        select(Definition)
+        .where(Definition.key == pid, Definition.kind == "process")
+        .order_by(Definition.version.desc())
+    ).all()
+    same = [r for r in rows if r.content_hash == held.result.content_hash]
+    latest = rows[0] if rows else None
+    before = f"{pid} v{same[0].version}" if same else pid
+    reason = (latest.not_executable_reason or "").rstrip(".") if latest else ""
+    why = f": {reason}" if reason else ""
+    now = f"{pid} v{latest.version}, cannot run{why}" if latest else "gone"
+    return (
+        f"The call activity '{call.get('name') or call['process']}' calls the process '{pid}'. "
+        f"This upload holds it ({held.upload.filename}), but that exact file was deployed before "
+        f"as {before}, so nothing new is deployed for it; its latest version, {now}. Change "
+        f"{held.upload.filename} (any edit makes a new version) and upload again."
+    )
 
 
 def _missing_call(
