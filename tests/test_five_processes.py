@@ -25,8 +25,7 @@ from powerflow import bootstrap
 from powerflow.clock import ManualClock
 from powerflow.services.power.alert_loop import raise_due_alerts
 from powerflow.services.power.profiles import forget_cached
-from powerflow.workers import fire_due_timers
-from test_example_processes import PATHS
+from test_example_processes import PATHS, do_step
 
 MONDAY = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 2 March 2026, 09:00 in Shanghai
 FILES = sorted((ROOT / "processes").glob("*.bpmn"))
@@ -102,7 +101,8 @@ class World:
                 return instance
             if step.element_id not in ready:
                 continue  # an earlier walk already did this step
-            instance = self.do(instance, step.element_id, step.roles[0], **step.data)
+            self.clock.advance(timedelta(days=step.wait_days))
+            instance = do_step(self.api, instance, step, self.person)
         assert until is None, f"{until} never became ready"
         return instance
 
@@ -308,8 +308,9 @@ def test_normal_path_as_the_role_holders(w: World, key: str) -> None:
     got = w.c.get(
         f"/v1/instances/{instance['id']}/events", headers=w.api.admin, params={"limit": 1000}
     ).json()["items"]
-    assert got[-1]["type"] == "instance.completed"
-    assert got[-1]["element_id"] == FULL[key].end_event
+    [ended] = [e for e in got if e["type"] == "instance.completed"]
+    assert ended["element_id"] == FULL[key].end_event
+    assert {e["type"] for e in got[got.index(ended) + 1 :]} <= {"notice.closed"}
     done = [e for e in got if e["type"] == "task.completed" and e["actor"] != "system"]
     assert [(e["element_id"], e["actor"]) for e in done] == [
         (s.element_id, w.name(s.roles[0])) for s in FULL[key].steps
@@ -381,27 +382,70 @@ def test_p2_quorum_and_notice_period_then_supervised(w: World) -> None:
     )
     instance = w.do(instance, "committee_decision", "party-committee", **decision)
 
-    # R17: a notice shorter than 5 working days is refused
-    notice = w.data(key, "publish_notice")
-    org = w.person("organisation-department")
-    short = {**notice, "notice_start": "2026-03-02", "notice_end": "2026-03-05"}
-    w.blocked(instance, w.act(instance, "publish_notice", org, **short), "P2-R17-PERIOD")
-    violation = _violation(w, instance, "P2-R17-PERIOD")
-    # R17: while the notice runs nothing can be done; the process waits for its last day
-    first = datetime.now(UTC).date() + timedelta(days=30)
-    last = first + timedelta(days=8)
-    running = {**notice, "notice_start": first.isoformat(), "notice_end": last.isoformat()}
-    waiting = w.do(instance, "publish_notice", "organisation-department", **running)
-    assert waiting["status"] == "running" and waiting["tasks"] == []
-    end_of_notice = datetime.combine(last, datetime.min.time(), UTC) + timedelta(
-        hours=15, minutes=59, seconds=59
+    # the notice is published when its task opens: name, current post and proposed post only
+    [notice] = w.c.get("/public/notices").json()
+    assert notice["fields"] == {
+        "candidate_name": "Liu Yang",
+        "candidate_current_post": "Deputy Director of the District Civil Affairs Bureau",
+        "post_title": "Director of the District Civil Affairs Bureau",
+    }
+    assert notice["process_key"] == key and notice["accepts_objections"] is True
+    ends_at = datetime.fromisoformat(notice["ends_at"])
+    # five working days from Monday 2 March: the end of Monday 9 March, Shanghai time
+    assert ends_at == datetime(2026, 3, 9, 16, tzinfo=UTC)
+    instance = w.do(
+        instance, "publish_notice", "organisation-department", **w.data(key, "publish_notice")
     )
-    assert datetime.fromisoformat(waiting["next_timer_at"].replace("Z", "+00:00")) == end_of_notice
-    assert fire_due_timers(w.api.store) == 0  # nothing is due before the notice ends
-    assert w.state(waiting)["tasks"] == []
+    assert [t["element_id"] for t in instance["tasks"]] == ["review_notice"]
+
+    # R17: the reports cannot be verified (nor the appointment go on) before the notice ends
+    review = w.data(key, "review_notice")
+    discipline = w.person("discipline-commission")
+    w.clock.set(ends_at - timedelta(seconds=1))
+    w.blocked(instance, w.act(instance, "review_notice", discipline, **review), "R17")
+    violation = _violation(w, instance, "R17")
+    assert violation["effect"] == "block" and violation["actor"] == w.name("discipline-commission")
+
+    # an objection from the public reaches the case and opens its verification
+    objected = w.c.post(
+        f"/public/notices/{notice['id']}/objections",
+        json={"text": "The candidate did not declare a second flat.", "name": "Zhou"},
+    )
+    assert objected.status_code == 201, objected.text
+    assert objected.json()["delivered"] is True
+    instance = w.state(instance) | {"id": instance["id"]}
+    assert sorted(t["element_id"] for t in instance["tasks"]) == [
+        "review_notice",
+        "verify_objection",
+    ]
+    assert "notice.objection_received" in w.events(instance)
+    # verifying an objection is a high-risk link: a reasoned comment is required
+    findings = {"objection_founded": False, "objection_findings": "The flat was declared in 2024."}
+    bare = w.act(instance, "verify_objection", discipline, **findings)
+    assert bare.status_code == 422 and "reasoned comment" in bare.json()["detail"], bare.text
+    [task_id] = [t["id"] for t in instance["tasks"] if t["element_id"] == "verify_objection"]
+    checked = w.c.post(
+        f"/v1/tasks/{task_id}/complete",
+        headers=discipline,
+        json={"data": findings, "comment": "Checked the personal-matters report of 2024."},
+    )
+    assert checked.status_code == 200, checked.text
+    instance = checked.json()
+    assert [t["element_id"] for t in instance["tasks"]] == ["review_notice"]
+
     w.supervise(
-        instance, "organisation-department", "criticism_education", violation_id=violation["id"]
+        instance, "discipline-commission", "criticism_education", violation_id=violation["id"]
     )
+    # after the period the verification goes on, and the appointment after it
+    w.clock.set(ends_at + timedelta(seconds=1))
+    instance = w.do(
+        instance, "review_notice", "discipline-commission", **{**review, "reports_received": 1}
+    )
+    assert [t["element_id"] for t in instance["tasks"]] == ["appointment_talk"]
+    assert "notice.closed" in w.events(instance)
+    assert w.c.get("/public/notices").json() == []
+    after = w.walk(key, instance=instance)
+    assert after["status"] == "completed"
 
 
 def test_p2_appointment_without_the_four_musts_is_refused(w: World) -> None:
