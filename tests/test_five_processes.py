@@ -691,3 +691,91 @@ def test_p5_bid_period_and_contract_changed_after_award_are_refused(w: World) ->
         instance, w.act(instance, "sign_contract", w.person("procurement-office"), **more), "P5-R22"
     )
     assert {v["rule_id"] for v in w.violations(instance)} == {"P5-R09-BID-PERIOD", "P5-R22"}
+
+
+# ------------------------------------------------- risk requirements of the high-risk links
+
+
+@pytest.mark.parametrize(
+    ("key", "element_id"),
+    [
+        (FIVE["P1"], "meeting"),
+        (FIVE["P3"], "verify_payment"),
+        (FIVE["P4-B"], "approve_disposal"),
+        (FIVE["P5"], "acceptance"),
+    ],
+    ids=["P1-meeting", "P3-verify_payment", "P4B-approve_disposal", "P5-acceptance"],
+)
+def test_a_high_risk_link_is_refused_without_a_reasoned_comment(
+    w: World, key: str, element_id: str
+) -> None:
+    instance = w.walk(key, until=element_id)
+    [step] = [s for s in FULL[key].steps if s.element_id == element_id]
+    who = w.person(step.roles[0])
+    for comment in (None, "   "):
+        bare = w.act(instance, element_id, who, comment=comment, **step.data)
+        assert bare.status_code == 422, bare.text
+        assert "high-risk link" in bare.json()["detail"]
+        assert "reasoned comment" in bare.json()["detail"]
+    assert w.state(instance)["tasks"] == [
+        {**t, "state": "ready"} for t in w.state(instance)["tasks"]
+    ]  # nothing moved
+    assert [t["element_id"] for t in w.state(instance)["tasks"]] == [element_id]
+    after = w.walk(key, instance=instance)  # with the comment the walk goes on
+    assert after["status"] == "completed"
+    [done] = [
+        e
+        for e in w.c.get(
+            f"/v1/instances/{instance['id']}/events", headers=w.api.admin, params={"limit": 1000}
+        ).json()["items"]
+        if e["type"] == "task.completed" and e["element_id"] == element_id
+    ]
+    assert done["payload"]["comment"] == COMMENT
+
+
+@pytest.mark.parametrize(
+    ("key", "element_id", "signer"),
+    [
+        (FIVE["P3"], "verify_payment", "finance-head"),
+        (FIVE["P5"], "confirm_winner", "purchaser-head"),
+    ],
+    ids=["P3-verify_payment", "P5-confirm_winner"],
+)
+def test_a_countersigned_link_waits_for_the_second_person_who_may_refuse(
+    w: World, key: str, element_id: str, signer: str
+) -> None:
+    instance = w.walk(key, until=element_id)
+    [step] = [s for s in FULL[key].steps if s.element_id == element_id]
+    [task_id] = [t["id"] for t in instance["tasks"] if t["element_id"] == element_id]
+    first = w.do(instance, element_id, step.roles[0], **step.data)
+    assert [(t["id"], t["state"]) for t in first["tasks"]] == [(task_id, "awaiting_countersign")]
+    inbox = w.c.get("/v1/tasks?state=awaiting_countersign", headers=w.person(signer)).json()
+    assert [t["id"] for t in inbox["items"]] == [task_id]
+
+    def decide(who: dict[str, str], decision: str, comment: str | None = None) -> httpx.Response:
+        return w.c.post(
+            f"/v1/tasks/{task_id}/countersign",
+            headers=who,
+            json={"decision": decision, "comment": comment},
+        )
+
+    # the submitter cannot countersign their own completion, nor can another role
+    assert decide(w.person(step.roles[0]), "approve").status_code == 403
+    # someone without the role: refused (404 when they are not involved in the case at all)
+    assert decide(w.person("principal"), "approve").status_code in (403, 404)
+    refused = decide(w.person(signer), "refuse", "The supporting documents are not attached.")
+    assert refused.status_code == 200, refused.text
+    assert [(t["id"], t["state"]) for t in refused.json()["tasks"]] == [(task_id, "ready")]
+    [why] = w.c.get(f"/v1/tasks/{task_id}/countersigns", headers=w.person(step.roles[0])).json()
+    assert (why["state"], why["decision_comment"]) == (
+        "refused",
+        "The supporting documents are not attached.",
+    )
+    assert "task.countersign_refused" in w.events(instance)
+    # submitted again, approved, and the process goes on to the end
+    w.do(instance, element_id, step.roles[0], **step.data)
+    approved = decide(w.person(signer), "approve")
+    assert approved.status_code == 200, approved.text
+    assert element_id not in [t["element_id"] for t in approved.json()["tasks"]]
+    after = w.walk(key, instance=approved.json())
+    assert after["status"] == "completed" and w.violations(after) == []
