@@ -25,8 +25,7 @@ from powerflow import bootstrap
 from powerflow.clock import ManualClock
 from powerflow.services.power.alert_loop import raise_due_alerts
 from powerflow.services.power.profiles import forget_cached
-from powerflow.workers import fire_due_timers
-from test_example_processes import PATHS
+from test_example_processes import COMMENT, PATHS, do_step
 
 MONDAY = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 2 March 2026, 09:00 in Shanghai
 FILES = sorted((ROOT / "processes").glob("*.bpmn"))
@@ -102,15 +101,24 @@ class World:
                 return instance
             if step.element_id not in ready:
                 continue  # an earlier walk already did this step
-            instance = self.do(instance, step.element_id, step.roles[0], **step.data)
+            self.clock.advance(timedelta(days=step.wait_days))
+            instance = do_step(self.api, instance, step, self.person)
         assert until is None, f"{until} never became ready"
         return instance
 
     def act(
-        self, instance: dict[str, Any], element_id: str, who: dict[str, str], **data: Any
+        self,
+        instance: dict[str, Any],
+        element_id: str,
+        who: dict[str, str],
+        comment: str | None = COMMENT,
+        **data: Any,
     ) -> httpx.Response:
+        """Complete the task with ``data`` and a reasoned comment (any completion may carry
+        one; a high-risk link with ``requireComment`` needs it): the raw response."""
         [task_id] = [t["id"] for t in instance["tasks"] if t["element_id"] == element_id]
-        return self.c.post(f"/v1/tasks/{task_id}/complete", headers=who, json={"data": data})
+        body = {"data": data} | ({"comment": comment} if comment else {})
+        return self.c.post(f"/v1/tasks/{task_id}/complete", headers=who, json=body)
 
     def do(self, instance: dict[str, Any], element_id: str, role: str, **data: Any) -> Any:
         response = self.act(instance, element_id, self.person(role), **data)
@@ -277,7 +285,11 @@ def test_the_service_deploys_all_six_files_p1_before_p3_which_calls_it(
 
 
 def _assert_drawing_is_sane(doc: Any, ns: dict[str, str], lanes: set[str], name: str) -> None:
-    """No two flow-node shapes overlap, and every shape and waypoint lies inside the pool."""
+    """No two flow-node shapes overlap (a boundary event sits on its host's border, as BPMN
+    draws it), and every shape and waypoint lies inside the pool."""
+    hosts = {
+        (b.get("id"), b.get("attachedToRef")) for b in doc.iterfind(".//bpmn:boundaryEvent", ns)
+    }
     dc = "{http://www.omg.org/spec/DD/20100524/DC}Bounds"
     pool = None
     boxes: list[tuple[str, float, float, float, float]] = []
@@ -294,6 +306,9 @@ def _assert_drawing_is_sane(doc: Any, ns: dict[str, str], lanes: set[str], name:
         assert pool[0] <= x1 and x2 <= pool[2] and pool[1] <= y1 and y2 <= pool[3], (name, element)
     for i, (a, ax1, ay1, ax2, ay2) in enumerate(boxes):
         for b, bx1, by1, bx2, by2 in boxes[i + 1 :]:
+            if (a, b) in hosts or (b, a) in hosts:
+                assert ax1 < bx2 and bx1 < ax2 and ay1 < by2 and by1 < ay2, (name, a, b)
+                continue
             assert ax2 <= bx1 or bx2 <= ax1 or ay2 <= by1 or by2 <= ay1, (name, a, b)
     for point in doc.iter("{http://www.omg.org/spec/DD/20100524/DI}waypoint"):
         px, py = float(point.get("x")), float(point.get("y"))
@@ -308,8 +323,9 @@ def test_normal_path_as_the_role_holders(w: World, key: str) -> None:
     got = w.c.get(
         f"/v1/instances/{instance['id']}/events", headers=w.api.admin, params={"limit": 1000}
     ).json()["items"]
-    assert got[-1]["type"] == "instance.completed"
-    assert got[-1]["element_id"] == FULL[key].end_event
+    [ended] = [e for e in got if e["type"] == "instance.completed"]
+    assert ended["element_id"] == FULL[key].end_event
+    assert {e["type"] for e in got[got.index(ended) + 1 :]} <= {"notice.closed"}
     done = [e for e in got if e["type"] == "task.completed" and e["actor"] != "system"]
     assert [(e["element_id"], e["actor"]) for e in done] == [
         (s.element_id, w.name(s.roles[0])) for s in FULL[key].steps
@@ -381,27 +397,70 @@ def test_p2_quorum_and_notice_period_then_supervised(w: World) -> None:
     )
     instance = w.do(instance, "committee_decision", "party-committee", **decision)
 
-    # R17: a notice shorter than 5 working days is refused
-    notice = w.data(key, "publish_notice")
-    org = w.person("organisation-department")
-    short = {**notice, "notice_start": "2026-03-02", "notice_end": "2026-03-05"}
-    w.blocked(instance, w.act(instance, "publish_notice", org, **short), "P2-R17-PERIOD")
-    violation = _violation(w, instance, "P2-R17-PERIOD")
-    # R17: while the notice runs nothing can be done; the process waits for its last day
-    first = datetime.now(UTC).date() + timedelta(days=30)
-    last = first + timedelta(days=8)
-    running = {**notice, "notice_start": first.isoformat(), "notice_end": last.isoformat()}
-    waiting = w.do(instance, "publish_notice", "organisation-department", **running)
-    assert waiting["status"] == "running" and waiting["tasks"] == []
-    end_of_notice = datetime.combine(last, datetime.min.time(), UTC) + timedelta(
-        hours=15, minutes=59, seconds=59
+    # the notice is published when its task opens: name, current post and proposed post only
+    [notice] = w.c.get("/public/notices").json()
+    assert notice["fields"] == {
+        "candidate_name": "Liu Yang",
+        "candidate_current_post": "Deputy Director of the District Civil Affairs Bureau",
+        "post_title": "Director of the District Civil Affairs Bureau",
+    }
+    assert notice["process_key"] == key and notice["accepts_objections"] is True
+    ends_at = datetime.fromisoformat(notice["ends_at"])
+    # five working days from Monday 2 March: the end of Monday 9 March, Shanghai time
+    assert ends_at == datetime(2026, 3, 9, 16, tzinfo=UTC)
+    instance = w.do(
+        instance, "publish_notice", "organisation-department", **w.data(key, "publish_notice")
     )
-    assert datetime.fromisoformat(waiting["next_timer_at"].replace("Z", "+00:00")) == end_of_notice
-    assert fire_due_timers(w.api.store) == 0  # nothing is due before the notice ends
-    assert w.state(waiting)["tasks"] == []
+    assert [t["element_id"] for t in instance["tasks"]] == ["review_notice"]
+
+    # R17: the reports cannot be verified (nor the appointment go on) before the notice ends
+    review = w.data(key, "review_notice")
+    discipline = w.person("discipline-commission")
+    w.clock.set(ends_at - timedelta(seconds=1))
+    w.blocked(instance, w.act(instance, "review_notice", discipline, **review), "R17")
+    violation = _violation(w, instance, "R17")
+    assert violation["effect"] == "block" and violation["actor"] == w.name("discipline-commission")
+
+    # an objection from the public reaches the case and opens its verification
+    objected = w.c.post(
+        f"/public/notices/{notice['id']}/objections",
+        json={"text": "The candidate did not declare a second flat.", "name": "Zhou"},
+    )
+    assert objected.status_code == 201, objected.text
+    assert objected.json()["delivered"] is True
+    instance = w.state(instance) | {"id": instance["id"]}
+    assert sorted(t["element_id"] for t in instance["tasks"]) == [
+        "review_notice",
+        "verify_objection",
+    ]
+    assert "notice.objection_received" in w.events(instance)
+    # verifying an objection is a high-risk link: a reasoned comment is required
+    findings = {"objection_founded": False, "objection_findings": "The flat was declared in 2024."}
+    bare = w.act(instance, "verify_objection", discipline, comment=None, **findings)
+    assert bare.status_code == 422 and "reasoned comment" in bare.json()["detail"], bare.text
+    [task_id] = [t["id"] for t in instance["tasks"] if t["element_id"] == "verify_objection"]
+    checked = w.c.post(
+        f"/v1/tasks/{task_id}/complete",
+        headers=discipline,
+        json={"data": findings, "comment": "Checked the personal-matters report of 2024."},
+    )
+    assert checked.status_code == 200, checked.text
+    instance = checked.json()
+    assert [t["element_id"] for t in instance["tasks"]] == ["review_notice"]
+
     w.supervise(
-        instance, "organisation-department", "criticism_education", violation_id=violation["id"]
+        instance, "discipline-commission", "criticism_education", violation_id=violation["id"]
     )
+    # after the period the verification goes on, and the appointment after it
+    w.clock.set(ends_at + timedelta(seconds=1))
+    instance = w.do(
+        instance, "review_notice", "discipline-commission", **{**review, "reports_received": 1}
+    )
+    assert [t["element_id"] for t in instance["tasks"]] == ["appointment_talk"]
+    assert "notice.closed" in w.events(instance)
+    assert w.c.get("/public/notices").json() == []
+    after = w.walk(key, instance=instance)
+    assert after["status"] == "completed"
 
 
 def test_p2_appointment_without_the_four_musts_is_refused(w: World) -> None:
@@ -632,3 +691,91 @@ def test_p5_bid_period_and_contract_changed_after_award_are_refused(w: World) ->
         instance, w.act(instance, "sign_contract", w.person("procurement-office"), **more), "P5-R22"
     )
     assert {v["rule_id"] for v in w.violations(instance)} == {"P5-R09-BID-PERIOD", "P5-R22"}
+
+
+# ------------------------------------------------- risk requirements of the high-risk links
+
+
+@pytest.mark.parametrize(
+    ("key", "element_id"),
+    [
+        (FIVE["P1"], "meeting"),
+        (FIVE["P3"], "verify_payment"),
+        (FIVE["P4-B"], "approve_disposal"),
+        (FIVE["P5"], "acceptance"),
+    ],
+    ids=["P1-meeting", "P3-verify_payment", "P4B-approve_disposal", "P5-acceptance"],
+)
+def test_a_high_risk_link_is_refused_without_a_reasoned_comment(
+    w: World, key: str, element_id: str
+) -> None:
+    instance = w.walk(key, until=element_id)
+    [step] = [s for s in FULL[key].steps if s.element_id == element_id]
+    who = w.person(step.roles[0])
+    for comment in (None, "   "):
+        bare = w.act(instance, element_id, who, comment=comment, **step.data)
+        assert bare.status_code == 422, bare.text
+        assert "high-risk link" in bare.json()["detail"]
+        assert "reasoned comment" in bare.json()["detail"]
+    assert w.state(instance)["tasks"] == [
+        {**t, "state": "ready"} for t in w.state(instance)["tasks"]
+    ]  # nothing moved
+    assert [t["element_id"] for t in w.state(instance)["tasks"]] == [element_id]
+    after = w.walk(key, instance=instance)  # with the comment the walk goes on
+    assert after["status"] == "completed"
+    [done] = [
+        e
+        for e in w.c.get(
+            f"/v1/instances/{instance['id']}/events", headers=w.api.admin, params={"limit": 1000}
+        ).json()["items"]
+        if e["type"] == "task.completed" and e["element_id"] == element_id
+    ]
+    assert done["payload"]["comment"] == COMMENT
+
+
+@pytest.mark.parametrize(
+    ("key", "element_id", "signer"),
+    [
+        (FIVE["P3"], "verify_payment", "finance-head"),
+        (FIVE["P5"], "confirm_winner", "purchaser-head"),
+    ],
+    ids=["P3-verify_payment", "P5-confirm_winner"],
+)
+def test_a_countersigned_link_waits_for_the_second_person_who_may_refuse(
+    w: World, key: str, element_id: str, signer: str
+) -> None:
+    instance = w.walk(key, until=element_id)
+    [step] = [s for s in FULL[key].steps if s.element_id == element_id]
+    [task_id] = [t["id"] for t in instance["tasks"] if t["element_id"] == element_id]
+    first = w.do(instance, element_id, step.roles[0], **step.data)
+    assert [(t["id"], t["state"]) for t in first["tasks"]] == [(task_id, "awaiting_countersign")]
+    inbox = w.c.get("/v1/tasks?state=awaiting_countersign", headers=w.person(signer)).json()
+    assert [t["id"] for t in inbox["items"]] == [task_id]
+
+    def decide(who: dict[str, str], decision: str, comment: str | None = None) -> httpx.Response:
+        return w.c.post(
+            f"/v1/tasks/{task_id}/countersign",
+            headers=who,
+            json={"decision": decision, "comment": comment},
+        )
+
+    # the submitter cannot countersign their own completion, nor can another role
+    assert decide(w.person(step.roles[0]), "approve").status_code == 403
+    # someone without the role: refused (404 when they are not involved in the case at all)
+    assert decide(w.person("principal"), "approve").status_code in (403, 404)
+    refused = decide(w.person(signer), "refuse", "The supporting documents are not attached.")
+    assert refused.status_code == 200, refused.text
+    assert [(t["id"], t["state"]) for t in refused.json()["tasks"]] == [(task_id, "ready")]
+    [why] = w.c.get(f"/v1/tasks/{task_id}/countersigns", headers=w.person(step.roles[0])).json()
+    assert (why["state"], why["decision_comment"]) == (
+        "refused",
+        "The supporting documents are not attached.",
+    )
+    assert "task.countersign_refused" in w.events(instance)
+    # submitted again, approved, and the process goes on to the end
+    w.do(instance, element_id, step.roles[0], **step.data)
+    approved = decide(w.person(signer), "approve")
+    assert approved.status_code == 200, approved.text
+    assert element_id not in [t["element_id"] for t in approved.json()["tasks"]]
+    after = w.walk(key, instance=approved.json())
+    assert after["status"] == "completed" and w.violations(after) == []

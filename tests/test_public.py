@@ -439,3 +439,134 @@ def test_a_notice_on_an_automatic_task_is_published_when_it_runs(api: Api) -> No
     assert refused.status_code == 403 and refused.json()["rule_id"] == "R17"
     clock.advance(timedelta(days=2))
     assert complete(api, clerk, read(api, instance), "appoint")["status"] == "completed"
+
+
+# ----------------------------------------------------------- the five shipped processes
+
+
+def _disclosure_of(path: Any) -> tuple[set[str], set[str], set[str]]:
+    """From a shipped file: the fields it publishes (disclosures and notices), its string form
+    fields, and the names its rules, gateways and scripts read (left as they are, so the path
+    still runs; their real values are checked instead)."""
+    from lxml import etree
+
+    pf, camunda = "{urn:powerflow:bpmn:1.0}", "{http://camunda.org/schema/1.0/bpmn}"
+    doc = etree.parse(str(path))
+    public: set[str] = set()
+    for element in doc.iter(f"{pf}disclosure", f"{pf}notice"):
+        if element.tag == f"{pf}notice" or element.get("public") == "true":
+            public |= {f.strip() for f in (element.get("fields") or "").split(",") if f.strip()}
+    strings = {f.get("id") for f in doc.iter(f"{camunda}formField") if f.get("type") == "string"}
+    read = " ".join(
+        [" ".join(r.attrib.values()) for r in doc.iter(f"{pf}rule")]
+        + [c.text or "" for c in doc.iter("{http://www.omg.org/spec/BPMN/20100524/MODEL}*")]
+    )
+    used = {name for name in strings if name in read}
+    return public, strings, used
+
+
+def _hide(
+    values: dict[str, Any],
+    key: str,
+    public: set[str],
+    strings: set[str],
+    used: set[str],
+    secrets: set[str],
+) -> dict[str, Any]:
+    """``values`` with a sentinel in each undisclosed text field that nothing reads; the
+    sentinels and the real values of the undisclosed fields that are read go to ``secrets``."""
+    out = dict(values)
+    for name, value in values.items():
+        if name in public or name not in strings or not isinstance(value, str):
+            continue
+        if name in used:
+            secrets.add(value)
+        else:
+            out[name] = f"SENTINEL-{key}-{name}"
+            secrets.add(out[name])
+    return out
+
+
+def test_the_five_processes_publish_only_what_their_models_disclose(api: Api) -> None:
+    """Each public shipped process runs with a sentinel in every undisclosed text field (its
+    real value where a rule or gateway reads the field); no sentinel, undisclosed value,
+    person, instance or task id appears under /public/, and what is disclosed does."""
+    from dataclasses import replace
+
+    from test_example_processes import do_step
+    from test_five_processes import FILES, FULL, World
+
+    w = World(api)
+    public_keys = {"collective_decision", "cadre_appointment", "complaint_handling"}
+    public_keys.add("open_tender_procurement")
+    secrets: set[str] = set()
+    shown: dict[str, set[str]] = {}
+    cases: dict[str, dict[str, Any]] = {}
+    for path in FILES:
+        key = path.stem
+        model = _disclosure_of(path)
+        public = model[0]
+        full = FULL[key]
+
+        def hide(values: dict[str, Any], key: str = key, model: Any = model) -> dict[str, Any]:
+            return _hide(values, key, *model, secrets)
+
+        started = w.c.post(
+            "/v1/instances",
+            headers=w.starter,
+            json={
+                "definition_key": key,
+                "business_key": f"PUB-{key}",
+                "variables": hide(full.variables),
+            },
+        )
+        assert started.status_code == 201, started.text
+        instance = started.json()
+        shown[key] = {
+            v for s in full.steps for n, v in s.data.items() if n in public and isinstance(v, str)
+        }
+        for step in full.steps:
+            if key == "cadre_appointment" and step.element_id == "review_notice":
+                break  # the notice stays open
+            w.clock.advance(timedelta(days=step.wait_days))
+            instance = do_step(api, instance, replace(step, data=hide(step.data)), w.person)
+        cases[key] = instance
+    secrets -= set().union(*shown.values())  # a value also given in a disclosed field
+
+    [notice] = api.client.get("/public/notices").json()
+    bodies: dict[str, str] = {}
+    for key in FULL:
+        values = {"key": key, "business_key": f"PUB-{key}", "notice_id": str(notice["id"])}
+        for method, path in _public_paths(api, values):
+            response = _call(api, method, path)
+            if key in public_keys:
+                assert response.status_code in (200, 201, 404), (path, response.text)
+            elif f"/{key}" in path:  # not public: nothing that names it answers
+                assert response.status_code == 404, (path, response.text)
+            bodies[f"{method} {path}"] = response.text
+    text = "\n".join(bodies.values())
+    # the sentinels are in the cases' data (so the check below can fail)
+    for key, instance in cases.items():
+        assert f"SENTINEL-{key}-" in str(w.state(instance)["data"]), key
+    assert len(secrets) >= 40
+    leaked = sorted(s for s in secrets if s in text)
+    assert leaked == []
+    assert w.tag not in text  # no person (every user's name carries the tag)
+    for instance in cases.values():
+        assert instance["id"] not in text
+    # what the models disclose is there
+    assert notice["process_key"] == "cadre_appointment"
+    for key in ("collective_decision", "open_tender_procurement"):
+        progress = api.client.get(f"/public/progress/{key}/PUB-{key}").json()
+        assert progress["status"] == "completed"
+        assert progress["results"] and set(progress["results"].values()) <= shown[key] | {
+            v for v in progress["results"].values() if not isinstance(v, str)
+        }
+    petition = api.client.get("/public/progress/complaint_handling/PUB-complaint_handling")
+    assert petition.status_code == 200 and petition.json()["results"] == {}
+    assert (
+        api.client.get("/public/progress/cadre_appointment/PUB-cadre_appointment").status_code
+        == 404
+    )
+    powers = api.client.get("/public/powers").json()
+    assert {p["key"] for power in powers for p in power["processes"]} == public_keys
