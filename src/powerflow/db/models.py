@@ -652,3 +652,44 @@ class StartTimer(Base):
     last_fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_instance_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# ------------------------------------------------------------------ statistics (0017)
+
+
+class StatCount(Base):
+    """One additive counter of the statistics (services/supervision/statistics.py).
+
+    Keyed by process, element ('' for the process as a whole), role ('' for all), person ('' for
+    all), day (in the business time zone), metric and label (a histogram bucket, an alert level,
+    a rule id; '' when the metric has none). The aggregator only ever adds to ``n``.
+    """
+
+    __tablename__ = "stat_counts"
+    __table_args__ = (
+        # the people and roles summaries: one dimension fixed to '', the other ranged
+        Index("ix_stat_counts_person_role_day", "person", "role", "day"),
+        Index("ix_stat_counts_role_person_day", "role", "person", "day"),
+    )
+
+    # primary key order serves the per-process reads: key, role = '', person = '', day range
+    definition_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    role: Mapped[str] = mapped_column(String(255), primary_key=True)
+    person: Mapped[str] = mapped_column(String(100), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    element_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(32), primary_key=True)
+    label: Mapped[str] = mapped_column(String(255), primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger)
+
+
+class StatCursor(Base):
+    """How far an aggregator has read the event table: every event with an id up to
+    ``last_event_id`` is counted. Moved by compare-and-set in the transaction that adds the
+    counts, so two workers never count an event twice."""
+
+    __tablename__ = "stat_cursors"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_event_id: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
