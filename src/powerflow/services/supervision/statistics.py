@@ -87,7 +87,7 @@ def percentile(histogram: dict[int, int], p: float) -> float | None:
     for bucket in sorted(histogram):
         seen += histogram[bucket]
         if seen >= rank:
-            return round(bucket_value(bucket), 3)
+            return bucket_value(bucket)
     raise AssertionError("unreachable: the ranks add up to the total")
 
 
