@@ -171,11 +171,12 @@ def _task_completed(ev: Any, batch: Batch) -> list[Increment]:
     due = batch.task_due.get(ev.task_id or "")
     late = due is not None and ev.occurred_at > due
     figures = _timed(element, seconds, late)
-    who: list[tuple[str, str]] = [("", "")]
-    who += [(str(role), "") for role in sorted(set((ready.payload or {}).get("roles") or []))]
-    if _person(ev.actor):
-        who.append(("", ev.actor))
-    return [(element, role, person, m, lab, n) for role, person in who for m, lab, n in figures]
+    who: list[tuple[str, str, str]] = [(element, "", "")]
+    roles = sorted(set((ready.payload or {}).get("roles") or []))
+    who += [(element, str(role), "") for role in roles]
+    if _person(ev.actor):  # a person's rows are not split by element: fewer rows to sum
+        who.append(("", "", ev.actor))
+    return [(e, role, person, m, lab, n) for e, role, person in who for m, lab, n in figures]
 
 
 def _alert_raised(ev: Any, batch: Batch) -> list[Increment]:
@@ -186,7 +187,7 @@ def _alert_raised(ev: Any, batch: Batch) -> list[Increment]:
         out.append((element, "", "", "alert", level, 1))
     roles, persons = batch.alerts.get(int((ev.payload or {}).get("alert_id") or 0), ([], []))
     out += [(element, str(r), "", "alert", level, 1) for r in sorted(set(roles))]
-    out += [(element, "", str(p), "alert", level, 1) for p in sorted(set(persons)) if p]
+    out += [("", "", str(p), "alert", level, 1) for p in sorted(set(persons)) if p]
     return out
 
 
@@ -197,7 +198,7 @@ def _violation(ev: Any, batch: Batch) -> list[Increment]:
     if element:
         out.append((element, "", "", "violation", rule, 1))
     if _person(ev.actor):
-        out.append((element, "", ev.actor, "violation", rule, 1))
+        out.append(("", "", ev.actor, "violation", rule, 1))
     return out
 
 
