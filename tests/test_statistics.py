@@ -310,3 +310,40 @@ def test_percentiles_take_the_nearest_rank() -> None:
     assert _close(percentile(histogram, 0.5), 60)
     assert _close(percentile(histogram, 0.9), 60)
     assert _close(percentile(histogram, 0.95), 86_400)
+
+
+def test_an_automatic_step_counts_as_completed_without_a_duration(api: Api) -> None:
+    assert api.deploy("gateway.bpmn").status_code == 201
+    erin = api.user("clerk,employee", "erin")
+    instance = start(api, erin, "expense", currency="CNY")
+    complete(api, erin, instance, "submit", amount=5000, reason="laptop")
+    aggregate(api.store)
+    elements = {
+        e["name"]: e["figures"] for e in _get(api, "/v1/stats/processes/expense")["elements"]
+    }
+    assert elements["classify"]["completed"] == 1
+    assert elements["classify"]["durations"]["count"] == 0
+    assert elements["classify"]["durations"]["p50_seconds"] is None
+    assert elements["submit"]["durations"]["count"] == 1
+
+
+def test_a_new_event_type_is_one_entry_in_the_table(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # as "case.closed" will count cases by outcome: here, suspensions by reason
+    monkeypatch.setitem(
+        statistics.HANDLERS,
+        "instance.suspended",
+        lambda ev, batch: [("", "", "", "suspended", ev.payload.get("reason") or "", 1)],
+    )
+    permits = Permits(api)
+    instance = start(api, permits.alice, "permit")
+    monitor = api.user("monitor")
+    suspended = api.client.post(
+        f"/v1/instances/{instance['id']}/suspend", headers=monitor, json={"reason": "inquiry"}
+    )
+    assert suspended.status_code == 200, suspended.text
+    aggregate(api.store)
+    proc = _get(api, "/v1/stats/processes/permit")["process"]
+    assert proc["extra"] == {"suspended": {"inquiry": 1}}
+    assert proc["started"] == 1 and proc["running"] == 1
