@@ -9,7 +9,7 @@ instance row (completed, with its promised deadline), three task rows (completed
 times), and the instance's eight events in the service's shape, hash chain included
 (``instance.started``, ``task.ready``/``task.completed`` per task with the role and the person,
 ``instance.completed``); one instance in 20 also carries an ``alert.raised`` (yellow) on its
-second task. Instances start over ``--days`` days, tasks take 1 minute to 3 days (log-uniform,
+second task. Instances start evenly over ``--days`` days, tasks take 1 minute to 3 days (log-uniform,
 so about one task in nine is overdue), and 40 people complete them. No saved engine state (the
 statistics never read it). Then the aggregator counts the events (``statistics.aggregate``,
 as the worker does; the catch-up rate is events per second), a server starts on the database,
@@ -131,7 +131,8 @@ def populate(store: Store, count: int, days: int, seed: int) -> int:
     for offset in range(0, count, chunk):
         instances, tasks, events = [], [], []
         for _ in range(min(chunk, count - offset)):
-            started = first + timedelta(seconds=rng.uniform(0, days * 86_400))
+            # instances start in time order, as they would (the events' ids follow time)
+            started = first + timedelta(seconds=(offset + len(instances)) * days * 86_400 / count)
             instance = {
                 "id": str(uuid.uuid4()),
                 "definition_id": version.id,

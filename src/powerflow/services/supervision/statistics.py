@@ -248,6 +248,10 @@ def count_events(events: list[Any], batch: Batch, zone: ZoneInfo) -> dict[CountK
     return dict(counts)
 
 
+class _Lost(Exception):
+    """Another worker moved the cursor first: roll back, read on from where it is now."""
+
+
 def aggregate(store: Store, *, batch_size: int = 2000, limit: int = 200_000) -> int:
     """Count the events recorded since the cursor, ``batch_size`` to a transaction, at most
     about ``limit`` per call; return how many events were read. Safe to run in several workers
@@ -270,12 +274,14 @@ def aggregate(store: Store, *, batch_size: int = 2000, limit: int = 200_000) -> 
             counts = count_events(events, _lookups(conn, events), zone)
         # a full batch ends at its last event; a short one read everything up to ``upto``
         to = events[-1].id if len(events) == batch_size else upto
-        with store.begin(write=True) as conn:
-            if not stat_queries.move_cursor(conn, CURSOR, seen, to, store.now()):
-                log.info("statistics: another worker counted events %s..%s first", seen + 1, to)
-                conn.rollback()
-                continue
-            stat_queries.add_counts(conn, counts)
+        try:
+            with store.begin(write=True) as conn:
+                if not stat_queries.move_cursor(conn, CURSOR, seen, to, store.now()):
+                    raise _Lost
+                stat_queries.add_counts(conn, counts)
+        except _Lost:
+            log.info("statistics: another worker counted events %s..%s first", seen + 1, to)
+            continue
         read += len(events)
         if len(events) < batch_size:
             break
