@@ -211,6 +211,5 @@ class StatisticsWorker(PeriodicThread):
         super().__init__("powerflow-statistics", interval, self._pass, join_timeout=5)
 
     def _pass(self) -> None:
-        limit = 50_000
-        read = statistics.aggregate(self.store, limit=limit)
-        self.interval = 0.01 if read >= limit else self.poll
+        statistics.aggregate(self.store, limit=50_000)
+        self.interval = 0.01 if statistics.behind(self.store) else self.poll

@@ -252,14 +252,14 @@ class _Lost(Exception):
     """Another worker moved the cursor first: roll back, read on from where it is now."""
 
 
-def aggregate(store: Store, *, batch_size: int = 2000, limit: int = 200_000) -> int:
-    """Count the events recorded since the cursor, ``batch_size`` to a transaction, at most
-    about ``limit`` per call; return how many events were read. Safe to run in several workers
-    at once: a batch another worker counted first is rolled back, never counted twice."""
+def aggregate(store: Store, *, batch_size: int = 2000, limit: int | None = 200_000) -> int:
+    """Count the events recorded since the cursor, reading ``batch_size`` to a transaction and
+    at most about ``limit`` per call (None: until caught up); return how many events were
+    counted (those of a type in ``HANDLERS``). Safe to run in several workers at once: a batch
+    another worker counted first is rolled back, never counted twice."""
     zone = ZoneInfo(store.time_zone)
-    types = sorted(HANDLERS)
-    read = 0
-    while read < limit:
+    read = total = 0
+    while limit is None or read < limit:
         with store.begin(write=False) as conn:
             seen = stat_queries.read_cursor(conn, CURSOR)
         if seen is None:
@@ -270,8 +270,9 @@ def aggregate(store: Store, *, batch_size: int = 2000, limit: int = 200_000) -> 
             upto = stat_queries.newest_event_id(conn)
             if upto <= seen:
                 break
-            events = stat_queries.events_between(conn, seen, upto, types, batch_size)
-            counts = count_events(events, _lookups(conn, events), zone)
+            events = stat_queries.events_between(conn, seen, upto, batch_size)
+            counted = [e for e in events if e.type in HANDLERS]
+            counts = count_events(counted, _lookups(conn, counted), zone)
         # a full batch ends at its last event; a short one read everything up to ``upto``
         to = events[-1].id if len(events) == batch_size else upto
         try:
@@ -283,21 +284,24 @@ def aggregate(store: Store, *, batch_size: int = 2000, limit: int = 200_000) -> 
             log.info("statistics: another worker counted events %s..%s first", seen + 1, to)
             continue
         read += len(events)
+        total += len(counted)
         if len(events) < batch_size:
             break
-    return read
+    return total
 
 
 def rebuild(store: Store, *, batch_size: int = 5000) -> int:
-    """Forget every counter and count the whole event table again; the events read."""
+    """Forget every counter and count the whole event table again; the events counted."""
     with store.begin(write=True) as conn:
         stat_queries.reset(conn, CURSOR, store.now())
-    total = 0
-    while True:
-        read = aggregate(store, batch_size=batch_size, limit=1_000_000)
-        total += read
-        if read == 0:
-            return total
+    return aggregate(store, batch_size=batch_size, limit=None)
+
+
+def behind(store: Store) -> bool:
+    """Whether events were recorded after the last one counted."""
+    with store.begin(write=False) as conn:
+        seen = stat_queries.read_cursor(conn, CURSOR) or 0
+        return stat_queries.newest_event_id(conn) > seen
 
 
 # ------------------------------------------------------------------ reads
