@@ -2,19 +2,19 @@
 """Statistics at 250,000 completed instances: the aggregator's catch-up rate, and the latency of
 ``GET /v1/stats/processes/{key}`` over HTTP against a real ``powerflow serve``.
 
-What is synthesized: the instances are not run through the engine (that would take hours).
-The benchmark deploys one real process (three user tasks, each with a role and a time limit)
-and bulk-inserts, with SQL, the rows the service writes for a completed instance of it: the
-instance row (completed, with its promised deadline), three task rows (completed, with due
-times), and the instance's eight events in the service's shape, hash chain included
-(``instance.started``, ``task.ready``/``task.completed`` per task with the role and the person,
+What is synthesized: the instances are not run through the engine (that would take hours). The
+benchmark deploys one real process (three user tasks, each with a role and a time limit) and
+bulk-inserts, with SQL, the rows the service writes for a completed instance of it: the instance
+row (completed, with its promised deadline), three task rows (completed, with due times), and
+the instance's eight events in the service's shape, hash chain included (``instance.started``,
+``task.ready``/``task.completed`` per task with the role and the person,
 ``instance.completed``); one instance in 20 also carries an ``alert.raised`` (yellow) on its
-second task. Instances start evenly over ``--days`` days, tasks take 1 minute to 3 days (log-uniform,
-so about one task in nine is overdue), and 40 people complete them. No saved engine state (the
-statistics never read it). Then the aggregator counts the events (``statistics.aggregate``,
-as the worker does; the catch-up rate is events per second), a server starts on the database,
-and a monitor reads the per-element statistics of the process over the whole range and over
-the last 30 days, ``--requests`` times each, one request at a time.
+second task. Instances start evenly over ``--days`` days, tasks take 1 minute to 3 days (log-
+uniform, so about one task in nine is overdue), and 40 people complete them. No saved engine
+state (the statistics never read it). Then the aggregator counts the events
+(``statistics.aggregate``, as the worker does; the catch-up rate is events per second), a server
+starts on the database, and a monitor reads the per-element statistics of the process over the
+whole range and over the last 30 days, ``--requests`` times each, one request at a time.
 
     python bench/statistics.py --instances 250000
     python bench/statistics.py --instances 250000 \\
@@ -263,10 +263,12 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
     parser.add_argument("--seed", type=int, default=10)
+    parser.add_argument("--keep", default=None, help="a folder to create the SQLite file in, kept")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
+        workdir = Path(args.keep or tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
         url = args.database_url or f"sqlite:///{workdir / 'bench.db'}"
         if database_kind(url) == "postgresql":
             prepare_postgres(url)

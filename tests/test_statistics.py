@@ -347,3 +347,48 @@ def test_a_new_event_type_is_one_entry_in_the_table(
     proc = _get(api, "/v1/stats/processes/permit")["process"]
     assert proc["extra"] == {"suspended": {"inquiry": 1}}
     assert proc["started"] == 1 and proc["running"] == 1
+
+
+def test_a_range_reads_whole_months_and_its_ragged_ends_by_day() -> None:
+    from datetime import date
+
+    from powerflow.db.stat_queries import periods
+
+    d = date
+    assert periods(d(2026, 3, 2), d(2026, 3, 2)) == [("d", d(2026, 3, 2), d(2026, 3, 2))]
+    # monthly rows carry the month's first day: (lowest, highest) bound those days
+    assert periods(d(2026, 3, 1), d(2026, 3, 31)) == [("m", d(2026, 3, 1), d(2026, 3, 31))]
+    assert periods(d(2026, 1, 15), d(2026, 4, 10)) == [
+        ("m", d(2026, 2, 1), d(2026, 3, 31)),
+        ("d", d(2026, 1, 15), d(2026, 1, 31)),
+        ("d", d(2026, 4, 1), d(2026, 4, 10)),
+    ]
+    assert periods(d(2026, 1, 15), d(2026, 2, 10)) == [("d", d(2026, 1, 15), d(2026, 2, 10))]
+    assert periods(None, d(2026, 2, 28)) == [("m", date.min, d(2026, 2, 28))]
+    assert periods(None, d(2026, 3, 2)) == [
+        ("m", date.min, d(2026, 2, 28)),
+        ("d", d(2026, 3, 1), d(2026, 3, 2)),
+    ]
+    assert periods(d(2026, 3, 5), d(2026, 3, 4)) == []
+    assert periods(None, date.max)[0] == ("m", date.min, d(9999, 11, 30))
+
+
+def test_figures_over_months_equal_the_sum_of_their_days(api: Api) -> None:
+    permits = Permits(api)
+    for day in (datetime(2026, 3, 30, 2, tzinfo=UTC), datetime(2026, 4, 1, 2, tzinfo=UTC)):
+        permits.clock.set(day)
+        permits.walk(HOUR, HOUR, HOUR)
+    permits.clock.set(datetime(2026, 5, 3, 2, tzinfo=UTC))
+    permits.walk(HOUR, HOUR, HOUR)
+    aggregate(api.store)
+
+    def started(first: str, last: str) -> int:
+        got = _get(api, "/v1/stats/processes/permit", **{"from": first, "to": last})
+        return int(got["process"]["completed"])
+
+    assert started("2026-03-01", "2026-05-31") == 3  # three whole months
+    assert started("2026-03-30", "2026-05-03") == 3  # ragged ends and April whole
+    assert started("2026-03-31", "2026-05-02") == 1  # April only, through its days
+    assert started("2026-04-01", "2026-04-30") == 1
+    assert started("2026-03-15", "2026-04-15") == 2
+    assert started("2026-01-01", "2026-03-29") == 0

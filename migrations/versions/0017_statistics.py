@@ -1,4 +1,4 @@
-"""statistics: additive counters per process, element, role, person and day, and the
+"""statistics: additive counters per process, element, role, person, day and month, and the
 aggregator's cursor over the event table
 
 Existing events are counted by the aggregator on its first passes (its cursor starts at 0), or
@@ -26,6 +26,7 @@ def upgrade() -> None:
         sa.Column("definition_key", sa.String(255), nullable=False),
         sa.Column("role", sa.String(255), nullable=False),
         sa.Column("person", sa.String(100), nullable=False),
+        sa.Column("span", sa.String(1), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("element_id", sa.String(255), nullable=False),
         sa.Column("metric", sa.String(32), nullable=False),
@@ -35,6 +36,7 @@ def upgrade() -> None:
             "definition_key",
             "role",
             "person",
+            "span",
             "day",
             "element_id",
             "metric",
@@ -42,8 +44,12 @@ def upgrade() -> None:
             name="pk_stat_counts",
         ),
     )
-    op.create_index("ix_stat_counts_person_role_day", "stat_counts", ["person", "role", "day"])
-    op.create_index("ix_stat_counts_role_person_day", "stat_counts", ["role", "person", "day"])
+    op.create_index(
+        "ix_stat_counts_person_role_span_day", "stat_counts", ["person", "role", "span", "day"]
+    )
+    op.create_index(
+        "ix_stat_counts_role_person_span_day", "stat_counts", ["role", "person", "span", "day"]
+    )
     op.create_table(
         "stat_cursors",
         sa.Column("name", sa.String(64), nullable=False),
@@ -55,6 +61,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("stat_cursors")
-    op.drop_index("ix_stat_counts_role_person_day", table_name="stat_counts")
-    op.drop_index("ix_stat_counts_person_role_day", table_name="stat_counts")
+    op.drop_index("ix_stat_counts_role_person_span_day", table_name="stat_counts")
+    op.drop_index("ix_stat_counts_person_role_span_day", table_name="stat_counts")
     op.drop_table("stat_counts")

@@ -661,21 +661,24 @@ class StatCount(Base):
     """One additive counter of the statistics (services/supervision/statistics.py).
 
     Keyed by process, element ('' for the process as a whole), role ('' for all), person ('' for
-    all), day (in the business time zone), metric and label (a histogram bucket, an alert level,
-    a rule id; '' when the metric has none). The aggregator only ever adds to ``n``.
+    all), period, metric and label (a histogram bucket, an alert level, a rule id; '' when the
+    metric has none). Each count is kept twice: per day (``span`` 'd', ``day`` the day in the
+    business time zone) and per month (``span`` 'm', ``day`` the month's first day), so that a
+    long range sums months and only its ragged ends by day. The aggregator only adds to ``n``.
     """
 
     __tablename__ = "stat_counts"
     __table_args__ = (
         # the people and roles summaries: one dimension fixed to '', the other ranged
-        Index("ix_stat_counts_person_role_day", "person", "role", "day"),
-        Index("ix_stat_counts_role_person_day", "role", "person", "day"),
+        Index("ix_stat_counts_person_role_span_day", "person", "role", "span", "day"),
+        Index("ix_stat_counts_role_person_span_day", "role", "person", "span", "day"),
     )
 
-    # primary key order serves the per-process reads: key, role = '', person = '', day range
+    # primary key order serves the per-process reads: key, role = '', person = '', span, days
     definition_key: Mapped[str] = mapped_column(String(255), primary_key=True)
     role: Mapped[str] = mapped_column(String(255), primary_key=True)
     person: Mapped[str] = mapped_column(String(100), primary_key=True)
+    span: Mapped[str] = mapped_column(String(1), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     element_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     metric: Mapped[str] = mapped_column(String(32), primary_key=True)

@@ -7,7 +7,7 @@ each dialect's insert construct; the statement is the same on both.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, and_, func, insert, select, update
@@ -18,10 +18,19 @@ from powerflow.db.models import Alert, Definition, Event, Instance, StatCount, S
 
 COUNTS = cast(Table, StatCount.__table__)
 CURSORS = cast(Table, StatCursor.__table__)
-KEY_COLUMNS = ("definition_key", "role", "person", "day", "element_id", "metric", "label")
+KEY_COLUMNS = (
+    "definition_key",
+    "role",
+    "person",
+    "span",
+    "day",
+    "element_id",
+    "metric",
+    "label",
+)
 
-# (definition_key, element_id, role, person, day, metric, label)
-CountKey = tuple[str, str, str, str, date, str, str]
+# (definition_key, element_id, role, person, span, day, metric, label)
+CountKey = tuple[str, str, str, str, str, date, str, str]
 
 
 def read_cursor(conn: Connection, name: str) -> int | None:
@@ -173,9 +182,10 @@ def add_counts(conn: Connection, counts: dict[CountKey, int]) -> None:
             "element_id": k[1],
             "role": k[2],
             "person": k[3],
-            "day": k[4],
-            "metric": k[5],
-            "label": k[6],
+            "span": k[4],
+            "day": k[5],
+            "metric": k[6],
+            "label": k[7],
             "n": n,
         }
         # one order for every worker: concurrent upserts lock rows in the same order
@@ -183,6 +193,32 @@ def add_counts(conn: Connection, counts: dict[CountKey, int]) -> None:
     ]
     for start in range(0, len(rows), 1000):
         conn.execute(stmt, rows[start : start + 1000])
+
+
+def periods(first: date | None, last: date) -> list[tuple[str, date, date]]:
+    """The rows that cover the days ``first``..``last`` (both included; None: from the start),
+    as (span, lowest, highest) ``day`` values: the whole months inside the range from the
+    monthly rows, the days before and after them from the daily rows."""
+    first = first or date.min
+    if first > last:
+        return []
+    month_lo = first if first.day == 1 else _next_month(first)
+    after = _next_month(last)
+    month_hi = after if after - timedelta(days=1) == last else last.replace(day=1)
+    if month_lo >= month_hi:  # no whole month inside: days only
+        return [("d", first, last)]
+    out = [("m", month_lo, month_hi - timedelta(days=1))]
+    if first < month_lo:
+        out.append(("d", first, month_lo - timedelta(days=1)))
+    if month_hi <= last:
+        out.append(("d", month_hi, last))
+    return out
+
+
+def _next_month(day: date) -> date:
+    if day.year == date.max.year and day.month == 12:
+        return date.max  # no month after December 9999: the range ends there anyway
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
 
 
 def sums(
@@ -194,16 +230,16 @@ def sums(
     person: str | None = None,
     element_id: str | None = None,
     first: date | None = None,
-    last: date | None = None,
-    through: date | None = None,
+    last: date,
     metrics: Sequence[str] | None = None,
-) -> list[Any]:
-    """Sums of ``n`` grouped by ``group`` columns plus metric and label.
+) -> list[tuple[Any, ...]]:
+    """Sums of ``n`` over the days ``first``..``last`` (None: from the start), as tuples of the
+    ``group`` columns, metric, label and the sum.
 
     ``role``/``person``: an exact value ('' for "everyone"), or None for "any but ''" (the rows
     of each role or person). ``element_id``: an exact value ('' for the process as a whole), or
-    None for every row. ``first``/``last`` bound the day inclusively; ``through`` takes every
-    day up to and including it; ``metrics`` keeps only these metrics.
+    None for every row. ``metrics`` keeps only these metrics. One statement per period
+    (``periods``): each a range of the primary key or of an index.
     """
     c = COUNTS.c
     where = []
@@ -215,12 +251,14 @@ def sums(
         where.append(c.element_id == element_id)
     if metrics is not None:
         where.append(c.metric.in_(list(metrics)))
-    if first is not None:
-        where.append(c.day >= first)
-    if last is not None:
-        where.append(c.day <= last)
-    if through is not None:
-        where.append(c.day <= through)
     columns = [c[g] for g in group] + [c.metric, c.label]
-    stmt = select(*columns, func.sum(c.n).label("n")).where(and_(*where)).group_by(*columns)
-    return list(conn.execute(stmt))
+    total: dict[tuple[Any, ...], int] = {}
+    for span, lo, hi in periods(first, last):
+        stmt = (
+            select(*columns, func.sum(c.n))
+            .where(and_(*where, c.span == span, c.day >= lo, c.day <= hi))
+            .group_by(*columns)
+        )
+        for *key, n in conn.execute(stmt):
+            total[tuple(key)] = total.get(tuple(key), 0) + int(n)
+    return [(*key, n) for key, n in total.items()]

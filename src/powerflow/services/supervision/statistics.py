@@ -243,8 +243,10 @@ def count_events(events: list[Any], batch: Batch, zone: ZoneInfo) -> dict[CountK
         if handler is None:
             continue
         day = ev.occurred_at.astimezone(zone).date()
+        month = day.replace(day=1)
         for element, role, person, metric, label, n in handler(ev, batch):
-            counts[(ev.definition_key, element, role, person, day, metric, label)] += n
+            counts[(ev.definition_key, element, role, person, "d", day, metric, label)] += n
+            counts[(ev.definition_key, element, role, person, "m", month, metric, label)] += n
     return dict(counts)
 
 
@@ -438,10 +440,11 @@ def _range(store: Store, conn: Any, first: date | None, last: date | None) -> Ra
     )
 
 
-def _grouped(rows: Iterable[Any], key: str) -> dict[str, list[tuple[str, str, int]]]:
+def _grouped(rows: Iterable[tuple[Any, ...]]) -> dict[str, list[tuple[str, str, int]]]:
+    """(name, metric, label, n) rows by name."""
     out: dict[str, list[tuple[str, str, int]]] = {}
-    for r in rows:
-        out.setdefault(getattr(r, key), []).append((r.metric, r.label, int(r.n)))
+    for name, metric, label, n in rows:
+        out.setdefault(name, []).append((metric, label, int(n)))
     return out
 
 
@@ -454,12 +457,12 @@ def _running(conn: Any, last: date, definition_key: str | None) -> dict[str, int
         role="",
         person="",
         element_id="",
-        through=last,
+        last=last,
         metrics=["started", "completed", "cancelled"],
     )
     out: Counter[str] = Counter()
-    for r in rows:
-        out[r.definition_key] += int(r.n) if r.metric == "started" else -int(r.n)
+    for key, metric, _label, n in rows:
+        out[key] += int(n) if metric == "started" else -int(n)
     return dict(out)
 
 
@@ -480,7 +483,7 @@ def processes(
             last=span.last,
         )
         running = _running(conn, span.last, None)
-    grouped = _grouped(rows, "definition_key")
+    grouped = _grouped(rows)
     keys = sorted(set(grouped) | set(running))
     return Listing(
         span,
@@ -513,7 +516,7 @@ def process(
             last=span.last,
         )
         running = _running(conn, span.last, definition_key).get(definition_key, 0)
-    grouped = _grouped(rows, "element_id")
+    grouped = _grouped(rows)
     return ProcessStats(
         definition_key=definition_key,
         range=span,
@@ -544,7 +547,7 @@ def _by(
             first=span.first,
             last=span.last,
         )
-    grouped = _grouped(rows, column)
+    grouped = _grouped(rows)
     return Listing(span, [Named(k, _figures(v)) for k, v in sorted(grouped.items())])
 
 
