@@ -9,12 +9,13 @@ row (completed, with its promised deadline), three task rows (completed, with du
 the instance's eight events in the service's shape, hash chain included (``instance.started``,
 ``task.ready``/``task.completed`` per task with the role and the person,
 ``instance.completed``); one instance in 20 also carries an ``alert.raised`` (yellow) on its
-second task. Instances start evenly over ``--days`` days, tasks take 1 minute to 3 days (log-
-uniform, so about one task in nine is overdue), and 40 people complete them. No saved engine
-state (the statistics never read it). Then the aggregator counts the events
+second task. Instances start evenly over ``--days`` days, tasks take 1 minute to 3 days
+(log-uniform, so about one task in eight is overdue), and 40 people complete them. No saved
+engine state (the statistics never read it). Then the aggregator counts the events
 (``statistics.aggregate``, as the worker does; the catch-up rate is events per second), a server
 starts on the database, and a monitor reads the per-element statistics of the process over the
-whole range and over the last 30 days, ``--requests`` times each, one request at a time.
+whole range and over its last month (31 days), then the lists per process, person and role over
+the whole range, ``--requests`` times each, one request at a time.
 
     python bench/statistics.py --instances 250000
     python bench/statistics.py --instances 250000 \\
