@@ -45,10 +45,10 @@ def upgrade() -> None:
         ),
     )
     op.create_index(
-        "ix_stat_counts_person_role_span_day", "stat_counts", ["person", "role", "span", "day"]
+        "ix_stat_counts_person_span_role_day", "stat_counts", ["person", "span", "role", "day"]
     )
     op.create_index(
-        "ix_stat_counts_role_person_span_day", "stat_counts", ["role", "person", "span", "day"]
+        "ix_stat_counts_role_span_person_day", "stat_counts", ["role", "span", "person", "day"]
     )
     op.create_table(
         "stat_cursors",
@@ -61,6 +61,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("stat_cursors")
-    op.drop_index("ix_stat_counts_role_person_span_day", table_name="stat_counts")
-    op.drop_index("ix_stat_counts_person_role_span_day", table_name="stat_counts")
+    op.drop_index("ix_stat_counts_role_span_person_day", table_name="stat_counts")
+    op.drop_index("ix_stat_counts_person_span_role_day", table_name="stat_counts")
     op.drop_table("stat_counts")

@@ -669,9 +669,10 @@ class StatCount(Base):
 
     __tablename__ = "stat_counts"
     __table_args__ = (
-        # the people and roles summaries: one dimension fixed to '', the other ranged
-        Index("ix_stat_counts_person_role_span_day", "person", "role", "span", "day"),
-        Index("ix_stat_counts_role_person_span_day", "role", "person", "span", "day"),
+        # the people and roles summaries: one dimension fixed to '', the span fixed, the other
+        # dimension ranged (> ''); the processes summary: role = person = ''
+        Index("ix_stat_counts_person_span_role_day", "person", "span", "role", "day"),
+        Index("ix_stat_counts_role_span_person_day", "role", "span", "person", "day"),
     )
 
     # primary key order serves the per-process reads: key, role = '', person = '', span, days
