@@ -392,3 +392,24 @@ def test_figures_over_months_equal_the_sum_of_their_days(api: Api) -> None:
     assert started("2026-04-01", "2026-04-30") == 1
     assert started("2026-03-15", "2026-04-15") == 2
     assert started("2026-01-01", "2026-03-29") == 0
+
+
+def test_the_cli_rebuilds_the_statistics(api: Api) -> None:
+    import subprocess
+    import sys
+
+    permits = Permits(api)
+    permits.walk(HOUR, HOUR, HOUR)
+    url = api.store.url.render_as_string(hide_password=False)
+    command = [sys.executable, "-W", "ignore", "-m", "powerflow", "stats", "rebuild"]
+    done = subprocess.run(
+        [*command, "--database-url", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    counted = len(_events_of(api, _instances(api)[0]))
+    assert f"statistics rebuilt: {counted} events counted" in done.stdout
+    proc = _get(api, "/v1/stats/processes/permit")["process"]
+    assert (proc["started"], proc["completed"]) == (1, 1)
