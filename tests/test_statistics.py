@@ -66,6 +66,9 @@ class Permits:
         instance = complete(self.api, self.alice, instance, "accept")
         self.clock.advance(supplement)
         instance = complete(self.api, self.alice, instance, "supplement")
+        (decision,) = [t for t in instance["tasks"] if t["element_id"] == "decide"]
+        claimed = self.api.client.post(f"/v1/tasks/{decision['id']}/claim", headers=self.bob)
+        assert claimed.status_code == 200, claimed.text
         self.clock.advance(decide)
         raise_due_alerts(self.api.store)
         instance = complete(self.api, self.bob, instance, "decide")
@@ -147,6 +150,17 @@ def test_counts_durations_overdue_and_alerts_are_exact(api: Api) -> None:
     assert (people["bob"]["started"], people["bob"]["completed"]) == (0, 2)
     assert people["bob"]["durations"]["mean_seconds"] == (0.5 + 5) * 3600 / 2
     assert "system" not in people and "timer" not in people
+    # alerts count for the roles and persons each alert names
+    raised = _get(api, "/v1/alerts", limit=500)["items"]
+    for role in ("clerk", "reviewer"):
+        expected = Counter(x["level"] for x in raised if role in x["roles"])
+        assert roles[role]["alerts"] == dict(expected), role
+    assert any(x["roles"] for x in raised)
+    assert people["bob"]["alerts"], "the alerts of bob's overdue decision name him"
+    for name, figures in people.items():
+        assert figures["alerts"] == dict(
+            Counter(x["level"] for x in raised if name in x["persons"])
+        )
 
     # the list of processes agrees with the one process
     listed = {p["name"]: p["figures"] for p in _get(api, "/v1/stats/processes")["items"]}
