@@ -112,12 +112,10 @@ def _person(actor: str) -> str:
     return "" if actor in MACHINE_ACTORS else actor
 
 
-def _timed(
-    element: str, seconds: float, late: bool, metric: str = "completed"
-) -> list[tuple[str, str, int]]:
+def _timed(seconds: float, late: bool) -> list[tuple[str, str, int]]:
     """(metric, label, n) of one completion with a duration."""
     out = [
-        (metric, "", 1),
+        ("completed", "", 1),
         ("duration", str(bucket_of(seconds)), 1),
         ("duration_ms", "", round(seconds * 1000)),
         ("timed", "", 1),
@@ -142,7 +140,7 @@ def _instance_completed(ev: Any, batch: Batch) -> list[Increment]:
     due = row.promised_due_at or row.statutory_due_at
     seconds = max(0.0, (ev.occurred_at - row.created_at).total_seconds())
     late = due is not None and ev.occurred_at > due
-    return [("", "", "", m, lab, n) for m, lab, n in _timed("", seconds, late)]
+    return [("", "", "", m, lab, n) for m, lab, n in _timed(seconds, late)]
 
 
 def _instance_cancelled(ev: Any, batch: Batch) -> list[Increment]:
@@ -170,7 +168,7 @@ def _task_completed(ev: Any, batch: Batch) -> list[Increment]:
     seconds = max(0.0, (ev.occurred_at - ready.occurred_at).total_seconds())
     due = batch.task_due.get(ev.task_id or "")
     late = due is not None and ev.occurred_at > due
-    figures = _timed(element, seconds, late)
+    figures = _timed(seconds, late)
     who: list[tuple[str, str, str]] = [(element, "", "")]
     roles = sorted(set((ready.payload or {}).get("roles") or []))
     who += [(element, str(role), "") for role in roles]
