@@ -427,3 +427,25 @@ def test_the_cli_rebuilds_the_statistics(api: Api) -> None:
     assert f"statistics rebuilt: {counted} events counted" in done.stdout
     proc = _get(api, "/v1/stats/processes/permit")["process"]
     assert (proc["started"], proc["completed"]) == (1, 1)
+
+
+def test_the_worker_counts_new_events_on_its_own(api: Api) -> None:
+    import time
+
+    from powerflow.workers import StatisticsWorker
+
+    permits = Permits(api)
+    permits.walk(HOUR, HOUR, HOUR)
+    worker = StatisticsWorker(api.store, interval=0.05)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            got = _get(api, "/v1/stats/processes/permit")["process"]
+            if got["completed"]:
+                break
+            time.sleep(0.05)
+        assert (got["started"], got["completed"]) == (1, 1)
+        assert not statistics.behind(api.store)
+    finally:
+        worker.stop()
