@@ -84,7 +84,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_rule_list_entries")),
     )
-    op.create_index("ix_rule_list_entries_lookup", "rule_list_entries", ["list_name", "value_norm"])
+    op.create_index(
+        "ix_rule_list_entries_lookup", "rule_list_entries", ["list_name", "value_norm"]
+    )
     op.create_table(
         "violations",
         sa.Column("id", BIG_ID, autoincrement=True, nullable=False),

@@ -45,7 +45,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_external_tasks")),
     )
     # fetch and lock: the open (or lock-expired) tasks of a topic whose time has come
-    op.create_index("ix_external_tasks_fetch", "external_tasks", ["topic", "state", "fetchable_at"])
+    op.create_index(
+        "ix_external_tasks_fetch", "external_tasks", ["topic", "state", "fetchable_at"]
+    )
     op.create_index("ix_external_tasks_instance", "external_tasks", ["instance_id", "state"])
 
 

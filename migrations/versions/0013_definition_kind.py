@@ -18,7 +18,9 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("definitions") as batch:
-        batch.add_column(sa.Column("kind", sa.String(16), nullable=False, server_default="process"))
+        batch.add_column(
+            sa.Column("kind", sa.String(16), nullable=False, server_default="process")
+        )
 
 
 def downgrade() -> None:

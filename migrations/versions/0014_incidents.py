@@ -94,7 +94,9 @@ def _park_failed_instances() -> None:
         )
     if rows:
         op.bulk_insert(incidents, rows)
-    conn.execute(sa.update(instances).where(instances.c.status == "failed").values(ended_at=None))
+    conn.execute(
+        sa.update(instances).where(instances.c.status == "failed").values(ended_at=None)
+    )
 
 
 def downgrade() -> None:
