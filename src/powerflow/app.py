@@ -28,6 +28,7 @@ from powerflow.api.routers import (
     power,
     public,
     rules,
+    stats,
     system,
     tasks,
     users,
@@ -39,7 +40,13 @@ from powerflow.engine import configure_limits, configure_time_zone
 from powerflow.periodic import PeriodicThread
 from powerflow.services import feed
 from powerflow.settings import Settings
-from powerflow.workers import AlertWorker, MessageWorker, TimerWorker, WebhookWorker
+from powerflow.workers import (
+    AlertWorker,
+    MessageWorker,
+    StatisticsWorker,
+    TimerWorker,
+    WebhookWorker,
+)
 
 log = logging.getLogger("powerflow")
 
@@ -111,6 +118,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
                 WebhookWorker(store, allowed_hosts=settings.webhook_allowed_hosts),
                 AlertWorker(store, settings.alert_poll_seconds),
                 MessageWorker(store, settings.timer_poll_seconds),
+                StatisticsWorker(store, settings.stats_poll_seconds),
             ]
             if run_workers
             else []
@@ -161,6 +169,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         cases.router,
         public.router,
         public.supervision,
+        stats.router,
     ):
         app.include_router(router)
     app.add_middleware(

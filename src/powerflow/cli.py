@@ -270,6 +270,25 @@ def audit_verify(database_url: DbOption = None) -> None:
     typer.echo(f"verified: {result.instances} instances, {result.events} events, no broken link")
 
 
+stats_app = typer.Typer(help="The statistics (GET /v1/stats/...).", no_args_is_help=True)
+app.add_typer(stats_app, name="stats")
+
+
+@stats_app.command("rebuild")
+def stats_rebuild(database_url: DbOption = None) -> None:
+    """Forget the statistics and count every recorded event again (for example after a new
+    event type was added to the statistics). Run it while the service is stopped, or accept
+    that figures read during the rebuild are partial."""
+    import time
+
+    from powerflow.services.supervision import statistics
+
+    began = time.perf_counter()
+    read = statistics.rebuild(_store(_settings(database_url)))
+    took = time.perf_counter() - began
+    typer.echo(f"statistics rebuilt: {read} events counted in {took:.1f} s")
+
+
 @app.command()
 def openapi(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write")] = None,

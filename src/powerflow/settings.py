@@ -52,6 +52,13 @@ class Settings(BaseSettings):
         le=60,
         description="How often the alert loop looks for deadlines and thresholds that have passed",
     )
+    stats_poll_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=3600,
+        description="How often the statistics aggregator counts new events: the statistics "
+        "lag the events by at most about this long",
+    )
     script_cpu_seconds: float = Field(
         default=0.5,
         gt=0,

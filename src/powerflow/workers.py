@@ -17,6 +17,7 @@ from powerflow.services.errors import DomainError
 from powerflow.services.events import TIMER_ACTOR_NAME
 from powerflow.services.incidents import cause
 from powerflow.services.power import alert_loop
+from powerflow.services.supervision import statistics
 
 log = logging.getLogger("powerflow.timers")
 TIMER_ACTOR = Principal(name=TIMER_ACTOR_NAME, roles=frozenset({"admin"}))
@@ -198,3 +199,17 @@ class MessageWorker(PeriodicThread):
             lambda: messages.expire_messages(store),
             join_timeout=5,
         )
+
+
+class StatisticsWorker(PeriodicThread):
+    """Counts new events into the statistics (services/supervision/statistics.aggregate) every
+    ``interval`` seconds; at once again while a pass found more than it may read in one go."""
+
+    def __init__(self, store: Store, interval: float) -> None:
+        self.poll = interval
+        self.store = store
+        super().__init__("powerflow-statistics", interval, self._pass, join_timeout=5)
+
+    def _pass(self) -> None:
+        statistics.aggregate(self.store, limit=50_000)
+        self.interval = 0.01 if statistics.behind(self.store) else self.poll

@@ -827,3 +827,48 @@ class NoticeObjection(Base):
     contact: Mapped[str | None] = mapped_column(String(255), nullable=True)
     delivered: Mapped[bool] = mapped_column(Boolean, default=False)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# ------------------------------------------------------------------ statistics (0018)
+
+
+class StatCount(Base):
+    """One additive counter of the statistics (services/supervision/statistics.py).
+
+    Keyed by process, element ('' for the process as a whole), role ('' for all), person ('' for
+    all), period, metric and label (a histogram bucket, an alert level, a rule id; '' when the
+    metric has none). Each count is kept twice: per day (``span`` 'd', ``day`` the day in the
+    business time zone) and per month (``span`` 'm', ``day`` the month's first day), so that a
+    long range sums months and only its ragged ends by day. The aggregator only adds to ``n``.
+    """
+
+    __tablename__ = "stat_counts"
+    __table_args__ = (
+        # the people and roles summaries: one dimension fixed to '', the span fixed, the other
+        # dimension ranged (> ''); the processes summary: role = person = ''
+        Index("ix_stat_counts_person_span_role_day", "person", "span", "role", "day"),
+        Index("ix_stat_counts_role_span_person_day", "role", "span", "person", "day"),
+    )
+
+    # primary key order serves the per-process reads: key, role = '', person = '', span, days
+    definition_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    role: Mapped[str] = mapped_column(String(255), primary_key=True)
+    person: Mapped[str] = mapped_column(String(100), primary_key=True)
+    span: Mapped[str] = mapped_column(String(1), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    element_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(32), primary_key=True)
+    label: Mapped[str] = mapped_column(String(255), primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger)
+
+
+class StatCursor(Base):
+    """How far an aggregator has read the event table: every event with an id up to
+    ``last_event_id`` is counted. Moved by compare-and-set in the transaction that adds the
+    counts, so two workers never count an event twice."""
+
+    __tablename__ = "stat_cursors"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_event_id: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

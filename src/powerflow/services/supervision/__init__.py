@@ -1,1 +1,2 @@
-"""Supervision: cases (督办) and accountability, a person's record (docs/supervision.md)."""
+"""Supervision: cases (督办) and accountability, a person's record, disclosure and public
+notices, statistics (docs/supervision.md, docs/public.md)."""

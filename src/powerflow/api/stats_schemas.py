@@ -1,0 +1,82 @@
+"""Response bodies of the statistics (/v1/stats/...)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import ConfigDict, Field
+
+from powerflow.api.schemas import Schema
+
+
+class DurationsRead(Schema):
+    """Wall-clock durations of what completed in the range: instances (start to end) or tasks
+    (ready to completed). Percentiles come from log-spaced histogram buckets and are within
+    9.05 % of the exact value (0 stands for under one second); the mean is exact."""
+
+    count: int
+    mean_seconds: float | None
+    p50_seconds: float | None
+    p90_seconds: float | None
+
+
+class FiguresRead(Schema):
+    """The figures of a process, element, role or person over the range."""
+
+    started: int = Field(description="Instances started (process, person) or tasks ready")
+    completed: int = Field(description="Instances or tasks completed")
+    cancelled: int = Field(description="Instances cancelled")
+    failed: int = Field(description="Instances parked by a failed step (an incident)")
+    running: int | None = Field(
+        description="Processes only: instances started by the end of the range and not "
+        "completed or cancelled by then (parked ones included)"
+    )
+    durations: DurationsRead
+    overdue: int = Field(description="Completed after their due time")
+    overdue_rate: float | None = Field(description="overdue / completed (null: none completed)")
+    alerts: dict[str, int] = Field(description="Alerts raised, by level")
+    violations: dict[str, int] = Field(description="Rule violations (recorded or blocked), by rule")
+    cases: dict[str, int] = Field(
+        description="Supervision cases closed, by accountability outcome (processes only)"
+    )
+    extra: dict[str, dict[str, int]] = Field(
+        description="Further counters by metric and label added by later handlers"
+    )
+
+
+class RangeRead(Schema):
+    """The days counted, both included, in the business time zone; and how fresh the counts
+    are: every event up to ``as_of_event_id`` is counted (the aggregator runs every
+    ``stats_poll_seconds``), none after it."""
+
+    model_config = ConfigDict(from_attributes=True, populate_by_name=True)
+
+    from_: date | None = Field(alias="from", description="First day (null: from the start)")
+    to: date
+    as_of_event_id: int
+    as_of: datetime | None
+
+
+class NamedFigures(Schema):
+    """Figures of one process, element, role or person."""
+
+    name: str
+    figures: FiguresRead
+
+
+class StatsListing(Schema):
+    """Figures per process, role or person."""
+
+    range: RangeRead
+    items: list[NamedFigures]
+
+
+class ProcessStatsRead(Schema):
+    """A process's figures and each element's, for a heat map on the diagram. Elements are
+    BPMN element ids: tasks (counts, durations ready to completed, overdue), and any element an
+    alert or violation was raised at."""
+
+    definition_key: str
+    range: RangeRead
+    process: FiguresRead
+    elements: list[NamedFigures]
