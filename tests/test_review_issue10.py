@@ -1,0 +1,134 @@
+"""Review of issue 10 (supervision cases, risk points, disclosure, notices): each test names a
+defect found by walking the features over HTTP; it failed before its fix.
+
+Both databases through the ``api`` fixture where it matters; the rate limit against a real
+``powerflow serve`` (the proxy-header handling is uvicorn's, outside the test client)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from conftest import Api, start_server, stop_server
+from powerflow.clock import ManualClock
+
+KEY = "review_public_countersign"
+MONDAY = datetime(2026, 3, 2, 2, tzinfo=UTC)
+
+
+def _start(api: Api, clerk: dict[str, str], business_key: str = "G-1") -> dict[str, Any]:
+    api.store.clock = ManualClock(MONDAY)
+    assert api.deploy(f"{KEY}.bpmn").status_code == 201
+    response = api.client.post(
+        "/v1/instances",
+        headers=clerk,
+        json={"definition_key": KEY, "business_key": business_key, "variables": {"amount": 5}},
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _complete(api: Api, who: dict[str, str], instance: dict[str, Any], **data: Any) -> Any:
+    (task,) = [t for t in instance["tasks"] if t["state"] == "ready"]
+    response = api.client.post(
+        f"/v1/tasks/{task['id']}/complete", headers=who, json={"data": data}
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _approved(api: Api) -> tuple[dict[str, Any], dict[str, str]]:
+    """An instance whose countersigned approval went through: the notice is published."""
+    clerk = api.user("clerk", "clerk_a")
+    head = api.user("finance-head", "head_c")
+    instance = _complete(api, clerk, _start(api, clerk), amount=7)
+    response = api.client.post(
+        f"/v1/tasks/{instance['tasks'][0]['id']}/countersign",
+        headers=head,
+        json={"decision": "approve"},
+    )
+    assert response.status_code == 200, response.text
+    return response.json(), clerk
+
+
+def test_cancelling_an_instance_keeps_its_data(api: Api) -> None:
+    """Defect: cancelling reset the instance's data to its start variables (the root task's
+    data), losing every completed step's data from the instance view and from what the public
+    progress of a cancelled case reads."""
+    instance, clerk = _approved(api)
+    assert instance["data"] == {"amount": 7}
+    response = api.client.post(
+        f"/v1/instances/{instance['id']}/cancel", headers=clerk, json={"reason": "withdrawn"}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["data"] == {"amount": 7}
+    again = api.client.get(f"/v1/instances/{instance['id']}", headers=api.admin).json()
+    assert again["status"] == "cancelled"
+    assert again["data"] == {"amount": 7}
+
+
+def test_a_step_awaiting_countersignature_is_a_current_step_in_public_progress(api: Api) -> None:
+    """Defect: /public/progress listed only ready tasks as current, so a step whose completion
+    waited for its countersignature vanished (neither done nor current) from the public view."""
+    clerk = api.user("clerk", "clerk_a")
+    instance = _complete(api, clerk, _start(api, clerk), amount=7)
+    assert instance["tasks"][0]["state"] == "awaiting_countersign"
+    progress = api.client.get(f"/public/progress/{KEY}/G-1")
+    assert progress.status_code == 200, progress.text
+    body = progress.json()
+    assert body["steps_done"] == []
+    assert [s["element_id"] for s in body["current_steps"]] == ["approve"]
+    assert "awaiting" not in progress.text and "clerk_a" not in progress.text
+
+
+def test_the_notice_of_a_cancelled_case_takes_no_objections(api: Api) -> None:
+    """Defect: a notice whose case was cancelled stayed listed as open under /public/notices
+    and accepted objections (201, stored on a cancelled case) until its period ran out."""
+    instance, clerk = _approved(api)
+    notices = api.client.get("/public/notices").json()
+    assert [n["open"] for n in notices] == [True]
+    notice_id = notices[0]["id"]
+    response = api.client.post(
+        f"/v1/instances/{instance['id']}/cancel", headers=clerk, json={"reason": "withdrawn"}
+    )
+    assert response.status_code == 200, response.text
+    assert api.client.get("/public/notices").json() == []
+    one = api.client.get(f"/public/notices/{notice_id}")
+    assert one.status_code == 200, one.text
+    assert one.json()["open"] is False and one.json()["accepts_objections"] is False
+    objection = api.client.post(
+        f"/public/notices/{notice_id}/objections", json={"text": "too late"}
+    )
+    assert objection.status_code == 409, objection.text
+    assert "cancelled" in objection.json()["detail"]
+    supervisor = api.user("monitor")
+    assert api.client.get(f"/v1/notices/{notice_id}/objections", headers=supervisor).json() == []
+
+
+def test_x_forwarded_for_does_not_bypass_the_public_rate_limit(sqlite_url: str) -> None:
+    """Defect: `powerflow serve` ran uvicorn with its default proxy_headers=True, which trusts
+    X-Forwarded-For from 127.0.0.1: a client there (or behind a local proxy passing the header
+    through) got a fresh bucket per forged address, although docs/public.md says the header is
+    not trusted and the TCP peer's address is used."""
+    server = start_server(
+        sqlite_url,
+        POWERFLOW_DEPLOY_EXAMPLES="false",
+        POWERFLOW_PUBLIC_BURST="3",
+        POWERFLOW_PUBLIC_RATE_PER_MINUTE="1",
+    )
+    try:
+        codes = [
+            httpx.get(
+                f"{server.url}/public/powers",
+                headers={"X-Forwarded-For": f"203.0.113.{n}"},
+                timeout=10,
+            ).status_code
+            for n in range(6)
+        ]
+    finally:
+        stop_server(server)
+    assert codes[:3] == [200, 200, 200]
+    assert codes[3:] == [429, 429, 429]
