@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Table, select
 from powerflow.db import queries
 from powerflow.db.engine import Store
 from powerflow.db.models import Instance, Notice, Task
+from powerflow.db.queries import OPEN_TASK_STATES
 from powerflow.services.auth import Principal
 from powerflow.services.definitions import definition_by_id
 from powerflow.services.errors import NotFound
@@ -275,7 +276,7 @@ def progress(store: Store, key: str, business_key: str) -> dict[str, Any]:
                 "overdue": bool(t.due_at is not None and now > cast(datetime, _aware(t.due_at))),
             }
             for t in tasks
-            if t.state == "ready"
+            if t.state in OPEN_TASK_STATES  # a step awaiting its countersignature is current
         ],
         "promised_due_at": due["promised"],
         "statutory_due_at": due["statutory"],
