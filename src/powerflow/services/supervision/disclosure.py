@@ -289,18 +289,34 @@ def progress(store: Store, key: str, business_key: str) -> dict[str, Any]:
 # ----------------------------------------------------------------- notices
 
 
-def _notice_public(store: Store, conn: Connection, instance_id: str) -> DefinitionView | None:
-    definition_id = conn.execute(
-        select(_INSTANCES.c.definition_id).where(_INSTANCES.c.id == instance_id)
-    ).scalar()
-    if definition_id is None:
+def _notice_case(
+    store: Store, conn: Connection, instance_id: str
+) -> tuple[DefinitionView, bool] | None:
+    """The notice's process if it is public, and whether its case was withdrawn (cancelled:
+    its notice takes no objections any more); None for an undisclosed one."""
+    found = conn.execute(
+        select(_INSTANCES.c.definition_id, _INSTANCES.c.status).where(
+            _INSTANCES.c.id == instance_id
+        )
+    ).first()
+    if found is None:
         return None
-    definition = definition_by_id(store, conn, int(definition_id))
-    return definition if is_public(definition.catalog) else None
+    definition = definition_by_id(store, conn, int(found.definition_id))
+    if not is_public(definition.catalog):
+        return None
+    return definition, found.status in notices.WITHDRAWN
 
 
-def _notice_view(row: Any, definition: DefinitionView, now: datetime) -> dict[str, Any]:
+def _notice_public(store: Store, conn: Connection, instance_id: str) -> DefinitionView | None:
+    case = _notice_case(store, conn, instance_id)
+    return None if case is None else case[0]
+
+
+def _notice_view(
+    row: Any, definition: DefinitionView, now: datetime, withdrawn: bool = False
+) -> dict[str, Any]:
     ends_at = cast(datetime, _aware(row.ends_at))
+    running = now < ends_at and not withdrawn
     return {
         "id": int(row.id),
         "process_key": definition.key,
@@ -309,8 +325,8 @@ def _notice_view(row: Any, definition: DefinitionView, now: datetime) -> dict[st
         "fields": dict(row.fields or {}),
         "published_at": _aware(row.published_at),
         "ends_at": ends_at,
-        "open": now < ends_at,
-        "accepts_objections": now < ends_at,
+        "open": running,
+        "accepts_objections": running,
     }
 
 
@@ -327,9 +343,9 @@ def list_notices(store: Store, *, closed: bool = False) -> list[dict[str, Any]]:
     out = []
     with store.begin(write=False) as conn:
         for row in conn.execute(query.limit(LIST_LIMIT * 5)).all():
-            definition = _notice_public(store, conn, row.instance_id)
-            if definition is not None:
-                out.append(_notice_view(row, definition, now))
+            case = _notice_case(store, conn, row.instance_id)
+            if case is not None and not (case[1] and not closed):  # withdrawn: not open
+                out.append(_notice_view(row, case[0], now, case[1]))
             if len(out) >= LIST_LIMIT:
                 break
     return out
@@ -339,10 +355,10 @@ def get_notice(store: Store, notice_id: int) -> dict[str, Any]:
     """One notice of a public process."""
     with store.begin(write=False) as conn:
         row = conn.execute(select(_NOTICES).where(_NOTICES.c.id == notice_id)).first()
-        definition = None if row is None else _notice_public(store, conn, row.instance_id)
-    if row is None or definition is None:
+        case = None if row is None else _notice_case(store, conn, row.instance_id)
+    if row is None or case is None:
         raise NotFound("There is no public notice with this id.")
-    return _notice_view(row, definition, store.now())
+    return _notice_view(row, case[0], store.now(), case[1])
 
 
 def object_to(

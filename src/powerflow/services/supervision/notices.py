@@ -20,7 +20,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, func, insert, select, update
 
 from powerflow.db.engine import Store
-from powerflow.db.models import Notice, NoticeObjection
+from powerflow.db.models import Instance, Notice, NoticeObjection
 from powerflow.db.queries import InstanceRow, TaskRow
 from powerflow.engine import StepEvent, StepResult
 from powerflow.services.auth import Principal
@@ -36,7 +36,10 @@ READ_ROLES = ("monitor", "auditor", "admin")
 TEXT_LIMIT = 4000
 NAME_LIMIT = 100
 CONTACT_LIMIT = 255
+WITHDRAWN = ("cancelled",)
+"""Statuses of a case whose open notice is withdrawn: it takes no objections any more."""
 _NOTICES = cast(Table, Notice.__table__)
+_INSTANCES = cast(Table, Instance.__table__)
 _OBJECTIONS = cast(Table, NoticeObjection.__table__)
 
 
@@ -238,6 +241,14 @@ def object_to(
             raise Conflict(
                 f"The notice period ended at {ends_at.isoformat()}: objections are no longer "
                 "accepted."
+            )
+        status = conn.execute(
+            select(_INSTANCES.c.status).where(_INSTANCES.c.id == row.instance_id)
+        ).scalar()
+        if status in WITHDRAWN:
+            raise Conflict(
+                "The case this notice belongs to was cancelled, which withdrew the notice: "
+                "objections are no longer accepted."
             )
         objection_id = int(
             conn.execute(
