@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from conftest import Api, start_server, stop_server
+from conftest import DATA, Api, start_server, stop_server
 from powerflow.clock import ManualClock
 
 KEY = "review_public_countersign"
@@ -132,3 +132,31 @@ def test_x_forwarded_for_does_not_bypass_the_public_rate_limit(sqlite_url: str) 
         stop_server(server)
     assert codes[:3] == [200, 200, 200]
     assert codes[3:] == [429, 429, 429]
+
+
+def test_a_case_parked_at_an_incident_is_in_progress_publicly(api: Api, tmp_path: Any) -> None:
+    """Defect: docs/public.md says a case parked at an incident shows as ``in_progress``, but
+    the parked status is ``failed`` (services/incidents.PARKED), which the public view mapped
+    to ``ended``: a case still open looked finished to the public."""
+    xml = (DATA / "fragile.bpmn").read_text()
+    xml = xml.replace('id="fragile" name="Fragile division"', 'id="pub_fragile" name="Division"')
+    xml = xml.replace(
+        '<pf:acceptsData fields="divisor,note"/>',
+        '<pf:acceptsData fields="divisor,note"/><pf:disclosure public="true" progress="true"/>',
+    )
+    path = tmp_path / "pub_fragile.bpmn"
+    path.write_text(xml)
+    assert api.deploy(path).status_code == 201
+    clerk = api.user("clerk")
+    started = api.client.post(
+        "/v1/instances",
+        headers=clerk,
+        json={"definition_key": "pub_fragile", "business_key": "F-1", "variables": {"divisor": 0}},
+    )
+    assert started.status_code == 201, started.text
+    parked = _complete(api, clerk, started.json(), note="figures entered")
+    assert parked["status"] == "failed" and parked["ended_at"] is None
+    progress = api.client.get("/public/progress/pub_fragile/F-1")
+    assert progress.status_code == 200, progress.text
+    assert progress.json()["status"] == "in_progress"
+    assert progress.json()["ended_at"] is None

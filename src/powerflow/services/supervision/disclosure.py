@@ -27,6 +27,7 @@ from powerflow.db.queries import OPEN_TASK_STATES
 from powerflow.services.auth import Principal
 from powerflow.services.definitions import definition_by_id
 from powerflow.services.errors import NotFound
+from powerflow.services.incidents import PARKED
 from powerflow.services.power import powers
 from powerflow.services.supervision import notices
 from powerflow.services.views import DefinitionView
@@ -40,7 +41,7 @@ _NOTICES = cast(Table, Notice.__table__)
 HIDDEN_STATUS = {
     "running": "in_progress",
     "suspended": "in_progress",
-    "parked": "in_progress",
+    PARKED: "in_progress",  # parked at an incident ("failed"): not ended
     "completed": "completed",
 }
 
