@@ -20,8 +20,8 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, func, insert, select, update
 
 from powerflow.db.engine import Store
-from powerflow.db.models import Instance, Notice, NoticeObjection
-from powerflow.db.queries import InstanceRow, TaskRow
+from powerflow.db.models import Notice, NoticeObjection
+from powerflow.db.queries import InstanceRow, TaskRow, load_instance
 from powerflow.engine import StepEvent, StepResult
 from powerflow.services.auth import Principal
 from powerflow.services.errors import Conflict, Forbidden, NotFound
@@ -39,7 +39,6 @@ CONTACT_LIMIT = 255
 WITHDRAWN = ("cancelled",)
 """Statuses of a case whose open notice is withdrawn: it takes no objections any more."""
 _NOTICES = cast(Table, Notice.__table__)
-_INSTANCES = cast(Table, Instance.__table__)
 _OBJECTIONS = cast(Table, NoticeObjection.__table__)
 
 
@@ -242,10 +241,8 @@ def object_to(
                 f"The notice period ended at {ends_at.isoformat()}: objections are no longer "
                 "accepted."
             )
-        status = conn.execute(
-            select(_INSTANCES.c.status).where(_INSTANCES.c.id == row.instance_id)
-        ).scalar()
-        if status in WITHDRAWN:
+        case = load_instance(conn, row.instance_id, lock=True)  # serialized with a cancel
+        if case is None or case.status in WITHDRAWN:
             raise Conflict(
                 "The case this notice belongs to was cancelled, which withdrew the notice: "
                 "objections are no longer accepted."
