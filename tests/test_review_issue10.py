@@ -160,3 +160,24 @@ def test_a_case_parked_at_an_incident_is_in_progress_publicly(api: Api, tmp_path
     assert progress.status_code == 200, progress.text
     assert progress.json()["status"] == "in_progress"
     assert progress.json()["ended_at"] is None
+
+
+def test_the_diagram_of_a_public_process_does_not_publish_its_undisclosed_neighbours(
+    api: Api,
+) -> None:
+    """Defect: /public/processes/{key}/diagram served the whole uploaded file, so a public
+    process deployed in one file with an undisclosed one published the other's model (names,
+    steps, scripts). Such a file is not served; the process page says so (diagram null)."""
+    assert api.deploy("review_two_processes.bpmn").status_code == 201
+    page = api.client.get("/public/processes/review_open_part")
+    assert page.status_code == 200, page.text
+    assert page.json()["diagram"] is None
+    diagram = api.client.get("/public/processes/review_open_part/diagram")
+    assert diagram.status_code == 404, diagram.text
+    assert "SENTINEL" not in diagram.text
+    assert api.client.get("/public/processes/review_secret_part").status_code == 404
+    # a file holding only public processes is served as before
+    assert api.deploy(f"{KEY}.bpmn").status_code == 201
+    assert api.client.get(f"/public/processes/{KEY}").json()["diagram"].endswith("/diagram")
+    whole = api.client.get(f"/public/processes/{KEY}/diagram")
+    assert whole.status_code == 200 and f'id="{KEY}"' in whole.text

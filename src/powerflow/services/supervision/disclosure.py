@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Table, select
 
 from powerflow.db import queries
 from powerflow.db.engine import Store
-from powerflow.db.models import Instance, Notice, Task
+from powerflow.db.models import Definition, Instance, Notice, Task
 from powerflow.db.queries import OPEN_TASK_STATES
 from powerflow.services.auth import Principal
 from powerflow.services.definitions import definition_by_id
@@ -38,6 +38,7 @@ LIST_LIMIT = 200
 _INSTANCES = cast(Table, Instance.__table__)
 _TASKS = cast(Table, Task.__table__)
 _NOTICES = cast(Table, Notice.__table__)
+_DEFINITIONS = cast(Table, Definition.__table__)
 HIDDEN_STATUS = {
     "running": "in_progress",
     "suspended": "in_progress",
@@ -135,6 +136,7 @@ def public_process(store: Store, key: str) -> dict[str, Any]:
     """A public process: its name, legal basis, power item, time limits and steps."""
     with store.begin(write=False) as conn:
         definition = _latest(store, conn, key)
+        whole_file = _whole_file_public(store, conn, definition)
     meta = definition.catalog.get("process") or {}
     item = meta.get("power_item") or None
     steps = [
@@ -159,7 +161,7 @@ def public_process(store: Store, key: str) -> dict[str, Any]:
         "time_limits": _limits(meta),
         "progress_public": progress_public(definition.catalog),
         "steps": steps,
-        "diagram": f"/public/processes/{definition.key}/diagram",
+        "diagram": f"/public/processes/{definition.key}/diagram" if whole_file else None,
     }
 
 
@@ -185,10 +187,36 @@ def _step_fields(element: dict[str, Any]) -> list[str]:
     return list(disclosure.get("fields") or []) if disclosure.get("public") else []
 
 
+def _whole_file_public(store: Store, conn: Connection, definition: DefinitionView) -> bool:
+    """Whether every process and decision deployed from the definition's file is public: the
+    file is served as it was uploaded, so one undisclosed process in it keeps it unpublished
+    (cached: a deployment never changes)."""
+    key = ("public-diagram", definition.deployment_id)
+    hit = store.immutable_cache.get(key)
+    if isinstance(hit, bool):
+        return hit
+    ids = conn.execute(
+        select(_DEFINITIONS.c.id).where(_DEFINITIONS.c.deployment_id == definition.deployment_id)
+    ).scalars()
+    whole = all(
+        (found := definition_by_id(store, conn, int(i))).kind == "process"
+        and is_public(found.catalog)
+        for i in ids
+    )
+    store.immutable_cache[key] = whole
+    return whole
+
+
 def diagram(store: Store, key: str) -> bytes:
-    """The BPMN file of the public process's latest version, as deployed."""
+    """The BPMN file of the public process's latest version, as deployed; NotFound when the
+    file also holds processes (or decisions) that are not public."""
     with store.begin(write=False) as conn:
         definition = _latest(store, conn, key)
+        if not _whole_file_public(store, conn, definition):
+            raise NotFound(
+                "This process's flow chart is not published: its file also holds processes "
+                "that are not public."
+            )
         xml = queries.deployment_xml(conn, definition.deployment_id)
     if xml is None:
         raise _unknown_process(key)
