@@ -181,3 +181,36 @@ def test_the_diagram_of_a_public_process_does_not_publish_its_undisclosed_neighb
     assert api.client.get(f"/public/processes/{KEY}").json()["diagram"].endswith("/diagram")
     whole = api.client.get(f"/public/processes/{KEY}/diagram")
     assert whole.status_code == 200 and f'id="{KEY}"' in whole.text
+
+
+def test_the_public_power_list_shows_only_what_public_processes_declare(
+    api: Api, tmp_path: Any
+) -> None:
+    """Defect: /public/powers took an item's legal basis, responsible roles, time limits and
+    wording from every process sharing its code, so an undisclosed process exercising the same
+    power item published its own (here its legal basis, owner role, time limit and name)."""
+    xml = (DATA / f"{KEY}.bpmn").read_text()
+    xml = xml.replace(f'id="{KEY}" name="Public grant', 'id="aaa_secret_grant" name="Secret grant')
+    xml = xml.replace(
+        '<pf:powerItem code="REV-GRANT" category="confirmation">A small grant</pf:powerItem>',
+        '<pf:powerItem code="REV-GRANT" category="confirmation">SENTINEL-ITEM</pf:powerItem>'
+        '<pf:responsibleRole>sentinel-owner</pf:responsibleRole>'
+        '<pf:timeLimit duration="P9D" calendar="calendar" kind="statutory"/>',
+    )
+    xml = xml.replace("Test regulation, art. 1", "SENTINEL-BASIS")
+    xml = xml.replace('<pf:disclosure public="true" progress="true"/>', "")
+    secret = tmp_path / "aaa_secret_grant.bpmn"
+    secret.write_text(xml)
+    deployed = api.deploy(secret)
+    assert deployed.status_code == 201, deployed.text
+    assert api.deploy(f"{KEY}.bpmn").status_code == 201
+    internal = api.client.get("/v1/powers", headers=api.user("clerk"))
+    assert "SENTINEL-BASIS" in internal.text  # the internal list merges both, as it should
+    answer = api.client.get("/public/powers")
+    assert answer.status_code == 200, answer.text
+    (item,) = answer.json()
+    assert [p["key"] for p in item["processes"]] == [KEY]
+    assert item["name"] == "A small grant"
+    assert item["legal_basis"] == ["Test regulation, art. 1"]
+    assert item["time_limits"] == {}
+    assert "SENTINEL" not in answer.text and "sentinel-owner" not in answer.text

@@ -104,25 +104,30 @@ def public_powers(store: Store) -> list[dict[str, Any]]:
     hit = store.immutable_cache.get(key)
     if isinstance(hit, list):
         return hit
+    declared: dict[int, dict[str, Any]] = {}  # public definition id -> its pf:powerItem
     with store.begin(write=False) as conn:
-        public_ids = {
-            definition_id
-            for definition_id in ids
-            if is_public(definition_by_id(store, conn, definition_id).catalog)
-        }
+        for definition_id in ids:
+            catalog = definition_by_id(store, conn, definition_id).catalog
+            if is_public(catalog):
+                declared[definition_id] = (catalog.get("process") or {}).get("power_item") or {}
     out: list[dict[str, Any]] = []
     for item in items:
-        processes = [p for p in item.processes if p.definition_id in public_ids]
+        processes = [p for p in item.processes if p.definition_id in declared]
         if not processes:
             continue
+        # the item as its public processes alone declare it: an undisclosed process sharing
+        # the code adds nothing (its legal basis, roles, limits or wording stay internal)
+        merged = powers.PowerItem(item.code)
+        for process in processes:
+            merged.add(declared[process.definition_id], process)
         out.append(
             {
-                "code": item.code,
-                "name": item.name,
-                "category": item.category,
-                "legal_basis": item.legal_basis,
-                "responsible_roles": item.responsible_roles,
-                "time_limits": {k: _limit(v) for k, v in item.time_limits.items()},
+                "code": merged.code,
+                "name": merged.name,
+                "category": merged.category,
+                "legal_basis": merged.legal_basis,
+                "responsible_roles": merged.responsible_roles,
+                "time_limits": {k: _limit(v) for k, v in merged.time_limits.items()},
                 "processes": [
                     {"key": p.key, "version": p.version, "name": p.name} for p in processes
                 ],
