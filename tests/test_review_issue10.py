@@ -33,9 +33,7 @@ def _start(api: Api, clerk: dict[str, str], business_key: str = "G-1") -> dict[s
 
 def _complete(api: Api, who: dict[str, str], instance: dict[str, Any], **data: Any) -> Any:
     (task,) = [t for t in instance["tasks"] if t["state"] == "ready"]
-    response = api.client.post(
-        f"/v1/tasks/{task['id']}/complete", headers=who, json={"data": data}
-    )
+    response = api.client.post(f"/v1/tasks/{task['id']}/complete", headers=who, json={"data": data})
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -194,7 +192,7 @@ def test_the_public_power_list_shows_only_what_public_processes_declare(
     xml = xml.replace(
         '<pf:powerItem code="REV-GRANT" category="confirmation">A small grant</pf:powerItem>',
         '<pf:powerItem code="REV-GRANT" category="confirmation">SENTINEL-ITEM</pf:powerItem>'
-        '<pf:responsibleRole>sentinel-owner</pf:responsibleRole>'
+        "<pf:responsibleRole>sentinel-owner</pf:responsibleRole>"
         '<pf:timeLimit duration="P9D" calendar="calendar" kind="statutory"/>',
     )
     xml = xml.replace("Test regulation, art. 1", "SENTINEL-BASIS")
