@@ -212,3 +212,49 @@ def test_the_public_power_list_shows_only_what_public_processes_declare(
     assert item["legal_basis"] == ["Test regulation, art. 1"]
     assert item["time_limits"] == {}
     assert "SENTINEL" not in answer.text and "sentinel-owner" not in answer.text
+
+
+def test_an_objection_to_a_suspended_case_reaches_it_when_it_resumes(api: Api) -> None:
+    """Defect: an objection raised while the case was suspended (e.g. by a supervision case)
+    was stored with delivered false and never reached the case: on resume the review the
+    model starts for an objection did not start, although the case still waited for it."""
+    api.store.clock = ManualClock(MONDAY)
+    assert api.deploy("public_appointment.bpmn").status_code == 201
+    clerk = api.user("clerk", "clerk_a")
+    started = api.client.post(
+        "/v1/instances",
+        headers=clerk,
+        json={"definition_key": "public_appointment", "business_key": "APP-9"},
+    )
+    assert started.status_code == 201, started.text
+    instance = _complete(api, clerk, started.json(), candidate="Wang", post="Head")
+    instance = _complete(api, clerk, instance)  # the notice is published; 'appoint' waits
+    (notice,) = api.client.get("/public/notices").json()
+    suspended = api.client.post(
+        f"/v1/instances/{instance['id']}/suspend", headers=api.admin, json={"reason": "check"}
+    )
+    assert suspended.status_code == 200, suspended.text
+    objection = api.client.post(
+        f"/public/notices/{notice['id']}/objections", json={"text": "He never served there."}
+    )
+    assert objection.status_code == 201, objection.text
+    assert objection.json()["delivered"] is False
+    resumed = api.client.post(
+        f"/v1/instances/{instance['id']}/resume", headers=api.admin, json={"reason": "ok"}
+    )
+    assert resumed.status_code == 200, resumed.text
+    assert "review_objection" in [t["element_id"] for t in resumed.json()["tasks"]]
+    listed = api.client.get(
+        f"/v1/notices/{notice['id']}/objections", headers=api.user("monitor")
+    ).json()
+    assert [o["delivered"] for o in listed] == [True]
+    # an objection the case did not wait for is not delivered later by a resume
+    again = api.client.post(
+        f"/v1/instances/{instance['id']}/suspend", headers=api.admin, json={"reason": "again"}
+    )
+    assert again.status_code == 200, again.text
+    back = api.client.post(
+        f"/v1/instances/{instance['id']}/resume", headers=api.admin, json={"reason": "ok"}
+    )
+    review = [t for t in back.json()["tasks"] if t["element_id"] == "review_objection"]
+    assert len(review) == 1

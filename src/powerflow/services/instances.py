@@ -397,6 +397,9 @@ def apply_suspension(
     queries.insert_events(conn, rows)
     if not suspend:  # what was kept for it while suspended
         messages.deliver_kept(conn, store, row, actor=actor, at=now)
+        from powerflow.services.supervision.notices import deliver_held
+
+        deliver_held(conn, store, row, at=now)  # objections to its notices meanwhile
     return int(rows[0]["seq"])
 
 
