@@ -248,7 +248,7 @@ def test_an_objection_to_a_suspended_case_reaches_it_when_it_resumes(api: Api) -
         f"/v1/notices/{notice['id']}/objections", headers=api.user("monitor")
     ).json()
     assert [o["delivered"] for o in listed] == [True]
-    # an objection the case did not wait for is not delivered later by a resume
+    # a delivered objection is not delivered again by a later resume
     again = api.client.post(
         f"/v1/instances/{instance['id']}/suspend", headers=api.admin, json={"reason": "again"}
     )
