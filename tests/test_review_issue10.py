@@ -258,3 +258,19 @@ def test_an_objection_to_a_suspended_case_reaches_it_when_it_resumes(api: Api) -
     )
     review = [t for t in back.json()["tasks"] if t["element_id"] == "review_objection"]
     assert len(review) == 1
+
+
+def test_tasks_total_counts_a_task_awaiting_its_countersignature(api: Api) -> None:
+    """Docs defect: docs/api.md said an instance embeds and counts its *ready* tasks, but a
+    task awaiting its countersignature is embedded and counted too (it is open); the paging
+    hint (state=ready) missed it."""
+    clerk = api.user("clerk", "clerk_a")
+    instance = _complete(api, clerk, _start(api, clerk), amount=7)
+    assert instance["tasks_total"] == 1
+    assert [t["state"] for t in instance["tasks"]] == ["awaiting_countersign"]
+    listed = api.client.get(
+        f"/v1/tasks?instance_id={instance['id']}&state=awaiting_countersign", headers=clerk
+    )
+    assert [t["id"] for t in listed.json()["items"]] == [instance["tasks"][0]["id"]]
+    ready = api.client.get(f"/v1/tasks?instance_id={instance['id']}&state=ready", headers=clerk)
+    assert ready.json()["items"] == []
