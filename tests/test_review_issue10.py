@@ -274,3 +274,50 @@ def test_tasks_total_counts_a_task_awaiting_its_countersignature(api: Api) -> No
     assert [t["id"] for t in listed.json()["items"]] == [instance["tasks"][0]["id"]]
     ready = api.client.get(f"/v1/tasks?instance_id={instance['id']}&state=ready", headers=clerk)
     assert ready.json()["items"] == []
+
+
+def test_a_countersigner_is_held_to_the_tasks_separation_of_duties(
+    api: Api, tmp_path: Any
+) -> None:
+    """Defect: a countersignature was checked only against the person who submitted; the task's
+    separation-of-duties (and recusal) rules never saw the countersigner, so the requester of a
+    payment could countersign its verification (P3's finance-head) although the rule forbids
+    them any part in it. The countersigner's approval is refused (403 rule_violated, recorded),
+    another holder of the role countersigns."""
+    xml = (DATA / f"{KEY}.bpmn").read_text()
+    xml = xml.replace(f'id="{KEY}" name="Public', 'id="review_sod_grant" name="Guarded')
+    xml = xml.replace(
+        "<pf:measure>A second person countersigns</pf:measure></pf:risk>",
+        "<pf:measure>A second person countersigns</pf:measure></pf:risk>"
+        '<pf:rule id="REV-SOD" kind="separation-of-duties" tasks="approve" starter="true">'
+        "The requester of a grant takes no part in approving it.</pf:rule>",
+    )
+    path = tmp_path / "review_sod_grant.bpmn"
+    path.write_text(xml)
+    deployed = api.deploy(path)
+    assert deployed.status_code == 201, deployed.text
+    requester = api.user("clerk,finance-head", "head_requester")
+    clerk = api.user("clerk", "clerk_a")
+    other_head = api.user("finance-head", "head_other")
+    started = api.client.post(
+        "/v1/instances",
+        headers=requester,
+        json={"definition_key": "review_sod_grant", "variables": {"amount": 5}},
+    )
+    assert started.status_code == 201, started.text
+    instance = _complete(api, clerk, started.json(), amount=7)
+    task_id = instance["tasks"][0]["id"]
+    refused = api.client.post(
+        f"/v1/tasks/{task_id}/countersign", headers=requester, json={"decision": "approve"}
+    )
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["code"] == "rule_violated"
+    violations = api.client.get("/v1/violations?rule_id=REV-SOD", headers=api.admin).json()
+    assert [v["actor"] for v in violations["items"]] == ["head_requester"]
+    still = api.client.get(f"/v1/tasks/{task_id}", headers=clerk).json()
+    assert still["state"] == "awaiting_countersign"
+    approved = api.client.post(
+        f"/v1/tasks/{task_id}/countersign", headers=other_head, json={"decision": "approve"}
+    )
+    assert approved.status_code == 200, approved.text
+    assert [t["element_id"] for t in approved.json()["tasks"]] == ["post_notice"]
