@@ -276,9 +276,7 @@ def test_tasks_total_counts_a_task_awaiting_its_countersignature(api: Api) -> No
     assert ready.json()["items"] == []
 
 
-def test_a_countersigner_is_held_to_the_tasks_separation_of_duties(
-    api: Api, tmp_path: Any
-) -> None:
+def test_a_countersigner_is_held_to_the_tasks_separation_of_duties(api: Api, tmp_path: Any) -> None:
     """Defect: a countersignature was checked only against the person who submitted; the task's
     separation-of-duties (and recusal) rules never saw the countersigner, so the requester of a
     payment could countersign its verification (P3's finance-head) although the rule forbids
