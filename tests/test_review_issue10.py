@@ -319,3 +319,33 @@ def test_a_countersigner_is_held_to_the_tasks_separation_of_duties(api: Api, tmp
     )
     assert approved.status_code == 200, approved.text
     assert [t["element_id"] for t in approved.json()["tasks"]] == ["post_notice"]
+
+
+def test_the_starter_cannot_cancel_an_instance_a_supervision_case_suspended(api: Api) -> None:
+    """Defect: a supervision case suspends an instance so that nothing advances it while it is
+    examined, but its starter (a clerk, possibly the person examined) could still cancel it,
+    ending the case's subject. Cancelling a suspended instance is left to administrators."""
+    clerk = api.user("clerk", "clerk_a")
+    instance = _start(api, clerk)
+    monitor = api.user("monitor", "mon_d")
+    case = api.client.post(
+        "/v1/cases",
+        headers=monitor,
+        json={"instance_id": instance["id"], "title": "Grant G-1", "reason": "Split payments"},
+    )
+    assert case.status_code == 201, case.text
+    suspended = api.client.post(
+        f"/v1/cases/{case.json()['id']}/suspend", headers=monitor, json={"reason": "examined"}
+    )
+    assert suspended.status_code == 200, suspended.text
+    cancel = api.client.post(
+        f"/v1/instances/{instance['id']}/cancel", headers=clerk, json={"reason": "mine"}
+    )
+    assert cancel.status_code == 403, cancel.text
+    assert "suspended" in cancel.json()["detail"]
+    still = api.client.get(f"/v1/instances/{instance['id']}", headers=api.admin).json()
+    assert still["status"] == "suspended"
+    by_admin = api.client.post(
+        f"/v1/instances/{instance['id']}/cancel", headers=api.admin, json={"reason": "closed"}
+    )
+    assert by_admin.status_code == 200, by_admin.text

@@ -274,6 +274,11 @@ def cancel_instance(
             raise Forbidden(
                 "Only an administrator or the person who started it can cancel an instance."
             )
+        if not principal.is_admin and row.status == "suspended":  # stopped to be examined
+            raise Forbidden(
+                f"Instance {row.id} is suspended (by a supervision case or an administrator): "
+                "only an administrator can cancel it now."
+            )
 
     try:
         return _step_on(
