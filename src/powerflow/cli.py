@@ -131,6 +131,7 @@ def serve(
         loop="uvloop",
         http="httptools",
         server_header=False,
+        proxy_headers=False,  # X-Forwarded-For is not trusted: the TCP peer is the client
     )
 
 

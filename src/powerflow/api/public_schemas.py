@@ -70,7 +70,10 @@ class PublicProcess(BaseModel):
     time_limits: dict[str, PublicLimit | None]
     progress_public: bool
     steps: list[PublicStep]
-    diagram: str = Field(description="Where the BPMN file is (application/xml)")
+    diagram: str | None = Field(
+        description="Where the BPMN file is (application/xml); null when the file also holds "
+        "processes that are not public (the file is served whole, so it is not published)"
+    )
 
 
 class DoneStep(BaseModel):

@@ -321,10 +321,13 @@ class InstanceRead(Schema):
         default=None, description="The highest level among the case's alerts that are not resolved."
     )
     tasks: list[TaskRead] = Field(
-        description="The instance's ready tasks in the diagram's reading order, at most 50: "
-        "`tasks_total` says how many there are, `GET /v1/tasks?instance_id=` lists them all."
+        description="The instance's open tasks (ready, or awaiting a countersignature) in the "
+        "diagram's reading order, at most 50: `tasks_total` says how many there are, "
+        "`GET /v1/tasks?instance_id=` lists them all."
     )
-    tasks_total: int = Field(description="How many tasks of the instance are ready.")
+    tasks_total: int = Field(
+        description="How many tasks of the instance are open (ready or awaiting_countersign)."
+    )
 
 
 class InstanceCreate(BaseModel):

@@ -587,6 +587,8 @@ def cancel(process: LoadedProcess, state: str) -> StepResult:
     workflow = load_state(process, state)
     before = _ready_ids(workflow)
     external_before = external.started(process, workflow)
+    last = workflow.last_task  # the data as it stood: cancelling keeps it (not the start's)
+    data = to_plain(last.data if last is not None else workflow.task_tree.data)
     workflow.cancel()
     open_now: list[TaskView] = []
     return StepResult(
@@ -598,7 +600,7 @@ def cancel(process: LoadedProcess, state: str) -> StepResult:
         timers=(),
         messages=(),
         events=(StepEvent("instance.cancelled", None, None, None, {}),),
-        data=to_plain(workflow.task_tree.data),
+        data=data,
         closed_external=tuple(sorted(external_before)),
     )
 

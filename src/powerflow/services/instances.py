@@ -274,6 +274,11 @@ def cancel_instance(
             raise Forbidden(
                 "Only an administrator or the person who started it can cancel an instance."
             )
+        if not principal.is_admin and row.status == "suspended":  # stopped to be examined
+            raise Forbidden(
+                f"Instance {row.id} is suspended (by a supervision case or an administrator): "
+                "only an administrator can cancel it now."
+            )
 
     try:
         return _step_on(
@@ -397,6 +402,9 @@ def apply_suspension(
     queries.insert_events(conn, rows)
     if not suspend:  # what was kept for it while suspended
         messages.deliver_kept(conn, store, row, actor=actor, at=now)
+        from powerflow.services.supervision.notices import deliver_held
+
+        deliver_held(conn, store, row, at=now)  # objections to its notices meanwhile
     return int(rows[0]["seq"])
 
 

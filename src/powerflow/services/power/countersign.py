@@ -31,7 +31,7 @@ from powerflow.db.queries import InstanceRow, TaskRow
 from powerflow.services.auth import Principal
 from powerflow.services.calls import bound_definition
 from powerflow.services.definitions import definition_by_id, runnable
-from powerflow.services.errors import Conflict, Forbidden, InvalidInput
+from powerflow.services.errors import Conflict, Forbidden, InvalidInput, RuleViolated
 from powerflow.services.events import event_rows
 from powerflow.services.forms import check_task_data
 from powerflow.services.incidents import InstanceBroken, record_breakage
@@ -130,6 +130,9 @@ def decide(
         return _decide(store, principal, task_id, decision, comment)
     except InstanceBroken as broken:
         raise record_breakage(store, broken, actor=principal.name) from None
+    except RuleViolated as exc:  # the approval rolled back; the attempt is recorded on its own
+        policy.record_blocked(store, exc)
+        raise
 
 
 def _decide(
@@ -177,6 +180,17 @@ def _decide(
                 "A refusal needs a comment saying why, for the person who submitted."
             )
         now = store.now()
+        if decision == "approve":  # the countersigner takes part: who-acts rules hold them too
+            held = policy.check_countersigner(
+                store,
+                conn,
+                principal=principal,
+                definition=definition,
+                task=task,
+                instance=instance,
+                submitted=dict(waiting["data"] or {}),
+            )
+            policy.record(conn, instance, held, at=now)
         state = "approved" if decision == "approve" else "refused"
         if not cq.decide(
             conn, int(waiting["id"]), state=state, by=principal.name, at=now, comment=comment

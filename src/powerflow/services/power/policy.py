@@ -167,6 +167,56 @@ def check(
     return outcome
 
 
+PERSONAL_KINDS = ("separation-of-duties", "recusal")
+"""The rule kinds about who acts: they hold a countersigner to them as well."""
+
+
+def check_countersigner(
+    store: Store,
+    conn: Connection,
+    *,
+    principal: Principal,
+    definition: DefinitionView,
+    task: Any,
+    instance: InstanceRow,
+    submitted: dict[str, Any],
+) -> Outcome | None:
+    """The rules about who acts (separation of duties, recusal) guarding the task's completion,
+    with the countersigner as actor and the stored data: a countersignature takes part in the
+    completion, so it may not pass by them. Raises RuleViolated on a ``block`` violation; the
+    warn/record ones come back for ``record``."""
+    rules = _with_claim_rules(
+        applicable(store, conn, definition, task.element_id, "complete"),
+        applicable(store, conn, definition, task.element_id, "claim"),
+    )
+    rules = [r for r in rules if r.kind in PERSONAL_KINDS]
+    if not rules:
+        return None
+    facts = Facts(
+        conn=conn,
+        act="complete",
+        actor=principal,
+        element_id=task.element_id,
+        task_id=task.id,
+        load_instance=lambda: instance,
+        submitted=submitted,
+        now=store.now(),
+        time_zone=_time_zone(store),
+    )
+    outcome = Outcome(
+        "complete", principal.name, task.id, task.name, task.element_id, list(task.roles)
+    )
+    outcome.alert_profile = definition.catalog.get("process", {}).get("alert_profile")
+    with one_budget():
+        _evaluate(rules, facts, outcome)
+    outcome.ledger = []
+    blocking = [f for f in outcome.found if f.rule.effect == "block"]
+    if blocking:
+        outcome.found = blocking
+        raise _refusal(outcome, instance.id)
+    return outcome if outcome.found else None
+
+
 def _with_claim_rules(complete: list[Rule], claim: list[Rule]) -> list[Rule]:
     """A completion of a task nobody claimed is checked by its claim rules too: otherwise
     completing without claiming would pass by a rule that guards only the claim."""

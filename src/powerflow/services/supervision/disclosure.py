@@ -22,10 +22,12 @@ from sqlalchemy import Connection, Table, select
 
 from powerflow.db import queries
 from powerflow.db.engine import Store
-from powerflow.db.models import Instance, Notice, Task
+from powerflow.db.models import Definition, Instance, Notice, Task
+from powerflow.db.queries import OPEN_TASK_STATES
 from powerflow.services.auth import Principal
 from powerflow.services.definitions import definition_by_id
 from powerflow.services.errors import NotFound
+from powerflow.services.incidents import PARKED
 from powerflow.services.power import powers
 from powerflow.services.supervision import notices
 from powerflow.services.views import DefinitionView
@@ -36,10 +38,11 @@ LIST_LIMIT = 200
 _INSTANCES = cast(Table, Instance.__table__)
 _TASKS = cast(Table, Task.__table__)
 _NOTICES = cast(Table, Notice.__table__)
+_DEFINITIONS = cast(Table, Definition.__table__)
 HIDDEN_STATUS = {
     "running": "in_progress",
     "suspended": "in_progress",
-    "parked": "in_progress",
+    PARKED: "in_progress",  # parked at an incident ("failed"): not ended
     "completed": "completed",
 }
 
@@ -101,25 +104,30 @@ def public_powers(store: Store) -> list[dict[str, Any]]:
     hit = store.immutable_cache.get(key)
     if isinstance(hit, list):
         return hit
+    declared: dict[int, dict[str, Any]] = {}  # public definition id -> its pf:powerItem
     with store.begin(write=False) as conn:
-        public_ids = {
-            definition_id
-            for definition_id in ids
-            if is_public(definition_by_id(store, conn, definition_id).catalog)
-        }
+        for definition_id in ids:
+            catalog = definition_by_id(store, conn, definition_id).catalog
+            if is_public(catalog):
+                declared[definition_id] = (catalog.get("process") or {}).get("power_item") or {}
     out: list[dict[str, Any]] = []
     for item in items:
-        processes = [p for p in item.processes if p.definition_id in public_ids]
+        processes = [p for p in item.processes if p.definition_id in declared]
         if not processes:
             continue
+        # the item as its public processes alone declare it: an undisclosed process sharing
+        # the code adds nothing (its legal basis, roles, limits or wording stay internal)
+        merged = powers.PowerItem(item.code)
+        for process in processes:
+            merged.add(declared[process.definition_id], process)
         out.append(
             {
-                "code": item.code,
-                "name": item.name,
-                "category": item.category,
-                "legal_basis": item.legal_basis,
-                "responsible_roles": item.responsible_roles,
-                "time_limits": {k: _limit(v) for k, v in item.time_limits.items()},
+                "code": merged.code,
+                "name": merged.name,
+                "category": merged.category,
+                "legal_basis": merged.legal_basis,
+                "responsible_roles": merged.responsible_roles,
+                "time_limits": {k: _limit(v) for k, v in merged.time_limits.items()},
                 "processes": [
                     {"key": p.key, "version": p.version, "name": p.name} for p in processes
                 ],
@@ -133,6 +141,7 @@ def public_process(store: Store, key: str) -> dict[str, Any]:
     """A public process: its name, legal basis, power item, time limits and steps."""
     with store.begin(write=False) as conn:
         definition = _latest(store, conn, key)
+        whole_file = _whole_file_public(store, conn, definition)
     meta = definition.catalog.get("process") or {}
     item = meta.get("power_item") or None
     steps = [
@@ -157,7 +166,7 @@ def public_process(store: Store, key: str) -> dict[str, Any]:
         "time_limits": _limits(meta),
         "progress_public": progress_public(definition.catalog),
         "steps": steps,
-        "diagram": f"/public/processes/{definition.key}/diagram",
+        "diagram": f"/public/processes/{definition.key}/diagram" if whole_file else None,
     }
 
 
@@ -183,10 +192,36 @@ def _step_fields(element: dict[str, Any]) -> list[str]:
     return list(disclosure.get("fields") or []) if disclosure.get("public") else []
 
 
+def _whole_file_public(store: Store, conn: Connection, definition: DefinitionView) -> bool:
+    """Whether every process and decision deployed from the definition's file is public: the
+    file is served as it was uploaded, so one undisclosed process in it keeps it unpublished
+    (cached: a deployment never changes)."""
+    key = ("public-diagram", definition.deployment_id)
+    hit = store.immutable_cache.get(key)
+    if isinstance(hit, bool):
+        return hit
+    ids = conn.execute(
+        select(_DEFINITIONS.c.id).where(_DEFINITIONS.c.deployment_id == definition.deployment_id)
+    ).scalars()
+    whole = all(
+        (found := definition_by_id(store, conn, int(i))).kind == "process"
+        and is_public(found.catalog)
+        for i in ids
+    )
+    store.immutable_cache[key] = whole
+    return whole
+
+
 def diagram(store: Store, key: str) -> bytes:
-    """The BPMN file of the public process's latest version, as deployed."""
+    """The BPMN file of the public process's latest version, as deployed; NotFound when the
+    file also holds processes (or decisions) that are not public."""
     with store.begin(write=False) as conn:
         definition = _latest(store, conn, key)
+        if not _whole_file_public(store, conn, definition):
+            raise NotFound(
+                "This process's flow chart is not published: its file also holds processes "
+                "that are not public."
+            )
         xml = queries.deployment_xml(conn, definition.deployment_id)
     if xml is None:
         raise _unknown_process(key)
@@ -275,7 +310,7 @@ def progress(store: Store, key: str, business_key: str) -> dict[str, Any]:
                 "overdue": bool(t.due_at is not None and now > cast(datetime, _aware(t.due_at))),
             }
             for t in tasks
-            if t.state == "ready"
+            if t.state in OPEN_TASK_STATES  # a step awaiting its countersignature is current
         ],
         "promised_due_at": due["promised"],
         "statutory_due_at": due["statutory"],
@@ -288,18 +323,34 @@ def progress(store: Store, key: str, business_key: str) -> dict[str, Any]:
 # ----------------------------------------------------------------- notices
 
 
-def _notice_public(store: Store, conn: Connection, instance_id: str) -> DefinitionView | None:
-    definition_id = conn.execute(
-        select(_INSTANCES.c.definition_id).where(_INSTANCES.c.id == instance_id)
-    ).scalar()
-    if definition_id is None:
+def _notice_case(
+    store: Store, conn: Connection, instance_id: str
+) -> tuple[DefinitionView, bool] | None:
+    """The notice's process if it is public, and whether its case was withdrawn (cancelled:
+    its notice takes no objections any more); None for an undisclosed one."""
+    found = conn.execute(
+        select(_INSTANCES.c.definition_id, _INSTANCES.c.status).where(
+            _INSTANCES.c.id == instance_id
+        )
+    ).first()
+    if found is None:
         return None
-    definition = definition_by_id(store, conn, int(definition_id))
-    return definition if is_public(definition.catalog) else None
+    definition = definition_by_id(store, conn, int(found.definition_id))
+    if not is_public(definition.catalog):
+        return None
+    return definition, found.status in notices.WITHDRAWN
 
 
-def _notice_view(row: Any, definition: DefinitionView, now: datetime) -> dict[str, Any]:
+def _notice_public(store: Store, conn: Connection, instance_id: str) -> DefinitionView | None:
+    case = _notice_case(store, conn, instance_id)
+    return None if case is None else case[0]
+
+
+def _notice_view(
+    row: Any, definition: DefinitionView, now: datetime, withdrawn: bool = False
+) -> dict[str, Any]:
     ends_at = cast(datetime, _aware(row.ends_at))
+    running = now < ends_at and not withdrawn
     return {
         "id": int(row.id),
         "process_key": definition.key,
@@ -308,8 +359,8 @@ def _notice_view(row: Any, definition: DefinitionView, now: datetime) -> dict[st
         "fields": dict(row.fields or {}),
         "published_at": _aware(row.published_at),
         "ends_at": ends_at,
-        "open": now < ends_at,
-        "accepts_objections": now < ends_at,
+        "open": running,
+        "accepts_objections": running,
     }
 
 
@@ -326,9 +377,9 @@ def list_notices(store: Store, *, closed: bool = False) -> list[dict[str, Any]]:
     out = []
     with store.begin(write=False) as conn:
         for row in conn.execute(query.limit(LIST_LIMIT * 5)).all():
-            definition = _notice_public(store, conn, row.instance_id)
-            if definition is not None:
-                out.append(_notice_view(row, definition, now))
+            case = _notice_case(store, conn, row.instance_id)
+            if case is not None and not (case[1] and not closed):  # withdrawn: not open
+                out.append(_notice_view(row, case[0], now, case[1]))
             if len(out) >= LIST_LIMIT:
                 break
     return out
@@ -338,10 +389,10 @@ def get_notice(store: Store, notice_id: int) -> dict[str, Any]:
     """One notice of a public process."""
     with store.begin(write=False) as conn:
         row = conn.execute(select(_NOTICES).where(_NOTICES.c.id == notice_id)).first()
-        definition = None if row is None else _notice_public(store, conn, row.instance_id)
-    if row is None or definition is None:
+        case = None if row is None else _notice_case(store, conn, row.instance_id)
+    if row is None or case is None:
         raise NotFound("There is no public notice with this id.")
-    return _notice_view(row, definition, store.now())
+    return _notice_view(row, case[0], store.now(), case[1])
 
 
 def object_to(

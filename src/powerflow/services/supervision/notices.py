@@ -20,8 +20,8 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, func, insert, select, update
 
 from powerflow.db.engine import Store
-from powerflow.db.models import Notice, NoticeObjection
-from powerflow.db.queries import InstanceRow, TaskRow
+from powerflow.db.models import Event, Notice, NoticeObjection
+from powerflow.db.queries import InstanceRow, TaskRow, load_instance
 from powerflow.engine import StepEvent, StepResult
 from powerflow.services.auth import Principal
 from powerflow.services.errors import Conflict, Forbidden, NotFound
@@ -36,8 +36,11 @@ READ_ROLES = ("monitor", "auditor", "admin")
 TEXT_LIMIT = 4000
 NAME_LIMIT = 100
 CONTACT_LIMIT = 255
+WITHDRAWN = ("cancelled",)
+"""Statuses of a case whose open notice is withdrawn: it takes no objections any more."""
 _NOTICES = cast(Table, Notice.__table__)
 _OBJECTIONS = cast(Table, NoticeObjection.__table__)
+_EVENTS = cast(Table, Event.__table__)
 
 
 def notice_elements(store: Store, definition: DefinitionView) -> dict[str, dict[str, Any]]:
@@ -239,6 +242,12 @@ def object_to(
                 f"The notice period ended at {ends_at.isoformat()}: objections are no longer "
                 "accepted."
             )
+        case = load_instance(conn, row.instance_id, lock=True)  # serialized with a cancel
+        if case is None or case.status in WITHDRAWN:
+            raise Conflict(
+                "The case this notice belongs to was cancelled, which withdrew the notice: "
+                "objections are no longer accepted."
+            )
         objection_id = int(
             conn.execute(
                 insert(_OBJECTIONS).returning(_OBJECTIONS.c.id),
@@ -315,3 +324,49 @@ def objections(store: Store, principal: Principal, notice_id: int) -> list[dict[
         }
         for r in rows
     ]
+
+
+def deliver_held(conn: Connection, store: Store, instance: InstanceRow, *, at: datetime) -> None:
+    """On resume: deliver, oldest first, the objections raised while the instance was suspended
+    (stored undelivered then, since a suspended case takes no message) as their notices'
+    objection messages; the row is refreshed in place when one was delivered."""
+    from powerflow.services.messages import deliver_to_instance
+
+    since = conn.execute(
+        select(_EVENTS.c.occurred_at)
+        .where(_EVENTS.c.instance_id == instance.id, _EVENTS.c.type == "instance.suspended")
+        .order_by(_EVENTS.c.seq.desc())
+        .limit(1)
+    ).scalar()
+    if since is None:
+        return
+    held = conn.execute(
+        select(_OBJECTIONS.c.id, _OBJECTIONS.c.text, _NOTICES.c.id.label("notice_id"))
+        .add_columns(_NOTICES.c.objection_message)
+        .join(_NOTICES, _NOTICES.c.id == _OBJECTIONS.c.notice_id)
+        .where(
+            _NOTICES.c.instance_id == instance.id,
+            _NOTICES.c.objection_message.is_not(None),
+            _OBJECTIONS.c.delivered.is_(False),
+            _OBJECTIONS.c.received_at >= since,
+        )
+        .order_by(_OBJECTIONS.c.id)
+    ).all()
+    touched = False
+    for row in held:
+        payload = {
+            "notice_id": int(row.notice_id),
+            "objection_id": int(row.id),
+            "objection": row.text,
+        }
+        if deliver_to_instance(
+            conn, store, instance.id, row.objection_message, payload, actor=SYSTEM_ACTOR, at=at
+        ):
+            touched = True
+            conn.execute(
+                update(_OBJECTIONS).where(_OBJECTIONS.c.id == row.id).values(delivered=True)
+            )
+    if touched:
+        fresh = load_instance(conn, instance.id, lock=False)
+        if fresh is not None:
+            instance.__dict__.update(fresh.__dict__)
