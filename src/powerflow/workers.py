@@ -203,7 +203,8 @@ class MessageWorker(PeriodicThread):
 
 class StatisticsWorker(PeriodicThread):
     """Counts new events into the statistics (services/supervision/statistics.aggregate) every
-    ``interval`` seconds; at once again while a pass found more than it may read in one go."""
+    ``interval`` seconds; at once again only while a pass stopped at its limit (catching up
+    after a rebuild or a pause), not merely because new events arrived meanwhile."""
 
     def __init__(self, store: Store, interval: float) -> None:
         self.poll = interval
@@ -211,5 +212,5 @@ class StatisticsWorker(PeriodicThread):
         super().__init__("powerflow-statistics", interval, self._pass, join_timeout=5)
 
     def _pass(self) -> None:
-        statistics.aggregate(self.store, limit=50_000)
-        self.interval = 0.01 if statistics.behind(self.store) else self.poll
+        _, more = statistics.count_new_events(self.store, limit=50_000)
+        self.interval = 0.01 if more else self.poll

@@ -265,6 +265,16 @@ def aggregate(store: Store, *, batch_size: int = 2000, limit: int | None = 200_0
     at most about ``limit`` per call (None: until caught up); return how many events were
     counted (those of a type in ``HANDLERS``). Safe to run in several workers at once: a batch
     another worker counted first is rolled back, never counted twice."""
+    return count_new_events(store, batch_size=batch_size, limit=limit)[0]
+
+
+def count_new_events(
+    store: Store, *, batch_size: int = 2000, limit: int | None = 200_000
+) -> tuple[int, bool]:
+    """``aggregate``, also saying whether the pass stopped at ``limit`` with events left to
+    read (the worker then comes back at once; otherwise it waits its interval, however busy
+    the service: a pass costs a few statements, so passes every few milliseconds under load
+    would cost more than the events they count)."""
     zone = ZoneInfo(store.time_zone)
     read = total = 0
     while limit is None or read < limit:
@@ -294,8 +304,8 @@ def aggregate(store: Store, *, batch_size: int = 2000, limit: int | None = 200_0
         read += len(events)
         total += len(counted)
         if len(events) < batch_size:
-            break
-    return total
+            return total, False
+    return total, limit is not None and read >= limit
 
 
 def rebuild(store: Store, *, batch_size: int = 5000) -> int:
