@@ -36,7 +36,11 @@ from powerflow.engine.scripting import (
 
 CPU = 0.2
 STEP_CPU = 0.5
-LIMITS = {"script_cpu_seconds": CPU, "step_cpu_seconds": STEP_CPU}
+# 16 MB: a memory bomb that doubles a string page-faults in about 2x the limit before it is
+# stopped, and page faults count as the thread's CPU time; with 64 MB that took more than the
+# 0.2 s CPU limit in a long run on a machine reclaiming memory (the CPU limit then stopped the
+# script first). The memory limit's own checks are the same at any size.
+LIMITS = {"script_cpu_seconds": CPU, "step_cpu_seconds": STEP_CPU, "script_memory_mb": 16}
 CPU_LIMIT = "0.2 s of CPU (POWERFLOW_SCRIPT_CPU_SECONDS)"
 MEMORY_LIMIT = "MB of memory (POWERFLOW_SCRIPT_MEMORY_MB)"
 BIG_INT = "bits"
@@ -579,6 +583,8 @@ def test_straight_line_slow_calls_fail_the_instance(limited_api: Api) -> None:
 
 def test_the_reviews_repro_is_refused_before_it_runs(limited_api: Api) -> None:
     api = limited_api
+    # the default memory limit: the item count, not the memory, is what refuses this one
+    configure_limits(cpu_seconds=CPU, memory_mb=64, step_cpu_seconds=STEP_CPU)
     key = pid()
     script = "L = list(range(999))*8000\n" + "random.shuffle(L)\n" * 3 + "a = list(map(str, L))\n"
     deploy(api, script_process(key, script), api.user("designer"))
