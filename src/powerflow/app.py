@@ -111,6 +111,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         # Everything loaded so far lives as long as the process: keep it out of the cyclic
         # collector's scans, which otherwise walk it on every full collection.
         gc.freeze()
+        thresholds = gc.get_threshold()
         gc.set_threshold(*GC_THRESHOLDS)
         workers: list[PeriodicThread] = (
             [
@@ -128,6 +129,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         try:
             yield
         finally:
+            gc.set_threshold(*thresholds)  # process-wide: an embedding process gets its own back
             notifier.close()
             for worker in workers:
                 worker.stop()

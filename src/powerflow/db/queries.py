@@ -525,25 +525,28 @@ def deployment_xml(conn: Connection, deployment_id: int) -> bytes | None:
 
 def open_tasks(conn: Connection, instance_id: str) -> list[TaskRow]:
     """The open tasks of an instance (ready or awaiting a countersignature), oldest first."""
-    rows = [TaskRow(*row) for row in _OPEN_TASKS.all(conn, {"instance_id": instance_id})]
-    for row in rows:
-        row.roles = list(row.roles)  # the decoded rows are shared (PreparedRows memo)
-    return rows
+    return _task_rows(_OPEN_TASKS.all(conn, {"instance_id": instance_id}))
 
 
 def open_task_page(
     conn: Connection, instance_id: str, rank: Callable[[str], int], limit: int
 ) -> tuple[list[TaskRow], int]:
-    """The first ``limit`` ready tasks of an instance by ``rank`` of their element (then
-    creation), and how many are ready in all. Rows come decoded from the memo of the open-task
+    """The first ``limit`` open tasks of an instance by ``rank`` of their element (then
+    creation), and how many are open in all. Rows come decoded from the memo of the open-task
     statement, and only the ones returned become ``TaskRow``: a step of an instance with
     hundreds of ready tasks builds only the tasks its answer embeds."""
     rows = _OPEN_TASKS.all(conn, {"instance_id": instance_id})  # oldest first
     first = sorted(rows, key=lambda row: rank(row[2]))[:limit]  # stable: then creation
-    page = [TaskRow(*row) for row in first]
-    for task in page:
-        task.roles = list(task.roles)  # the decoded rows are shared (PreparedRows memo)
-    return page, len(rows)
+    return _task_rows(first), len(rows)
+
+
+def _task_rows(decoded: list[tuple[Any, ...]]) -> list[TaskRow]:
+    """TaskRows of decoded open-task rows, each with its own roles list (the decoded rows are
+    shared through the PreparedRows memo)."""
+    tasks = [TaskRow(*row) for row in decoded]
+    for task in tasks:
+        task.roles = list(task.roles)
+    return tasks
 
 
 def open_tasks_of(conn: Connection, instance_ids: list[str]) -> dict[str, list[TaskRow]]:

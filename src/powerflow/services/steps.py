@@ -222,7 +222,7 @@ def instance_view(
     if isinstance(tasks, OpenTasks):
         rows, total = tasks.rows, tasks.total
     else:
-        rows, total = list(tasks), len(tasks)
+        rows, total = tasks, len(tasks)
     embedded = in_document_order(rows, definition.catalog)[:EMBEDDED_TASKS]
     return InstanceView(
         id=instance.id,
