@@ -116,7 +116,7 @@ HOSTILE: list[tuple[str, str, str | None, str]] = [
     (
         "infinite_loop",
         "while True:\n    pass",
-        "[0 for a in range(999) for b in range(999) for c in range(999)] == []",
+        "any(a * b * c < 0 for a in range(999) for b in range(999) for c in range(999))",
         CPU_LIMIT,
     ),
     (
