@@ -40,10 +40,10 @@ from powerflow.engine import configure_limits, configure_time_zone
 from powerflow.periodic import PeriodicThread
 from powerflow.services import feed
 from powerflow.settings import Settings
+from powerflow.worker_process import StatisticsConfig, StatisticsProcess
 from powerflow.workers import (
     AlertWorker,
     MessageWorker,
-    StatisticsWorker,
     TimerWorker,
     WebhookWorker,
 )
@@ -113,17 +113,27 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         gc.freeze()
         thresholds = gc.get_threshold()
         gc.set_threshold(*GC_THRESHOLDS)
-        workers: list[PeriodicThread] = (
+        workers: list[PeriodicThread | StatisticsProcess] = (
             [
                 TimerWorker(store, settings.timer_poll_seconds),
                 WebhookWorker(store, allowed_hosts=settings.webhook_allowed_hosts),
                 AlertWorker(store, settings.alert_poll_seconds),
                 MessageWorker(store, settings.timer_poll_seconds),
-                StatisticsWorker(store, settings.stats_poll_seconds),
             ]
             if run_workers
             else []
         )
+        if run_workers:  # counting is CPU work: on another core, out of the requests' way
+            workers.append(
+                StatisticsProcess(
+                    StatisticsConfig(
+                        database_url=settings.database_url,
+                        busy_timeout_ms=settings.busy_timeout_ms,
+                        time_zone=settings.time_zone,
+                        interval=settings.stats_poll_seconds,
+                    )
+                )
+            )
         for worker in workers:
             worker.start()
         try:

@@ -204,7 +204,9 @@ class MessageWorker(PeriodicThread):
 class StatisticsWorker(PeriodicThread):
     """Counts new events into the statistics (services/supervision/statistics.aggregate) every
     ``interval`` seconds; at once again only while a pass stopped at its limit (catching up
-    after a rebuild or a pause), not merely because new events arrived meanwhile."""
+    after a rebuild or a pause), not merely because new events arrived meanwhile.
+
+    ``powerflow serve`` runs it in a child process (worker_process.py), away from the requests."""
 
     def __init__(self, store: Store, interval: float) -> None:
         self.poll = interval

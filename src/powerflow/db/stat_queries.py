@@ -117,30 +117,21 @@ def events_between(conn: Connection, after: int, upto: int, limit: int) -> list[
     return list(conn.execute(stmt))
 
 
-def ready_events(
-    conn: Connection, instance_ids: Iterable[str], task_ids: Iterable[str]
-) -> list[Any]:
-    """(task_id, id, occurred_at, payload) of the ``task.ready`` events of these tasks.
-
-    Found through the instances' events (the ``(instance_id, seq)`` index); the type and task
-    are checked here, not in SQL, so that no plan starts from the index on ``type``.
-    """
-    ids, tasks = sorted(set(instance_ids)), set(task_ids)
-    if not ids or not tasks:
-        return []
-    stmt = select(Event.type, Event.task_id, Event.id, Event.occurred_at, Event.payload).where(
-        Event.instance_id.in_(ids)
-    )
-    return [r for r in conn.execute(stmt) if r.type == "task.ready" and r.task_id in tasks]
-
-
-def task_due_times(conn: Connection, task_ids: Iterable[str]) -> dict[str, datetime | None]:
-    """The due time of each of these tasks (from the task projection)."""
+def task_facts(conn: Connection, task_ids: Iterable[str]) -> dict[str, Any]:
+    """(created_at, due_at, roles) of each of these tasks, from the task projection: when a
+    task became ready (its row is written with its ``task.ready`` event), when it was due and
+    which roles could take it. One primary-key lookup per task, however long its instance's
+    history."""
     tasks = sorted(set(task_ids))
     if not tasks:
         return {}
-    rows = conn.execute(select(Task.id, Task.due_at).where(Task.id.in_(tasks)))
-    return {r.id: r.due_at for r in rows}
+    out: dict[str, Any] = {}
+    for start in range(0, len(tasks), 500):
+        stmt = select(Task.id, Task.created_at, Task.due_at, Task.roles).where(
+            Task.id.in_(tasks[start : start + 500])
+        )
+        out.update((r.id, r) for r in conn.execute(stmt))
+    return out
 
 
 def instance_times(conn: Connection, instance_ids: Iterable[str]) -> dict[str, Any]:

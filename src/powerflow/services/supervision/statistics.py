@@ -102,8 +102,8 @@ Increment = tuple[str, str, str, str, str, int]
 class Batch:
     """What the handlers of one batch of events may look up, fetched once for the batch."""
 
-    ready: dict[str, list[Any]] = field(default_factory=dict)  # task id -> its ready events
-    task_due: dict[str, datetime | None] = field(default_factory=dict)
+    # task id -> (created_at, due_at, roles) of its row: when it became ready, when it was due
+    tasks: dict[str, Any] = field(default_factory=dict)
     instances: dict[str, Any] = field(default_factory=dict)
     alerts: dict[int, tuple[list[str], list[str]]] = field(default_factory=dict)
 
@@ -161,17 +161,14 @@ def _task_ready(ev: Any, batch: Batch) -> list[Increment]:
 
 def _task_completed(ev: Any, batch: Batch) -> list[Increment]:
     element = ev.element_id or ""
-    earlier = [r for r in batch.ready.get(ev.task_id or "", []) if r.id < ev.id]
-    if not earlier:  # an automatic step (script, service task): no waiting time to measure
+    task = batch.tasks.get(ev.task_id or "")
+    if task is None:  # an automatic step (script, service task): no waiting time to measure
         return [(element, "", "", "completed", "", 1)]
-    ready = max(earlier, key=lambda r: r.id)
-    seconds = max(0.0, (ev.occurred_at - ready.occurred_at).total_seconds())
-    due = batch.task_due.get(ev.task_id or "")
-    late = due is not None and ev.occurred_at > due
+    seconds = max(0.0, (ev.occurred_at - task.created_at).total_seconds())
+    late = task.due_at is not None and ev.occurred_at > task.due_at
     figures = _timed(seconds, late)
     who: list[tuple[str, str, str]] = [(element, "", "")]
-    roles = sorted(set((ready.payload or {}).get("roles") or []))
-    who += [(element, str(role), "") for role in roles]
+    who += [(element, str(role), "") for role in sorted(set(task.roles or []))]
     if _person(ev.actor):  # a person's rows are not split by element: fewer rows to sum
         who.append(("", "", ev.actor))
     return [(e, role, person, m, lab, n) for e, role, person in who for m, lab, n in figures]
@@ -225,13 +222,9 @@ HANDLERS: dict[str, Callable[[Any, Batch], list[Increment]]] = {
 
 def _lookups(conn: Any, events: list[Any]) -> Batch:
     batch = Batch()
-    done = [e for e in events if e.type == "task.completed" and e.task_id]
-    if done:
-        for row in stat_queries.ready_events(
-            conn, (e.instance_id for e in done), (e.task_id for e in done)
-        ):
-            batch.ready.setdefault(row.task_id, []).append(row)
-        batch.task_due = stat_queries.task_due_times(conn, (e.task_id for e in done))
+    batch.tasks = stat_queries.task_facts(
+        conn, (e.task_id for e in events if e.type == "task.completed" and e.task_id)
+    )
     ended = [e.instance_id for e in events if e.type == "instance.completed"]
     batch.instances = stat_queries.instance_times(conn, ended)
     alert_ids = [
@@ -242,17 +235,23 @@ def _lookups(conn: Any, events: list[Any]) -> Batch:
 
 
 def count_events(events: list[Any], batch: Batch, zone: ZoneInfo) -> dict[CountKey, int]:
-    """The counter increments of these events."""
-    counts: Counter[CountKey] = Counter()
+    """The counter increments of these events: per day, and the same summed per month."""
+    daily: Counter[CountKey] = Counter()
+    days: dict[datetime, date] = {}  # one time-zone conversion per UTC minute
     for ev in events:
         handler = HANDLERS.get(ev.type)
         if handler is None:
             continue
-        day = ev.occurred_at.astimezone(zone).date()
-        month = day.replace(day=1)
+        minute = ev.occurred_at.replace(second=0, microsecond=0)
+        day = days.get(minute)
+        if day is None:
+            day = days[minute] = ev.occurred_at.astimezone(zone).date()
+        key = ev.definition_key
         for element, role, person, metric, label, n in handler(ev, batch):
-            counts[(ev.definition_key, element, role, person, "d", day, metric, label)] += n
-            counts[(ev.definition_key, element, role, person, "m", month, metric, label)] += n
+            daily[(key, element, role, person, "d", day, metric, label)] += n
+    counts: Counter[CountKey] = Counter(daily)
+    for (key, element, role, person, _, day, metric, label), n in daily.items():
+        counts[(key, element, role, person, "m", day.replace(day=1), metric, label)] += n
     return dict(counts)
 
 

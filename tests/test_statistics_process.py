@@ -1,0 +1,129 @@
+"""The statistics aggregator runs in a child process of `powerflow serve`: it counts what the
+service records, and it ends with the service, however the service ends."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import DATA, Server, start_server, stop_server
+
+FAST = {"POWERFLOW_DEPLOY_EXAMPLES": "false", "POWERFLOW_STATS_POLL_SECONDS": "0.2"}
+
+
+def children(pid: int) -> list[tuple[int, str]]:
+    """(pid, command line) of the live processes whose parent is ``pid``."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            if stat[stat.rindex(")") + 2] == "Z":  # a zombie has ended
+                continue
+            ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == pid:
+            out.append((int(entry.name), cmdline))
+    return out
+
+
+def statistics_child(server: Server, timeout: float = 20) -> int:
+    """The pid of the server's statistics process (spawned by multiprocessing)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [p for p, cmd in children(server.proc.pid) if "spawn_main" in cmd]
+        if found:
+            assert len(found) == 1, children(server.proc.pid)
+            return found[0]
+        time.sleep(0.1)
+    raise AssertionError(f"no statistics process under {server.proc.pid}: {server.output()}")
+
+
+def gone(pid: int, timeout: float = 15) -> bool:
+    """Whether the process ended (or became a zombie) within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return True
+        if stat[stat.rindex(")") + 2] == "Z":
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_the_statistics_process_counts_what_the_service_records(db_url: str) -> None:
+    server = start_server(db_url, **FAST)
+    try:
+        child = statistics_child(server)
+        designer, clerk = server.user("designer"), server.user("clerk,clerk-office")
+        monitor = server.user("monitor")
+        with httpx.Client(base_url=server.url, timeout=30) as c:
+            deployed = c.post(
+                "/v1/definitions",
+                headers=designer,
+                files={"file": ("t.bpmn", (DATA / "three_tasks.bpmn").read_bytes())},
+            )
+            assert deployed.status_code in (200, 201), deployed.text
+            for _ in range(2):
+                inst = c.post(
+                    "/v1/instances", headers=clerk, json={"definition_key": "three_tasks"}
+                ).json()
+                c.post(
+                    f"/v1/tasks/{inst['tasks'][0]['id']}/complete",
+                    headers=clerk,
+                    json={"data": {}},
+                ).raise_for_status()
+            deadline = time.monotonic() + 20
+            figures: dict = {}
+            while time.monotonic() < deadline:
+                answer = c.get("/v1/stats/processes/three_tasks", headers=monitor)
+                assert answer.status_code == 200, answer.text
+                figures = answer.json()
+                if figures["process"]["started"] == 2:
+                    break
+                time.sleep(0.2)
+        assert figures["process"]["started"] == 2, figures
+        assert figures["process"]["running"] == 2, figures
+        first = {e["name"]: e["figures"] for e in figures["elements"]}
+        assert sum(f["completed"] for f in first.values()) >= 2, figures
+        assert not gone(child, timeout=0.5)  # still counting while the service runs
+    finally:
+        stop_server(server)
+    assert gone(child), f"the statistics process {child} outlived a stopped service"
+
+
+def test_the_statistics_process_ends_when_the_service_is_killed(sqlite_url: str) -> None:
+    server = start_server(sqlite_url, **FAST)
+    try:
+        statistics_child(server)
+        helpers = [pid for pid, _ in children(server.proc.pid)]  # with multiprocessing's tracker
+        os.kill(server.proc.pid, signal.SIGKILL)  # no shutdown: the children must notice alone
+        server.proc.wait(timeout=10)
+        left = [pid for pid in helpers if not gone(pid)]
+        assert not left, f"processes {left} outlived their killed service"
+    finally:
+        if server.proc.poll() is None:
+            stop_server(server)
+        server.log.unlink(missing_ok=True)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_the_statistics_process_ends_with_a_stopped_service(
+    sqlite_url: str, signum: signal.Signals
+) -> None:
+    server = start_server(sqlite_url, **FAST)
+    child = statistics_child(server)
+    server.proc.send_signal(signum)
+    server.proc.wait(timeout=15)
+    server.log.unlink(missing_ok=True)
+    assert gone(child), f"the statistics process {child} outlived the service ({signum.name})"
