@@ -19,20 +19,22 @@ from uuid import UUID
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnSubWorkflowConverter, TaskConverter
 from SpiffWorkflow.task import Task
 
-_STRINGS: dict[UUID, str] = {}
+# keyed by the id's integer: hashing a UUID runs Python code (``UUID.__hash__``), an int's does not
+_STRINGS: dict[int, str] = {}
 _STRINGS_MAX = 200_000  # about 20 MB of cached strings at most; then start over
 _LOCK = threading.Lock()
 
 
 def id_text(task_id: UUID) -> str:
     """``str(task_id)``, remembered: task ids are written on every step of their instance."""
-    text = _STRINGS.get(task_id)
+    number = task_id.int
+    text = _STRINGS.get(number)
     if text is None:
         text = str(task_id)
         if len(_STRINGS) >= _STRINGS_MAX:
             with _LOCK:
                 _STRINGS.clear()
-        _STRINGS[task_id] = text
+        _STRINGS[number] = text
     return text
 
 
