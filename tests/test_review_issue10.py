@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from conftest import DATA, Api, start_server, stop_server
 from powerflow.clock import ManualClock
@@ -468,11 +469,13 @@ def test_an_objection_to_a_parked_case_reaches_it_when_its_element_is_skipped(ap
     assert caught == [first["id"]]
 
 
+@pytest.mark.parametrize("revive", ["instance retry", "task retries"])
 def test_an_objection_to_a_case_parked_by_an_external_task_reaches_it_on_retry(
-    api: Api,
+    api: Api, revive: str
 ) -> None:
-    """The same defect where the incident is an external task's last failure: the retry gives
-    the task another try without an engine step, and the case takes the held objection."""
+    """The same defect where the incident is an external task's last failure: the instance's
+    retry, or new retries for the task, give the task another try without an engine step, and
+    the case takes the held objection."""
     xml = (DATA / FORK).read_text()
     start = xml.index('<bpmn:scriptTask id="divide"')
     end = xml.index("</bpmn:scriptTask>") + len("</bpmn:scriptTask>")
@@ -497,11 +500,17 @@ def test_an_objection_to_a_case_parked_by_an_external_task_reaches_it_on_retry(
     )
     assert failed.status_code == 204, failed.text
     assert _object(api, notice_id)["delivered"] is False
-    retried = api.client.post(
-        f"/v1/instances/{instance['id']}/retry", headers=api.admin, json={"reason": "back"}
-    )
+    if revive == "instance retry":
+        retried = api.client.post(
+            f"/v1/instances/{instance['id']}/retry", headers=api.admin, json={"reason": "back"}
+        )
+    else:
+        retried = api.client.put(
+            f"/v1/external-tasks/{task['id']}/retries", headers=api.admin, json={"retries": 1}
+        )
     assert retried.status_code == 200, retried.text
-    assert retried.json()["status"] == "running" and _reviews(retried.json()) == 1
+    after = api.client.get(f"/v1/instances/{instance['id']}", headers=api.admin).json()
+    assert after["status"] == "running" and _reviews(after) == 1
     assert [o["delivered"] for o in _objection_rows(api, notice_id)] == [True]
 
 
@@ -532,6 +541,36 @@ def test_a_withdrawn_notice_is_recorded_and_listed_as_withdrawn(api: Api) -> Non
     assert [(n["id"], n["state"]) for n in again] == [(notice_id, "withdrawn")]
     kinds = [e["type"] for e in _events_of(api, instance)]
     assert kinds.count("notice.withdrawn") == 1 and "notice.closed" not in kinds
+
+
+def test_cancelling_a_parked_case_whose_state_no_longer_loads_withdraws_its_notice(
+    api: Api,
+) -> None:
+    """The same defect where the cancellation cannot run the engine (the parked case's saved
+    state no longer loads): the notice is withdrawn and recorded there too."""
+    import json
+
+    import sqlalchemy as sa
+
+    instance, notice_id, _ = _fork_case(api, "FORK-7")
+    assert instance["status"] == "failed"
+    _object(api, notice_id)  # held
+    with api.store.engine.begin() as conn:
+        query = sa.text("SELECT state FROM instances WHERE id = :id")
+        state = json.loads(conn.execute(query, {"id": instance["id"]}).scalar_one())
+        state["spec"] = "0" * 64 + ":elsewhere"  # saved state that cannot be restored
+        conn.execute(
+            sa.text("UPDATE instances SET state = :s WHERE id = :id"),
+            {"s": json.dumps(state), "id": instance["id"]},
+        )
+    cancelled = api.client.post(
+        f"/v1/instances/{instance['id']}/cancel", headers=api.admin, json={"reason": "withdrawn"}
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    kinds = [e["type"] for e in _events_of(api, instance)]
+    assert kinds[-2:] == ["instance.cancelled", "notice.withdrawn"]
+    assert api.client.get(f"/public/notices/{notice_id}").json()["state"] == "withdrawn"
+    assert [o["held"] for o in _objection_rows(api, notice_id)] == [False]
 
 
 def test_listing_the_notices_takes_as_many_statements_for_twenty_as_for_one(api: Api) -> None:
