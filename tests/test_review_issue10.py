@@ -695,15 +695,25 @@ def _reviewed_by_event_subprocess() -> str:
     return xml
 
 
-def test_objections_to_one_notice_are_bounded(api: Api) -> None:
+def test_objections_to_one_notice_are_bounded(db_url: str) -> None:
     """Defect: with a message event subprocess catching the objection message, every
     objection started one more review on the case, without limit: a flood of objections from
     many addresses piled up open tasks, each making every later step of the case slower. A
     notice takes at most POWERFLOW_NOTICE_MAX_OBJECTIONS; past it, 409 with a sentence and
     nothing stored. (A non-interrupting boundary event catches one message only.)"""
+    from fastapi.testclient import TestClient
+
+    from conftest import make_settings
+    from powerflow.app import create_app
+
+    app = create_app(make_settings(db_url, notice_max_objections=2), run_workers=False)
+    with TestClient(app) as client:
+        _bounded(Api(client))
+
+
+def _bounded(api: Api) -> None:
     xml = _reviewed_by_event_subprocess()
     instance, notice_id, _ = _fork_case(api, "FORK-6", divisor=1, xml=xml)
-    api.store.notice_max_objections = 2
     _object(api, notice_id, "one")
     _object(api, notice_id, "two")
     third = api.client.post(f"/public/notices/{notice_id}/objections", json={"text": "three"})

@@ -113,7 +113,7 @@ class Settings(BaseSettings):
         "signals reach further instances; a longer chain is refused and rolled back (409)",
     )
     notice_max_objections: int = Field(
-        default=1000,
+        default=100,
         ge=1,
         le=1_000_000,
         description="Most objections one public notice takes (POST /public/notices/{id}/"

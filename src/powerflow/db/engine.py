@@ -67,7 +67,7 @@ class Store:
         self.message_ttl_seconds: int = 3600
         self.message_chain_limit: int = 100
         # Objections one public notice takes (settings.notice_max_objections).
-        self.notice_max_objections: int = 1000
+        self.notice_max_objections: int = 100
 
     def now(self) -> datetime:
         """The current time by this store's clock (aware, UTC)."""
