@@ -695,6 +695,44 @@ def _reviewed_by_event_subprocess() -> str:
     return xml
 
 
+def test_a_held_objection_whose_delivery_parks_the_case_keeps_the_others_held(
+    api: Api,
+) -> None:
+    """A held objection's delivery may itself stop the case (the review's first step fails):
+    the objections after it stay held, and the recovery that follows delivers them."""
+    xml = _reviewed_by_event_subprocess().replace(
+        '<bpmn:userTask id="review_objection"',
+        '<bpmn:scriptTask id="weigh"><bpmn:incoming>f7</bpmn:incoming>'
+        "<bpmn:outgoing>f7b</bpmn:outgoing>"
+        '<bpmn:script>weight = 10 / (len(notice_objection["text"]) - 3)</bpmn:script>'
+        "</bpmn:scriptTask>"
+        '<bpmn:sequenceFlow id="f7b" sourceRef="weigh" targetRef="review_objection"/>'
+        '<bpmn:userTask id="review_objection"',
+    )
+    xml = xml.replace(
+        '<bpmn:sequenceFlow id="f7" sourceRef="objected" targetRef="review_objection"/>',
+        '<bpmn:sequenceFlow id="f7" sourceRef="objected" targetRef="weigh"/>',
+    ).replace(
+        "<bpmn:incoming>f7</bpmn:incoming><bpmn:outgoing>f8",
+        "<bpmn:incoming>f7b</bpmn:incoming><bpmn:outgoing>f8",
+    )
+    instance, notice_id, _ = _fork_case(api, "FORK-8", divisor=1, xml=xml)
+    url = f"/v1/instances/{instance['id']}"
+    assert api.client.post(f"{url}/suspend", headers=api.admin, json={}).status_code == 200
+    _object(api, notice_id, "abc")  # its weighing divides by zero
+    _object(api, notice_id, "A longer report.")
+    resumed = api.client.post(f"{url}/resume", headers=api.admin, json={})
+    assert resumed.status_code == 200, resumed.text
+    assert resumed.json()["status"] == "failed"
+    rows = _objection_rows(api, notice_id)
+    assert [(o["delivered"], o["held"]) for o in rows] == [(True, False), (False, True)]
+    skipped = api.client.post(f"{url}/skip", headers=api.admin, json={"reason": "weigh later"})
+    assert skipped.status_code == 200, skipped.text
+    assert skipped.json()["status"] == "running" and _reviews(skipped.json()) == 2
+    rows = _objection_rows(api, notice_id)
+    assert [(o["delivered"], o["held"]) for o in rows] == [(True, False), (True, False)]
+
+
 def test_objections_to_one_notice_are_bounded(db_url: str) -> None:
     """Defect: with a message event subprocess catching the objection message, every
     objection started one more review on the case, without limit: a flood of objections from

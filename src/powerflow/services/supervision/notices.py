@@ -426,7 +426,7 @@ def deliver_held(conn: Connection, store: Store, instance: InstanceRow, *, at: d
         .where(_NOTICES.c.instance_id == instance.id, _OBJECTIONS.c.held.is_(True))
         .order_by(_OBJECTIONS.c.id)
     ).all()
-    touched = False
+    fresh: InstanceRow | None = None
     not_waiting: set[str] = set()  # messages the instance did not take: until one is delivered
     for row in held:
         delivered = False
@@ -441,8 +441,8 @@ def deliver_held(conn: Connection, store: Store, instance: InstanceRow, *, at: d
                 at=at,
             )
             if delivered:
-                touched = True
                 not_waiting.clear()
+                fresh = load_instance(conn, instance.id, lock=False)
             else:
                 not_waiting.add(row.objection_message)
         conn.execute(
@@ -450,8 +450,8 @@ def deliver_held(conn: Connection, store: Store, instance: InstanceRow, *, at: d
             .where(_OBJECTIONS.c.id == row.id)
             .values(held=False, delivered=delivered)
         )
-    if touched:
-        fresh = load_instance(conn, instance.id, lock=False)
-        if fresh is not None:
-            instance.__dict__.update(fresh.__dict__)
-    return touched
+        if fresh is not None and fresh.status in STOPPED:
+            break  # the delivery parked it at an incident: the rest stay held for its recovery
+    if fresh is not None:
+        instance.__dict__.update(fresh.__dict__)
+    return fresh is not None
