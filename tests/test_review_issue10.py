@@ -6,10 +6,11 @@ Both databases through the ``api`` fixture where it matters; the rate limit agai
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from conftest import DATA, Api, start_server, stop_server
 from powerflow.clock import ManualClock
@@ -349,3 +350,516 @@ def test_the_starter_cannot_cancel_an_instance_a_supervision_case_suspended(api:
         f"/v1/instances/{instance['id']}/cancel", headers=api.admin, json={"reason": "closed"}
     )
     assert by_admin.status_code == 200, by_admin.text
+
+
+# ------------------------------------------------- review of the notices (issue 10, section 3)
+
+FORK = "public_notice_fork.bpmn"
+
+
+def _fork_case(
+    api: Api, business_key: str, *, divisor: int = 0, xml: str | None = None
+) -> tuple[dict[str, Any], int, dict[str, str]]:
+    """A case of ``public_fork`` whose notice is open; with ``divisor`` 0 it is parked at an
+    incident (the check beside the appointment failed) while its notice runs."""
+    api.store.clock = ManualClock(MONDAY)
+    if xml is None:
+        deployed = api.deploy(FORK)
+    else:
+        deployed = api.client.post(
+            "/v1/definitions",
+            headers=api.user("designer"),
+            files={"file": ("fork.bpmn", xml.encode())},
+        )
+    assert deployed.status_code in (200, 201), deployed.text
+    clerk = api.user("clerk", "clerk_f")
+    started = api.client.post(
+        "/v1/instances",
+        headers=clerk,
+        json={
+            "definition_key": "public_fork",
+            "business_key": business_key,
+            "variables": {"divisor": divisor},
+        },
+    )
+    assert started.status_code == 201, started.text
+    instance = _complete(api, clerk, started.json(), candidate="Wang", objection="internal note")
+    instance = _complete(api, clerk, instance)  # the notice task: the fork runs
+    published = api.client.get(f"/v1/instances/{instance['id']}/events", headers=api.admin)
+    [notice_id] = [
+        e["payload"]["notice_id"]
+        for e in published.json()["items"]
+        if e["type"] == "notice.published"
+    ]
+    return instance, int(notice_id), clerk
+
+
+def _object(api: Api, notice_id: int, text: str = "He never served there.") -> dict[str, Any]:
+    response = api.client.post(f"/public/notices/{notice_id}/objections", json={"text": text})
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _reviews(instance: dict[str, Any]) -> int:
+    return sum(1 for t in instance["tasks"] if t["element_id"] == "review_objection")
+
+
+def _objection_rows(api: Api, notice_id: int) -> list[dict[str, Any]]:
+    listed = api.client.get(f"/v1/notices/{notice_id}/objections", headers=api.user("monitor"))
+    assert listed.status_code == 200, listed.text
+    rows: list[dict[str, Any]] = listed.json()
+    return rows
+
+
+def _events_of(api: Api, instance: dict[str, Any]) -> list[dict[str, Any]]:
+    got = api.client.get(f"/v1/instances/{instance['id']}/events?limit=500", headers=api.admin)
+    assert got.status_code == 200, got.text
+    items: list[dict[str, Any]] = got.json()["items"]
+    return items
+
+
+def test_an_objection_to_a_parked_case_reaches_it_when_it_is_retried(api: Api) -> None:
+    """Defect: an objection raised while the case was parked at an incident was stored
+    undelivered and never reached the case: held objections were delivered on resume only,
+    so after a retry the review the model opens for an objection never opened."""
+    instance, notice_id, _ = _fork_case(api, "FORK-1")
+    assert instance["status"] == "failed"
+    assert _object(api, notice_id)["delivered"] is False
+    retried = api.client.post(
+        f"/v1/instances/{instance['id']}/retry",
+        headers=api.admin,
+        json={"variables": {"divisor": 2}, "reason": "figures fixed"},
+    )
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["status"] == "running"
+    assert _reviews(retried.json()) == 1
+    assert [(o["delivered"], o["held"]) for o in _objection_rows(api, notice_id)] == [(True, False)]
+    # once: a later suspension and resume delivers nothing again
+    url = f"/v1/instances/{instance['id']}"
+    assert api.client.post(f"{url}/suspend", headers=api.admin, json={}).status_code == 200
+    resumed = api.client.post(f"{url}/resume", headers=api.admin, json={})
+    assert resumed.status_code == 200, resumed.text
+    assert _reviews(resumed.json()) == 1
+
+
+def test_an_objection_to_a_parked_case_reaches_it_when_its_element_is_skipped(api: Api) -> None:
+    """The same defect through a skip: the failed check is skipped, the case runs again and
+    takes the objections raised meanwhile, oldest first, as it would have taken them then: its
+    boundary event catches one message (SpiffWorkflow's non-interrupting message boundary
+    event fires once), so the second is not delivered, and neither is held any more."""
+    instance, notice_id, _ = _fork_case(api, "FORK-2")
+    first = _object(api, notice_id)
+    _object(api, notice_id, "A second report.")
+    rows = _objection_rows(api, notice_id)
+    assert [(o["delivered"], o["held"]) for o in rows] == [(False, True), (False, True)]
+    skipped = api.client.post(
+        f"/v1/instances/{instance['id']}/skip", headers=api.admin, json={"reason": "not needed"}
+    )
+    assert skipped.status_code == 200, skipped.text
+    assert skipped.json()["status"] == "running"
+    assert _reviews(skipped.json()) == 1
+    rows = _objection_rows(api, notice_id)
+    assert [(o["delivered"], o["held"]) for o in rows] == [(True, False), (False, False)]
+    caught = [
+        e["payload"]["payload"]["notice_objection"]["objection_id"]
+        for e in _events_of(api, instance)
+        if e["type"] == "message.received" and e["element_id"] == "objected"
+    ]
+    assert caught == [first["id"]]
+
+
+@pytest.mark.parametrize("revive", ["instance retry", "task retries"])
+def test_an_objection_to_a_case_parked_by_an_external_task_reaches_it_on_retry(
+    api: Api, revive: str
+) -> None:
+    """The same defect where the incident is an external task's last failure: the instance's
+    retry, or new retries for the task, give the task another try without an engine step, and
+    the case takes the held objection."""
+    xml = (DATA / FORK).read_text()
+    start = xml.index('<bpmn:scriptTask id="divide"')
+    end = xml.index("</bpmn:scriptTask>") + len("</bpmn:scriptTask>")
+    external = (
+        '<bpmn:serviceTask id="divide" name="Check the figures"><bpmn:extensionElements>'
+        '<pf:externalTask topic="check-figures"/></bpmn:extensionElements>'
+        "<bpmn:incoming>f5</bpmn:incoming><bpmn:outgoing>f9</bpmn:outgoing></bpmn:serviceTask>"
+    )
+    instance, notice_id, _ = _fork_case(api, "FORK-3", xml=xml[:start] + external + xml[end:])
+    assert instance["status"] == "running"
+    worker = api.user("worker")
+    fetched = api.client.post(
+        "/v1/external-tasks/fetch-and-lock",
+        headers=worker,
+        json={"worker_id": "w1", "topics": [{"name": "check-figures", "lock_duration": 60_000}]},
+    )
+    [task] = fetched.json()
+    failed = api.client.post(
+        f"/v1/external-tasks/{task['id']}/failure",
+        headers=worker,
+        json={"worker_id": "w1", "error_message": "down", "retries": 0},
+    )
+    assert failed.status_code == 204, failed.text
+    assert _object(api, notice_id)["delivered"] is False
+    if revive == "instance retry":
+        retried = api.client.post(
+            f"/v1/instances/{instance['id']}/retry", headers=api.admin, json={"reason": "back"}
+        )
+    else:
+        retried = api.client.put(
+            f"/v1/external-tasks/{task['id']}/retries", headers=api.admin, json={"retries": 1}
+        )
+    assert retried.status_code == 200, retried.text
+    after = api.client.get(f"/v1/instances/{instance['id']}", headers=api.admin).json()
+    assert after["status"] == "running" and _reviews(after) == 1
+    assert [o["delivered"] for o in _objection_rows(api, notice_id)] == [True]
+
+
+def test_a_withdrawn_notice_is_recorded_and_listed_as_withdrawn(api: Api) -> None:
+    """Defect: the notice of a cancelled case wrote no event and vanished from both public
+    listings (not open, and not among the closed ones either, although its case had ended)."""
+    instance, notice_id, clerk = _fork_case(api, "FORK-4", divisor=1)
+    api.store.clock.advance(timedelta(hours=1))  # type: ignore[attr-defined]
+    cancelled = api.client.post(
+        f"/v1/instances/{instance['id']}/cancel", headers=clerk, json={"reason": "withdrawn"}
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    withdrawn = [e for e in _events_of(api, instance) if e["type"] == "notice.withdrawn"]
+    assert [e["payload"]["notice_id"] for e in withdrawn] == [notice_id]
+    assert withdrawn[0]["payload"]["reason"] == "instance_cancelled"
+    assert api.client.get("/public/notices").json() == []
+    closed = api.client.get("/public/notices?closed=true").json()
+    assert [(n["id"], n["state"], n["open"]) for n in closed] == [(notice_id, "withdrawn", False)]
+    assert closed[0]["withdrawn_at"] is not None
+    one = api.client.get(f"/public/notices/{notice_id}").json()
+    assert one["state"] == "withdrawn" and one["accepts_objections"] is False
+    refused = api.client.post(f"/public/notices/{notice_id}/objections", json={"text": "late"})
+    assert refused.status_code == 409, refused.text
+    assert "withdrawn" in refused.json()["detail"]
+    # its period ends later without another event: it stays withdrawn, never "closed"
+    api.store.clock.advance(timedelta(days=30))  # type: ignore[attr-defined]
+    again = api.client.get("/public/notices?closed=true").json()
+    assert [(n["id"], n["state"]) for n in again] == [(notice_id, "withdrawn")]
+    kinds = [e["type"] for e in _events_of(api, instance)]
+    assert kinds.count("notice.withdrawn") == 1 and "notice.closed" not in kinds
+
+
+def test_cancelling_a_parked_case_whose_state_no_longer_loads_withdraws_its_notice(
+    api: Api,
+) -> None:
+    """The same defect where the cancellation cannot run the engine (the parked case's saved
+    state no longer loads): the notice is withdrawn and recorded there too."""
+    import json
+
+    import sqlalchemy as sa
+
+    instance, notice_id, _ = _fork_case(api, "FORK-7")
+    assert instance["status"] == "failed"
+    _object(api, notice_id)  # held
+    with api.store.engine.begin() as conn:
+        query = sa.text("SELECT state FROM instances WHERE id = :id")
+        state = json.loads(conn.execute(query, {"id": instance["id"]}).scalar_one())
+        state["spec"] = "0" * 64 + ":elsewhere"  # saved state that cannot be restored
+        conn.execute(
+            sa.text("UPDATE instances SET state = :s WHERE id = :id"),
+            {"s": json.dumps(state), "id": instance["id"]},
+        )
+    cancelled = api.client.post(
+        f"/v1/instances/{instance['id']}/cancel", headers=api.admin, json={"reason": "withdrawn"}
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    kinds = [e["type"] for e in _events_of(api, instance)]
+    assert kinds[-2:] == ["instance.cancelled", "notice.withdrawn"]
+    assert api.client.get(f"/public/notices/{notice_id}").json()["state"] == "withdrawn"
+    assert [o["held"] for o in _objection_rows(api, notice_id)] == [False]
+
+
+def test_listing_the_notices_takes_as_many_statements_for_twenty_as_for_one(api: Api) -> None:
+    """Defect: GET /public/notices looked up each notice's case and definition one statement
+    at a time (up to 1,000 notices read)."""
+    from sqlalchemy import event
+
+    clerk = api.user("clerk", "clerk_n")
+    api.store.clock = ManualClock(MONDAY)
+    assert api.deploy("public_appointment.bpmn").status_code == 201
+
+    def publish(n: int) -> None:
+        started = api.client.post(
+            "/v1/instances",
+            headers=clerk,
+            json={"definition_key": "public_appointment", "business_key": f"N-{n}"},
+        )
+        assert started.status_code == 201, started.text
+        _complete(api, clerk, _complete(api, clerk, started.json(), candidate="W", post="P"))
+
+    def statements(closed: bool = False) -> tuple[int, list[Any]]:
+        api.store.immutable_cache.clear()  # definitions read from the database too
+        seen: list[str] = []
+
+        def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            seen.append(statement)
+
+        event.listen(api.store.engine, "before_cursor_execute", count)
+        try:
+            answer = api.client.get(f"/public/notices?closed={str(closed).lower()}")
+        finally:
+            event.remove(api.store.engine, "before_cursor_execute", count)
+        assert answer.status_code == 200, answer.text
+        return len(seen), answer.json()
+
+    publish(0)
+    one, listed = statements()
+    assert len(listed) == 1
+    for n in range(1, 20):
+        publish(n)
+    twenty, listed = statements()
+    assert len(listed) == 20
+    assert twenty == one, (one, twenty)
+    api.store.clock.advance(timedelta(days=30))  # type: ignore[attr-defined]
+    closed, listed = statements(closed=True)
+    assert len(listed) == 20 and closed == one
+
+
+def test_an_objection_does_not_replace_a_model_variable_of_the_same_name(api: Api) -> None:
+    """Defect: the objection message's payload (``notice_id``, ``objection_id``,
+    ``objection``) was merged into the catching task's data name by name, so a model's own
+    variable ``objection`` (here an internal note taken at the nomination) was replaced by
+    the public's text. The payload now arrives under the one name ``notice_objection``."""
+    instance, notice_id, _ = _fork_case(api, "FORK-5", divisor=1)
+    receipt = _object(api, notice_id, "He never served there.")
+    assert receipt["delivered"] is True
+    after = api.client.get(f"/v1/instances/{instance['id']}", headers=api.admin).json()
+    assert after["data"]["objection"] == "internal note"
+    assert after["data"]["notice_objection"] == {
+        "notice_id": notice_id,
+        "objection_id": receipt["id"],
+        "text": "He never served there.",
+    }
+    assert "notice_id" not in after["data"] and "objection_id" not in after["data"]
+
+
+def test_a_model_that_declares_the_objection_payload_name_is_refused(api: Api) -> None:
+    """The name the objection arrives under is reserved in a process whose notice takes
+    objections: declaring it (a form field, here) is an upload error with a sentence."""
+    xml = (
+        (DATA / FORK)
+        .read_text()
+        .replace(
+            '<camunda:formField id="objection" type="string"/>',
+            '<camunda:formField id="notice_objection" type="string"/>',
+        )
+    )
+    refused = api.client.post(
+        "/v1/definitions", headers=api.user("designer"), files={"file": ("f.bpmn", xml.encode())}
+    )
+    assert refused.status_code == 422, refused.text
+    assert "notice_objection" in refused.text and "reserved" in refused.text
+    scripted = (
+        (DATA / FORK).read_text().replace("ratio = 10 / divisor", "notice_objection = 'mine'")
+    )
+    refused = api.client.post(
+        "/v1/definitions",
+        headers=api.user("designer"),
+        files={"file": ("g.bpmn", scripted.encode())},
+    )
+    assert refused.status_code == 422, refused.text
+    assert "notice_objection" in refused.text
+    # without an objection message the name is the model's to use
+    quiet = xml.replace(' objectionMessage="objection"', "")
+    taken = api.client.post(
+        "/v1/definitions", headers=api.user("designer"), files={"file": ("h.bpmn", quiet.encode())}
+    )
+    assert taken.status_code == 201, taken.text
+
+
+def _reviewed_by_event_subprocess() -> str:
+    """``public_fork`` catching objections with a message event subprocess instead of a
+    boundary event: every objection starts one more review beside the main flow."""
+    xml = (DATA / FORK).read_text()
+    start = xml.index('<bpmn:boundaryEvent id="objected"')
+    end = xml.index("</bpmn:endEvent>", xml.index('<bpmn:endEvent id="end_review">'))
+    sub = (
+        '<bpmn:subProcess id="on_objection" triggeredByEvent="true">'
+        '<bpmn:startEvent id="objected" isInterrupting="false"><bpmn:outgoing>f7</bpmn:outgoing>'
+        '<bpmn:messageEventDefinition id="ObjDef" messageRef="Msg_objection"/></bpmn:startEvent>'
+        '<bpmn:userTask id="review_objection" name="Review" camunda:candidateGroups="clerk">'
+        "<bpmn:incoming>f7</bpmn:incoming><bpmn:outgoing>f8</bpmn:outgoing></bpmn:userTask>"
+        '<bpmn:endEvent id="end_review"><bpmn:incoming>f8</bpmn:incoming></bpmn:endEvent>'
+        '<bpmn:sequenceFlow id="f7" sourceRef="objected" targetRef="review_objection"/>'
+        '<bpmn:sequenceFlow id="f8" sourceRef="review_objection" targetRef="end_review"/>'
+        "</bpmn:subProcess>"
+    )
+    xml = xml[:start] + sub + xml[end + len("</bpmn:endEvent>") :]
+    for flow in ("f7", "f8"):
+        at = xml.rindex(f'<bpmn:sequenceFlow id="{flow}"')
+        xml = xml[:at] + xml[xml.index("/>", at) + 2 :]
+    return xml
+
+
+def test_a_held_objection_whose_delivery_parks_the_case_keeps_the_others_held(
+    api: Api,
+) -> None:
+    """A held objection's delivery may itself stop the case (the review's first step fails):
+    the objections after it stay held, and the recovery that follows delivers them."""
+    xml = _reviewed_by_event_subprocess().replace(
+        '<bpmn:userTask id="review_objection"',
+        '<bpmn:scriptTask id="weigh"><bpmn:incoming>f7</bpmn:incoming>'
+        "<bpmn:outgoing>f7b</bpmn:outgoing>"
+        '<bpmn:script>weight = 10 / (len(notice_objection["text"]) - 3)</bpmn:script>'
+        "</bpmn:scriptTask>"
+        '<bpmn:sequenceFlow id="f7b" sourceRef="weigh" targetRef="review_objection"/>'
+        '<bpmn:userTask id="review_objection"',
+    )
+    xml = xml.replace(
+        '<bpmn:sequenceFlow id="f7" sourceRef="objected" targetRef="review_objection"/>',
+        '<bpmn:sequenceFlow id="f7" sourceRef="objected" targetRef="weigh"/>',
+    ).replace(
+        "<bpmn:incoming>f7</bpmn:incoming><bpmn:outgoing>f8",
+        "<bpmn:incoming>f7b</bpmn:incoming><bpmn:outgoing>f8",
+    )
+    instance, notice_id, _ = _fork_case(api, "FORK-8", divisor=1, xml=xml)
+    url = f"/v1/instances/{instance['id']}"
+    assert api.client.post(f"{url}/suspend", headers=api.admin, json={}).status_code == 200
+    _object(api, notice_id, "abc")  # its weighing divides by zero
+    _object(api, notice_id, "A longer report.")
+    resumed = api.client.post(f"{url}/resume", headers=api.admin, json={})
+    assert resumed.status_code == 200, resumed.text
+    assert resumed.json()["status"] == "failed"
+    rows = _objection_rows(api, notice_id)
+    assert [(o["delivered"], o["held"]) for o in rows] == [(True, False), (False, True)]
+    skipped = api.client.post(f"{url}/skip", headers=api.admin, json={"reason": "weigh later"})
+    assert skipped.status_code == 200, skipped.text
+    assert skipped.json()["status"] == "running" and _reviews(skipped.json()) == 2
+    rows = _objection_rows(api, notice_id)
+    assert [(o["delivered"], o["held"]) for o in rows] == [(True, False), (True, False)]
+
+
+def test_objections_to_one_notice_are_bounded(db_url: str) -> None:
+    """Defect: with a message event subprocess catching the objection message, every
+    objection started one more review on the case, without limit: a flood of objections from
+    many addresses piled up open tasks, each making every later step of the case slower. A
+    notice takes at most POWERFLOW_NOTICE_MAX_OBJECTIONS; past it, 409 with a sentence and
+    nothing stored. (A non-interrupting boundary event catches one message only.)"""
+    from fastapi.testclient import TestClient
+
+    from conftest import make_settings
+    from powerflow.app import create_app
+
+    app = create_app(make_settings(db_url, notice_max_objections=2), run_workers=False)
+    with TestClient(app) as client:
+        _bounded(Api(client))
+
+
+def _bounded(api: Api) -> None:
+    xml = _reviewed_by_event_subprocess()
+    instance, notice_id, _ = _fork_case(api, "FORK-6", divisor=1, xml=xml)
+    _object(api, notice_id, "one")
+    _object(api, notice_id, "two")
+    third = api.client.post(f"/public/notices/{notice_id}/objections", json={"text": "three"})
+    assert third.status_code == 409, third.text
+    assert "2 objections" in third.json()["detail"]
+    assert len(_objection_rows(api, notice_id)) == 2
+    after = api.client.get(f"/v1/instances/{instance['id']}", headers=api.admin).json()
+    assert _reviews(after) == 2
+    kinds = [e["type"] for e in _events_of(api, instance)]
+    assert kinds.count("notice.objection_received") == 2
+
+
+def test_the_upgrade_holds_objections_to_stopped_cases_and_withdraws_cancelled_notices(
+    db_url: str,
+) -> None:
+    """Revision 0019 brings existing rows in line: an undelivered objection raised since a still
+    suspended case was suspended is held (its resume delivers it), an earlier one is not; the
+    open notice of a case already cancelled is withdrawn at the cancellation."""
+    import sqlalchemy as sa
+
+    from powerflow.bootstrap import SYSTEM
+    from powerflow.db.engine import Store
+    from powerflow.db.migrate import upgrade
+    from powerflow.db.models import UTCDateTime
+    from powerflow.services import definitions, instances, tasks
+    from powerflow.services.auth import Principal
+    from powerflow.services.supervision import disclosure
+
+    store = Store(db_url)
+    try:
+        upgrade(store.engine, "0018")
+        clock = store.clock = ManualClock(MONDAY)
+        definitions.deploy(store, (DATA / FORK).read_bytes(), FORK, SYSTEM, max_bytes=1 << 20)
+        clerk = Principal("clara", frozenset({"clerk"}))
+        admin = Principal("admin", frozenset({"admin"}))
+
+        def to_notice(business_key: str) -> str:
+            view = instances.start_instance(
+                store, clerk, "public_fork", business_key=business_key, variables={"divisor": 1}
+            )
+            for data in ({"candidate": "Wang"}, {}):
+                view = tasks.complete(store, clerk, view.tasks[0].id, data)
+            return view.id
+
+        suspended, cancelled = to_notice("OLD-1"), to_notice("OLD-2")
+        objections = sa.table(
+            "notice_objections",
+            sa.column("notice_id"),
+            sa.column("text"),
+            sa.column("delivered"),
+            sa.column("received_at", UTCDateTime()),
+        )
+        notices_table = sa.table("notices", sa.column("id"), sa.column("instance_id"))
+        instances_table = sa.table(
+            "instances",
+            sa.column("id"),
+            sa.column("status"),
+            sa.column("ended_at", UTCDateTime()),
+        )
+        with store.engine.begin() as conn:
+            ids = dict(
+                conn.execute(sa.select(notices_table.c.instance_id, notices_table.c.id)).all()
+            )
+        clock.advance(timedelta(hours=1))
+        with store.engine.begin() as conn:  # not delivered although the case ran: not held
+            conn.execute(
+                objections.insert(),
+                {
+                    "notice_id": ids[suspended],
+                    "text": "early",
+                    "delivered": False,
+                    "received_at": clock.now(),
+                },
+            )
+        clock.advance(timedelta(hours=1))
+        instances.set_suspended(store, admin, suspended, suspend=True, reason="check")
+        clock.advance(timedelta(hours=1))
+        with store.engine.begin() as conn:
+            conn.execute(
+                objections.insert(),
+                {
+                    "notice_id": ids[suspended],
+                    "text": "while suspended",
+                    "delivered": False,
+                    "received_at": clock.now(),
+                },
+            )
+            conn.execute(
+                instances_table.update()
+                .where(instances_table.c.id == cancelled)
+                .values(status="cancelled", ended_at=clock.now())
+            )
+        cancelled_at = clock.now()
+        clock.advance(timedelta(hours=1))
+
+        upgrade(store.engine)
+        with store.engine.begin() as conn:
+            held = conn.execute(
+                sa.text("SELECT text, held FROM notice_objections ORDER BY id")
+            ).all()
+        assert [(text, bool(flag)) for text, flag in held] == [
+            ("early", False),
+            ("while suspended", True),
+        ]
+        [withdrawn] = disclosure.list_notices(store, closed=True)
+        assert withdrawn["id"] == ids[cancelled] and withdrawn["state"] == "withdrawn"
+        assert withdrawn["withdrawn_at"] == cancelled_at
+        resumed = instances.set_suspended(store, admin, suspended, suspend=False, reason="ok")
+        assert [t.element_id for t in resumed.tasks].count("review_objection") == 1
+    finally:
+        store.dispose()

@@ -83,6 +83,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         store.time_zone = settings.time_zone
         store.message_ttl_seconds = settings.message_ttl_seconds
         store.message_chain_limit = settings.message_chain_limit
+        store.notice_max_objections = settings.notice_max_objections
         token = bootstrap.prepare(store, settings)
         if token:
             print(  # noqa: T201 - shown once to the operator, by design

@@ -81,6 +81,7 @@ def _store(settings: Settings):  # type: ignore[no-untyped-def]
         store.time_zone = settings.time_zone
         store.message_ttl_seconds = settings.message_ttl_seconds
         store.message_chain_limit = settings.message_chain_limit
+        store.notice_max_objections = settings.notice_max_objections
         upgrade(store.engine)
     except (SQLAlchemyError, DatabaseBusy, ModuleNotFoundError, OSError) as exc:
         raise DatabaseUnavailable(database_problem(settings.database_url, exc)) from None

@@ -112,6 +112,13 @@ class Settings(BaseSettings):
         description="Most deliveries and starts one transaction may make as thrown messages and "
         "signals reach further instances; a longer chain is refused and rolled back (409)",
     )
+    notice_max_objections: int = Field(
+        default=100,
+        ge=1,
+        le=1_000_000,
+        description="Most objections one public notice takes (POST /public/notices/{id}/"
+        "objections); past it, 409 with a sentence and nothing is stored",
+    )
     public_rate_per_minute: int = Field(
         default=120,
         ge=1,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -122,6 +122,11 @@ class PublicNotice(BaseModel):
     fields: dict[str, Any]
     published_at: datetime | None
     ends_at: datetime
+    state: Literal["open", "closed", "withdrawn"] = Field(
+        description="open during the period; closed after it; withdrawn: its case was "
+        "cancelled during the period"
+    )
+    withdrawn_at: datetime | None = Field(description="When it was withdrawn, if it was")
     open: bool
     accepts_objections: bool
 
@@ -153,5 +158,9 @@ class ObjectionRead(BaseModel):
     text: str
     name: str | None
     contact: str | None
-    delivered: bool
+    delivered: bool = Field(description="Whether it reached the case as its objection message")
+    held: bool = Field(
+        description="Raised while the case took no message (suspended, or parked at an "
+        "incident): delivered when the case runs again"
+    )
     received_at: datetime

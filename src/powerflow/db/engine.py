@@ -66,6 +66,8 @@ class Store:
         # Messages between instances (settings.message_ttl_seconds / message_chain_limit).
         self.message_ttl_seconds: int = 3600
         self.message_chain_limit: int = 100
+        # Objections one public notice takes (settings.notice_max_objections).
+        self.notice_max_objections: int = 100
 
     def now(self) -> datetime:
         """The current time by this store's clock (aware, UTC)."""

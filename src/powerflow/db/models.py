@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
@@ -794,7 +795,8 @@ class TaskCountersign(Base):
 
 class Notice(Base):
     """A public notice (公示) a ``pf:notice`` element published when it started: the fields it
-    shows (a snapshot), and its period (services/supervision/notices.py)."""
+    shows (a snapshot), and its period (services/supervision/notices.py). ``closed_at``: when
+    its end was recorded; ``withdrawn_at``: its case was cancelled during the period (0019)."""
 
     __tablename__ = "notices"
     __table_args__ = (
@@ -812,11 +814,14 @@ class Notice(Base):
     published_at: Mapped[datetime] = mapped_column(UTCDateTime())
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class NoticeObjection(Base):
     """An objection a member of the public raised during a notice's period. The name and
-    contact are read by supervisors only (GET /v1/notices/{id}/objections)."""
+    contact are read by supervisors only (GET /v1/notices/{id}/objections). ``held``: raised
+    while the case could take no message (suspended, or parked at an incident), to be delivered
+    when it runs again (0019)."""
 
     __tablename__ = "notice_objections"
 
@@ -827,6 +832,7 @@ class NoticeObjection(Base):
     contact: Mapped[str | None] = mapped_column(String(255), nullable=True)
     delivered: Mapped[bool] = mapped_column(Boolean, default=False)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    held: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 # ------------------------------------------------------------------ statistics (0018)

@@ -495,6 +495,14 @@ def definition_row(conn: Connection, definition_id: int) -> dict[str, Any] | Non
     return dict(row._mapping) if row is not None else None
 
 
+def definition_rows(conn: Connection, definition_ids: list[int]) -> list[dict[str, Any]]:
+    """The definitions rows of these ids, as mappings, in one statement."""
+    if not definition_ids:
+        return []
+    rows = conn.execute(select(DEFINITIONS).where(DEFINITIONS.c.id.in_(definition_ids))).all()
+    return [dict(row._mapping) for row in rows]
+
+
 _LATEST_DEFINITION_ID = PreparedSelect(
     select(DEFINITIONS.c.id)
     .where(DEFINITIONS.c.key == bindparam("key"))

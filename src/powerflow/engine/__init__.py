@@ -43,6 +43,7 @@ from powerflow.engine.messaging import (
 from powerflow.engine.migration import CannotMigrate, MigrationPlan, migrate, plan_migration
 from powerflow.engine.purpose import PURPOSES, Purpose, compile_upload
 from powerflow.engine.recovery import NotRecoverable, move, retry, skip
+from powerflow.engine.reserved import OBJECTION_PAYLOAD
 from powerflow.engine.runtime import (
     InstanceNotRunning,
     NotWaitingForMessage,
@@ -79,6 +80,7 @@ _event_data.apply()
 __all__ = [
     "DMN_PREFIX",
     "FORMAT_VERSION",
+    "OBJECTION_PAYLOAD",
     "PURPOSES",
     "BindingConflict",
     "CannotMigrate",

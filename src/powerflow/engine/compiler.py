@@ -48,6 +48,7 @@ from powerflow.engine.extensions import (
 )
 from powerflow.engine.foreign import foreign_problems
 from powerflow.engine.patches import prepare_spec
+from powerflow.engine.reserved import objection_name_problems
 from powerflow.engine.scripting import ScriptRejected, compile_script
 from powerflow.engine.service_tasks import PowerflowParser, not_runnable, upload_problems
 from powerflow.engine.types import Problem
@@ -597,6 +598,7 @@ def compile_bpmn(
             + _lint_xml(process, all_specs)
             + _event_subprocess_warnings(process)
             + _start_timer_warnings(tree, pid, spec)
+            + objection_name_problems(process, info, all_specs)
         )
         problems.extend(p for p in lint if p.severity == "error")
         elements = dict(info.elements)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from types import SimpleNamespace
 from typing import Any
 
@@ -67,6 +68,28 @@ def definition_by_id(store: Store, conn: Connection, definition_id: int) -> Defi
         store.immutable_cache.clear()
     store.immutable_cache[key] = view
     return view
+
+
+def definitions_by_ids(
+    store: Store, conn: Connection, definition_ids: Iterable[int]
+) -> dict[int, DefinitionView]:
+    """Definitions by id, those not cached read in one statement (unknown ids are left out)."""
+    found: dict[int, DefinitionView] = {}
+    missing: list[int] = []
+    for definition_id in set(definition_ids):
+        hit = store.immutable_cache.get(("definition", definition_id))
+        if isinstance(hit, DefinitionView):
+            found[definition_id] = hit
+        else:
+            missing.append(definition_id)
+    if missing:
+        if len(store.immutable_cache) > 10_000:
+            store.immutable_cache.clear()
+        for row in queries.definition_rows(conn, sorted(missing)):
+            view = _view(SimpleNamespace(**row))
+            store.immutable_cache[("definition", view.id)] = view
+            found[view.id] = view
+    return found
 
 
 def runnable(

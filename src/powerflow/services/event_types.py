@@ -453,6 +453,18 @@ class NoticeClosed(Payload):
     objections: int
 
 
+class NoticeWithdrawn(Payload):
+    """The case was cancelled during the notice's period: the notice is withdrawn (no longer
+    open, listed among the ended ones as withdrawn, no more objections). ``ends_at``: when its
+    period would have ended; ``objections``: how many were raised; ``reason``:
+    ``instance_cancelled``."""
+
+    notice_id: int
+    ends_at: str
+    objections: int
+    reason: str
+
+
 PAYLOADS: dict[str, type[Payload]] = {
     "instance.started": InstanceStarted,
     "task.ready": TaskReady,
@@ -503,6 +515,7 @@ PAYLOADS: dict[str, type[Payload]] = {
     "notice.published": NoticePublished,
     "notice.objection_received": NoticeObjectionReceived,
     "notice.closed": NoticeClosed,
+    "notice.withdrawn": NoticeWithdrawn,
 }
 
 

@@ -411,6 +411,9 @@ def set_retries(store: Store, principal: Principal, task_id: str, *, retries: in
         now = store.now()
         reopen(conn, instance, task, retries, actor=principal.name, at=now)
         messages.deliver_kept(conn, store, instance, actor=principal.name, at=now)
+        from powerflow.services.supervision.notices import deliver_held
+
+        deliver_held(conn, store, instance, at=now)  # objections to its notices meanwhile
         return task
 
 

@@ -344,6 +344,9 @@ def _cancel_parked_without_engine(
             if row.alert_level is not None
             else []
         )
+        from powerflow.services.supervision import notices
+
+        more += notices.ended(conn, row.id, now)  # its open notices are withdrawn
         rows = event_rows(row, [*resolved, cancelled, *more], actor=principal.name, at=now)
         if not queries.save_instance(conn, row):
             raise Conflict(f"Instance {instance_id} was changed concurrently; retry.")

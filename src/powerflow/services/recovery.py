@@ -29,6 +29,7 @@ from powerflow.services.events import event_rows
 from powerflow.services.incidents import PARKED, InstanceBroken, breakage_of
 from powerflow.services.instances import TERMINAL, load_visible_for_update
 from powerflow.services.steps import instance_view, record_step
+from powerflow.services.supervision import notices
 from powerflow.services.views import DefinitionView, InstanceView, Page
 from powerflow.services.visibility import check_instance
 
@@ -472,5 +473,6 @@ def _retry_external(
             raise Conflict(f"Instance {instance_id} was changed concurrently; retry.")
         queries.insert_events(conn, rows)
         messages.deliver_kept(conn, store, row, actor=principal.name, at=now)
+        notices.deliver_held(conn, store, row, at=now)  # objections to its notices meanwhile
         definition = definition_by_id(store, conn, row.definition_id)
         return instance_view(row, definition, queries.open_tasks(conn, row.id), now)

@@ -65,7 +65,8 @@ def record_step(
     """
     incidents = IncidentLog(conn, instance, at=at, actor=actor)
     resolved: list[StepEvent] = []
-    if instance.status == PARKED and not new_instance:
+    was_parked = instance.status == PARKED and not new_instance
+    if was_parked:
         kind, why = resolution or (
             "cancelled",
             (extra or {}).get("instance.cancelled", {}).get("reason"),
@@ -160,6 +161,9 @@ def record_step(
         apply_step(conn, instance.id, step, at=at, completed=completed_task_id)
     # Messages and signals: subscriptions kept in step, thrown ones routed (services/messages).
     changed = after_step(conn, store, instance, step, actor=actor, at=at, new_instance=new_instance)
+    if was_parked and store is not None and instance.status == "running":
+        # recovered from its incident (retry, skip, move): objections held meanwhile reach it
+        changed = notices.deliver_held(conn, store, instance, at=at) or changed
 
     if not changed and len(step.open_tasks) == len(new_rows) <= EMBEDDED_TASKS:
         return OpenTasks(new_rows, len(new_rows))

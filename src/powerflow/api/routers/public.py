@@ -116,10 +116,16 @@ async def public_progress(store: StoreDep, key: Key, business_key: BusinessKey) 
 async def public_notices(
     store: StoreDep,
     closed: Annotated[
-        bool, Query(description="List notices whose period ended in the last 90 days instead")
+        bool,
+        Query(
+            description="List notices that ended in the last 90 days instead (period run out, "
+            "or withdrawn)"
+        ),
     ] = False,
 ) -> Response:
-    """Open notices of public processes, ending soonest first (at most 200)."""
+    """Open notices of public processes, ending soonest first (at most 200); with
+    ``closed=true``, those that ended in the last 90 days, latest first: their period ran out
+    (``state`` closed) or their case was cancelled (``state`` withdrawn)."""
     views = await call(store, disclosure.list_notices, store, closed=closed)
     return Response(_dump(list[PublicNotice], views), media_type="application/json")
 
@@ -142,14 +148,16 @@ async def public_notice(store: StoreDep, notice_id: NoticeId) -> Response:
     status_code=201,
     responses=_errors(
         "No public notice has this id",
-        conflict="The notice period has ended",
+        conflict="The notice period has ended, the notice was withdrawn (its case was "
+        "cancelled), or it has taken the most objections (POWERFLOW_NOTICE_MAX_OBJECTIONS)",
         invalid="Empty or too long text, name or contact",
     ),
     summary="Object to a public notice",
 )
 async def object_to_notice(store: StoreDep, notice_id: NoticeId, body: ObjectionWrite) -> Response:
     """Raise an objection during the notice period. It is recorded on the case and reaches it
-    as the notice's objection message; the name and contact are seen by supervisors only."""
+    as the notice's objection message (held while the case is stopped, delivered when it runs
+    again); the name and contact are seen by supervisors only."""
     receipt = await call(
         store,
         disclosure.object_to,

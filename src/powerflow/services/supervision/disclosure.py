@@ -18,14 +18,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, Table, func, select
 
 from powerflow.db import queries
 from powerflow.db.engine import Store
 from powerflow.db.models import Definition, Instance, Notice, Task
 from powerflow.db.queries import OPEN_TASK_STATES
 from powerflow.services.auth import Principal
-from powerflow.services.definitions import definition_by_id
+from powerflow.services.definitions import definition_by_id, definitions_by_ids
 from powerflow.services.errors import NotFound
 from powerflow.services.incidents import PARKED
 from powerflow.services.power import powers
@@ -323,34 +323,19 @@ def progress(store: Store, key: str, business_key: str) -> dict[str, Any]:
 # ----------------------------------------------------------------- notices
 
 
-def _notice_case(
-    store: Store, conn: Connection, instance_id: str
-) -> tuple[DefinitionView, bool] | None:
-    """The notice's process if it is public, and whether its case was withdrawn (cancelled:
-    its notice takes no objections any more); None for an undisclosed one."""
+def _notice_case(store: Store, conn: Connection, instance_id: str) -> DefinitionView | None:
+    """The notice's process if it is public; None for an undisclosed one."""
     found = conn.execute(
-        select(_INSTANCES.c.definition_id, _INSTANCES.c.status).where(
-            _INSTANCES.c.id == instance_id
-        )
+        select(_INSTANCES.c.definition_id).where(_INSTANCES.c.id == instance_id)
     ).first()
     if found is None:
         return None
     definition = definition_by_id(store, conn, int(found.definition_id))
-    if not is_public(definition.catalog):
-        return None
-    return definition, found.status in notices.WITHDRAWN
+    return definition if is_public(definition.catalog) else None
 
 
-def _notice_public(store: Store, conn: Connection, instance_id: str) -> DefinitionView | None:
-    case = _notice_case(store, conn, instance_id)
-    return None if case is None else case[0]
-
-
-def _notice_view(
-    row: Any, definition: DefinitionView, now: datetime, withdrawn: bool = False
-) -> dict[str, Any]:
-    ends_at = cast(datetime, _aware(row.ends_at))
-    running = now < ends_at and not withdrawn
+def _notice_view(row: Any, definition: DefinitionView, now: datetime) -> dict[str, Any]:
+    state = notices.state(row, now)
     return {
         "id": int(row.id),
         "process_key": definition.key,
@@ -358,28 +343,38 @@ def _notice_view(
         "title": row.title,
         "fields": dict(row.fields or {}),
         "published_at": _aware(row.published_at),
-        "ends_at": ends_at,
-        "open": running,
-        "accepts_objections": running,
+        "ends_at": cast(datetime, _aware(row.ends_at)),
+        "state": state,
+        "withdrawn_at": _aware(row.withdrawn_at),
+        "open": state == "open",
+        "accepts_objections": state == "open",
     }
 
 
 def list_notices(store: Store, *, closed: bool = False) -> list[dict[str, Any]]:
-    """Open notices of public processes (ending soonest first); with ``closed``, those whose
-    period ended in the last 90 days instead (latest first)."""
+    """Open notices of public processes (ending soonest first); with ``closed``, those that
+    ended in the last 90 days instead, their period run out or withdrawn (latest first). Two
+    statements however many notices: the notices with their cases' definition ids, and the
+    definitions not cached yet."""
     now = store.now()
-    query = select(_NOTICES)
+    query = select(_NOTICES, _INSTANCES.c.definition_id).join(
+        _INSTANCES, _INSTANCES.c.id == _NOTICES.c.instance_id
+    )
     if closed:
-        query = query.where(_NOTICES.c.ends_at <= now, _NOTICES.c.ends_at > now - RECENT)
-        query = query.order_by(_NOTICES.c.ends_at.desc(), _NOTICES.c.id.desc())
+        ended = func.coalesce(_NOTICES.c.withdrawn_at, _NOTICES.c.ends_at)
+        query = query.where(ended <= now, ended > now - RECENT)
+        query = query.order_by(ended.desc(), _NOTICES.c.id.desc())
     else:
-        query = query.where(_NOTICES.c.ends_at > now).order_by(_NOTICES.c.ends_at, _NOTICES.c.id)
-    out = []
+        query = query.where(_NOTICES.c.ends_at > now, _NOTICES.c.withdrawn_at.is_(None))
+        query = query.order_by(_NOTICES.c.ends_at, _NOTICES.c.id)
     with store.begin(write=False) as conn:
-        for row in conn.execute(query.limit(LIST_LIMIT * 5)).all():
-            case = _notice_case(store, conn, row.instance_id)
-            if case is not None and not (case[1] and not closed):  # withdrawn: not open
-                out.append(_notice_view(row, case[0], now, case[1]))
+        rows = conn.execute(query.limit(LIST_LIMIT * 5)).all()
+        definitions = definitions_by_ids(store, conn, (int(r.definition_id) for r in rows))
+    out = []
+    for row in rows:
+        definition = definitions.get(int(row.definition_id))
+        if definition is not None and is_public(definition.catalog):
+            out.append(_notice_view(row, definition, now))
             if len(out) >= LIST_LIMIT:
                 break
     return out
@@ -389,10 +384,10 @@ def get_notice(store: Store, notice_id: int) -> dict[str, Any]:
     """One notice of a public process."""
     with store.begin(write=False) as conn:
         row = conn.execute(select(_NOTICES).where(_NOTICES.c.id == notice_id)).first()
-        case = None if row is None else _notice_case(store, conn, row.instance_id)
-    if row is None or case is None:
+        definition = None if row is None else _notice_case(store, conn, row.instance_id)
+    if row is None or definition is None:
         raise NotFound("There is no public notice with this id.")
-    return _notice_view(row, case[0], store.now(), case[1])
+    return _notice_view(row, definition, store.now())
 
 
 def object_to(
@@ -405,5 +400,5 @@ def object_to(
         text=text,
         name=name,
         contact=contact,
-        disclosed=lambda conn, row: _notice_public(store, conn, row.instance_id) is not None,
+        disclosed=lambda conn, row: _notice_case(store, conn, row.instance_id) is not None,
     )

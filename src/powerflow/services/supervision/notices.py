@@ -8,8 +8,13 @@ after it until the period has passed (R17), and taking objections from the publi
   instance's next step (``notice.closed``). Nothing runs for a process without notices.
 - ``blocked_elements`` tells the policy which human tasks follow a notice; the R17 check
   (``notice_period``) refuses their completion while a notice of the instance is open.
-- ``object_to`` stores an objection, records ``notice.objection_received`` on the instance and
-  delivers the notice's objection message to it (services/messages.py).
+- ``object_to`` stores an objection (at most ``POWERFLOW_NOTICE_MAX_OBJECTIONS`` per notice),
+  records ``notice.objection_received`` on the instance and delivers the notice's objection
+  message to it (services/messages.py), its payload under the one name
+  ``engine.OBJECTION_PAYLOAD``. An objection raised while the instance takes no message
+  (suspended, or parked at an incident) is held, and ``deliver_held`` delivers it when the
+  instance runs again (resume, retry, skip, move, new retries of an external task), once.
+- ``ended`` withdraws the open notices of a cancelled instance (``notice.withdrawn``).
 """
 
 from __future__ import annotations
@@ -20,12 +25,13 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, func, insert, select, update
 
 from powerflow.db.engine import Store
-from powerflow.db.models import Event, Notice, NoticeObjection
+from powerflow.db.models import Notice, NoticeObjection
 from powerflow.db.queries import InstanceRow, TaskRow, load_instance
-from powerflow.engine import StepEvent, StepResult
+from powerflow.engine import OBJECTION_PAYLOAD, StepEvent, StepResult
 from powerflow.services.auth import Principal
 from powerflow.services.errors import Conflict, Forbidden, NotFound
 from powerflow.services.events import SYSTEM_ACTOR
+from powerflow.services.incidents import PARKED
 from powerflow.services.power.calendar import calendar_for
 from powerflow.services.views import DefinitionView
 
@@ -37,10 +43,27 @@ TEXT_LIMIT = 4000
 NAME_LIMIT = 100
 CONTACT_LIMIT = 255
 WITHDRAWN = ("cancelled",)
-"""Statuses of a case whose open notice is withdrawn: it takes no objections any more."""
+"""Statuses of a case whose open notices are withdrawn: they take no objections any more. A
+case that completes during a notice's period leaves the notice running (a notice may announce
+the case's result): its objections are recorded, with nothing to deliver them to."""
+STOPPED = ("suspended", PARKED)
+"""Statuses of a case that takes no message now: objections to its notices are held."""
 _NOTICES = cast(Table, Notice.__table__)
 _OBJECTIONS = cast(Table, NoticeObjection.__table__)
-_EVENTS = cast(Table, Event.__table__)
+
+
+def state(row: Any, now: datetime) -> str:
+    """A notice's state: ``open`` during its period, ``closed`` after it, ``withdrawn`` when
+    its case was cancelled during the period."""
+    if row.withdrawn_at is not None:
+        return "withdrawn"
+    return "open" if now < _aware(row.ends_at) else "closed"
+
+
+def payload(notice_id: int, objection_id: int, text: str) -> dict[str, Any]:
+    """The objection message's payload: one name, which the model may not declare itself
+    (engine/reserved.py), so it replaces none of the model's own data."""
+    return {OBJECTION_PAYLOAD: {"notice_id": notice_id, "objection_id": objection_id, "text": text}}
 
 
 def notice_elements(store: Store, definition: DefinitionView) -> dict[str, dict[str, Any]]:
@@ -133,6 +156,8 @@ def after_step(
     has passed; the events to record with the step (none for a process without notices)."""
     if store is None:
         return []
+    if step.status in WITHDRAWN:  # looked up whatever the version: cancelling is rare
+        return ended(conn, instance.id, at)
     spec = notice_elements(store, definition)
     if not spec:
         return []
@@ -210,6 +235,47 @@ def _close_due(conn: Connection, instance_id: str, at: datetime) -> list[StepEve
     return events
 
 
+def ended(conn: Connection, instance_id: str, at: datetime) -> list[StepEvent]:
+    """The instance was cancelled: its notices whose period has passed are closed, those still
+    open are withdrawn (no longer open, no more objections; ``notice.withdrawn``). Objections
+    held for the instance will never reach it: they are no longer held."""
+    events = _close_due(conn, instance_id, at)
+    rows = conn.execute(
+        select(_NOTICES.c.id, _NOTICES.c.ends_at, _NOTICES.c.element_id, _NOTICES.c.title).where(
+            _NOTICES.c.instance_id == instance_id,
+            _NOTICES.c.ends_at > at,
+            _NOTICES.c.closed_at.is_(None),
+        )
+    ).all()
+    for row in rows:
+        count = conn.execute(
+            select(func.count()).where(_OBJECTIONS.c.notice_id == row.id)
+        ).scalar_one()
+        conn.execute(
+            update(_NOTICES).where(_NOTICES.c.id == row.id).values(withdrawn_at=at, closed_at=at)
+        )
+        conn.execute(
+            update(_OBJECTIONS)
+            .where(_OBJECTIONS.c.notice_id == row.id, _OBJECTIONS.c.held.is_(True))
+            .values(held=False)
+        )
+        events.append(
+            StepEvent(
+                "notice.withdrawn",
+                row.element_id,
+                row.title,
+                None,
+                {
+                    "notice_id": int(row.id),
+                    "ends_at": _aware(row.ends_at).isoformat(),
+                    "objections": int(count),
+                    "reason": "instance_cancelled",
+                },
+            )
+        )
+    return events
+
+
 def _aware(at: datetime) -> datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
@@ -227,27 +293,42 @@ def object_to(
     disclosed: Any,
 ) -> dict[str, Any]:
     """Store an objection raised during the notice's period, record it on the instance and
-    deliver the notice's objection message. ``disclosed(conn, notice_row)`` says whether the
-    notice is public (else NotFound, as for an unknown id)."""
+    deliver the notice's objection message (held while the instance takes no message).
+    ``disclosed(conn, notice_row)`` says whether the notice is public (else NotFound, as for an
+    unknown id)."""
     from powerflow.services.messages import append_event, deliver_to_instance
 
     with store.begin(write=True) as conn:
         row = conn.execute(select(_NOTICES).where(_NOTICES.c.id == notice_id)).first()
         if row is None or not disclosed(conn, row):
             raise NotFound("There is no public notice with this id.")
+        # serialized with a cancellation and with the other objections to the instance's notices
+        case = load_instance(conn, row.instance_id, lock=True)
+        row = conn.execute(select(_NOTICES).where(_NOTICES.c.id == notice_id)).one()
         now = store.now()
+        if row.withdrawn_at is not None or case is None or case.status in WITHDRAWN:
+            raise Conflict(
+                "This notice was withdrawn when the case it belongs to was cancelled: "
+                "objections are no longer accepted."
+            )
         ends_at = _aware(row.ends_at)
         if now >= ends_at:
             raise Conflict(
                 f"The notice period ended at {ends_at.isoformat()}: objections are no longer "
                 "accepted."
             )
-        case = load_instance(conn, row.instance_id, lock=True)  # serialized with a cancel
-        if case is None or case.status in WITHDRAWN:
+        limit = store.notice_max_objections
+        count = conn.execute(
+            select(func.count()).where(_OBJECTIONS.c.notice_id == notice_id)
+        ).scalar_one()
+        if count >= limit:
             raise Conflict(
-                "The case this notice belongs to was cancelled, which withdrew the notice: "
-                "objections are no longer accepted."
+                f"This notice has received {limit} objections, the most one notice takes here "
+                "(POWERFLOW_NOTICE_MAX_OBJECTIONS): no more are accepted on this page. Please "
+                "raise yours with the office through its other channels (letter, telephone or "
+                "its reporting platform)."
             )
+        held = bool(row.objection_message) and case.status in STOPPED
         objection_id = int(
             conn.execute(
                 insert(_OBJECTIONS).returning(_OBJECTIONS.c.id),
@@ -257,18 +338,19 @@ def object_to(
                     "name": name,
                     "contact": contact,
                     "delivered": False,
+                    "held": held,
                     "received_at": now,
                 },
             ).scalar_one()
         )
         delivered = False
-        if row.objection_message:
+        if row.objection_message and not held:
             delivered = deliver_to_instance(
                 conn,
                 store,
                 row.instance_id,
                 row.objection_message,
-                {"notice_id": notice_id, "objection_id": objection_id, "objection": text},
+                payload(notice_id, objection_id, text),
                 actor=SYSTEM_ACTOR,
                 at=now,
             )
@@ -320,53 +402,56 @@ def objections(store: Store, principal: Principal, notice_id: int) -> list[dict[
             "name": r.name,
             "contact": r.contact,
             "delivered": bool(r.delivered),
+            "held": bool(r.held),
             "received_at": _aware(r.received_at),
         }
         for r in rows
     ]
 
 
-def deliver_held(conn: Connection, store: Store, instance: InstanceRow, *, at: datetime) -> None:
-    """On resume: deliver, oldest first, the objections raised while the instance was suspended
-    (stored undelivered then, since a suspended case takes no message) as their notices'
-    objection messages; the row is refreshed in place when one was delivered."""
+def deliver_held(conn: Connection, store: Store, instance: InstanceRow, *, at: datetime) -> bool:
+    """The instance runs again (resumed, or recovered from an incident): deliver, oldest first,
+    the objections held for it as their notices' objection messages, each once (no longer held
+    afterwards, delivered or not: a catch that no longer waits does not get it later either).
+    True when one was delivered; the row is then refreshed in place. One statement when none is
+    held; nothing while the instance still takes no message."""
     from powerflow.services.messages import deliver_to_instance
 
-    since = conn.execute(
-        select(_EVENTS.c.occurred_at)
-        .where(_EVENTS.c.instance_id == instance.id, _EVENTS.c.type == "instance.suspended")
-        .order_by(_EVENTS.c.seq.desc())
-        .limit(1)
-    ).scalar()
-    if since is None:
-        return
+    if instance.status != "running":
+        return False
     held = conn.execute(
         select(_OBJECTIONS.c.id, _OBJECTIONS.c.text, _NOTICES.c.id.label("notice_id"))
         .add_columns(_NOTICES.c.objection_message)
         .join(_NOTICES, _NOTICES.c.id == _OBJECTIONS.c.notice_id)
-        .where(
-            _NOTICES.c.instance_id == instance.id,
-            _NOTICES.c.objection_message.is_not(None),
-            _OBJECTIONS.c.delivered.is_(False),
-            _OBJECTIONS.c.received_at >= since,
-        )
+        .where(_NOTICES.c.instance_id == instance.id, _OBJECTIONS.c.held.is_(True))
         .order_by(_OBJECTIONS.c.id)
     ).all()
-    touched = False
+    fresh: InstanceRow | None = None
+    not_waiting: set[str] = set()  # messages the instance did not take: until one is delivered
     for row in held:
-        payload = {
-            "notice_id": int(row.notice_id),
-            "objection_id": int(row.id),
-            "objection": row.text,
-        }
-        if deliver_to_instance(
-            conn, store, instance.id, row.objection_message, payload, actor=SYSTEM_ACTOR, at=at
-        ):
-            touched = True
-            conn.execute(
-                update(_OBJECTIONS).where(_OBJECTIONS.c.id == row.id).values(delivered=True)
+        delivered = False
+        if row.objection_message and row.objection_message not in not_waiting:
+            delivered = deliver_to_instance(
+                conn,
+                store,
+                instance.id,
+                row.objection_message,
+                payload(int(row.notice_id), int(row.id), row.text),
+                actor=SYSTEM_ACTOR,
+                at=at,
             )
-    if touched:
-        fresh = load_instance(conn, instance.id, lock=False)
-        if fresh is not None:
-            instance.__dict__.update(fresh.__dict__)
+            if delivered:
+                not_waiting.clear()
+                fresh = load_instance(conn, instance.id, lock=False)
+            else:
+                not_waiting.add(row.objection_message)
+        conn.execute(
+            update(_OBJECTIONS)
+            .where(_OBJECTIONS.c.id == row.id)
+            .values(held=False, delivered=delivered)
+        )
+        if fresh is not None and fresh.status in STOPPED:
+            break  # the delivery parked it at an incident: the rest stay held for its recovery
+    if fresh is not None:
+        instance.__dict__.update(fresh.__dict__)
+    return fresh is not None
