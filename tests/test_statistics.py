@@ -737,3 +737,27 @@ def test_moving_the_token_back_cancels_the_task_it_replaces(api: Api) -> None:
     first = elements["first"]  # ready twice (the move reopened it), completed once
     assert (first["started"], first["completed"], first["running"]) == (2, 1, 1)
     assert (elements["check"]["cancelled"], elements["check"]["running"]) == (1, 0)
+
+
+def test_a_terminate_end_event_cancels_the_other_branch(api: Api) -> None:
+    assert api.deploy("loops.bpmn").status_code == 201
+    clerk = api.user("clerk", "cai")
+    instance = start(api, clerk, "first_answer_wins")
+    letter = task(instance, "answer_by_letter")["id"]
+    instance = complete(api, clerk, instance, "answer_by_phone")
+    assert instance["status"] == "completed"
+    [cancelled] = _cancelled_events(api, instance)
+    assert (cancelled["element_id"], cancelled["task_id"]) == ("answer_by_letter", letter)
+    assert cancelled["payload"] == {"reason": "instance_completed"}
+    types = [e["type"] for e in _get(api, f"/v1/instances/{instance['id']}/events")["items"]]
+    assert types[-2:] == ["task.cancelled", "instance.completed"]
+    aggregate(api.store)
+    elements = _elements(api, "first_answer_wins")
+    assert (elements["answer_by_letter"]["cancelled"], elements["answer_by_letter"]["running"]) == (
+        1,
+        0,
+    )
+    assert (elements["answer_by_phone"]["completed"], elements["answer_by_phone"]["running"]) == (
+        1,
+        0,
+    )
