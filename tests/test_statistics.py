@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from conftest import Api
-from flows import complete, read, start
+from flows import complete, deliver, read, ready, start, task
 from powerflow.clock import ManualClock
 from powerflow.db.engine import Store
 from powerflow.services.power.alert_loop import raise_due_alerts
@@ -127,7 +127,9 @@ def test_counts_durations_overdue_and_alerts_are_exact(api: Api) -> None:
     assert accept["durations"]["mean_seconds"] == (1 + 2 + 1) * 3600 / 3
     assert _close(accept["durations"]["p50_seconds"], 3600)
     assert _close(accept["durations"]["p90_seconds"], 7200)
-    assert accept["running"] is None
+    # ready 4, completed 3, C's cancelled with its instance: none open at the end
+    assert (accept["cancelled"], accept["running"]) == (1, 0)
+    assert elements["supplement"]["running"] == 1  # D waits there
     decide = elements["decide"]
     assert (decide["started"], decide["completed"], decide["overdue"]) == (2, 2, 1)
     assert decide["overdue_rate"] == 0.5
@@ -143,13 +145,16 @@ def test_counts_durations_overdue_and_alerts_are_exact(api: Api) -> None:
     # per role: the tasks each role was a candidate for
     roles = {r["name"]: r["figures"] for r in _get(api, "/v1/stats/roles")["items"]}
     assert (roles["clerk"]["started"], roles["clerk"]["completed"]) == (4 + 2 + 1, 3 + 2)
+    assert (roles["clerk"]["cancelled"], roles["clerk"]["running"]) == (1, 1)
     assert (roles["reviewer"]["completed"], roles["reviewer"]["overdue"]) == (2, 1)
+    assert roles["reviewer"]["running"] == 0
     # per person: instances started, tasks completed
     people = {p["name"]: p["figures"] for p in _get(api, "/v1/stats/people")["items"]}
     assert (people["alice"]["started"], people["alice"]["completed"]) == (4, 5)
     assert (people["bob"]["started"], people["bob"]["completed"]) == (0, 2)
     assert people["bob"]["durations"]["mean_seconds"] == (0.5 + 5) * 3600 / 2
     assert "system" not in people and "timer" not in people
+    assert people["bob"]["running"] == 0  # claimed two decisions, completed both
     # alerts count for the roles and persons each alert names
     raised = _get(api, "/v1/alerts", limit=500)["items"]
     for role in ("clerk", "reviewer"):
@@ -169,7 +174,10 @@ def test_counts_durations_overdue_and_alerts_are_exact(api: Api) -> None:
     # a range without those days: nothing happened in it, but D is still running at its end
     later = _get(api, "/v1/stats/processes/permit", **{"from": "2026-03-03", "to": "2026-03-04"})
     assert later["process"]["started"] == 0 and later["process"]["running"] == 1
-    assert later["elements"] == []
+    # only the element with a task still open then is listed: D's supplement
+    [waiting] = later["elements"]
+    assert waiting["name"] == "supplement"
+    assert (waiting["figures"]["started"], waiting["figures"]["running"]) == (0, 1)
     # a range that ends before the first instance: nothing was running then
     earlier = _get(api, "/v1/stats/processes/permit", to="2026-03-01")
     assert earlier["process"]["running"] == 0
@@ -178,6 +186,8 @@ def test_counts_durations_overdue_and_alerts_are_exact(api: Api) -> None:
     assert rebuild(api.store) > 0
     again = _get(api, "/v1/stats/processes/permit")
     assert again["process"] == proc and again["elements"] == got["elements"]
+    assert {r["name"]: r["figures"] for r in _get(api, "/v1/stats/roles")["items"]} == roles
+    assert {p["name"]: p["figures"] for p in _get(api, "/v1/stats/people")["items"]} == people
 
 
 def test_days_are_counted_in_the_business_time_zone(api: Api) -> None:
@@ -338,6 +348,8 @@ def test_an_automatic_step_counts_as_completed_without_a_duration(api: Api) -> N
     assert elements["classify"]["completed"] == 1
     assert elements["classify"]["durations"]["count"] == 0
     assert elements["classify"]["durations"]["p50_seconds"] is None
+    assert elements["classify"]["running"] is None  # it never waited for a person
+    assert elements["submit"]["running"] == 0
     assert elements["submit"]["durations"]["count"] == 1
 
 
@@ -514,3 +526,238 @@ def test_the_worker_waits_its_interval_while_events_keep_arriving(
     for _ in range(3):
         start(api, permits.alice, "permit")
     assert statistics.count_new_events(api.store, batch_size=2, limit=2)[1] is True
+
+
+DAY = timedelta(days=1)
+
+
+def _named(api: Api, path: str, **params: Any) -> dict[str, dict[str, Any]]:
+    return {i["name"]: i["figures"] for i in _get(api, path, **params)["items"]}
+
+
+def _elements(api: Api, key: str, **params: Any) -> dict[str, dict[str, Any]]:
+    got = _get(api, f"/v1/stats/processes/{key}", **params)
+    return {e["name"]: e["figures"] for e in got["elements"]}
+
+
+def _post(api: Api, path: str, headers: dict[str, str], body: Any = None) -> Any:
+    done = api.client.post(path, headers=headers, json=body)
+    assert done.status_code == 200, done.text
+    return done.json()
+
+
+def _cancelled_events(api: Api, instance: dict[str, Any]) -> list[dict[str, Any]]:
+    items = _get(api, f"/v1/instances/{instance['id']}/events", limit=500)["items"]
+    return [e for e in items if e["type"] == "task.cancelled"]
+
+
+def test_running_tasks_go_up_and_down_per_element_role_and_person(api: Api) -> None:
+    """Tasks made ready count as running at their element and roles until completed or
+    cancelled; a person's are the tasks they claimed and still hold. A range that ends on an
+    earlier day keeps that day's figure."""
+    permits = Permits(api)
+    alice, carol = permits.alice, api.user("clerk", "carol")
+    # Monday: three permits wait at 'accept'; alice claims two, carol one
+    first, second, third = (start(api, alice, "permit") for _ in range(3))
+    for who, instance in ((alice, first), (alice, second), (carol, third)):
+        _post(api, f"/v1/tasks/{task(instance, 'accept')['id']}/claim", who)
+    aggregate(api.store)
+    assert _elements(api, "permit")["accept"]["running"] == 3
+    assert _named(api, "/v1/stats/roles")["clerk"]["running"] == 3
+    people = _named(api, "/v1/stats/people")
+    assert (people["alice"]["running"], people["carol"]["running"]) == (2, 1)
+
+    # Tuesday: alice completes the first, the second is cancelled, carol lets hers go
+    permits.clock.advance(DAY)
+    complete(api, alice, first, "accept")
+    _post(api, f"/v1/instances/{second['id']}/cancel", api.admin, {"reason": "withdrawn"})
+    _post(api, f"/v1/tasks/{task(third, 'accept')['id']}/unclaim", carol)
+    aggregate(api.store)
+
+    [cancelled] = _cancelled_events(api, second)
+    assert cancelled["element_id"] == "accept"
+    assert cancelled["task_id"] == task(second, "accept")["id"]
+    assert cancelled["payload"] == {"reason": "instance_cancelled"}
+    assert cancelled["actor"] == "admin"
+    types = [e["type"] for e in _get(api, f"/v1/instances/{second['id']}/events")["items"]]
+    assert types[-2:] == ["task.cancelled", "instance.cancelled"]  # the end comes last
+    assert _cancelled_events(api, first) == [] and _cancelled_events(api, third) == []
+
+    def figures(**params: Any) -> tuple[Any, ...]:
+        elements = _elements(api, "permit", **params)
+        roles = _named(api, "/v1/stats/roles", **params)
+        people = _named(api, "/v1/stats/people", **params)
+        process = _get(api, "/v1/stats/processes/permit", **params)["process"]
+        return elements, roles, people, process
+
+    elements, roles, people, process = figures()
+    accept = elements["accept"]
+    assert (accept["started"], accept["completed"], accept["cancelled"]) == (3, 1, 1)
+    assert accept["running"] == 1  # the third
+    assert elements["supplement"]["running"] == 1  # the first moved on
+    assert (roles["clerk"]["running"], roles["clerk"]["cancelled"]) == (2, 1)
+    assert (people["alice"]["running"], people["carol"]["running"]) == (0, 0)
+    assert (process["cancelled"], process["running"]) == (1, 2)  # instances, not tasks
+
+    # a range ending on Monday keeps Monday's figures
+    monday = figures(to="2026-03-02")
+    elements_then, roles_then, people_then, _ = monday
+    assert (elements_then["accept"]["running"], elements_then["accept"]["cancelled"]) == (3, 0)
+    assert "supplement" not in elements_then
+    assert roles_then["clerk"]["running"] == 3
+    assert (people_then["alice"]["running"], people_then["carol"]["running"]) == (2, 1)
+    # Tuesday alone: nothing became ready, one completed, one cancelled, one still open
+    tuesday = _elements(api, "permit", **{"from": "2026-03-03", "to": "2026-03-03"})["accept"]
+    assert (tuesday["started"], tuesday["completed"], tuesday["cancelled"]) == (0, 1, 1)
+    assert tuesday["running"] == 1
+
+    # the rebuild counts the same from the event table
+    assert rebuild(api.store) > 0
+    assert figures() == (elements, roles, people, process)
+    assert figures(to="2026-03-02") == monday
+
+
+def test_an_interrupting_boundary_message_cancels_the_task(api: Api) -> None:
+    assert api.deploy("boundary_message.bpmn").status_code == 201
+    cleo = api.user("clerk", "cleo")
+    instance = start(api, cleo, "examine_application")
+    examine = task(instance, "examine")["id"]
+    _post(api, f"/v1/tasks/{examine}/claim", cleo)
+    # a non-interrupting message leaves the task open
+    instance = deliver(api, cleo, instance, "applicant_query", question="when?")
+    assert ready(instance) == ["answer_query", "examine"]
+    aggregate(api.store)
+    elements = _elements(api, "examine_application")
+    assert (elements["examine"]["running"], elements["answer_query"]["running"]) == (1, 1)
+    assert _named(api, "/v1/stats/people")["cleo"]["running"] == 1
+
+    instance = deliver(api, cleo, instance, "application_withdrawn")
+    assert "examine" not in ready(instance) and "archive" in ready(instance)
+    [cancelled] = _cancelled_events(api, instance)
+    assert (cancelled["element_id"], cancelled["task_id"]) == ("examine", examine)
+    assert cancelled["payload"] == {"reason": "interrupted"}
+    assert api.client.get(f"/v1/tasks/{examine}", headers=api.admin).json()["state"] == (
+        "cancelled"
+    )
+    aggregate(api.store)
+    elements = _elements(api, "examine_application")
+    examined = elements["examine"]
+    assert (examined["started"], examined["completed"], examined["cancelled"]) == (1, 0, 1)
+    assert examined["running"] == 0 and examined["durations"]["count"] == 0
+    assert elements["archive"]["running"] == 1
+    roles = _named(api, "/v1/stats/roles")
+    assert roles["clerk"]["cancelled"] == 1
+    assert roles["clerk"]["running"] == len(ready(instance))
+    assert _named(api, "/v1/stats/people")["cleo"]["running"] == 0  # the task she held closed
+
+
+def test_an_interrupting_boundary_timer_cancels_the_task(api: Api) -> None:
+    import time
+
+    from powerflow.workers import fire_due_timers
+
+    assert api.deploy("boundary_message.bpmn").status_code == 201
+    clerk = api.user("clerk")
+    instance = start(api, clerk, "examine_with_deadline", deadline="PT0.2S")
+    examine = task(instance, "examine_in_time")["id"]
+    deadline = time.monotonic() + 10
+    while ready(instance) == ["examine_in_time"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+        fire_due_timers(api.store)
+        instance = read(api, instance)
+    assert ready(instance) == ["escalate"]
+    [cancelled] = _cancelled_events(api, instance)
+    assert (cancelled["element_id"], cancelled["task_id"]) == ("examine_in_time", examine)
+    assert cancelled["payload"] == {"reason": "interrupted"}
+    assert cancelled["actor"] == "timer"
+    aggregate(api.store)
+    elements = _elements(api, "examine_with_deadline")
+    assert (elements["examine_in_time"]["cancelled"], elements["examine_in_time"]["running"]) == (
+        1,
+        0,
+    )
+    assert elements["escalate"]["running"] == 1
+
+
+def test_a_parked_instance_keeps_its_tasks_running_until_it_is_cancelled(api: Api) -> None:
+    """A failed step parks the instance without closing its open tasks (they still count as
+    running); cancelling it closes them, even when its saved state cannot be loaded."""
+    import json
+
+    from powerflow.db.models import Instance
+
+    permits = Permits(api)
+    instance = start(api, permits.alice, "permit")
+    with api.store.write() as session:  # a hand edit gone wrong: the state cannot be loaded
+        row = session.get(Instance, instance["id"])
+        assert row is not None
+        state = json.loads(row.state)
+        state["spec"] = "0" * 64 + ":elsewhere"
+        row.state = json.dumps(state)
+    path = f"/v1/instances/{instance['id']}/cancel"
+    parked = api.client.post(path, headers=api.admin, json={"reason": "first try"})
+    assert parked.status_code == 409, parked.text
+    aggregate(api.store)
+    process = _get(api, "/v1/stats/processes/permit")
+    assert (process["process"]["failed"], process["process"]["running"]) == (1, 1)
+    assert _elements(api, "permit")["accept"]["running"] == 1
+    assert _cancelled_events(api, instance) == []
+
+    _post(api, path, api.admin, {"reason": "cannot be repaired"})
+    [cancelled] = _cancelled_events(api, instance)
+    assert (cancelled["element_id"], cancelled["task_id"]) == (
+        "accept",
+        task(instance, "accept")["id"],
+    )
+    assert cancelled["payload"] == {"reason": "instance_cancelled"}
+    aggregate(api.store)
+    accept = _elements(api, "permit")["accept"]
+    assert (accept["cancelled"], accept["running"]) == (1, 0)
+    assert _named(api, "/v1/stats/roles")["clerk"]["running"] == 0
+
+
+def test_moving_the_token_back_cancels_the_task_it_replaces(api: Api) -> None:
+    assert api.deploy("fragile.bpmn").status_code == 201
+    clara = api.user("clerk", "clara")
+    instance = start(api, clara, "fragile", divisor=5)
+    instance = complete(api, clara, instance, "first", note="done")
+    check = task(instance, "check")["id"]
+    moved = _post(
+        api,
+        f"/v1/instances/{instance['id']}/move",
+        api.admin,
+        {"from_element": "check", "to_element": "first", "reason": "Redo the figures."},
+    )
+    assert ready(moved) == ["first"]
+    [cancelled] = _cancelled_events(api, instance)
+    assert (cancelled["element_id"], cancelled["task_id"]) == ("check", check)
+    assert cancelled["payload"] == {"reason": "token_moved"}
+    aggregate(api.store)
+    elements = _elements(api, "fragile")
+    first = elements["first"]  # ready twice (the move reopened it), completed once
+    assert (first["started"], first["completed"], first["running"]) == (2, 1, 1)
+    assert (elements["check"]["cancelled"], elements["check"]["running"]) == (1, 0)
+
+
+def test_a_terminate_end_event_cancels_the_other_branch(api: Api) -> None:
+    assert api.deploy("loops.bpmn").status_code == 201
+    clerk = api.user("clerk", "cai")
+    instance = start(api, clerk, "first_answer_wins")
+    letter = task(instance, "answer_by_letter")["id"]
+    instance = complete(api, clerk, instance, "answer_by_phone")
+    assert instance["status"] == "completed"
+    [cancelled] = _cancelled_events(api, instance)
+    assert (cancelled["element_id"], cancelled["task_id"]) == ("answer_by_letter", letter)
+    assert cancelled["payload"] == {"reason": "instance_completed"}
+    types = [e["type"] for e in _get(api, f"/v1/instances/{instance['id']}/events")["items"]]
+    assert types[-2:] == ["task.cancelled", "instance.completed"]
+    aggregate(api.store)
+    elements = _elements(api, "first_answer_wins")
+    assert (elements["answer_by_letter"]["cancelled"], elements["answer_by_letter"]["running"]) == (
+        1,
+        0,
+    )
+    assert (elements["answer_by_phone"]["completed"], elements["answer_by_phone"]["running"]) == (
+        1,
+        0,
+    )

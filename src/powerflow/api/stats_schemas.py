@@ -25,11 +25,15 @@ class FiguresRead(Schema):
 
     started: int = Field(description="Instances started (process, person) or tasks ready")
     completed: int = Field(description="Instances or tasks completed")
-    cancelled: int = Field(description="Instances cancelled")
+    cancelled: int = Field(
+        description="Instances cancelled (process); tasks closed without completion (element, role)"
+    )
     failed: int = Field(description="Instances parked by a failed step (an incident)")
     running: int | None = Field(
-        description="Processes only: instances started by the end of the range and not "
-        "completed or cancelled by then (parked ones included)"
+        description="At the end of the range, whenever they started: instances started and not "
+        "completed or cancelled (process; parked ones included); tasks made ready and not "
+        "completed or cancelled (element, role; null where no task was ever ready, as for an "
+        "automatic step); tasks the person claimed and still held (person)"
     )
     durations: DurationsRead
     overdue: int = Field(description="Completed after their due time")
@@ -73,8 +77,8 @@ class StatsListing(Schema):
 
 class ProcessStatsRead(Schema):
     """A process's figures and each element's, for a heat map on the diagram. Elements are
-    BPMN element ids: tasks (counts, durations ready to completed, overdue), and any element an
-    alert or violation was raised at."""
+    BPMN element ids: tasks (counts, durations ready to completed, overdue, still open at the
+    end of the range), and any element an alert or violation was raised at."""
 
     definition_key: str
     range: RangeRead

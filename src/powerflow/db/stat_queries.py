@@ -118,16 +118,17 @@ def events_between(conn: Connection, after: int, upto: int, limit: int) -> list[
 
 
 def task_facts(conn: Connection, task_ids: Iterable[str]) -> dict[str, Any]:
-    """(created_at, due_at, roles) of each of these tasks, from the task projection: when a
-    task became ready (its row is written with its ``task.ready`` event), when it was due and
-    which roles could take it. One primary-key lookup per task, however long its instance's
-    history."""
+    """(created_at, due_at, roles, assignee) of each of these tasks, from the task projection:
+    when a task became ready (its row is written with its ``task.ready`` event), when it was
+    due, which roles could take it and who held it when it closed (a closed task's assignee
+    never changes again: claiming and releasing need it open, and a task id is made ready
+    once). One primary-key lookup per task, however long its instance's history."""
     tasks = sorted(set(task_ids))
     if not tasks:
         return {}
     out: dict[str, Any] = {}
     for start in range(0, len(tasks), 500):
-        stmt = select(Task.id, Task.created_at, Task.due_at, Task.roles).where(
+        stmt = select(Task.id, Task.created_at, Task.due_at, Task.roles, Task.assignee).where(
             Task.id.in_(tasks[start : start + 500])
         )
         out.update((r.id, r) for r in conn.execute(stmt))

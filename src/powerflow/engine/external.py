@@ -174,7 +174,7 @@ def complete(
         raise
     names = {m.source or m.name: m.name for m in spec.declared_outputs or ()}
     mapped = {names.get(k, k): v for k, v in variables.items()}
-    before = _ready_ids(workflow)
+    before = _ready_ids(process, workflow)
 
     def action(wf: Any, recorder: Any) -> None:
         task.data.update(mapped)
@@ -232,7 +232,7 @@ def throw_error(
             "boundary event with that code, or report a failure instead."
         )
     spec: ExternalServiceTask = task.task_spec
-    before = _ready_ids(workflow)
+    before = _ready_ids(process, workflow)
 
     def action(wf: Any, recorder: Any) -> None:
         recorder.events.append(

@@ -125,7 +125,7 @@ def deliver_signal(
     if event is None:
         WORKFLOWS.put(process.ref, state, workflow)  # untouched: keep it for the next step
         raise NotWaitingForSignal(name)
-    before = runtime._ready_ids(workflow)
+    before = runtime._ready_ids(process, workflow)
 
     def action(wf: Any, recorder: Any) -> None:
         wf.send_event(event)
@@ -165,7 +165,7 @@ def _start_by(
             StepEvent(f"{kind}.received", None, name, None, {"name": name, "payload": payload})
         )
 
-    return runtime._run(process, workflow, action, before=set())
+    return runtime._run(process, workflow, action, before={})
 
 
 def _start_definition(workflow: Any, kind: str, name: str) -> Any:

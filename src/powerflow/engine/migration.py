@@ -18,7 +18,7 @@ from SpiffWorkflow.util.task import TaskState
 from powerflow.engine.compiler import LoadedProcess
 from powerflow.engine.runtime import _human_tasks, _ready_ids, _Recorder, _run
 from powerflow.engine.serializer import SERIALIZER, dump_state, load_state, to_plain
-from powerflow.engine.types import StepEvent, StepResult
+from powerflow.engine.types import StepEvent, StepResult, TaskView
 
 _PREDICTED = TaskState.MAYBE | TaskState.LIKELY | TaskState.FUTURE
 
@@ -180,7 +180,7 @@ def migrate(
     workflow, diffs, plan = _prepare(old, new, state)
     if not plan.possible:
         raise CannotMigrate(plan)
-    before = _ready_ids(workflow)
+    before = _ready_ids(old, workflow)
     _apply(workflow, diffs, new, plan)
     event = StepEvent("instance.migrated", None, None, None, {**payload, **plan.as_dict()})
     if not run_on:
@@ -193,21 +193,27 @@ def migrate(
 
 
 def _parked(
-    process: LoadedProcess, workflow: Any, before: set[str], event: StepEvent
+    process: LoadedProcess, workflow: Any, before: dict[str, TaskView], event: StepEvent
 ) -> StepResult:
     """The saved state of a migrated instance that stays parked (no engine step is taken)."""
     open_tasks = _human_tasks(process, workflow)
     now_ids = {t.id for t in open_tasks}
     new_tasks = tuple(t for t in open_tasks if t.id not in before)
+    closed = sorted(before.keys() - now_ids)
+    ready = tuple(
+        StepEvent("task.ready", t.element_id, t.name, t.id, {"roles": list(t.roles)})
+        for t in new_tasks
+    )
     last = workflow.last_task
     return StepResult(
         state=dump_state(process, workflow),
         status="failed",
         open_tasks=tuple(open_tasks),
         new_tasks=new_tasks,
-        closed_task_ids=tuple(sorted(before - now_ids)),
+        closed_task_ids=tuple(closed),
+        closed_tasks=tuple(before[i] for i in closed),
         timers=(),
         messages=(),
-        events=(event,),
+        events=(event, *ready),
         data=to_plain(last.data if last is not None else workflow.task_tree.data),
     )

@@ -67,7 +67,7 @@ def retry(process: LoadedProcess, state: str, variables: dict[str, Any]) -> Step
     """
     check_plain_json(variables, where="variables")
     workflow = _load(process, state)
-    before = _ready_ids(workflow)
+    before = _ready_ids(process, workflow)
     failed = failed_tasks(workflow)
     targets = failed or [
         t for t in workflow.get_tasks(state=TaskState.READY) if not t.task_spec.manual
@@ -113,7 +113,7 @@ def skip(process: LoadedProcess, state: str) -> StepResult:
     retry, or move the token. Raises NotRecoverable when nothing is in ERROR.
     """
     workflow = _load(process, state)
-    before = _ready_ids(workflow)
+    before = _ready_ids(process, workflow)
     failed = failed_tasks(workflow)
     if not failed:
         _untouched(
@@ -184,7 +184,7 @@ def move(
     the element was never reached or is not before the token.
     """
     workflow = _load(process, state)
-    before = _ready_ids(workflow)
+    before = _ready_ids(process, workflow)
     every = [t for t in workflow.get_tasks() if t.task_spec is not None]
     reached = [t for t in every if _bpmn_id(t) == to_element and t.state & _REACHED]
     if not reached:

@@ -187,13 +187,14 @@ class _Recorder:
 _READY_IDS = "_powerflow_ready_ids"
 
 
-def _ready_ids(workflow: Any) -> set[str]:
-    """The ids of the ready human tasks: remembered from the step that saved this workflow (and
-    forgotten on first use, before anything changes it), else found by walking the tree."""
-    remembered: set[str] | None = workflow.__dict__.pop(_READY_IDS, None)
+def _ready_ids(process: LoadedProcess, workflow: Any) -> dict[str, TaskView]:
+    """The ready human tasks by id (their views without data: a step that closes one reports
+    its element): remembered from the step that saved this workflow (and forgotten on first
+    use, before anything changes it), else found by walking the tree."""
+    remembered: dict[str, TaskView] | None = workflow.__dict__.pop(_READY_IDS, None)
     if remembered is not None:
         return remembered
-    return {id_text(t.id) for t in ready_human_tasks(workflow)}
+    return {v.id: v for v in _human_tasks(process, workflow)}
 
 
 _VIEW = "_powerflow_view"  # on a task: (process, spec, its TaskView without data)
@@ -408,7 +409,7 @@ def _run(
     workflow: Any,
     action: Callable[[Any, _Recorder], None],
     *,
-    before: set[str],
+    before: dict[str, TaskView],
 ) -> StepResult:
     recorder = _Recorder(process)
     incident: Incident | None = None
@@ -440,9 +441,9 @@ def _run(
         if own:
             release()
     open_tasks = _human_tasks(process, workflow)
-    now_ids = {t.id for t in open_tasks}
+    now_ids = {t.id: t for t in open_tasks}
     new_tasks = [t for t in open_tasks if t.id not in before]
-    closed = sorted(before - now_ids)
+    closed = sorted(before.keys() - now_ids.keys())
     status = _status(workflow, incident)
     events = list(recorder.events)
     for t in new_tasks:
@@ -464,6 +465,7 @@ def _run(
         open_tasks=tuple(open_tasks),
         new_tasks=tuple(new_tasks),
         closed_task_ids=tuple(closed),
+        closed_tasks=tuple(before[i] for i in closed),
         timers=tuple(_timers(workflow)) if status == "running" else (),
         messages=tuple(_messages(workflow)) if status == "running" else (),
         events=tuple(events),
@@ -492,7 +494,7 @@ def start(process: LoadedProcess, variables: dict[str, Any]) -> StepResult:
     def action(wf: Any, recorder: _Recorder) -> None:
         recorder.events.append(StepEvent("instance.started", None, None, None, {}))
 
-    return _run(process, workflow, action, before=set())
+    return _run(process, workflow, action, before={})
 
 
 def open_tasks(process: LoadedProcess, state: str) -> list[TaskView]:
@@ -518,7 +520,7 @@ def complete_task(
     """
     check_plain_json(data)
     workflow = _load_running(process, state)
-    before = _ready_ids(workflow)
+    before = _ready_ids(process, workflow)
     try:
         try:
             task = workflow.get_task_from_id(UUID(task_id))
@@ -552,7 +554,7 @@ def complete_task(
 def fire_due_timers(process: LoadedProcess, state: str) -> StepResult:
     """Fire every timer of the instance whose due time has passed, and run on."""
     workflow = _load_running(process, state)
-    before = _ready_ids(workflow)
+    before = _ready_ids(process, workflow)
 
     def action(wf: Any, recorder: _Recorder) -> None:
         cycles = cycle_counts(wf)
@@ -572,7 +574,7 @@ def deliver_message(
     if event is None:
         WORKFLOWS.put(process.ref, state, workflow)  # untouched: keep it for the next step
         raise NotWaitingForMessage(name)
-    before = _ready_ids(workflow)
+    before = _ready_ids(process, workflow)
 
     def action(wf: Any, recorder: _Recorder) -> None:
         recorder.message = name
@@ -585,7 +587,7 @@ def deliver_message(
 def cancel(process: LoadedProcess, state: str) -> StepResult:
     """Cancel a running instance: every open task is closed, nothing runs further."""
     workflow = load_state(process, state)
-    before = _ready_ids(workflow)
+    before = _ready_ids(process, workflow)
     external_before = external.started(process, workflow)
     last = workflow.last_task  # the data as it stood: cancelling keeps it (not the start's)
     data = to_plain(last.data if last is not None else workflow.task_tree.data)
@@ -597,6 +599,7 @@ def cancel(process: LoadedProcess, state: str) -> StepResult:
         open_tasks=tuple(open_now),
         new_tasks=(),
         closed_task_ids=tuple(sorted(before)),
+        closed_tasks=tuple(before[i] for i in sorted(before)),
         timers=(),
         messages=(),
         events=(StepEvent("instance.cancelled", None, None, None, {}),),

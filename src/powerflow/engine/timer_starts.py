@@ -70,7 +70,7 @@ def start_on_timer(
             if other is not chosen[0] and not other.has_state(TaskState.FINISHED_MASK):
                 other.cancel()
 
-    step = _run(process, workflow, action, before=set())
+    step = _run(process, workflow, action, before={})
     # A date or duration start event completes in the step and is recorded once more.
     events = [
         e

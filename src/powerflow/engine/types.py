@@ -186,6 +186,9 @@ class StepResult:
     events: tuple[StepEvent, ...]
     data: dict[str, JSONValue]
     incident: Incident | None = None
+    # the views (element, name, roles) of ``closed_task_ids``, in the same order, as the tasks
+    # were before the step: a task closed without completion is reported with its element
+    closed_tasks: tuple[TaskView, ...] = ()
     new_external: tuple[ExternalTaskView, ...] = ()  # external tasks the step opened
     closed_external: tuple[str, ...] = ()  # ids of external tasks the step closed
     subscriptions: tuple[Subscription, ...] = ()

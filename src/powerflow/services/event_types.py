@@ -6,7 +6,7 @@ schema and the stored events cannot drift apart.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -54,6 +54,24 @@ class TaskCompleted(Payload):
     automatic: bool = False
     comment: str | None = None
     countersigned_by: str | None = None
+
+
+class TaskCancelled(Payload):
+    """A human task closed without being completed (the event names its element and task;
+    the actor is whoever took the step that closed it). ``reason``: ``instance_cancelled``,
+    ``instance_completed`` (a terminate end event ended the instance while it was open),
+    ``token_moved`` (an administrator moved the token), ``instance_migrated`` (it was not
+    kept by the migration) or ``interrupted`` (the process closed it: an interrupting boundary
+    event or event subprocess, an event-based gateway, a multi-instance completion condition,
+    a terminate end event inside a subprocess; the step's other events say which)."""
+
+    reason: Literal[
+        "instance_cancelled",
+        "instance_completed",
+        "token_moved",
+        "instance_migrated",
+        "interrupted",
+    ]
 
 
 class TaskCountersignRequested(Payload):
@@ -471,6 +489,7 @@ PAYLOADS: dict[str, type[Payload]] = {
     "task.claimed": TaskClaimed,
     "task.unclaimed": TaskUnclaimed,
     "task.completed": TaskCompleted,
+    "task.cancelled": TaskCancelled,
     "task.countersign_requested": TaskCountersignRequested,
     "task.countersigned": TaskCountersigned,
     "task.countersign_refused": TaskCountersignRefused,

@@ -323,12 +323,12 @@ def _cancel_parked_without_engine(
         now = store.now()
         log = IncidentLog(conn, row, at=now, actor=principal.name)
         resolved = log.resolved("cancelled", reason)
-        open_ids = [t.id for t in queries.open_tasks(conn, row.id)]
+        open_rows = queries.open_tasks(conn, row.id)
         queries.close_tasks(
             conn,
             [
-                {"b_id": t, "state": "cancelled", "ended_at": now, "completed_by": None}
-                for t in open_ids
+                {"b_id": t.id, "state": "cancelled", "ended_at": now, "completed_by": None}
+                for t in open_rows
             ],
         )
         external_queries.cancel_open_of(conn, row.id, now)  # workers can do nothing more
@@ -339,6 +339,12 @@ def _cancel_parked_without_engine(
         row.ended_at = now
         row.next_alert_at = None
         cancelled = engine.StepEvent("instance.cancelled", payload={"reason": reason})
+        closed = [
+            engine.StepEvent(
+                "task.cancelled", t.element_id, t.name, t.id, {"reason": "instance_cancelled"}
+            )
+            for t in open_rows
+        ]
         more = (
             resolve_alerts(conn, row, at=now, everything="instance_cancelled")
             if row.alert_level is not None
@@ -347,7 +353,7 @@ def _cancel_parked_without_engine(
         from powerflow.services.supervision import notices
 
         more += notices.ended(conn, row.id, now)  # its open notices are withdrawn
-        rows = event_rows(row, [*resolved, cancelled, *more], actor=principal.name, at=now)
+        rows = event_rows(row, [*resolved, *closed, cancelled, *more], actor=principal.name, at=now)
         if not queries.save_instance(conn, row):
             raise Conflict(f"Instance {instance_id} was changed concurrently; retry.")
         queries.insert_events(conn, rows)

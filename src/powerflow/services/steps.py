@@ -143,9 +143,12 @@ def record_step(
             resolutions = {str(c["b_id"]): f"task_{c['state']}" for c in closes}
             more += resolve_alerts(conn, instance, at=at, resolutions=resolutions)
 
+    stepped = incidents.tagged(step.events)
+    if any(c["state"] == "cancelled" for c in closes):  # closed without completion
+        stepped = with_cancelled(stepped, step, completed_task_id)
     events = event_rows(
         instance,
-        [*resolved, *incidents.tagged(step.events), *more],
+        [*resolved, *stepped, *more],
         actor=actor,
         at=at,
         extra=extra,
@@ -171,6 +174,60 @@ def record_step(
         conn, instance.id, element_rank(definition.catalog), EMBEDDED_TASKS
     )
     return OpenTasks(rows, total)
+
+
+CLOSING_STEPS = (
+    ("instance.cancelled", "instance_cancelled"),
+    ("token.moved", "token_moved"),
+    ("instance.migrated", "instance_migrated"),
+)
+"""Step events that say why the step closed tasks without completing them, and the reason
+``task.cancelled`` then gives."""
+
+
+AFTER_CANCELLED = frozenset({"task.ready", "instance.completed", "instance.cancelled"})
+
+
+def closing_reason(step: StepResult) -> str:
+    """Why the step closed tasks it did not complete: the instance was cancelled, its token
+    moved, it was migrated, it ended (a terminate end event), or else the process interrupted
+    them (an interrupting boundary event or event subprocess, an event-based gateway, a
+    multi-instance completion condition, a terminate end event inside a subprocess)."""
+    types = {e.type for e in step.events}
+    for event_type, reason in CLOSING_STEPS:
+        if event_type in types:
+            return reason
+    return "instance_completed" if step.status == "completed" else "interrupted"
+
+
+def with_cancelled(
+    events: list[StepEvent], step: StepResult, completed_task_id: str | None
+) -> list[StepEvent]:
+    """The step's events with a ``task.cancelled`` for each task it closed without completing
+    it (element and name as the engine reported them before the step), placed after what
+    happened and before the tasks the step made ready and the instance's end (completed or
+    cancelled), so that an instance's end stays its last step event."""
+    views = {v.id: v for v in step.closed_tasks}
+    reason = closing_reason(step)
+    cancelled = []
+    for task_id in step.closed_task_ids:
+        if task_id == completed_task_id:
+            continue
+        view = views.get(task_id)
+        cancelled.append(
+            StepEvent(
+                "task.cancelled",
+                view.element_id if view else None,
+                view.name if view else None,
+                task_id,
+                {"reason": reason},
+            )
+        )
+    at = next(
+        (i for i, e in enumerate(events) if e.type in AFTER_CANCELLED),
+        len(events),
+    )
+    return [*events[:at], *cancelled, *events[at:]]
 
 
 def overdue(due: datetime | None, ended: datetime | None, now: datetime | None) -> bool:

@@ -81,8 +81,9 @@ async def one_process_stats(
     from_: From = None,
     to: To = None,
 ) -> ProcessStatsRead:
-    """The process's figures and each element's (tasks ready and completed, durations from
-    ready to completed, overdue rate, alerts by level, violations by rule): a heat map."""
+    """The process's figures and each element's (tasks ready, completed, cancelled and still
+    open at the end of the range, durations from ready to completed, overdue rate, alerts by
+    level, violations by rule): a heat map."""
     found = await call(store, statistics.process, store, principal, key, first=from_, last=to)
     return ProcessStatsRead(
         definition_key=found.definition_key,
@@ -105,8 +106,9 @@ async def role_stats(
     to: To = None,
     definition_key: Key = None,
 ) -> StatsListing:
-    """Each role's tasks (those it was a candidate for: ready, completed, durations, overdue)
-    and the alerts that concern it, over the range."""
+    """Each role's tasks (those it was a candidate for: ready, completed, cancelled, still
+    open at the end of the range, durations, overdue) and the alerts that concern it, over the
+    range."""
     found = await call(
         store,
         statistics.roles,
@@ -132,8 +134,9 @@ async def people_stats(
     to: To = None,
     definition_key: Key = None,
 ) -> StatsListing:
-    """Each person's instances started, tasks completed (durations, overdue), the alerts that
-    concern them and the violations they committed, over the range."""
+    """Each person's instances started, tasks completed (durations, overdue), tasks claimed
+    and still held at the end of the range (running), the alerts that concern them and the
+    violations they committed, over the range."""
     found = await call(
         store,
         statistics.people,

@@ -171,7 +171,36 @@ def _task_completed(ev: Any, batch: Batch) -> list[Increment]:
     who += [(element, str(role), "") for role in sorted(set(task.roles or []))]
     if _person(ev.actor):  # a person's rows are not split by element: fewer rows to sum
         who.append(("", "", ev.actor))
-    return [(e, role, person, m, lab, n) for e, role, person in who for m, lab, n in figures]
+    out = [(e, role, person, m, lab, n) for e, role, person in who for m, lab, n in figures]
+    return out + _released(task)
+
+
+def _released(task: Any) -> list[Increment]:
+    """A closed task is no longer held by whoever had claimed it (its row's assignee)."""
+    holder = _person(task.assignee or "")
+    return [("", "", holder, "released", "", 1)] if holder else []
+
+
+def _task_cancelled(ev: Any, batch: Batch) -> list[Increment]:
+    """A task closed without completion: cancelled at its element and for the roles it was
+    ready for, and released by whoever held it."""
+    task = batch.tasks.get(ev.task_id or "")
+    if task is None:  # its row is gone: it cannot be matched with its ready count
+        return []
+    element = ev.element_id or ""
+    out: list[Increment] = [(element, "", "", "cancelled", "", 1)]
+    out += [(element, str(role), "", "cancelled", "", 1) for role in sorted(set(task.roles or []))]
+    return out + _released(task)
+
+
+def _task_claimed(ev: Any, batch: Batch) -> list[Increment]:
+    person = _person(ev.actor)
+    return [("", "", person, "claimed", "", 1)] if person else []
+
+
+def _task_unclaimed(ev: Any, batch: Batch) -> list[Increment]:
+    person = _person(str((ev.payload or {}).get("previous_assignee") or ""))
+    return [("", "", person, "released", "", 1)] if person else []
 
 
 def _alert_raised(ev: Any, batch: Batch) -> list[Increment]:
@@ -213,6 +242,9 @@ HANDLERS: dict[str, Callable[[Any, Batch], list[Increment]]] = {
     "instance.failed": _instance_failed,
     "task.ready": _task_ready,
     "task.completed": _task_completed,
+    "task.cancelled": _task_cancelled,
+    "task.claimed": _task_claimed,
+    "task.unclaimed": _task_unclaimed,
     "alert.raised": _alert_raised,
     "violation.recorded": _violation,
     "violation.blocked": _violation,
@@ -220,10 +252,13 @@ HANDLERS: dict[str, Callable[[Any, Batch], list[Increment]]] = {
 }
 
 
+CLOSING = ("task.completed", "task.cancelled")  # their handlers read the task's row
+
+
 def _lookups(conn: Any, events: list[Any]) -> Batch:
     batch = Batch()
     batch.tasks = stat_queries.task_facts(
-        conn, (e.task_id for e in events if e.type == "task.completed" and e.task_id)
+        conn, (e.task_id for e in events if e.type in CLOSING and e.task_id)
     )
     ended = [e.instance_id for e in events if e.type == "instance.completed"]
     batch.instances = stat_queries.instance_times(conn, ended)
@@ -391,6 +426,8 @@ class ProcessStats:
 
 
 KNOWN = {"started", "completed", "cancelled", "failed", "overdue", "timed", "duration"}
+# Counters behind a person's running figure, not figures of their own.
+HIDDEN = {"claimed", "released"}
 
 
 def _figures(rows: list[tuple[str, str, int]], running: int | None = None) -> Figures:
@@ -414,6 +451,8 @@ def _figures(rows: list[tuple[str, str, int]], running: int | None = None) -> Fi
             cases[label] += n
         elif metric in KNOWN:
             plain[metric] += n
+        elif metric in HIDDEN:
+            continue
         else:  # a metric a later handler adds (e.g. cases by outcome)
             extra.setdefault(metric, Counter())[label] += n
     timed = plain["timed"]
@@ -486,6 +525,50 @@ def _running(conn: Any, last: date, definition_key: str | None) -> dict[str, int
     return dict(out)
 
 
+def _open_tasks(
+    conn: Any, last: date, definition_key: str | None, column: str
+) -> dict[str, int | None]:
+    """Per element or per role (``column``): the tasks made ready by the end of the range and
+    not completed or cancelled by then, whenever they became ready. ``timed`` counts the
+    completions of tasks that had been ready (an automatic step has no duration and never was
+    ready); an element or role that never had a task ready by then has None."""
+    rows = stat_queries.sums(
+        conn,
+        group=[column],
+        definition_key=definition_key,
+        role=None if column == "role" else "",
+        person="",
+        element_id=None,
+        last=last,
+        metrics=["started", "timed", "cancelled"],
+    )
+    ready: Counter[str] = Counter()
+    closed: Counter[str] = Counter()
+    for name, metric, _label, n in rows:
+        if name:  # element '': the process as a whole (instances, see _running)
+            (ready if metric == "started" else closed)[name] += int(n)
+    return {k: ready[k] - closed[k] if ready[k] else None for k in ready | closed}
+
+
+def _held(conn: Any, last: date, definition_key: str | None) -> dict[str, int]:
+    """Per person: the tasks they had claimed by the end of the range and still held then
+    (not released, completed or cancelled by then)."""
+    rows = stat_queries.sums(
+        conn,
+        group=["person"],
+        definition_key=definition_key,
+        role="",
+        person=None,
+        element_id="",
+        last=last,
+        metrics=["claimed", "released"],
+    )
+    out: Counter[str] = Counter()
+    for name, metric, _label, n in rows:
+        out[name] += int(n) if metric == "claimed" else -int(n)
+    return dict(out)
+
+
 def processes(
     store: Store, principal: Principal, *, first: date | None = None, last: date | None = None
 ) -> Listing:
@@ -519,7 +602,8 @@ def process(
     first: date | None = None,
     last: date | None = None,
 ) -> ProcessStats:
-    """One process's figures and each of its elements' over the range."""
+    """One process's figures and each of its elements' over the range (elements with no
+    event in the range are listed too while tasks of theirs are open at its end)."""
     _check(principal, PROCESS_READ_ROLES, "process statistics")
     with store.begin(write=False) as conn:
         if not stat_queries.process_exists(conn, definition_key):
@@ -536,12 +620,15 @@ def process(
             last=span.last,
         )
         running = _running(conn, span.last, definition_key).get(definition_key, 0)
+        tasks = _open_tasks(conn, span.last, definition_key, "element_id")
     grouped = _grouped(rows)
+    process_rows = grouped.pop("", [])
+    names = sorted(set(grouped) | {e for e, n in tasks.items() if n})
     return ProcessStats(
         definition_key=definition_key,
         range=span,
-        process=_figures(grouped.pop("", []), running),
-        elements=[Named(e, _figures(r)) for e, r in sorted(grouped.items())],
+        process=_figures(process_rows, running),
+        elements=[Named(e, _figures(grouped.get(e, []), tasks.get(e))) for e in names],
     )
 
 
@@ -567,8 +654,17 @@ def _by(
             first=span.first,
             last=span.last,
         )
+        running: dict[str, int | None] = (
+            dict(_held(conn, span.last, definition_key))
+            if column == "person"
+            else _open_tasks(conn, span.last, definition_key, column)
+        )
     grouped = _grouped(rows)
-    return Listing(span, [Named(k, _figures(v)) for k, v in sorted(grouped.items())])
+    names = sorted(set(grouped) | {k for k, n in running.items() if n})
+    default = 0 if column == "person" else None  # a person who claimed nothing holds nothing
+    return Listing(
+        span, [Named(k, _figures(grouped.get(k, []), running.get(k, default))) for k in names]
+    )
 
 
 def roles(
@@ -579,8 +675,8 @@ def roles(
     first: date | None = None,
     last: date | None = None,
 ) -> Listing:
-    """Each role's figures over the range: the tasks it was a candidate for, and the alerts
-    that concern it."""
+    """Each role's figures over the range: the tasks it was a candidate for (``running``: those
+    still open at the end of the range), and the alerts that concern it."""
     return _by(store, principal, "role", definition_key=definition_key, first=first, last=last)
 
 
@@ -593,5 +689,6 @@ def people(
     last: date | None = None,
 ) -> Listing:
     """Each person's figures over the range: instances started, tasks completed, alerts that
-    concern them, violations they committed."""
+    concern them, violations they committed; ``running``: the tasks they claimed and still held
+    at the end of the range."""
     return _by(store, principal, "person", definition_key=definition_key, first=first, last=last)
