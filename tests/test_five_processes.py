@@ -434,17 +434,53 @@ def test_p2_quorum_and_notice_period_then_supervised(w: World) -> None:
         "verify_objection",
     ]
     assert "notice.objection_received" in w.events(instance)
+    # a second objection opens a verification of its own: the non-interrupting boundary event
+    # stays armed while review_notice is open (docs/bpmn-support.md)
+    second = w.c.post(
+        f"/public/notices/{notice['id']}/objections",
+        json={"text": "He chaired the tender his brother won."},
+    )
+    assert second.status_code == 201, second.text
+    assert second.json()["delivered"] is True
+    instance = w.state(instance) | {"id": instance["id"]}
+    assert sorted(t["element_id"] for t in instance["tasks"]) == [
+        "review_notice",
+        "verify_objection",
+        "verify_objection",
+    ]
+    caught = [
+        e["payload"]["payload"]["notice_objection"]
+        for e in w.c.get(
+            f"/v1/instances/{instance['id']}/events?limit=500", headers=w.api.admin
+        ).json()["items"]
+        if e["type"] == "message.received"
+    ]
+    assert [(c["objection_id"], c["text"]) for c in caught] == [
+        (objected.json()["id"], "The candidate did not declare a second flat."),
+        (second.json()["id"], "He chaired the tender his brother won."),
+    ]
+    assert w.events(instance).count("message.received") == 2  # one per objection
     # verifying an objection is a high-risk link: a reasoned comment is required
     findings = {"objection_founded": False, "objection_findings": "The flat was declared in 2024."}
-    bare = w.act(instance, "verify_objection", discipline, comment=None, **findings)
-    assert bare.status_code == 422 and "reasoned comment" in bare.json()["detail"], bare.text
-    [task_id] = [t["id"] for t in instance["tasks"] if t["element_id"] == "verify_objection"]
-    checked = w.c.post(
-        f"/v1/tasks/{task_id}/complete",
-        headers=discipline,
-        json={"data": findings, "comment": "Checked the personal-matters report of 2024."},
+    verifications = [t for t in instance["tasks"] if t["element_id"] == "verify_objection"]
+    bare = w.c.post(
+        f"/v1/tasks/{verifications[0]['id']}/complete", headers=discipline, json={"data": findings}
     )
-    assert checked.status_code == 200, checked.text
+    assert bare.status_code == 422 and "reasoned comment" in bare.json()["detail"], bare.text
+    read = []
+    for task in verifications:
+        # each verification reads its own objection
+        text = w.c.get(f"/v1/tasks/{task['id']}", headers=discipline).json()["data"][
+            "notice_objection"
+        ]["text"]
+        read.append(text)
+        checked = w.c.post(
+            f"/v1/tasks/{task['id']}/complete",
+            headers=discipline,
+            json={"data": findings, "comment": f"Checked: {text}"},
+        )
+        assert checked.status_code == 200, checked.text
+    assert sorted(read) == sorted(c["text"] for c in caught)
     instance = checked.json()
     assert [t["element_id"] for t in instance["tasks"]] == ["review_notice"]
 

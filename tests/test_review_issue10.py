@@ -446,11 +446,11 @@ def test_an_objection_to_a_parked_case_reaches_it_when_it_is_retried(api: Api) -
 def test_an_objection_to_a_parked_case_reaches_it_when_its_element_is_skipped(api: Api) -> None:
     """The same defect through a skip: the failed check is skipped, the case runs again and
     takes the objections raised meanwhile, oldest first, as it would have taken them then: its
-    boundary event catches one message (SpiffWorkflow's non-interrupting message boundary
-    event fires once), so the second is not delivered, and neither is held any more."""
+    non-interrupting boundary event stays armed while its task is open, so each objection
+    opens a review, and neither is held any more."""
     instance, notice_id, _ = _fork_case(api, "FORK-2")
     first = _object(api, notice_id)
-    _object(api, notice_id, "A second report.")
+    second = _object(api, notice_id, "A second report.")
     rows = _objection_rows(api, notice_id)
     assert [(o["delivered"], o["held"]) for o in rows] == [(False, True), (False, True)]
     skipped = api.client.post(
@@ -458,15 +458,15 @@ def test_an_objection_to_a_parked_case_reaches_it_when_its_element_is_skipped(ap
     )
     assert skipped.status_code == 200, skipped.text
     assert skipped.json()["status"] == "running"
-    assert _reviews(skipped.json()) == 1
+    assert _reviews(skipped.json()) == 2
     rows = _objection_rows(api, notice_id)
-    assert [(o["delivered"], o["held"]) for o in rows] == [(True, False), (False, False)]
+    assert [(o["delivered"], o["held"]) for o in rows] == [(True, False), (True, False)]
     caught = [
         e["payload"]["payload"]["notice_objection"]["objection_id"]
         for e in _events_of(api, instance)
         if e["type"] == "message.received" and e["element_id"] == "objected"
     ]
-    assert caught == [first["id"]]
+    assert caught == [first["id"], second["id"]]
 
 
 @pytest.mark.parametrize("revive", ["instance retry", "task retries"])

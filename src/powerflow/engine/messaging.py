@@ -161,9 +161,14 @@ def _start_by(
         else:
             event = BpmnEvent(type(definition)(name), payload=payload or None)
         wf.send_event(event)
-        recorder.events.append(
-            StepEvent(f"{kind}.received", None, name, None, {"name": name, "payload": payload})
+        received = StepEvent(
+            f"{kind}.received", None, name, None, {"name": name, "payload": payload}
         )
+        if kind == "message":  # the start event that takes it names the event (runtime._Recorder)
+            recorder.message = name
+            recorder.delivered(received)
+        else:
+            recorder.events.append(received)
 
     return runtime._run(process, workflow, action, before={})
 

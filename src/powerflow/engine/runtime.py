@@ -97,6 +97,26 @@ class _Recorder:
         self.events: list[StepEvent] = []
         self.end_event: tuple[str, str] | None = None
         self.message: str | None = None  # the message this step delivers, if any
+        self._delivery: int | None = None  # its event's index, until the catch that took it ran
+
+    def delivered(self, event: StepEvent) -> None:
+        """Record the arrival of the message this step delivers (``self.message``). When the
+        catch that takes it runs in the same step, that event names the catch: one
+        ``message.received`` per delivery, where the message arrived in the order of events."""
+        self._delivery = len(self.events)
+        self.events.append(event)
+
+    def _received(self, bpmn_id: str, name: str, task_id: str, messages: set[str]) -> None:
+        """A catch took a message: the delivery's event names it, or (a message thrown inside
+        the instance, a second catch of the same delivery) it is an event of its own."""
+        if self._delivery is not None and self.message in messages:
+            delivery = self.events[self._delivery]
+            self.events[self._delivery] = StepEvent(
+                "message.received", bpmn_id, name, task_id, dict(delivery.payload)
+            )
+            self._delivery = None
+            return
+        self.events.append(StepEvent("message.received", bpmn_id, name, task_id))
 
     def did_complete(self, task: Any) -> None:
         spec = task.task_spec
@@ -132,7 +152,7 @@ class _Recorder:
             if timers and not (messages and self.message in {d.name for d in messages}):
                 self.events.append(StepEvent("timer.fired", bpmn_id, name, str(task.id)))
             elif messages and not spec.manual:
-                self.events.append(StepEvent("message.received", bpmn_id, name, str(task.id)))
+                self._received(bpmn_id, name, str(task.id), {str(d.name) for d in messages})
             return
         kind = _AUTOMATIC_KINDS.get(type(spec).__name__)
         if kind is not None:
@@ -154,16 +174,13 @@ class _Recorder:
             if child.task_spec not in spec.outputs:
                 continue
             definition = events[spec.outputs.index(child.task_spec)]
-            if isinstance(definition, TimerEventDefinition):
-                kind = "timer.fired"
-            elif isinstance(definition, MessageEventDefinition):
-                kind = "message.received"
-            else:
-                continue
             target = child.task_spec
             bpmn_id = getattr(target, "bpmn_id", None) or target.name
             name = getattr(target, "bpmn_name", None) or bpmn_id
-            self.events.append(StepEvent(kind, bpmn_id, name, str(child.id)))
+            if isinstance(definition, TimerEventDefinition):
+                self.events.append(StepEvent("timer.fired", bpmn_id, name, str(child.id)))
+            elif isinstance(definition, MessageEventDefinition):
+                self._received(bpmn_id, name, str(child.id), {str(definition.name)})
 
     def _decision(self, task: Any, bpmn_id: str, name: str) -> StepEvent:
         flows = self.process.catalog.get("flows", {})
@@ -579,7 +596,7 @@ def deliver_message(
     def action(wf: Any, recorder: _Recorder) -> None:
         recorder.message = name
         wf.send_event(event)
-        recorder.events.append(StepEvent("message.received", None, name, None, {"name": name}))
+        recorder.delivered(StepEvent("message.received", None, name, None, {"name": name}))
 
     return _run(process, workflow, action, before=before)
 
