@@ -54,7 +54,11 @@ export const api = {
 
 /** The sentence to show for an error, with the wait a 429 asks for. */
 export function sentence(error) {
-  if (!(error instanceof ApiError)) return "Something went wrong in this page. Reload it to try again.";
+  if (!(error instanceof ApiError)) {
+    return error && error.message && error.message.startsWith("The flow chart")
+      ? error.message
+      : "Something went wrong in this page. Reload it to try again.";
+  }
   if (error.status === 429 && error.retryAfter) {
     return `${error.detail} (Try again in ${error.retryAfter} s.)`;
   }

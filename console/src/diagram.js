@@ -1,9 +1,10 @@
 // The flow chart: bpmn-js's NavigatedViewer with powerflow's facts as overlays on the elements.
 import NavigatedViewer from "bpmn-js/lib/NavigatedViewer";
+import { layoutProcess } from "bpmn-auto-layout";
 import "bpmn-js/dist/assets/diagram-js.css";
 import "bpmn-js/dist/assets/bpmn-js.css";
 import { h } from "./dom.js";
-import { limit } from "./format.js";
+import { duration, limit } from "./format.js";
 
 const RISK = { high: "High risk", medium: "Medium risk", low: "Low risk" };
 
@@ -19,7 +20,7 @@ export function badges(step) {
     );
   }
   if (step.notice) {
-    items.push(h("span", { class: "badge notice" }, `Notice ${limit(step.notice)}`));
+    items.push(h("span", { class: "badge notice" }, `Notice ${duration(step.notice.period, step.notice.calendar)}`));
   }
   return items;
 }
@@ -31,7 +32,7 @@ export function badges(step) {
 export async function showDiagram(container, xml, { steps = [], marks = {}, label }) {
   const canvasHost = h("div", {
     class: "canvas",
-    role: "img",
+    role: "group",
     "aria-label": label,
   });
   const zoomIn = h("button", { type: "button" }, "Zoom in");
@@ -42,7 +43,27 @@ export async function showDiagram(container, xml, { steps = [], marks = {}, labe
     canvasHost,
   );
   const viewer = new NavigatedViewer({ container: canvasHost });
-  await viewer.importXML(xml);
+  let drawn = false;
+  if (/BPMNDiagram\b/.test(xml)) {
+    try {
+      await viewer.importXML(xml);
+      drawn = true;
+    } catch {
+      drawn = false; // laid out below
+    }
+  }
+  if (!drawn) {
+    // The file carries no drawing (BPMN DI): lay the process out automatically.
+    container.insertBefore(
+      h("p", { class: "hint" }, "This model carries no drawing; the chart below is laid out automatically."),
+      canvasHost,
+    );
+    try {
+      await viewer.importXML(await layoutProcess(xml));
+    } catch (error) {
+      throw new Error(`The flow chart cannot be drawn: ${error.message || error}`);
+    }
+  }
   const canvas = viewer.get("canvas");
   const overlays = viewer.get("overlays");
   const registry = viewer.get("elementRegistry");
@@ -55,7 +76,7 @@ export async function showDiagram(container, xml, { steps = [], marks = {}, labe
     const items = badges(step);
     if (!items.length) continue;
     overlays.add(step.element_id, "powerflow", {
-      position: { bottom: -4, left: -6 },
+      position: { top: -3, left: -4 },
       html: h("div", { class: "overlay", "data-element": step.element_id }, items),
     });
   }

@@ -69,4 +69,9 @@ async function route() {
 
 let initial = true;
 window.addEventListener("hashchange", route);
+// The skip link moves focus to the content without touching the hash the pages live in.
+document.querySelector("a.skip").addEventListener("click", (event) => {
+  event.preventDefault();
+  main.focus();
+});
 route();

@@ -2,7 +2,7 @@
 import { api, sentence } from "../api.js";
 import { badges, showDiagram } from "../diagram.js";
 import { facts, h, notice } from "../dom.js";
-import { limit, limits } from "../format.js";
+import { duration, limit, limits } from "../format.js";
 
 function stepsTable(steps) {
   return h(
@@ -24,7 +24,7 @@ function stepsTable(steps) {
              ? h("ul", {}, step.risk.measures.map((m) => h("li", {}, m))) : null]
         : "—"),
       h("td", {}, step.notice
-        ? `${limit(step.notice)}: ${step.notice.fields.join(", ")}${step.notice.objections ? "; objections accepted" : ""}`
+        ? `${duration(step.notice.period, step.notice.calendar)}: ${step.notice.fields.join(", ")}${step.notice.objections ? "; objections accepted" : ""}`
         : "—"),
       h("td", {}, step.published_fields.length ? step.published_fields.join(", ") : "—"),
     ))),
