@@ -93,8 +93,12 @@ class Site:
 
     def prepare(self) -> None:
         designer = self.user("designer_wu", ["designer"])
-        for name in ("public_appointment.bpmn", "secret_appointment.bpmn"):
-            path = DATA / name
+        for path in (
+            DATA / "public_appointment.bpmn",
+            DATA / "secret_appointment.bpmn",
+            ROOT / "processes" / "open_tender_procurement.bpmn",  # an example, drawn (BPMN DI)
+        ):
+            name = path.name
             got = self.client.post(
                 "/v1/definitions", headers=designer, files={"file": (name, path.read_bytes())}
             )
@@ -378,10 +382,15 @@ def test_the_pages_work_on_a_tablet_with_the_keyboard_and_the_headers_are_strict
             ("power-list", "/console/"),
             ("process", "/console/#/processes/public_appointment"),
             ("progress", "/console/#/progress/public_appointment/APP-3"),
+            ("example-process", "/console/#/processes/open_tender_procurement"),
         ):
             watched.goto(path)
             if name != "power-list":
                 watched.page.wait_for_selector(".djs-container svg")
+            if name == "example-process":  # its own drawing, an overlay on each limited step
+                assert "laid out automatically" not in watched.text()
+                watched.page.wait_for_selector(".overlay[data-element='confirm_winner']")
+                assert watched.page.locator(".djs-overlay .overlay").count() >= 10
             wide = watched.page.evaluate(
                 "() => document.documentElement.scrollWidth - window.innerWidth"
             )

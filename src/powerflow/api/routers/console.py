@@ -35,7 +35,7 @@ NOT_BUILT = (
 def _bundle(request: Request) -> console.Bundle | None:
     state = request.app.state
     if getattr(state, "console", None) is None:
-        state.console = console.load()
+        state.console = console.load(console.STATIC)
     bundle: console.Bundle | None = state.console
     return bundle
 
@@ -73,10 +73,14 @@ async def console_asset(
     """A hashed asset: its name changes with its content, so it may be cached for a year."""
     bundle = _bundle(request)
     path = bundle.assets.get(name) if bundle else None
-    if path is None:
+    try:
+        content = path.read_bytes() if path else None
+    except OSError:  # rebuilt under a running server: read the new bundle next time
+        request.app.state.console = content = None
+    if path is None or content is None:
         return problem(404, "No console asset has this name.", "not_found")
     return Response(
-        path.read_bytes(),
+        content,
         media_type=console.MEDIA_TYPES[path.suffix],
         headers={**SECURITY_HEADERS, "Cache-Control": "public, max-age=31536000, immutable"},
     )
