@@ -138,7 +138,8 @@ class Site:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def site(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """The server (started only once a browser is there to drive it)."""
     db = tmp_path_factory.mktemp("console") / "powerflow.db"
     server = start_server(
         f"sqlite:///{db}",
@@ -149,8 +150,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         built = httpx.get(f"{server.url}/console/", timeout=10)
         assert built.status_code == 200, f"the console is not built: {built.text}"
         s = Site(server)
-        s.prepare()
-        yield s
+        try:
+            s.prepare()
+            yield s
+        finally:
+            s.client.close()
     finally:
         stop_server(server)
 
