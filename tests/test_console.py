@@ -429,3 +429,31 @@ def test_the_pages_work_on_a_tablet_with_the_keyboard_and_the_headers_are_strict
         got = httpx.get(f"{site.url}{asset}")
         assert got.status_code == 200
         assert got.headers["cache-control"] == "public, max-age=31536000, immutable"
+
+
+def test_the_page_shows_the_rate_limits_sentence_and_wait(browser: Any, tmp_path: Path) -> None:
+    """Past the per-address limit the API answers 429 with a sentence and Retry-After: the page
+    shows both (docs/public.md, "Rate limits")."""
+    server = start_server(
+        f"sqlite:///{tmp_path / 'limited.db'}",
+        POWERFLOW_DEPLOY_EXAMPLES="false",
+        POWERFLOW_PUBLIC_BURST="2",
+        POWERFLOW_PUBLIC_RATE_PER_MINUTE="1",
+    )
+    watched = Watched(browser, server.url, LAPTOP)
+    try:
+        watched.goto("/console/#/notices")
+        assert watched.page.get_by_role("heading", name="Public notices").count() == 1
+        watched.page.get_by_role("link", name=re.compile("ended in the last 90 days")).click()
+        watched.page.get_by_role("heading", name="Ended public notices").wait_for()
+        # the burst (2) is spent: the next public request is refused
+        watched.page.get_by_role("link", name="Show the open notices").click()
+        alert = watched.page.get_by_role("alert").inner_text()
+        assert "Too many requests" in alert
+        assert re.search(r"\b\d+ s(econds)?\b", alert), alert  # the wait, from Retry-After
+        watched.shot("7-rate-limited")
+        watched.axe("rate limited")
+    finally:
+        watched.close()
+        stop_server(server)
+    assert not watched.problems, watched.problems

@@ -59,7 +59,7 @@ export function sentence(error) {
       ? error.message
       : "Something went wrong in this page. Reload it to try again.";
   }
-  if (error.status === 429 && error.retryAfter) {
+  if (error.status === 429 && error.retryAfter && !error.detail.includes(String(error.retryAfter))) {
     return `${error.detail} (Try again in ${error.retryAfter} s.)`;
   }
   return error.detail;
