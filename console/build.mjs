@@ -4,6 +4,7 @@
 import { build } from "esbuild";
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -33,6 +34,12 @@ const outputs = Object.keys(result.metafile.outputs).map((p) => basename(p));
 const script = outputs.find((n) => n.endsWith(".js"));
 const style = outputs.find((n) => n.endsWith(".css"));
 if (!script || !style) throw new Error(`the build made no script or stylesheet: ${outputs}`);
+
+// Compressed copies of the script and stylesheet, served to browsers that accept gzip.
+for (const name of outputs.filter((n) => n.endsWith(".js") || n.endsWith(".css"))) {
+  const file = join(assets, name);
+  writeFileSync(`${file}.gz`, gzipSync(readFileSync(file), { level: 9 }));
+}
 
 const template = readFileSync(join(here, "src", "index.html"), "utf8");
 const html = template

@@ -46,6 +46,10 @@ def test_the_console_page_and_its_assets(sqlite_api: Api) -> None:
             "text/javascript" if asset.endswith(".js") else "text/css"
         )
         assert re.search(r"-[A-Z0-9]{8}\.(js|css)$", asset), "asset names carry their hash"
+        assert got.headers["content-encoding"] == "gzip"  # the client accepts it: smaller
+        plain = client.get(asset, headers={"Accept-Encoding": "identity"})
+        assert plain.status_code == 200 and "content-encoding" not in plain.headers
+        assert plain.content == got.content  # the same file, decompressed by the client
 
 
 @pytest.mark.parametrize(

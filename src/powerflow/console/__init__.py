@@ -31,6 +31,7 @@ class Bundle:
 
     index: bytes
     assets: dict[str, Path]
+    gzipped: dict[str, Path]
 
 
 def load(static: Path = STATIC) -> Bundle | None:
@@ -40,9 +41,11 @@ def load(static: Path = STATIC) -> Bundle | None:
         index = (static / "index.html").read_bytes()
     except (OSError, ValueError):
         return None
-    assets = {}
+    assets, gzipped = {}, {}
     for name in manifest.get("assets", []):
         path = static / "assets" / name
         if ASSET_NAME.match(name) and path.suffix in MEDIA_TYPES and path.is_file():
             assets[name] = path
-    return Bundle(index, assets)
+            if path.with_name(f"{name}.gz").is_file():
+                gzipped[name] = path.with_name(f"{name}.gz")
+    return Bundle(index, assets, gzipped)

@@ -4,7 +4,10 @@ Only HTTP here: the files are built into ``powerflow/console/static`` at install
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Path, Request, Response
+from pathlib import Path
+
+from fastapi import APIRouter, Request, Response
+from fastapi import Path as PathParam
 from fastapi.responses import RedirectResponse
 
 from powerflow import console
@@ -68,19 +71,23 @@ async def console_index(request: Request) -> Response:
 
 @router.get("/console/assets/{name}")
 async def console_asset(
-    request: Request, name: str = Path(min_length=1, max_length=128)
+    request: Request, name: str = PathParam(min_length=1, max_length=128)
 ) -> Response:
     """A hashed asset: its name changes with its content, so it may be cached for a year."""
     bundle = _bundle(request)
     path = bundle.assets.get(name) if bundle else None
+    headers = {
+        **SECURITY_HEADERS,
+        "Cache-Control": "public, max-age=31536000, immutable",
+        "Vary": "Accept-Encoding",
+    }
+    gzipped = bundle.gzipped.get(name) if bundle else None
+    if gzipped and "gzip" in request.headers.get("accept-encoding", ""):
+        path, headers["Content-Encoding"] = gzipped, "gzip"
     try:
         content = path.read_bytes() if path else None
     except OSError:  # rebuilt under a running server: read the new bundle next time
         request.app.state.console = content = None
     if path is None or content is None:
         return problem(404, "No console asset has this name.", "not_found")
-    return Response(
-        content,
-        media_type=console.MEDIA_TYPES[path.suffix],
-        headers={**SECURITY_HEADERS, "Cache-Control": "public, max-age=31536000, immutable"},
-    )
+    return Response(content, media_type=console.MEDIA_TYPES[Path(name).suffix], headers=headers)
