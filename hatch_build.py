@@ -50,7 +50,7 @@ class ConsoleBuildHook(BuildHookInterface):  # type: ignore[type-arg]
         missing = [name for name in ("node", "npm") if shutil.which(name) is None]
         if missing or npm is None:
             raise RuntimeError(
-                "powerflow: building the web console needs Node.js (20 or newer) and npm on the "
+                "powerflow: building the web console needs Node.js (18 or newer) and npm on the "
                 f"PATH, and {' and '.join(missing)} {'was' if len(missing) == 1 else 'were'} not "
                 "found. Install them (on Debian: apt-get install nodejs npm) and run the install "
                 "again."
