@@ -3,6 +3,7 @@ can create its schema and show examples without the source tree."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import zipfile
@@ -27,3 +28,13 @@ def test_wheel_contains_migrations_and_examples(tmp_path: Path) -> None:
     for example in (ROOT / "processes").glob("*.bpmn"):
         assert f"powerflow/_processes/{example.name}" in names
     assert "powerflow/engine/runtime.py" in names
+    # the web console, built by hatch_build.py: its page and every hashed asset it names
+    assert "powerflow/console/static/index.html" in names
+    manifest = json.loads(zipfile.ZipFile(wheel).read("powerflow/console/static/manifest.json"))
+    index = zipfile.ZipFile(wheel).read("powerflow/console/static/index.html").decode()
+    assert any(a.endswith(".js") for a in manifest["assets"])
+    for asset in manifest["assets"]:
+        assert f"powerflow/console/static/assets/{asset}" in names
+        if asset.endswith((".js", ".css")):
+            assert f"/console/assets/{asset}" in index
+    assert not [n for n in names if "node_modules" in n]

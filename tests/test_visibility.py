@@ -371,6 +371,13 @@ def _docs_asset(w: World, caller: str, case: Case) -> str:
     return judged(w.request("GET", f"/docs-assets/{src}", headers=w.h(caller, case)))
 
 
+def _console_asset(w: World, caller: str, case: Case) -> str:
+    """The script the console's page loads (docs/console.md)."""
+    html = w.request("GET", "/console/", headers=w.h(caller, case)).text
+    src = html.split('src="/console/assets/', 1)[1].split('"', 1)[0]
+    return judged(w.request("GET", f"/console/assets/{src}", headers=w.h(caller, case)))
+
+
 def _user(method: str, suffix: str = "", ok: tuple[int, ...] = (200,)) -> Probe:
     """A users route tried on a throwaway user (never on the callers themselves)."""
 
@@ -675,6 +682,10 @@ PROBES: dict[str, Probe] = {
     "DELETE /v1/webhooks/{webhook_id}": _webhook("DELETE", ok=(204,)),
     "GET /v1/webhooks/{webhook_id}/deliveries": _webhook("GET", "/deliveries"),
     "* /docs-assets": Probe(_docs_asset),
+    "GET /": _get(lambda _: "/", ok=(307,)),  # to /console/
+    "GET /console": _get(lambda _: "/console", ok=(308,)),
+    "GET /console/": _get(lambda _: "/console/"),
+    "GET /console/assets/{name}": Probe(_console_asset),
     "GET /v1/users": _get(lambda _: "/v1/users"),
     "POST /v1/users": Probe(_create_user),
     "GET /v1/users/{name}": _user("GET"),

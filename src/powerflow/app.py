@@ -19,6 +19,7 @@ from powerflow.api.rate_limit import TokenBuckets
 from powerflow.api.routers import (
     alerts,
     cases,
+    console,
     definitions,
     events,
     external_tasks,
@@ -183,6 +184,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         public.router,
         public.supervision,
         stats.router,
+        console.router,
     ):
         app.include_router(router)
     app.add_middleware(

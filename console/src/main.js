@@ -1,0 +1,77 @@
+// The console's entry: a hash router over the public pages.
+import "./style.css";
+import { clear, h, notice } from "./dom.js";
+import { sentence } from "./api.js";
+import { powersPage } from "./pages/powers.js";
+import { processPage } from "./pages/process.js";
+import { progressPage } from "./pages/progress.js";
+import { noticesPage, noticePage } from "./pages/notices.js";
+
+const main = document.getElementById("main");
+const announcer = document.getElementById("announcer");
+
+const ROUTES = [
+  [/^\/?$/, "powers", () => powersPage()],
+  [/^\/processes\/([^/]+)$/, "powers", (m) => processPage(decodeURIComponent(m[1]))],
+  [/^\/progress$/, "progress", () => progressPage()],
+  [/^\/progress\/([^/]+)\/(.+)$/, "progress", (m) =>
+    progressPage(decodeURIComponent(m[1]), decodeURIComponent(m[2]))],
+  [/^\/notices$/, "notices", (_, q) => noticesPage(q.get("closed") === "true")],
+  [/^\/notices\/(\d+)$/, "notices", (m) => noticePage(m[1])],
+];
+
+let generation = 0;
+
+async function route() {
+  const hash = location.hash.replace(/^#/, "") || "/";
+  const [path, query = ""] = hash.split("?");
+  const params = new URLSearchParams(query);
+  const mine = ++generation;
+  let section = null;
+  let render = null;
+  for (const [pattern, name, page] of ROUTES) {
+    const match = pattern.exec(path);
+    if (match) {
+      section = name;
+      render = () => page(match, params);
+      break;
+    }
+  }
+  for (const link of document.querySelectorAll("nav a[data-section]")) {
+    if (link.dataset.section === section) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  main.setAttribute("aria-busy", "true");
+  let content;
+  try {
+    content = render
+      ? await render()
+      : { title: "Page not found", nodes: [h("h1", { tabindex: "-1" }, "Page not found"),
+          h("p", {}, "No page has this address. ", h("a", { href: "#/" }, "Go to the power list"), ".")] };
+  } catch (error) {
+    content = {
+      title: "Cannot show this page",
+      nodes: [h("h1", { tabindex: "-1" }, "Cannot show this page"), notice("error", sentence(error))],
+    };
+  }
+  if (mine !== generation) return; // a later navigation won
+  clear(main).append(...content.nodes);
+  main.removeAttribute("aria-busy");
+  document.title = `${content.title} — powerflow`;
+  announcer.textContent = content.title;
+  if (content.after) await content.after();
+  if (!initial) {
+    const heading = main.querySelector("h1");
+    (heading || main).focus({ preventScroll: false });
+  }
+  initial = false;
+}
+
+let initial = true;
+window.addEventListener("hashchange", route);
+// The skip link moves focus to the content without touching the hash the pages live in.
+document.querySelector("a.skip").addEventListener("click", (event) => {
+  event.preventDefault();
+  main.focus();
+});
+route();
