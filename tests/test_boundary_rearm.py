@@ -18,7 +18,7 @@ import pytest
 
 from conftest import Api
 from flows import complete, events, read, ready, start
-from powerflow import engine
+from powerflow import engine, workers
 from powerflow.engine import patches
 from powerflow.engine.messaging import NotWaitingForSignal, deliver_signal
 from powerflow.engine.serializer import load_state
@@ -544,3 +544,49 @@ def test_messages_to_one_instance_leave_another_instances_armed_catch_alone(api:
     assert ready(read(api, first)) == ["answer_query", "answer_query", "examine"]
     assert ready(read(api, second)) == ["examine"]
     assert "applicant_query" in read(api, second)["waiting_messages"]
+
+
+def _fire_when_due(api: Api, instance: dict[str, Any]) -> int:
+    """Wait until the instance's next timer is due, then run the timer worker's pass once."""
+    due_at = datetime.fromisoformat(instance["next_timer_at"])
+    time.sleep(max(0.0, (due_at - datetime.now(UTC)).total_seconds()) + 0.05)
+    return workers.fire_due_timers(api.store)
+
+
+def test_an_endless_reminder_over_http_each_path_outlives_the_task(api: Api) -> None:
+    """boundary_cycle.bpmn: 'reminder' (R/PT0.5S, non-interrupting) on the user task 'examine'
+    opens a follow-up task each cycle, fired by the timer worker's pass; the instance's next
+    timer moves on with each cycle. Once 'examine' is done no timer is awaited, nothing more
+    fires, and the follow-ups already open stay open."""
+    assert api.deploy("boundary_cycle.bpmn").status_code == 201
+    clerk = api.user("clerk")
+    instance = start(api, clerk, "remind_until_done")
+    assert ready(instance) == ["examine"]
+    dues = [instance["next_timer_at"]]
+    for n in range(1, 3):
+        assert _fire_when_due(api, instance) == 1
+        instance = read(api, instance)
+        assert ready(instance) == ["examine"] + ["follow_up"] * n
+        assert instance["next_timer_at"] is not None
+        dues.append(instance["next_timer_at"])
+    assert [datetime.fromisoformat(d) for d in dues] == sorted(
+        {datetime.fromisoformat(d) for d in dues}
+    )
+    fired = [e for e in events(api, instance) if e[0] == "timer.fired"]
+    assert fired == [("timer.fired", "reminder")] * 2
+
+    instance = complete(api, clerk, instance, "examine")
+    assert ready(instance) == ["decide", "follow_up", "follow_up"]
+    assert instance["next_timer_at"] is None
+    time.sleep(0.6)  # the next cycle would have been due
+    assert workers.fire_due_timers(api.store) == 0
+    instance = read(api, instance)
+    assert ready(instance) == ["decide", "follow_up", "follow_up"]
+    assert [e for e in events(api, instance) if e[0] == "timer.fired"] == fired
+    for follow_up in [t for t in instance["tasks"] if t["element_id"] == "follow_up"]:
+        done = api.client.post(
+            f"/v1/tasks/{follow_up['id']}/complete", headers=clerk, json={"data": {}}
+        )
+        assert done.status_code == 200, done.text
+    instance = complete(api, clerk, read(api, instance), "decide")
+    assert instance["status"] == "completed"
