@@ -417,6 +417,30 @@ def test_cycles_missed_while_no_worker_ran_collapse_into_one() -> None:
     assert before < datetime.fromisoformat(due(step)) <= after + timedelta(seconds=0.1)
 
 
+@pytest.mark.parametrize("value", ["R3/PT0.3S", "R/PT0.3S"])
+def test_an_interrupting_cycle_timer_ends_the_activity_at_its_first_cycle(value: str) -> None:
+    """BPMN interrupts at the first firing. SpiffWorkflow 3.2 started a path per cycle beside
+    the task and interrupted it only once the cycles had run out, on a later step (an endless
+    cycle never did)."""
+    timer = boundary(
+        "reminded",
+        f"<bpmn:timerEventDefinition><bpmn:timeCycle>{value}</bpmn:timeCycle>"
+        "</bpmn:timerEventDefinition>",
+        interrupting=True,
+    )
+    process = load(attached(timer))
+    step = engine.start(process, {})
+    step = fire_after(process, step)
+    assert open_at(step) == ["reminded_path"]  # work interrupted
+    assert kinds(step) == [("timer.fired", "reminded"), ("task.ready", "reminded_path")]
+    assert step.timers == () and waiting(step.state, "reminded") == []
+    time.sleep(0.35)
+    step = engine.fire_due_timers(process, step.state)
+    assert kinds(step) == [] and open_at(step) == ["reminded_path"]
+    step = engine.complete_task(process, step.state, task_at(step, "reminded_path"), {})
+    assert step.status == "completed"
+
+
 def test_a_cycle_of_no_repetitions_never_fires() -> None:
     process = load(cycle("R0/PT0.1S"))
     step = engine.start(process, {})

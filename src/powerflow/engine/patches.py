@@ -40,7 +40,7 @@ boundary join cancels the waiting timer and with it every open path it started. 
 (10.5.6) makes a path started by a non-interrupting event independent of its activity. Once its
 cycles ran out, the waiting timer also completed on a later step with no path (an extra
 ``timer.fired``). ``_cycle_has_fired`` (with ``_cycle_update_task``) handles the cycle of a
-non-interrupting boundary event whose only definition it is: when a cycle is due, a fresh
+boundary event whose only definition it is; for a non-interrupting one, when a cycle is due, a fresh
 waiting task of the event takes over the cycles left and the next due time under the boundary
 split (as for messages above; none once the activity has finished or no cycle is left), and the
 timer task that fired becomes READY and completes into its own path, as a duration timer does;
@@ -49,7 +49,11 @@ end of the activity cancels only the waiting catch. Cycles missed while no worke
 due time has passed too when a cycle fires) collapse into the one that fires and count as spent,
 as for timer start events: SpiffWorkflow re-checks waiting timers after every task it completes,
 so each catch-up firing would otherwise fire the next one at once, all in one step. ``R0/...``
-never fires.
+never fires. An *interrupting* cycle timer boundary event fared no better: SpiffWorkflow started
+a path per cycle beside the activity and interrupted it only once the cycles had run out, on a
+later step (an endless one never); BPMN interrupts at the first firing. Its first due cycle now
+completes the timer task into its path and SpiffWorkflow's boundary join, as an interrupting
+duration timer does, and nothing is re-armed.
 """
 
 from __future__ import annotations
@@ -135,14 +139,10 @@ def rearm(my_task: Any) -> Any | None:
 
 
 def _rearmed_cycle(definition: Any, my_task: Any) -> bool:
-    """Whether ``my_task`` is a non-interrupting boundary event whose only definition is the
-    cycle timer ``definition`` (each cycle then fires a task of its own)."""
+    """Whether ``my_task`` is a boundary event whose only definition is the cycle timer
+    ``definition`` (each cycle then fires a task of its own)."""
     spec = my_task.task_spec
-    return (
-        isinstance(spec, BoundaryEvent)
-        and not spec.cancel_activity
-        and spec.event_definition is definition
-    )
+    return isinstance(spec, BoundaryEvent) and spec.event_definition is definition
 
 
 def _following(value: dict[str, Any], now: datetime) -> dict[str, Any] | None:
@@ -167,12 +167,16 @@ def fire_cycle(my_task: Any) -> Any | None:
     """A cycle of the timer ``my_task`` waits on is due (its ``event_value`` already counts it
     and names the next due time): hand the cycles left to a fresh waiting task of the same
     event under the boundary split, unless the activity has finished or none is left, and give
-    ``my_task`` its path, to run when it completes. Returns the fresh task, or None."""
+    ``my_task`` its path, to run when it completes. An interrupting event fires once: no fresh
+    task, and its children include the boundary join, which ends the activity. Returns the
+    fresh task, or None."""
     spec = my_task.task_spec
     following = _following(my_task._get_internal_data("event_value"), datetime.now(UTC))
     split = my_task.parent
     fresh = None
     activity = [t for t in split.children if not isinstance(t.task_spec, BoundaryEvent)]
+    if spec.cancel_activity:
+        following = None  # its first cycle interrupts the activity: there is no next one
     if following and activity and not activity[0].has_state(TaskState.FINISHED_MASK):
         fresh = split._add_child(spec, TaskState.MAYBE)
         fresh.triggered = True  # not one of the split's outputs: never synced away
@@ -180,7 +184,7 @@ def fire_cycle(my_task: Any) -> Any | None:
         fresh._set_state(TaskState.WAITING)
         fresh.workflow.top_workflow.event_manager.add_task(fresh)  # the next due time is ahead
     for output in spec.outputs:
-        if not isinstance(output, BoundaryEventJoin):
+        if spec.cancel_activity or not isinstance(output, BoundaryEventJoin):
             child = my_task._add_child(output, TaskState.FUTURE)
             child.task_spec._predict(child, mask=TaskState.NOT_FINISHED_MASK)
     my_task._set_internal_data(event_fired=True)
