@@ -40,15 +40,16 @@ boundary join cancels the waiting timer and with it every open path it started. 
 (10.5.6) makes a path started by a non-interrupting event independent of its activity. Once its
 cycles ran out, the waiting timer also completed on a later step with no path (an extra
 ``timer.fired``). ``_cycle_has_fired`` (with ``_cycle_update_task``) handles the cycle of a
-boundary event whose only definition it is; for a non-interrupting one, when a cycle is due, a fresh
-waiting task of the event takes over the cycles left and the next due time under the boundary
-split (as for messages above; none once the activity has finished or no cycle is left), and the
-timer task that fired becomes READY and completes into its own path, as a duration timer does;
-that path is predicted without SpiffWorkflow's boundary join (as ``_shed_join`` does), so the
-end of the activity cancels only the waiting catch. Cycles missed while no worker ran (the next
-due time has passed too when a cycle fires) collapse into the one that fires and count as spent,
-as for timer start events: SpiffWorkflow re-checks waiting timers after every task it completes,
-so each catch-up firing would otherwise fire the next one at once, all in one step. ``R0/...``
+boundary event whose only definition it is. For a non-interrupting one, when a cycle is due, a
+fresh waiting task of the event takes over the cycles left and the next due time under the
+boundary split (as for messages above; none once the activity has finished or no cycle is
+left), and the timer task that fired becomes READY and completes into its own path, as a
+duration timer does; that path is predicted without SpiffWorkflow's boundary join (as
+``_shed_join`` does), so the end of the activity cancels only the waiting catch. Cycles
+missed while no worker ran (the next due time has passed too when a cycle fires) collapse into
+the one that fires and count as spent, as for timer start events: SpiffWorkflow re-checks
+waiting timers after every task it completes, so each catch-up firing would otherwise fire the
+next one at once, all in one step. ``R0/...``
 never fires. An *interrupting* cycle timer boundary event fared no better: SpiffWorkflow started
 a path per cycle beside the activity and interrupted it only once the cycles had run out, on a
 later step (an endless one never); BPMN interrupts at the first firing. Its first due cycle now
@@ -138,7 +139,7 @@ def rearm(my_task: Any) -> Any | None:
     return fresh
 
 
-def _rearmed_cycle(definition: Any, my_task: Any) -> bool:
+def _boundary_cycle(definition: Any, my_task: Any) -> bool:
     """Whether ``my_task`` is a boundary event whose only definition is the cycle timer
     ``definition`` (each cycle then fires a task of its own)."""
     spec = my_task.task_spec
@@ -194,7 +195,7 @@ def fire_cycle(my_task: Any) -> Any | None:
 def _cycle_has_fired(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)  # ``__wrapped__``: the library's own, for tests of old states
     def has_fired(self: Any, my_task: Any) -> Any:
-        if not _rearmed_cycle(self, my_task) or my_task._get_internal_data("event_fired", False):
+        if not _boundary_cycle(self, my_task) or my_task._get_internal_data("event_fired", False):
             return original(self, my_task)
         if self.cycle_complete(my_task):
             fire_cycle(my_task)
@@ -214,7 +215,7 @@ def _cycle_has_fired(original: Callable[..., Any]) -> Callable[..., Any]:
 def _cycle_update_task(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def update_task(self: Any, my_task: Any) -> Any:
-        if _rearmed_cycle(self, my_task):
+        if _boundary_cycle(self, my_task):
             return None  # has_fired has looked at the cycle already
         return original(self, my_task)
 
