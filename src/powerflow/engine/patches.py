@@ -49,12 +49,12 @@ duration timer does; that path is predicted without SpiffWorkflow's boundary joi
 missed while no worker ran (the next due time has passed too when a cycle fires) collapse into
 the one that fires and count as spent, as for timer start events: SpiffWorkflow re-checks
 waiting timers after every task it completes, so each catch-up firing would otherwise fire the
-next one at once, all in one step. ``R0/...``
-never fires. An *interrupting* cycle timer boundary event fared no better: SpiffWorkflow started
-a path per cycle beside the activity and interrupted it only once the cycles had run out, on a
-later step (an endless one never); BPMN interrupts at the first firing. Its first due cycle now
-completes the timer task into its path and SpiffWorkflow's boundary join, as an interrupting
-duration timer does, and nothing is re-armed.
+next one at once, all in one step. ``R0/...`` never fires. An *interrupting* cycle timer
+boundary event fared no better: SpiffWorkflow started a path per cycle beside the activity and
+interrupted it only once the cycles had run out, on a later step (an endless one never); BPMN
+interrupts at the first firing. Its first due cycle now completes the timer task into its path
+and SpiffWorkflow's boundary join, as an interrupting duration timer does, and nothing is
+re-armed.
 """
 
 from __future__ import annotations
