@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -17,7 +18,8 @@ import pytest
 
 from conftest import Api
 from flows import complete, events, read, ready, start
-from powerflow import engine
+from powerflow import engine, workers
+from powerflow.engine import patches
 from powerflow.engine.messaging import NotWaitingForSignal, deliver_signal
 from powerflow.engine.serializer import load_state
 
@@ -269,9 +271,11 @@ def test_each_escalation_from_a_subprocess_starts_the_path() -> None:
 
 
 def fire_after(process: engine.LoadedProcess, step: engine.StepResult) -> engine.StepResult:
-    """Wait until the instance's first timer is due, then fire its due timers."""
+    """Wait until the instance's first timer is due, then fire its due timers (just after the
+    due time: a cycle's next firing is not due yet, however slow the machine was before)."""
     assert step.timers, "no timer waits"
-    time.sleep(0.35)
+    first = min(datetime.fromisoformat(t.due_at) for t in step.timers)
+    time.sleep(max(0.0, (first - datetime.now(UTC)).total_seconds()) + 0.05)
     return engine.fire_due_timers(process, step.state)
 
 
@@ -290,35 +294,54 @@ def test_a_duration_timer_boundary_fires_once() -> None:
     assert waiting(step.state, "late") == []
 
 
-def cycle(element_id: str = "reminded") -> bytes:
+def cycle(value: str = "R3/PT0.3S") -> bytes:
     return attached(
         boundary(
-            element_id,
-            "<bpmn:timerEventDefinition><bpmn:timeCycle>R3/PT0.3S</bpmn:timeCycle>"
+            "reminded",
+            f"<bpmn:timerEventDefinition><bpmn:timeCycle>{value}</bpmn:timeCycle>"
             "</bpmn:timerEventDefinition>",
         )
     )
 
 
+def due(step: engine.StepResult) -> str:
+    (timer,) = step.timers
+    assert timer.element_id == "reminded"
+    return timer.due_at
+
+
 def test_a_cycle_timer_boundary_fires_each_cycle_then_stops() -> None:
-    """SpiffWorkflow repeats a timeCycle itself (the patch leaves timers alone): R3 fires three
-    times while the task is open, one path each, and then no timer is awaited."""
+    """R3 fires three times while the task is open, one path each (each firing is a catch of
+    its own, re-armed with the cycles left), and then no timer is awaited; a later step records
+    no further firing (SpiffWorkflow's timer completed once more then, with no path)."""
     process = load(cycle())
     step = engine.start(process, {})
+    dues = [due(step)]
     for n in range(1, 4):
         step = fire_after(process, step)
         assert open_at(step) == ["reminded_path"] * n + ["work"]
         assert kinds(step) == [("timer.fired", "reminded"), ("task.ready", "reminded_path")]
+        assert len(waiting(step.state, "reminded")) == (1 if n < 3 else 0)
+        if n < 3:
+            dues.append(due(step))
+    assert dues == sorted(set(dues))  # each catch waits for the next cycle
     assert step.timers == ()
+    time.sleep(0.35)
+    step = engine.fire_due_timers(process, step.state)
+    assert kinds(step) == []
+    assert open_at(step) == ["reminded_path"] * 3 + ["work"]
+    step = engine.complete_task(process, step.state, task_at(step, "work"), {})
+    assert kinds(step) == [("task.completed", "work"), ("task.ready", "after")]
+    while step.open_tasks:
+        step = engine.complete_task(process, step.state, step.open_tasks[0].id, {})
+    assert step.status == "completed"
+    assert "timer.fired" not in [kind for kind, _ in kinds(step)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SpiffWorkflow 3.2 starts each cycle's path under the waiting timer task, so when "
-    "the activity ends while the timer still waits, cancelling it drops the open paths it "
-    "started (docs/bpmn-support.md)",
-)
 def test_paths_a_cycle_timer_started_outlive_the_activity() -> None:
+    """BPMN 2.0 10.5.6: a path a non-interrupting event started is independent of its
+    activity. SpiffWorkflow 3.2 started each cycle's path under the waiting timer, and the
+    boundary join cancelled the timer (and the paths) when the task ended."""
     process = load(cycle())
     step = engine.start(process, {})
     for _ in range(2):
@@ -326,6 +349,152 @@ def test_paths_a_cycle_timer_started_outlive_the_activity() -> None:
     assert open_at(step) == ["reminded_path", "reminded_path", "work"]
     step = engine.complete_task(process, step.state, task_at(step, "work"), {})
     assert open_at(step) == ["after", "reminded_path", "reminded_path"]
+    assert step.timers == () and waiting(step.state, "reminded") == []
+    time.sleep(0.35)  # the third cycle would be due: the task has ended, it does not fire
+    step = engine.fire_due_timers(process, step.state)
+    assert kinds(step) == []
+    while step.open_tasks:
+        step = engine.complete_task(process, step.state, step.open_tasks[0].id, {})
+    assert step.status == "completed"
+
+
+def test_an_endless_cycle_fires_while_the_task_is_open_and_its_paths_run_on() -> None:
+    """ "Remind the clerk every working day until the task is done": R/... has no last cycle;
+    it fires until the task ends, and each reminder's path runs on after it."""
+    process = load(cycle("R/PT0.3S"))
+    step = engine.start(process, {})
+    dues = [due(step)]
+    for n in range(1, 5):
+        step = fire_after(process, step)
+        assert open_at(step) == ["reminded_path"] * n + ["work"]
+        assert kinds(step) == [("timer.fired", "reminded"), ("task.ready", "reminded_path")]
+        assert len(waiting(step.state, "reminded")) == 1  # saved: exactly one armed catch
+        dues.append(due(step))
+    assert dues == sorted(set(dues))
+    # the armed catch is a task of the boundary event under the boundary split, listed by the
+    # loaded workflow among its waiting events; the paths hang under the catches that fired
+    restored = load_state(process, step.state)
+    (armed,) = [t for t in restored.get_tasks() if t.task_spec.name == "reminded" and t.state == 8]
+    assert armed.parent.task_spec.name == "work.BoundaryEventSplit"
+    assert armed in restored.event_manager.tasks.values()
+    assert armed.children == []
+    paths = [t for t in restored.get_tasks() if t.task_spec.name == "reminded_path"]
+    assert {t.parent.task_spec.name for t in paths} == {"reminded"}
+    assert all(t.parent.state == 64 for t in paths)  # COMPLETED: nothing cancels them
+
+    step = engine.complete_task(process, step.state, task_at(step, "work"), {})
+    assert open_at(step) == ["after"] + ["reminded_path"] * 4
+    assert step.timers == () and waiting(step.state, "reminded") == []
+    time.sleep(0.35)
+    step = engine.fire_due_timers(process, step.state)
+    assert kinds(step) == []
+    while step.open_tasks:
+        step = engine.complete_task(process, step.state, step.open_tasks[0].id, {})
+    assert step.status == "completed"
+
+
+def test_cycles_missed_while_no_worker_ran_collapse_into_one() -> None:
+    """When the worker comes late, every cycle due by then fires once, together, and the ones
+    missed count as spent (as for timer start events); the next is the first one ahead.
+    Otherwise each catch-up firing fired the next one at once (SpiffWorkflow looks at waiting
+    timers after each task it completes), every missed reminder in one step."""
+    process = load(cycle("R3/PT0.1S"))
+    step = engine.start(process, {})
+    time.sleep(0.35)  # all three cycles are due
+    step = engine.fire_due_timers(process, step.state)
+    assert open_at(step) == ["reminded_path", "work"]
+    assert kinds(step) == [("timer.fired", "reminded"), ("task.ready", "reminded_path")]
+    assert step.timers == () and waiting(step.state, "reminded") == []
+
+    process = load(cycle("R/PT0.1S"))
+    step = engine.start(process, {})
+    time.sleep(0.35)
+    before = datetime.now(UTC)
+    step = engine.fire_due_timers(process, step.state)
+    after = datetime.now(UTC)
+    assert open_at(step) == ["reminded_path", "work"]
+    assert kinds(step) == [("timer.fired", "reminded"), ("task.ready", "reminded_path")]
+    assert before < datetime.fromisoformat(due(step)) <= after + timedelta(seconds=0.1)
+
+
+@pytest.mark.parametrize("value", ["R3/PT0.3S", "R/PT0.3S"])
+def test_an_interrupting_cycle_timer_ends_the_activity_at_its_first_cycle(value: str) -> None:
+    """BPMN interrupts at the first firing. SpiffWorkflow 3.2 started a path per cycle beside
+    the task and interrupted it only once the cycles had run out, on a later step (an endless
+    cycle never did)."""
+    timer = boundary(
+        "reminded",
+        f"<bpmn:timerEventDefinition><bpmn:timeCycle>{value}</bpmn:timeCycle>"
+        "</bpmn:timerEventDefinition>",
+        interrupting=True,
+    )
+    process = load(attached(timer))
+    step = engine.start(process, {})
+    step = fire_after(process, step)
+    assert open_at(step) == ["reminded_path"]  # work interrupted
+    assert kinds(step) == [("timer.fired", "reminded"), ("task.ready", "reminded_path")]
+    assert step.timers == () and waiting(step.state, "reminded") == []
+    time.sleep(0.35)
+    step = engine.fire_due_timers(process, step.state)
+    assert kinds(step) == [] and open_at(step) == ["reminded_path"]
+    step = engine.complete_task(process, step.state, task_at(step, "reminded_path"), {})
+    assert step.status == "completed"
+
+
+def test_a_cycle_of_no_repetitions_never_fires() -> None:
+    process = load(cycle("R0/PT0.1S"))
+    step = engine.start(process, {})
+    assert step.timers == ()
+    time.sleep(0.15)
+    step = engine.fire_due_timers(process, step.state)
+    assert kinds(step) == [] and open_at(step) == ["work"]
+    step = engine.complete_task(process, step.state, task_at(step, "work"), {})
+    assert kinds(step) == [("task.completed", "work"), ("task.ready", "after")]
+
+
+def test_an_endless_reminder_keeps_saved_state_bounded() -> None:
+    """A catch that fired and its finished path are history compaction drops: a task reminded
+    for months does not grow its saved state."""
+    process = load(cycle("R/PT0.1S"))
+    step = engine.start(process, {})
+    sizes = []
+    for _ in range(24):
+        time.sleep(0.12)
+        step = engine.fire_due_timers(process, step.state)
+        for task_id in [t.id for t in step.open_tasks if t.element_id == "reminded_path"]:
+            step = engine.complete_task(process, step.state, task_id, {})
+        sizes.append(len(step.state))
+    assert open_at(step) == ["work"]
+    assert len(waiting(step.state, "reminded")) == 1
+    assert sizes[-1] < sizes[4] * 1.5, sizes
+
+
+def test_a_cycle_saved_before_the_patch_fires_on_and_keeps_its_paths(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Instances saved by SpiffWorkflow's own cycle handling (the paths of the cycles fired so
+    far under the waiting timer) go on: the next cycle fires as a catch of its own, and the
+    paths already started survive the end of the task."""
+    process = load(cycle())
+    with monkeypatch.context() as old:
+        timer = patches.CycleTimerEventDefinition  # SpiffWorkflow's own handling, restored
+        for name in ("has_fired", "update_task"):
+            old.setattr(timer, name, getattr(timer, name).__wrapped__)
+        step = engine.start(process, {})
+        for _ in range(2):
+            step = fire_after(process, step)
+    legacy = load_state(process, step.state)
+    (waits,) = [t for t in legacy.get_tasks() if t.task_spec.name == "reminded"]
+    assert [c.task_spec.name for c in waits.children].count("reminded_path") == 2
+    step = fire_after(process, step)
+    assert open_at(step) == ["reminded_path"] * 3 + ["work"]
+    assert kinds(step) == [("timer.fired", "reminded"), ("task.ready", "reminded_path")]
+    assert step.timers == ()
+    step = engine.complete_task(process, step.state, task_at(step, "work"), {})
+    assert open_at(step) == ["after"] + ["reminded_path"] * 3
+    while step.open_tasks:
+        step = engine.complete_task(process, step.state, step.open_tasks[0].id, {})
+    assert step.status == "completed"
 
 
 # --------------------------------------------------------------------------- over HTTP
@@ -399,3 +568,49 @@ def test_messages_to_one_instance_leave_another_instances_armed_catch_alone(api:
     assert ready(read(api, first)) == ["answer_query", "answer_query", "examine"]
     assert ready(read(api, second)) == ["examine"]
     assert "applicant_query" in read(api, second)["waiting_messages"]
+
+
+def _fire_when_due(api: Api, instance: dict[str, Any]) -> int:
+    """Wait until the instance's next timer is due, then run the timer worker's pass once."""
+    due_at = datetime.fromisoformat(instance["next_timer_at"])
+    time.sleep(max(0.0, (due_at - datetime.now(UTC)).total_seconds()) + 0.05)
+    return workers.fire_due_timers(api.store)
+
+
+def test_an_endless_reminder_over_http_each_path_outlives_the_task(api: Api) -> None:
+    """boundary_cycle.bpmn: 'reminder' (R/PT0.5S, non-interrupting) on the user task 'examine'
+    opens a follow-up task each cycle, fired by the timer worker's pass; the instance's next
+    timer moves on with each cycle. Once 'examine' is done no timer is awaited, nothing more
+    fires, and the follow-ups already open stay open."""
+    assert api.deploy("boundary_cycle.bpmn").status_code == 201
+    clerk = api.user("clerk")
+    instance = start(api, clerk, "remind_until_done")
+    assert ready(instance) == ["examine"]
+    dues = [instance["next_timer_at"]]
+    for n in range(1, 3):
+        assert _fire_when_due(api, instance) == 1
+        instance = read(api, instance)
+        assert ready(instance) == ["examine"] + ["follow_up"] * n
+        assert instance["next_timer_at"] is not None
+        dues.append(instance["next_timer_at"])
+    assert [datetime.fromisoformat(d) for d in dues] == sorted(
+        {datetime.fromisoformat(d) for d in dues}
+    )
+    fired = [e for e in events(api, instance) if e[0] == "timer.fired"]
+    assert fired == [("timer.fired", "reminder")] * 2
+
+    instance = complete(api, clerk, instance, "examine")
+    assert ready(instance) == ["decide", "follow_up", "follow_up"]
+    assert instance["next_timer_at"] is None
+    time.sleep(0.6)  # the next cycle would have been due
+    assert workers.fire_due_timers(api.store) == 0
+    instance = read(api, instance)
+    assert ready(instance) == ["decide", "follow_up", "follow_up"]
+    assert [e for e in events(api, instance) if e[0] == "timer.fired"] == fired
+    for follow_up in [t for t in instance["tasks"] if t["element_id"] == "follow_up"]:
+        done = api.client.post(
+            f"/v1/tasks/{follow_up['id']}/complete", headers=clerk, json={"data": {}}
+        )
+        assert done.status_code == 200, done.text
+    instance = complete(api, clerk, read(api, instance), "decide")
+    assert instance["status"] == "completed"

@@ -29,15 +29,40 @@ pile up in saved state while the activity runs, such an event that completes she
 child of the boundary join (``_shed_join``): SpiffWorkflow gives every boundary event the join as
 a child, but for a non-interrupting one it could only wait until the join under the activity
 itself fires and cancels it; without it the finished catch and its finished path are history
-that ``engine/compaction.py`` drops. Timer boundary events are left
-alone: a duration or a date occurs once, and SpiffWorkflow already repeats a cycle
-(``R3/PT1H``) itself; so are conditional events (BPMN re-arms them only after the condition
-has been false again) and events with several definitions that include one of those.
+that ``engine/compaction.py`` drops. Duration and date timers are left alone (they occur once),
+and so are conditional events (BPMN re-arms them only after the condition has been false again)
+and events with several definitions that include a timer or a condition.
+
+Paths started by a non-interrupting cycle timer were dropped: SpiffWorkflow repeats a cycle
+(``R3/PT1H``, ``R/P1D``) by keeping the timer task waiting and adding each cycle's path *under
+it*; when the activity ends while the timer still waits (always, for an endless ``R/...``), the
+boundary join cancels the waiting timer and with it every open path it started. BPMN 2.0
+(10.5.6) makes a path started by a non-interrupting event independent of its activity. Once its
+cycles ran out, the waiting timer also completed on a later step with no path (an extra
+``timer.fired``). ``_cycle_has_fired`` (with ``_cycle_update_task``) handles the cycle of a
+boundary event whose only definition it is. For a non-interrupting one, when a cycle is due, a
+fresh waiting task of the event takes over the cycles left and the next due time under the
+boundary split (as for messages above; none once the activity has finished or no cycle is
+left), and the timer task that fired becomes READY and completes into its own path, as a
+duration timer does; that path is predicted without SpiffWorkflow's boundary join (as
+``_shed_join`` does), so the end of the activity cancels only the waiting catch. Cycles
+missed while no worker ran (the next due time has passed too when a cycle fires) collapse into
+the one that fires and count as spent, as for timer start events: SpiffWorkflow re-checks
+waiting timers after every task it completes, so each catch-up firing would otherwise fire the
+next one at once, all in one step. ``R0/...`` never fires. An *interrupting* cycle timer
+boundary event fared no better: SpiffWorkflow started a path per cycle beside the activity and
+interrupted it only once the cycles had run out, on a later step (an endless one never); BPMN
+interrupts at the first firing. Its first due cycle now completes the timer task into its path
+and SpiffWorkflow's boundary join, as an interrupting duration timer does, and nothing is
+re-armed.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventJoin
@@ -47,6 +72,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
 )
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.util.task import TaskIterator, TaskState
@@ -113,6 +139,90 @@ def rearm(my_task: Any) -> Any | None:
     return fresh
 
 
+def _boundary_cycle(definition: Any, my_task: Any) -> bool:
+    """Whether ``my_task`` is a boundary event whose only definition is the cycle timer
+    ``definition`` (each cycle then fires a task of its own)."""
+    spec = my_task.task_spec
+    return isinstance(spec, BoundaryEvent) and spec.event_definition is definition
+
+
+def _following(value: dict[str, Any], now: datetime) -> dict[str, Any] | None:
+    """The cycles left after a firing (``value``: SpiffWorkflow's count after it, and the due
+    time after it), with the firings missed by ``now`` collapsed into the one that fired and
+    counted as spent (as for timer start events, services/start_timers.py); None when none is
+    left, or the interval is zero."""
+    cycles, duration = value["cycles"], value["duration"]
+    if cycles == 0 or not duration or duration <= 0:
+        return None
+    after = datetime.fromisoformat(value["next"])
+    if after <= now:
+        skipped = math.floor((now - after).total_seconds() / duration) + 1
+        if cycles > 0 and skipped >= cycles:
+            return None
+        after += timedelta(seconds=skipped * duration)
+        cycles = cycles - skipped if cycles > 0 else cycles
+    return {**value, "cycles": cycles, "next": after.isoformat()}
+
+
+def fire_cycle(my_task: Any) -> Any | None:
+    """A cycle of the timer ``my_task`` waits on is due (its ``event_value`` already counts it
+    and names the next due time): hand the cycles left to a fresh waiting task of the same
+    event under the boundary split, unless the activity has finished or none is left, and give
+    ``my_task`` its path, to run when it completes. An interrupting event fires once: no fresh
+    task, and its children include the boundary join, which ends the activity. Returns the
+    fresh task, or None."""
+    spec = my_task.task_spec
+    following = _following(my_task._get_internal_data("event_value"), datetime.now(UTC))
+    split = my_task.parent
+    fresh = None
+    activity = [t for t in split.children if not isinstance(t.task_spec, BoundaryEvent)]
+    if spec.cancel_activity:
+        following = None  # its first cycle interrupts the activity: there is no next one
+    if following and activity and not activity[0].has_state(TaskState.FINISHED_MASK):
+        fresh = split._add_child(spec, TaskState.MAYBE)
+        fresh.triggered = True  # not one of the split's outputs: never synced away
+        fresh._set_internal_data(event_value=following)
+        fresh._set_state(TaskState.WAITING)
+        fresh.workflow.top_workflow.event_manager.add_task(fresh)  # the next due time is ahead
+    for output in spec.outputs:
+        if spec.cancel_activity or not isinstance(output, BoundaryEventJoin):
+            child = my_task._add_child(output, TaskState.FUTURE)
+            child.task_spec._predict(child, mask=TaskState.NOT_FINISHED_MASK)
+    my_task._set_internal_data(event_fired=True)
+    return fresh
+
+
+def _cycle_has_fired(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)  # ``__wrapped__``: the library's own, for tests of old states
+    def has_fired(self: Any, my_task: Any) -> Any:
+        if not _boundary_cycle(self, my_task) or my_task._get_internal_data("event_fired", False):
+            return original(self, my_task)
+        if self.cycle_complete(my_task):
+            fire_cycle(my_task)
+            return True
+        if not my_task._get_internal_data("event_fired", False):
+            return False  # not due yet
+        # no cycle left: SpiffWorkflow marks the timer fired
+        if my_task.children:  # saved before this patch, its cycles' paths are its children:
+            return True  # it completes with them, as SpiffWorkflow had it
+        my_task._set_internal_data(event_fired=False)  # R0: never fires, waits until the end
+        return False
+
+    setattr(has_fired, _REARMS, True)
+    return has_fired
+
+
+def _cycle_update_task(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def update_task(self: Any, my_task: Any) -> Any:
+        if _boundary_cycle(self, my_task):
+            return None  # has_fired has looked at the cycle already
+        return original(self, my_task)
+
+    setattr(update_task, _REARMS, True)
+    return update_task
+
+
 def _catch_and_rearm(original: Callable[..., Any]) -> Callable[..., Any]:
     def catch(self: Any, my_task: Any, event: Any) -> Any:
         result = original(self, my_task, event)
@@ -144,6 +254,12 @@ def apply() -> None:
         BoundaryEvent.catch = _catch_and_rearm(BoundaryEvent.catch)
     if not getattr(BoundaryEvent._on_complete_hook, _REARMS, False):
         BoundaryEvent._on_complete_hook = _shed_join(BoundaryEvent._on_complete_hook)
+    if not getattr(CycleTimerEventDefinition.has_fired, _REARMS, False):
+        CycleTimerEventDefinition.has_fired = _cycle_has_fired(CycleTimerEventDefinition.has_fired)
+    if not getattr(CycleTimerEventDefinition.update_task, _REARMS, False):
+        CycleTimerEventDefinition.update_task = _cycle_update_task(
+            CycleTimerEventDefinition.update_task
+        )
     task_defaults = TaskIterator.__init__.__defaults__
     bpmn_defaults = BpmnTaskIterator.__init__.__defaults__
     if task_defaults == (None, UNBOUNDED_DEPTH, True, None):

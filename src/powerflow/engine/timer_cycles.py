@@ -3,7 +3,10 @@
 SpiffWorkflow fires a cycle timer without completing its event (the event stays waiting and
 starts one path per cycle), so no task completion reports it; the remaining cycle count in the
 task's ``event_value`` drops by one per firing instead. Comparing the counts before and after a
-timer refresh gives the firings.
+timer refresh gives the firings. A non-interrupting boundary event's cycle is the exception: each
+of its firings completes a task of its own (engine/patches.py), which the step's recorder reports
+like any timer; the waiting task that fired leaves the event manager and its fresh copy was not
+there before, so neither is counted here.
 """
 
 from __future__ import annotations
