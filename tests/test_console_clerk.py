@@ -373,17 +373,34 @@ def test_a_high_risk_task_needs_its_comment_and_a_second_person_countersigns(
     ).json()["items"]
     assert pay["element_id"] == "pay"
 
-    # the trail as lin may see it, and the chart: done and open steps marked
+    # paying has a limit of one second: in lin's inbox it turns overdue, with its alert colour
     lin = person()
     lin.sign_in(office.tokens["lin"])
+    row = lin.page.locator(f"tr[data-task='{pay['id']}']")
+    for _ in range(50):
+        if "Yellow alert" in row.inner_text():
+            break
+        lin.page.wait_for_timeout(200)
+        lin.page.reload()
+        lin.page.get_by_role("heading", name="Inbox", level=1).wait_for()
+    alert = row.locator("td").nth(5)
+    assert alert.inner_text().split() == ["Yellow", "alert", "Overdue"]
+    assert "row-overdue" in str(row.get_attribute("class"))
+    assert alert.locator(".alert-yellow").evaluate("e => getComputedStyle(e).backgroundColor") == (
+        "rgb(255, 224, 102)"
+    )
+    lin.shot("clerk-7-inbox-overdue")
+    lin.axe("inbox with alerts")
+
+    # the trail as lin may see it, and the chart: done and open steps marked
     lin.open_task(pay["id"])
     trail = " ".join(lin.page.locator("table.trail tbody tr").all_inner_texts())
     for words in ("Task countersign refused", "Task countersigned", "The invoice is missing."):
         assert words in trail
     lin.page.wait_for_selector(".djs-element.pf-done[data-element-id='approve']")
-    lin.page.wait_for_selector(".djs-element.pf-current[data-element-id='pay']")
+    lin.page.wait_for_selector(".djs-element.pf-overdue[data-element-id='pay']")
     lin.page.wait_for_selector(".overlay[data-element='approve']")
-    lin.shot("clerk-7-trail-and-chart")
+    lin.shot("clerk-8-trail-and-chart")
     lin.axe("task page with trail")
 
 
@@ -402,7 +419,7 @@ def test_a_clerk_without_the_role_sees_neither_the_task_nor_the_case(
     direct = office.client.get(f"/v1/tasks/{approve_id}", headers=office.as_("zhou"))
     assert direct.status_code == 404
     assert alert == direct.json()["detail"]
-    zhou.shot("clerk-8-not-visible")
+    zhou.shot("clerk-9-not-visible")
     zhou.axe("task not visible")
     for text in [zhou.text(), *(body for _, body in zhou.bodies)]:
         assert "G-SECRET-3" not in text and instance["id"] not in text
@@ -445,7 +462,7 @@ def test_keyboard_only_completion_on_a_tablet_and_sign_out(office: Office, perso
     assert (data["amount"], data["category"], data["urgent"]) == (800, "training", False)
     wide = lin.page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
     assert wide <= 0, f"the inbox scrolls sideways at 768 px by {wide} px"
-    lin.shot("clerk-9-tablet-inbox")
+    lin.shot("clerk-10-tablet-inbox")
     lin.axe("inbox at 768x1024")
     lin.tab_to("nav.account button")
     lin.page.keyboard.press("Enter")

@@ -16,7 +16,10 @@ export function alertBadges(task) {
   if (task.alert_level) {
     items.push(h("span", { class: `alert alert-${task.alert_level}` }, ALERT[task.alert_level] || task.alert_level));
   }
-  if (task.overdue) items.push(h("span", { class: "alert overdue" }, "Overdue"));
+  if (task.overdue) {
+    if (items.length) items.push(" ");
+    items.push(h("span", { class: "alert overdue" }, "Overdue"));
+  }
   return items.length ? items : [h("span", { class: "hint" }, "None")];
 }
 
