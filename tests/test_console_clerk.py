@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from conftest import ADMIN_TOKEN, DATA, start_server, stop_server
-from test_console import LAPTOP, TABLET, Watched, browser  # noqa: F401 (the browser fixture)
+from test_console import ARTIFACTS, LAPTOP, TABLET, Watched, browser  # noqa: F401 (the browser fixture)
 
 pytestmark = pytest.mark.e2e
 
@@ -118,6 +118,16 @@ class Clerk(Watched):
             return
         super()._response(response)
 
+    def shot(self, name: str, top: int = 0, height: int | None = None) -> None:
+        """A screenshot of the whole page, or of `height` pixels from `top` (for docs/img)."""
+        if height is None:
+            super().shot(name)
+            return
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        width = self.page.viewport_size["width"]
+        clip = {"x": 0, "y": top, "width": width, "height": height}
+        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True, clip=clip)
+
     def sign_in(self, token: str) -> None:
         self.goto("/console/#/login")
         self.page.get_by_label("Your API token").fill(token)
@@ -201,6 +211,7 @@ def test_a_clerk_signs_in_completes_a_task_from_the_inbox_and_it_moves_to_anothe
     row = lin.page.locator(f"tr[data-task='{prepare['id']}']")
     assert row.get_by_role("link", name="Prepare the grant").count() == 1
     assert row.locator("time").count() == 2  # ready since, due
+    assert "null" not in lin.text() and "undefined" not in lin.text()
     assert row.locator("td").nth(4).locator("time").get_attribute("datetime") == prepare["due_at"]
     row.get_by_role("button", name="Claim Prepare the grant").click()
     lin.page.get_by_role("status").filter(has_text="You claimed").wait_for()
@@ -242,7 +253,7 @@ def test_a_clerk_signs_in_completes_a_task_from_the_inbox_and_it_moves_to_anothe
     assert lin.page.get_by_label("Amount (CNY) (required)").get_attribute("aria-invalid") == "true"
     assert lin.page.evaluate("() => document.activeElement.id") == "field-amount"
     assert lin.posts("/complete") == []
-    lin.shot("clerk-3-form-problems")
+    lin.shot("clerk-3-form-problems", height=1640)
     lin.axe("task page with problems")
 
     # a rule of the model refuses it anyway (403): its sentence at the field it names
@@ -344,6 +355,7 @@ def test_a_high_risk_task_needs_its_comment_and_a_second_person_countersigns(
     assert "Checked the invoice and the budget." in section.inner_text()
     assert "wang completed this task" in section.inner_text()
     assert "The case is not shown to you" in zhao.text()
+    assert "null" not in zhao.text() and "undefined" not in zhao.text()
     zhao.page.get_by_role("button", name="Refuse").click()  # without a comment: said, not sent
     assert "A refusal needs a comment" in zhao.page.get_by_role("alert").inner_text()
     assert zhao.posts("/countersign") == []
@@ -401,6 +413,8 @@ def test_a_high_risk_task_needs_its_comment_and_a_second_person_countersigns(
     lin.page.wait_for_selector(".djs-element.pf-overdue[data-element-id='pay']")
     lin.page.wait_for_selector(".overlay[data-element='approve']")
     lin.shot("clerk-8-trail-and-chart")
+    top = lin.page.evaluate("() => document.getElementById('trail-heading').offsetTop - 20")
+    lin.shot("clerk-8-trail-and-chart-cropped", top=top, height=1300)
     lin.axe("task page with trail")
 
 

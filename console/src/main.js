@@ -72,7 +72,7 @@ async function route() {
     content = { title: "Cannot show this page", nodes };
   }
   if (mine !== generation) return; // a later navigation won
-  clear(main).append(...content.nodes);
+  clear(main).append(...content.nodes.filter((node) => node !== null && node !== undefined));
   main.removeAttribute("aria-busy");
   document.title = `${content.title} — powerflow`;
   announcer.textContent = content.title;

@@ -44,12 +44,12 @@ function table(tasks, me, status, reload) {
       class: [task.overdue ? "row-overdue" : "", task.alert_level ? `row-${task.alert_level}` : ""].join(" ").trim() || null,
     },
     h("th", { scope: "row" }, h("a", { href: `#/tasks/${encodeURIComponent(task.id)}` }, task.name || task.element_id)),
-    h("td", {}, task.definition_key),
-    h("td", {}, TASK_STATE[task.state] || task.state),
-    h("td", {}, task.assignee ? (task.assignee === me.name ? "You" : task.assignee) : "Nobody"),
-    h("td", {}, timeEl(h, task.created_at)),
-    h("td", {}, task.due_at ? timeEl(h, task.due_at) : "No limit"),
-    h("td", {}, alertBadges(task)),
+    h("td", { "data-label": "Process" }, task.definition_key),
+    h("td", { "data-label": "State" }, TASK_STATE[task.state] || task.state),
+    h("td", { "data-label": "Held by" }, task.assignee ? (task.assignee === me.name ? "You" : task.assignee) : "Nobody"),
+    h("td", { "data-label": "Ready since" }, timeEl(h, task.created_at)),
+    h("td", { "data-label": "Due" }, task.due_at ? timeEl(h, task.due_at) : "No limit"),
+    h("td", { "data-label": "Alert" }, alertBadges(task)),
     h("td", {}, actions(task, me, status, reload))))));
 }
 
