@@ -407,7 +407,13 @@ def test_a_high_risk_task_needs_its_comment_and_a_second_person_countersigns(
     # the trail as lin may see it, and the chart: done and open steps marked
     lin.open_task(pay["id"])
     trail = " ".join(lin.page.locator("table.trail tbody tr").all_inner_texts())
-    for words in ("Task countersign refused", "Task countersigned", "The invoice is missing."):
+    for words in (
+        "Task countersign refused",
+        "Task countersigned",
+        "The invoice is missing.",
+        "countersigned by zhao",
+        "Yellow alert: ",
+    ):
         assert words in trail
     lin.page.wait_for_selector(".djs-element.pf-done[data-element-id='approve']")
     lin.page.wait_for_selector(".djs-element.pf-overdue[data-element-id='pay']")
@@ -438,6 +444,19 @@ def test_a_clerk_without_the_role_sees_neither_the_task_nor_the_case(
     for text in [zhou.text(), *(body for _, body in zhou.bodies)]:
         assert "G-SECRET-3" not in text and instance["id"] not in text
         assert "Desks" not in text and "Applicant Li" not in text
+
+    # a replaced token signs the tab out (the API remembers a token for up to 5 s)
+    zhou.expected += [(401, "/v1/")]
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    assert office.client.post("/v1/users/zhou/token", headers=admin).status_code == 200
+    for _ in range(40):
+        zhou.page.reload()
+        zhou.page.wait_for_selector("main:not([aria-busy]) h1")
+        if zhou.page.get_by_role("link", name="Sign in with your API token").count():
+            break
+        zhou.page.wait_for_timeout(250)
+    assert zhou.page.get_by_role("navigation", name="Your work").inner_text().strip() == "Sign in"
+    assert zhou.page.evaluate("() => sessionStorage.getItem('powerflow.token')") is None
 
 
 def test_keyboard_only_completion_on_a_tablet_and_sign_out(office: Office, person: Any) -> None:

@@ -8,7 +8,7 @@ import { facts, h, notice } from "../dom.js";
 import { fieldOf, readFields, renderFields, showProblems } from "../form.js";
 import { limit, timeEl, value } from "../format.js";
 import { flash } from "../flash.js";
-import { TASK_STATE, alertBadges, signInFirst } from "../work.js";
+import { ALERT, TASK_STATE, alertBadges, signInFirst } from "../work.js";
 
 const LEVEL = { high: "High", medium: "Medium", low: "Low" };
 const COMMENT_MAX = 4000;
@@ -194,21 +194,32 @@ const EVENT_WORDS = (type) => {
   return words.charAt(0).toUpperCase() + words.slice(1);
 };
 
-function trail(events) {
+/** What an event adds in words: the comment given, an alert's level and message, a countersigner. */
+function detail(e) {
+  const p = e.payload || {};
+  const parts = [];
+  if (typeof p.level === "string" && typeof p.message === "string") parts.push(`${ALERT[p.level] || p.level}: ${p.message}`);
+  if (typeof p.comment === "string" && p.comment) parts.push(p.comment);
+  if (typeof p.countersigned_by === "string") parts.push(`countersigned by ${p.countersigned_by}`);
+  return parts.join(" · ");
+}
+
+function trail(events, more) {
   return h("section", { "aria-labelledby": "trail-heading" },
     h("h2", { id: "trail-heading" }, "The case's trail"),
     events.length
       ? h("table", { class: "trail" },
         h("caption", { class: "visually-hidden" }, "Recorded steps of the case, oldest first"),
-        h("thead", {}, h("tr", {}, ["#", "When", "What", "Step", "By", "Comment"].map((c) => h("th", { scope: "col" }, c)))),
+        h("thead", {}, h("tr", {}, ["#", "When", "What", "Step", "By", "Comment or detail"].map((c) => h("th", { scope: "col" }, c)))),
         h("tbody", {}, events.map((e) => h("tr", { "data-type": e.type },
           h("td", {}, String(e.seq)),
           h("td", {}, timeEl(h, e.occurred_at)),
           h("th", { scope: "row" }, EVENT_WORDS(e.type)),
           h("td", {}, e.element_name || e.element_id || ""),
           h("td", {}, e.actor || ""),
-          h("td", {}, (e.payload && typeof e.payload.comment === "string" && e.payload.comment) || "")))))
-      : h("p", {}, "Nothing is recorded yet."));
+          h("td", {}, detail(e))))))
+      : h("p", {}, "Nothing is recorded yet."),
+    more ? h("p", { class: "hint" }, `Only the first ${events.length} recorded steps are shown.`) : null);
 }
 
 export async function taskPage(id) {
@@ -224,7 +235,7 @@ export async function taskPage(id) {
       hidden = sentence(error);
       return null;
     }),
-    api.events(task.instance_id).then((p) => p.items).catch(() => []),
+    api.events(task.instance_id).catch(() => ({ items: [], has_more: false })),
     api.instanceTasks(task.instance_id).then((p) => p.items).catch(() => []),
   ]);
   const claimStatus = h("div", { class: "form-status" });
@@ -272,7 +283,7 @@ export async function taskPage(id) {
       h("p", {}, "The case is not shown to you: ", hidden)));
     return { title: task.name || "Task", nodes };
   }
-  nodes.push(trail(events));
+  nodes.push(trail(events.items, events.has_more));
   const diagramHost = h("div", { class: "diagram", id: "diagram" });
   nodes.push(h("section", { "aria-labelledby": "chart-heading" },
     h("h2", { id: "chart-heading" }, "Where the case is on the flow chart"),
