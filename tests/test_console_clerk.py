@@ -474,6 +474,11 @@ def test_keyboard_only_completion_on_a_tablet_and_sign_out(office: Office, perso
     lin.page.get_by_role("heading", name="Prepare the grant", level=1).wait_for()
     lin.page.wait_for_selector("main:not([aria-busy])")
     assert lin.page.evaluate("() => document.activeElement.tagName") == "H1"
+    lin.page.wait_for_selector(".djs-container svg")
+    wide = lin.page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    assert wide <= 0, f"the task page scrolls sideways at 768 px by {wide} px"
+    lin.shot("clerk-10-tablet-task")
+    lin.axe("task page at 768x1024")
     lin.tab_to("#field-amount")
     lin.page.keyboard.type("800")
     lin.tab_to("#field-purpose")
@@ -495,7 +500,7 @@ def test_keyboard_only_completion_on_a_tablet_and_sign_out(office: Office, perso
     assert (data["amount"], data["category"], data["urgent"]) == (800, "training", False)
     wide = lin.page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
     assert wide <= 0, f"the inbox scrolls sideways at 768 px by {wide} px"
-    lin.shot("clerk-10-tablet-inbox")
+    lin.shot("clerk-11-tablet-inbox")
     lin.axe("inbox at 768x1024")
     lin.tab_to("nav.account button")
     lin.page.keyboard.press("Enter")
