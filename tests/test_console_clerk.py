@@ -509,3 +509,46 @@ def test_keyboard_only_completion_on_a_tablet_and_sign_out(office: Office, perso
     assert lin.page.get_by_role("navigation", name="Your work").inner_text().strip() == "Sign in"
     lin.goto("/console/#/inbox")
     assert lin.page.get_by_role("link", name="Sign in with your API token").count() == 1
+
+
+PARITY = [  # (field, what the person types, the value the API would receive; None: left out)
+    ("amount", "abc", "abc"),
+    ("amount", "12.5", "12.5"),
+    ("amount", "0", 0),
+    ("amount", "-3", -3),
+    ("amount", "50001", 50001),
+    ("amount", "50000", 50000),
+    ("amount", "", None),
+    ("purpose", "", None),
+    ("purpose", "x" * 201, "x" * 201),
+    ("purpose", "x" * 200, "x" * 200),
+    ("purpose", "汉字", "汉字"),
+    ("category", "", None),
+]
+
+
+def test_the_browser_says_what_the_api_would_say(office: Office, person: Any) -> None:
+    """The page's checks against services/forms.py's on the same input: the same sentence, or
+    none, for each field (the category stays empty, so nothing is ever sent)."""
+    from powerflow.services.forms import _form_problems
+
+    instance = office.start("G-5")
+    (prepare,) = instance["tasks"]
+    form = office.get_task("lin", prepare["id"])["form"]
+    lin = person()
+    lin.sign_in(office.tokens["lin"])
+    lin.open_task(prepare["id"])
+    controls = {"amount": "Amount (CNY) (required)", "purpose": "Purpose (required)"}
+    for field, typed, sent in PARITY:
+        if field in controls:
+            lin.page.get_by_label(controls[field]).fill(typed)
+        lin.page.get_by_role("button", name="Complete the task").click()
+        lin.page.get_by_role("alert").filter(has_text="The form has").wait_for()
+        label = next(f["label"] for f in form if f["id"] == field)
+        api = [
+            p
+            for p in _form_problems(form, {} if sent is None else {field: sent}, {})
+            if p.startswith(f"'{label}' ({field})")
+        ]
+        assert lin.field_error(field) == " ".join(api), (field, typed)
+    assert lin.posts("/complete") == []
