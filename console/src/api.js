@@ -1,23 +1,30 @@
-// Reads the public API (/public/...). Errors carry the API's own sentence (problem+json detail).
+// Reads the public API (/public/...) and, for a signed-in person, the authenticated API (/v1/...)
+// with their own bearer token. Errors carry the API's own sentence (problem+json detail).
+import { token } from "./session.js";
 
 export class ApiError extends Error {
-  constructor(status, detail, retryAfter) {
+  constructor(status, detail, retryAfter, fields, problem) {
     super(detail);
     this.status = status;
     this.detail = detail;
     this.retryAfter = retryAfter;
+    this.fields = fields || [];
+    this.problem = problem || {};
   }
 }
 
-async function request(method, path, body) {
+async function request(method, path, body, bearer) {
   let response;
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  // The token goes only to the API under /v1/, never to the public side.
+  const secret = path.startsWith("/v1/") ? bearer || token() : null;
+  if (secret) headers.Authorization = `Bearer ${secret}`;
   try {
     response = await fetch(path, {
       method,
-      headers: body === undefined ? { Accept: "application/json" } : {
-        Accept: "application/json",
-        "Content-Type": "application/json",
-      },
+      headers,
+      cache: "no-store",
       body: body === undefined ? undefined : JSON.stringify(body),
       credentials: "omit",
     });
@@ -29,14 +36,17 @@ async function request(method, path, body) {
     return type.includes("json") ? response.json() : response.text();
   }
   let detail = `The server answered ${response.status}.`;
+  let fields = [];
+  let problem = {};
   try {
-    const problem = await response.json();
+    problem = await response.json();
     if (typeof problem.detail === "string" && problem.detail) detail = problem.detail;
+    if (Array.isArray(problem.fields)) fields = problem.fields.filter((f) => typeof f === "string");
   } catch {
     // not problem+json: keep the status sentence
   }
   const retry = Number.parseInt(response.headers.get("Retry-After") || "", 10);
-  throw new ApiError(response.status, detail, Number.isFinite(retry) ? retry : undefined);
+  throw new ApiError(response.status, detail, Number.isFinite(retry) ? retry : undefined, fields, problem);
 }
 
 const enc = encodeURIComponent;
@@ -50,6 +60,23 @@ export const api = {
   notices: (closed) => request("GET", closed ? "/public/notices?closed=true" : "/public/notices"),
   notice: (id) => request("GET", `/public/notices/${enc(id)}`),
   object: (id, objection) => request("POST", `/public/notices/${enc(id)}/objections`, objection),
+  // the authenticated API, with the signed-in person's token (or the one being checked)
+  me: (bearer) => request("GET", "/v1/me", undefined, bearer),
+  inbox: (state) => request("GET", `/v1/tasks?state=${enc(state)}&limit=100`),
+  task: (id) => request("GET", `/v1/tasks/${enc(id)}`),
+  claim: (id) => request("POST", `/v1/tasks/${enc(id)}/claim`),
+  unclaim: (id) => request("POST", `/v1/tasks/${enc(id)}/unclaim`),
+  complete: (id, data, comment) =>
+    request("POST", `/v1/tasks/${enc(id)}/complete`, comment ? { data, comment } : { data }),
+  countersigns: (id) => request("GET", `/v1/tasks/${enc(id)}/countersigns`),
+  countersign: (id, decision, comment) =>
+    request("POST", `/v1/tasks/${enc(id)}/countersign`, comment ? { decision, comment } : { decision }),
+  instance: (id) => request("GET", `/v1/instances/${enc(id)}`),
+  instanceTasks: (id) => request("GET", `/v1/tasks?instance_id=${enc(id)}&limit=500`),
+  events: (id) => request("GET", `/v1/instances/${enc(id)}/events?limit=1000`),
+  xml: (key, version) => request("GET", `/v1/definitions/${enc(key)}/xml?version=${enc(version)}`),
+  riskMap: (key, version) =>
+    request("GET", `/v1/definitions/${enc(key)}/risk-map?version=${enc(version)}`),
 };
 
 /** The sentence to show for an error, with the wait a 429 asks for. */

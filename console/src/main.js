@@ -1,7 +1,13 @@
-// The console's entry: a hash router over the public pages.
+// The console's entry: a hash router over the public pages and, for a signed-in person, the
+// inbox and task pages.
 import "./style.css";
 import { clear, h, notice } from "./dom.js";
 import { sentence } from "./api.js";
+import { forget, showAccount } from "./account.js";
+import { signOut } from "./session.js";
+import { loginPage } from "./pages/login.js";
+import { inboxPage } from "./pages/inbox.js";
+import { taskPage } from "./pages/task.js";
 import { powersPage } from "./pages/powers.js";
 import { processPage } from "./pages/process.js";
 import { progressPage } from "./pages/progress.js";
@@ -18,7 +24,12 @@ const ROUTES = [
     progressPage(decodeURIComponent(m[1]), decodeURIComponent(m[2]))],
   [/^\/notices$/, "notices", (_, q) => noticesPage(q.get("closed") === "true")],
   [/^\/notices\/(\d+)$/, "notices", (m) => noticePage(m[1])],
+  [/^\/login$/, "login", (_, q) => loginPage(q)],
+  [/^\/inbox$/, "inbox", () => inboxPage()],
+  [/^\/tasks\/([^/]+)$/, "inbox", (m) => taskPage(decodeURIComponent(m[1]))],
 ];
+
+const account = document.getElementById("account");
 
 let generation = 0;
 
@@ -42,6 +53,7 @@ async function route() {
     else link.removeAttribute("aria-current");
   }
   main.setAttribute("aria-busy", "true");
+  await showAccount(account, section);
   let content;
   try {
     content = render
@@ -49,13 +61,18 @@ async function route() {
       : { title: "Page not found", nodes: [h("h1", { tabindex: "-1" }, "Page not found"),
           h("p", {}, "No page has this address. ", h("a", { href: "#/" }, "Go to the power list"), ".")] };
   } catch (error) {
-    content = {
-      title: "Cannot show this page",
-      nodes: [h("h1", { tabindex: "-1" }, "Cannot show this page"), notice("error", sentence(error))],
-    };
+    const nodes = [h("h1", { tabindex: "-1" }, "Cannot show this page"), notice("error", sentence(error))];
+    if (error && error.status === 401) {
+      // the token was replaced or the person disabled: sign out, offer to sign in again
+      signOut();
+      forget();
+      await showAccount(account, section);
+      nodes.push(h("p", {}, h("a", { href: `#/login?next=${encodeURIComponent(location.hash)}` }, "Sign in again"), "."));
+    }
+    content = { title: "Cannot show this page", nodes };
   }
   if (mine !== generation) return; // a later navigation won
-  clear(main).append(...content.nodes);
+  clear(main).append(...content.nodes.filter((node) => node !== null && node !== undefined));
   main.removeAttribute("aria-busy");
   document.title = `${content.title} — powerflow`;
   announcer.textContent = content.title;
