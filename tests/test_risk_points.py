@@ -436,3 +436,33 @@ def test_cancelling_the_instance_closes_a_task_awaiting_countersignature(
     assert row["state"] == "cancelled"
     inbox = api.client.get("/v1/tasks?state=awaiting_countersign", headers=people["director"])
     assert inbox.json()["items"] == []
+
+
+def test_the_countersigner_sees_the_case_once_a_completion_awaits_them(
+    api: Api, tmp_path: Path
+) -> None:
+    """The second person decides on the case: from the request on, they see it as the first
+    did (its data, trail and chart); before it, the case is none of their business."""
+    _deploy(api, tmp_path, "cs_sees")
+    instance, review, people = _to_review(api, "cs_sees")
+    director, stranger = people["director"], api.user("director-of-something-else")
+    path = f"/v1/instances/{instance['id']}"
+    assert api.client.get(path, headers=director).status_code == 404
+    first = _complete(api, people["checker"], review, {"amount": 900}, "Invoice 17 checked")
+    assert first.status_code == 200, first.text
+    seen = api.client.get(path, headers=director)
+    assert seen.status_code == 200, seen.text
+    assert [t["state"] for t in seen.json()["tasks"]] == ["awaiting_countersign"]
+    trail = api.client.get(f"{path}/events", headers=director)
+    assert trail.status_code == 200, trail.text
+    assert "task.countersign_requested" in [e["type"] for e in trail.json()["items"]]
+    listed = api.client.get("/v1/instances", headers=director).json()["items"]
+    assert instance["id"] in [i["id"] for i in listed]
+    for other in (path, f"{path}/events"):  # a holder of an unrelated role still sees nothing
+        assert api.client.get(other, headers=stranger).status_code == 404
+    assert instance["id"] not in [
+        i["id"] for i in api.client.get("/v1/instances", headers=stranger).json()["items"]
+    ]
+    # after the decision it stays visible to them: they acted on it
+    assert _countersign(api, director, review, "approve", "Seen").status_code == 200
+    assert api.client.get(path, headers=director).status_code == 200

@@ -772,6 +772,8 @@ class TaskCountersign(Base):
     __table_args__ = (
         Index("ix_task_countersigns_task", "task_id", "requested_at"),
         Index("ix_task_countersigns_role_state", "role", "state"),
+        # who may see a case: the countersign role of its completions (services/visibility.py)
+        Index("ix_task_countersigns_instance_role", "instance_id", "role"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -7,6 +7,9 @@ instance is visible to:
 - its starter (``instances.started_by``);
 - whoever holds a role of one of its tasks, past or present (``task_roles``); a task that names
   no role is open to every clerk, so every clerk holds it;
+- whoever holds the countersign role of one of its completions, once that completion was
+  submitted for countersignature (``task_countersigns.role``, pending or decided): the second
+  person decides on the case, so they see it whole, as the first did;
 - whoever acted on it: the actor of any of its events (starting, claiming, releasing,
   completing, delivering a message, cancelling). Claims and completions are always recorded as
   events, so this covers a task's ``assignee`` and ``completed_by`` too.
@@ -26,7 +29,7 @@ from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Connection, Table, exists, false, literal, or_, select
 
-from powerflow.db.models import Event, Instance, Task, TaskRole
+from powerflow.db.models import Event, Instance, Task, TaskCountersign, TaskRole
 from powerflow.services.auth import Principal
 from powerflow.services.errors import Forbidden, NotFound
 from powerflow.services.events import MACHINE_ACTORS
@@ -42,6 +45,7 @@ _TASKS = cast(Table, Task.__table__)
 _TASK_ROLES = cast(Table, TaskRole.__table__)
 _EVENTS = cast(Table, Event.__table__)
 _INSTANCES = cast(Table, Instance.__table__)
+_COUNTERSIGNS = cast(Table, TaskCountersign.__table__)
 
 
 def sees_everything(principal: Principal) -> bool:
@@ -53,8 +57,8 @@ def _involvement(principal: Principal, instance_id: Any) -> ColumnElement[bool]:
     """True when the caller holds a role of a task of the instance or acted on it.
 
     ``instance_id`` is a column (correlated, for lists) or a literal (one instance). Each branch
-    is one index probe: ``task_roles(role, task_id)`` after ``tasks(instance_id, ...)``, and
-    ``events(actor, instance_id)``.
+    is one index probe: ``task_roles(role, task_id)`` after ``tasks(instance_id, ...)``,
+    ``task_countersigns(instance_id, role)`` and ``events(actor, instance_id)``.
     """
     # Aliases, so that a list over ``tasks`` itself is not correlated into these subqueries.
     t = _TASKS.alias("pf_vis_task").c
@@ -66,6 +70,10 @@ def _involvement(principal: Principal, instance_id: Any) -> ColumnElement[bool]:
             exists()
             .where(t.instance_id == instance_id)
             .where(r.task_id == t.id, r.role.in_(sorted(principal.roles)))
+        )
+        c = _COUNTERSIGNS.alias("pf_vis_countersign").c
+        branches.append(
+            exists().where(c.instance_id == instance_id, c.role.in_(sorted(principal.roles)))
         )
     if principal.has("clerk"):
         branches.append(
