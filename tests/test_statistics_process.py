@@ -123,8 +123,12 @@ def test_the_statistics_process_ends_with_a_stopped_service(
     sqlite_url: str, signum: signal.Signals
 ) -> None:
     server = start_server(sqlite_url, **FAST)
-    child = statistics_child(server)
-    server.proc.send_signal(signum)
-    server.proc.wait(timeout=15)
-    server.log.unlink(missing_ok=True)
+    try:
+        child = statistics_child(server)
+        server.proc.send_signal(signum)
+        server.proc.wait(timeout=15)
+    finally:
+        if server.proc.poll() is None:
+            stop_server(server)
+        server.log.unlink(missing_ok=True)
     assert gone(child), f"the statistics process {child} outlived the service ({signum.name})"
