@@ -27,9 +27,11 @@ export function badges(step) {
 
 /**
  * Render `xml` into `container`; `steps` get overlays, `marks` maps element ids to a marker
- * class (done, current, overdue). Returns the viewer.
+ * class (done, current, overdue, and the designer's error, warning, added, changed, removed);
+ * `notes` ({element_id, items, kind}) are overlays below their element (a problem's number, a
+ * change's word). Returns the viewer.
  */
-export async function showDiagram(container, xml, { steps = [], marks = {}, label }) {
+export async function showDiagram(container, xml, { steps = [], marks = {}, notes = [], label }) {
   const canvasHost = h("div", {
     class: "canvas",
     role: "group",
@@ -83,5 +85,34 @@ export async function showDiagram(container, xml, { steps = [], marks = {}, labe
   for (const [id, mark] of Object.entries(marks)) {
     if (registry.get(id)) canvas.addMarker(id, `pf-${mark}`);
   }
+  const below = {};
+  for (const note of notes) {
+    if (!registry.get(note.element_id)) continue;
+    (below[note.element_id] = below[note.element_id] || []).push(note);
+  }
+  for (const [id, list] of Object.entries(below)) {
+    overlays.add(id, "powerflow-note", {
+      position: { bottom: -4, left: -4 },
+      html: h("div", { class: "overlay below", "data-element": id },
+        list.map((note) => h("span", { class: `badge note-${note.kind}` }, note.items))),
+    });
+  }
   return viewer;
+}
+
+/** Whether the chart drew the element `id`. */
+export function drawn(viewer, id) {
+  return Boolean(viewer && id && viewer.get("elementRegistry").get(id));
+}
+
+/** Scroll the chart to the element `id` and mark it as the one looked at (one at a time). */
+export function reveal(viewer, id) {
+  const registry = viewer.get("elementRegistry");
+  const canvas = viewer.get("canvas");
+  const element = registry.get(id);
+  if (!element) return false;
+  for (const other of registry.getAll()) canvas.removeMarker(other, "pf-focus");
+  canvas.addMarker(element, "pf-focus");
+  canvas.scrollToElement(element, { top: 80, bottom: 80, left: 80, right: 80 });
+  return true;
 }

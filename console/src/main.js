@@ -12,6 +12,7 @@ import { powersPage } from "./pages/powers.js";
 import { processPage } from "./pages/process.js";
 import { progressPage } from "./pages/progress.js";
 import { noticesPage, noticePage } from "./pages/notices.js";
+import { designerPage, versionPage } from "./pages/designer.js";
 
 const main = document.getElementById("main");
 const announcer = document.getElementById("announcer");
@@ -27,6 +28,9 @@ const ROUTES = [
   [/^\/login$/, "login", (_, q) => loginPage(q)],
   [/^\/inbox$/, "inbox", () => inboxPage()],
   [/^\/tasks\/([^/]+)$/, "inbox", (m) => taskPage(decodeURIComponent(m[1]))],
+  [/^\/designer$/, "designer", () => designerPage()],
+  [/^\/designer\/([^/]+)\/([^/]+)$/, "designer", (m, q) =>
+    versionPage(decodeURIComponent(m[1]), decodeURIComponent(m[2]), q.get("compare"))],
 ];
 
 const account = document.getElementById("account");
