@@ -14,7 +14,10 @@ Playwright) opens ``/console/``:
 * **cold**: a new browser context each time (no cache, nothing in sessionStorage), ``--cold``
   times;
 * **warm**: the same context reloaded ``--warm`` times (the hashed assets come from the cache,
-  ``index.html`` and ``/public/powers`` are asked again).
+  ``index.html`` and ``/public/powers`` are asked again);
+* and, for comparison, the page a clerk sees after signing in: their inbox (``#/inbox``, the
+  first 100 of the open tasks their role allows, ``GET /v1/tasks?state=ready``), reloaded
+  ``--warm`` times with the token in the tab's sessionStorage.
 
 The time of one load is measured by the browser itself, from the navigation's start
 (``performance.timeOrigin``) to the later of: the power list's cards shown (``main`` no longer busy,
@@ -51,7 +54,7 @@ from powerflow import bootstrap  # noqa: E402
 from powerflow.db import migrate  # noqa: E402
 from powerflow.db.engine import Store  # noqa: E402
 from powerflow.db.models import Instance, Task  # noqa: E402
-from powerflow.services import definitions, instances, tasks  # noqa: E402
+from powerflow.services import auth, definitions, instances, tasks  # noqa: E402
 from powerflow.services.auth import Principal  # noqa: E402
 from powerflow.services.errors import DomainError  # noqa: E402
 
@@ -112,19 +115,25 @@ def populate(store: Store, count: int) -> None:
             print(f"  {n + 1:,} instances ({rate:.0f}/s)", flush=True)
 
 
-def load_once(page: Any, url: str, reload: bool) -> dict[str, float]:
-    """One navigation: the browser's own times (ms since the navigation started)."""
+POWER_LIST = "main ul.cards li"
+INBOX = "main table.inbox tbody tr"
+
+
+def load_once(page: Any, url: str, reload: bool, ready: str = POWER_LIST) -> dict[str, float]:
+    """One navigation: the browser's own times (ms since the navigation started) until the
+    first element matching ``ready`` is laid out and the page is no longer busy."""
     if reload:
         page.reload(wait_until="commit")
     else:
         page.goto(url, wait_until="commit")
     shown = page.wait_for_function(
-        """() => {
+        """(ready) => {
             const main = document.querySelector("main");
-            const card = document.querySelector("main ul.cards li");
+            const card = document.querySelector(ready);
             return main && !main.hasAttribute("aria-busy") && card && card.offsetHeight > 0
                 ? performance.now() : false;
         }""",
+        arg=ready,
         polling="raf",
         timeout=30_000,
     ).json_value()
@@ -180,6 +189,7 @@ def main() -> None:
         print(f"database: {throughput.database_kind(url)}; filling {args.instances:,} instances")
         began = time.perf_counter()
         populate(store, args.instances)
+        token = auth.add_user(store, "bench-clerk", ["clerk"])
         with store.begin(write=False) as conn:
             held = conn.execute(select(func.count()).select_from(Instance)).scalar_one()
             open_tasks = conn.execute(
@@ -215,10 +225,22 @@ def main() -> None:
                         for _ in range(args.warm)
                     ]
                     context.close()
+                    # the page after signing in: a clerk's inbox over every open task
+                    context = browser.new_context(viewport={"width": 1280, "height": 800})
+                    context.add_init_script(f"sessionStorage.setItem('powerflow.token', '{token}')")
+                    page = context.new_page()
+                    inbox = f"{server.url}/console/#/inbox"
+                    load_once(page, inbox, reload=False, ready=INBOX)
+                    signed_in = [
+                        load_once(page, inbox, reload=True, ready=INBOX) for _ in range(args.warm)
+                    ]
+                    rows = page.locator(INBOX).count()
+                    context.close()
                 finally:
                     browser.close()
-            summary("cold (new context, empty cache)", cold)
-            summary("warm (reload, cached assets)", warm)
+            summary("power list, cold (new context, empty cache)", cold)
+            summary("power list, warm (reload, cached assets)", warm)
+            summary(f"a clerk's inbox, warm ({rows} rows of {open_tasks:,} open tasks)", signed_in)
         finally:
             server.stop()
 

@@ -291,3 +291,50 @@ def test_a_clerk_has_no_designer_link_and_gets_the_apis_refusal(
     assert "'designer' role" in alert.inner_text()
     assert zhou.page.locator("ol.problems").count() == 0
     zhou.axe("designer, refused")
+
+
+JAVA_TASK = b"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="D" targetNamespace="urn:tests">
+  <bpmn:process id="designer_payout" name="Pay out (designer tests)" isExecutable="true">
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:serviceTask id="transfer" name="Transfer money" camunda:class="org.example.Transfer">
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+    </bpmn:serviceTask>
+    <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="transfer"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="transfer" targetRef="end"/>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def test_a_model_stored_for_viewing_shows_its_warnings_on_the_chart(
+    studio: Studio, person: Any
+) -> None:
+    wu = person()
+    wu.sign_in(studio.tokens["wu"])
+    wu.goto("/console/#/designer")
+    _choose(wu, [("payout.bpmn", JAVA_TASK, "application/octet-stream")])
+    wu.page.get_by_role("heading", name="Pay out (designer tests), version 1").wait_for()
+    wu.page.wait_for_selector("main:not([aria-busy])")
+    shown = studio.client.get(
+        "/v1/definitions/designer_payout",
+        headers={"Authorization": f"Bearer {studio.tokens['wu']}"},
+    ).json()[0]
+    assert shown["executable"] is False
+    (warning,) = shown["warnings"]
+    assert warning["element_id"] == "transfer"
+    reason = " ".join(shown["not_executable_reason"].split())
+    assert f"Viewing only: {reason}" in " ".join(wu.text().split())
+    assert " ".join(wu.page.locator("ol.problems li").inner_text().split()) == " ".join(
+        f"Warning 1 {warning['message']} (element transfer)".split()
+    )
+    # no drawing in the file: laid out in the browser, the warning marked at its element
+    assert wu.page.get_by_text("This model carries no drawing").is_visible()
+    note = wu.page.locator('#diagram .djs-overlays[data-container-id="transfer"] .overlay.below')
+    note.wait_for()
+    assert note.inner_text() == "Warning"
+    shape = wu.page.locator('#diagram g.djs-element[data-element-id="transfer"]')
+    assert "pf-warning" in (shape.get_attribute("class") or "")
+    wu.axe("designer, warnings")
