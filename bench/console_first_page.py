@@ -159,7 +159,7 @@ def summary(name: str, runs: list[dict[str, float]]) -> None:
     shown = [r["shown"] for r in runs]
     print(
         f"{name}: first page rendered and network quiet p50 {statistics.median(done):.0f} ms, "
-        f"max {max(done):.0f} ms (n={len(done)}); cards shown p50 "
+        f"max {max(done):.0f} ms (n={len(done)}); page shown p50 "
         f"{statistics.median(shown):.0f} ms; index.html p50 "
         f"{statistics.median(r['html'] for r in runs):.0f} ms; "
         f"{runs[-1]['requests']:.0f} requests, {runs[-1]['bytes'] / 1024:.0f} KiB transferred"

@@ -109,6 +109,16 @@ def _shape_box(page: Clerk, element_id: str, chart: str = "") -> dict[str, float
     return dict(found)
 
 
+def _region_shot(page: Clerk, name: str, first: str, last: str) -> None:
+    """A screenshot from the top of `first` to the bottom of `last` (for docs/img)."""
+    top, bottom = page.page.evaluate(
+        """([a, b]) => [document.querySelector(a).getBoundingClientRect().top + scrollY,
+                       document.querySelector(b).getBoundingClientRect().bottom + scrollY]""",
+        [first, last],
+    )
+    page.shot(name, top=max(0, int(top) - 16), height=int(bottom - top) + 32)
+
+
 def _marked_problem(page: Clerk, element_id: str, number: int) -> None:
     """The problem's badge hangs below its element's shape, which is marked red."""
     scope = ".problem-chart"
@@ -165,7 +175,7 @@ def test_a_designer_uploads_and_sees_the_problems_on_the_chart(studio: Studio, p
     assert "pf-focus" in (decide.get_attribute("class") or "")
     wu.axe("designer, problems")
     wu.shot("designer-1-problems")
-    wu.shot("designer-1-problems-chart", top=0, height=1150)
+    _region_shot(wu, "designer-1-problems-chart", "#upload-heading", ".problem-chart")
 
     # the same file in a zip bundle: the chart is drawn from the zip's entry
     bundle = io.BytesIO()
@@ -252,12 +262,17 @@ def test_a_designer_deploys_two_versions_and_compares_them(studio: Studio, perso
     assert "pf-changed" in marks("#diagram", "inspect") and note("#diagram", "inspect") == "Changed"
     assert "pf-changed" in marks("#diagram-other", "inspect")
     assert wu.page.locator('#diagram-other g[data-element-id="notify"]').count() == 0
+    stroke = wu.page.evaluate(
+        """() => getComputedStyle(document.querySelector(
+            '#diagram g[data-element-id="f5"] .djs-visual > path')).stroke"""
+    )
+    assert stroke == "rgb(29, 107, 47)"  # an added flow is drawn green (--ok)
     for unchanged in ("check", "decide"):
         assert "pf-" not in marks("#diagram", unchanged)
     assert wu.page.get_by_text("Added Changed Removed").is_visible()  # the legend
     wu.axe("designer, compare")
     wu.shot("designer-2-compare")
-    wu.shot("designer-2-compare-chart", top=0, height=1000)
+    _region_shot(wu, "designer-2-compare-chart", "#compare-heading", "table.changes")
 
     # the list shows both versions; on a tablet nothing scrolls sideways
     tablet = person(TABLET)
