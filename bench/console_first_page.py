@@ -139,13 +139,17 @@ def load_once(page: Any, url: str, reload: bool, ready: str = POWER_LIST) -> dic
     ).json_value()
     page.wait_for_load_state("networkidle")  # then read the last response's end
     timing = page.evaluate(
-        """() => {
+        r"""() => {
             const nav = performance.getEntriesByType("navigation")[0];
             const resources = performance.getEntriesByType("resource");
             return {
                 html: nav.responseEnd,
                 dom: nav.domContentLoadedEventEnd,
                 last: Math.max(nav.responseEnd, ...resources.map((r) => r.responseEnd)),
+                script: Math.max(0, ...resources.filter((r) => r.name.endsWith(".js"))
+                    .map((r) => r.responseEnd)),
+                api: Math.max(0, ...resources.filter((r) => /\/(public|v1)\//.test(r.name))
+                    .map((r) => r.responseEnd)),
                 requests: resources.length + 1,
                 bytes: nav.transferSize + resources.reduce((s, r) => s + r.transferSize, 0),
             };
@@ -163,6 +167,10 @@ def summary(name: str, runs: list[dict[str, float]]) -> None:
         f"{statistics.median(shown):.0f} ms; index.html p50 "
         f"{statistics.median(r['html'] for r in runs):.0f} ms; "
         f"{runs[-1]['requests']:.0f} requests, {runs[-1]['bytes'] / 1024:.0f} KiB transferred"
+    )
+    print(
+        "  each load (ms: script received / API answered / shown): "
+        + ", ".join(f"{r['script']:.0f}/{r['api']:.0f}/{r['done']:.0f}" for r in runs)
     )
 
 
