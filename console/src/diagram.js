@@ -1,29 +1,10 @@
 // The flow chart: bpmn-js's NavigatedViewer with powerflow's facts as overlays on the elements.
+// Loaded only when a page draws a chart (chart.js imports it on demand), so the first page does
+// not parse bpmn-js; its stylesheets are in the main stylesheet (main.js).
 import NavigatedViewer from "bpmn-js/lib/NavigatedViewer";
 import { layoutProcess } from "bpmn-auto-layout";
-import "bpmn-js/dist/assets/diagram-js.css";
-import "bpmn-js/dist/assets/bpmn-js.css";
+import { badges } from "./chart.js";
 import { h } from "./dom.js";
-import { duration, limit } from "./format.js";
-
-const RISK = { high: "High risk", medium: "Medium risk", low: "Low risk" };
-
-/** The overlay badges of one public step (time limit, risk point, notice). */
-export function badges(step) {
-  const items = [];
-  if (step.time_limit && step.time_limit.duration) {
-    items.push(h("span", { class: "badge limit" }, `Limit ${limit(step.time_limit)}`));
-  }
-  if (step.risk && step.risk.level) {
-    items.push(
-      h("span", { class: `badge risk risk-${step.risk.level}` }, RISK[step.risk.level] || `Risk ${step.risk.level}`),
-    );
-  }
-  if (step.notice) {
-    items.push(h("span", { class: "badge notice" }, `Notice ${duration(step.notice.period, step.notice.calendar)}`));
-  }
-  return items;
-}
 
 /**
  * Render `xml` into `container`; `steps` get overlays, `marks` maps element ids to a marker
@@ -98,21 +79,4 @@ export async function showDiagram(container, xml, { steps = [], marks = {}, note
     });
   }
   return viewer;
-}
-
-/** Whether the chart drew the element `id`. */
-export function drawn(viewer, id) {
-  return Boolean(viewer && id && viewer.get("elementRegistry").get(id));
-}
-
-/** Scroll the chart to the element `id` and mark it as the one looked at (one at a time). */
-export function reveal(viewer, id) {
-  const registry = viewer.get("elementRegistry");
-  const canvas = viewer.get("canvas");
-  const element = registry.get(id);
-  if (!element) return false;
-  for (const other of registry.getAll()) canvas.removeMarker(other, "pf-focus");
-  canvas.addMarker(element, "pf-focus");
-  canvas.scrollToElement(element, { top: 80, bottom: 80, left: 80, right: 80 });
-  return true;
 }

@@ -1,5 +1,8 @@
 // The console's entry: a hash router over the public pages and, for a signed-in person, the
 // inbox and task pages.
+// bpmn-js's stylesheets sit in the main stylesheet; its script is loaded on demand (chart.js)
+import "bpmn-js/dist/assets/diagram-js.css";
+import "bpmn-js/dist/assets/bpmn-js.css";
 import "./style.css";
 import { clear, h, notice } from "./dom.js";
 import { sentence } from "./api.js";

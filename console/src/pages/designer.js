@@ -3,7 +3,7 @@
 // its risk map, and the comparison of two versions.
 import { api, sentence } from "../api.js";
 import { whoami } from "../account.js";
-import { drawn, reveal, showDiagram } from "../diagram.js";
+import { drawn, reveal, showDiagram } from "../chart.js";
 import { compareModels, parseXml, typeName } from "../diff.js";
 import { facts, h, notice } from "../dom.js";
 import { flash, takeFlash } from "../flash.js";
