@@ -158,6 +158,18 @@ def load_once(page: Any, url: str, reload: bool, ready: str = POWER_LIST) -> dic
     return {**timing, "shown": float(shown), "done": max(float(shown), timing["last"])}
 
 
+def api_latency(url: str, headers: dict[str, str], count: int = 20) -> str:
+    """p50 and max of ``count`` requests, one at a time, after two to warm up."""
+    took = []
+    with httpx.Client(headers=headers, timeout=30) as client:
+        for n in range(count + 2):
+            began = time.perf_counter()
+            client.get(url).raise_for_status()
+            if n >= 2:
+                took.append((time.perf_counter() - began) * 1000)
+    return f"p50 {statistics.median(took):.0f} ms, max {max(took):.0f} ms (n={count})"
+
+
 def summary(name: str, runs: list[dict[str, float]]) -> None:
     done = [r["done"] for r in runs]
     shown = [r["shown"] for r in runs]
@@ -214,6 +226,12 @@ def main() -> None:
         try:
             powers = httpx.get(f"{server.url}/public/powers", timeout=30).json()
             print(f"server up; the power list holds {len(powers)} power items")
+            clerk = {"Authorization": f"Bearer {token}"}
+            for path, headers in (
+                ("/public/powers", {}),
+                ("/v1/tasks?state=ready&limit=100", clerk),
+            ):
+                print(f"GET {path} alone: {api_latency(server.url + path, headers)}")
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(
                     executable_path=str(CHROMIUM), args=throughput_args()
