@@ -203,6 +203,17 @@ def test_a_designer_uploads_and_sees_the_problems_on_the_chart(studio: Studio, p
         .startswith(f"Problem 1 {direct.json()['problems'][0]['message']}")
     )
     wu.axe("designer, not XML")
+
+    # on a tablet the problems and the chart fit the width
+    tablet = person(TABLET)
+    tablet.expected = [(422, "/v1/definitions")]
+    tablet.sign_in(studio.tokens["wu"])
+    tablet.goto("/console/#/designer")
+    _choose(tablet, [("permit.bpmn", BROKEN, "application/octet-stream")])
+    tablet.page.locator(".problem-chart .djs-container").wait_for()
+    _marked_problem(tablet, "inspect", 1)
+    assert tablet.page.evaluate("() => document.documentElement.scrollWidth") <= 768
+    tablet.axe("designer, problems, tablet")
     # nothing was deployed by any of these
     listed = studio.client.get(
         "/v1/definitions", headers={"Authorization": f"Bearer {studio.tokens['wu']}"}
@@ -287,6 +298,11 @@ def test_a_designer_deploys_two_versions_and_compares_them(studio: Studio, perso
     tablet.goto("/console/#/designer/designer_permit/2?compare=1")
     tablet.page.get_by_role("heading", name="Changes").wait_for()
     assert tablet.page.evaluate("() => document.documentElement.scrollWidth") <= 768
+    # an address naming a version that does not exist to compare with gets a sentence
+    tablet.goto("/console/#/designer/designer_permit/2?compare=7")
+    assert tablet.page.get_by_role("alert").inner_text() == (
+        "designer_permit has no version 7 to compare with."
+    )
 
 
 def test_a_clerk_has_no_designer_link_and_gets_the_apis_refusal(

@@ -291,7 +291,7 @@ export async function versionPage(key, version, compareText) {
       notice("error", `${key} has no version ${version}; its versions are ${versions.map((v) => v.version).join(", ")}.`)] };
   }
   const compare = compareText ? Number.parseInt(compareText, 10) : null;
-  const other = compare ? versions.find((v) => v.version === compare) : null;
+  const other = compare && compare !== number ? versions.find((v) => v.version === compare) : null;
   const title = `${definition.name || key}, version ${number}`;
   const message = takeFlash();
   const meta = definition.metadata || {};
@@ -336,7 +336,11 @@ export async function versionPage(key, version, compareText) {
   nodes.push(h("section", { "aria-labelledby": "compare-heading" },
     h("h2", { id: "compare-heading" }, "Compare versions"),
     compareForm(key, number, versions, compare)));
-  if (compare && !other) nodes.push(notice("error", `${key} has no version ${compareText} to compare with.`));
+  if (compareText && !other) {
+    nodes.push(notice("error", compare === number
+      ? `Choose another version than ${number} to compare it with.`
+      : `${key} has no version ${compareText} to compare with.`));
+  }
   const [xml, riskMap, otherXml] = await Promise.all([
     api.xml(key, number),
     api.riskMap(key, number),
