@@ -5,6 +5,9 @@ import { signOut, token } from "./session.js";
 
 let me = null;
 
+/** The roles that may upload definitions (DEPLOY_ROLES in services/definitions.py). */
+export const DEPLOY_ROLES = ["designer", "admin"];
+
 export function forget() {
   me = null;
 }
@@ -36,8 +39,13 @@ export async function showAccount(area, section) {
     forget();
     location.hash = "#/login";
   });
+  // the designer's pages are linked for those who may deploy (the API decides: services/definitions.py)
+  const designs = person.roles.some((role) => DEPLOY_ROLES.includes(role));
   area.replaceChildren(h("ul", {},
     h("li", {}, h("a", { href: "#/inbox", "data-section": "inbox", "aria-current": current("inbox") }, "Inbox")),
+    designs
+      ? h("li", {}, h("a", { href: "#/designer", "data-section": "designer", "aria-current": current("designer") }, "Designer"))
+      : null,
     h("li", { class: "who" },
       h("span", { class: "visually-hidden" }, "Signed in as "),
       h("span", { class: "name" }, person.name),

@@ -16,7 +16,9 @@ export class ApiError extends Error {
 async function request(method, path, body, bearer) {
   let response;
   const headers = { Accept: "application/json" };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const multipart = typeof FormData !== "undefined" && body instanceof FormData;
+  // a FormData body gets its multipart Content-Type (with the boundary) from the browser
+  if (body !== undefined && !multipart) headers["Content-Type"] = "application/json";
   // The token goes only to the API under /v1/, never to the public side.
   const secret = path.startsWith("/v1/") ? bearer || token() : null;
   if (secret) headers.Authorization = `Bearer ${secret}`;
@@ -25,7 +27,7 @@ async function request(method, path, body, bearer) {
       method,
       headers,
       cache: "no-store",
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined || multipart ? body : JSON.stringify(body),
       credentials: "omit",
     });
   } catch {
@@ -77,6 +79,15 @@ export const api = {
   xml: (key, version) => request("GET", `/v1/definitions/${enc(key)}/xml?version=${enc(version)}`),
   riskMap: (key, version) =>
     request("GET", `/v1/definitions/${enc(key)}/risk-map?version=${enc(version)}`),
+  // the designer's pages
+  definitions: () => request("GET", "/v1/definitions?limit=500"),
+  versions: (key) => request("GET", `/v1/definitions/${enc(key)}`),
+  /** Upload File objects as one deployment (multipart "file" parts: a bundle when several). */
+  upload: (files) => {
+    const form = new FormData();
+    for (const file of files) form.append("file", file, file.name);
+    return request("POST", "/v1/definitions", form);
+  },
 };
 
 /** The sentence to show for an error, with the wait a 429 asks for. */

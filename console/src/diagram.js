@@ -1,35 +1,18 @@
 // The flow chart: bpmn-js's NavigatedViewer with powerflow's facts as overlays on the elements.
+// Loaded only when a page draws a chart (chart.js imports it on demand), so the first page does
+// not parse bpmn-js; its stylesheets are in the main stylesheet (main.js).
 import NavigatedViewer from "bpmn-js/lib/NavigatedViewer";
 import { layoutProcess } from "bpmn-auto-layout";
-import "bpmn-js/dist/assets/diagram-js.css";
-import "bpmn-js/dist/assets/bpmn-js.css";
+import { badges } from "./chart.js";
 import { h } from "./dom.js";
-import { duration, limit } from "./format.js";
-
-const RISK = { high: "High risk", medium: "Medium risk", low: "Low risk" };
-
-/** The overlay badges of one public step (time limit, risk point, notice). */
-export function badges(step) {
-  const items = [];
-  if (step.time_limit && step.time_limit.duration) {
-    items.push(h("span", { class: "badge limit" }, `Limit ${limit(step.time_limit)}`));
-  }
-  if (step.risk && step.risk.level) {
-    items.push(
-      h("span", { class: `badge risk risk-${step.risk.level}` }, RISK[step.risk.level] || `Risk ${step.risk.level}`),
-    );
-  }
-  if (step.notice) {
-    items.push(h("span", { class: "badge notice" }, `Notice ${duration(step.notice.period, step.notice.calendar)}`));
-  }
-  return items;
-}
 
 /**
  * Render `xml` into `container`; `steps` get overlays, `marks` maps element ids to a marker
- * class (done, current, overdue). Returns the viewer.
+ * class (done, current, overdue, and the designer's error, warning, added, changed, removed);
+ * `notes` ({element_id, items, kind}) are overlays below their element (a problem's number, a
+ * change's word). Returns the viewer.
  */
-export async function showDiagram(container, xml, { steps = [], marks = {}, label }) {
+export async function showDiagram(container, xml, { steps = [], marks = {}, notes = [], label }) {
   const canvasHost = h("div", {
     class: "canvas",
     role: "group",
@@ -82,6 +65,18 @@ export async function showDiagram(container, xml, { steps = [], marks = {}, labe
   }
   for (const [id, mark] of Object.entries(marks)) {
     if (registry.get(id)) canvas.addMarker(id, `pf-${mark}`);
+  }
+  const below = {};
+  for (const note of notes) {
+    if (!registry.get(note.element_id)) continue;
+    (below[note.element_id] = below[note.element_id] || []).push(note);
+  }
+  for (const [id, list] of Object.entries(below)) {
+    overlays.add(id, "powerflow-note", {
+      position: { bottom: -4, left: -4 },
+      html: h("div", { class: "overlay below", "data-element": id },
+        list.map((note) => h("span", { class: `badge note-${note.kind}` }, note.items))),
+    });
   }
   return viewer;
 }

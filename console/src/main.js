@@ -1,5 +1,8 @@
 // The console's entry: a hash router over the public pages and, for a signed-in person, the
 // inbox and task pages.
+// bpmn-js's stylesheets sit in the main stylesheet; its script is loaded on demand (chart.js)
+import "bpmn-js/dist/assets/diagram-js.css";
+import "bpmn-js/dist/assets/bpmn-js.css";
 import "./style.css";
 import { clear, h, notice } from "./dom.js";
 import { sentence } from "./api.js";
@@ -12,6 +15,7 @@ import { powersPage } from "./pages/powers.js";
 import { processPage } from "./pages/process.js";
 import { progressPage } from "./pages/progress.js";
 import { noticesPage, noticePage } from "./pages/notices.js";
+import { designerPage, versionPage } from "./pages/designer.js";
 
 const main = document.getElementById("main");
 const announcer = document.getElementById("announcer");
@@ -27,6 +31,9 @@ const ROUTES = [
   [/^\/login$/, "login", (_, q) => loginPage(q)],
   [/^\/inbox$/, "inbox", () => inboxPage()],
   [/^\/tasks\/([^/]+)$/, "inbox", (m) => taskPage(decodeURIComponent(m[1]))],
+  [/^\/designer$/, "designer", () => designerPage()],
+  [/^\/designer\/([^/]+)\/([^/]+)$/, "designer", (m, q) =>
+    versionPage(decodeURIComponent(m[1]), decodeURIComponent(m[2]), q.get("compare"))],
 ];
 
 const account = document.getElementById("account");

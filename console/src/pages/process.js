@@ -1,6 +1,6 @@
 // A disclosed process: legal basis, time limits, the flow chart with overlays, and its steps.
 import { api, sentence } from "../api.js";
-import { badges, showDiagram } from "../diagram.js";
+import { badges, showDiagram } from "../chart.js";
 import { facts, h, notice } from "../dom.js";
 import { duration, limit, limits } from "../format.js";
 

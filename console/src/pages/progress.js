@@ -1,6 +1,6 @@
 // Progress lookup by business key (/public/progress/{key}/{business_key}).
 import { api, sentence } from "../api.js";
-import { showDiagram } from "../diagram.js";
+import { showDiagram } from "../chart.js";
 import { facts, h, notice } from "../dom.js";
 import { STATUS, timeEl, value } from "../format.js";
 

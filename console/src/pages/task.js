@@ -3,7 +3,7 @@
 // the signed-in person's token, so it shows only what the API lets them see.
 import { api, ApiError, sentence } from "../api.js";
 import { whoami } from "../account.js";
-import { showDiagram } from "../diagram.js";
+import { showDiagram } from "../chart.js";
 import { facts, h, notice } from "../dom.js";
 import { fieldOf, readFields, renderFields, showProblems } from "../form.js";
 import { limit, timeEl, value } from "../format.js";
