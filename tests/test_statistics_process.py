@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from conftest import DATA, Server, start_server, stop_server
+from conftest import ADMIN_TOKEN, DATA, Server, free_port, start_server, stop_server
 
 FAST = {"POWERFLOW_DEPLOY_EXAMPLES": "false", "POWERFLOW_STATS_POLL_SECONDS": "0.2"}
 
@@ -132,3 +134,44 @@ def test_the_statistics_process_ends_with_a_stopped_service(
             stop_server(server)
         server.log.unlink(missing_ok=True)
     assert gone(child), f"the statistics process {child} outlived the service ({signum.name})"
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.1])
+def test_ctrl_c_while_the_statistics_process_starts_prints_no_traceback(
+    sqlite_url: str, delay: float
+) -> None:
+    """Ctrl-C in a terminal reaches the whole process group: the service and its statistics
+    child, which was still importing powerflow (before it could ignore SIGINT) and printed a
+    KeyboardInterrupt traceback. The child now starts with SIGINT blocked."""
+    environment = {
+        **os.environ,
+        "POWERFLOW_DATABASE_URL": sqlite_url,
+        "POWERFLOW_ADMIN_TOKEN": ADMIN_TOKEN,
+        "POWERFLOW_LOG_LEVEL": "warning",
+        **FAST,
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "powerflow", "serve", "--port", str(free_port())],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group, as a terminal gives it
+    )
+    try:
+        deadline = time.monotonic() + 30
+        child = None
+        while child is None and time.monotonic() < deadline and proc.poll() is None:
+            found = [p for p, cmd in children(proc.pid) if "spawn_main" in cmd]
+            child = found[0] if found else None
+            time.sleep(0.005)
+        assert child is not None, "the statistics process did not start"
+        time.sleep(delay)
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does
+        output = proc.communicate(timeout=30)[0].decode(errors="replace")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "Traceback" not in output, output
+    assert "KeyboardInterrupt" not in output, output
+    assert gone(child), f"the statistics process {child} outlived the service"

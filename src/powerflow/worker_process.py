@@ -16,7 +16,9 @@ import contextlib
 import logging
 import multiprocessing
 import signal
+from collections.abc import Iterator
 from dataclasses import dataclass
+from multiprocessing import resource_tracker
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -37,11 +39,13 @@ class StatisticsConfig:
 
 def _run(config: StatisticsConfig, pipe: Connection) -> None:
     """The child's body: count until the parent says stop or goes away."""
+    # Ctrl-C in a terminal reaches the whole process group: the service stops this child itself.
+    # SIGINT was blocked since the spawn (``_sigint_blocked``): one pending now is discarded.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     from powerflow.db.engine import Store
     from powerflow.workers import StatisticsWorker
 
-    # Ctrl-C in a terminal reaches the whole process group: the service stops this child itself.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING)
     store = Store(config.database_url, busy_timeout_ms=config.busy_timeout_ms)
     store.time_zone = config.time_zone
@@ -55,6 +59,20 @@ def _run(config: StatisticsConfig, pipe: Connection) -> None:
     finally:
         worker.stop()
         store.dispose()
+
+
+@contextlib.contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """Block SIGINT in this thread while the child is spawned (as multiprocessing does for its
+    resource tracker): the child inherits the mask, so a Ctrl-C that reaches the process group
+    while it is still importing powerflow stays pending until ``_run`` ignores it, instead of
+    interrupting the import with a traceback. This process gets its pending Ctrl-C as soon as
+    the mask is restored."""
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 class StatisticsProcess:
@@ -81,7 +99,11 @@ class StatisticsProcess:
             name="powerflow-statistics",
             daemon=True,
         )
-        self._process.start()
+        # multiprocessing starts its resource tracker on the first spawn and unblocks SIGINT
+        # after it: started first, it leaves the block below in place for the child
+        resource_tracker.ensure_running()
+        with _sigint_blocked():
+            self._process.start()
         child_end.close()
         self._pipe = parent_end
 
