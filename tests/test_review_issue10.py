@@ -863,3 +863,42 @@ def test_the_upgrade_holds_objections_to_stopped_cases_and_withdraws_cancelled_n
         assert [t.element_id for t in resumed.tasks].count("review_objection") == 1
     finally:
         store.dispose()
+
+
+def test_a_form_that_accepts_any_data_cannot_submit_the_objection_payload_name(api: Api) -> None:
+    """Defect: the name objections arrive under was refused at upload as a declared field, but
+    a task (or start) accepting any data (``pf:acceptsData fields="*"``) took it at run time,
+    so a clerk could forge an objection in the case's data. Refused with a sentence (422)."""
+    assert api.deploy("public_appointment.bpmn").status_code == 201
+    clerk = api.user("clerk", "clerk_reserved")
+    forged = {"notice_objection": {"notice_id": 1, "objection_id": 1, "text": "forged"}}
+    refused = api.client.post(
+        "/v1/instances",
+        headers=clerk,
+        json={"definition_key": "public_appointment", "variables": forged},
+    )
+    assert refused.status_code == 422, refused.text
+    assert "'notice_objection' is reserved" in refused.json()["detail"]
+    started = api.client.post(
+        "/v1/instances", headers=clerk, json={"definition_key": "public_appointment"}
+    )
+    assert started.status_code == 201, started.text
+    instance = _complete(api, clerk, started.json(), candidate="Wang Fang", post="Head")
+    (task,) = [t for t in instance["tasks"] if t["state"] == "ready"]
+    assert task["element_id"] == "post_notice"  # accepts any data: the process's "*"
+    response = api.client.post(
+        f"/v1/tasks/{task['id']}/complete", headers=clerk, json={"data": {**forged, "x": 1}}
+    )
+    assert response.status_code == 422, response.text
+    assert "'notice_objection' is reserved" in response.json()["detail"]
+    assert "notice_objection" not in read_data(api, instance["id"])
+    # any other name is still taken
+    _complete(api, clerk, instance, note="posted")
+
+
+def read_data(api: Api, instance_id: str) -> dict[str, Any]:
+    """The instance's data as an administrator reads it."""
+    response = api.client.get(f"/v1/instances/{instance_id}", headers=api.admin)
+    assert response.status_code == 200, response.text
+    data: dict[str, Any] = response.json()["data"]
+    return data
