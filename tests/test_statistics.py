@@ -761,3 +761,48 @@ def test_a_terminate_end_event_cancels_the_other_branch(api: Api) -> None:
         1,
         0,
     )
+
+
+def test_a_completion_is_counted_with_the_task_row_it_closed_after_a_move(api: Api) -> None:
+    """Defect: moving the token back to a completed task reopens it under the same id with a
+    new task row; a completion counted after the move read the new row (ready since the move,
+    due later, held by nobody), so its duration was 0, it was not overdue and its claimer kept
+    holding it. It is counted with the row it closed, also by a rebuild."""
+    clock = ManualClock(MONDAY)
+    api.store.clock = clock
+    assert api.deploy("fragile.bpmn").status_code == 201
+    clara = api.user("clerk", "clara")
+    instance = start(api, clara, "fragile", divisor=5)
+    _post(api, f"/v1/tasks/{task(instance, 'first')['id']}/claim", clara)
+    clock.advance(3 * DAY)  # 'first' is due within two days: late
+    instance = complete(api, clara, instance, "first", note="done")
+    clock.advance(HOUR)
+    moved = _post(
+        api,
+        f"/v1/instances/{instance['id']}/move",
+        api.admin,
+        {"from_element": "check", "to_element": "first", "reason": "Redo the figures."},
+    )
+    assert ready(moved) == ["first"]
+    aggregate(api.store)  # after the move: the task's row is the reopened one
+
+    def first() -> dict[str, Any]:
+        return dict(_elements(api, "fragile")["first"])
+
+    figures = first()
+    assert (figures["started"], figures["completed"], figures["running"]) == (2, 1, 1)
+    assert figures["durations"]["count"] == 1
+    assert figures["durations"]["mean_seconds"] == 3 * DAY.total_seconds()
+    assert figures["overdue"] == 1
+    assert _named(api, "/v1/stats/people")["clara"]["running"] == 0  # she completed it
+
+    clock.advance(timedelta(minutes=30))  # the reopened task, done in time
+    complete(api, clara, moved, "first", note="redone")
+    aggregate(api.store)
+    figures = first()
+    assert (figures["completed"], figures["running"], figures["overdue"]) == (2, 0, 1)
+    assert figures["durations"]["mean_seconds"] == (3 * DAY + HOUR / 2).total_seconds() / 2
+    people = _named(api, "/v1/stats/people")
+    assert rebuild(api.store) > 0
+    assert first() == figures
+    assert _named(api, "/v1/stats/people") == people

@@ -102,8 +102,20 @@ Increment = tuple[str, str, str, str, str, int]
 class Batch:
     """What the handlers of one batch of events may look up, fetched once for the batch."""
 
-    # task id -> (created_at, due_at, roles) of its row: when it became ready, when it was due
+    # task id -> (created_at, due_at, roles, assignee, ended_at) of its row: when it became
+    # ready, when it was due, who could take it and who held it, when it closed
     tasks: dict[str, Any] = field(default_factory=dict)
+    # (task id, ended_at) -> the same, of a row a moved token replaced (the task reopened)
+    closed: dict[tuple[str, datetime], Any] = field(default_factory=dict)
+
+    def task(self, ev: Any) -> Any:
+        """The row the closing event ``ev`` closed: the task's row, or the one it had before
+        a moved token opened it again under the same id (None: no row, an automatic step)."""
+        row = self.tasks.get(ev.task_id or "")
+        if row is not None and row.ended_at == ev.occurred_at:
+            return row
+        return self.closed.get((ev.task_id or "", ev.occurred_at), row)
+
     instances: dict[str, Any] = field(default_factory=dict)
     alerts: dict[int, tuple[list[str], list[str]]] = field(default_factory=dict)
 
@@ -161,7 +173,7 @@ def _task_ready(ev: Any, batch: Batch) -> list[Increment]:
 
 def _task_completed(ev: Any, batch: Batch) -> list[Increment]:
     element = ev.element_id or ""
-    task = batch.tasks.get(ev.task_id or "")
+    task = batch.task(ev)
     if task is None:  # an automatic step (script, service task): no waiting time to measure
         return [(element, "", "", "completed", "", 1)]
     seconds = max(0.0, (ev.occurred_at - task.created_at).total_seconds())
@@ -184,7 +196,7 @@ def _released(task: Any) -> list[Increment]:
 def _task_cancelled(ev: Any, batch: Batch) -> list[Increment]:
     """A task closed without completion: cancelled at its element and for the roles it was
     ready for, and released by whoever held it."""
-    task = batch.tasks.get(ev.task_id or "")
+    task = batch.task(ev)
     if task is None:  # its row is gone: it cannot be matched with its ready count
         return []
     element = ev.element_id or ""
@@ -257,9 +269,15 @@ CLOSING = ("task.completed", "task.cancelled")  # their handlers read the task's
 
 def _lookups(conn: Any, events: list[Any]) -> Batch:
     batch = Batch()
-    batch.tasks = stat_queries.task_facts(
-        conn, (e.task_id for e in events if e.type in CLOSING and e.task_id)
-    )
+    closing = [e for e in events if e.type in CLOSING and e.task_id]
+    batch.tasks = stat_queries.task_facts(conn, (e.task_id for e in closing))
+    # a row that did not close at the event: the task reopened since (a moved token)
+    reopened = [
+        e.task_id
+        for e in closing
+        if e.task_id in batch.tasks and batch.tasks[e.task_id].ended_at != e.occurred_at
+    ]
+    batch.closed = stat_queries.closed_task_rows(conn, reopened)
     ended = [e.instance_id for e in events if e.type == "instance.completed"]
     batch.instances = stat_queries.instance_times(conn, ended)
     alert_ids = [
