@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from conftest import Api
+from conftest import DATA, Api
 from flows import complete, deliver, read, ready, start, task
 from powerflow.clock import ManualClock
 from powerflow.db.engine import Store
@@ -806,3 +806,54 @@ def test_a_completion_is_counted_with_the_task_row_it_closed_after_a_move(api: A
     assert rebuild(api.store) > 0
     assert first() == figures
     assert _named(api, "/v1/stats/people") == people
+
+
+def _fragile_for(role: str, tmp_path: Path) -> Path:
+    """fragile.bpmn with its first task offered to ``role``."""
+    xml = (DATA / "fragile.bpmn").read_text()
+    xml = xml.replace(
+        'xmlns:pf="urn:powerflow:bpmn:1.0"',
+        'xmlns:pf="urn:powerflow:bpmn:1.0" xmlns:camunda="http://camunda.org/schema/1.0/bpmn"',
+    ).replace(
+        '<bpmn:userTask id="first" name="Enter the figures">',
+        f'<bpmn:userTask id="first" name="Enter the figures" camunda:candidateGroups="{role}">',
+    )
+    path = tmp_path / f"fragile_{role}.bpmn"
+    path.write_text(xml)
+    return path
+
+
+def test_a_migration_moves_a_running_task_to_the_roles_of_its_new_version(
+    api: Api, tmp_path: Path
+) -> None:
+    """Defect: migrating an instance relabels its open task with the new version's roles, but
+    the statistics kept it running for the roles it became ready for: the old role's running
+    never came down, and the new role's went below zero when the task completed."""
+    assert api.deploy(_fragile_for("clerk", tmp_path)).status_code == 201
+    clara, rita = api.user("clerk", "clara"), api.user("reviewer", "rita")
+    instance = start(api, clara, "fragile", divisor=5)
+    aggregate(api.store)
+    assert _named(api, "/v1/stats/roles")["clerk"]["running"] == 1
+    assert api.deploy(_fragile_for("reviewer", tmp_path)).status_code == 201
+    done = _post(
+        api,
+        f"/v1/instances/{instance['id']}/migrate",
+        api.admin,
+        {"to_version": 2, "reason": "reviewers enter the figures now"},
+    )
+    moved = done["instance"]
+    assert task(moved, "first")["id"] == task(instance, "first")["id"]  # the same task
+    assert task(moved, "first")["roles"] == ["reviewer"]
+    aggregate(api.store)
+    roles = _named(api, "/v1/stats/roles")
+    assert (roles["clerk"]["running"], roles["reviewer"]["running"]) == (0, 1)
+    assert (roles["clerk"]["started"], roles["clerk"]["cancelled"]) == (1, 0)  # as it was
+    assert _elements(api, "fragile")["first"]["running"] == 1
+
+    complete(api, rita, moved, "first", note="done")
+    aggregate(api.store)
+    roles = _named(api, "/v1/stats/roles")
+    assert (roles["clerk"]["running"], roles["reviewer"]["running"]) == (0, 0)
+    assert (roles["clerk"]["completed"], roles["reviewer"]["completed"]) == (0, 1)
+    assert rebuild(api.store) > 0
+    assert _named(api, "/v1/stats/roles") == roles

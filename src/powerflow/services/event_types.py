@@ -427,9 +427,20 @@ class TokenMoved(Payload):
     reason: str
 
 
+class RolesChanged(Payload):
+    """An open task a migration kept, now offered to the roles of its element in the new
+    version."""
+
+    task_id: str
+    element_id: str
+    from_roles: list[str]
+    to_roles: list[str]
+
+
 class InstanceMigrated(Payload):
     """An administrator moved the instance to another version of its definition; what
-    changed (element ids) and which open or waiting elements were re-predicted."""
+    changed (element ids), which open or waiting elements were re-predicted, and which open
+    tasks it kept are now offered to other roles (``roles_changed``)."""
 
     from_version: int
     to_version: int
@@ -440,6 +451,7 @@ class InstanceMigrated(Payload):
     removed: list[str]
     changed: dict[str, list[str]]
     reset: list[str]
+    roles_changed: list[RolesChanged] = []
 
 
 class NoticePublished(Payload):

@@ -205,6 +205,20 @@ def _task_cancelled(ev: Any, batch: Batch) -> list[Increment]:
     return out + _released(task)
 
 
+def _instance_migrated(ev: Any, batch: Batch) -> list[Increment]:
+    """Open tasks the migration kept but offered to other roles: each stops running for the
+    roles it no longer has and runs for its new ones (``moved_out``, ``moved_in``: counters
+    behind a role's running figure; its ready, completed and cancelled figures stay where the
+    task's events put them)."""
+    out: list[Increment] = []
+    for change in (ev.payload or {}).get("roles_changed") or []:
+        element = str(change.get("element_id") or "")
+        before, after = set(change.get("from_roles") or []), set(change.get("to_roles") or [])
+        out += [(element, str(r), "", "moved_out", "", 1) for r in sorted(before - after)]
+        out += [(element, str(r), "", "moved_in", "", 1) for r in sorted(after - before)]
+    return out
+
+
 def _task_claimed(ev: Any, batch: Batch) -> list[Increment]:
     person = _person(ev.actor)
     return [("", "", person, "claimed", "", 1)] if person else []
@@ -252,6 +266,7 @@ HANDLERS: dict[str, Callable[[Any, Batch], list[Increment]]] = {
     "instance.completed": _instance_completed,
     "instance.cancelled": _instance_cancelled,
     "instance.failed": _instance_failed,
+    "instance.migrated": _instance_migrated,
     "task.ready": _task_ready,
     "task.completed": _task_completed,
     "task.cancelled": _task_cancelled,
@@ -444,8 +459,8 @@ class ProcessStats:
 
 
 KNOWN = {"started", "completed", "cancelled", "failed", "overdue", "timed", "duration"}
-# Counters behind a person's running figure, not figures of their own.
-HIDDEN = {"claimed", "released"}
+# Counters behind a person's or a role's running figure, not figures of their own.
+HIDDEN = {"claimed", "released", "moved_in", "moved_out"}
 
 
 def _figures(rows: list[tuple[str, str, int]], running: int | None = None) -> Figures:
@@ -549,7 +564,9 @@ def _open_tasks(
     """Per element or per role (``column``): the tasks made ready by the end of the range and
     not completed or cancelled by then, whenever they became ready. ``timed`` counts the
     completions of tasks that had been ready (an automatic step has no duration and never was
-    ready); an element or role that never had a task ready by then has None."""
+    ready); a role also gains (``moved_in``) and loses (``moved_out``) the open tasks a
+    migration offered to other roles. An element or role that never had a task ready by then
+    has None."""
     rows = stat_queries.sums(
         conn,
         group=[column],
@@ -558,14 +575,14 @@ def _open_tasks(
         person="",
         element_id=None,
         last=last,
-        metrics=["started", "timed", "cancelled"],
+        metrics=["started", "moved_in", "timed", "cancelled", "moved_out"],
     )
-    ready: Counter[str] = Counter()
+    opened: Counter[str] = Counter()
     closed: Counter[str] = Counter()
     for name, metric, _label, n in rows:
         if name:  # element '': the process as a whole (instances, see _running)
-            (ready if metric == "started" else closed)[name] += int(n)
-    return {k: ready[k] - closed[k] if ready[k] else None for k in ready | closed}
+            (opened if metric in ("started", "moved_in") else closed)[name] += int(n)
+    return {k: opened[k] - closed[k] if opened[k] else None for k in opened | closed}
 
 
 def _held(conn: Any, last: date, definition_key: str | None) -> dict[str, int]:
