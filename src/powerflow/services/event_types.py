@@ -495,6 +495,17 @@ class NoticeWithdrawn(Payload):
     reason: str
 
 
+class NoticeObjectionsUndelivered(Payload):
+    """The case ended (``reason``: ``instance_cancelled``, ``instance_completed``) while these
+    objections to the notice were held for it (raised while it took no message): they will
+    never reach it and are no longer held. The objections stay recorded (and listed to
+    supervisors as neither delivered nor held)."""
+
+    notice_id: int
+    objection_ids: list[int]
+    reason: Literal["instance_cancelled", "instance_completed"]
+
+
 PAYLOADS: dict[str, type[Payload]] = {
     "instance.started": InstanceStarted,
     "task.ready": TaskReady,
@@ -547,6 +558,7 @@ PAYLOADS: dict[str, type[Payload]] = {
     "notice.objection_received": NoticeObjectionReceived,
     "notice.closed": NoticeClosed,
     "notice.withdrawn": NoticeWithdrawn,
+    "notice.objections_undelivered": NoticeObjectionsUndelivered,
 }
 
 
