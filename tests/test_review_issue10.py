@@ -568,7 +568,8 @@ def test_cancelling_a_parked_case_whose_state_no_longer_loads_withdraws_its_noti
     )
     assert cancelled.status_code == 200, cancelled.text
     kinds = [e["type"] for e in _events_of(api, instance)]
-    assert kinds[-2:] == ["instance.cancelled", "notice.withdrawn"]
+    # the objection held for it is let go, and that is recorded too
+    assert kinds[-3:] == ["instance.cancelled", "notice.withdrawn", "notice.objections_undelivered"]
     assert api.client.get(f"/public/notices/{notice_id}").json()["state"] == "withdrawn"
     assert [o["held"] for o in _objection_rows(api, notice_id)] == [False]
 
@@ -863,3 +864,189 @@ def test_the_upgrade_holds_objections_to_stopped_cases_and_withdraws_cancelled_n
         assert [t.element_id for t in resumed.tasks].count("review_objection") == 1
     finally:
         store.dispose()
+
+
+def test_a_form_that_accepts_any_data_cannot_submit_the_objection_payload_name(api: Api) -> None:
+    """Defect: the name objections arrive under was refused at upload as a declared field, but
+    a task (or start) accepting any data (``pf:acceptsData fields="*"``) took it at run time,
+    so a clerk could forge an objection in the case's data. Refused with a sentence (422)."""
+    assert api.deploy("public_appointment.bpmn").status_code == 201
+    clerk = api.user("clerk", "clerk_reserved")
+    forged = {"notice_objection": {"notice_id": 1, "objection_id": 1, "text": "forged"}}
+    refused = api.client.post(
+        "/v1/instances",
+        headers=clerk,
+        json={"definition_key": "public_appointment", "variables": forged},
+    )
+    assert refused.status_code == 422, refused.text
+    assert "'notice_objection' is reserved" in refused.json()["detail"]
+    started = api.client.post(
+        "/v1/instances", headers=clerk, json={"definition_key": "public_appointment"}
+    )
+    assert started.status_code == 201, started.text
+    instance = _complete(api, clerk, started.json(), candidate="Wang Fang", post="Head")
+    (task,) = [t for t in instance["tasks"] if t["state"] == "ready"]
+    assert task["element_id"] == "post_notice"  # accepts any data: the process's "*"
+    response = api.client.post(
+        f"/v1/tasks/{task['id']}/complete", headers=clerk, json={"data": {**forged, "x": 1}}
+    )
+    assert response.status_code == 422, response.text
+    assert "'notice_objection' is reserved" in response.json()["detail"]
+    assert "notice_objection" not in read_data(api, instance["id"])
+    # any other name is still taken
+    _complete(api, clerk, instance, note="posted")
+
+
+def read_data(api: Api, instance_id: str) -> dict[str, Any]:
+    """The instance's data as an administrator reads it."""
+    response = api.client.get(f"/v1/instances/{instance_id}", headers=api.admin)
+    assert response.status_code == 200, response.text
+    data: dict[str, Any] = response.json()["data"]
+    return data
+
+
+def _undelivered(api: Api, instance: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        e["payload"]
+        for e in _events_of(api, instance)
+        if e["type"] == "notice.objections_undelivered"
+    ]
+
+
+def test_objections_held_for_a_case_cancelled_after_the_notice_ended_are_no_longer_held(
+    api: Api,
+) -> None:
+    """Defect: cancelling a case let go of the objections held for its notices still open
+    only; one held for a notice whose period had ended while the case was stopped stayed held
+    for ever (listed as waiting for a case that will never run), and nothing recorded it."""
+    instance, notice_id, _ = _fork_case(api, "FORK-9")
+    assert instance["status"] == "failed"
+    objection = _object(api, notice_id)
+    assert [o["held"] for o in _objection_rows(api, notice_id)] == [True]
+    assert isinstance(api.store.clock, ManualClock)
+    api.store.clock.advance(timedelta(days=10))  # the notice's five working days are over
+    cancelled = api.client.post(
+        f"/v1/instances/{instance['id']}/cancel", headers=api.admin, json={"reason": "withdrawn"}
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    assert [(o["delivered"], o["held"]) for o in _objection_rows(api, notice_id)] == [
+        (False, False)
+    ]
+    assert _undelivered(api, instance) == [
+        {"notice_id": notice_id, "objection_ids": [objection["id"]], "reason": "instance_cancelled"}
+    ]
+    assert api.client.get(f"/public/notices/{notice_id}").json()["state"] == "closed"
+
+
+LAST = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:camunda="http://camunda.org/schema/1.0/bpmn" xmlns:pf="urn:powerflow:bpmn:1.0"
+    id="Definitions_last" targetNamespace="urn:powerflow:tests">
+  <bpmn:message id="Msg_objection" name="objection"/>
+  <bpmn:process id="public_last" name="A notice, then a fragile check" isExecutable="true">
+    <bpmn:extensionElements>
+      <pf:disclosure public="true" progress="true"/>
+      <pf:acceptsData fields="divisor"/>
+    </bpmn:extensionElements>
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:userTask id="post_notice" name="Post the notice" camunda:candidateGroups="clerk">
+      <bpmn:extensionElements>
+        <pf:notice period="P5D" calendar="working" objectionMessage="objection"/>
+      </bpmn:extensionElements>
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+    </bpmn:userTask>
+    <bpmn:scriptTask id="divide" name="Check the figures">
+      <bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>
+      <bpmn:script>ratio = 10 / divisor</bpmn:script>
+    </bpmn:scriptTask>
+    <bpmn:endEvent id="end"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="post_notice"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="post_notice" targetRef="divide"/>
+    <bpmn:sequenceFlow id="f3" sourceRef="divide" targetRef="end"/>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def test_objections_held_for_a_parked_case_that_completes_on_recovery_are_let_go(
+    api: Api,
+) -> None:
+    """Defect: a parked case whose recovery (here a skip) ran it to its end kept the
+    objections held for it: they were delivered only to a case running again, so they stayed
+    held for ever. They are let go and recorded; the notice runs on (a completed case leaves
+    its notice open)."""
+    api.store.clock = ManualClock(MONDAY)
+    deployed = api.client.post(
+        "/v1/definitions",
+        headers=api.user("designer"),
+        files={"file": ("last.bpmn", LAST.encode())},
+    )
+    assert deployed.status_code == 201, deployed.text
+    clerk = api.user("clerk", "clerk_l")
+    started = api.client.post(
+        "/v1/instances",
+        headers=clerk,
+        json={"definition_key": "public_last", "business_key": "L-1", "variables": {"divisor": 0}},
+    )
+    assert started.status_code == 201, started.text
+    instance = _complete(api, clerk, started.json())
+    assert instance["status"] == "failed"
+    [notice_id] = [
+        e["payload"]["notice_id"]
+        for e in _events_of(api, instance)
+        if e["type"] == "notice.published"
+    ]
+    objection = _object(api, notice_id)
+    assert [o["held"] for o in _objection_rows(api, notice_id)] == [True]
+    skipped = api.client.post(
+        f"/v1/instances/{instance['id']}/skip", headers=api.admin, json={"reason": "not needed"}
+    )
+    assert skipped.status_code == 200, skipped.text
+    assert skipped.json()["status"] == "completed"
+    assert [(o["delivered"], o["held"]) for o in _objection_rows(api, notice_id)] == [
+        (False, False)
+    ]
+    assert _undelivered(api, instance) == [
+        {"notice_id": notice_id, "objection_ids": [objection["id"]], "reason": "instance_completed"}
+    ]
+    assert api.client.get(f"/public/notices/{notice_id}").json()["state"] == "open"
+
+
+def test_objections_held_after_one_whose_delivery_ends_the_case_are_let_go(api: Api) -> None:
+    """The same defect when the case ends by a held objection's delivery (its interrupting
+    catch ends the case): the objections after it can reach nothing; they are let go and
+    recorded rather than tried on an ended case unrecorded."""
+    xml = (
+        (DATA / FORK)
+        .read_text()
+        .replace('cancelActivity="false"', 'cancelActivity="true"')
+        .replace(
+            '<bpmn:sequenceFlow id="f7" sourceRef="objected" targetRef="review_objection"/>',
+            '<bpmn:sequenceFlow id="f7" sourceRef="objected" targetRef="end_review"/>',
+        )
+        .replace(
+            "<bpmn:incoming>f8</bpmn:incoming></bpmn:endEvent>",
+            "<bpmn:incoming>f7</bpmn:incoming></bpmn:endEvent>",
+        )
+    )
+    start = xml.index('<bpmn:userTask id="review_objection"')
+    xml = xml[:start] + xml[xml.index("</bpmn:userTask>", start) + len("</bpmn:userTask>") :]
+    at = xml.index('<bpmn:sequenceFlow id="f8"')
+    xml = xml[:at] + xml[xml.index("/>", at) + 2 :]
+    instance, notice_id, _ = _fork_case(api, "FORK-10", xml=xml)
+    assert instance["status"] == "failed"
+    first = _object(api, notice_id)
+    second = _object(api, notice_id, "A second report.")
+    skipped = api.client.post(
+        f"/v1/instances/{instance['id']}/skip", headers=api.admin, json={"reason": "not needed"}
+    )
+    assert skipped.status_code == 200, skipped.text
+    assert skipped.json()["status"] == "completed"  # the first objection ended it
+    rows = _objection_rows(api, notice_id)
+    assert [(o["id"], o["delivered"], o["held"]) for o in rows] == [
+        (first["id"], True, False),
+        (second["id"], False, False),
+    ]
+    assert _undelivered(api, instance) == [
+        {"notice_id": notice_id, "objection_ids": [second["id"]], "reason": "instance_completed"}
+    ]

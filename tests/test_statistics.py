@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from conftest import Api
+from conftest import DATA, Api
 from flows import complete, deliver, read, ready, start, task
 from powerflow.clock import ManualClock
 from powerflow.db.engine import Store
@@ -761,3 +761,99 @@ def test_a_terminate_end_event_cancels_the_other_branch(api: Api) -> None:
         1,
         0,
     )
+
+
+def test_a_completion_is_counted_with_the_task_row_it_closed_after_a_move(api: Api) -> None:
+    """Defect: moving the token back to a completed task reopens it under the same id with a
+    new task row; a completion counted after the move read the new row (ready since the move,
+    due later, held by nobody), so its duration was 0, it was not overdue and its claimer kept
+    holding it. It is counted with the row it closed, also by a rebuild."""
+    clock = ManualClock(MONDAY)
+    api.store.clock = clock
+    assert api.deploy("fragile.bpmn").status_code == 201
+    clara = api.user("clerk", "clara")
+    instance = start(api, clara, "fragile", divisor=5)
+    _post(api, f"/v1/tasks/{task(instance, 'first')['id']}/claim", clara)
+    clock.advance(3 * DAY)  # 'first' is due within two days: late
+    instance = complete(api, clara, instance, "first", note="done")
+    clock.advance(HOUR)
+    moved = _post(
+        api,
+        f"/v1/instances/{instance['id']}/move",
+        api.admin,
+        {"from_element": "check", "to_element": "first", "reason": "Redo the figures."},
+    )
+    assert ready(moved) == ["first"]
+    aggregate(api.store)  # after the move: the task's row is the reopened one
+
+    def first() -> dict[str, Any]:
+        return dict(_elements(api, "fragile")["first"])
+
+    figures = first()
+    assert (figures["started"], figures["completed"], figures["running"]) == (2, 1, 1)
+    assert figures["durations"]["count"] == 1
+    assert figures["durations"]["mean_seconds"] == 3 * DAY.total_seconds()
+    assert figures["overdue"] == 1
+    assert _named(api, "/v1/stats/people")["clara"]["running"] == 0  # she completed it
+
+    clock.advance(timedelta(minutes=30))  # the reopened task, done in time
+    complete(api, clara, moved, "first", note="redone")
+    aggregate(api.store)
+    figures = first()
+    assert (figures["completed"], figures["running"], figures["overdue"]) == (2, 0, 1)
+    assert figures["durations"]["mean_seconds"] == (3 * DAY + HOUR / 2).total_seconds() / 2
+    people = _named(api, "/v1/stats/people")
+    assert rebuild(api.store) > 0
+    assert first() == figures
+    assert _named(api, "/v1/stats/people") == people
+
+
+def _fragile_for(role: str, tmp_path: Path) -> Path:
+    """fragile.bpmn with its first task offered to ``role``."""
+    xml = (DATA / "fragile.bpmn").read_text()
+    xml = xml.replace(
+        'xmlns:pf="urn:powerflow:bpmn:1.0"',
+        'xmlns:pf="urn:powerflow:bpmn:1.0" xmlns:camunda="http://camunda.org/schema/1.0/bpmn"',
+    ).replace(
+        '<bpmn:userTask id="first" name="Enter the figures">',
+        f'<bpmn:userTask id="first" name="Enter the figures" camunda:candidateGroups="{role}">',
+    )
+    path = tmp_path / f"fragile_{role}.bpmn"
+    path.write_text(xml)
+    return path
+
+
+def test_a_migration_moves_a_running_task_to_the_roles_of_its_new_version(
+    api: Api, tmp_path: Path
+) -> None:
+    """Defect: migrating an instance relabels its open task with the new version's roles, but
+    the statistics kept it running for the roles it became ready for: the old role's running
+    never came down, and the new role's went below zero when the task completed."""
+    assert api.deploy(_fragile_for("clerk", tmp_path)).status_code == 201
+    clara, rita = api.user("clerk", "clara"), api.user("reviewer", "rita")
+    instance = start(api, clara, "fragile", divisor=5)
+    aggregate(api.store)
+    assert _named(api, "/v1/stats/roles")["clerk"]["running"] == 1
+    assert api.deploy(_fragile_for("reviewer", tmp_path)).status_code == 201
+    done = _post(
+        api,
+        f"/v1/instances/{instance['id']}/migrate",
+        api.admin,
+        {"to_version": 2, "reason": "reviewers enter the figures now"},
+    )
+    moved = done["instance"]
+    assert task(moved, "first")["id"] == task(instance, "first")["id"]  # the same task
+    assert task(moved, "first")["roles"] == ["reviewer"]
+    aggregate(api.store)
+    roles = _named(api, "/v1/stats/roles")
+    assert (roles["clerk"]["running"], roles["reviewer"]["running"]) == (0, 1)
+    assert (roles["clerk"]["started"], roles["clerk"]["cancelled"]) == (1, 0)  # as it was
+    assert _elements(api, "fragile")["first"]["running"] == 1
+
+    complete(api, rita, moved, "first", note="done")
+    aggregate(api.store)
+    roles = _named(api, "/v1/stats/roles")
+    assert (roles["clerk"]["running"], roles["reviewer"]["running"]) == (0, 0)
+    assert (roles["clerk"]["completed"], roles["reviewer"]["completed"]) == (0, 1)
+    assert rebuild(api.store) > 0
+    assert _named(api, "/v1/stats/roles") == roles

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from powerflow.db.models import IncidentRecord, Instance, Task, TaskRole
+from powerflow.db.models import ClosedTaskRow, IncidentRecord, Instance, Task, TaskRole
 
 _N = IncidentRecord
 
@@ -70,8 +70,24 @@ def list_incidents(
 
 def forget_task_rows(conn: Connection, task_ids: list[str]) -> None:
     """Drop projection rows of tasks that open again under the same id (a token moved back to
-    them): the step inserts them afresh; their history stays in the event log."""
+    them): the step inserts them afresh; their history stays in the event log, and a closed
+    row is kept as it was in ``closed_task_rows`` (the statistics count its closing with it)."""
     if task_ids:
+        kept = select(
+            Task.id,
+            Task.state,
+            Task.roles,
+            Task.assignee,
+            Task.created_at,
+            Task.due_at,
+            Task.ended_at,
+        )
+        conn.execute(
+            insert(ClosedTaskRow).from_select(
+                ["task_id", "state", "roles", "assignee", "created_at", "due_at", "ended_at"],
+                kept.where(Task.id.in_(task_ids), Task.ended_at.is_not(None)),
+            )
+        )
         conn.execute(delete(TaskRole).where(TaskRole.task_id.in_(task_ids)))
         conn.execute(delete(Task).where(Task.id.in_(task_ids)))
 

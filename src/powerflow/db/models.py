@@ -195,6 +195,23 @@ class Task(Base):
     next_alert_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)
 
 
+class ClosedTaskRow(Base):
+    """A closed task's projection row as it was, kept when a moved token opens the task again
+    under the same id (its ``tasks`` row is then written afresh): the statistics count the
+    closing event with the row it closed, ready time, due time, roles and holder (0021)."""
+
+    __tablename__ = "closed_task_rows"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    task_id: Mapped[str] = mapped_column(String(36), index=True)
+    state: Mapped[str] = mapped_column(String(32))
+    roles: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    assignee: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    ended_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class TaskRole(Base):
     """One candidate role of a task (a task may have several); indexed for the inbox."""
 

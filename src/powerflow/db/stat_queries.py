@@ -14,7 +14,16 @@ from sqlalchemy import Connection, Table, and_, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from powerflow.db.models import Alert, Definition, Event, Instance, StatCount, StatCursor, Task
+from powerflow.db.models import (
+    Alert,
+    ClosedTaskRow,
+    Definition,
+    Event,
+    Instance,
+    StatCount,
+    StatCursor,
+    Task,
+)
 
 COUNTS = cast(Table, StatCount.__table__)
 CURSORS = cast(Table, StatCursor.__table__)
@@ -121,17 +130,36 @@ def task_facts(conn: Connection, task_ids: Iterable[str]) -> dict[str, Any]:
     """(created_at, due_at, roles, assignee) of each of these tasks, from the task projection:
     when a task became ready (its row is written with its ``task.ready`` event), when it was
     due, which roles could take it and who held it when it closed (a closed task's assignee
-    never changes again: claiming and releasing need it open, and a task id is made ready
-    once). One primary-key lookup per task, however long its instance's history."""
+    never changes again: claiming and releasing need it open), and when it closed. A task a
+    moved token opened again has a new row: ``closed_task_rows`` has the one it closed. One
+    primary-key lookup per task, however long its instance's history."""
     tasks = sorted(set(task_ids))
     if not tasks:
         return {}
     out: dict[str, Any] = {}
     for start in range(0, len(tasks), 500):
-        stmt = select(Task.id, Task.created_at, Task.due_at, Task.roles, Task.assignee).where(
-            Task.id.in_(tasks[start : start + 500])
-        )
+        stmt = select(
+            Task.id, Task.created_at, Task.due_at, Task.roles, Task.assignee, Task.ended_at
+        ).where(Task.id.in_(tasks[start : start + 500]))
         out.update((r.id, r) for r in conn.execute(stmt))
+    return out
+
+
+def closed_task_rows(conn: Connection, task_ids: Iterable[str]) -> dict[tuple[str, datetime], Any]:
+    """The rows these tasks had when they closed before a moved token opened them again, by
+    (task id, when it closed): (created_at, due_at, roles, assignee) as ``task_facts``."""
+    tasks = sorted(set(task_ids))
+    out: dict[tuple[str, datetime], Any] = {}
+    for start in range(0, len(tasks), 500):
+        stmt = select(
+            ClosedTaskRow.task_id.label("id"),
+            ClosedTaskRow.created_at,
+            ClosedTaskRow.due_at,
+            ClosedTaskRow.roles,
+            ClosedTaskRow.assignee,
+            ClosedTaskRow.ended_at,
+        ).where(ClosedTaskRow.task_id.in_(tasks[start : start + 500]))
+        out.update(((r.id, r.ended_at), r) for r in conn.execute(stmt))
     return out
 
 

@@ -427,9 +427,20 @@ class TokenMoved(Payload):
     reason: str
 
 
+class RolesChanged(Payload):
+    """An open task a migration kept, now offered to the roles of its element in the new
+    version."""
+
+    task_id: str
+    element_id: str
+    from_roles: list[str]
+    to_roles: list[str]
+
+
 class InstanceMigrated(Payload):
     """An administrator moved the instance to another version of its definition; what
-    changed (element ids) and which open or waiting elements were re-predicted."""
+    changed (element ids), which open or waiting elements were re-predicted, and which open
+    tasks it kept are now offered to other roles (``roles_changed``)."""
 
     from_version: int
     to_version: int
@@ -440,6 +451,7 @@ class InstanceMigrated(Payload):
     removed: list[str]
     changed: dict[str, list[str]]
     reset: list[str]
+    roles_changed: list[RolesChanged] = []
 
 
 class NoticePublished(Payload):
@@ -481,6 +493,17 @@ class NoticeWithdrawn(Payload):
     ends_at: str
     objections: int
     reason: str
+
+
+class NoticeObjectionsUndelivered(Payload):
+    """The case ended (``reason``: ``instance_cancelled``, ``instance_completed``) while these
+    objections to the notice were held for it (raised while it took no message): they will
+    never reach it and are no longer held. The objections stay recorded (and listed to
+    supervisors as neither delivered nor held)."""
+
+    notice_id: int
+    objection_ids: list[int]
+    reason: Literal["instance_cancelled", "instance_completed"]
 
 
 PAYLOADS: dict[str, type[Payload]] = {
@@ -535,6 +558,7 @@ PAYLOADS: dict[str, type[Payload]] = {
     "notice.objection_received": NoticeObjectionReceived,
     "notice.closed": NoticeClosed,
     "notice.withdrawn": NoticeWithdrawn,
+    "notice.objections_undelivered": NoticeObjectionsUndelivered,
 }
 
 

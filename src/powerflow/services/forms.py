@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from powerflow.engine import OBJECTION_PAYLOAD
 from powerflow.services.errors import InvalidInput
 
 ANY_DATA = "*"
@@ -64,7 +65,7 @@ def check_task_data(
     A required field may be left out when the task's current data already holds a value for it
     (a form prefilled from earlier steps or start variables).
     """
-    _check(task_accepts(catalog, element_id), data, current, what="task")
+    _check(task_accepts(catalog, element_id), data, current, what="task", catalog=catalog)
 
 
 def missing_required(catalog: dict[str, Any], element_id: str, data: dict[str, Any]) -> bool:
@@ -76,10 +77,26 @@ def missing_required(catalog: dict[str, Any], element_id: str, data: dict[str, A
 
 def check_start_variables(catalog: dict[str, Any], variables: dict[str, Any]) -> None:
     """Refuse start variables the start event's form (or the process) does not declare."""
-    _check(start_accepts(catalog), variables, {}, what="start")
+    _check(start_accepts(catalog), variables, {}, what="start", catalog=catalog)
 
 
-def _check(accepted: Accepted, data: dict[str, Any], current: dict[str, Any], *, what: str) -> None:
+def takes_objections(catalog: dict[str, Any]) -> bool:
+    """Whether a notice of the process takes objections (``pf:notice objectionMessage``): then
+    ``OBJECTION_PAYLOAD`` is the name they arrive under, reserved (engine/reserved.py)."""
+    return any(
+        ((e.get("metadata") or {}).get("notice") or {}).get("objection_message")
+        for e in catalog.get("elements", {}).values()
+    )
+
+
+def _check(
+    accepted: Accepted,
+    data: dict[str, Any],
+    current: dict[str, Any],
+    *,
+    what: str,
+    catalog: dict[str, Any],
+) -> None:
     where = "the task's form" if what == "task" else "the process's start form"
     problems: list[str] = []
     if not accepted.any_field:
@@ -87,6 +104,13 @@ def _check(accepted: Accepted, data: dict[str, Any], current: dict[str, Any], *,
         for name in data:
             if name not in declared:
                 problems.append(f"'{name}' is not a field of {where}.")
+    elif OBJECTION_PAYLOAD in data and takes_objections(catalog):
+        # the upload refuses the name as a declared field; "*" would let anyone submit it
+        problems.append(
+            f"'{OBJECTION_PAYLOAD}' is reserved in this process: an objection to its public "
+            "notice arrives under that name, so it cannot be submitted as data; leave it out "
+            "or use another name."
+        )
     problems.extend(_form_problems(accepted.form, data, current))
     if not problems:
         return

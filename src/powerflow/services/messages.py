@@ -552,12 +552,15 @@ def append_event(
     *,
     actor: str,
     at: datetime,
+    element: tuple[str | None, str | None] = (None, None),
 ) -> bool:
-    """Append one event to an instance's hash chain (locked, version-checked)."""
+    """Append one event (of the ``element``: id, name) to an instance's hash chain (locked,
+    version-checked)."""
     row = queries.load_instance(conn, instance_id, lock=True)
     if row is None:
         return False
-    rows = event_rows(row, [engine.StepEvent(kind, payload=payload)], actor=actor, at=at)
+    event = engine.StepEvent(kind, element[0], element[1], payload=payload)
+    rows = event_rows(row, [event], actor=actor, at=at)
     row.updated_at = at
     if not queries.save_instance(conn, row):
         raise Conflict(f"Instance {instance_id} was changed concurrently; retry.")

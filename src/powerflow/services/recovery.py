@@ -19,7 +19,7 @@ from sqlalchemy import Connection
 from powerflow import engine
 from powerflow.db import external_queries, incident_queries, queries
 from powerflow.db.engine import Store
-from powerflow.db.queries import InstanceRow
+from powerflow.db.queries import InstanceRow, TaskRow
 from powerflow.engine import external as engine_external
 from powerflow.services import external_tasks, messages
 from powerflow.services.auth import Principal
@@ -293,7 +293,8 @@ def migrate(
         row.definition_id = target.id
         row.definition_version = target.version
         incident_queries.set_definition(conn, row.id, target.id, target.version)
-        extra = {"instance.migrated": {"reason": why}}
+        changed = _roles_changed(queries.open_tasks(conn, row.id), step)
+        extra = {"instance.migrated": {"reason": why, "roles_changed": changed}}
         if parked:
             _record_parked(store, conn, row, target, step, principal, extra)
         else:
@@ -348,6 +349,27 @@ def _record_parked(
         raise Conflict(f"Instance {row.id} was changed concurrently; retry.")
     queries.insert_events(conn, rows)
     return queries.open_tasks(conn, row.id)
+
+
+def _roles_changed(before: list[TaskRow], step: engine.StepResult) -> list[dict[str, Any]]:
+    """Open tasks the migration keeps whose element offers them to other roles in the new
+    version (``_relabel`` gives them these roles): what ``instance.migrated`` records, so the
+    statistics move their running count from the old roles to the new."""
+    old = {t.id: sorted(set(t.roles)) for t in before}
+    opened = {t.id for t in step.new_tasks}
+    changed = []
+    for t in step.open_tasks:
+        roles = sorted(set(t.roles))
+        if t.id in old and t.id not in opened and old[t.id] != roles:
+            changed.append(
+                {
+                    "task_id": t.id,
+                    "element_id": t.element_id,
+                    "from_roles": old[t.id],
+                    "to_roles": roles,
+                }
+            )
+    return changed
 
 
 def _relabel(conn: Connection, step: engine.StepResult) -> None:

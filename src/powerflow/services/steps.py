@@ -136,6 +136,8 @@ def record_step(
         more += times.pauses(instance, new_rows, at)
     # Public notices (pf:notice): published as their element starts, closed once past.
     more += notices.after_step(conn, store, instance, definition, step, new_rows, at)
+    if was_parked and step.status == "completed":  # a recovery ran it to its end
+        more += notices.let_go(conn, instance.id, "instance_completed")
     if instance.alert_level is not None and (ended or closes):
         if ended:
             more += resolve_alerts(conn, instance, at=at, everything=f"instance_{step.status}")

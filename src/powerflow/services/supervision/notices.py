@@ -14,7 +14,9 @@ after it until the period has passed (R17), and taking objections from the publi
   ``engine.OBJECTION_PAYLOAD``. An objection raised while the instance takes no message
   (suspended, or parked at an incident) is held, and ``deliver_held`` delivers it when the
   instance runs again (resume, retry, skip, move, new retries of an external task), once.
-- ``ended`` withdraws the open notices of a cancelled instance (``notice.withdrawn``).
+- ``ended`` withdraws the open notices of a cancelled instance (``notice.withdrawn``); a case
+  that ends (cancelled, or run to its end by a recovery or a delivery) lets the objections
+  held for it go (``let_go``: no longer held, not delivered, ``notice.objections_undelivered``).
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ WITHDRAWN = ("cancelled",)
 """Statuses of a case whose open notices are withdrawn: they take no objections any more. A
 case that completes during a notice's period leaves the notice running (a notice may announce
 the case's result): its objections are recorded, with nothing to deliver them to."""
+ENDED = ("completed", "cancelled")
+"""Statuses of a case that ended: objections held for it are let go (``let_go``)."""
 STOPPED = ("suspended", PARKED)
 """Statuses of a case that takes no message now: objections to its notices are held."""
 _NOTICES = cast(Table, Notice.__table__)
@@ -235,10 +239,44 @@ def _close_due(conn: Connection, instance_id: str, at: datetime) -> list[StepEve
     return events
 
 
+def let_go(conn: Connection, instance_id: str, reason: str) -> list[StepEvent]:
+    """The case ended (``reason``: ``instance_cancelled`` or ``instance_completed``) while
+    objections to its notices were held for it: they will never reach it. They are no longer
+    held (nor delivered), and ``notice.objections_undelivered`` records which, per notice. One
+    statement when none is held."""
+    held = conn.execute(
+        select(_OBJECTIONS.c.id, _NOTICES.c.id.label("notice_id"))
+        .add_columns(_NOTICES.c.element_id, _NOTICES.c.title)
+        .join(_NOTICES, _NOTICES.c.id == _OBJECTIONS.c.notice_id)
+        .where(_NOTICES.c.instance_id == instance_id, _OBJECTIONS.c.held.is_(True))
+        .order_by(_NOTICES.c.id, _OBJECTIONS.c.id)
+    ).all()
+    if not held:
+        return []
+    conn.execute(
+        update(_OBJECTIONS)
+        .where(_OBJECTIONS.c.id.in_([int(r.id) for r in held]))
+        .values(held=False)
+    )
+    by_notice: dict[int, list[Any]] = {}
+    for row in held:
+        by_notice.setdefault(int(row.notice_id), []).append(row)
+    return [
+        StepEvent(
+            "notice.objections_undelivered",
+            rows[0].element_id,
+            rows[0].title,
+            None,
+            {"notice_id": notice_id, "objection_ids": [int(r.id) for r in rows], "reason": reason},
+        )
+        for notice_id, rows in by_notice.items()
+    ]
+
+
 def ended(conn: Connection, instance_id: str, at: datetime) -> list[StepEvent]:
     """The instance was cancelled: its notices whose period has passed are closed, those still
     open are withdrawn (no longer open, no more objections; ``notice.withdrawn``). Objections
-    held for the instance will never reach it: they are no longer held."""
+    held for the instance, to any of its notices, will never reach it: ``let_go``."""
     events = _close_due(conn, instance_id, at)
     rows = conn.execute(
         select(_NOTICES.c.id, _NOTICES.c.ends_at, _NOTICES.c.element_id, _NOTICES.c.title).where(
@@ -254,11 +292,6 @@ def ended(conn: Connection, instance_id: str, at: datetime) -> list[StepEvent]:
         conn.execute(
             update(_NOTICES).where(_NOTICES.c.id == row.id).values(withdrawn_at=at, closed_at=at)
         )
-        conn.execute(
-            update(_OBJECTIONS)
-            .where(_OBJECTIONS.c.notice_id == row.id, _OBJECTIONS.c.held.is_(True))
-            .values(held=False)
-        )
         events.append(
             StepEvent(
                 "notice.withdrawn",
@@ -273,7 +306,7 @@ def ended(conn: Connection, instance_id: str, at: datetime) -> list[StepEvent]:
                 },
             )
         )
-    return events
+    return events + let_go(conn, instance_id, "instance_cancelled")
 
 
 def _aware(at: datetime) -> datetime:
@@ -415,7 +448,7 @@ def deliver_held(conn: Connection, store: Store, instance: InstanceRow, *, at: d
     afterwards, delivered or not: a catch that no longer waits does not get it later either).
     True when one was delivered; the row is then refreshed in place. One statement when none is
     held; nothing while the instance still takes no message."""
-    from powerflow.services.messages import deliver_to_instance
+    from powerflow.services.messages import append_event, deliver_to_instance
 
     if instance.status != "running":
         return False
@@ -452,6 +485,16 @@ def deliver_held(conn: Connection, store: Store, instance: InstanceRow, *, at: d
         )
         if fresh is not None and fresh.status in STOPPED:
             break  # the delivery parked it at an incident: the rest stay held for its recovery
+        if fresh is not None and fresh.status in ENDED:
+            break  # the delivery ran it to its end: the rest can reach nothing
+    if fresh is not None and fresh.status in ENDED:
+        reason = f"instance_{fresh.status}"
+        for ev in let_go(conn, instance.id, reason):
+            element = (ev.element_id, ev.element_name)
+            append_event(
+                conn, instance.id, ev.type, ev.payload, actor=SYSTEM_ACTOR, at=at, element=element
+            )
+        fresh = load_instance(conn, instance.id, lock=False)
     if fresh is not None:
         instance.__dict__.update(fresh.__dict__)
     return fresh is not None

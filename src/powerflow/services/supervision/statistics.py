@@ -102,8 +102,20 @@ Increment = tuple[str, str, str, str, str, int]
 class Batch:
     """What the handlers of one batch of events may look up, fetched once for the batch."""
 
-    # task id -> (created_at, due_at, roles) of its row: when it became ready, when it was due
+    # task id -> (created_at, due_at, roles, assignee, ended_at) of its row: when it became
+    # ready, when it was due, who could take it and who held it, when it closed
     tasks: dict[str, Any] = field(default_factory=dict)
+    # (task id, ended_at) -> the same, of a row a moved token replaced (the task reopened)
+    closed: dict[tuple[str, datetime], Any] = field(default_factory=dict)
+
+    def task(self, ev: Any) -> Any:
+        """The row the closing event ``ev`` closed: the task's row, or the one it had before
+        a moved token opened it again under the same id (None: no row, an automatic step)."""
+        row = self.tasks.get(ev.task_id or "")
+        if row is not None and row.ended_at == ev.occurred_at:
+            return row
+        return self.closed.get((ev.task_id or "", ev.occurred_at), row)
+
     instances: dict[str, Any] = field(default_factory=dict)
     alerts: dict[int, tuple[list[str], list[str]]] = field(default_factory=dict)
 
@@ -161,7 +173,7 @@ def _task_ready(ev: Any, batch: Batch) -> list[Increment]:
 
 def _task_completed(ev: Any, batch: Batch) -> list[Increment]:
     element = ev.element_id or ""
-    task = batch.tasks.get(ev.task_id or "")
+    task = batch.task(ev)
     if task is None:  # an automatic step (script, service task): no waiting time to measure
         return [(element, "", "", "completed", "", 1)]
     seconds = max(0.0, (ev.occurred_at - task.created_at).total_seconds())
@@ -184,13 +196,27 @@ def _released(task: Any) -> list[Increment]:
 def _task_cancelled(ev: Any, batch: Batch) -> list[Increment]:
     """A task closed without completion: cancelled at its element and for the roles it was
     ready for, and released by whoever held it."""
-    task = batch.tasks.get(ev.task_id or "")
+    task = batch.task(ev)
     if task is None:  # its row is gone: it cannot be matched with its ready count
         return []
     element = ev.element_id or ""
     out: list[Increment] = [(element, "", "", "cancelled", "", 1)]
     out += [(element, str(role), "", "cancelled", "", 1) for role in sorted(set(task.roles or []))]
     return out + _released(task)
+
+
+def _instance_migrated(ev: Any, batch: Batch) -> list[Increment]:
+    """Open tasks the migration kept but offered to other roles: each stops running for the
+    roles it no longer has and runs for its new ones (``moved_out``, ``moved_in``: counters
+    behind a role's running figure; its ready, completed and cancelled figures stay where the
+    task's events put them)."""
+    out: list[Increment] = []
+    for change in (ev.payload or {}).get("roles_changed") or []:
+        element = str(change.get("element_id") or "")
+        before, after = set(change.get("from_roles") or []), set(change.get("to_roles") or [])
+        out += [(element, str(r), "", "moved_out", "", 1) for r in sorted(before - after)]
+        out += [(element, str(r), "", "moved_in", "", 1) for r in sorted(after - before)]
+    return out
 
 
 def _task_claimed(ev: Any, batch: Batch) -> list[Increment]:
@@ -240,6 +266,7 @@ HANDLERS: dict[str, Callable[[Any, Batch], list[Increment]]] = {
     "instance.completed": _instance_completed,
     "instance.cancelled": _instance_cancelled,
     "instance.failed": _instance_failed,
+    "instance.migrated": _instance_migrated,
     "task.ready": _task_ready,
     "task.completed": _task_completed,
     "task.cancelled": _task_cancelled,
@@ -257,9 +284,15 @@ CLOSING = ("task.completed", "task.cancelled")  # their handlers read the task's
 
 def _lookups(conn: Any, events: list[Any]) -> Batch:
     batch = Batch()
-    batch.tasks = stat_queries.task_facts(
-        conn, (e.task_id for e in events if e.type in CLOSING and e.task_id)
-    )
+    closing = [e for e in events if e.type in CLOSING and e.task_id]
+    batch.tasks = stat_queries.task_facts(conn, (e.task_id for e in closing))
+    # a row that did not close at the event: the task reopened since (a moved token)
+    reopened = [
+        e.task_id
+        for e in closing
+        if e.task_id in batch.tasks and batch.tasks[e.task_id].ended_at != e.occurred_at
+    ]
+    batch.closed = stat_queries.closed_task_rows(conn, reopened)
     ended = [e.instance_id for e in events if e.type == "instance.completed"]
     batch.instances = stat_queries.instance_times(conn, ended)
     alert_ids = [
@@ -426,8 +459,8 @@ class ProcessStats:
 
 
 KNOWN = {"started", "completed", "cancelled", "failed", "overdue", "timed", "duration"}
-# Counters behind a person's running figure, not figures of their own.
-HIDDEN = {"claimed", "released"}
+# Counters behind a person's or a role's running figure, not figures of their own.
+HIDDEN = {"claimed", "released", "moved_in", "moved_out"}
 
 
 def _figures(rows: list[tuple[str, str, int]], running: int | None = None) -> Figures:
@@ -531,7 +564,9 @@ def _open_tasks(
     """Per element or per role (``column``): the tasks made ready by the end of the range and
     not completed or cancelled by then, whenever they became ready. ``timed`` counts the
     completions of tasks that had been ready (an automatic step has no duration and never was
-    ready); an element or role that never had a task ready by then has None."""
+    ready); a role also gains (``moved_in``) and loses (``moved_out``) the open tasks a
+    migration offered to other roles. An element or role that never had a task ready by then
+    has None."""
     rows = stat_queries.sums(
         conn,
         group=[column],
@@ -540,14 +575,14 @@ def _open_tasks(
         person="",
         element_id=None,
         last=last,
-        metrics=["started", "timed", "cancelled"],
+        metrics=["started", "moved_in", "timed", "cancelled", "moved_out"],
     )
-    ready: Counter[str] = Counter()
+    opened: Counter[str] = Counter()
     closed: Counter[str] = Counter()
     for name, metric, _label, n in rows:
         if name:  # element '': the process as a whole (instances, see _running)
-            (ready if metric == "started" else closed)[name] += int(n)
-    return {k: ready[k] - closed[k] if ready[k] else None for k in ready | closed}
+            (opened if metric in ("started", "moved_in") else closed)[name] += int(n)
+    return {k: opened[k] - closed[k] if opened[k] else None for k in opened | closed}
 
 
 def _held(conn: Any, last: date, definition_key: str | None) -> dict[str, int]:
