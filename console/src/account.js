@@ -36,8 +36,13 @@ export async function showAccount(area, section) {
     forget();
     location.hash = "#/login";
   });
+  // the dashboard link only for those the API lets read every instance's events
+  const supervises = person.roles.includes("monitor") || person.roles.includes("admin");
   area.replaceChildren(h("ul", {},
     h("li", {}, h("a", { href: "#/inbox", "data-section": "inbox", "aria-current": current("inbox") }, "Inbox")),
+    supervises
+      ? h("li", {}, h("a", { href: "#/monitor", "data-section": "monitor", "aria-current": current("monitor") }, "Dashboard"))
+      : null,
     h("li", { class: "who" },
       h("span", { class: "visually-hidden" }, "Signed in as "),
       h("span", { class: "name" }, person.name),

@@ -12,6 +12,11 @@ import { powersPage } from "./pages/powers.js";
 import { processPage } from "./pages/process.js";
 import { progressPage } from "./pages/progress.js";
 import { noticesPage, noticePage } from "./pages/notices.js";
+import { monitorPage } from "./pages/monitor.js";
+import { instancePage } from "./pages/instance.js";
+import { casePage, casesPage } from "./pages/cases.js";
+import { statsPage, statsListPage } from "./pages/stats.js";
+import { leave } from "./live.js";
 
 const main = document.getElementById("main");
 const announcer = document.getElementById("announcer");
@@ -27,6 +32,12 @@ const ROUTES = [
   [/^\/login$/, "login", (_, q) => loginPage(q)],
   [/^\/inbox$/, "inbox", () => inboxPage()],
   [/^\/tasks\/([^/]+)$/, "inbox", (m) => taskPage(decodeURIComponent(m[1]))],
+  [/^\/monitor$/, "monitor", () => monitorPage()],
+  [/^\/instances\/([^/]+)$/, "monitor", (m) => instancePage(decodeURIComponent(m[1]))],
+  [/^\/cases$/, "monitor", (_, q) => casesPage(q.get("state") || "open")],
+  [/^\/cases\/(\d+)$/, "monitor", (m) => casePage(m[1])],
+  [/^\/stats$/, "monitor", () => statsListPage()],
+  [/^\/stats\/([^/]+)$/, "monitor", (m) => statsPage(decodeURIComponent(m[1]))],
 ];
 
 const account = document.getElementById("account");
@@ -38,6 +49,7 @@ async function route() {
   const [path, query = ""] = hash.split("?");
   const params = new URLSearchParams(query);
   const mine = ++generation;
+  leave(); // the previous page's streams and timers
   let section = null;
   let render = null;
   for (const [pattern, name, page] of ROUTES) {

@@ -1,0 +1,2 @@
+// placeholder
+export async function instancePage() { return { title: "Instance", nodes: [] }; }

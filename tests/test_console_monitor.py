@@ -1,0 +1,279 @@
+"""The web console's monitor pages in a real headless Chromium against a real `powerflow serve`
+(issue 11, third slice): the dashboard of open alerts, running instances, recent violations and
+open supervision cases, updated live from the event stream (read with fetch, the token in the
+Authorization header); a task turning overdue raises a red alert that shows up without a
+reload, and the monitor acknowledges it; a clerk gets no dashboard link and the API's refusal.
+axe-core runs on every page; screenshots go to test-artifacts/console/.
+
+The helpers (Chromium, axe-core, the watched page) are test_console.py's and
+test_console_clerk.py's; without Chromium the tests skip as those do."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from conftest import ADMIN_TOKEN, DATA, start_server, stop_server
+from test_console import LAPTOP, TABLET, browser  # noqa: F401 (the browser fixture)
+from test_console_clerk import Clerk
+
+pytestmark = pytest.mark.e2e
+
+PEOPLE = {
+    "qian": ["monitor"],
+    "lin": ["clerk", "licence-clerk", "grant-handler"],
+    "zhou": ["clerk"],
+}
+RED_AT_THE_LIMIT = {
+    "description": "red as soon as a step is late (console tests)",
+    "thresholds": [{"level": "red", "limit": "step", "offset": "PT0S"}],
+    "rule_levels": {"warn": "yellow", "block": "yellow"},
+}
+WAIT_MS = 25_000  # the step limit is 8 s; the alert loop and the stream poll every second
+
+
+class Office:
+    """A server with console_watch (an 8-second step limit, alert profile console-red) and
+    console_grant deployed, a monitor and two clerks."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.client = httpx.Client(base_url=url, timeout=30)
+        self.admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        self.tokens: dict[str, str] = {}
+        for name, roles in PEOPLE.items():
+            got = self.client.post("/v1/users", headers=self.admin, json={"name": name, "roles": roles})
+            assert got.status_code == 201, got.text
+            self.tokens[name] = got.json()["token"]
+        profile = self.client.put(
+            "/v1/alert-profiles/console-red", headers=self.admin, json=RED_AT_THE_LIMIT
+        )
+        assert profile.status_code == 201, profile.text
+        for name in ("console_watch.bpmn", "console_grant.bpmn"):
+            deployed = self.client.post(
+                "/v1/definitions",
+                headers=self.admin,
+                files={"file": (name, (DATA / name).read_bytes())},
+            )
+            assert deployed.status_code == 201, deployed.text
+
+    def as_(self, name: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[name]}"}
+
+    def inspecting(self, business_key: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """A console_watch case at its inspection (due 8 s from now): (instance, task)."""
+        got = self.client.post(
+            "/v1/instances",
+            headers=self.as_("lin"),
+            json={"definition_key": "console_watch", "business_key": business_key},
+        )
+        assert got.status_code == 201, got.text
+        (register,) = got.json()["tasks"]
+        done = self.client.post(
+            f"/v1/tasks/{register['id']}/complete", headers=self.as_("lin"), json={"data": {}}
+        )
+        assert done.status_code == 200, done.text
+        (inspect,) = done.json()["tasks"]
+        assert inspect["element_id"] == "inspect" and inspect["due_at"]
+        return done.json(), inspect
+
+    def blocked_completion(self, business_key: str) -> dict[str, Any]:
+        """A console_grant case whose first completion a rule blocks (a violation)."""
+        got = self.client.post(
+            "/v1/instances",
+            headers=self.as_("lin"),
+            json={"definition_key": "console_grant", "business_key": business_key},
+        )
+        assert got.status_code == 201, got.text
+        (prepare,) = got.json()["tasks"]
+        refused = self.client.post(
+            f"/v1/tasks/{prepare['id']}/complete",
+            headers=self.as_("lin"),
+            json={"data": {"amount": 10, "purpose": "Chairs", "category": "equipment", "urgent": True}},
+        )
+        assert refused.status_code == 403, refused.text
+        body: dict[str, Any] = got.json()
+        return body
+
+    def alerts(self, instance_id: str) -> list[dict[str, Any]]:
+        got = self.client.get(
+            "/v1/alerts", headers=self.as_("qian"), params={"instance_id": instance_id}
+        )
+        assert got.status_code == 200, got.text
+        items: list[dict[str, Any]] = got.json()["items"]
+        return items
+
+
+@pytest.fixture(scope="module")
+def office(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Office]:  # noqa: F811
+    db = tmp_path_factory.mktemp("console-monitor") / "powerflow.db"
+    server = start_server(f"sqlite:///{db}", POWERFLOW_DEPLOY_EXAMPLES="false")
+    try:
+        built = httpx.get(f"{server.url}/console/", timeout=10)
+        assert built.status_code == 200, f"the console is not built: {built.text}"
+        o = Office(server.url)
+        try:
+            yield o
+        finally:
+            o.client.close()
+    finally:
+        stop_server(server)
+
+
+@pytest.fixture
+def person(browser: Any, office: Office) -> Iterator[Any]:  # noqa: F811
+    """A factory of watched pages, one browser context (one sessionStorage) each."""
+    pages: list[Clerk] = []
+
+    def _new(viewport: dict[str, int] = LAPTOP) -> Clerk:
+        page = Clerk(browser, office.url, viewport)
+        pages.append(page)
+        return page
+
+    try:
+        yield _new
+    finally:
+        for page in pages:
+            page.close()
+    for page in pages:
+        assert not page.problems, page.problems
+
+
+def _mark_loaded(page: Clerk) -> None:
+    """A flag a reload would wipe: the page must update without one."""
+    page.page.evaluate("() => { window.pfNotReloaded = true; }")
+
+
+def _not_reloaded(page: Clerk) -> bool:
+    return bool(page.page.evaluate("() => window.pfNotReloaded === true"))
+
+
+def test_a_monitor_sees_an_overdue_task_turn_red_live_and_acknowledges_the_alert(
+    office: Office, person: Any
+) -> None:
+    office.blocked_completion("G-VIOLATION-1")
+    instance, inspect = office.inspecting("W-1")
+    other, _ = office.inspecting("W-2")
+    qian = person()
+    qian.expected = [(409, "/acknowledge")]
+    qian.sign_in(office.tokens["qian"])
+    account = qian.page.get_by_role("navigation", name="Your work")
+    account.get_by_role("link", name="Dashboard").click()
+    qian.page.get_by_role("heading", name="Dashboard", level=1).wait_for()
+    qian.page.wait_for_selector(".live-state[data-state='live']")
+    _mark_loaded(qian)
+
+    # before the limit: the case runs, no alert on it yet
+    row = qian.page.locator(f"table.running tr[data-instance='{instance['id']}']")
+    assert row.get_by_role("link", name="W-1").count() == 1
+    assert "Inspect the premises" in row.inner_text()
+    assert "row-red" not in str(row.get_attribute("class"))
+    assert office.alerts(instance["id"]) == []
+    alerts = qian.page.locator("table.alerts tr[data-alert]")
+    assert alerts.filter(has_text="W-1").count() == 0
+    assert alerts.filter(has_text="G-VIOLATION-1").count() == 1  # the blocked rule's alert
+    violations = qian.page.locator("table.violations tbody tr")
+    assert violations.count() == 1 and "CG-URGENT" in violations.inner_text()
+    qian.axe("dashboard")
+
+    # a violation and a case appear while the page is open
+    office.blocked_completion("G-VIOLATION-2")
+    opened = office.client.post(
+        "/v1/cases",
+        headers=office.as_("qian"),
+        json={"instance_id": other["id"], "title": "Inspections put off", "reason": "Two late."},
+    )
+    assert opened.status_code == 201, opened.text
+    qian.page.locator(f"table.cases tr[data-case='{opened.json()['id']}']").wait_for()
+    qian.page.wait_for_function(
+        "() => document.querySelectorAll('table.violations tbody tr').length === 2"
+    )
+
+    # the limit passes: a red alert, the case's row turns red, without a reload
+    red = qian.page.locator("table.alerts tr.row-red").filter(has_text="W-1")
+    red.wait_for(timeout=WAIT_MS)
+    row.and_(qian.page.locator(".row-red")).wait_for(timeout=WAIT_MS)
+    assert _not_reloaded(qian)
+    (alert,) = office.alerts(instance["id"])
+    assert alert["level"] == "red" and alert["task_id"] == inspect["id"]
+    cells = red.locator("th, td").all_inner_texts()
+    assert cells[0] == "Red alert"
+    assert cells[1] == alert["message"]
+    assert cells[2] == "Inspect the premises"
+    assert cells[3] == "W-1"
+    assert red.get_attribute("data-alert") == str(alert["id"])
+    assert red.locator("time").nth(0).get_attribute("datetime") == alert["deadline_at"]
+    colour = red.locator(".alert-red").evaluate("e => getComputedStyle(e).backgroundColor")
+    assert colour == "rgb(179, 38, 30)"
+    qian.page.locator("table.alerts tr.row-red").filter(has_text="W-2").wait_for(timeout=WAIT_MS)
+    qian.shot("monitor-1-dashboard-red")
+    qian.axe("dashboard with red alerts")
+
+    # acknowledge it, with a comment
+    red.get_by_role("button", name=f"Acknowledge alert {alert['id']}").click()
+    form = qian.page.get_by_role("form", name="Acknowledge an alert")
+    assert alert["message"] in form.inner_text()
+    assert qian.page.evaluate("() => document.activeElement.id") == "ack-comment"
+    qian.page.get_by_label("What was done or will be done (optional)").fill(
+        "Phoned the inspector; the visit is tomorrow."
+    )
+    qian.shot("monitor-2-acknowledge")
+    qian.axe("acknowledge form")
+    form.get_by_role("button", name="Acknowledge the alert").click()
+    qian.page.get_by_role("status").filter(has_text="You acknowledged alert").wait_for()
+    qian.page.locator(f"tr[data-alert='{alert['id']}']").wait_for(state="detached")
+    (acked,) = office.alerts(instance["id"])
+    assert acked["state"] == "acknowledged" and acked["acknowledged_by"] == "qian"
+    assert acked["acknowledge_comment"] == "Phoned the inspector; the visit is tomorrow."
+
+    # someone else acknowledges W-2's alert first: the API's sentence, on the page
+    (second,) = office.alerts(other["id"])
+    qian.page.get_by_role("button", name=f"Acknowledge alert {second['id']}").click()
+    first = office.client.post(
+        f"/v1/alerts/{second['id']}/acknowledge", headers=office.admin, json={}
+    )
+    assert first.status_code == 200, first.text
+    form.get_by_role("button", name="Acknowledge the alert").click()
+    refused = qian.page.get_by_role("alert").filter(has_text="alert")
+    refused.wait_for()
+    again = office.client.post(
+        f"/v1/alerts/{second['id']}/acknowledge", headers=office.admin, json={}
+    )
+    assert again.status_code == 409
+    assert refused.inner_text() == again.json()["detail"]
+    assert _not_reloaded(qian)
+    qian.shot("monitor-3-acknowledge-refused")
+    qian.axe("dashboard after acknowledging")
+    assert qian.page.evaluate("() => document.cookie") == ""
+    streams = [u for m, u, _ in qian.requests if "/v1/events/stream" in u]
+    assert streams and all("token" not in u and "pf_" not in u for u in streams)
+
+
+def test_a_clerk_has_no_dashboard_and_gets_the_apis_refusal(office: Office, person: Any) -> None:
+    zhou = person()
+    zhou.expected = [(403, "/v1/events/latest")]
+    zhou.sign_in(office.tokens["zhou"])
+    account = zhou.page.get_by_role("navigation", name="Your work")
+    assert account.get_by_role("link", name="Dashboard").count() == 0
+    zhou.goto("/console/#/monitor")
+    alert = zhou.page.get_by_role("alert")
+    direct = office.client.get("/v1/events/latest", headers=office.as_("zhou"))
+    assert direct.status_code == 403
+    assert alert.inner_text() == direct.json()["detail"]
+    assert zhou.page.locator("table").count() == 0
+    zhou.shot("monitor-4-clerk-refused")
+    zhou.axe("dashboard refused")
+
+
+def test_the_dashboard_on_a_tablet(office: Office, person: Any) -> None:
+    qian = person(TABLET)
+    qian.sign_in(office.tokens["qian"])
+    qian.goto("/console/#/monitor")
+    qian.page.wait_for_selector(".live-state[data-state='live']")
+    wide = qian.page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    assert wide <= 0, f"the dashboard scrolls sideways at 768 px by {wide} px"
+    qian.shot("monitor-5-tablet-dashboard")
+    qian.axe("dashboard at 768x1024")
