@@ -45,7 +45,9 @@ class Office:
         self.admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
         self.tokens: dict[str, str] = {}
         for name, roles in PEOPLE.items():
-            got = self.client.post("/v1/users", headers=self.admin, json={"name": name, "roles": roles})
+            got = self.client.post(
+                "/v1/users", headers=self.admin, json={"name": name, "roles": roles}
+            )
             assert got.status_code == 201, got.text
             self.tokens[name] = got.json()["token"]
         profile = self.client.put(
@@ -92,7 +94,9 @@ class Office:
         refused = self.client.post(
             f"/v1/tasks/{prepare['id']}/complete",
             headers=self.as_("lin"),
-            json={"data": {"amount": 10, "purpose": "Chairs", "category": "equipment", "urgent": True}},
+            json={
+                "data": {"amount": 10, "purpose": "Chairs", "category": "equipment", "urgent": True}
+            },
         )
         assert refused.status_code == 403, refused.text
         body: dict[str, Any] = got.json()
