@@ -281,3 +281,78 @@ def test_the_dashboard_on_a_tablet(office: Office, person: Any) -> None:
     assert wide <= 0, f"the dashboard scrolls sideways at 768 px by {wide} px"
     qian.shot("monitor-5-tablet-dashboard")
     qian.axe("dashboard at 768x1024")
+
+
+def test_an_instance_page_marks_the_overdue_step_live_verifies_the_trail_and_opens_a_case(
+    office: Office, person: Any
+) -> None:
+    instance, inspect = office.inspecting("W-3")
+    qian = person()
+    qian.expected = [(422, "/v1/cases")]
+    qian.sign_in(office.tokens["qian"])
+    qian.goto("/console/#/monitor")
+    qian.page.locator(f"tr[data-instance='{instance['id']}']").get_by_role("link").click()
+    qian.page.get_by_role("heading", name="Case W-3", level=1).wait_for()
+    qian.page.wait_for_selector(".live-state[data-state='live']")
+    _mark_loaded(qian)
+    qian.page.wait_for_selector(".djs-element.pf-done[data-element-id='register']")
+    qian.page.wait_for_selector(".djs-element.pf-current[data-element-id='inspect']")
+    assert "console_watch (version 1)" in qian.text()
+    verified = qian.page.locator("p.verified").inner_text()
+    audit = office.client.get(f"/v1/instances/{instance['id']}/audit", headers=office.as_("qian"))
+    assert audit.json()["verified"] is True
+    assert f"each of its {len(audit.json()['events'])} recorded steps" in verified
+    assert qian.page.locator("table.trail tbody tr").count() == len(audit.json()["events"])
+    qian.axe("instance page")
+
+    # the limit passes: the step turns red on the chart and the alert joins the trail, live
+    qian.page.wait_for_selector(
+        ".djs-element.pf-overdue[data-element-id='inspect']", timeout=WAIT_MS
+    )
+    qian.page.locator("table.trail tr[data-type='alert.raised']").wait_for(timeout=WAIT_MS)
+    qian.page.locator(f"tr[data-task='{inspect['id']}'].row-red").wait_for()
+    assert "Red alert" in qian.page.locator("dl.facts").inner_text()
+    stroke = qian.page.locator(
+        ".djs-element.pf-overdue[data-element-id='inspect'] .djs-visual > :first-child"
+    ).evaluate("e => getComputedStyle(e).stroke")
+    assert stroke == "rgb(179, 38, 30)"
+    qian.shot("monitor-6-instance-overdue")
+    # lin completes the inspection: the chart moves on, still without a reload
+    done = office.client.post(
+        f"/v1/tasks/{inspect['id']}/complete", headers=office.as_("lin"), json={"data": {}}
+    )
+    assert done.status_code == 200, done.text
+    qian.page.wait_for_selector(".djs-element.pf-current[data-element-id='decide']")
+    qian.page.wait_for_selector(".djs-element.pf-done[data-element-id='inspect']")
+    assert _not_reloaded(qian)
+    events = office.client.get(
+        f"/v1/instances/{instance['id']}/events?limit=1000", headers=office.as_("qian")
+    ).json()["items"]
+    rows = qian.page.locator("table.trail tbody tr")
+    assert rows.count() == len(events)  # each once, none missed
+    assert [r.split("\t")[0] for r in rows.all_inner_texts()] == [str(e["seq"]) for e in events]
+    qian.page.get_by_role("button", name="Verify the trail again").click()
+    qian.page.locator("p.verified").filter(has_text=f"each of its {len(events)}").wait_for()
+    qian.shot("monitor-7-instance-moved-on")
+    qian.axe("instance page after the live updates")
+
+    # open a supervision case: the page's check, the API's sentence, then the case page
+    form = qian.page.get_by_role("form", name="Open a supervision case")
+    form.get_by_role("button", name="Open the case").click()
+    assert "Write a title and why the case is opened" in qian.page.get_by_role("alert").inner_text()
+    assert qian.posts("/v1/cases") == []
+    qian.page.get_by_label("Title (required)").fill("Inspection late")
+    qian.page.get_by_label("Why the case is opened (required)").fill("Past its 8-second limit.")
+    qian.page.get_by_label("Responsible role (optional)").fill("licence clerk")  # a space
+    form.get_by_role("button", name="Open the case").click()
+    refused = qian.page.get_by_role("alert").filter(has_text="responsible_role")
+    refused.wait_for()
+    qian.shot("monitor-8-open-case-refused")
+    qian.page.get_by_label("Responsible role (optional)").fill("licence-clerk")
+    form.get_by_role("button", name="Open the case").click()
+    qian.page.get_by_role("heading", name="Inspection late", level=1).wait_for()
+    (case,) = office.client.get(
+        "/v1/cases", headers=office.as_("qian"), params={"instance_id": instance["id"]}
+    ).json()["items"]
+    assert case["title"] == "Inspection late" and case["responsible_role"] == "licence-clerk"
+    assert qian.page.url.endswith(f"#/cases/{case['id']}")

@@ -84,7 +84,8 @@ export const api = {
     request("POST", `/v1/alerts/${enc(id)}/acknowledge`, comment ? { comment } : {}),
   instances: (status) => request("GET", `/v1/instances?status=${enc(status)}&limit=100`),
   violations: () => request("GET", "/v1/violations?limit=20"),
-  cases: (state) => request("GET", state ? `/v1/cases?state=${enc(state)}&limit=100` : "/v1/cases?limit=100"),
+  cases: (state, instanceId) => request("GET", `/v1/cases?limit=100${state ? `&state=${enc(state)}` : ""}${
+    instanceId ? `&instance_id=${enc(instanceId)}` : ""}`),
   case: (id) => request("GET", `/v1/cases/${enc(id)}`),
   openCase: (body) => request("POST", "/v1/cases", body),
   finding: (id, body) => request("POST", `/v1/cases/${enc(id)}/findings`, body),

@@ -80,8 +80,20 @@ export async function showDiagram(container, xml, { steps = [], marks = {}, labe
       html: h("div", { class: "overlay", "data-element": step.element_id }, items),
     });
   }
+  setMarks(viewer, marks);
+  return viewer;
+}
+
+const MARKS = ["done", "current", "overdue", "failed"];
+
+/** Mark the elements of `marks` (id -> done, current, overdue, failed), replacing earlier marks. */
+export function setMarks(viewer, marks) {
+  const canvas = viewer.get("canvas");
+  const registry = viewer.get("elementRegistry");
+  for (const element of registry.getAll()) {
+    for (const mark of MARKS) canvas.removeMarker(element.id, `pf-${mark}`);
+  }
   for (const [id, mark] of Object.entries(marks)) {
     if (registry.get(id)) canvas.addMarker(id, `pf-${mark}`);
   }
-  return viewer;
 }
