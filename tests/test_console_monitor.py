@@ -356,3 +356,96 @@ def test_an_instance_page_marks_the_overdue_step_live_verifies_the_trail_and_ope
     ).json()["items"]
     assert case["title"] == "Inspection late" and case["responsible_role"] == "licence-clerk"
     assert qian.page.url.endswith(f"#/cases/{case['id']}")
+
+
+def test_a_monitor_works_a_case_from_finding_to_closing(office: Office, person: Any) -> None:
+    from powerflow.services.supervision.cases import OUTCOMES
+
+    instance, _ = office.inspecting("W-4")
+    opened = office.client.post(
+        "/v1/cases",
+        headers=office.as_("qian"),
+        json={"instance_id": instance["id"], "title": "Register checked late", "reason": "Late."},
+    )
+    assert opened.status_code == 201, opened.text
+    case_id = opened.json()["id"]
+    qian = person()
+    qian.expected = [(422, f"/v1/cases/{case_id}/close")]
+    qian.sign_in(office.tokens["qian"])
+    qian.goto("/console/#/monitor")
+    qian.page.get_by_role("link", name="All supervision cases").click()
+    qian.page.get_by_role("heading", name="Supervision cases", level=1).wait_for()
+    qian.page.get_by_role("link", name="Register checked late").click()
+    qian.page.get_by_role("heading", name="Register checked late", level=1).wait_for()
+    assert "Open" in qian.page.locator("dl.facts").inner_text()
+    # the outcomes offered are the API's, in its words
+    options = qian.page.get_by_label("Outcome (required)").locator("option")
+    assert options.evaluate_all("os => os.map(o => o.value)")[1:] == list(OUTCOMES)
+    assert options.all_inner_texts()[1:] == list(OUTCOMES.values())
+    qian.axe("case page")
+
+    # a finding resting on a step of the trail
+    events = office.client.get(
+        f"/v1/instances/{instance['id']}/events", headers=office.as_("qian")
+    ).json()["items"]
+    completed = next(e for e in events if e["type"] == "task.completed")
+    qian.page.get_by_label("Finding (required)").fill("The register step took two days.")
+    qian.page.get_by_label("Evidence (optional)").select_option(str(completed["id"]))
+    qian.page.get_by_role("button", name="Record the finding").click()
+    qian.page.get_by_role("status").filter(has_text="The finding is recorded.").wait_for()
+    assert "The register step took two days." in qian.page.locator("ol.findings").inner_text()
+
+    # a correction demanded of a role
+    qian.page.get_by_label("What must be corrected (required)").fill("Register within a day.")
+    qian.page.get_by_label("Role or person's user name (required)").fill("licence-clerk")
+    qian.page.get_by_role("button", name="Demand the correction").click()
+    qian.page.get_by_role("status").filter(has_text="The correction is demanded.").wait_for()
+    assert "role licence-clerk" in qian.page.locator("tr[data-correction]").inner_text()
+
+    # suspend, then resume the instance
+    qian.page.get_by_role("button", name="Suspend the instance").click()
+    assert qian.page.get_by_role("alert").inner_text() == "Write the reason."
+    qian.page.get_by_label("Reason (required)").fill("Until the register is checked.")
+    qian.page.get_by_role("button", name="Suspend the instance").click()
+    qian.page.get_by_role("status").filter(has_text="The instance is suspended.").wait_for()
+    status = office.client.get(f"/v1/instances/{instance['id']}", headers=office.as_("qian"))
+    assert status.json()["status"] == "suspended"
+    qian.page.get_by_label("Reason (required)").fill("Checked.")
+    qian.page.get_by_role("button", name="Resume the instance").click()
+    qian.page.get_by_role("status").filter(has_text="The instance is resumed.").wait_for()
+    timeline = qian.page.locator("table.trail tbody tr").all_inner_texts()
+    for words in (
+        "Case opened",
+        "Case finding recorded",
+        "Case correction requested",
+        "Instance suspended",
+        "Instance resumed",
+    ):
+        assert any(words in row for row in timeline), (words, timeline)
+    qian.shot("monitor-9-case")
+    qian.axe("case page with its timeline")
+
+    # close: the page's check, the API's sentence (an outcome naming nobody), then closed
+    qian.page.get_by_role("button", name="Close the case").click()
+    assert qian.page.get_by_role("alert").inner_text() == "Choose the outcome."
+    qian.page.get_by_label("Outcome (required)").select_option("criticism_education")
+    qian.page.get_by_label("Summary (required)").fill("Talked to the clerk.")
+    qian.page.get_by_role("button", name="Close the case").click()
+    refused = qian.page.get_by_role("alert")
+    refused.filter(has_text="concerns people").wait_for()
+    direct = office.client.post(
+        f"/v1/cases/{case_id}/close",
+        headers=office.as_("qian"),
+        json={"outcome": "criticism_education", "summary": "x"},
+    )
+    assert direct.status_code == 422 and refused.inner_text() == direct.json()["detail"]
+    qian.page.get_by_label("People it concerns").fill("lin")
+    qian.page.get_by_role("button", name="Close the case").click()
+    qian.page.get_by_role("status").filter(has_text="The case is closed.").wait_for()
+    closed = office.client.get(f"/v1/cases/{case_id}", headers=office.as_("qian")).json()
+    assert closed["state"] == "closed" and closed["outcome"] == "criticism_education"
+    assert closed["people"] == ["lin"]
+    assert qian.page.get_by_role("button", name="Close the case").count() == 0
+    assert OUTCOMES["criticism_education"] in qian.page.locator("dl.facts").inner_text()
+    qian.shot("monitor-10-case-closed")
+    qian.axe("closed case")
