@@ -10,6 +10,7 @@ test_console_clerk.py's; without Chromium the tests skip as those do."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -449,3 +450,72 @@ def test_a_monitor_works_a_case_from_finding_to_closing(office: Office, person: 
     assert OUTCOMES["criticism_education"] in qian.page.locator("dl.facts").inner_text()
     qian.shot("monitor-10-case-closed")
     qian.axe("closed case")
+
+
+def _band(value: float, bands: list[float]) -> int:
+    return sum(1 for t in bands if value >= t)
+
+
+def test_statistics_per_process_and_a_heat_map_per_step(office: Office, person: Any) -> None:
+    office.inspecting("W-5")  # at least one completed task (register), whatever ran before
+    monitor = office.as_("qian")
+    stats: dict[str, Any] = {}
+    for _ in range(50):  # the aggregator counts new events every 2 s
+        stats = office.client.get("/v1/stats/processes/console_watch", headers=monitor).json()
+        newest = office.client.get("/v1/events/latest", headers=monitor).json()["id"]
+        if stats["range"]["as_of_event_id"] >= newest:
+            break
+        time.sleep(0.25)
+    figures = {e["name"]: e["figures"] for e in stats["elements"]}
+    assert figures["register"]["completed"] >= 1
+
+    qian = person()
+    qian.sign_in(office.tokens["qian"])
+    qian.goto("/console/#/monitor")
+    qian.page.get_by_role("link", name="Statistics").click()
+    qian.page.get_by_role("heading", name="Statistics", level=1).wait_for()
+    row = qian.page.locator("table.figures tr[data-process='console_watch']")
+    listing = office.client.get("/v1/stats/processes", headers=monitor).json()
+    (watch,) = [p for p in listing["items"] if p["name"] == "console_watch"]
+    assert row.locator("td").nth(0).inner_text() == str(watch["figures"]["started"])
+    assert row.locator(".bar").evaluate("e => e.getBoundingClientRect().width") > 0
+    qian.axe("statistics")
+    row.get_by_role("link", name="console_watch").click()
+    qian.page.get_by_role("heading", name="Licence check (console monitor tests)").wait_for()
+    qian.page.wait_for_selector(".heat-overlay[data-element='register']")
+
+    # the table says what the API says, step by step
+    for element, f in figures.items():
+        cells = qian.page.locator(f"table.figures tr[data-element='{element}'] td")
+        assert cells.nth(0).inner_text() == str(f["started"])
+        assert cells.nth(1).inner_text() == str(f["completed"])
+        rate = f["overdue_rate"]
+        assert cells.nth(5).inner_text() == ("—" if rate is None else f"{round(rate * 100)} %")
+    assert "Register the application (register)" in qian.page.locator("table.figures").inner_text()
+
+    # coloured by p90 duration, then by overdue rate: the band the figures put each step in
+    p90s = [f["durations"]["p90_seconds"] for f in figures.values()]
+    top = max(v for v in p90s if v is not None)
+    for element, f in figures.items():
+        value = f["durations"]["p90_seconds"]
+        overlay = qian.page.locator(f".heat-overlay[data-element='{element}']")
+        if value is None:
+            assert overlay.count() == 0
+            continue
+        expected = _band(value, [0.25 * top, 0.5 * top, 0.75 * top])
+        assert overlay.get_attribute("data-band") == str(expected), element
+    qian.page.get_by_label("Colour the steps by").select_option("overdue")
+    legend = qian.page.get_by_role("list", name="Colours of the heat map").inner_text()
+    assert "25 % or more" in legend and "none overdue" in legend
+    for element, f in figures.items():
+        rate = f["overdue_rate"]
+        overlay = qian.page.locator(f".heat-overlay[data-element='{element}']")
+        if rate is None:
+            assert overlay.count() == 0
+            continue
+        assert overlay.get_attribute("data-band") == str(_band(rate, [0.0001, 0.1, 0.25]))
+        assert overlay.inner_text() == f"{round(rate * 100)} % overdue"
+    if figures.get("inspect", {}).get("overdue_rate"):  # the instance test's late inspection
+        assert qian.page.locator(".heat-overlay[data-element='inspect'] .heat-3").count() == 1
+    qian.shot("monitor-11-heat-map")
+    qian.axe("heat map")
