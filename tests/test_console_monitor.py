@@ -273,15 +273,24 @@ def test_a_clerk_has_no_dashboard_and_gets_the_apis_refusal(office: Office, pers
     zhou.axe("dashboard refused")
 
 
-def test_the_dashboard_on_a_tablet(office: Office, person: Any) -> None:
+def test_the_monitors_pages_on_a_tablet(office: Office, person: Any) -> None:
+    instance, _ = office.inspecting("W-TABLET")
     qian = person(TABLET)
     qian.sign_in(office.tokens["qian"])
-    qian.goto("/console/#/monitor")
-    qian.page.wait_for_selector(".live-state[data-state='live']")
-    wide = qian.page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
-    assert wide <= 0, f"the dashboard scrolls sideways at 768 px by {wide} px"
-    qian.shot("monitor-5-tablet-dashboard")
-    qian.axe("dashboard at 768x1024")
+    for name, path, ready in (
+        ("dashboard", "#/monitor", ".live-state[data-state='live']"),
+        ("instance", f"#/instances/{instance['id']}", ".djs-container svg"),
+        ("cases", "#/cases?state=all", "h1"),
+        ("statistics", "#/stats", "h1"),
+        ("process-statistics", "#/stats/console_watch", ".djs-container svg"),
+    ):
+        qian.goto(f"/console/{path}")
+        qian.page.wait_for_selector(ready)
+        wide = qian.page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+        assert wide <= 0, f"the {name} page scrolls sideways at 768 px by {wide} px"
+        assert "null" not in qian.text() and "undefined" not in qian.text()
+        qian.shot(f"monitor-5-tablet-{name}")
+        qian.axe(f"{name} at 768x1024")
 
 
 def test_an_instance_page_marks_the_overdue_step_live_verifies_the_trail_and_opens_a_case(

@@ -134,7 +134,7 @@ export async function monitorPage() {
                 a.message,
                 a.task_id ? names.get(a.task_id) || a.element_id || "" : a.element_id || "(the case)",
                 caseOf(a.instance_id),
-                a.deadline_at ? timeEl(h, a.deadline_at) : "",
+                a.deadline_at ? timeEl(h, a.deadline_at) : "No date",
                 timeEl(h, a.raised_at),
                 ack,
               ] };
@@ -168,7 +168,7 @@ export async function monitorPage() {
               caseOf(c.instance_id),
               c.opened_by, timeEl(h, c.opened_at),
               c.due_at ? timeEl(h, c.due_at) : "No date",
-              [c.responsible_unit, c.responsible_role].filter(Boolean).join(", ") || "",
+              [c.responsible_unit, c.responsible_role].filter(Boolean).join(", ") || "Not named",
             ] })),
             (c) => ({ "data-case": c.id }))
           : h("p", {}, "No supervision case is open."),
