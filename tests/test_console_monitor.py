@@ -10,6 +10,7 @@ test_console_clerk.py's; without Chromium the tests skip as those do."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -524,6 +525,15 @@ def test_statistics_per_process_and_a_heat_map_per_step(office: Office, person: 
             continue
         assert overlay.get_attribute("data-band") == str(_band(rate, [0.0001, 0.1, 0.25]))
         assert overlay.inner_text() == f"{round(rate * 100)} % overdue"
+    qian.page.get_by_label("Colour the steps by").select_option("violations")
+    counts = {e: sum(f["violations"].values()) for e, f in figures.items()}
+    most = max(counts.values())
+    bands = [1, math.ceil(max(2, most * 0.5)), math.ceil(max(3, most * 0.75))]
+    for element, count in counts.items():
+        overlay = qian.page.locator(f".heat-overlay[data-element='{element}']")
+        assert overlay.get_attribute("data-band") == str(_band(count, bands))
+        assert overlay.inner_text() == f"{count} violation{'' if count == 1 else 's'}"
+    qian.page.get_by_label("Colour the steps by").select_option("overdue")
     if figures.get("inspect", {}).get("overdue_rate"):  # the instance test's late inspection
         assert qian.page.locator(".heat-overlay[data-element='inspect'] .heat-3").count() == 1
     qian.shot("monitor-11-heat-map")

@@ -65,13 +65,17 @@ export async function statsListPage() {
 }
 
 // What the heat map can show, how each element's value is read and put into one of 4 bands.
+const violationBands = (max) => [1, Math.ceil(Math.max(2, max * 0.5)), Math.ceil(Math.max(3, max * 0.75))];
 const MEASURES = {
   p90: {
     label: "p90 duration (ready to completed)",
     value: (f) => f.durations.p90_seconds,
     text: (v) => seconds(v),
     bands: (max) => [0.25, 0.5, 0.75].map((x) => x * max),
-    legend: (max) => [`up to ${seconds(max * 0.25)}`, `up to ${seconds(max * 0.5)}`, `up to ${seconds(max * 0.75)}`, `up to ${seconds(max)}`],
+    legend: (max) => {
+      const [a, b, c] = [0.25, 0.5, 0.75].map((x) => seconds(x * max));
+      return [`under ${a}`, `${a} to under ${b}`, `${b} to under ${c}`, `${c} to ${seconds(max)}`];
+    },
   },
   overdue: {
     label: "overdue rate",
@@ -84,8 +88,11 @@ const MEASURES = {
     label: "violations",
     value: (f) => total(f.violations),
     text: (v) => `${v} violation${v === 1 ? "" : "s"}`,
-    bands: (max) => [1, Math.max(2, max * 0.5), Math.max(3, max * 0.75)],
-    legend: (max) => ["none", `1 to under ${Math.max(2, max * 0.5)}`, `up to ${Math.max(3, max * 0.75)}`, `more, up to ${max}`],
+    bands: violationBands,
+    legend: (max) => {
+      const [, b, c] = violationBands(max);
+      return ["none", `1 to ${b - 1}`, `${b} to ${c - 1}`, `${c} or more`];
+    },
   },
 };
 
@@ -190,8 +197,9 @@ export async function statsPage(key) {
       for (const e of elements) {
         if (registry.get(e.name)) for (const b of [0, 1, 2, 3]) canvas.removeMarker(e.name, `pf-heat-${b}`);
       }
-      legend.replaceChildren(...measure.legend(max).map((words, i) =>
-        h("li", {}, h("span", { class: `heat heat-${i}` }, words))));
+      legend.replaceChildren(...(values.length
+        ? measure.legend(max).map((words, i) => h("li", {}, h("span", { class: `heat heat-${i}` }, words)))
+        : [h("li", { class: "hint" }, `No step has a figure for the ${measure.label} yet.`)]));
       for (const e of elements) {
         const value = measure.value(e.figures);
         if (value === null || value === undefined || !registry.get(e.name)) continue;
