@@ -10,7 +10,10 @@ test_console_clerk.py's; without Chromium the tests skip as those do."""
 
 from __future__ import annotations
 
+import contextlib
 import math
+import socket
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -538,3 +541,116 @@ def test_statistics_per_process_and_a_heat_map_per_step(office: Office, person: 
         assert qian.page.locator(".heat-overlay[data-element='inspect'] .heat-3").count() == 1
     qian.shot("monitor-11-heat-map")
     qian.axe("heat map")
+
+
+class Proxy:
+    """A TCP relay in front of the server whose connections the test can cut (a network drop)
+    and whose new connections it can refuse for a while (the network still down)."""
+
+    def __init__(self, target: str) -> None:
+        host, port = target.removeprefix("http://").split(":")
+        self.target = (host, int(port))
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.down = False
+        self.open: list[socket.socket] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if self.down:
+                client.close()
+                continue
+            upstream = socket.create_connection(self.target)
+            with self.lock:
+                self.open += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        """Drop every open connection and refuse new ones until `restore`."""
+        self.down = True
+        with self.lock:
+            for s in self.open:
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+                s.close()
+            self.open.clear()
+
+    def restore(self) -> None:
+        self.down = False
+
+    def close(self) -> None:
+        self.cut()
+        self.listener.close()
+
+
+def test_a_dropped_stream_reconnects_with_last_event_id_and_misses_nothing(
+    office: Office,
+    browser: Any,  # noqa: F811
+) -> None:
+    started = office.client.post(
+        "/v1/instances",
+        headers=office.as_("lin"),
+        json={"definition_key": "console_watch", "business_key": "W-DROP"},
+    )
+    assert started.status_code == 201, started.text
+    instance = started.json()
+    (register,) = instance["tasks"]
+    proxy = Proxy(office.url)
+    qian = Clerk(browser, proxy.url, LAPTOP)
+    opened: list[dict[str, str]] = []
+    qian.page.on("request", lambda r: opened.append(r.headers) if "/stream" in r.url else None)
+    try:
+        qian.sign_in(office.tokens["qian"])
+        qian.goto(f"/console/#/instances/{instance['id']}")
+        qian.page.wait_for_selector(".live-state[data-state='live']")
+        qian.page.wait_for_selector(".djs-element.pf-current[data-element-id='register']")
+        _mark_loaded(qian)
+        before = office.client.get(
+            f"/v1/instances/{instance['id']}/events", headers=office.as_("qian")
+        ).json()["items"]
+
+        proxy.cut()  # the network drops; meanwhile the clerk completes the first task
+        qian.page.wait_for_selector(".live-state[data-state='reconnecting']")
+        done = office.client.post(
+            f"/v1/tasks/{register['id']}/complete", headers=office.as_("lin"), json={"data": {}}
+        )
+        assert done.status_code == 200, done.text
+        qian.shot("monitor-12-reconnecting")
+        proxy.restore()
+        qian.page.wait_for_selector(".live-state[data-state='live']", timeout=WAIT_MS)
+        qian.page.wait_for_selector(".djs-element.pf-current[data-element-id='inspect']")
+        assert _not_reloaded(qian)
+        assert opened[-1]["last-event-id"] == str(before[-1]["id"])
+        assert opened[-1]["authorization"] == f"Bearer {office.tokens['qian']}"
+        events = office.client.get(
+            f"/v1/instances/{instance['id']}/events", headers=office.as_("qian")
+        ).json()["items"]
+        assert len(events) > len(before)
+        rows = qian.page.locator("table.trail tbody tr")
+        rows.nth(len(events) - 1).wait_for()
+        assert [r.split("\t")[0] for r in rows.all_inner_texts()] == [
+            str(e["seq"]) for e in events
+        ]  # each step once, none missed
+    finally:
+        qian.close()
+        proxy.close()
+    assert not qian.problems, qian.problems
