@@ -66,16 +66,24 @@ export async function statsListPage() {
 
 // What the heat map can show, how each element's value is read and put into one of 4 bands.
 const violationBands = (max) => [1, Math.ceil(Math.max(2, max * 0.5)), Math.ceil(Math.max(3, max * 0.75))];
+const durationLegend = (max) => {
+  const [a, b, c] = [0.25, 0.5, 0.75].map((x) => seconds(x * max));
+  return [`under ${a}`, `${a} to under ${b}`, `${b} to under ${c}`, `${c} to ${seconds(max)}`];
+};
 const MEASURES = {
+  p50: {
+    label: "median duration (ready to completed)",
+    value: (f) => f.durations.p50_seconds,
+    text: (v) => seconds(v),
+    bands: (max) => [0.25, 0.5, 0.75].map((x) => x * max),
+    legend: durationLegend,
+  },
   p90: {
     label: "p90 duration (ready to completed)",
     value: (f) => f.durations.p90_seconds,
     text: (v) => seconds(v),
     bands: (max) => [0.25, 0.5, 0.75].map((x) => x * max),
-    legend: (max) => {
-      const [a, b, c] = [0.25, 0.5, 0.75].map((x) => seconds(x * max));
-      return [`under ${a}`, `${a} to under ${b}`, `${b} to under ${c}`, `${c} to ${seconds(max)}`];
-    },
+    legend: durationLegend,
   },
   overdue: {
     label: "overdue rate",
@@ -128,7 +136,7 @@ export async function statsPage(key) {
   const maxOf = (pick) => Math.max(0, ...elements.map((e) => pick(e.figures) || 0));
   const maxP90 = maxOf((x) => x.durations.p90_seconds);
   const choose = h("select", { id: "heat-measure", name: "measure" },
-    Object.entries(MEASURES).map(([value, m]) => h("option", { value }, m.label)));
+    Object.entries(MEASURES).map(([value, m]) => h("option", { value, selected: value === "p90" }, m.label)));
   const legend = h("ul", { class: "legend", id: "heat-legend", "aria-label": "Colours of the heat map" });
   const diagramHost = h("div", { class: "diagram", id: "diagram" });
   const nodes = [
