@@ -9,6 +9,7 @@ import { facts, h, notice } from "../dom.js";
 import { timeEl } from "../format.js";
 import { signInFirst } from "../work.js";
 import { supervises, table } from "../supervise.js";
+import { OUTCOMES } from "./cases.js";
 
 /** Seconds as a person reads them ("under 1 s", "45 s", "12 min", "3.5 h", "2.1 days"). */
 export function seconds(value) {
@@ -154,7 +155,7 @@ export async function statsPage(key) {
       ["Overdue rate", percent(f.overdue_rate)],
       ["Alerts", byKey(f.alerts) || "None"],
       ["Violations", byKey(f.violations) || "None"],
-      ["Cases closed", byKey(f.cases) || "None"],
+      ["Cases closed", Object.entries(f.cases || {}).map(([k, v]) => `${OUTCOMES[k] || k}: ${v}`).join("; ") || "None"],
     ]),
     h("section", { "aria-labelledby": "elements-heading" },
       h("h2", { id: "elements-heading" }, "Figures per step"),
