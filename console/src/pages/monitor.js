@@ -63,7 +63,9 @@ export async function monitorPage() {
   const openAck = (alert) => {
     acking = alert;
     ackStatus.replaceChildren();
-    ackForm.querySelector("#ack-what").textContent = `${alert.message} (alert ${alert.id})`;
+    const key = keys.get(alert.instance_id);
+    ackForm.querySelector("#ack-what").textContent =
+      `${alert.message} (alert ${alert.id}, case ${key || alert.instance_id.slice(0, 8)})`;
     ackComment.value = "";
     ackForm.hidden = false;
     ackComment.focus();
