@@ -327,3 +327,18 @@ def test_a_stalled_subscriber_is_dropped_and_others_go_on(db_url: str) -> None:
             assert c.get("/v1/me", headers=clerk).status_code == 200
     finally:
         stop_server(server)
+
+
+def test_the_newest_event_id_starts_a_stream_at_now(api: Api) -> None:
+    """GET /v1/events/latest: the cursor a dashboard opens the stream after (monitor, admin)."""
+    monitor = api.user("monitor")
+    assert api.client.get("/v1/events/latest", headers=monitor).json() == {"id": 0}
+    api.deploy("three_tasks.bpmn")
+    clerk = api.user("clerk,clerk-office")
+    api.client.post("/v1/instances", headers=clerk, json={"definition_key": "three_tasks"})
+    newest = api.client.get("/v1/events?limit=1000", headers=monitor).json()["items"][-1]["id"]
+    assert api.client.get("/v1/events/latest", headers=monitor).json() == {"id": newest}
+    refused = api.client.get("/v1/events/latest", headers=clerk)
+    assert refused.status_code == 403
+    assert "'monitor' or 'admin' role" in refused.json()["detail"]
+    assert api.client.get("/v1/events/latest").status_code == 401

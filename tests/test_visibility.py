@@ -664,6 +664,7 @@ PROBES: dict[str, Probe] = {
     "GET /v1/instances/{instance_id}/audit": _get(_inst("/audit")),
     "GET /v1/instances/{instance_id}/audit.csv": _get(_inst("/audit.csv")),
     "GET /v1/events": Probe(_events_list),
+    "GET /v1/events/latest": _get(lambda c: "/v1/events/latest"),
     "GET /v1/events/stream": _stream(
         lambda case: f"/v1/events/stream?instance_id={case.instance_id}"
     ),

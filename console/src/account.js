@@ -41,8 +41,13 @@ export async function showAccount(area, section) {
   });
   // the designer's pages are linked for those who may deploy (the API decides: services/definitions.py)
   const designs = person.roles.some((role) => DEPLOY_ROLES.includes(role));
+  // the dashboard link only for those the API lets read every instance's events
+  const supervises = person.roles.includes("monitor") || person.roles.includes("admin");
   area.replaceChildren(h("ul", {},
     h("li", {}, h("a", { href: "#/inbox", "data-section": "inbox", "aria-current": current("inbox") }, "Inbox")),
+    supervises
+      ? h("li", {}, h("a", { href: "#/monitor", "data-section": "monitor", "aria-current": current("monitor") }, "Dashboard"))
+      : null,
     designs
       ? h("li", {}, h("a", { href: "#/designer", "data-section": "designer", "aria-current": current("designer") }, "Designer"))
       : null,

@@ -88,6 +88,26 @@ export const api = {
     for (const file of files) form.append("file", file, file.name);
     return request("POST", "/v1/definitions", form);
   },
+  // the monitors' pages (the API refuses them to anyone else, and the page shows its sentence)
+  latestEvent: () => request("GET", "/v1/events/latest"),
+  alerts: (state) => request("GET", `/v1/alerts?state=${enc(state)}&limit=100`),
+  acknowledge: (id, comment) =>
+    request("POST", `/v1/alerts/${enc(id)}/acknowledge`, comment ? { comment } : {}),
+  instances: (status) => request("GET", `/v1/instances?status=${enc(status)}&limit=100`),
+  violations: () => request("GET", "/v1/violations?limit=20"),
+  cases: (state, instanceId) => request("GET", `/v1/cases?limit=100${state ? `&state=${enc(state)}` : ""}${
+    instanceId ? `&instance_id=${enc(instanceId)}` : ""}`),
+  case: (id) => request("GET", `/v1/cases/${enc(id)}`),
+  openCase: (body) => request("POST", "/v1/cases", body),
+  finding: (id, body) => request("POST", `/v1/cases/${enc(id)}/findings`, body),
+  correction: (id, body) => request("POST", `/v1/cases/${enc(id)}/corrections`, body),
+  suspendCase: (id, reason) => request("POST", `/v1/cases/${enc(id)}/suspend`, { reason }),
+  resumeCase: (id, reason) => request("POST", `/v1/cases/${enc(id)}/resume`, { reason }),
+  closeCase: (id, body) => request("POST", `/v1/cases/${enc(id)}/close`, body),
+  audit: (id) => request("GET", `/v1/instances/${enc(id)}/audit`),
+  processStats: () => request("GET", "/v1/stats/processes"),
+  stats: (key) => request("GET", `/v1/stats/processes/${enc(key)}`),
+  definition: (key) => request("GET", `/v1/definitions/${enc(key)}`),
 };
 
 /** The sentence to show for an error, with the wait a 429 asks for. */

@@ -18,6 +18,12 @@ export async function showDiagram(container, xml, options) {
   return diagram.showDiagram(container, xml, options);
 }
 
+/** Re-mark a drawn chart's elements (see diagram.js setMarks); the chart's bpmn-js is loaded. */
+export async function setMarks(viewer, marks) {
+  const diagram = await loading;
+  diagram.setMarks(viewer, marks);
+}
+
 const RISK = { high: "High risk", medium: "Medium risk", low: "Low risk" };
 
 /** The overlay badges of one public step (time limit, risk point, notice). */

@@ -63,9 +63,7 @@ export async function showDiagram(container, xml, { steps = [], marks = {}, note
       html: h("div", { class: "overlay", "data-element": step.element_id }, items),
     });
   }
-  for (const [id, mark] of Object.entries(marks)) {
-    if (registry.get(id)) canvas.addMarker(id, `pf-${mark}`);
-  }
+  setMarks(viewer, marks);
   const below = {};
   for (const note of notes) {
     if (!registry.get(note.element_id)) continue;
@@ -79,4 +77,22 @@ export async function showDiagram(container, xml, { steps = [], marks = {}, note
     });
   }
   return viewer;
+}
+
+const MARKS = [
+  "done", "current", "overdue", "failed", "error", "warning", "added", "changed", "removed",
+  "heat-0", "heat-1", "heat-2", "heat-3",
+];
+
+/** Mark the elements of `marks` (id -> done, current, overdue, failed, the designer's error,
+ * warning, added, changed, removed, or the heat map's heat-0 to heat-3), replacing earlier marks. */
+export function setMarks(viewer, marks) {
+  const canvas = viewer.get("canvas");
+  const registry = viewer.get("elementRegistry");
+  for (const element of registry.getAll()) {
+    for (const mark of MARKS) canvas.removeMarker(element.id, `pf-${mark}`);
+  }
+  for (const [id, mark] of Object.entries(marks)) {
+    if (registry.get(id)) canvas.addMarker(id, `pf-${mark}`);
+  }
 }

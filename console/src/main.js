@@ -16,6 +16,11 @@ import { processPage } from "./pages/process.js";
 import { progressPage } from "./pages/progress.js";
 import { noticesPage, noticePage } from "./pages/notices.js";
 import { designerPage, versionPage } from "./pages/designer.js";
+import { monitorPage } from "./pages/monitor.js";
+import { instancePage } from "./pages/instance.js";
+import { casePage, casesPage } from "./pages/cases.js";
+import { statsPage, statsListPage } from "./pages/stats.js";
+import { leave } from "./live.js";
 
 const main = document.getElementById("main");
 const announcer = document.getElementById("announcer");
@@ -34,6 +39,12 @@ const ROUTES = [
   [/^\/designer$/, "designer", () => designerPage()],
   [/^\/designer\/([^/]+)\/([^/]+)$/, "designer", (m, q) =>
     versionPage(decodeURIComponent(m[1]), decodeURIComponent(m[2]), q.get("compare"))],
+  [/^\/monitor$/, "monitor", () => monitorPage()],
+  [/^\/instances\/([^/]+)$/, "monitor", (m) => instancePage(decodeURIComponent(m[1]))],
+  [/^\/cases$/, "monitor", (_, q) => casesPage(q.get("state") || "open")],
+  [/^\/cases\/(\d+)$/, "monitor", (m) => casePage(m[1])],
+  [/^\/stats$/, "monitor", () => statsListPage()],
+  [/^\/stats\/([^/]+)$/, "monitor", (m) => statsPage(decodeURIComponent(m[1]))],
 ];
 
 const account = document.getElementById("account");
@@ -45,6 +56,7 @@ async function route() {
   const [path, query = ""] = hash.split("?");
   const params = new URLSearchParams(query);
   const mine = ++generation;
+  leave(); // the previous page's streams and timers
   let section = null;
   let render = null;
   for (const [pattern, name, page] of ROUTES) {

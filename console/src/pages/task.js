@@ -204,20 +204,26 @@ function detail(e) {
   return parts.join(" · ");
 }
 
-function trail(events, more) {
+/** One row of a trail table: an event of the instance. */
+export function trailRow(e) {
+  return h("tr", { "data-type": e.type, "data-seq": e.seq },
+    h("td", {}, String(e.seq)),
+    h("td", {}, timeEl(h, e.occurred_at)),
+    h("th", { scope: "row" }, EVENT_WORDS(e.type)),
+    h("td", {}, e.element_name || e.element_id || ""),
+    h("td", {}, e.actor || ""),
+    h("td", {}, detail(e)));
+}
+
+/** The trail of recorded events, oldest first. */
+export function trail(events, more) {
   return h("section", { "aria-labelledby": "trail-heading" },
     h("h2", { id: "trail-heading" }, "The case's trail"),
     events.length
       ? h("table", { class: "trail" },
         h("caption", { class: "visually-hidden" }, "Recorded steps of the case, oldest first"),
         h("thead", {}, h("tr", {}, ["#", "When", "What", "Step", "By", "Comment or detail"].map((c) => h("th", { scope: "col" }, c)))),
-        h("tbody", {}, events.map((e) => h("tr", { "data-type": e.type },
-          h("td", {}, String(e.seq)),
-          h("td", {}, timeEl(h, e.occurred_at)),
-          h("th", { scope: "row" }, EVENT_WORDS(e.type)),
-          h("td", {}, e.element_name || e.element_id || ""),
-          h("td", {}, e.actor || ""),
-          h("td", {}, detail(e))))))
+        h("tbody", {}, events.map(trailRow)))
       : h("p", {}, "Nothing is recorded yet."),
     more ? h("p", { class: "hint" }, `Only the first ${events.length} recorded steps are shown.`) : null);
 }

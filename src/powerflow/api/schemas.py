@@ -386,6 +386,12 @@ class MessageSend(BaseModel):
     payload: dict[str, Any] = Field(default_factory=dict)
 
 
+class EventCursorRead(Schema):
+    """Where the event log ends now: the newest event's id (0 when there is none)."""
+
+    id: int
+
+
 class EventRead(Schema):
     """One recorded step of an instance."""
 

@@ -10,7 +10,7 @@ from sse_starlette import EventSourceResponse
 
 from powerflow.api.deps import PrincipalDep, StoreDep, call
 from powerflow.api.errors import documented
-from powerflow.api.schemas import INT64_MAX, EventRead, Page
+from powerflow.api.schemas import INT64_MAX, EventCursorRead, EventRead, Page
 from powerflow.api.stream import Reader, event_stream
 from powerflow.services import feed, visibility
 from powerflow.services.errors import InvalidInput
@@ -63,6 +63,22 @@ async def list_events(
         offset=after,
         has_more=len(views) > limit,
     )
+
+
+@router.get(
+    "/v1/events/latest",
+    response_model=EventCursorRead,
+    responses=documented(
+        not_found="Never",
+        forbidden="The event feed of every instance needs the 'monitor' or 'admin' role",
+    ),
+    summary="The id of the newest recorded event",
+)
+async def latest_event(store: StoreDep, principal: PrincipalDep) -> EventCursorRead:
+    """The id of the newest event (0 when none): pass it as ``after`` (or ``Last-Event-ID``) to
+    the stream to receive only what is recorded from now on (monitor, admin)."""
+    visibility.check_feed_reader(principal)
+    return EventCursorRead(id=await call(store, feed.latest_event_id, store))
 
 
 def _cursor(after: int | None, last_event_id: str | None) -> int:

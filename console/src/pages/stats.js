@@ -1,0 +1,228 @@
+// Statistics for monitors: figures per process (#/stats) and one process's figures per element
+// (#/stats/{key}) as a table, simple CSS bar charts, and a heat map on the flow chart: each
+// element coloured by its p90 duration, overdue rate or violations, with the value written on
+// it and a legend. The table is the accessible equivalent of the chart.
+import { api, sentence } from "../api.js";
+import { whoami } from "../account.js";
+import { showDiagram } from "../chart.js";
+import { facts, h, notice } from "../dom.js";
+import { timeEl } from "../format.js";
+import { signInFirst } from "../work.js";
+import { supervises, table } from "../supervise.js";
+import { OUTCOMES } from "./cases.js";
+
+/** Seconds as a person reads them ("under 1 s", "45 s", "12 min", "3.5 h", "2.1 days"). */
+export function seconds(value) {
+  if (value === null || value === undefined) return "—";
+  if (value < 1) return "under 1 s";
+  if (value < 90) return `${Math.round(value)} s`;
+  if (value < 90 * 60) return `${Math.round(value / 60)} min`;
+  if (value < 36 * 3600) return `${(value / 3600).toFixed(1)} h`;
+  return `${(value / 86400).toFixed(1)} days`;
+}
+
+const percent = (rate) => (rate === null || rate === undefined ? "—" : `${Math.round(rate * 100)} %`);
+const total = (counts) => Object.values(counts || {}).reduce((a, b) => a + b, 0);
+const byKey = (counts) => Object.entries(counts || {}).map(([k, v]) => `${k}: ${v}`).join(", ");
+
+/** A value with a bar proportional to `max` (a CSS bar chart in a table cell). */
+function bar(text, value, max, bad) {
+  const width = max > 0 && value ? Math.max(2, Math.round((value / max) * 100)) : 0;
+  return h("span", {}, text,
+    width ? h("span", { class: `bar${bad ? " bad" : ""}`, style: null, "data-width": width }) : null);
+}
+
+/** Bars get their widths after rendering (the CSP forbids inline style attributes in markup,
+ * but setting a property from the script is allowed). */
+function sizeBars(root) {
+  for (const el of root.querySelectorAll(".bar[data-width]")) el.style.width = `${el.dataset.width}%`;
+}
+
+export async function statsListPage() {
+  const me = await whoami();
+  if (!me) return signInFirst("Statistics");
+  const listing = await api.processStats();
+  const maxStarted = Math.max(0, ...listing.items.map((p) => p.figures.started));
+  const nodes = [
+    supervises(me) ? h("p", { class: "crumbs" }, h("a", { href: "#/monitor" }, "Dashboard"), " › statistics") : null,
+    h("h1", { tabindex: "-1" }, "Statistics"),
+    h("p", { class: "lead" }, "Figures per process over ",
+      listing.range.from ? `${listing.range.from} to ${listing.range.to}` : `everything up to ${listing.range.to}`,
+      "; counted up to ", listing.range.as_of ? timeEl(h, listing.range.as_of) : "now", ". Open a process for its figures per step and the heat map."),
+    listing.items.length
+      ? table("figures", `${listing.items.length} process${listing.items.length === 1 ? "" : "es"}`,
+        ["Process", "Started", "Completed", "Running", "Cancelled", "Failed", "Median duration", "p90 duration", "Overdue rate", "Alerts", "Violations"],
+        listing.items.map((p) => ({ item: p, cells: [
+          h("a", { href: `#/stats/${encodeURIComponent(p.name)}` }, p.name),
+          bar(String(p.figures.started), p.figures.started, maxStarted),
+          String(p.figures.completed), String(p.figures.running ?? "—"), String(p.figures.cancelled), String(p.figures.failed),
+          seconds(p.figures.durations.p50_seconds), seconds(p.figures.durations.p90_seconds),
+          percent(p.figures.overdue_rate), String(total(p.figures.alerts)), String(total(p.figures.violations)),
+        ] })),
+        (p) => ({ "data-process": p.name }))
+      : h("p", {}, "Nothing is counted yet."),
+  ];
+  return { title: "Statistics", nodes, after: () => sizeBars(document.getElementById("main")) };
+}
+
+// What the heat map can show, how each element's value is read and put into one of 4 bands.
+const violationBands = (max) => [1, Math.ceil(Math.max(2, max * 0.5)), Math.ceil(Math.max(3, max * 0.75))];
+const durationLegend = (max) => {
+  const [a, b, c] = [0.25, 0.5, 0.75].map((x) => seconds(x * max));
+  return [`under ${a}`, `${a} to under ${b}`, `${b} to under ${c}`, `${c} to ${seconds(max)}`];
+};
+const MEASURES = {
+  p50: {
+    label: "median duration (ready to completed)",
+    value: (f) => f.durations.p50_seconds,
+    text: (v) => seconds(v),
+    bands: (max) => [0.25, 0.5, 0.75].map((x) => x * max),
+    legend: durationLegend,
+  },
+  p90: {
+    label: "p90 duration (ready to completed)",
+    value: (f) => f.durations.p90_seconds,
+    text: (v) => seconds(v),
+    bands: (max) => [0.25, 0.5, 0.75].map((x) => x * max),
+    legend: durationLegend,
+  },
+  overdue: {
+    label: "overdue rate",
+    value: (f) => f.overdue_rate,
+    text: (v) => `${percent(v)} overdue`,
+    bands: () => [0.0001, 0.1, 0.25],
+    legend: () => ["none overdue", "under 10 %", "10 % to under 25 %", "25 % or more"],
+  },
+  violations: {
+    label: "violations",
+    value: (f) => total(f.violations),
+    text: (v) => `${v} violation${v === 1 ? "" : "s"}`,
+    bands: violationBands,
+    legend: (max) => {
+      const [, b, c] = violationBands(max);
+      return ["none", `1 to ${b - 1}`, `${b} to ${c - 1}`, `${c} or more`];
+    },
+  },
+};
+
+/** The band (0 to 3) of `value` among the thresholds `bands` (each the lower bound of the next). */
+export function band(value, bands) {
+  let b = 0;
+  for (const t of bands) if (value >= t) b += 1;
+  return b;
+}
+
+/** Element names from the BPMN XML (read as XML, never inserted as HTML). */
+function elementNames(xml) {
+  const names = {};
+  const doc = new DOMParser().parseFromString(xml, "application/xml");
+  for (const el of doc.getElementsByTagName("*")) {
+    const id = el.getAttribute("id");
+    const name = el.getAttribute("name");
+    if (id && name) names[id] = name;
+  }
+  return names;
+}
+
+export async function statsPage(key) {
+  const me = await whoami();
+  if (!me) return signInFirst("Statistics");
+  const stats = await api.stats(key);
+  const versions = await api.definition(key).catch(() => []);
+  const latest = versions.reduce((a, v) => (!a || v.version > a.version ? v : a), null);
+  const xml = latest ? await api.xml(key, latest.version).catch(() => null) : null;
+  const names = xml ? elementNames(xml) : {};
+  const f = stats.process;
+  const elements = stats.elements;
+  const maxOf = (pick) => Math.max(0, ...elements.map((e) => pick(e.figures) || 0));
+  const maxP90 = maxOf((x) => x.durations.p90_seconds);
+  const choose = h("select", { id: "heat-measure", name: "measure" },
+    Object.entries(MEASURES).map(([value, m]) => h("option", { value, selected: value === "p90" }, m.label)));
+  const legend = h("ul", { class: "legend", id: "heat-legend", "aria-label": "Colours of the heat map" });
+  const diagramHost = h("div", { class: "diagram", id: "diagram" });
+  const nodes = [
+    h("p", { class: "crumbs" }, h("a", { href: "#/stats" }, "Statistics"), " › process"),
+    h("h1", { tabindex: "-1" }, latest ? `${latest.name || key}` : key),
+    h("p", { class: "lead" }, `Figures of ${key} over `,
+      stats.range.from ? `${stats.range.from} to ${stats.range.to}` : `everything up to ${stats.range.to}`,
+      "; counted up to ", stats.range.as_of ? timeEl(h, stats.range.as_of) : "now", "."),
+    facts([
+      ["Instances started", String(f.started)],
+      ["Completed", String(f.completed)],
+      ["Running", String(f.running ?? "—")],
+      ["Cancelled / failed", `${f.cancelled} / ${f.failed}`],
+      ["Duration (median, p90)", `${seconds(f.durations.p50_seconds)}, ${seconds(f.durations.p90_seconds)}`],
+      ["Overdue rate", percent(f.overdue_rate)],
+      ["Alerts", byKey(f.alerts) || "None"],
+      ["Violations", byKey(f.violations) || "None"],
+      ["Cases closed", Object.entries(f.cases || {}).map(([k, v]) => `${OUTCOMES[k] || k}: ${v}`).join("; ") || "None"],
+    ]),
+    h("section", { "aria-labelledby": "elements-heading" },
+      h("h2", { id: "elements-heading" }, "Figures per step"),
+      elements.length
+        ? table("figures", "Each step's tasks over the range (the heat map below shows the same)",
+          ["Step", "Ready", "Completed", "Open", "Median", "p90", "Overdue rate", "Alerts", "Violations"],
+          elements.map((e) => ({ item: e, cells: [
+            names[e.name] ? `${names[e.name]} (${e.name})` : e.name,
+            String(e.figures.started), String(e.figures.completed), String(e.figures.running ?? "—"),
+            seconds(e.figures.durations.p50_seconds),
+            bar(seconds(e.figures.durations.p90_seconds), e.figures.durations.p90_seconds, maxP90),
+            bar(percent(e.figures.overdue_rate), e.figures.overdue_rate, 1, true),
+            byKey(e.figures.alerts) || "0",
+            byKey(e.figures.violations) || "0",
+          ] })),
+          (e) => ({ "data-element": e.name }))
+        : h("p", {}, "No step is counted yet.")),
+    h("section", { "aria-labelledby": "heat-heading" },
+      h("h2", { id: "heat-heading" }, "Heat map on the flow chart"),
+      h("div", { class: "field heat-choice" }, h("label", { for: "heat-measure" }, "Colour the steps by"), choose),
+      legend,
+      diagramHost),
+  ];
+  const after = async () => {
+    sizeBars(document.getElementById("main"));
+    if (!xml) {
+      diagramHost.append(notice("error", "The process's flow chart cannot be read."));
+      return;
+    }
+    let viewer;
+    try {
+      viewer = await showDiagram(diagramHost, xml, {
+        label: `Flow chart of ${key} with each step coloured by the chosen figure; the table above lists the figures.`,
+      });
+    } catch (error) {
+      diagramHost.append(notice("error", sentence(error)));
+      return;
+    }
+    const overlays = viewer.get("overlays");
+    const registry = viewer.get("elementRegistry");
+    const canvas = viewer.get("canvas");
+    const paint = () => {
+      const measure = MEASURES[choose.value];
+      const values = elements.map((e) => measure.value(e.figures)).filter((v) => v !== null && v !== undefined);
+      const max = Math.max(0, ...values);
+      const bands = measure.bands(max);
+      overlays.remove({ type: "heat" });
+      for (const e of elements) {
+        if (registry.get(e.name)) for (const b of [0, 1, 2, 3]) canvas.removeMarker(e.name, `pf-heat-${b}`);
+      }
+      legend.replaceChildren(...(values.length
+        ? measure.legend(max).map((words, i) => h("li", {}, h("span", { class: `heat heat-${i}` }, words)))
+        : [h("li", { class: "hint" }, `No step has a figure for the ${measure.label} yet.`)]));
+      for (const e of elements) {
+        const value = measure.value(e.figures);
+        if (value === null || value === undefined || !registry.get(e.name)) continue;
+        const b = band(value, bands);
+        canvas.addMarker(e.name, `pf-heat-${b}`);
+        overlays.add(e.name, "heat", {
+          position: { top: -3, left: -4 },
+          html: h("div", { class: "overlay heat-overlay", "data-element": e.name, "data-band": b },
+            h("span", { class: `heat heat-${b}` }, measure.text(value))),
+        });
+      }
+    };
+    choose.addEventListener("change", paint);
+    paint();
+  };
+  return { title: `Statistics: ${key}`, nodes, after };
+}
