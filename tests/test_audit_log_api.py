@@ -141,9 +141,7 @@ def test_refusals_say_what_to_do(api: Api) -> None:
     assert missing.status_code == 404 and "No event 999999" in missing.json()["detail"]
     backwards = api.client.get("/v1/audit/proofs/consistency?from=3&to=2", headers=auditor)
     assert backwards.status_code == 422 and "larger than to=2" in backwards.json()["detail"]
-    beyond = api.client.get(
-        f"/v1/audit/proofs/consistency?from=1&to={size + 50}", headers=auditor
-    )
+    beyond = api.client.get(f"/v1/audit/proofs/consistency?from=1&to={size + 50}", headers=auditor)
     assert beyond.status_code == 422
 
     api.client.post("/v1/audit/checkpoints", headers=api.admin)

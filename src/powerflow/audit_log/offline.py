@@ -2,8 +2,9 @@
 log's public key alone (no database).
 
 Inputs: ``leaves.jsonl`` (leaf ``i`` is line ``i``, byte for byte; docs/audit.md, "The leaf"),
-optionally ``leaf_hashes.txt`` (the leaf hashes the database's tree holds, hex, one a line: used
-only to name a changed leaf), and checkpoints (signed notes). It checks:
+optionally ``leaf_hashes.txt`` (per exported leaf, ``<leaf index> <leaf hash hex>`` as the
+database's tree holds it: used only to name a changed or deleted leaf), and checkpoints
+(signed notes). It checks:
 
 1. every checkpoint is signed by the log's key, its origin is the key's name, and (when
    witnesses are required) the newest is cosigned by each of them;
@@ -109,14 +110,10 @@ def verify(
         next_size = next(pending, None)
     for index, line in enumerate(_lines(leaves_file)):
         h = leaf_hash(line)
-        if stored is not None:
-            kept = next(stored, None)
-            if kept is not None and kept.decode().strip() != h.hex() and not report.problems:
-                report.problems.append(
-                    f"leaf {index}: the exported event does not hash to the leaf hash the "
-                    "log's tree holds: the event row was changed after it was appended"
-                )
         problem = _check_event(index, line, chains, seen_ids)
+        kept = next(stored, None) if stored is not None else None
+        if problem is None and kept is not None:
+            problem = _check_stored(index, kept, h)
         if problem and not report.problems:
             report.problems.append(problem)
         tree.append(h)
@@ -132,6 +129,24 @@ def verify(
             f"{sizes[-1]}: events of the signed log are missing"
         )
     return report
+
+
+def _check_stored(index: int, kept: bytes, h: bytes) -> str | None:
+    """Compare with the ``<leaf index> <leaf hash hex>`` the database's tree holds."""
+    parts = kept.decode(errors="replace").split()
+    if len(parts) != 2 or not parts[0].isdigit():
+        return f"line {index + 1} of the leaf hashes is not '<leaf index> <hex hash>'"
+    if int(parts[0]) != index:
+        return (
+            f"leaf {index}: no event in the export, yet the log's tree holds one there: an "
+            "event row was deleted (or an event was given the id of another)"
+        )
+    if parts[1] != h.hex():
+        return (
+            f"leaf {index}: the exported event does not hash to the leaf hash the log's tree "
+            "holds: the event row was changed after it was appended"
+        )
+    return None
 
 
 def _check_root(cp: Checkpoint, tree: CompactRange, report: Report, last_good: int) -> bool:

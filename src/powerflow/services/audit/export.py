@@ -1,10 +1,10 @@
 """``powerflow audit export``: the audit log as files an outside auditor verifies offline.
 
 ``leaves.jsonl`` holds leaf ``i`` on line ``i`` byte for byte (services/audit/leaves.py),
-``leaf_hashes.txt`` the leaf hashes the database's tree holds (hex, one a line; they only help
-the verifier name a changed leaf), ``checkpoints.jsonl`` every kept checkpoint as
-``{"tree_size", "root", "created_at", "note"}``. Read in batches from one read transaction and
-written as read, so a large log never sits in memory.
+``leaf_hashes.txt`` per exported leaf ``<leaf index> <leaf hash hex>`` as the database's tree
+holds it (they only help the verifier name a changed or deleted leaf), ``checkpoints.jsonl``
+every kept checkpoint as ``{"tree_size", "root", "created_at", "note"}``. Read in batches
+from one read transaction and written as read, so a large log never sits in memory.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def export(store: Store, out: Path) -> Exported:
         for row in q.events_in_leaf_order(conn):
             missing += int(row["leaf_index"]) - count - missing  # leaves without their event
             leaves.write(leaf_bytes(row) + b"\n")
-            hashes.write(bytes(row["leaf_hash"]).hex() + "\n")
+            hashes.write(f"{row['leaf_index']} {bytes(row['leaf_hash']).hex()}\n")
             count += 1
     with (out / CHECKPOINTS).open("wb") as f:
         for cp in marks:
