@@ -6,7 +6,18 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, RowMapping, Table, exists, func, insert, select, tuple_, update
+from sqlalchemy import (
+    Connection,
+    RowMapping,
+    Table,
+    and_,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from powerflow.db.models import AuditCheckpoint, AuditLeaf, AuditNode, Event
 
@@ -42,13 +53,19 @@ def subtree_hashes(
             select(LEAVES.c.leaf_index, LEAVES.c.leaf_hash).where(LEAVES.c.leaf_index.in_(part))
         ):
             out[(0, int(index))] = bytes(h)
-    for start in range(0, len(nodes), _CHUNK):
-        pairs = nodes[start : start + _CHUNK]
-        for level, index, h in conn.execute(
-            select(NODES.c.level, NODES.c.node_index, NODES.c.hash).where(
-                tuple_(NODES.c.level, NODES.c.node_index).in_(pairs)
+    by_level: dict[int, list[int]] = {}
+    for level, i in nodes:
+        by_level.setdefault(level, []).append(i)
+    if by_level:  # one statement; per level an index range the primary key serves
+        query = select(NODES.c.level, NODES.c.node_index, NODES.c.hash).where(
+            or_(
+                *(
+                    and_(NODES.c.level == level, NODES.c.node_index.in_(idx))
+                    for level, idx in by_level.items()
+                )
             )
-        ):
+        )
+        for level, index, h in conn.execute(query):
             out[(int(level), int(index))] = bytes(h)
     missing = [c for c in coords if c not in out]
     if missing:

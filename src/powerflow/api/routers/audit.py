@@ -4,7 +4,7 @@ the newest checkpoint and the key, for anyone (docs/audit.md, "Who sees what")."
 from __future__ import annotations
 
 import base64
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
@@ -19,6 +19,7 @@ from powerflow.api.audit_schemas import (
 from powerflow.api.deps import PrincipalDep, StoreDep, call
 from powerflow.api.errors import documented
 from powerflow.api.rate_limit import public_rate_limit
+from powerflow.api.routers.public import TOO_MANY
 from powerflow.api.schemas import Problem
 from powerflow.audit_log.note import Signer
 from powerflow.services.audit import checkpoints, proofs
@@ -205,11 +206,6 @@ async def consistency_proof(
 async def audit_key(request: Request, principal: PrincipalDep) -> AuditKeyRead:
     """The verifier key that signs every checkpoint, and the accepted witnesses."""
     return _key(request)
-
-
-TOO_MANY: dict[int | str, dict[str, Any]] = {
-    429: {"model": Problem, "description": "Too many requests from this address"}
-}
 
 
 @public.get(
