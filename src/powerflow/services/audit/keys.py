@@ -29,12 +29,18 @@ def load_or_create(path: Path, origin: str | None = None) -> tuple[note.Signer, 
     try:
         text = path.read_text()
     except FileNotFoundError:
-        name = origin or f"powerflow.invalid/log-{secrets.token_hex(4)}"
-        signer = note.Signer.generate(name)
+        signer = note.Signer.generate(origin or f"powerflow.invalid/log-{secrets.token_hex(4)}")
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as out:
             out.write(signer.encode() + "\n")
+        try:
+            os.link(temp, path)  # whole or not at all; never over a key another process made
+        except FileExistsError:
+            return load_or_create(path, origin)
+        finally:
+            temp.unlink()
         return signer, True
     mode = path.stat().st_mode
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
