@@ -1,13 +1,14 @@
 """The sequencer: appends committed events to the audit log in commit order.
 
-One pass (``sequence``) takes the log's write lock (PostgreSQL: an advisory lock, so one worker
-appends at a time; SQLite: its one writer), reads the tree's right edge (one stored hash per set
-bit of its size), finds events without a leaf by an anti-join over the ids above the newest
-sequenced event minus a window, appends them in id order and stores every subtree hash they
-complete, in one transaction. On PostgreSQL an event whose transaction commits after events
-with higher ids were sequenced is found by the anti-join on a later pass, never skipped; it
-gets the next leaf index (the log's order is the order events became visible, not id order).
-"""
+One pass (``sequence``) finds events without a leaf by an anti-join over the ids above the
+newest sequenced event minus a window, and hashes their leaves, in a read transaction; then,
+under the log's write lock (PostgreSQL: an advisory lock, so one worker appends at a time;
+SQLite: its one writer), it reads the tree's right edge (one stored hash per set bit of its
+size), appends them in id order and stores every subtree hash they complete. If another worker
+appended in between, the batch is found again under the lock. On PostgreSQL an event whose
+transaction commits after events with higher ids were sequenced is found by the anti-join on a
+later pass, never skipped; it gets the next leaf index (the log's order is the order events
+became visible, not id order)."""
 
 from __future__ import annotations
 
@@ -50,35 +51,46 @@ def append_pending(
     size = q.tree_size(conn)
     after = -1 if full else q.last_sequenced_event(conn) - window
     events = q.unsequenced_events(conn, after, batch)
-    if not events:
+    return _append(conn, size, [(int(ev["id"]), leaf_hash(leaf_bytes(ev))) for ev in events])
+
+
+def _append(conn: Connection, size: int, leaves: list[tuple[int, bytes]]) -> Appended:
+    """Append (event id, leaf hash) pairs to the tree of ``size`` leaves (lock held)."""
+    if not leaves:
         return Appended(0, size)
     tree = edge(conn, size)
-    leaves: list[dict[str, object]] = []
+    rows: list[dict[str, object]] = []
     nodes: list[dict[str, object]] = []
-    for ev in events:
-        index = tree.size
-        h = leaf_hash(leaf_bytes(ev))
-        leaves.append({"leaf_index": index, "event_id": ev["id"], "leaf_hash": h})
+    for event_id, h in leaves:
+        rows.append({"leaf_index": tree.size, "event_id": event_id, "leaf_hash": h})
         for level, node_index, node in tree.append(h)[1:]:
             nodes.append({"level": level, "node_index": node_index, "hash": node})
-    q.append(conn, leaves, nodes)
-    return Appended(len(events), tree.size)
+    q.append(conn, rows, nodes)
+    return Appended(len(leaves), tree.size)
 
 
 def sequence(store: Store, *, window: int = WINDOW, batch: int = BATCH, full: bool = False) -> int:
     """Append every committed event not yet in the log; return how many were appended.
 
-    Looks first in a read transaction, so an idle pass takes no write lock.
+    The events are found and their leaves hashed in a read transaction, so the write lock
+    (SQLite's one writer) is held only to extend the tree; if another appender moved the tree
+    meanwhile, the batch is found again under the lock. An idle pass takes no write lock.
     """
     total = 0
     while True:
-        if not full:
-            with store.begin(write=False) as conn:
-                after = q.last_sequenced_event(conn) - window
-                if not q.unsequenced_events(conn, after, 1):
-                    return total
+        with store.begin(write=False) as conn:
+            size = q.tree_size(conn)
+            after = -1 if full else q.last_sequenced_event(conn) - window
+            events = q.unsequenced_events(conn, after, batch)
+        if not events:
+            return total
+        leaves = [(int(ev["id"]), leaf_hash(leaf_bytes(ev))) for ev in events]
         with store.begin(write=True) as conn:
-            done = append_pending(conn, window=window, batch=batch, full=full)
+            lock_keys(conn, [LOCK])
+            if q.tree_size(conn) == size:  # nobody appended since: the batch is still pending
+                done = _append(conn, size, leaves)
+            else:
+                done = append_pending(conn, window=window, batch=batch, full=full)
         total += done.count
-        if done.count < batch:
+        if len(events) < batch:
             return total
