@@ -348,3 +348,31 @@ def test_key_file_is_created_private_and_reused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not a signer key"):
         keys.load_or_create(path)
     assert orjson.loads(b"{}") == {}
+
+
+def test_an_event_added_to_the_past_after_the_checkpoint_is_flagged(
+    logged: tuple[Api, Path], tmp_path: Path
+) -> None:
+    """Appending a well-formed event after the checkpoint cannot change the signed tree; one
+    dated before the checkpoint is named as a warning for the auditor."""
+    api, kept = logged
+    with api.store.engine.begin() as conn:
+        instance = _instance_of(conn, 1)
+        conn.execute(
+            text(
+                "INSERT INTO events (instance_id, seq, type, definition_key, definition_version, "
+                "element_id, element_name, task_id, actor, payload, occurred_at, prev_hash, hash) "
+                "SELECT instance_id, (SELECT max(seq) + 1 FROM events WHERE instance_id = :i), "
+                "'task.completed', definition_key, definition_version, element_id, element_name, "
+                "task_id, 'forger', '{}', '2020-01-01 00:00:00.000000', NULL, 'x' "
+                "FROM events WHERE id = 1"
+            ),
+            {"i": instance},
+        )
+        conn.execute(
+            text("UPDATE instances SET event_seq = event_seq + 1 WHERE id = :i"), {"i": instance}
+        )
+        _rechain(conn, instance)
+    report = _verify(api, kept, tmp_path)
+    assert report.ok, report.problems
+    assert any("is dated" in n and "added to the past" in n for n in report.notes), report.notes

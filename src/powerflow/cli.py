@@ -342,6 +342,12 @@ def _verify_offline(
         f"verified offline: {report.checkpoints} checkpoints signed by {key.name}, "
         f"{report.leaves} leaves, the tree matches every checkpoint up to size "
         f"{report.verified_size}, every instance's chain holds"
+        + (
+            f"; {report.leaves - report.verified_size} leaves after it are not covered by a "
+            "checkpoint yet"
+            if report.leaves > report.verified_size
+            else ""
+        )
     )
 
 

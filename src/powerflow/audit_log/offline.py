@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,8 @@ def verify(
     pending = iter(sizes)
     next_size = next(pending, None)
     last_good = 0
+    newest = by_size[sizes[-1]] if sizes else None
+    newest_time = _signed_time(newest) if newest is not None else None
     if next_size == 0:
         _check_root(by_size[0], tree, report, last_good)
         next_size = next(pending, None)
@@ -116,6 +119,8 @@ def verify(
             problem = _check_stored(index, kept, h)
         if problem and not report.problems:
             report.problems.append(problem)
+        if newest is not None and newest_time is not None and index >= newest.size:
+            _check_backdated(index, line, newest.size, newest_time, report)
         tree.append(h)
         report.leaves += 1
         if next_size is not None and tree.size == next_size:
@@ -129,6 +134,34 @@ def verify(
             f"{sizes[-1]}: events of the signed log are missing"
         )
     return report
+
+
+BACKDATED_SLACK = 300
+"""Seconds an event may be dated before a checkpoint it is not in (in flight when signed)."""
+
+
+def _signed_time(cp: Checkpoint) -> int | None:
+    for line in cp.extensions:
+        if line.startswith("time ") and line[5:].isdigit():
+            return int(line[5:])
+    return None
+
+
+def _check_backdated(index: int, line: bytes, size: int, signed: int, report: Report) -> None:
+    """Warn of an event after the newest checkpoint dated well before it was signed: a
+    forger's way to add to the past (it cannot be placed inside a signed tree)."""
+    if len(report.notes) >= 20:
+        return
+    try:
+        at = datetime.fromisoformat(str(orjson.loads(line).get("occurred_at"))).timestamp()
+    except (ValueError, AttributeError, orjson.JSONDecodeError):
+        return
+    if at < signed - BACKDATED_SLACK:
+        report.notes.append(
+            f"warning: leaf {index} is dated {int(signed - at)} s before the checkpoint of size "
+            f"{size} was signed, yet comes after it: an event recorded late, or added to the "
+            "past"
+        )
 
 
 def _check_stored(index: int, kept: bytes, h: bytes) -> str | None:
