@@ -73,6 +73,16 @@ def subtree_hashes(
     return out
 
 
+def nothing_pending(conn: Connection, last_sequenced: int) -> bool:
+    """True when no event can be waiting for the sequencer: on SQLite, writers commit one at a
+    time in id order, so nothing is pending once the newest event is sequenced. On PostgreSQL
+    a lower id can still commit later: False (the anti-join looks)."""
+    if conn.dialect.name != "sqlite":
+        return False
+    newest = conn.execute(select(func.max(EVENTS.c.id))).scalar()
+    return newest is None or int(newest) <= last_sequenced
+
+
 def unsequenced_events(conn: Connection, after_id: int, limit: int) -> list[RowMapping]:
     """Committed events with an id above ``after_id`` that have no leaf yet, in id order
     (an anti-join: an event whose transaction committed late is found too)."""

@@ -80,8 +80,10 @@ def sequence(store: Store, *, window: int = WINDOW, batch: int = BATCH, full: bo
     while True:
         with store.begin(write=False) as conn:
             size = q.tree_size(conn)
-            after = -1 if full else q.last_sequenced_event(conn) - window
-            events = q.unsequenced_events(conn, after, batch)
+            last = q.last_sequenced_event(conn)
+            if not full and q.nothing_pending(conn, last):
+                return total
+            events = q.unsequenced_events(conn, -1 if full else last - window, batch)
         if not events:
             return total
         leaves = [(int(ev["id"]), leaf_hash(leaf_bytes(ev))) for ev in events]
