@@ -38,7 +38,7 @@ from powerflow.api.routers import (
     webhooks,
 )
 from powerflow.api.stream import CommitNotifier, EventTail
-from powerflow.audit_log.note import Signer
+from powerflow.audit_log.note import NoteError, Signer, parse_verifier
 from powerflow.db.engine import Store
 from powerflow.engine import configure_limits, configure_time_zone
 from powerflow.periodic import PeriodicThread
@@ -73,7 +73,7 @@ powerflow's garbage is cyclic (reference counting frees it), so scanning less of
 a few thousand objects' worth of memory held a little longer."""
 
 
-def _audit_signer(settings: Settings) -> Signer:
+def audit_signer(settings: Settings) -> Signer:
     """The audit log's signing key, created on first start; its public key is logged."""
     path = (
         Path(settings.audit_key_file)
@@ -88,6 +88,11 @@ def _audit_signer(settings: Settings) -> Signer:
             flush=True,
         )
     log.info("audit log key: %s (%s)", signer.verifier.encode(), path)
+    for witness in settings.audit_witness_keys:
+        try:
+            parse_verifier(witness)
+        except NoteError as exc:
+            raise ValueError(f"POWERFLOW_AUDIT_WITNESS_KEYS: {witness!r}: {exc}") from exc
     return signer
 
 
@@ -120,7 +125,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
             if deployed:
                 log.warning("deployed example processes: %s", ", ".join(deployed))
         app.state.store = store
-        app.state.audit_signer = _audit_signer(settings)
+        app.state.audit_signer = audit_signer(settings)
         store.start_checkpointer()
         notifier = CommitNotifier(
             asyncio.get_running_loop(), coalesce=settings.stream_coalesce_ms / 1000

@@ -117,12 +117,17 @@ def serve(
     """Run the HTTP service (creates or upgrades the database on start)."""
     import uvicorn
 
-    from powerflow.app import create_app
+    from powerflow.app import audit_signer, create_app
 
     settings = _settings(database_url)
     host, port = host or settings.host, port or settings.port
     _check_port(host, port)  # before the database is created and the admin token shown
     _store(settings).dispose()  # a database that cannot be opened is one sentence, not a trace
+    try:
+        audit_signer(settings)  # made and printed on first start; a bad key file is a sentence
+    except (ValueError, OSError) as exc:
+        typer.echo(f"powerflow: cannot use the audit log's signing key: {exc}", err=True)
+        raise typer.Exit(2) from exc
     uvicorn.run(
         create_app(settings),
         host=host,

@@ -133,16 +133,16 @@ def add_cosignatures(
     as a witness returned it) to the kept checkpoint of that size (administrators)."""
     if not principal.is_admin:
         raise Forbidden("Adding a witness cosignature needs the admin role.")
+    if not witnesses:
+        raise Conflict(
+            "No witness is configured (POWERFLOW_AUDIT_WITNESS_KEYS), so no cosignature can be "
+            "checked."
+        )
     try:
         given = note.parse(text)
         verifiers = [note.parse_verifier(k) for k in witnesses]
     except note.NoteError as exc:
         raise InvalidInput(f"The cosigned checkpoint cannot be read: {exc}.") from exc
-    if not verifiers:
-        raise Conflict(
-            "No witness is configured (POWERFLOW_AUDIT_WITNESS_KEYS), so no cosignature can be "
-            "checked."
-        )
     with store.begin(write=True) as conn:
         row = q.checkpoint_at(conn, size)
         if row is None:
