@@ -7,6 +7,7 @@ import base64
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 from powerflow.api.audit_schemas import (
     AuditKeyRead,
@@ -106,7 +107,8 @@ async def make_checkpoint(
     if not principal.is_admin:
         raise Forbidden("Making a checkpoint needs the admin role.")
     signer: Signer = request.app.state.audit_signer
-    return _checkpoint(await call(store, checkpoints.make, store, signer))
+    # it may first append a backlog (after an upgrade): never on the event loop, even on SQLite
+    return _checkpoint(await run_in_threadpool(checkpoints.make, store, signer))
 
 
 @router.post(
