@@ -99,3 +99,22 @@ def test_bad_keys() -> None:
         note.parse_signer("PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW")
     with pytest.raises(note.NoteError, match="spaces"):
         note.Signer.generate("bad name")
+
+
+def test_keys_of_transparency_dev_formats_read() -> None:
+    """Verifier keys from transparency-dev/formats' tests: a cosignature/v1 key (type 0x04)
+    and an Ed25519 key whose base64 holds a '+'; their ids match their names and keys."""
+    witness = note.parse_verifier(
+        "remora.n621.de+da77ade7+BOvN63jn/bLvkieywe8R6UYAtVtNbZpXh34x7onlmtw2"
+    )
+    assert witness.kind == note.COSIGNATURE_V1 and witness.id == 0xDA77ADE7
+    plus = note.parse_verifier("TEST+7997405c+AQcC+FTVKf0jlTdHDY3rbevmnKxxPjigCXlVtGe6RIr6")
+    assert plus.kind == note.ED25519 and plus.encode().endswith(
+        "AQcC+FTVKf0jlTdHDY3rbevmnKxxPjigCXlVtGe6RIr6"
+    )
+    # a cosignature line's timestamp (formats' TestCoSigV1Timestamp): 8 bytes after the key id
+    blob = base64.b64decode(
+        "ZGhGuQAAAABm/qTPeyKXD+R2rzyQsxPiP8mXum7qq/iF0u4vanlqJyocWODBt97w9uL+8qT7S5gxEHWWOworDcFi"
+        "EBYJXORmnFBOBA=="
+    )
+    assert int.from_bytes(blob[4:12], "big") == 1727964367 and len(blob) == 4 + 8 + 64
