@@ -4,6 +4,7 @@ authenticated clients per role, and a real uvicorn server for tests that need on
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -33,6 +34,9 @@ POSTGRES_URL = os.environ.get(
 
 
 SESSION_DB = f"{make_url(POSTGRES_URL).database}_{os.getpid()}"
+AUDIT_KEYS = Path(tempfile.mkdtemp(prefix="powerflow-test-keys-"))
+"""Where PostgreSQL tests keep the audit log's key (a SQLite file keeps it beside itself), so
+no test writes into the home directory."""
 
 
 def _admin_engine():  # type: ignore[no-untyped-def]
@@ -61,7 +65,8 @@ if os.environ.get("POWERFLOW_REQUIRE_POSTGRES") == "1" and not POSTGRES:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Drop this session's PostgreSQL database."""
+    """Drop this session's PostgreSQL database and the audit keys of its tests."""
+    shutil.rmtree(AUDIT_KEYS, ignore_errors=True)
     if POSTGRES:
         admin = _admin_engine()
         with admin.connect() as conn:
@@ -105,6 +110,13 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'powerflow.db'}"
 
 
+def _audit_key(url: str) -> Path:
+    """The audit key file of a test database: beside a SQLite file, else in AUDIT_KEYS."""
+    if url.startswith("sqlite:///"):
+        return Path(url.removeprefix("sqlite:///") + ".audit-key")
+    return AUDIT_KEYS / f"{make_url(url).database}.key"
+
+
 def make_settings(url: str, **overrides: object) -> Settings:
     """Settings for a test service on the given database."""
     values: dict[str, object] = {
@@ -112,6 +124,7 @@ def make_settings(url: str, **overrides: object) -> Settings:
         "admin_token": ADMIN_TOKEN,
         "deploy_examples": False,
         "timer_poll_seconds": 0.2,
+        "audit_key_file": str(_audit_key(url)),
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
@@ -217,6 +230,7 @@ def start_server(db_url: str, **env: str) -> Server:
         "POWERFLOW_DATABASE_URL": db_url,
         "POWERFLOW_ADMIN_TOKEN": ADMIN_TOKEN,
         "POWERFLOW_LOG_LEVEL": "warning",
+        "POWERFLOW_AUDIT_KEY_FILE": str(_audit_key(db_url)),
         **env,
     }
     log = Path(tempfile.mkstemp(prefix="powerflow-server-", suffix=".log")[1])

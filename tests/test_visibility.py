@@ -715,6 +715,37 @@ PROBES: dict[str, Probe] = {
     "GET /v1/stats/processes/{key}": _get(lambda _: f"/v1/stats/processes/{PROCESS}"),
     "GET /v1/stats/roles": _get(lambda _: "/v1/stats/roles"),
     "GET /v1/stats/people": _get(lambda _: "/v1/stats/people"),
+    # the audit log: the worker may not have signed the first checkpoint or appended the
+    # case's events yet (404, 409: past the role check all the same)
+    "GET /v1/audit/checkpoints/latest": _get(
+        lambda _: "/v1/audit/checkpoints/latest", ok=(200, 404)
+    ),
+    "GET /v1/audit/checkpoints": _get(lambda _: "/v1/audit/checkpoints"),
+    "POST /v1/audit/checkpoints": Probe(
+        lambda w, c, case: judged(
+            w.request("POST", "/v1/audit/checkpoints", headers=w.h(c, case), json=None)
+        )
+    ),
+    "POST /v1/audit/checkpoints/{tree_size}/cosignatures": Probe(
+        lambda w, c, case: judged(
+            w.request(
+                "POST",
+                "/v1/audit/checkpoints/1/cosignatures",
+                headers=w.h(c, case),
+                json={"note": "probe"},
+            ),
+            ok=(409,),  # no witness is configured on the test server
+        )
+    ),
+    "GET /v1/audit/proofs/inclusion": _get(
+        lambda _: "/v1/audit/proofs/inclusion?event_id=1", ok=(200, 409)
+    ),
+    "GET /v1/audit/proofs/consistency": _get(lambda _: "/v1/audit/proofs/consistency?from=0&to=0"),
+    "GET /v1/audit/key": _get(lambda _: "/v1/audit/key"),
+    "GET /public/audit/checkpoints/latest": _get(
+        lambda _: "/public/audit/checkpoints/latest", ok=(200, 404)
+    ),
+    "GET /public/audit/key": _get(lambda _: "/public/audit/key"),
     "GET /v1/alerts/{alert_id}": _get(_alert()),
     "POST /v1/alerts/{alert_id}/acknowledge": _post(_alert("/acknowledge"), {"comment": "seen"}),
     "GET /v1/alert-profiles": _get(lambda _: "/v1/alert-profiles"),

@@ -7,6 +7,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
@@ -18,6 +19,7 @@ from powerflow.api.limits import BodyLimit, NoNulInUrl
 from powerflow.api.rate_limit import TokenBuckets
 from powerflow.api.routers import (
     alerts,
+    audit,
     cases,
     console,
     definitions,
@@ -36,14 +38,17 @@ from powerflow.api.routers import (
     webhooks,
 )
 from powerflow.api.stream import CommitNotifier, EventTail
+from powerflow.audit_log.note import NoteError, Signer, parse_verifier
 from powerflow.db.engine import Store
 from powerflow.engine import configure_limits, configure_time_zone
 from powerflow.periodic import PeriodicThread
 from powerflow.services import feed
+from powerflow.services.audit import keys
 from powerflow.settings import Settings
 from powerflow.worker_process import StatisticsConfig, StatisticsProcess
 from powerflow.workers import (
     AlertWorker,
+    AuditWorker,
     MessageWorker,
     TimerWorker,
     WebhookWorker,
@@ -66,6 +71,29 @@ request and what is alive then is promoted, so a full collection (10-15 ms with 
 working set, measured by bench/long_instances.py) came every 30 or so requests. Little of
 powerflow's garbage is cyclic (reference counting frees it), so scanning less often costs only
 a few thousand objects' worth of memory held a little longer."""
+
+
+def audit_signer(settings: Settings) -> Signer:
+    """The audit log's signing key, created on first start; its public key is logged."""
+    path = (
+        Path(settings.audit_key_file)
+        if settings.audit_key_file
+        else keys.default_key_file(settings.database_url)
+    )
+    signer, created = keys.load_or_create(path, settings.audit_origin)
+    if created:
+        print(  # noqa: T201 - shown to the operator, by design
+            f"\n  powerflow: created the audit log's signing key in {path}. Its public key "
+            f"(give it to auditors and witnesses):\n    {signer.verifier.encode()}\n",
+            flush=True,
+        )
+    log.info("audit log key: %s (%s)", signer.verifier.encode(), path)
+    for witness in settings.audit_witness_keys:
+        try:
+            parse_verifier(witness)
+        except NoteError as exc:
+            raise ValueError(f"POWERFLOW_AUDIT_WITNESS_KEYS: {witness!r}: {exc}") from exc
+    return signer
 
 
 def create_app(settings: Settings | None = None, *, run_workers: bool = True) -> FastAPI:
@@ -97,6 +125,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
             if deployed:
                 log.warning("deployed example processes: %s", ", ".join(deployed))
         app.state.store = store
+        app.state.audit_signer = audit_signer(settings)
         store.start_checkpointer()
         notifier = CommitNotifier(
             asyncio.get_running_loop(), coalesce=settings.stream_coalesce_ms / 1000
@@ -121,6 +150,12 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
                 WebhookWorker(store, allowed_hosts=settings.webhook_allowed_hosts),
                 AlertWorker(store, settings.alert_poll_seconds),
                 MessageWorker(store, settings.timer_poll_seconds),
+                AuditWorker(
+                    store,
+                    app.state.audit_signer,
+                    settings.audit_sequence_seconds,
+                    settings.audit_checkpoint_seconds,
+                ),
             ]
             if run_workers
             else []
@@ -184,6 +219,8 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         public.router,
         public.supervision,
         stats.router,
+        audit.router,
+        audit.public,
         console.router,
     ):
         app.include_router(router)

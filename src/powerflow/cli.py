@@ -117,12 +117,17 @@ def serve(
     """Run the HTTP service (creates or upgrades the database on start)."""
     import uvicorn
 
-    from powerflow.app import create_app
+    from powerflow.app import audit_signer, create_app
 
     settings = _settings(database_url)
     host, port = host or settings.host, port or settings.port
     _check_port(host, port)  # before the database is created and the admin token shown
     _store(settings).dispose()  # a database that cannot be opened is one sentence, not a trace
+    try:
+        audit_signer(settings)  # made and printed on first start; a bad key file is a sentence
+    except (ValueError, OSError) as exc:
+        typer.echo(f"powerflow: cannot use the audit log's signing key: {exc}", err=True)
+        raise typer.Exit(2) from exc
     uvicorn.run(
         create_app(settings),
         host=host,
@@ -258,9 +263,46 @@ audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=
 app.add_typer(audit_app, name="audit")
 
 
+def _verifier(value: str):  # type: ignore[no-untyped-def]
+    """A verifier key given as the key string or as a file holding it."""
+    from powerflow.audit_log import note
+
+    text = value
+    if "+" not in value or Path(value).is_file():
+        text = Path(value).read_text().strip()
+    try:
+        return note.parse_verifier(text)
+    except note.NoteError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
 @audit_app.command("verify")
-def audit_verify(database_url: DbOption = None) -> None:
-    """Verify every instance's hash chain; name the first broken link (exit status 1)."""
+def audit_verify(
+    database_url: DbOption = None,
+    offline: Annotated[
+        bool, typer.Option(help="Verify an export against checkpoints, without the database")
+    ] = False,
+    public_key: Annotated[
+        str | None, typer.Option(help="The log's verifier key (the string, or a file)")
+    ] = None,
+    checkpoints: Annotated[
+        Path | None,
+        typer.Option(help="Checkpoints kept apart from the export (JSON lines, or one note)"),
+    ] = None,
+    export: Annotated[
+        Path | None, typer.Option(help="A directory written by 'powerflow audit export'")
+    ] = None,
+    witness_key: Annotated[
+        list[str] | None,
+        typer.Option(help="Require the newest checkpoint to be cosigned by this witness key"),
+    ] = None,
+) -> None:
+    """Verify every instance's hash chain against the database; or, with --offline, an export
+    against signed checkpoints and the log's public key alone. Names the first problem found
+    (exit status 1)."""
+    if offline:
+        _verify_offline(public_key, checkpoints, export, witness_key or [])
+        return
     from powerflow.services import audit
 
     result = audit.verify_all(_store(_settings(database_url)))
@@ -270,6 +312,197 @@ def audit_verify(database_url: DbOption = None) -> None:
         typer.echo(f"BROKEN: instance {broken.instance_id}, {where}: {broken.reason}", err=True)
         raise typer.Exit(1)
     typer.echo(f"verified: {result.instances} instances, {result.events} events, no broken link")
+
+
+def _verify_offline(
+    public_key: str | None, checkpoints: Path | None, export: Path | None, witnesses: list[str]
+) -> None:
+    from powerflow.audit_log import offline
+    from powerflow.services.audit.export import CHECKPOINTS, LEAF_HASHES, LEAVES
+
+    if not public_key or export is None:
+        raise typer.BadParameter("--offline needs --public-key and --export")
+    key = _verifier(public_key)
+    source = checkpoints or export / CHECKPOINTS
+    if checkpoints is None:
+        typer.echo(
+            "note: checkpoints read from the export itself; pass --checkpoints with "
+            "checkpoints kept apart from the operator for a verification that means something",
+            err=True,
+        )
+    hashes = export / LEAF_HASHES
+    report = offline.verify(
+        export / LEAVES,
+        offline.read_checkpoints(source),
+        key,
+        witnesses=[_verifier(w) for w in witnesses],
+        stored_hashes=hashes if hashes.exists() else None,
+    )
+    for line in report.notes:
+        typer.echo(line)
+    if not report.ok:
+        typer.echo(f"BROKEN: {report.problems[0]}", err=True)
+        raise typer.Exit(1)
+    typer.echo(
+        f"verified offline: {report.checkpoints} checkpoints signed by {key.name}, "
+        f"{report.leaves} leaves, the tree matches every checkpoint up to size "
+        f"{report.verified_size}, every instance's chain holds"
+        + (
+            f"; {report.leaves - report.verified_size} leaves after it are not covered by a "
+            "checkpoint yet"
+            if report.leaves > report.verified_size
+            else ""
+        )
+    )
+
+
+@audit_app.command("sequence")
+def audit_sequence(
+    database_url: DbOption = None,
+    full: Annotated[
+        bool, typer.Option(help="Look at every event, not only the recent window")
+    ] = False,
+) -> None:
+    """Append committed events not yet in the audit log (the service does it every second)."""
+    from powerflow.services.audit import sequencer
+
+    added = sequencer.sequence(_store(_settings(database_url)), full=full)
+    typer.echo(f"appended {added} events")
+
+
+def _signer(settings: Settings):  # type: ignore[no-untyped-def]
+    from powerflow.services.audit import keys
+
+    path = (
+        Path(settings.audit_key_file)
+        if settings.audit_key_file
+        else keys.default_key_file(settings.database_url)
+    )
+    signer, created = keys.load_or_create(path, settings.audit_origin)
+    if created:
+        typer.echo(f"created the audit log's key in {path}", err=True)
+    return signer
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(database_url: DbOption = None) -> None:
+    """Append what is committed and sign a checkpoint now; print its signed note."""
+    from powerflow.services.audit import checkpoints
+
+    settings = _settings(database_url)
+    store = _store(settings)
+    cp = checkpoints.make(store, _signer(settings))
+    typer.echo(cp.note, nl=False)
+
+
+@audit_app.command("key")
+def audit_key(database_url: DbOption = None) -> None:
+    """Print the audit log's verifier key (what auditors and witnesses are given)."""
+    typer.echo(_signer(_settings(database_url)).verifier.encode())
+
+
+@audit_app.command("export")
+def audit_export(
+    out: Annotated[Path, typer.Option(help="Directory to write (created if missing)")],
+    database_url: DbOption = None,
+) -> None:
+    """Write the audit log's leaves (one event a line, in leaf order) and its checkpoints."""
+    from powerflow.services.audit.export import export
+
+    done = export(_store(_settings(database_url)), out)
+    typer.echo(f"exported {done.leaves} leaves and {done.checkpoints} checkpoints to {out}")
+    if done.missing:
+        typer.echo(
+            f"WARNING: {done.missing} leaves of the log have no event row any more", err=True
+        )
+
+
+@audit_app.command("witness-key")
+def audit_witness_key(
+    name: Annotated[str, typer.Option(help="The witness's name, e.g. witness.example/w1")],
+    out: Annotated[Path, typer.Option(help="File for the private key (created, mode 0600)")],
+) -> None:
+    """Create a witness's cosigning key; print its verifier key."""
+    import os
+
+    from powerflow.audit_log import note
+
+    try:
+        signer = note.Signer.generate(name, note.COSIGNATURE_V1)
+    except note.NoteError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(signer.encode() + "\n")
+    typer.echo(signer.verifier.encode())
+
+
+@audit_app.command("cosign")
+def audit_cosign(
+    key: Annotated[Path, typer.Option(help="The witness's key file ('audit witness-key')")],
+    checkpoint: Annotated[Path, typer.Option(help="The checkpoint to cosign (a signed note)")],
+    log_key: Annotated[str, typer.Option(help="The log's verifier key (the string or a file)")],
+    state: Annotated[
+        Path, typer.Option(help="The witness's last cosigned checkpoint (read, then replaced)")
+    ],
+    proof: Annotated[
+        Path | None,
+        typer.Option(
+            help="The consistency proof from the last cosigned checkpoint to this one (the "
+            "JSON of GET /v1/audit/proofs/consistency); not needed the first time"
+        ),
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the cosigned note here")] = None,
+) -> None:
+    """Cosign a checkpoint offline as a witness: check the log's signature and that the
+    checkpoint is consistent with the last one this witness cosigned, then add a cosignature
+    (c2sp.org/tlog-cosignature) and remember the checkpoint."""
+    import base64
+    import time
+
+    from powerflow.audit_log import note, verify_consistency
+    from powerflow.audit_log.checkpoint import parse_body
+
+    def fail(why: str) -> None:
+        typer.echo(f"REFUSED: {why}", err=True)
+        raise typer.Exit(1)
+
+    log = _verifier(log_key)
+    witness = note.parse_signer(key.read_text())
+    try:
+        signed = note.parse(checkpoint.read_text())
+        new = parse_body(signed.text)
+    except note.NoteError as exc:
+        fail(f"the checkpoint cannot be read: {exc}")
+        return
+    if not signed.signed_by(log) or new.origin != log.name:
+        fail(f"the checkpoint is not signed by the log's key {log.name}")
+    if state.exists():
+        old = parse_body(note.parse(state.read_text()).text)
+        if new.size < old.size:
+            fail(f"the checkpoint (size {new.size}) is older than the last cosigned ({old.size})")
+        if new.size == old.size and new.root != old.root:
+            fail(f"FORK: two checkpoints of size {new.size} with different roots")
+        if new.size > old.size:
+            if proof is None:
+                fail(f"a consistency proof from size {old.size} to {new.size} is needed")
+                return
+            body = json.loads(proof.read_text())
+            hashes = [base64.b64decode(h) for h in body["hashes"]]
+            if (body.get("from"), body.get("to")) != (old.size, new.size) or not (
+                verify_consistency(old.size, new.size, old.root, new.root, hashes)
+            ):
+                fail(
+                    f"the checkpoint of size {new.size} is not consistent with the last "
+                    f"cosigned checkpoint of size {old.size}: the log was rewritten"
+                )
+    cosigned = signed.with_signature(note.signature(signed.text, witness, int(time.time())))
+    text = cosigned.encode()
+    state.write_text(text)
+    if out is not None:
+        out.write_text(text)
+    else:
+        typer.echo(text, nl=False)
 
 
 stats_app = typer.Typer(help="The statistics (GET /v1/stats/...).", no_args_is_help=True)

@@ -139,6 +139,43 @@ class Settings(BaseSettings):
         "target although they are loopback, link-local or private, e.g. "
         "'hooks.intranet,10.20.0.0/16'; every other non-public target is refused",
     )
+    audit_key_file: str | None = Field(
+        default=None,
+        description="File holding the audit log's Ed25519 signing key (created with mode 0600 "
+        "on first start if missing); default: beside a SQLite database file as "
+        "'<file>.audit-key', else ~/.local/share/powerflow/audit-<hash of the URL>.key",
+    )
+    audit_origin: str | None = Field(
+        default=None,
+        max_length=200,
+        description="The name of a new audit key, which is the origin line of every checkpoint "
+        "(a schema-less URL such as 'audit.example.gov.cn/powerflow'); used only when the key "
+        "file is created",
+    )
+    audit_sequence_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=3600,
+        description="How often committed events are appended to the audit log",
+    )
+    audit_checkpoint_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=86400,
+        description="How often a signed checkpoint is made when the audit log grew",
+    )
+    audit_witness_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated verifier keys of the witnesses whose cosignatures "
+        "POST /v1/audit/checkpoints/{size}/cosignatures accepts",
+    )
+
+    @field_validator("audit_witness_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [k.strip() for k in value.split(",") if k.strip()]
+        return value
 
     @field_validator("webhook_allowed_hosts", mode="before")
     @classmethod

@@ -1,17 +1,22 @@
-"""Background loops of the service: firing due timers, delivering webhooks, raising alerts."""
+"""Background loops of the service: firing due timers, delivering webhooks, raising alerts,
+appending events to the audit log and signing its checkpoints."""
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Collection
 from datetime import UTC, datetime
 
 import httpx
 
+from powerflow.audit_log.note import Signer
 from powerflow.db import alert_queries
 from powerflow.db.engine import Store
 from powerflow.periodic import Backoff, PeriodicThread
 from powerflow.services import instances, messages, start_timers, timer_firing, webhooks
+from powerflow.services.audit import checkpoints as audit_checkpoints
+from powerflow.services.audit import sequencer
 from powerflow.services.auth import Principal
 from powerflow.services.errors import DomainError
 from powerflow.services.events import TIMER_ACTOR_NAME
@@ -216,3 +221,31 @@ class StatisticsWorker(PeriodicThread):
     def _pass(self) -> None:
         _, more = statistics.count_new_events(self.store, limit=50_000)
         self.interval = 0.01 if more else self.poll
+
+
+class AuditWorker(PeriodicThread):
+    """Appends committed events to the audit log every ``interval`` seconds
+    (services/audit/sequencer.py) and signs a checkpoint every ``checkpoint_seconds`` when the
+    log grew (services/audit/checkpoints.py). The two steps fail apart: a failing checkpoint
+    does not stop sequencing. With several workers on PostgreSQL each runs it; the log's
+    advisory lock lets one append at a time, and a checkpoint per tree size is kept once."""
+
+    def __init__(
+        self, store: Store, signer: Signer, interval: float, checkpoint_seconds: float
+    ) -> None:
+        self.store = store
+        self.signer = signer
+        self.checkpoint_seconds = checkpoint_seconds
+        self._next_look = 0.0
+        super().__init__("powerflow-audit", interval, self._pass, join_timeout=10)
+
+    def _pass(self) -> None:
+        try:
+            sequencer.sequence(self.store)
+        except Exception as exc:
+            log.warning("audit log: events not appended this pass: %s", cause(exc))
+        if time.monotonic() < self._next_look:
+            return
+        self._next_look = time.monotonic() + min(self.checkpoint_seconds, 5.0)
+        if audit_checkpoints.due(self.store, self.checkpoint_seconds):
+            audit_checkpoints.make(self.store, self.signer)

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Text,
     TypeDecorator,
@@ -897,3 +898,41 @@ class StatCursor(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     last_event_id: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AuditLeaf(Base):
+    """An event as a leaf of the audit log's Merkle tree (services/audit/leaves.py says what
+    its leaf hash covers). Leaves are appended in commit order by the sequencer: a leaf index
+    is never reused and every event gets exactly one (the unique event id)."""
+
+    __tablename__ = "audit_leaves"
+
+    leaf_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    event_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class AuditNode(Base):
+    """The hash of a complete aligned subtree of the audit log: the ``2**level`` leaves from
+    ``node_index * 2**level`` (level >= 1; level 0 is ``audit_leaves``). Written once, when its
+    last leaf is appended; a proof reads O(log n) of them."""
+
+    __tablename__ = "audit_nodes"
+
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    node_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class AuditCheckpoint(Base):
+    """A signed checkpoint of the audit log: the tree of ``tree_size`` leaves has ``root``.
+    ``note`` is the C2SP signed note (the log's signature, and any witness cosignatures)."""
+
+    __tablename__ = "audit_checkpoints"
+
+    tree_size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    origin: Mapped[str] = mapped_column(String(255))
+    key_id: Mapped[str] = mapped_column(String(8))
+    note: Mapped[str] = mapped_column(Text)

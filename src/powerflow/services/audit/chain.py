@@ -1,4 +1,4 @@
-"""The tamper-evident trail: verifying each instance's hash chain and exporting it.
+"""The per-instance hash chain: verifying each instance's chain and exporting it as CSV.
 
 Every event stores the hash of its predecessor and the sha256 of its own canonical content
 (``services/events.py``). Verification recomputes both, checks that sequence numbers run
