@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Connection, insert, select
 
-from conftest import POSTGRES, POSTGRES_URL
+from conftest import POSTGRES, POSTGRES_URL, _fresh_postgres
 from powerflow.audit_log import CompactRange, inclusion_proof, leaf_hash, verify_inclusion
 from powerflow.db import audit_queries as q
 from powerflow.db import migrate
@@ -116,10 +116,9 @@ def test_writers_and_two_sequencers_never_lose_or_duplicate(store: Store) -> Non
 
 @pytest.mark.postgres
 @pytest.mark.skipif(not POSTGRES, reason=f"PostgreSQL not reachable at {POSTGRES_URL}")
-def test_a_late_commit_is_appended_later_not_skipped(db_url: str) -> None:
-    if not db_url.startswith("postgresql"):
-        pytest.skip("SQLite commits in id order: one writer at a time")
-    store = Store(db_url)
+def test_a_late_commit_is_appended_later_not_skipped() -> None:
+    """PostgreSQL only: SQLite has one writer at a time, so it commits in id order."""
+    store = Store(_fresh_postgres())
     migrate.upgrade(store.engine)
     try:
         late = store.engine.connect()
