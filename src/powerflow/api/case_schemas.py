@@ -102,6 +102,9 @@ class CaseRead(Schema):
 
     id: int
     instance_id: str
+    business_key: str | None = Field(
+        default=None, description="The business key of the case's instance (case number)."
+    )
     subject: Literal["instance", "alert", "violation"]
     alert_id: int | None
     violation_id: int | None

@@ -18,6 +18,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.orm import aliased
 
 from powerflow.db.models import (
     Alert,
@@ -54,9 +55,16 @@ def insert_case(conn: Connection, values: dict[str, Any]) -> int:
     return int(conn.execute(insert(_C).values(**values).returning(_C.id)).scalar_one())
 
 
+def _with_business_key() -> Select[Any]:
+    """Case rows with their instance's business key (one join, through an alias so that the
+    visibility clauses' subqueries over ``instances`` are not correlated with it)."""
+    owner = aliased(Instance)
+    return select(*_C.__table__.columns, owner.business_key).join(owner, owner.id == _C.instance_id)
+
+
 def load_case(conn: Connection, case_id: int) -> dict[str, Any] | None:
-    """One case row as a dict."""
-    row = conn.execute(select(*_C.__table__.columns).where(_C.id == case_id)).first()
+    """One case row as a dict, with its instance's business key."""
+    row = conn.execute(_with_business_key().where(_C.id == case_id)).first()
     return dict(row._mapping) if row is not None else None
 
 
@@ -211,8 +219,9 @@ def list_cases(
     limit: int,
     offset: int,
 ) -> list[dict[str, Any]]:
-    """Cases newest first, filtered; ``limit + 1`` rows tell whether more follow."""
-    stmt = select(*_C.__table__.columns)
+    """Cases newest first, filtered, each with its instance's business key; ``limit + 1`` rows
+    tell whether more follow."""
+    stmt = _with_business_key()
     if visible is not None:
         stmt = stmt.where(visible)
     for column, value in (
