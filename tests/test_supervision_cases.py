@@ -510,3 +510,8 @@ def test_tasks_alerts_and_cases_carry_their_instances_business_key(w: World) -> 
     assert [k["business_key"] for k in cases.json()["items"]] == ["BK-2026-0042"]
     case = c.get(f"/v1/cases/{opened.json()['id']}", headers=w.monitor).json()
     assert case["business_key"] == "BK-2026-0042"
+
+    warned = complete(w.api, w.reviewer, review["id"], decision="rejected", reason=" ")
+    assert warned.status_code == 200, warned.text
+    found = c.get("/v1/violations", headers=w.monitor, params={"instance_id": instance["id"]})
+    assert [v["business_key"] for v in found.json()["items"]] == ["BK-2026-0042"]

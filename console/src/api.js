@@ -83,10 +83,10 @@ export const api = {
   definitions: () => request("GET", "/v1/definitions?limit=500"),
   versions: (key) => request("GET", `/v1/definitions/${enc(key)}`),
   /** Upload File objects as one deployment (multipart "file" parts: a bundle when several). */
-  upload: (files) => {
+  upload: (files, purpose = "deploy") => {
     const form = new FormData();
     for (const file of files) form.append("file", file, file.name);
-    return request("POST", "/v1/definitions", form);
+    return request("POST", `/v1/definitions?purpose=${enc(purpose)}`, form);
   },
   // the monitors' pages (the API refuses them to anyone else, and the page shows its sentence)
   latestEvent: () => request("GET", "/v1/events/latest"),

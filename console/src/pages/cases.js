@@ -42,7 +42,7 @@ export async function casesPage(state) {
           ["Case", "Concerning", "Subject", "State", "Opened", "Due", "Outcome"],
           page.items.map((c) => ({ item: c, cells: [
             h("a", { href: `#/cases/${c.id}` }, c.title),
-            instanceLink(c.instance_id),
+            instanceLink(c.instance_id, c.business_key),
             SUBJECT[c.subject] || c.subject,
             STATE[c.state] || c.state,
             h("span", {}, timeEl(h, c.opened_at), ` by ${c.opened_by}`),
