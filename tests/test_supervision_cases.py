@@ -515,3 +515,7 @@ def test_tasks_alerts_and_cases_carry_their_instances_business_key(w: World) -> 
     assert warned.status_code == 200, warned.text
     found = c.get("/v1/violations", headers=w.monitor, params={"instance_id": instance["id"]})
     assert [v["business_key"] for v in found.json()["items"]] == ["BK-2026-0042"]
+    record = c.get(f"/v1/people/{w.names['reviewer']}/record", headers=w.monitor).json()
+    assert [v["business_key"] for v in record["violations"]] == ["BK-2026-0042"]
+    assert record["alerts"]  # on the task they claimed: the deadline's and the rule's
+    assert {a["business_key"] for a in record["alerts"]} == {"BK-2026-0042"}

@@ -105,8 +105,12 @@ export const api = {
   resumeCase: (id, reason) => request("POST", `/v1/cases/${enc(id)}/resume`, { reason }),
   closeCase: (id, body) => request("POST", `/v1/cases/${enc(id)}/close`, body),
   audit: (id) => request("GET", `/v1/instances/${enc(id)}/audit`),
-  processStats: () => request("GET", "/v1/stats/processes"),
-  stats: (key) => request("GET", `/v1/stats/processes/${enc(key)}`),
+  // `query` is the period's "?from=…&to=…" (period.js), or ""
+  processStats: (query = "") => request("GET", `/v1/stats/processes${query}`),
+  stats: (key, query = "") => request("GET", `/v1/stats/processes/${enc(key)}${query}`),
+  roleStats: (query = "") => request("GET", `/v1/stats/roles${query}`),
+  peopleStats: (query = "") => request("GET", `/v1/stats/people${query}`),
+  personRecord: (name, query = "") => request("GET", `/v1/people/${enc(name)}/record${query}`),
   definition: (key) => request("GET", `/v1/definitions/${enc(key)}`),
 };
 

@@ -176,6 +176,9 @@ class RecordAlert(Schema):
     reason: str
     message: str
     instance_id: str
+    business_key: str | None = Field(
+        default=None, description="The business key of the instance (case number)."
+    )
     task_id: str | None
     raised_at: datetime
 
@@ -190,6 +193,9 @@ class RecordViolation(Schema):
     act: str
     message: str
     instance_id: str
+    business_key: str | None = Field(
+        default=None, description="The business key of the instance (case number)."
+    )
     task_id: str | None
     occurred_at: datetime
 
@@ -199,6 +205,9 @@ class RecordOutcome(Schema):
 
     id: int
     instance_id: str
+    business_key: str | None = Field(
+        default=None, description="The business key of the instance (case number)."
+    )
     title: str
     outcome: str
     summary: str | None

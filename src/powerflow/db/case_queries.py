@@ -272,6 +272,12 @@ def _person_tasks(name: str) -> Select[Any]:
     )
 
 
+def _keyed(cols: tuple[Any, ...], instance_id: Any) -> Select[Any]:
+    """The record items' columns with their instance's business key (one outer join)."""
+    owner = aliased(Instance)
+    return select(*cols, owner.business_key).outerjoin(owner, owner.id == instance_id)
+
+
 def person_alerts(
     conn: Connection, name: str, since: datetime | None, until: datetime | None, limit: int
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
@@ -288,7 +294,10 @@ def person_alerts(
         Alert.raised_at,
     )
     rows = conn.execute(
-        select(*cols).where(*where).order_by(Alert.raised_at.desc(), Alert.id.desc()).limit(limit)
+        _keyed(cols, Alert.instance_id)
+        .where(*where)
+        .order_by(Alert.raised_at.desc(), Alert.id.desc())
+        .limit(limit)
     )
     counts = conn.execute(select(Alert.level, func.count()).where(*where).group_by(Alert.level))
     return [dict(r._mapping) for r in rows], {level: int(n) for level, n in counts}
@@ -311,7 +320,10 @@ def person_violations(
         Violation.occurred_at,
     )
     rows = conn.execute(
-        select(*cols).where(*where).order_by(Violation.occurred_at.desc()).limit(limit)
+        _keyed(cols, Violation.instance_id)
+        .where(*where)
+        .order_by(Violation.occurred_at.desc())
+        .limit(limit)
     )
     counts = conn.execute(
         select(Violation.rule_id, func.count()).where(*where).group_by(Violation.rule_id)
@@ -327,7 +339,10 @@ def person_outcomes(
     where = [_C.state == "closed", named, *_window(_C.closed_at, since, until)]
     cols = (_C.id, _C.instance_id, _C.title, _C.outcome, _C.summary, _C.closed_at, _C.closed_by)
     rows = conn.execute(
-        select(*cols).where(*where).order_by(_C.closed_at.desc(), _C.id.desc()).limit(limit)
+        _keyed(cols, _C.instance_id)
+        .where(*where)
+        .order_by(_C.closed_at.desc(), _C.id.desc())
+        .limit(limit)
     )
     counts = conn.execute(select(_C.outcome, func.count()).where(*where).group_by(_C.outcome))
     return [dict(r._mapping) for r in rows], {str(o): int(n) for o, n in counts}
