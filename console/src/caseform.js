@@ -24,7 +24,7 @@ export function caseForm(subject, about, { onCancel } = {}) {
   const button = h("button", { type: "submit" }, "Open the case");
   const cancel = onCancel ? h("button", { type: "button", class: "secondary" }, "Cancel") : null;
   if (cancel) cancel.addEventListener("click", onCancel);
-  const what = h("p", { class: "hint", id: "case-about" }, about);
+  const what = h("p", { id: "case-about" }, about);
   const form = h("form", { "aria-labelledby": "open-case-heading", "aria-describedby": "case-about", novalidate: true },
     field("case-title", "Title (required)", title),
     field("case-reason", "Why the case is opened (required)", reason),
@@ -59,6 +59,7 @@ export function caseForm(subject, about, { onCancel } = {}) {
   const heading = h("h2", { id: "open-case-heading", tabindex: "-1" }, "Open a supervision case");
   const section = h("section", { "aria-labelledby": "open-case-heading", class: "open-case" },
     heading,
+    what,
     h("p", { class: "hint" }, "A case (督办) follows up: findings, corrections demanded, suspension, and an accountability outcome when it is closed."),
     form);
   return {
