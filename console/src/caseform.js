@@ -32,6 +32,7 @@ export function caseForm(subject, about, { onCancel } = {}) {
     field("case-role", "Responsible role (optional)", role, "A role name as the processes use it, for example licence-clerk."),
     field("case-due", "Due (optional)", due, "In your time zone; it must be in the future."),
     status, h("div", { class: "buttons" }, button, cancel));
+  form.addEventListener("input", (event) => event.target.removeAttribute("aria-invalid"));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     status.replaceChildren();

@@ -96,7 +96,8 @@ export function periodPicker(range, base) {
     custom.hidden = !on;
   };
   const form = h("form", { class: "period", "aria-labelledby": "period-legend", novalidate: true },
-    h("fieldset", { class: "field" }, h("legend", { id: "period-legend" }, "Period counted"), radios, custom),
+    h("fieldset", { class: "field" }, h("legend", { id: "period-legend" }, "Period counted"),
+      h("div", { class: "choices" }, radios), custom),
     status,
     h("div", { class: "buttons" }, h("button", { type: "submit" }, "Show the period")));
   form.addEventListener("change", showDays);
