@@ -382,6 +382,12 @@ def test_the_upload_offers_the_apis_purposes_in_words(studio: Studio, person: An
     words = group.inner_text()
     for said in ("stored for viewing only", "nothing is stored", "Nothing can be started"):
         assert said in words, words
+    _region_shot(
+        wu,
+        "designer-8-upload-purposes",
+        "section[aria-labelledby=upload-heading]",
+        "section[aria-labelledby=upload-heading]",
+    )
     # deploy to run, or not at all: the Java service task refuses the whole upload
     java = JAVA_TASK.replace(b"designer_payout", b"designer_payout_run")
     wu.page.get_by_label("Deploy to run, or not at all").check()

@@ -111,6 +111,9 @@ def test_statistics_over_a_period_by_role_and_person_and_a_persons_record(
     qian.page.get_by_role("link", name="Statistics", exact=True).click()
     qian.page.wait_for_url("**/#/stats?period=year")
     _ready(qian, "Statistics")
+    qian.shot("polish-0-stats-year")
+    qian.page.wait_for_url("**/#/stats?period=year")
+    _ready(qian, "Statistics")
 
     # a custom period: the page checks the days before asking
     qian.page.get_by_label("From a day to a day").check()
@@ -265,16 +268,21 @@ def test_cases_open_from_an_alert_row_and_a_violation_row_with_business_keys(
     assert "P-V1" in qian.page.locator("#case-about").inner_text()
     assert qian.page.evaluate("() => document.activeElement.id") == "case-title"
     qian.axe("dashboard with the case form")
-    # cancel gives the focus back to the row's button
+    form.get_by_role("button", name="Open the case").click()
+    assert "Write a title and why the case is opened" in form.get_by_role("alert").inner_text()
+    assert qian.posts("/v1/cases") == []
+    title = qian.page.get_by_label("Title (required)")
+    assert title.get_attribute("aria-invalid") == "true"
+    title.fill("Typed")  # typing in a marked field unmarks it
+    assert title.get_attribute("aria-invalid") is None
+    # cancel gives the focus back to the row's button; opened again, the form starts afresh
     form.get_by_role("button", name="Cancel").click()
     assert qian.page.evaluate("() => document.activeElement.dataset.focus") == (
         f"case-alert-{alert['id']}"
     )
     row.get_by_role("button", name=f"Open a case on alert {alert['id']}").click()
-    form.get_by_role("button", name="Open the case").click()
-    assert "Write a title and why the case is opened" in form.get_by_role("alert").inner_text()
-    assert qian.posts("/v1/cases") == []
-    qian.page.get_by_label("Title (required)").fill("Urgent grant without a note")
+    assert title.input_value() == "" and form.get_by_role("alert").count() == 0
+    title.fill("Urgent grant without a note")
     qian.page.get_by_label("Why the case is opened (required)").fill("The rule blocked it.")
     qian.shot("polish-4-case-from-alert")
     form.get_by_role("button", name="Open the case").click()
