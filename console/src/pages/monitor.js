@@ -64,7 +64,7 @@ export async function monitorPage() {
   const openAck = (alert) => {
     acking = alert;
     ackStatus.replaceChildren();
-    const key = keys.get(alert.instance_id);
+    const key = alert.business_key || keys.get(alert.instance_id);
     ackForm.querySelector("#ack-what").textContent =
       `${alert.message} (alert ${alert.id}, case ${key || alert.instance_id.slice(0, 8)})`;
     ackComment.value = "";
