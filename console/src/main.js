@@ -99,12 +99,14 @@ async function route() {
   main.removeAttribute("aria-busy");
   document.title = `${content.title} — powerflow`;
   announcer.textContent = content.title;
-  if (content.after) await content.after();
+  // the focus moves to the new page at once, not after its chart or stream is set up (a
+  // keyboard user may start reading while bpmn-js loads)
   if (!initial) {
     const heading = main.querySelector("h1");
     (heading || main).focus({ preventScroll: false });
   }
   initial = false;
+  if (content.after) await content.after();
 }
 
 let initial = true;
