@@ -212,7 +212,8 @@ def test_a_clerk_signs_in_completes_a_task_from_the_inbox_and_it_moves_to_anothe
     assert row.get_by_role("link", name="Prepare the grant").count() == 1
     assert row.locator("time").count() == 2  # ready since, due
     assert "null" not in lin.text() and "undefined" not in lin.text()
-    assert row.locator("td").nth(4).locator("time").get_attribute("datetime") == prepare["due_at"]
+    assert row.locator("td").nth(0).inner_text() == "G-1"  # the case's business key
+    assert row.locator("td").nth(5).locator("time").get_attribute("datetime") == prepare["due_at"]
     row.get_by_role("button", name="Claim Prepare the grant").click()
     lin.page.get_by_role("status").filter(has_text="You claimed").wait_for()
     row.get_by_role("button", name="Unclaim Prepare the grant").wait_for()
@@ -396,7 +397,7 @@ def test_a_high_risk_task_needs_its_comment_and_a_second_person_countersigns(
         lin.page.wait_for_timeout(200)
         lin.page.reload()
         lin.page.get_by_role("heading", name="Inbox", level=1).wait_for()
-    alert = row.locator("td").nth(5)
+    alert = row.locator("td").nth(6)
     assert alert.inner_text().split() == ["Yellow", "alert", "Overdue"]
     assert "row-overdue" in str(row.get_attribute("class"))
     assert alert.locator(".alert-yellow").evaluate("e => getComputedStyle(e).backgroundColor") == (

@@ -369,3 +369,62 @@ def test_a_model_stored_for_viewing_shows_its_warnings_on_the_chart(
     shape = wu.page.locator('#diagram g.djs-element[data-element-id="transfer"]')
     assert "pf-warning" in (shape.get_attribute("class") or "")
     wu.axe("designer, warnings")
+
+
+def test_the_upload_offers_the_apis_purposes_in_words(studio: Studio, person: Any) -> None:
+    """POST /v1/definitions?purpose=: deploy (the default), run (all or nothing) or view."""
+    wu = person()
+    wu.expected = [(422, "/v1/definitions")]
+    wu.sign_in(studio.tokens["wu"])
+    wu.goto("/console/#/designer")
+    group = wu.page.get_by_role("group", name="What the upload is for")
+    assert wu.page.get_by_label("Deploy", exact=True).is_checked()
+    words = group.inner_text()
+    for said in ("stored for viewing only", "nothing is stored", "Nothing can be started"):
+        assert said in words, words
+    _region_shot(
+        wu,
+        "designer-8-upload-purposes",
+        "section[aria-labelledby=upload-heading]",
+        "section[aria-labelledby=upload-heading]",
+    )
+    # deploy to run, or not at all: the Java service task refuses the whole upload
+    java = JAVA_TASK.replace(b"designer_payout", b"designer_payout_run")
+    wu.page.get_by_label("Deploy to run, or not at all").check()
+    _choose(wu, [("payout-run.bpmn", java, "application/octet-stream")])
+    refused = wu.page.locator(".upload-result [role=alert]")
+    refused.wait_for()
+    (sent,) = [u for m, u, _ in wu.requests if m == "POST" and "/v1/definitions" in u]
+    assert sent.endswith("/v1/definitions?purpose=run")
+    direct = studio.client.post(
+        "/v1/definitions",
+        params={"purpose": "run"},
+        headers={"Authorization": f"Bearer {studio.tokens['wu']}"},
+        files={"file": ("payout-run.bpmn", java)},
+    )
+    assert direct.status_code == 422
+    assert refused.inner_text().split() == direct.json()["detail"].split()
+    assert wu.page.locator("ol.problems li").count() >= 1
+    listed = studio.client.get(
+        "/v1/definitions/designer_payout_run",
+        headers={"Authorization": f"Bearer {studio.tokens['wu']}"},
+    )
+    assert listed.status_code == 404  # nothing stored
+    wu.axe("designer, upload refused for running")
+    # store for viewing only: a model that could run is kept, not startable
+    viewed = V1.replace(b'"designer_permit"', b'"designer_permit_view"')
+    wu.page.get_by_label("Store for viewing only").check()
+    wu.page.get_by_label("BPMN or DMN files, or a zip of them").set_input_files(
+        [{"name": "permit.bpmn", "mimeType": "application/octet-stream", "buffer": viewed}]
+    )
+    wu.page.get_by_role("button", name="Upload for viewing").click()
+    wu.page.get_by_role("heading", name=f"{NAME}, version 1").wait_for()
+    posts = [u for m, u, _ in wu.requests if m == "POST" and "/v1/definitions" in u]
+    assert posts[-1].endswith("/v1/definitions?purpose=view")
+    (stored,) = studio.client.get(
+        "/v1/definitions/designer_permit_view",
+        headers={"Authorization": f"Bearer {studio.tokens['wu']}"},
+    ).json()
+    assert stored["executable"] is False
+    assert "Viewing only" in wu.text()
+    wu.shot("designer-9-stored-for-viewing")

@@ -467,3 +467,55 @@ def test_bad_inputs_answer_4xx_with_a_sentence(w: World) -> None:
     # a case closed without fault names nobody and is still recorded
     fine = c.post(f"{url}/close", headers=w.monitor, json={"outcome": "no_fault", "summary": "ok"})
     assert fine.status_code == 200 and fine.json()["people"] == []
+
+
+def test_tasks_alerts_and_cases_carry_their_instances_business_key(w: World) -> None:
+    """The reads people identify cases by name the instance's business key (one join each)."""
+    c = w.c
+    started = c.post(
+        "/v1/instances",
+        headers=w.starter,
+        json={"definition_key": KEY, "business_key": "BK-2026-0042"},
+    )
+    assert started.status_code == 201, started.text
+    instance = started.json()
+    assert instance["tasks"][0]["business_key"] == "BK-2026-0042"
+    done = complete(w.api, w.preparer, instance["tasks"][0]["id"])
+    assert done.status_code == 200, done.text
+    (review,) = done.json()["tasks"]
+    assert review["business_key"] == "BK-2026-0042"
+    alert_id = w.alert_on(instance["id"], review["id"])
+    opened = w.open(alert_id=alert_id)
+    assert opened.status_code == 201, opened.text
+    assert opened.json()["business_key"] == "BK-2026-0042"
+    keyless, keyless_task = w.at_review()  # no business key: null, not missing
+
+    inbox = c.get("/v1/tasks", headers=w.reviewer, params={"state": "ready"}).json()["items"]
+    keys = {t["instance_id"]: t["business_key"] for t in inbox}
+    assert keys[instance["id"]] == "BK-2026-0042" and keys[keyless] is None
+    one = c.get(f"/v1/tasks/{review['id']}", headers=w.reviewer).json()
+    assert one["business_key"] == "BK-2026-0042"
+    claimed = c.post(f"/v1/tasks/{review['id']}/claim", headers=w.reviewer)
+    assert claimed.status_code == 200 and claimed.json()["business_key"] == "BK-2026-0042"
+    assert c.get(f"/v1/tasks/{keyless_task}", headers=w.reviewer).json()["business_key"] is None
+
+    alerts = c.get("/v1/alerts", headers=w.monitor, params={"instance_id": instance["id"]})
+    assert [a["business_key"] for a in alerts.json()["items"]] == ["BK-2026-0042"]
+    alert = c.get(f"/v1/alerts/{alert_id}", headers=w.reviewer)  # a participant sees it too
+    assert alert.status_code == 200 and alert.json()["business_key"] == "BK-2026-0042"
+    acked = c.post(f"/v1/alerts/{alert_id}/acknowledge", headers=w.monitor, json={})
+    assert acked.status_code == 200 and acked.json()["business_key"] == "BK-2026-0042"
+
+    cases = c.get("/v1/cases", headers=w.monitor, params={"instance_id": instance["id"]})
+    assert [k["business_key"] for k in cases.json()["items"]] == ["BK-2026-0042"]
+    case = c.get(f"/v1/cases/{opened.json()['id']}", headers=w.monitor).json()
+    assert case["business_key"] == "BK-2026-0042"
+
+    warned = complete(w.api, w.reviewer, review["id"], decision="rejected", reason=" ")
+    assert warned.status_code == 200, warned.text
+    found = c.get("/v1/violations", headers=w.monitor, params={"instance_id": instance["id"]})
+    assert [v["business_key"] for v in found.json()["items"]] == ["BK-2026-0042"]
+    record = c.get(f"/v1/people/{w.names['reviewer']}/record", headers=w.monitor).json()
+    assert [v["business_key"] for v in record["violations"]] == ["BK-2026-0042"]
+    assert record["alerts"]  # on the task they claimed: the deadline's and the rule's
+    assert {a["business_key"] for a in record["alerts"]} == {"BK-2026-0042"}

@@ -83,10 +83,10 @@ export const api = {
   definitions: () => request("GET", "/v1/definitions?limit=500"),
   versions: (key) => request("GET", `/v1/definitions/${enc(key)}`),
   /** Upload File objects as one deployment (multipart "file" parts: a bundle when several). */
-  upload: (files) => {
+  upload: (files, purpose = "deploy") => {
     const form = new FormData();
     for (const file of files) form.append("file", file, file.name);
-    return request("POST", "/v1/definitions", form);
+    return request("POST", `/v1/definitions?purpose=${enc(purpose)}`, form);
   },
   // the monitors' pages (the API refuses them to anyone else, and the page shows its sentence)
   latestEvent: () => request("GET", "/v1/events/latest"),
@@ -105,8 +105,12 @@ export const api = {
   resumeCase: (id, reason) => request("POST", `/v1/cases/${enc(id)}/resume`, { reason }),
   closeCase: (id, body) => request("POST", `/v1/cases/${enc(id)}/close`, body),
   audit: (id) => request("GET", `/v1/instances/${enc(id)}/audit`),
-  processStats: () => request("GET", "/v1/stats/processes"),
-  stats: (key) => request("GET", `/v1/stats/processes/${enc(key)}`),
+  // `query` is the period's "?from=…&to=…" (period.js), or ""
+  processStats: (query = "") => request("GET", `/v1/stats/processes${query}`),
+  stats: (key, query = "") => request("GET", `/v1/stats/processes/${enc(key)}${query}`),
+  roleStats: (query = "") => request("GET", `/v1/stats/roles${query}`),
+  peopleStats: (query = "") => request("GET", `/v1/stats/people${query}`),
+  personRecord: (name, query = "") => request("GET", `/v1/people/${enc(name)}/record${query}`),
   definition: (key) => request("GET", `/v1/definitions/${enc(key)}`),
 };
 

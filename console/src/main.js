@@ -19,7 +19,8 @@ import { designerPage, versionPage } from "./pages/designer.js";
 import { monitorPage } from "./pages/monitor.js";
 import { instancePage } from "./pages/instance.js";
 import { casePage, casesPage } from "./pages/cases.js";
-import { statsPage, statsListPage } from "./pages/stats.js";
+import { groupStatsPage, statsPage, statsListPage } from "./pages/stats.js";
+import { personPage } from "./pages/person.js";
 import { leave } from "./live.js";
 
 const main = document.getElementById("main");
@@ -43,8 +44,11 @@ const ROUTES = [
   [/^\/instances\/([^/]+)$/, "monitor", (m) => instancePage(decodeURIComponent(m[1]))],
   [/^\/cases$/, "monitor", (_, q) => casesPage(q.get("state") || "open")],
   [/^\/cases\/(\d+)$/, "monitor", (m) => casePage(m[1])],
-  [/^\/stats$/, "monitor", () => statsListPage()],
-  [/^\/stats\/([^/]+)$/, "monitor", (m) => statsPage(decodeURIComponent(m[1]))],
+  [/^\/stats$/, "monitor", (_, q) => statsListPage(q)],
+  [/^\/stats\/roles$/, "monitor", (_, q) => groupStatsPage("roles", q)],
+  [/^\/stats\/people$/, "monitor", (_, q) => groupStatsPage("people", q)],
+  [/^\/stats\/([^/]+)$/, "monitor", (m, q) => statsPage(decodeURIComponent(m[1]), q)],
+  [/^\/people\/([^/]+)$/, "monitor", (m, q) => personPage(decodeURIComponent(m[1]), q)],
 ];
 
 const account = document.getElementById("account");
@@ -95,12 +99,14 @@ async function route() {
   main.removeAttribute("aria-busy");
   document.title = `${content.title} — powerflow`;
   announcer.textContent = content.title;
-  if (content.after) await content.after();
+  // the focus moves to the new page at once, not after its chart or stream is set up (a
+  // keyboard user may start reading while bpmn-js loads)
   if (!initial) {
     const heading = main.querySelector("h1");
     (heading || main).focus({ preventScroll: false });
   }
   initial = false;
+  if (content.after) await content.after();
 }
 
 let initial = true;

@@ -7,7 +7,9 @@ import { whoami } from "../account.js";
 import { facts, h, notice } from "../dom.js";
 import { timeEl } from "../format.js";
 import { flash, takeFlash } from "../flash.js";
-import { instanceLink, supervises, table } from "../supervise.js";
+import { debounce, onLeave } from "../live.js";
+import { follow } from "../stream.js";
+import { instanceLink, liveLine, supervises, table } from "../supervise.js";
 import { trailRow } from "./task.js";
 import { signInFirst } from "../work.js";
 
@@ -42,7 +44,7 @@ export async function casesPage(state) {
           ["Case", "Concerning", "Subject", "State", "Opened", "Due", "Outcome"],
           page.items.map((c) => ({ item: c, cells: [
             h("a", { href: `#/cases/${c.id}` }, c.title),
-            instanceLink(c.instance_id),
+            instanceLink(c.instance_id, c.business_key),
             SUBJECT[c.subject] || c.subject,
             STATE[c.state] || c.state,
             h("span", {}, timeEl(h, c.opened_at), ` by ${c.opened_by}`),
@@ -187,23 +189,12 @@ function closeForm(c) {
   }, "The case is closed.");
 }
 
-export async function casePage(id) {
-  const me = await whoami();
-  if (!me) return signInFirst("Supervision case");
-  const c = await api.case(id);
-  const acts = supervises(me) && c.state === "open";
-  const [instance, events] = await Promise.all([
-    api.instance(c.instance_id).catch(() => null),
-    acts ? api.events(c.instance_id).then((p) => p.items) : [],
-  ]);
-  const said = takeFlash();
-  const nodes = [
-    h("p", { class: "crumbs" }, h("a", { href: "#/cases" }, "Supervision cases"), " › case"),
-    h("h1", { tabindex: "-1" }, c.title),
-    said ? notice("success", said) : null,
+/** The case's facts, findings, corrections and timeline (what a live update redraws). */
+function caseView(c, instance) {
+  return [
     facts([
       ["State", STATE[c.state] || c.state],
-      ["Concerning", h("span", {}, instanceLink(c.instance_id, instance && instance.business_key), ` (${(SUBJECT[c.subject] || c.subject).toLowerCase()}${
+      ["Concerning", h("span", {}, instanceLink(c.instance_id, c.business_key || (instance && instance.business_key)), ` (${(SUBJECT[c.subject] || c.subject).toLowerCase()}${
         c.alert_id ? `: alert ${c.alert_id}` : ""}${c.violation_id ? `: violation ${c.violation_id}` : ""})`)],
       ["Why", c.reason],
       ["Responsible", [c.responsible_unit, c.responsible_role].filter(Boolean).join(", ")],
@@ -211,7 +202,9 @@ export async function casePage(id) {
       ["Opened", h("span", {}, timeEl(h, c.opened_at), ` by ${c.opened_by}`)],
       ["Closed", c.closed_at ? h("span", {}, timeEl(h, c.closed_at), ` by ${c.closed_by}`) : ""],
       ["Outcome", c.outcome ? OUTCOMES[c.outcome] || c.outcome : ""],
-      ["People it concerns", (c.people || []).join(", ")],
+      ["People it concerns", (c.people || []).length
+        ? h("span", {}, c.people.map((name, i) => [i ? ", " : "", h("a", { href: `#/people/${encodeURIComponent(name)}` }, name)]))
+        : ""],
       ["Summary", c.summary || ""],
     ]),
     h("section", { "aria-labelledby": "findings-heading" },
@@ -243,8 +236,73 @@ export async function casePage(id) {
           h("tbody", {}, c.timeline.map(trailRow)))
         : h("p", {}, "Nothing is recorded yet.")),
   ];
-  if (acts) {
-    nodes.push(findingForm(c, events), correctionForm(c), instance ? suspendForm(c, instance) : null, closeForm(c));
-  }
-  return { title: c.title, nodes };
+}
+
+/** The forms that act on an open case (none once it is closed, or for a non-supervisor). */
+function caseForms(me, c, instance, events) {
+  if (!(supervises(me) && c.state === "open")) return [];
+  return [findingForm(c, events), correctionForm(c), instance ? suspendForm(c, instance) : null, closeForm(c)]
+    .filter(Boolean);
+}
+
+// the instance's events that change what the case page shows
+const INSTANCE_STATES = ["instance.suspended", "instance.resumed", "instance.completed", "instance.cancelled", "instance.failed"];
+
+export async function casePage(id) {
+  const me = await whoami();
+  if (!me) return signInFirst("Supervision case");
+  const c = await api.case(id);
+  const acts = supervises(me) && c.state === "open";
+  const [instance, events] = await Promise.all([
+    api.instance(c.instance_id).catch(() => null),
+    acts ? api.events(c.instance_id).then((p) => p.items) : [],
+  ]);
+  const said = takeFlash();
+  const live = liveLine();
+  const viewHost = h("div", { class: "case-view" }, caseView(c, instance));
+  const formsHost = h("div", { class: "case-forms" }, caseForms(me, c, instance, events));
+  const failed = h("div", {});
+  const heading = h("h1", { tabindex: "-1" }, c.title);
+  const nodes = [
+    h("p", { class: "crumbs" }, h("a", { href: "#/cases" }, "Supervision cases"), " › case"),
+    heading,
+    live.el,
+    said ? notice("success", said) : null,
+    failed,
+    viewHost,
+    formsHost,
+  ];
+
+  // kept up to date from the instance's event stream: this case's events (case.*, and a
+  // suspension or resumption from it) and the instance's ending redraw the case; the forms
+  // are rebuilt only when what they offer changes (closed, suspended, resumed), so text being
+  // typed is not lost
+  let shown = { state: c.state, status: instance && instance.status };
+  const reload = debounce(async () => {
+    try {
+      const [again, inst] = await Promise.all([api.case(id), api.instance(c.instance_id).catch(() => null)]);
+      viewHost.replaceChildren(...caseView(again, inst));
+      const now = { state: again.state, status: inst && inst.status };
+      if (now.state !== shown.state || now.status !== shown.status) {
+        const evs = supervises(me) && again.state === "open" ? (await api.events(c.instance_id)).items : [];
+        formsHost.replaceChildren(...caseForms(me, again, inst, evs));
+      }
+      shown = now;
+      failed.replaceChildren();
+    } catch (error) {
+      failed.replaceChildren(notice("error", sentence(error)));
+    }
+  }, 200);
+  const after = () => {
+    const last = Math.max(0, ...events.map((e) => e.id), ...c.timeline.map((e) => e.id));
+    onLeave(follow(`/v1/instances/${encodeURIComponent(c.instance_id)}/events/stream`, {
+      after: last,
+      onEvent: (event) => {
+        const mine = event.payload && Number(event.payload.case_id) === c.id;
+        if ((event.type.startsWith("case.") && mine) || INSTANCE_STATES.includes(event.type)) reload();
+      },
+      onStatus: live.set,
+    }));
+  };
+  return { title: c.title, nodes, after };
 }

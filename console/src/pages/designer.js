@@ -148,6 +148,16 @@ async function showProblems(host, problems, files) {
   }
 }
 
+/** The upload's purposes as POST /v1/definitions takes them, with what each does in words. */
+export const PURPOSES = [
+  ["deploy", "Deploy",
+    "The processes that can run are deployed to run; one that cannot (a Java service task, say) is stored for viewing only, and its page says why."],
+  ["run", "Deploy to run, or not at all",
+    "Every process in the upload must be able to run; if one cannot, nothing is stored and the problems are listed."],
+  ["view", "Store for viewing only",
+    "Nothing can be started from this upload: its processes are kept to read, draw and compare, and what would stop a deployment is listed as warnings."],
+];
+
 function uploadForm() {
   const input = h("input", {
     type: "file", id: "upload-files", name: "file", multiple: true,
@@ -155,6 +165,16 @@ function uploadForm() {
   });
   const button = h("button", { type: "submit" }, "Upload and deploy");
   const result = h("div", { class: "upload-result" });
+  // POST /v1/definitions?purpose=: deploy (the API's default), run or view
+  const purposes = PURPOSES.map(([value, words, hint], i) => {
+    const radio = h("input", {
+      type: "radio", id: `purpose-${value}`, name: "purpose", value, checked: i === 0,
+      "aria-describedby": `purpose-${value}-hint`,
+    });
+    return h("div", { class: "choice-block" },
+      h("label", { class: "choice", for: `purpose-${value}` }, radio, words),
+      h("p", { class: "hint", id: `purpose-${value}-hint` }, hint));
+  });
   const form = h("form", { class: "upload", novalidate: true, "aria-labelledby": "upload-heading" },
     h("div", { class: "field" },
       h("label", { for: "upload-files" }, "BPMN or DMN files, or a zip of them"),
@@ -162,7 +182,13 @@ function uploadForm() {
       h("p", { class: "hint", id: "upload-hint" },
         "Several files are deployed together, all or nothing. A file with problems is not deployed: ",
         "they are listed below and marked on its chart.")),
+    h("fieldset", { class: "field purpose" }, h("legend", {}, "What the upload is for"), purposes),
     h("div", { class: "buttons" }, button));
+  form.addEventListener("change", (event) => {
+    if (event.target.name === "purpose") {
+      button.textContent = event.target.value === "view" ? "Upload for viewing" : "Upload and deploy";
+    }
+  });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const files = Array.from(input.files || []);
@@ -175,7 +201,8 @@ function uploadForm() {
     button.disabled = true;
     result.append(h("p", { class: "loading", role: "status" }, "Uploading and checking…"));
     try {
-      const outcome = await api.upload(files);
+      const purpose = form.querySelector("input[name=purpose]:checked").value;
+      const outcome = await api.upload(files, purpose);
       const shown = outcome.definitions.find((d) => d.kind === "process") || outcome.definitions[0];
       flash(outcome.message);
       if (shown) location.hash = versionHref(shown.key, shown.version);

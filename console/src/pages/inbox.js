@@ -37,13 +37,14 @@ function table(tasks, me, status, reload) {
   return h("table", { class: "inbox" },
     h("caption", {}, `${tasks.length} task${tasks.length === 1 ? "" : "s"}, oldest first`),
     h("thead", {}, h("tr", {},
-      ["Task", "Process", "State", "Held by", "Ready since", "Due", "Alert", "Action"].map((c) =>
+      ["Task", "Case", "Process", "State", "Held by", "Ready since", "Due", "Alert", "Action"].map((c) =>
         h("th", { scope: "col" }, c)))),
     h("tbody", {}, tasks.map((task) => h("tr", {
       "data-task": task.id,
       class: [task.overdue ? "row-overdue" : "", task.alert_level ? `row-${task.alert_level}` : ""].join(" ").trim() || null,
     },
     h("th", { scope: "row" }, h("a", { href: `#/tasks/${encodeURIComponent(task.id)}` }, task.name || task.element_id)),
+    h("td", { "data-label": "Case" }, task.business_key || h("span", { class: "hint" }, "No business key")),
     h("td", { "data-label": "Process" }, task.definition_key),
     h("td", { "data-label": "State" }, TASK_STATE[task.state] || task.state),
     h("td", { "data-label": "Held by" }, task.assignee ? (task.assignee === me.name ? "You" : task.assignee) : "Nobody"),

@@ -9,6 +9,7 @@ import { facts, h, notice } from "../dom.js";
 import { timeEl } from "../format.js";
 import { debounce, onLeave } from "../live.js";
 import { follow } from "../stream.js";
+import { caseForm } from "../caseform.js";
 import { levelBadge, liveLine, supervises, table } from "../supervise.js";
 import { trail, trailRow } from "./task.js";
 import { TASK_STATE, alertBadges, signInFirst } from "../work.js";
@@ -17,7 +18,6 @@ const STATUS = {
   running: "Running", suspended: "Suspended", completed: "Completed",
   failed: "Failed (parked at an incident)", cancelled: "Cancelled",
 };
-const TEXT_MAX = 2000;
 
 /** The chart's marks: steps done, open (or open past their limit), and where it failed. */
 function marksOf(instance, tasks) {
@@ -66,54 +66,6 @@ function verification(audit) {
   const where = audit.broken && audit.broken.seq !== null ? ` at step ${audit.broken.seq}` : "";
   return h("p", { class: "broken", role: "alert" },
     `The trail does not verify${where}: ${audit.broken ? audit.broken.reason : "the chain is broken"}.`);
-}
-
-/** The form that opens a supervision case on this instance (POST /v1/cases). */
-function caseForm(instanceId) {
-  const status = h("div", { class: "form-status" });
-  const field = (id, label, control, hint) => h("div", { class: "field" },
-    h("label", { for: id }, label), hint ? h("p", { id: `${id}-hint`, class: "hint" }, hint) : null, control);
-  const title = h("input", { id: "case-title", name: "title", type: "text", maxlength: 200, required: true, "aria-required": "true" });
-  const reason = h("textarea", { id: "case-reason", name: "reason", rows: 3, maxlength: TEXT_MAX, required: true, "aria-required": "true" });
-  const unit = h("input", { id: "case-unit", name: "responsible_unit", type: "text", maxlength: 255 });
-  const role = h("input", { id: "case-role", name: "responsible_role", type: "text", maxlength: 64, "aria-describedby": "case-role-hint" });
-  const due = h("input", { id: "case-due", name: "due_at", type: "datetime-local", "aria-describedby": "case-due-hint" });
-  const button = h("button", { type: "submit" }, "Open the case");
-  const form = h("form", { "aria-labelledby": "open-case-heading", novalidate: true },
-    field("case-title", "Title (required)", title),
-    field("case-reason", "Why the case is opened (required)", reason),
-    field("case-unit", "Responsible unit (optional)", unit),
-    field("case-role", "Responsible role (optional)", role, "A role name as the processes use it, for example licence-clerk."),
-    field("case-due", "Due (optional)", due, "In your time zone; it must be in the future."),
-    status, button);
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    status.replaceChildren();
-    const missing = [[title, "a title"], [reason, "why the case is opened"]].filter(([c]) => !c.value.trim());
-    for (const [c] of [[title], [reason]]) c.removeAttribute("aria-invalid");
-    if (missing.length) {
-      for (const [c] of missing) c.setAttribute("aria-invalid", "true");
-      status.append(notice("error", `Write ${missing.map(([, w]) => w).join(" and ")} before opening the case.`));
-      missing[0][0].focus();
-      return;
-    }
-    const body = { instance_id: instanceId, title: title.value.trim(), reason: reason.value.trim() };
-    if (unit.value.trim()) body.responsible_unit = unit.value.trim();
-    if (role.value.trim()) body.responsible_role = role.value.trim();
-    if (due.value) body.due_at = new Date(due.value).toISOString();
-    button.disabled = true;
-    try {
-      const opened = await api.openCase(body);
-      location.hash = `#/cases/${opened.id}`;
-    } catch (error) {
-      button.disabled = false;
-      status.append(notice("error", sentence(error)));
-    }
-  });
-  return h("section", { "aria-labelledby": "open-case-heading" },
-    h("h2", { id: "open-case-heading" }, "Open a supervision case"),
-    h("p", { class: "hint" }, "A case (督办) follows up on this instance: findings, corrections demanded, suspension, and an accountability outcome when it is closed."),
-    form);
 }
 
 export async function instancePage(id) {
@@ -165,7 +117,9 @@ export async function instancePage(id) {
     trailSection,
     h("section", { "aria-labelledby": "audit-heading" },
       h("h2", { id: "audit-heading" }, "Audit verification"), verifyHost, verifyButton),
-    supervises(me) && !["completed", "cancelled"].includes(instance.status) ? caseForm(id) : null,
+    supervises(me) && !["completed", "cancelled"].includes(instance.status)
+      ? caseForm({ instance_id: id }, `The case concerns this instance${instance.business_key ? `, case ${instance.business_key}` : ""}.`).section
+      : null,
   ];
 
   let viewer = null;

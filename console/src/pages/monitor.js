@@ -8,6 +8,7 @@ import { h, notice } from "../dom.js";
 import { timeEl } from "../format.js";
 import { debounce, onLeave } from "../live.js";
 import { follow } from "../stream.js";
+import { caseForm } from "../caseform.js";
 import { instanceLink, levelBadge, liveLine, replaceKeepingFocus, table } from "../supervise.js";
 import { signInFirst } from "../work.js";
 
@@ -63,7 +64,7 @@ export async function monitorPage() {
   const openAck = (alert) => {
     acking = alert;
     ackStatus.replaceChildren();
-    const key = keys.get(alert.instance_id);
+    const key = alert.business_key || keys.get(alert.instance_id);
     ackForm.querySelector("#ack-what").textContent =
       `${alert.message} (alert ${alert.id}, case ${key || alert.instance_id.slice(0, 8)})`;
     ackComment.value = "";
@@ -96,6 +97,31 @@ export async function monitorPage() {
       ackSubmit.disabled = false;
     }
   });
+
+  // the form that opens a supervision case on an alert or a violation (the instance page's
+  // form), shown under the table of the row it was opened from, one at a time
+  let casingFrom = null; // the data-focus key of the button that opened it
+  const opener = caseForm({}, "", {
+    onCancel: () => {
+      const back = casingFrom && document.querySelector(`[data-focus="${casingFrom}"]`);
+      opener.section.hidden = true;
+      casingFrom = null;
+      if (back) back.focus();
+    },
+  });
+  opener.section.hidden = true;
+  const openCase = (where, subject, about, focusKey) => {
+    casingFrom = focusKey;
+    opener.setSubject(subject, about);
+    where.after(opener.section);
+    opener.section.hidden = false;
+    opener.focus();
+  };
+  const caseButton = (key, what) => {
+    const button = h("button", { type: "button", class: "small secondary", "data-focus": key },
+      "Open a case", h("span", { class: "visually-hidden" }, ` on ${what}`));
+    return button;
+  };
 
   const render = {
     async instances() {
@@ -131,14 +157,19 @@ export async function monitorPage() {
               const ack = h("button", { type: "button", class: "small", "data-focus": `ack-${a.id}` },
                 "Acknowledge", h("span", { class: "visually-hidden" }, ` alert ${a.id}`));
               ack.addEventListener("click", () => openAck(a));
+              const key = a.business_key || keys.get(a.instance_id);
+              const onCase = caseButton(`case-alert-${a.id}`, `alert ${a.id}`);
+              onCase.addEventListener("click", () => openCase(ackForm, { alert_id: a.id },
+                `The case concerns alert ${a.id}: ${a.message} (case ${key || a.instance_id.slice(0, 8)}).`,
+                `case-alert-${a.id}`));
               return { item: a, cells: [
                 levelBadge(a.level),
                 a.message,
                 a.task_id ? names.get(a.task_id) || a.element_id || "" : a.element_id || "(the case)",
-                caseOf(a.instance_id),
+                caseOf(a.instance_id, a.business_key),
                 a.deadline_at ? timeEl(h, a.deadline_at) : "No date",
                 timeEl(h, a.raised_at),
-                ack,
+                h("span", { class: "actions" }, ack, " ", onCase),
               ] };
             }),
             (a) => ({ "data-alert": a.id, class: `row-${a.level}` }))
@@ -150,11 +181,18 @@ export async function monitorPage() {
       replaceKeepingFocus(hosts.violations, [
         page.items.length
           ? table("violations", `The ${page.items.length} most recent violations`,
-            ["Rule", "What", "By", "Effect", "Case", "When"],
-            page.items.map((v) => ({ item: v, cells: [
-              v.rule_id, v.message, v.actor, EFFECT[v.effect] || v.effect,
-              caseOf(v.instance_id), timeEl(h, v.occurred_at),
-            ] })),
+            ["Rule", "What", "By", "Effect", "Case", "When", "Action"],
+            page.items.map((v) => {
+              const onCase = caseButton(`case-violation-${v.id}`, `violation ${v.id}`);
+              onCase.addEventListener("click", () => openCase(hosts.violations, { violation_id: v.id },
+                `The case concerns violation ${v.id} of rule ${v.rule_id} by ${v.actor}: ${v.message} (case ${
+                  v.business_key || keys.get(v.instance_id) || v.instance_id.slice(0, 8)}).`,
+                `case-violation-${v.id}`));
+              return { item: v, cells: [
+                v.rule_id, v.message, v.actor, EFFECT[v.effect] || v.effect,
+                caseOf(v.instance_id, v.business_key), timeEl(h, v.occurred_at), onCase,
+              ] };
+            }),
             (v) => ({ "data-violation": v.id }))
           : h("p", {}, "No violation is recorded."),
       ]);
@@ -167,7 +205,7 @@ export async function monitorPage() {
             ["Case", "Concerning", "Opened by", "Opened", "Due", "Responsible"],
             page.items.map((c) => ({ item: c, cells: [
               h("a", { href: `#/cases/${c.id}` }, c.title),
-              caseOf(c.instance_id),
+              caseOf(c.instance_id, c.business_key),
               c.opened_by, timeEl(h, c.opened_at),
               c.due_at ? timeEl(h, c.due_at) : "No date",
               [c.responsible_unit, c.responsible_role].filter(Boolean).join(", ") || "Not named",

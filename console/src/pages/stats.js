@@ -2,7 +2,7 @@
 // (#/stats/{key}) as a table, simple CSS bar charts, and a heat map on the flow chart: each
 // element coloured by its p90 duration, overdue rate or violations, with the value written on
 // it and a legend. The table is the accessible equivalent of the chart.
-import { api, sentence } from "../api.js";
+import { ApiError, api, sentence } from "../api.js";
 import { whoami } from "../account.js";
 import { showDiagram } from "../chart.js";
 import { facts, h, notice } from "../dom.js";
@@ -10,6 +10,7 @@ import { timeEl } from "../format.js";
 import { signInFirst } from "../work.js";
 import { supervises, table } from "../supervise.js";
 import { OUTCOMES } from "./cases.js";
+import { periodOf, periodPicker, periodQuery, periodWords, statsQuery } from "../period.js";
 
 /** Seconds as a person reads them ("under 1 s", "45 s", "12 min", "3.5 h", "2.1 days"). */
 export function seconds(value) {
@@ -38,31 +39,121 @@ function sizeBars(root) {
   for (const el of root.querySelectorAll(".bar[data-width]")) el.style.width = `${el.dataset.width}%`;
 }
 
-export async function statsListPage() {
+/** The range the API counted, in words, and how fresh the counts are. */
+function rangeLead(prefix, range, suffix) {
+  return h("p", { class: "lead", id: "stats-range" }, prefix,
+    periodWords({ from: range.from, to: range.to }), "; counted up to ",
+    range.as_of ? timeEl(h, range.as_of) : "now", `.${suffix ? ` ${suffix}` : ""}`);
+}
+
+/** The links between the statistics pages, keeping the period. */
+function statsNav(range, current) {
+  const q = periodQuery(range);
+  const links = [["processes", "#/stats", "By process"], ["roles", "#/stats/roles", "By role"], ["people", "#/stats/people", "By person"]];
+  return h("nav", { "aria-label": "Statistics" }, h("ul", { class: "legend" }, links.map(([name, href, words]) =>
+    h("li", {}, h("a", { href: `${href}${q}`, "aria-current": name === current ? "page" : null }, words)))));
+}
+
+/** Read the API for the period; a refused range (422) leaves the picker up with the sentence. */
+async function counted(read) {
+  try {
+    return { data: await read() };
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 422) return { refused: notice("error", sentence(error)) };
+    throw error;
+  }
+}
+
+export async function statsListPage(params = new URLSearchParams()) {
   const me = await whoami();
   if (!me) return signInFirst("Statistics");
-  const listing = await api.processStats();
-  const maxStarted = Math.max(0, ...listing.items.map((p) => p.figures.started));
-  const nodes = [
+  const range = periodOf(params);
+  const { data: listing, refused } = await counted(() => api.processStats(statsQuery(range)));
+  const head = [
     supervises(me) ? h("p", { class: "crumbs" }, h("a", { href: "#/monitor" }, "Dashboard"), " › statistics") : null,
     h("h1", { tabindex: "-1" }, "Statistics"),
-    h("p", { class: "lead" }, "Figures per process over ",
-      listing.range.from ? `${listing.range.from} to ${listing.range.to}` : `everything up to ${listing.range.to}`,
-      "; counted up to ", listing.range.as_of ? timeEl(h, listing.range.as_of) : "now", ". Open a process for its figures per step and the heat map."),
+    supervises(me) ? statsNav(range, "processes") : null,
+    periodPicker(range, "#/stats"),
+  ];
+  if (refused) return { title: "Statistics", nodes: [...head, refused] };
+  const q = periodQuery(range);
+  const maxStarted = Math.max(0, ...listing.items.map((p) => p.figures.started));
+  const nodes = [
+    ...head,
+    rangeLead("Figures per process over ", listing.range, "Open a process for its figures per step and the heat map."),
     listing.items.length
       ? table("figures", `${listing.items.length} process${listing.items.length === 1 ? "" : "es"}`,
         ["Process", "Started", "Completed", "Running", "Cancelled", "Failed", "Median duration", "p90 duration", "Overdue rate", "Alerts", "Violations"],
         listing.items.map((p) => ({ item: p, cells: [
-          h("a", { href: `#/stats/${encodeURIComponent(p.name)}` }, p.name),
+          h("a", { href: `#/stats/${encodeURIComponent(p.name)}${q}` }, p.name),
           bar(String(p.figures.started), p.figures.started, maxStarted),
           String(p.figures.completed), String(p.figures.running ?? "—"), String(p.figures.cancelled), String(p.figures.failed),
           seconds(p.figures.durations.p50_seconds), seconds(p.figures.durations.p90_seconds),
           percent(p.figures.overdue_rate), String(total(p.figures.alerts)), String(total(p.figures.violations)),
         ] })),
         (p) => ({ "data-process": p.name }))
-      : h("p", {}, "Nothing is counted yet."),
+      : h("p", {}, "Nothing is counted in this period."),
   ];
   return { title: "Statistics", nodes, after: () => sizeBars(document.getElementById("main")) };
+}
+
+const GROUPS = {
+  roles: {
+    title: "Statistics by role",
+    read: (q) => api.roleStats(q),
+    lead: "Tasks per role over ",
+    first: "Role",
+    started: "Tasks ready",
+    running: "Open at the end",
+    what: (n) => `${n} role${n === 1 ? "" : "s"}`,
+    name: (name) => name,
+  },
+  people: {
+    title: "Statistics by person",
+    read: (q) => api.peopleStats(q),
+    lead: "Work per person over ",
+    first: "Person",
+    started: "Instances started",
+    running: "Tasks held at the end",
+    what: (n) => `${n} ${n === 1 ? "person" : "people"}`,
+    name: (name, q) => h("a", { href: `#/people/${encodeURIComponent(name)}${q}` }, name),
+  },
+};
+
+/** Figures per role (#/stats/roles) or per person (#/stats/people), over the period. */
+export async function groupStatsPage(kind, params = new URLSearchParams()) {
+  const group = GROUPS[kind];
+  const me = await whoami();
+  if (!me) return signInFirst(group.title);
+  const range = periodOf(params);
+  const { data: listing, refused } = await counted(() => group.read(statsQuery(range)));
+  const head = [
+    h("p", { class: "crumbs" }, h("a", { href: `#/stats${periodQuery(range)}` }, "Statistics"), ` › by ${kind === "roles" ? "role" : "person"}`),
+    h("h1", { tabindex: "-1" }, group.title),
+    statsNav(range, kind),
+    periodPicker(range, `#/stats/${kind}`),
+  ];
+  if (refused) return { title: group.title, nodes: [...head, refused] };
+  const q = periodQuery(range);
+  const maxP90 = Math.max(0, ...listing.items.map((r) => r.figures.durations.p90_seconds || 0));
+  const nodes = [
+    ...head,
+    rangeLead(group.lead, listing.range, kind === "people" ? "Open a person for their record of alerts, violations and case outcomes." : ""),
+    listing.items.length
+      ? table(`figures ${kind}`, group.what(listing.items.length),
+        [group.first, group.started, "Completed", group.running, "Cancelled", "Median duration", "p90 duration", "Overdue rate", "Alerts", "Violations"],
+        listing.items.map((r) => ({ item: r, cells: [
+          group.name(r.name, q),
+          String(r.figures.started), String(r.figures.completed), String(r.figures.running ?? "—"), String(r.figures.cancelled),
+          seconds(r.figures.durations.p50_seconds),
+          bar(seconds(r.figures.durations.p90_seconds), r.figures.durations.p90_seconds, maxP90),
+          bar(percent(r.figures.overdue_rate), r.figures.overdue_rate, 1, true),
+          byKey(r.figures.alerts) || "0", byKey(r.figures.violations) || "0",
+        ] })),
+        (r) => ({ "data-name": r.name }))
+      : h("p", {}, "Nothing is counted in this period."),
+  ];
+  return { title: group.title, nodes, after: () => sizeBars(document.getElementById("main")) };
 }
 
 // What the heat map can show, how each element's value is read and put into one of 4 bands.
@@ -124,10 +215,17 @@ function elementNames(xml) {
   return names;
 }
 
-export async function statsPage(key) {
+export async function statsPage(key, params = new URLSearchParams()) {
   const me = await whoami();
   if (!me) return signInFirst("Statistics");
-  const stats = await api.stats(key);
+  const range = periodOf(params);
+  const picker = periodPicker(range, `#/stats/${encodeURIComponent(key)}`);
+  const { data: stats, refused } = await counted(() => api.stats(key, statsQuery(range)));
+  if (refused) {
+    return { title: `Statistics: ${key}`, nodes: [
+      h("p", { class: "crumbs" }, h("a", { href: `#/stats${periodQuery(range)}` }, "Statistics"), " › process"),
+      h("h1", { tabindex: "-1" }, key), picker, refused] };
+  }
   const versions = await api.definition(key).catch(() => []);
   const latest = versions.reduce((a, v) => (!a || v.version > a.version ? v : a), null);
   const xml = latest ? await api.xml(key, latest.version).catch(() => null) : null;
@@ -141,11 +239,10 @@ export async function statsPage(key) {
   const legend = h("ul", { class: "legend", id: "heat-legend", "aria-label": "Colours of the heat map" });
   const diagramHost = h("div", { class: "diagram", id: "diagram" });
   const nodes = [
-    h("p", { class: "crumbs" }, h("a", { href: "#/stats" }, "Statistics"), " › process"),
+    h("p", { class: "crumbs" }, h("a", { href: `#/stats${periodQuery(range)}` }, "Statistics"), " › process"),
     h("h1", { tabindex: "-1" }, latest ? `${latest.name || key}` : key),
-    h("p", { class: "lead" }, `Figures of ${key} over `,
-      stats.range.from ? `${stats.range.from} to ${stats.range.to}` : `everything up to ${stats.range.to}`,
-      "; counted up to ", stats.range.as_of ? timeEl(h, stats.range.as_of) : "now", "."),
+    picker,
+    rangeLead(`Figures of ${key} over `, stats.range, ""),
     facts([
       ["Instances started", String(f.started)],
       ["Completed", String(f.completed)],

@@ -42,6 +42,9 @@ class AlertRead(Schema):
     reason: str = Field(description="e.g. step_limit_passed, promised_limit_approaching")
     message: str
     instance_id: str
+    business_key: str | None = Field(
+        default=None, description="The business key of the alert's instance (case number)."
+    )
     definition_key: str
     task_id: str | None
     element_id: str | None

@@ -102,6 +102,9 @@ class CaseRead(Schema):
 
     id: int
     instance_id: str
+    business_key: str | None = Field(
+        default=None, description="The business key of the case's instance (case number)."
+    )
     subject: Literal["instance", "alert", "violation"]
     alert_id: int | None
     violation_id: int | None
@@ -173,6 +176,9 @@ class RecordAlert(Schema):
     reason: str
     message: str
     instance_id: str
+    business_key: str | None = Field(
+        default=None, description="The business key of the instance (case number)."
+    )
     task_id: str | None
     raised_at: datetime
 
@@ -187,6 +193,9 @@ class RecordViolation(Schema):
     act: str
     message: str
     instance_id: str
+    business_key: str | None = Field(
+        default=None, description="The business key of the instance (case number)."
+    )
     task_id: str | None
     occurred_at: datetime
 
@@ -196,6 +205,9 @@ class RecordOutcome(Schema):
 
     id: int
     instance_id: str
+    business_key: str | None = Field(
+        default=None, description="The business key of the instance (case number)."
+    )
     title: str
     outcome: str
     summary: str | None

@@ -96,6 +96,9 @@ class ViolationRead(Schema):
     legal_basis: list[str]
     evidence: dict[str, Any]
     instance_id: str
+    business_key: str | None = Field(
+        default=None, description="The business key of the violation's instance (case number)."
+    )
     definition_key: str
     definition_version: int
     task_id: str | None

@@ -238,6 +238,9 @@ class TaskRead(Schema):
 
     id: str
     instance_id: str
+    business_key: str | None = Field(
+        default=None, description="The business key of the task's instance (case number)."
+    )
     definition_key: str
     element_id: str
     name: str

@@ -18,6 +18,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.orm import aliased
 
 from powerflow.db.models import (
     Alert,
@@ -54,9 +55,16 @@ def insert_case(conn: Connection, values: dict[str, Any]) -> int:
     return int(conn.execute(insert(_C).values(**values).returning(_C.id)).scalar_one())
 
 
+def _with_business_key() -> Select[Any]:
+    """Case rows with their instance's business key (one join, through an alias so that the
+    visibility clauses' subqueries over ``instances`` are not correlated with it)."""
+    owner = aliased(Instance)
+    return select(*_C.__table__.columns, owner.business_key).join(owner, owner.id == _C.instance_id)
+
+
 def load_case(conn: Connection, case_id: int) -> dict[str, Any] | None:
-    """One case row as a dict."""
-    row = conn.execute(select(*_C.__table__.columns).where(_C.id == case_id)).first()
+    """One case row as a dict, with its instance's business key."""
+    row = conn.execute(_with_business_key().where(_C.id == case_id)).first()
     return dict(row._mapping) if row is not None else None
 
 
@@ -211,8 +219,9 @@ def list_cases(
     limit: int,
     offset: int,
 ) -> list[dict[str, Any]]:
-    """Cases newest first, filtered; ``limit + 1`` rows tell whether more follow."""
-    stmt = select(*_C.__table__.columns)
+    """Cases newest first, filtered, each with its instance's business key; ``limit + 1`` rows
+    tell whether more follow."""
+    stmt = _with_business_key()
     if visible is not None:
         stmt = stmt.where(visible)
     for column, value in (
@@ -263,6 +272,12 @@ def _person_tasks(name: str) -> Select[Any]:
     )
 
 
+def _keyed(cols: tuple[Any, ...], instance_id: Any) -> Select[Any]:
+    """The record items' columns with their instance's business key (one outer join)."""
+    owner = aliased(Instance)
+    return select(*cols, owner.business_key).outerjoin(owner, owner.id == instance_id)
+
+
 def person_alerts(
     conn: Connection, name: str, since: datetime | None, until: datetime | None, limit: int
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
@@ -279,7 +294,10 @@ def person_alerts(
         Alert.raised_at,
     )
     rows = conn.execute(
-        select(*cols).where(*where).order_by(Alert.raised_at.desc(), Alert.id.desc()).limit(limit)
+        _keyed(cols, Alert.instance_id)
+        .where(*where)
+        .order_by(Alert.raised_at.desc(), Alert.id.desc())
+        .limit(limit)
     )
     counts = conn.execute(select(Alert.level, func.count()).where(*where).group_by(Alert.level))
     return [dict(r._mapping) for r in rows], {level: int(n) for level, n in counts}
@@ -302,7 +320,10 @@ def person_violations(
         Violation.occurred_at,
     )
     rows = conn.execute(
-        select(*cols).where(*where).order_by(Violation.occurred_at.desc()).limit(limit)
+        _keyed(cols, Violation.instance_id)
+        .where(*where)
+        .order_by(Violation.occurred_at.desc())
+        .limit(limit)
     )
     counts = conn.execute(
         select(Violation.rule_id, func.count()).where(*where).group_by(Violation.rule_id)
@@ -318,7 +339,10 @@ def person_outcomes(
     where = [_C.state == "closed", named, *_window(_C.closed_at, since, until)]
     cols = (_C.id, _C.instance_id, _C.title, _C.outcome, _C.summary, _C.closed_at, _C.closed_by)
     rows = conn.execute(
-        select(*cols).where(*where).order_by(_C.closed_at.desc(), _C.id.desc()).limit(limit)
+        _keyed(cols, _C.instance_id)
+        .where(*where)
+        .order_by(_C.closed_at.desc(), _C.id.desc())
+        .limit(limit)
     )
     counts = conn.execute(select(_C.outcome, func.count()).where(*where).group_by(_C.outcome))
     return [dict(r._mapping) for r in rows], {str(o): int(n) for o, n in counts}

@@ -245,10 +245,12 @@ def task_record(
     *,
     data: dict[str, Any] | None = None,
     now: datetime | None = None,
+    business_key: str | None = None,
 ) -> TaskRecord:
     """The inbox view of a task row, with its metadata and form from the definition.
 
-    ``now`` (the store's clock) decides whether an open task is overdue.
+    ``now`` (the store's clock) decides whether an open task is overdue; ``business_key`` is
+    the instance's, when the caller read it with the task.
     """
     element = definition.catalog.get("elements", {}).get(task.element_id, {})
     return TaskRecord(
@@ -271,6 +273,7 @@ def task_record(
         metadata=element.get("metadata", {}),
         form=element.get("form", []),
         data=data,
+        business_key=business_key,
     )
 
 
@@ -302,7 +305,10 @@ def instance_view(
         created_at=instance.created_at,
         updated_at=instance.updated_at,
         ended_at=instance.ended_at,
-        tasks=[task_record(t, definition, now=now) for t in embedded],
+        tasks=[
+            task_record(t, definition, now=now, business_key=instance.business_key)
+            for t in embedded
+        ],
         tasks_total=total,
         promised_due_at=instance.promised_due_at,
         statutory_due_at=instance.statutory_due_at,

@@ -93,7 +93,9 @@ def list_tasks(
     # The definition id comes with each row (an alias: the visibility clause below correlates
     # with ``instances`` itself), so a page is one statement.
     owner = aliased(Instance)
-    stmt = select(Task, owner.definition_id).join(owner, owner.id == Task.instance_id)
+    stmt = select(Task, owner.definition_id, owner.business_key).join(
+        owner, owner.id == Task.instance_id
+    )
     if overdue is not None:
         late = Task.due_at.is_not(None) & (
             ((Task.state == "ready") & (Task.due_at < now))
@@ -135,8 +137,8 @@ def list_tasks(
         stmt = stmt.order_by(*order).limit(limit + 1).offset(offset)
         rows = session.execute(stmt).all()
         items = [
-            task_record(t, definition_by_id(store, conn, definition_id), now=now)
-            for t, definition_id in rows[:limit]
+            task_record(t, definition_by_id(store, conn, definition_id), now=now, business_key=key)
+            for t, definition_id, key in rows[:limit]
         ]
     return Page(items, limit, offset, len(rows) > limit)
 
@@ -148,12 +150,14 @@ def _record(
     data: dict[str, Any] | None = None,
     definition: DefinitionView | None = None,
 ) -> TaskRecord:
+    owner = session.execute(
+        select(Instance.definition_id, Instance.business_key).where(Instance.id == task.instance_id)
+    ).first()
     if definition is None:
-        instance_definition = session.scalar(
-            select(Instance.definition_id).where(Instance.id == task.instance_id)
-        )
-        definition = definition_by_id(store, session.connection(), int(instance_definition or 0))
-    return task_record(task, definition, data=data, now=store.now())
+        definition_id = int(owner.definition_id) if owner is not None else 0
+        definition = definition_by_id(store, session.connection(), definition_id)
+    key = owner.business_key if owner is not None else None
+    return task_record(task, definition, data=data, now=store.now(), business_key=key)
 
 
 def _visible_task(session: Session, principal: Principal, task_id: str) -> Task:

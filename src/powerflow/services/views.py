@@ -75,6 +75,7 @@ class TaskRecord:
     form: list[dict[str, Any]] = field(default_factory=list)
     data: dict[str, Any] | None = None
     metadata_values: dict[str, Any] | None = None  # spiffworkflow:taskMetadataValues
+    business_key: str | None = None  # the instance's, where the read joins it
 
 
 @dataclass(frozen=True)

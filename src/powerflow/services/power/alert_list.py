@@ -60,12 +60,12 @@ class AlertView:
     acknowledge_comment: str | None
     resolved_at: datetime | None
     resolution: str | None
+    business_key: str | None = None  # the instance's
 
 
-def _view(row: Alert) -> AlertView:
-    return AlertView(
-        **{name: getattr(row, name) for name in AlertView.__dataclass_fields__},
-    )
+def _view(row: Alert, business_key: str | None = None) -> AlertView:
+    fields = {n: getattr(row, n) for n in AlertView.__dataclass_fields__ if n != "business_key"}
+    return AlertView(**fields, business_key=business_key)
 
 
 def _not_found(alert_id: int) -> NotFound:
@@ -91,10 +91,11 @@ def list_alerts(
         raise InvalidInput(f"state must be one of: {', '.join(ALERT_STATES)}.")
     if level is not None and level not in ALERT_LEVELS:
         raise InvalidInput(f"level must be one of: {', '.join(ALERT_LEVELS)}.")
-    stmt = select(Alert)
+    # the instance's business key comes with each row (one join, one statement per page)
+    stmt = select(Alert, Instance.business_key).join(Instance, Instance.id == Alert.instance_id)
     visible = visible_instances_clause(principal)
     if visible is not None:
-        stmt = stmt.join(Instance, Instance.id == Alert.instance_id).where(visible)
+        stmt = stmt.where(visible)
     if state:
         stmt = stmt.where(Alert.state == state)
     if level:
@@ -111,8 +112,8 @@ def list_alerts(
         if role:
             stmt = stmt.where(alert_queries.has_role(role, session.get_bind().dialect.name))
         stmt = stmt.order_by(Alert.raised_at.desc(), Alert.id.desc()).limit(limit + 1)
-        rows = session.scalars(stmt.offset(offset)).all()
-        items = [_view(r) for r in rows[:limit]]
+        rows = session.execute(stmt.offset(offset)).all()
+        items = [_view(r, key) for r, key in rows[:limit]]
     return Page(items, limit, offset, len(rows) > limit)
 
 
@@ -122,16 +123,16 @@ def get_alert(store: Store, principal: Principal, alert_id: int) -> AlertView:
         row = session.get(Alert, alert_id)
         if row is None:
             raise _not_found(alert_id)
+        owner = session.execute(
+            select(Instance.started_by, Instance.business_key).where(Instance.id == row.instance_id)
+        ).first()
         if not sees_everything(principal):
-            started_by = session.scalar(
-                select(Instance.started_by).where(Instance.id == row.instance_id)
-            )
             conn = queries.connection(session)
-            if started_by is None or not may_see_instance(
-                conn, principal, row.instance_id, started_by
+            if owner is None or not may_see_instance(
+                conn, principal, row.instance_id, owner.started_by
             ):
                 raise _not_found(alert_id)
-        return _view(row)
+        return _view(row, owner.business_key if owner is not None else None)
 
 
 def acknowledge(
@@ -161,4 +162,4 @@ def acknowledge(
         if not queries.save_instance(conn, instance):
             raise Conflict(f"Instance {instance.id} was changed concurrently; retry.")
         queries.insert_events(conn, events)
-        return _view(row)
+        return _view(row, instance.business_key)

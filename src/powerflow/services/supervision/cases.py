@@ -80,6 +80,7 @@ class CaseView:
     outcome: str | None
     summary: str | None
     people: list[str]
+    business_key: str | None  # the instance's
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,7 @@ def _addressed(principal: Principal) -> ColumnElement[bool]:
 
 
 def _case_view(row: dict[str, Any], people: list[str], supervisor: bool) -> CaseView:
-    fields = {k: row[k] for k in CaseView.__dataclass_fields__ if k != "people"}
+    fields: dict[str, Any] = {k: row.get(k) for k in CaseView.__dataclass_fields__ if k != "people"}
     view = CaseView(**fields, people=list(people))
     return view if supervisor else replace(view, people=[], summary=None)
 
