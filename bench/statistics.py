@@ -48,12 +48,13 @@ from typing import Any  # noqa: E402
 import httpx  # noqa: E402
 from sqlalchemy import func, insert, select  # noqa: E402
 
+from powerflow.audit_log.chain import event_hash  # noqa: E402
 from powerflow.db import migrate  # noqa: E402
 from powerflow.db.engine import Store  # noqa: E402
 from powerflow.db.models import Event, Instance, StatCount, Task  # noqa: E402
 from powerflow.services import definitions  # noqa: E402
 from powerflow.services.auth import Principal  # noqa: E402
-from powerflow.services.events import event_hash, hashed_content  # noqa: E402
+from powerflow.services.events import hashed_content  # noqa: E402
 from powerflow.services.supervision import statistics  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("throughput", HERE / "throughput.py")

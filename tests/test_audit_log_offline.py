@@ -16,10 +16,11 @@ from sqlalchemy import Connection, text
 
 from conftest import Api
 from powerflow.audit_log import note, offline
+from powerflow.audit_log.chain import event_hash
 from powerflow.audit_log.checkpoint import Checkpoint
 from powerflow.services.audit import checkpoints, keys
 from powerflow.services.audit.export import CHECKPOINTS, export
-from powerflow.services.events import event_hash, hashed_content
+from powerflow.services.events import hashed_content
 from test_audit_log_api import run_expense
 
 

@@ -20,7 +20,6 @@ The first problem found is named (the leaf, its event id, what is wrong).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,22 +29,9 @@ from typing import Any
 import orjson
 
 from powerflow.audit_log import note
+from powerflow.audit_log.chain import CHAINED_FIELDS, event_hash
 from powerflow.audit_log.checkpoint import Checkpoint, parse_body
 from powerflow.audit_log.tree import CompactRange, leaf_hash
-
-CHAINED = (
-    "instance_id",
-    "seq",
-    "type",
-    "definition_key",
-    "definition_version",
-    "element_id",
-    "element_name",
-    "task_id",
-    "actor",
-    "payload",
-    "occurred_at",
-)
 
 
 @dataclass
@@ -73,9 +59,7 @@ def read_checkpoints(path: Path) -> list[str]:
 
 
 def _chain_hash(prev: str | None, event: dict[str, Any]) -> str:
-    content = {k: event.get(k) for k in CHAINED}
-    canon = orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256((prev or "").encode() + canon).hexdigest()
+    return event_hash(prev, {k: event.get(k) for k in CHAINED_FIELDS})
 
 
 def _lines(path: Path) -> Iterator[bytes]:

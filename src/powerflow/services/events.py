@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from typing import Any
 
-import orjson
-
+from powerflow.audit_log.chain import CHAINED_FIELDS, event_hash
 from powerflow.engine import StepEvent
 from powerflow.services.event_types import checked_payload
 
@@ -33,31 +31,11 @@ SYSTEM_EVENT_TYPES = frozenset(
 )
 
 
-def canonical(content: dict[str, Any]) -> bytes:
-    """Canonical JSON used for hashing: orjson with sorted keys (compact, UTF-8)."""
-    return orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
-
-
-def event_hash(prev_hash: str | None, content: dict[str, Any]) -> str:
-    """sha256 over the predecessor's hash (hex, empty for the first) and the canonical content."""
-    return hashlib.sha256((prev_hash or "").encode() + canonical(content)).hexdigest()
-
-
 def hashed_content(row: dict[str, Any]) -> dict[str, Any]:
     """The fields of an event row that its hash covers."""
-    return {
-        "instance_id": row["instance_id"],
-        "seq": row["seq"],
-        "type": row["type"],
-        "definition_key": row["definition_key"],
-        "definition_version": row["definition_version"],
-        "element_id": row["element_id"],
-        "element_name": row["element_name"],
-        "task_id": row["task_id"],
-        "actor": row["actor"],
-        "payload": row["payload"],
-        "occurred_at": row["occurred_at"].isoformat(),
-    }
+    content = {name: row[name] for name in CHAINED_FIELDS}
+    content["occurred_at"] = row["occurred_at"].isoformat()
+    return content
 
 
 def event_rows(

@@ -16,10 +16,11 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from powerflow.audit_log.chain import event_hash
 from powerflow.db.engine import Store
 from powerflow.db.models import Event, Instance
 from powerflow.services.auth import Principal
-from powerflow.services.events import event_hash, hashed_content
+from powerflow.services.events import hashed_content
 from powerflow.services.instances import event_view
 from powerflow.services.views import EventView
 from powerflow.services.visibility import check_instance

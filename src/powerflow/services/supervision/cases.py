@@ -24,13 +24,14 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection
 
+from powerflow.audit_log.chain import canonical
 from powerflow.db import case_queries, queries
 from powerflow.db.engine import Store
 from powerflow.db.queries import InstanceRow
 from powerflow.engine import StepEvent
 from powerflow.services.auth import Principal
 from powerflow.services.errors import Conflict, Forbidden, InvalidInput, NotFound
-from powerflow.services.events import canonical, event_rows
+from powerflow.services.events import event_rows
 from powerflow.services.instances import apply_suspension, load_for_update
 from powerflow.services.views import EventView, Page
 from powerflow.services.visibility import (

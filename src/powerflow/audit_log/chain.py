@@ -1,0 +1,37 @@
+"""The per-instance hash chain of events: what each event's ``hash`` covers and how it is made.
+
+One definition for the service that writes the chain (services/events.py) and for the offline
+verifier that checks it from an export (offline.py), so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+
+CHAINED_FIELDS = (
+    "instance_id",
+    "seq",
+    "type",
+    "definition_key",
+    "definition_version",
+    "element_id",
+    "element_name",
+    "task_id",
+    "actor",
+    "payload",
+    "occurred_at",
+)
+"""The fields of an event its hash covers (``occurred_at`` as ISO 8601 text)."""
+
+
+def canonical(content: dict[str, Any]) -> bytes:
+    """Canonical JSON used for hashing: orjson with sorted keys (compact, UTF-8)."""
+    return orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
+
+
+def event_hash(prev_hash: str | None, content: dict[str, Any]) -> str:
+    """sha256 over the predecessor's hash (hex, empty for the first) and the canonical content."""
+    return hashlib.sha256((prev_hash or "").encode() + canonical(content)).hexdigest()
