@@ -12,7 +12,8 @@ tests skip (and fail under POWERFLOW_REQUIRE_BROWSER=1) as those do."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -87,20 +88,28 @@ class Office:
         return done.json(), str(approve["id"])
 
 
-@pytest.fixture(scope="module")
-def office(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Office]:  # noqa: F811
-    db = tmp_path_factory.mktemp("console-clerk") / "powerflow.db"
+@contextmanager
+def console_server(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[str]:
+    """A real ``powerflow serve`` on a fresh SQLite file without the example processes, its
+    console built; yields its URL."""
+    db = tmp_path_factory.mktemp(name) / "powerflow.db"
     server = start_server(f"sqlite:///{db}", POWERFLOW_DEPLOY_EXAMPLES="false")
     try:
         built = httpx.get(f"{server.url}/console/", timeout=10)
         assert built.status_code == 200, f"the console is not built: {built.text}"
-        o = Office(server.url)
+        yield server.url
+    finally:
+        stop_server(server)
+
+
+@pytest.fixture(scope="module")
+def office(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Office]:  # noqa: F811
+    with console_server(tmp_path_factory, "console-clerk") as url:
+        o = Office(url)
         try:
             yield o
         finally:
             o.client.close()
-    finally:
-        stop_server(server)
 
 
 class Clerk(Watched):
@@ -156,13 +165,14 @@ class Clerk(Watched):
         raise AssertionError(f"Tab never reached {selector}")
 
 
-@pytest.fixture
-def person(browser: Any, office: Office) -> Iterator[Any]:  # noqa: F811
-    """A factory of watched pages, one browser context (one sessionStorage) each."""
+@contextmanager
+def watched_pages(chromium: Any, url: str) -> Iterator[Callable[..., Clerk]]:
+    """A factory of watched pages, one browser context (one sessionStorage) each; at the end
+    they are closed and none may have seen a problem (a page error, a failed request)."""
     pages: list[Clerk] = []
 
     def _new(viewport: dict[str, int] = LAPTOP) -> Clerk:
-        page = Clerk(browser, office.url, viewport)
+        page = Clerk(chromium, url, viewport)
         pages.append(page)
         return page
 
@@ -173,6 +183,13 @@ def person(browser: Any, office: Office) -> Iterator[Any]:  # noqa: F811
             page.close()
     for page in pages:
         assert not page.problems, page.problems
+
+
+@pytest.fixture
+def person(browser: Any, office: Office) -> Iterator[Any]:  # noqa: F811
+    """A factory of watched pages (``watched_pages``) on the office's server."""
+    with watched_pages(browser, office.url) as new:
+        yield new
 
 
 def test_a_clerk_signs_in_completes_a_task_from_the_inbox_and_it_moves_to_another_role(

@@ -20,9 +20,9 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import ADMIN_TOKEN, DATA, start_server, stop_server
+from conftest import ADMIN_TOKEN, DATA
 from test_console import LAPTOP, TABLET, browser  # noqa: F401 (the browser fixture)
-from test_console_clerk import Clerk
+from test_console_clerk import Clerk, console_server, watched_pages
 
 pytestmark = pytest.mark.e2e
 
@@ -60,37 +60,19 @@ class Studio:
 
 @pytest.fixture(scope="module")
 def studio(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studio]:  # noqa: F811
-    db = tmp_path_factory.mktemp("console-designer") / "powerflow.db"
-    server = start_server(f"sqlite:///{db}", POWERFLOW_DEPLOY_EXAMPLES="false")
-    try:
-        built = httpx.get(f"{server.url}/console/", timeout=10)
-        assert built.status_code == 200, f"the console is not built: {built.text}"
-        s = Studio(server.url)
+    with console_server(tmp_path_factory, "console-designer") as url:
+        s = Studio(url)
         try:
             yield s
         finally:
             s.client.close()
-    finally:
-        stop_server(server)
 
 
 @pytest.fixture
 def person(browser: Any, studio: Studio) -> Iterator[Any]:  # noqa: F811
-    """A factory of watched pages, one browser context each."""
-    pages: list[Clerk] = []
-
-    def _new(viewport: dict[str, int] = LAPTOP) -> Clerk:
-        page = Clerk(browser, studio.url, viewport)
-        pages.append(page)
-        return page
-
-    try:
-        yield _new
-    finally:
-        for page in pages:
-            page.close()
-    for page in pages:
-        assert not page.problems, page.problems
+    """A factory of watched pages (``watched_pages``) on the studio's server."""
+    with watched_pages(browser, studio.url) as new:
+        yield new
 
 
 def _choose(page: Clerk, files: list[tuple[str, bytes, str]]) -> None:

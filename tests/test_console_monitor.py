@@ -21,9 +21,9 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import ADMIN_TOKEN, DATA, start_server, stop_server
+from conftest import ADMIN_TOKEN, DATA
 from test_console import LAPTOP, TABLET, browser  # noqa: F401 (the browser fixture)
-from test_console_clerk import Clerk
+from test_console_clerk import Clerk, console_server, watched_pages
 
 pytestmark = pytest.mark.e2e
 
@@ -118,37 +118,19 @@ class Office:
 
 @pytest.fixture(scope="module")
 def office(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Office]:  # noqa: F811
-    db = tmp_path_factory.mktemp("console-monitor") / "powerflow.db"
-    server = start_server(f"sqlite:///{db}", POWERFLOW_DEPLOY_EXAMPLES="false")
-    try:
-        built = httpx.get(f"{server.url}/console/", timeout=10)
-        assert built.status_code == 200, f"the console is not built: {built.text}"
-        o = Office(server.url)
+    with console_server(tmp_path_factory, "console-monitor") as url:
+        o = Office(url)
         try:
             yield o
         finally:
             o.client.close()
-    finally:
-        stop_server(server)
 
 
 @pytest.fixture
 def person(browser: Any, office: Office) -> Iterator[Any]:  # noqa: F811
-    """A factory of watched pages, one browser context (one sessionStorage) each."""
-    pages: list[Clerk] = []
-
-    def _new(viewport: dict[str, int] = LAPTOP) -> Clerk:
-        page = Clerk(browser, office.url, viewport)
-        pages.append(page)
-        return page
-
-    try:
-        yield _new
-    finally:
-        for page in pages:
-            page.close()
-    for page in pages:
-        assert not page.problems, page.problems
+    """A factory of watched pages (``watched_pages``) on the office's server."""
+    with watched_pages(browser, office.url) as new:
+        yield new
 
 
 def _mark_loaded(page: Clerk) -> None:
