@@ -249,6 +249,9 @@ class Event(Base):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
     prev_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     hash: Mapped[str] = mapped_column(String(64))
+    state_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """On the last event of each batch an instance writes: the digest of the saved state, data
+    and status the batch left (services/audit/binding.py); the chain hash covers it."""
 
 
 class Webhook(Base):

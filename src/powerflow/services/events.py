@@ -78,6 +78,7 @@ def event_rows(
             "occurred_at": at,
         }
         row["prev_hash"] = prev
+        row["state_digest"] = None
         row["hash"] = prev = event_hash(prev, hashed_content(row))
         rows.append(row)
     instance.event_seq = seq
