@@ -51,7 +51,7 @@ def _cli_verify(url: str) -> subprocess.CompletedProcess[str]:
 def test_untouched_trail_verifies_and_exports(api: Api) -> None:
     instance_id = _run_expense(api)
     trail = _audit(api, instance_id)
-    assert trail["verified"] is True and trail["broken"] is None
+    assert trail["broken"] is None and trail["verified"] is True
     assert [e["seq"] for e in trail["events"]] == list(range(1, len(trail["events"]) + 1))
     assert trail["events"][-1]["type"] == "instance.completed"
 

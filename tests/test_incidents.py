@@ -384,6 +384,32 @@ def test_corpus_prescript_postscript(api: Api, reload_every_step: None) -> None:
     assert done["data"] == {"a": 1, "b": 2, "c": 12, "z": 6}
 
 
+def _as_before_state_binding(store: Any, instance_id: str) -> None:
+    """Make an instance's events as code before revision 0023 wrote them: no state digest,
+    chain hashes without it, and no such column."""
+    from sqlalchemy import text
+
+    from powerflow.audit_log.chain import CHAINED_FIELDS, event_hash
+    from powerflow.db.models import Event
+    from powerflow.services.events import hashed_content
+
+    with store.write() as session:
+        prev = None
+        for ev in session.scalars(
+            select(Event).where(Event.instance_id == instance_id).order_by(Event.seq)
+        ):
+            ev.state_digest = None
+            ev.prev_hash = prev
+            ev.hash = prev = event_hash(
+                prev, hashed_content({c: getattr(ev, c) for c in CHAINED_FIELDS})
+            )
+        instance = session.get(Instance, instance_id)
+        assert instance is not None
+        instance.last_event_hash = prev
+    with store.engine.begin() as conn:
+        conn.execute(text("ALTER TABLE events DROP COLUMN state_digest"))
+
+
 def test_instances_failed_before_the_upgrade_are_parked_by_it(tmp_path: Any) -> None:
     """Revision 0014 turns each instance that had failed (final until then) into a parked one
     with an open incident, which an administrator can then retry."""
@@ -398,10 +424,13 @@ def test_instances_failed_before_the_upgrade_are_parked_by_it(tmp_path: Any) -> 
     store = Store(f"sqlite:///{tmp_path / 'old.db'}")
     try:
         upgrade(store.engine, "0013")
+        with store.engine.begin() as conn:  # today's code writes this column (revision 0023)
+            conn.execute(text("ALTER TABLE events ADD COLUMN state_digest VARCHAR(64)"))
         data = (DATA / "fragile.bpmn").read_bytes()
         definitions.deploy(store, data, "fragile.bpmn", SYSTEM, max_bytes=1 << 20)
         clerk = Principal("clara", frozenset({"clerk"}))
         started = instances.start_instance(store, clerk, "fragile", variables={"divisor": 2})
+        _as_before_state_binding(store, started.id)
         incident = '{"element_id": "first", "element_name": "Enter the figures", "message": "old"}'
         with store.engine.begin() as conn:
             conn.execute(

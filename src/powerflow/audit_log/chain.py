@@ -24,7 +24,16 @@ CHAINED_FIELDS = (
     "payload",
     "occurred_at",
 )
-"""The fields of an event its hash covers (``occurred_at`` as ISO 8601 text)."""
+"""The fields of an event its hash covers (``occurred_at`` as ISO 8601 text), and
+``state_digest`` when the event has one (older events have none: their hashes are unchanged)."""
+
+
+def chained_content(event: Any) -> dict[str, Any]:
+    """What an event's hash covers, from a mapping of its fields (``occurred_at`` as text)."""
+    content = {name: event.get(name) for name in CHAINED_FIELDS}
+    if event.get("state_digest") is not None:
+        content["state_digest"] = event["state_digest"]
+    return content
 
 
 def canonical(content: dict[str, Any]) -> bytes:

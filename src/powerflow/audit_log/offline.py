@@ -11,7 +11,7 @@ database's tree holds it: used only to name a changed or deleted leaf), and chec
 2. no two checkpoints of the same size have different roots (a forked log);
 3. the tree recomputed from the export has, at each checkpoint's size, that checkpoint's root
    (so consecutive checkpoints are consistent too: both are prefixes of the same tree);
-4. each leaf is a version-1 event whose per-instance chain holds: sequence numbers 1, 2, ...
+4. each leaf is a version-1 or -2 event whose per-instance chain holds: sequence numbers 1, 2, ...
    without a gap, each event's ``prev_hash`` its predecessor's ``hash``, each ``hash`` the
    SHA-256 of the predecessor's hash and the event's content; no event id twice.
 
@@ -29,7 +29,7 @@ from typing import Any
 import orjson
 
 from powerflow.audit_log import note
-from powerflow.audit_log.chain import CHAINED_FIELDS, event_hash
+from powerflow.audit_log.chain import chained_content, event_hash
 from powerflow.audit_log.checkpoint import Checkpoint, parse_body
 from powerflow.audit_log.tree import CompactRange, leaf_hash
 
@@ -59,7 +59,7 @@ def read_checkpoints(path: Path) -> list[str]:
 
 
 def _chain_hash(prev: str | None, event: dict[str, Any]) -> str:
-    return event_hash(prev, {k: event.get(k) for k in CHAINED_FIELDS})
+    return event_hash(prev, chained_content(event))
 
 
 def _lines(path: Path) -> Iterator[bytes]:
@@ -185,8 +185,8 @@ def _check_event(
         event = orjson.loads(line)
     except orjson.JSONDecodeError:
         return f"leaf {index}: not a JSON event"
-    if not isinstance(event, dict) or event.get("v") != 1:
-        return f"leaf {index}: not a version-1 event leaf"
+    if not isinstance(event, dict) or event.get("v") not in (1, 2):
+        return f"leaf {index}: not a version-1 or version-2 event leaf"
     ident, instance, seq = event.get("id"), event.get("instance_id"), event.get("seq")
     if not isinstance(ident, int) or not isinstance(instance, str) or not isinstance(seq, int):
         return f"leaf {index}: the event lacks its id, instance id or sequence number"

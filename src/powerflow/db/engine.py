@@ -131,7 +131,21 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """A write transaction: committed on success, rolled back on any exception."""
+        """A write transaction: committed on success, rolled back on any exception (then the
+        exception's ``after_rollback``, if it has one, runs: see ``follow_up``)."""
+        with self._follow_up(), self._write() as session:
+            yield session
+
+    @contextmanager
+    def _follow_up(self) -> Iterator[None]:
+        try:
+            yield
+        except Exception as exc:
+            follow_up(self, exc)
+            raise
+
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
         lock = self._write_lock
         if lock is not None and not lock.acquire(timeout=30):
             raise DatabaseBusy("timed out waiting for the database write lock")
@@ -153,6 +167,15 @@ class Store:
 
         Same discipline as ``write()``/``read()``: committed on success, rolled back on error.
         """
+        if not write:
+            with self._begin(write=False) as conn:
+                yield conn
+            return
+        with self._follow_up(), self._begin(write=True) as conn:
+            yield conn
+
+    @contextmanager
+    def _begin(self, *, write: bool) -> Iterator[Connection]:
         if not write:
             with self._translate_busy(), self.engine.begin() as conn:
                 yield conn
@@ -253,6 +276,24 @@ class WalCheckpointer(PeriodicThread):
             self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         except sqlite3.Error as exc:  # busy or locked: the next round catches up
             log.info("WAL checkpoint skipped: %s", exc)
+
+
+def follow_up(store: Store, exc: BaseException) -> None:
+    """Run what a refused write records once its transaction has rolled back.
+
+    An exception may carry ``after_rollback(store)``: a record of the refusal itself (for
+    example the incident of a step refused on a tampered state) that must not roll back with
+    the act. It runs once, in a transaction of its own; a failure there is logged, never
+    raised over the refusal.
+    """
+    action = getattr(exc, "after_rollback", None)
+    if action is None:
+        return
+    exc.after_rollback = None  # type: ignore[attr-defined]  # once, even through nested writes
+    try:
+        action(store)
+    except Exception:
+        log.exception("recording a refused write failed")
 
 
 def _json_dumps(value: Any) -> str:

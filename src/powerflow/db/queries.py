@@ -12,7 +12,7 @@ import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
@@ -358,6 +358,17 @@ class InstanceRow:
     clock_paused_at: datetime | None = None
     alert_level: str | None = None
     next_alert_at: datetime | None = None
+    as_loaded: tuple[str, str, dict[str, Any]] | None = field(
+        default=None, repr=False, compare=False
+    )
+    """Status, saved state and data as read from the database (None for a new instance): what
+    the audit log's state binding checks before the instance writes events."""
+    bound_seq: int | None = field(default=None, repr=False, compare=False)
+    """The event sequence number this object last bound (set when it wrote events)."""
+
+    def __post_init__(self) -> None:
+        if self.as_loaded is None and self.event_seq:
+            self.as_loaded = (self.status, self.state, self.data)
 
     @classmethod
     def new(
@@ -434,16 +445,22 @@ def load_instance(conn: Connection, instance_id: str, *, lock: bool) -> Instance
     return InstanceRow(**row._mapping) if row is not None else None
 
 
+def _row_values(row: InstanceRow) -> dict[str, Any]:
+    values = dict(row.__dict__)
+    del values["as_loaded"], values["bound_seq"]
+    return values
+
+
 def insert_instance(conn: Connection, row: InstanceRow, serializer_version: str) -> None:
     """Insert a new instance."""
-    values = dict(row.__dict__)
+    values = _row_values(row)
     values["serializer_version"] = serializer_version
     _INSERT_INSTANCE.execute(conn, values)
 
 
 def save_instance(conn: Connection, row: InstanceRow) -> bool:
     """Write a changed instance if nobody changed it since it was loaded; bumps its version."""
-    values = dict(row.__dict__)
+    values = _row_values(row)
     values["b_id"] = values.pop("id")
     values["b_version"] = row.version
     values["new_version"] = row.version + 1

@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from powerflow.audit_log.chain import CHAINED_FIELDS, event_hash
+from sqlalchemy import Connection
+
+from powerflow.audit_log.chain import chained_content, event_hash
 from powerflow.engine import StepEvent
+from powerflow.services import state_binding
 from powerflow.services.event_types import checked_payload
 
 SYSTEM_ACTOR = "system"
@@ -33,9 +36,7 @@ SYSTEM_EVENT_TYPES = frozenset(
 
 def hashed_content(row: dict[str, Any]) -> dict[str, Any]:
     """The fields of an event row that its hash covers."""
-    content = {name: row[name] for name in CHAINED_FIELDS}
-    content["occurred_at"] = row["occurred_at"].isoformat()
-    return content
+    return chained_content({**row, "occurred_at": row["occurred_at"].isoformat()})
 
 
 def event_rows(
@@ -44,16 +45,23 @@ def event_rows(
     *,
     actor: str,
     at: datetime,
+    conn: Connection,
     extra: dict[str, dict[str, Any]] | None = None,
+    bind: bool = True,
 ) -> list[dict[str, Any]]:
     """Event rows for an instance, continuing its sequence and hash chain.
 
     Advances ``instance.event_seq`` and ``instance.last_event_hash``; the caller saves the
-    instance and inserts the rows in the same transaction. Steps the engine takes on its own
+    instance and inserts the rows in the same transaction. First checks that the instance as
+    read still matches what its events recorded (StateTampered otherwise); the last row records
+    the digest of the state the caller is about to save (services/state_binding.py; ``bind``
+    False only for the incident that reports a tampered state). Steps the engine takes on its own
     (gateways, scripts, new tasks, completion) are recorded with the actor 'system'; the rest
     with the caller. ``extra`` merges additional payload per event type, for example the role
     with which a person completed a task.
     """
+    if bind and events:
+        state_binding.check(conn, instance)
     rows = []
     prev = instance.last_event_hash
     seq = instance.event_seq
@@ -77,10 +85,15 @@ def event_rows(
             "payload": payload,
             "occurred_at": at,
         }
-        row["prev_hash"] = prev
         row["state_digest"] = None
-        row["hash"] = prev = event_hash(prev, hashed_content(row))
         rows.append(row)
+    if bind and rows:
+        rows[-1]["state_digest"] = state_binding.digest_of(instance)
+    for row in rows:
+        row["prev_hash"] = prev
+        row["hash"] = prev = event_hash(prev, hashed_content(row))
     instance.event_seq = seq
     instance.last_event_hash = prev
+    if bind and rows:
+        state_binding.bound(instance)
     return rows

@@ -135,7 +135,7 @@ def _event(
 ) -> None:
     """One event (and ``more``) on the instance's chain; the instance row is saved."""
     event = engine.StepEvent(kind, task.element_id, task.name, task.id, payload)
-    rows = event_rows(instance, [event, *(more or [])], actor=actor, at=at)
+    rows = event_rows(instance, [event, *(more or [])], conn=conn, actor=actor, at=at)
     instance.updated_at = at
     if not queries.save_instance(conn, instance):
         raise Conflict(f"Instance {instance.id} was changed concurrently; retry.")

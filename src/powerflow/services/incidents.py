@@ -111,7 +111,7 @@ def fail_instance(store: Store, instance_id: str, *, actor: str, message: str) -
         failed = engine.StepEvent(
             "instance.failed", element_id, incident.element_name, None, {"message": message}
         )
-        rows = event_rows(row, log.tagged([failed]), actor=actor, at=now)
+        rows = event_rows(row, log.tagged([failed]), conn=conn, actor=actor, at=now)
         if not queries.save_instance(conn, row):
             return False
         log.write()

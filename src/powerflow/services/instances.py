@@ -353,7 +353,9 @@ def _cancel_parked_without_engine(
         from powerflow.services.supervision import notices
 
         more += notices.ended(conn, row.id, now)  # its open notices are withdrawn
-        rows = event_rows(row, [*resolved, *closed, cancelled, *more], actor=principal.name, at=now)
+        rows = event_rows(
+            row, [*resolved, *closed, cancelled, *more], conn=conn, actor=principal.name, at=now
+        )
         if not queries.save_instance(conn, row):
             raise Conflict(f"Instance {instance_id} was changed concurrently; retry.")
         queries.insert_events(conn, rows)
@@ -405,7 +407,9 @@ def apply_suspension(
     payload: dict[str, Any] = {"reason": reason}
     if case_id is not None:
         payload["case_id"] = case_id
-    rows = event_rows(row, [engine.StepEvent(kind, payload=payload)], actor=actor, at=now)
+    rows = event_rows(
+        row, [engine.StepEvent(kind, payload=payload)], conn=conn, actor=actor, at=now
+    )
     if not queries.save_instance(conn, row):
         raise Conflict(f"Instance {instance_id} was changed concurrently; retry.")
     queries.insert_events(conn, rows)

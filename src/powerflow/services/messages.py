@@ -560,7 +560,7 @@ def append_event(
     if row is None:
         return False
     event = engine.StepEvent(kind, element[0], element[1], payload=payload)
-    rows = event_rows(row, [event], actor=actor, at=at)
+    rows = event_rows(row, [event], conn=conn, actor=actor, at=at)
     row.updated_at = at
     if not queries.save_instance(conn, row):
         raise Conflict(f"Instance {instance_id} was changed concurrently; retry.")

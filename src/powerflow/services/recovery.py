@@ -344,7 +344,7 @@ def _record_parked(
     now = store.now()
     row.state = step.state
     row.updated_at = now
-    rows = event_rows(row, list(step.events), actor=principal.name, at=now, extra=extra)
+    rows = event_rows(row, list(step.events), conn=conn, actor=principal.name, at=now, extra=extra)
     if not queries.save_instance(conn, row):
         raise Conflict(f"Instance {row.id} was changed concurrently; retry.")
     queries.insert_events(conn, rows)
@@ -488,6 +488,7 @@ def _retry_external(
         rows = event_rows(
             row,
             [engine.StepEvent("instance.retried", payload={"variables": {}, "reason": why})],
+            conn=conn,
             actor=principal.name,
             at=now,
         )

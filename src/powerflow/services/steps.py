@@ -151,6 +151,7 @@ def record_step(
     events = event_rows(
         instance,
         [*resolved, *stepped, *more],
+        conn=conn,
         actor=actor,
         at=at,
         extra=extra,

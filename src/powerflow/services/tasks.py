@@ -325,7 +325,7 @@ def _task_event(
     event = engine.StepEvent(kind, task.element_id, task.name, task.id, payload or {})
     now = store.now()
     policy.record(conn, instance, outcome, at=now)
-    rows = event_rows(instance, [event], actor=principal.name, at=now)
+    rows = event_rows(instance, [event], conn=conn, actor=principal.name, at=now)
     instance.updated_at = now
     if not queries.save_instance(conn, instance):
         raise Conflict(f"Instance {instance.id} was changed concurrently; retry.")

@@ -158,7 +158,7 @@ def acknowledge(
         instance = load_for_update(conn, row.instance_id)
         payload: dict[str, Any] = {"alert_id": row.id, "level": row.level, "comment": comment}
         event = StepEvent("alert.acknowledged", row.element_id, None, row.task_id, payload)
-        events = event_rows(instance, [event], actor=principal.name, at=now)
+        events = event_rows(instance, [event], conn=conn, actor=principal.name, at=now)
         if not queries.save_instance(conn, instance):
             raise Conflict(f"Instance {instance.id} was changed concurrently; retry.")
         queries.insert_events(conn, events)

@@ -188,7 +188,7 @@ def _append(
     """Append the raised alerts' events to the instance's chain and save the instance."""
     if not events and not must_save:
         return
-    rows = event_rows(instance, events, actor=SYSTEM_ACTOR, at=now)
+    rows = event_rows(instance, events, conn=conn, actor=SYSTEM_ACTOR, at=now)
     if not queries.save_instance(conn, instance):
         raise _Lost
     queries.insert_events(conn, rows)

@@ -106,7 +106,7 @@ def request(
 def _append(
     conn: Connection, instance: InstanceRow, events: list[engine.StepEvent], *, actor: str, at: Any
 ) -> None:
-    rows = event_rows(instance, events, actor=actor, at=at)
+    rows = event_rows(instance, events, conn=conn, actor=actor, at=at)
     instance.updated_at = at
     if not queries.save_instance(conn, instance):
         raise Conflict(f"Instance {instance.id} was changed concurrently; retry.")
@@ -211,7 +211,9 @@ def _decide(
             _append(conn, instance, [event], actor=principal.name, at=now)
             return instance_view(instance, definition, queries.open_tasks(conn, instance.id), now)
         signed = engine.StepEvent("task.countersigned", task.element_id, task.name, task.id, common)
-        queries.insert_events(conn, event_rows(instance, [signed], actor=principal.name, at=now))
+        queries.insert_events(
+            conn, event_rows(instance, [signed], conn=conn, actor=principal.name, at=now)
+        )
         data = dict(waiting["data"] or {})
         completed: dict[str, Any] = {
             "role": waiting["requested_role"],

@@ -152,7 +152,7 @@ def extend_deadline(
             payload,
         )
         events.insert(0, extended)
-        rows = event_rows(instance, events, actor=principal.name, at=now)
+        rows = event_rows(instance, events, conn=conn, actor=principal.name, at=now)
         instance.updated_at = now
         if not queries.save_instance(conn, instance):
             raise Conflict(f"Instance {instance_id} was changed concurrently; retry.")

@@ -297,7 +297,9 @@ def record(
         write_ledger(conn, outcome.ledger)
     if outcome.found:
         events = _violations(conn, instance, outcome, "violation.recorded", at)
-        queries.insert_events(conn, event_rows(instance, events, actor=outcome.actor, at=at))
+        queries.insert_events(
+            conn, event_rows(instance, events, conn=conn, actor=outcome.actor, at=at)
+        )
 
 
 def write_ledger(conn: Connection, ledger: list[dict[str, Any]]) -> None:
@@ -449,7 +451,7 @@ def record_blocked(store: Store, exc: RuleViolated, *, attempts: int = 3) -> Non
                     return
                 at = store.now()
                 events = _violations(conn, instance, blocked.outcome, "violation.blocked", at)
-                rows = event_rows(instance, events, actor=blocked.outcome.actor, at=at)
+                rows = event_rows(instance, events, conn=conn, actor=blocked.outcome.actor, at=at)
                 if not queries.save_instance(conn, instance):
                     raise _Moved
                 queries.insert_events(conn, rows)

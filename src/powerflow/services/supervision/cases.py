@@ -204,7 +204,9 @@ def _append(
     actor: str,
     at: datetime,
 ) -> None:
-    rows = event_rows(instance, [StepEvent(event_type, payload=payload)], actor=actor, at=at)
+    rows = event_rows(
+        instance, [StepEvent(event_type, payload=payload)], conn=conn, actor=actor, at=at
+    )
     if not queries.save_instance(conn, instance):
         raise Conflict(f"Instance {instance.id} was changed concurrently; retry.")
     queries.insert_events(conn, rows)

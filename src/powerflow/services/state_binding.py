@@ -1,0 +1,134 @@
+"""The live state bound to the audit log: checked before an instance writes events, recorded on
+the last event of every batch it writes.
+
+Every batch of events an instance writes ends with an event whose ``state_digest`` is the
+digest of the status, saved state and data the batch left (audit_log/binding.py); the chain hash
+and the Merkle log protect it. Before the next batch, the instance as it was read from the
+database must still have that digest, and its recorded chain head must still be its last event.
+Otherwise someone changed the state, the data or the status outside powerflow (or rolled the
+row back): the act is refused and, once it has rolled back, the instance is parked with an
+incident that says so (``record_tampering``), so nothing carries a forged value on.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from powerflow import engine
+from powerflow.audit_log.binding import state_digest
+from powerflow.db import binding_queries, queries
+from powerflow.db.engine import Store
+from powerflow.services.errors import Conflict
+
+log = logging.getLogger("powerflow.audit")
+
+TAMPERED = "The saved state of this instance does not match the audit log"
+"""How a tampering incident's message begins (one such incident is kept open at a time)."""
+
+
+class StateTampered(Conflict):
+    """The instance's stored state is not what its audit log recorded last."""
+
+    code = "state_tampered"
+
+    def __init__(self, instance_id: str, why: str) -> None:
+        self.instance_id = instance_id
+        self.why = why
+        super().__init__(
+            f"Instance {instance_id} was changed outside powerflow ({why}), so nothing more is "
+            "done on it: it has been stopped with an incident. An administrator must restore "
+            "its saved state from a backup (powerflow audit verify names what differs)."
+        )
+
+    def after_rollback(self, store: Store) -> None:
+        """Park the instance with a tampering incident (Store.follow_up runs this)."""
+        record_tampering(store, self.instance_id, self.why)
+
+
+def loaded_digest(instance: queries.InstanceRow) -> str | None:
+    """The digest of the instance as read from the database (None for one not yet saved)."""
+    if instance.as_loaded is None:
+        return None
+    status, state, data = instance.as_loaded
+    return state_digest(status, state, data)
+
+
+def check(conn: Any, instance: queries.InstanceRow) -> None:
+    """Refuse to write events for an instance whose stored state differs from its record.
+
+    Skipped for a new instance and for one this object has already bound in the current
+    transaction (nothing outside it can have changed the row since: it is locked or versioned).
+    """
+    if instance.as_loaded is None or instance.bound_seq == instance.event_seq:
+        return
+    last = binding_queries.last_event(conn, instance.id)
+    if last is None:
+        if instance.event_seq:
+            raise StateTampered(instance.id, "its events are missing")
+        return
+    seq, head, digest = last
+    if seq != instance.event_seq or head != instance.last_event_hash:
+        raise StateTampered(
+            instance.id,
+            f"it records {instance.event_seq} events but its last event is #{seq}, "
+            "or its chain head is not that event's hash",
+        )
+    if digest is None:
+        digest = binding_queries.last_digest(conn, instance.id)
+    if digest is not None and digest != loaded_digest(instance):
+        raise StateTampered(
+            instance.id, f"its status, saved state or data differ from event #{seq}'s record"
+        )
+
+
+def digest_of(instance: queries.InstanceRow) -> str:
+    """The digest of the instance as the caller is about to save it."""
+    return state_digest(instance.status, instance.state, instance.data)
+
+
+def bound(instance: queries.InstanceRow) -> None:
+    """After its new events recorded its digest: this object now counts as read in that
+    state, at that event (a later batch in the same transaction needs no database check)."""
+    instance.as_loaded = (instance.status, instance.state, instance.data)
+    instance.bound_seq = instance.event_seq
+
+
+def record_tampering(store: Store, instance_id: str, why: str) -> None:
+    """Park the instance with an incident and an ``instance.failed`` event saying its state was
+    changed outside powerflow. The event is not bound (the state it would bind is the forged
+    one), so every later act stays refused until the state is restored. Once per open incident.
+    """
+    from powerflow.services.events import event_rows
+    from powerflow.services.incidents import LIVE, PARKED, IncidentLog
+
+    message = f"{TAMPERED}: {why}."
+    with store.begin(write=True) as conn:
+        row = queries.load_instance(conn, instance_id, lock=True)
+        if row is None:
+            return
+        if row.status == PARKED and str((row.incident or {}).get("message", "")).startswith(
+            TAMPERED
+        ):
+            return
+        last = binding_queries.last_event(conn, instance_id)
+        if last is not None:  # the chain goes on from its real last event, whatever the row says
+            row.event_seq, row.last_event_hash = last[0], last[1]
+        now: datetime = store.now()
+        incident = engine.Incident(None, None, message)
+        incidents = IncidentLog(conn, row, at=now, actor="system")
+        incidents.opened(incident)
+        if row.status in LIVE:
+            row.status = PARKED
+            row.next_timer_at = None
+        row.updated_at = now
+        failed = engine.StepEvent("instance.failed", None, None, None, {"message": message})
+        rows = event_rows(
+            row, incidents.tagged([failed]), actor="system", at=now, conn=conn, bind=False
+        )
+        if not queries.save_instance(conn, row):
+            return
+        incidents.write()
+        queries.insert_events(conn, rows)
+    log.warning("instance %s stopped: %s", instance_id, message)
