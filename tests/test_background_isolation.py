@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, select, update
 from conftest import DATA, Api, Server, make_settings, start_server, stop_server
 from powerflow.app import create_app
 from powerflow.db.models import Definition, Deployment, Instance, Webhook
+from rebind import rebind
 from test_webhooks import Receiver, _run_expense, _wait
 
 SLOW_TIMER = """<?xml version="1.0" encoding="UTF-8"?>
@@ -74,6 +75,7 @@ def _break_rows(db_url: str, bad_state: str, bad_spec: str) -> None:
             update(Deployment).where(Deployment.id == deployment).values(xml=b"<oops/>")
         )
         conn.execute(update(Instance).where(Instance.id == bad_spec).values(next_timer_at=LONG_AGO))
+    rebind(engine, bad_state)  # as a migration would: the damage is not caught as an edit
     engine.dispose()
 
 
@@ -250,8 +252,10 @@ def test_acting_on_a_broken_instance_records_an_incident_instead_of_a_500(api: A
             row = session.get(Instance, instance_id)
             assert row is not None
             state = json.loads(row.state)
-            state["spec"] = "0" * 64 + ":elsewhere"  # a hand edit gone wrong
+            state["spec"] = "0" * 64 + ":elsewhere"  # a migration gone wrong
             row.state = json.dumps(state)
+    for instance_id, _ in ids:
+        rebind(api.store.engine, instance_id)
     (complete_id, task_id), (message_id, _), (cancel_id, _) = ids
     assert api.client.get(f"/v1/tasks/{task_id}", headers=clerk).status_code == 200
     attempts = {

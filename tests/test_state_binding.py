@@ -215,3 +215,36 @@ def test_a_task_row_without_events_is_found(api: Api) -> None:
     )
     broken = _broken(api)
     assert broken is not None and "forged-task" in broken.reason
+
+
+def test_a_timer_on_a_forged_state_stops_that_instance_alone(api: Api) -> None:
+    """The timer worker fires a batch in one transaction: the forged instance is stopped with
+    an incident and the others' timers fire."""
+    import time
+
+    from powerflow.workers import fire_due_timers
+
+    assert api.deploy("timer.bpmn").status_code == 201
+    clerk = api.user("clerk")
+    ids = [
+        api.client.post(
+            "/v1/instances", headers=clerk, json={"definition_key": "cooling_off"}
+        ).json()["id"]
+        for _ in range(3)
+    ]
+    forged = ids[1]
+    state = _sql(api, "SELECT state FROM instances WHERE id = :i", i=forged).scalar_one()
+    edited = state.replace('"typename":"BpmnWorkflow"', '"typename":"BpmnWorkflow","x":1')
+    assert edited != state
+    _sql(api, "UPDATE instances SET state = :s WHERE id = :i", s=edited, i=forged)
+    time.sleep(1.2)  # the 0.5 s timers are due
+    fire_due_timers(api.store)
+    for instance_id in ids:
+        view = _instance(api, instance_id)
+        if instance_id == forged:
+            assert view["status"] == "failed"
+            assert view["incident"]["message"].startswith(TAMPERED)
+        else:
+            assert view["status"] == "running" and [t["element_id"] for t in view["tasks"]] == [
+                "decide"
+            ]

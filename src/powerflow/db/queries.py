@@ -364,7 +364,8 @@ class InstanceRow:
     """Status, saved state and data as read from the database (None for a new instance): what
     the audit log's state binding checks before the instance writes events."""
     bound_seq: int | None = field(default=None, repr=False, compare=False)
-    """The event sequence number this object last bound (set when it wrote events)."""
+    """The event count at which this object's state was last checked against, or bound to,
+    its events (services/state_binding.py)."""
 
     def __post_init__(self) -> None:
         if self.as_loaded is None and self.event_seq:

@@ -58,8 +58,10 @@ def loaded_digest(instance: queries.InstanceRow) -> str | None:
 def check(conn: Any, instance: queries.InstanceRow) -> None:
     """Refuse to write events for an instance whose stored state differs from its record.
 
-    Skipped for a new instance and for one this object has already bound in the current
-    transaction (nothing outside it can have changed the row since: it is locked or versioned).
+    Skipped for a new instance and for one this object has already checked or bound in the
+    current transaction (nothing outside it can have changed the row since: it is locked or
+    versioned). A step calls it before it writes anything, so a refusal leaves nothing half
+    done even where the caller goes on with other instances in the same transaction.
     """
     if instance.as_loaded is None or instance.bound_seq == instance.event_seq:
         return
@@ -81,6 +83,7 @@ def check(conn: Any, instance: queries.InstanceRow) -> None:
         raise StateTampered(
             instance.id, f"its status, saved state or data differ from event #{seq}'s record"
         )
+    instance.bound_seq = instance.event_seq  # checked: not again before its next events
 
 
 def digest_of(instance: queries.InstanceRow) -> str:

@@ -12,6 +12,7 @@ from powerflow.db import queries
 from powerflow.db.engine import Store
 from powerflow.db.queries import InstanceRow, TaskRow
 from powerflow.engine import FORMAT_VERSION, StepEvent, StepResult
+from powerflow.services import state_binding
 from powerflow.services.errors import Conflict
 from powerflow.services.events import event_rows
 from powerflow.services.external_rows import apply_step
@@ -63,6 +64,8 @@ def record_step(
         when the instance was changed by someone else since it was loaded (nothing is written
         then: the caller's transaction rolls back).
     """
+    if not new_instance:  # before anything is written (services/state_binding.py)
+        state_binding.check(conn, instance)
     incidents = IncidentLog(conn, instance, at=at, actor=actor)
     resolved: list[StepEvent] = []
     was_parked = instance.status == PARKED and not new_instance

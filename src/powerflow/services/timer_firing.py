@@ -18,13 +18,14 @@ from datetime import datetime
 from sqlalchemy import Connection, select
 
 from powerflow import engine
-from powerflow.db.engine import Store
+from powerflow.db.engine import Store, follow_up
 from powerflow.db.models import Instance
 from powerflow.db.queries import InstanceRow
 from powerflow.db.timer_queries import claim_due_instances
 from powerflow.services.definitions import BpmnFileMissing, definition_by_id, runnable
 from powerflow.services.errors import DomainError
 from powerflow.services.incidents import cause, fail_instance
+from powerflow.services.state_binding import StateTampered
 from powerflow.services.steps import record_step
 
 
@@ -114,6 +115,7 @@ def fire_due_batch(
     """
     outcome = BatchOutcome()
     broken: dict[str, str] = {}
+    tampered: list[StateTampered] = []
     with store.begin(write=True) as conn:
         for row in claim_due_instances(conn, now, limit, skip):
             outcome.claimed.append(row.id)
@@ -121,6 +123,10 @@ def fire_due_batch(
                 fired = _fire_row(store, conn, row, now, actor)
             except _Broken as exc:
                 broken[row.id] = str(exc)
+                continue
+            except StateTampered as exc:  # before any write: stopped once the batch commits
+                tampered.append(exc)
+                outcome.failed.append(row.id)
                 continue
             except DomainError as exc:  # before any write: the definition is gone
                 outcome.retry[row.id] = exc.message
@@ -131,6 +137,8 @@ def fire_due_batch(
             outcome.fired.append(row.id)
             if fired == "still due":
                 outcome.retry[row.id] = "its next timer was still due after firing"
+    for refused in tampered:
+        follow_up(store, refused)
     for instance_id, message in broken.items():
         fail_instance(store, instance_id, actor=actor, message=message)
         outcome.failed.append(instance_id)
