@@ -19,9 +19,14 @@ DOMAIN = b"powerflow state v1\n"
 def state_digest(status: str, state: str, data: dict[str, Any]) -> str:
     """SHA-256 (hex) over the status, the saved state (the exact text stored) and the data
     (canonical JSON, keys sorted, so PostgreSQL's JSONB key order does not matter)."""
+    return digest_of_canonical(status, state, canonical(data))
+
+
+def digest_of_canonical(status: str, state: str, data: bytes) -> str:
+    """``state_digest`` with the data already in canonical JSON."""
     h = hashlib.sha256(DOMAIN)
     h.update(status.encode())
     h.update(b"\n")
     h.update(hashlib.sha256(state.encode()).digest())
-    h.update(hashlib.sha256(canonical(data)).digest())
+    h.update(hashlib.sha256(data).digest())
     return h.hexdigest()

@@ -13,11 +13,14 @@ incident that says so (``record_tampering``), so nothing carries a forged value 
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from datetime import datetime
 from typing import Any
 
 from powerflow import engine
-from powerflow.audit_log.binding import state_digest
+from powerflow.audit_log.binding import digest_of_canonical
+from powerflow.audit_log.chain import canonical
 from powerflow.db import binding_queries, queries
 from powerflow.db.engine import Store
 from powerflow.services.errors import Conflict
@@ -47,12 +50,54 @@ class StateTampered(Conflict):
         record_tampering(store, self.instance_id, self.why)
 
 
+class _Recent:
+    """The digests this process bound last, per instance, with the content they cover.
+
+    A step checks the state it read against the digest its previous step bound: when the text
+    read is exactly the text bound (a memory compare), the digest is known without hashing the
+    saved state again, which for an instance of hundreds of tasks is most of the cost. Keyed by
+    content, never trusted otherwise, so a rolled-back step's entry is merely useless.
+    """
+
+    def __init__(self, max_bytes: int = 64 << 20) -> None:
+        self._entries: OrderedDict[str, tuple[str, str, bytes, str]] = OrderedDict()
+        self._bytes = 0
+        self._max = max_bytes
+        self._lock = threading.Lock()
+
+    def digest(self, instance_id: str, status: str, state: str, data: bytes) -> str:
+        with self._lock:
+            hit = self._entries.get(instance_id)
+        if hit is not None and hit[0] == status and hit[1] == state and hit[2] == data:
+            return hit[3]
+        return digest_of_canonical(status, state, data)
+
+    def remember(self, instance_id: str, status: str, state: str, data: bytes) -> str:
+        digest = digest_of_canonical(status, state, data)
+        size = len(state) + len(data)
+        if size > self._max // 4:
+            return digest
+        with self._lock:
+            old = self._entries.pop(instance_id, None)
+            if old is not None:
+                self._bytes -= len(old[1]) + len(old[2])
+            self._entries[instance_id] = (status, state, data, digest)
+            self._bytes += size
+            while self._bytes > self._max:
+                _, dropped = self._entries.popitem(last=False)
+                self._bytes -= len(dropped[1]) + len(dropped[2])
+        return digest
+
+
+_recent = _Recent()
+
+
 def loaded_digest(instance: queries.InstanceRow) -> str | None:
     """The digest of the instance as read from the database (None for one not yet saved)."""
     if instance.as_loaded is None:
         return None
     status, state, data = instance.as_loaded
-    return state_digest(status, state, data)
+    return _recent.digest(instance.id, status, state, canonical(data))
 
 
 def check(conn: Any, instance: queries.InstanceRow) -> None:
@@ -88,7 +133,7 @@ def check(conn: Any, instance: queries.InstanceRow) -> None:
 
 def digest_of(instance: queries.InstanceRow) -> str:
     """The digest of the instance as the caller is about to save it."""
-    return state_digest(instance.status, instance.state, instance.data)
+    return _recent.remember(instance.id, instance.status, instance.state, canonical(instance.data))
 
 
 def bound(instance: queries.InstanceRow) -> None:
