@@ -235,7 +235,7 @@ def test_me_and_health(api: Api) -> None:
         "roles": ["clerk", "finance-office"],
     }
     health = api.client.get("/health").json()
-    assert health["status"] == "ok" and health["schema_revision"] == "0023"
+    assert health["status"] == "ok" and health["schema_revision"] == "0024"
 
 
 def test_rotated_token_stops_working_at_once(api: Api) -> None:

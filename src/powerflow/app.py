@@ -19,6 +19,7 @@ from powerflow.api.limits import BodyLimit, NoNulInUrl
 from powerflow.api.rate_limit import TokenBuckets
 from powerflow.api.routers import (
     alerts,
+    archive,
     audit,
     cases,
     console,
@@ -48,6 +49,7 @@ from powerflow.settings import Settings
 from powerflow.worker_process import StatisticsConfig, StatisticsProcess
 from powerflow.workers import (
     AlertWorker,
+    ArchiveWorker,
     AuditWorker,
     MessageWorker,
     TimerWorker,
@@ -160,6 +162,15 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
             if run_workers
             else []
         )
+        if run_workers and settings.archive_after_days is not None:
+            workers.append(
+                ArchiveWorker(
+                    store,
+                    settings.archive_after_days,
+                    settings.archive_poll_seconds,
+                    settings.archive_batch,
+                )
+            )
         if run_workers:  # counting is CPU work: on another core, out of the requests' way
             workers.append(
                 StatisticsProcess(
@@ -221,6 +232,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         stats.router,
         audit.router,
         audit.public,
+        archive.router,
         console.router,
     ):
         app.include_router(router)

@@ -304,14 +304,26 @@ def audit_verify(
         _verify_offline(public_key, checkpoints, export, witness_key or [])
         return
     from powerflow.services import audit
+    from powerflow.services.archive.verify import verify_archive
 
-    result = audit.verify_all(_store(_settings(database_url)))
+    store = _store(_settings(database_url))
+    result = audit.verify_all(store)
     broken = result.broken
+    archived = None
+    if broken is None:
+        archived = verify_archive(store)
+        broken = archived.broken
     if broken is not None:
         where = f"event #{broken.seq}" if broken.seq is not None else "its chain head"
-        typer.echo(f"BROKEN: instance {broken.instance_id}, {where}: {broken.reason}", err=True)
+        kind = "archived instance" if archived is not None else "instance"
+        typer.echo(f"BROKEN: {kind} {broken.instance_id}, {where}: {broken.reason}", err=True)
         raise typer.Exit(1)
-    typer.echo(f"verified: {result.instances} instances, {result.events} events, no broken link")
+    assert archived is not None
+    typer.echo(
+        f"verified: {result.instances} instances, {result.events} events, no broken link; "
+        f"archive: {archived.instances} archived instances, {archived.events} events, each "
+        "chain whole and every event its leaf in the audit log"
+    )
 
 
 def _verify_offline(
@@ -503,6 +515,104 @@ def audit_cosign(
         out.write_text(text)
     else:
         typer.echo(text, nl=False)
+
+
+archive_app = typer.Typer(
+    help="Archive and retention of ended instances (docs/audit.md).", no_args_is_help=True
+)
+app.add_typer(archive_app, name="archive")
+
+
+@archive_app.command("run")
+def archive_run(
+    older_than: Annotated[
+        int | None,
+        typer.Option(
+            "--older-than",
+            min=1,
+            help="Days since an instance ended (default: POWERFLOW_ARCHIVE_AFTER_DAYS)",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option(help="Only report what would be archived and what is held back")
+    ] = False,
+    batch: Annotated[int, typer.Option(min=1, max=10_000, help="Instances a transaction")] = 200,
+    database_url: DbOption = None,
+) -> None:
+    """Move ended instances past the retention period out of the live tables into the
+    archive, once a signed checkpoint covers their events; print what was held back, why."""
+    from powerflow.services.archive import mover
+
+    settings = _settings(database_url)
+    days = older_than if older_than is not None else settings.archive_after_days
+    if days is None:
+        typer.echo(
+            "Say how old an instance's end must be: --older-than DAYS, or set "
+            "POWERFLOW_ARCHIVE_AFTER_DAYS.",
+            err=True,
+        )
+        raise typer.Exit(2)
+    done = mover.run(_store(settings), days, dry_run=dry_run, batch=batch)
+    verb = "would archive" if dry_run else "archived"
+    typer.echo(
+        f"{verb} {len(done.archived)} instances that ended before {done.cutoff:%Y-%m-%d %H:%M} UTC"
+    )
+    for why, n in done.held.most_common():
+        typer.echo(f"held back {n}: {why}")
+    for iid, why in done.failed.items():
+        typer.echo(f"FAILED: instance {iid}: {why}", err=True)
+    if done.failed:
+        raise typer.Exit(1)
+
+
+@archive_app.command("proofs")
+def archive_proofs(
+    instance_id: str,
+    out: Annotated[Path, typer.Option(help="File to write the proof bundle (JSON) to")],
+    database_url: DbOption = None,
+) -> None:
+    """Write an archived instance's events with their inclusion proofs against the newest
+    signed checkpoint (the same as GET /v1/archive/instances/{id}/proofs)."""
+    from powerflow.services.archive import proofs
+    from powerflow.services.auth import Principal
+    from powerflow.services.errors import DomainError
+
+    operator = Principal(name="cli", roles=frozenset({"admin"}))
+    try:
+        bundle = proofs.bundle(_store(_settings(database_url)), operator, instance_id)
+    except DomainError as exc:
+        typer.echo(exc.message, err=True)
+        raise typer.Exit(1) from None
+    out.write_text(json.dumps(bundle, indent=1) + "\n")
+    typer.echo(
+        f"wrote {len(bundle['events'])} events with proofs against tree size "
+        f"{bundle['tree_size']} to {out}"
+    )
+
+
+@archive_app.command("verify-proofs")
+def archive_verify_proofs(
+    bundle: Annotated[Path, typer.Argument(help="A bundle from 'archive proofs' or the API")],
+    public_key: Annotated[str, typer.Option(help="The log's verifier key (the string, or a file)")],
+) -> None:
+    """Check an archived instance's proof bundle with the log's public key alone (no
+    database): the checkpoint's signature, the instance's chain, every inclusion proof."""
+    from powerflow.audit_log.bundle import verify_bundle
+
+    key = _verifier(public_key)
+    try:
+        data = json.loads(bundle.read_text())
+    except (OSError, ValueError) as exc:
+        typer.echo(f"cannot read the bundle {bundle}: {exc}", err=True)
+        raise typer.Exit(2) from None
+    report = verify_bundle(data if isinstance(data, dict) else {}, key)
+    if not report.ok:
+        typer.echo(f"BROKEN: {report.problems[0]}", err=True)
+        raise typer.Exit(1)
+    typer.echo(
+        f"verified: {report.events} events of instance {data.get('instance_id')} are in the log "
+        f"signed by {key.name} at tree size {report.tree_size}, their chain whole"
+    )
 
 
 stats_app = typer.Typer(help="The statistics (GET /v1/stats/...).", no_args_is_help=True)

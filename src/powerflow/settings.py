@@ -170,6 +170,30 @@ class Settings(BaseSettings):
         "POST /v1/audit/checkpoints/{size}/cosignatures accepts",
     )
 
+    archive_after_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=100 * 366,
+        description="Retention period: ended (completed or cancelled) instances whose end is "
+        "older than this many days move to the archive tables once the audit log covers them "
+        "(docs/audit.md, 'Archive and retention'); unset (the default): nothing is archived "
+        "by the service ('powerflow archive run --older-than DAYS' still works)",
+    )
+    archive_poll_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        le=86400,
+        description="How often the service looks for instances to archive (when "
+        "POWERFLOW_ARCHIVE_AFTER_DAYS is set)",
+    )
+    archive_batch: int = Field(
+        default=200,
+        ge=1,
+        le=10_000,
+        description="Instances archived per transaction: smaller holds the write lock for less "
+        "time at once",
+    )
+
     @field_validator("audit_witness_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: Any) -> Any:

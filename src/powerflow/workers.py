@@ -15,6 +15,7 @@ from powerflow.db import alert_queries
 from powerflow.db.engine import Store
 from powerflow.periodic import Backoff, PeriodicThread
 from powerflow.services import instances, messages, start_timers, timer_firing, webhooks
+from powerflow.services.archive import mover
 from powerflow.services.audit import checkpoints as audit_checkpoints
 from powerflow.services.audit import sequencer
 from powerflow.services.auth import Principal
@@ -249,3 +250,26 @@ class AuditWorker(PeriodicThread):
         self._next_look = time.monotonic() + min(self.checkpoint_seconds, 5.0)
         if audit_checkpoints.due(self.store, self.checkpoint_seconds):
             audit_checkpoints.make(self.store, self.signer)
+
+
+class ArchiveWorker(PeriodicThread):
+    """Moves ended instances past the retention period into the archive
+    (services/archive/mover.py), ``batch`` to a transaction and at most ``PASS_LIMIT`` a pass;
+    at once again while a pass stopped at that limit (a backlog), else every ``interval``
+    seconds. With several workers each runs it: PostgreSQL's row locks (SKIP LOCKED) and the
+    archive's primary keys let each instance move once."""
+
+    PASS_LIMIT = 5_000
+
+    def __init__(self, store: Store, days: int, interval: float, batch: int) -> None:
+        self.store = store
+        self.days = days
+        self.poll = interval
+        self.batch = batch
+        super().__init__("powerflow-archive", interval, self._pass, join_timeout=30)
+
+    def _pass(self) -> None:
+        done = mover.run(self.store, self.days, batch=self.batch, limit=self.PASS_LIMIT)
+        if done.archived:
+            log.info("archived %d ended instances", len(done.archived))
+        self.interval = 1.0 if len(done.archived) >= self.PASS_LIMIT else self.poll

@@ -18,6 +18,7 @@ STATUS: dict[type[e.DomainError], int] = {
     e.RuleViolated: 403,
     e.NotFound: 404,
     e.Conflict: 409,
+    e.Gone: 410,
     e.PayloadTooLarge: 413,
     e.UnsupportedMediaType: 415,
     e.InvalidDefinition: 422,
@@ -32,6 +33,7 @@ TITLES = {
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",
+    410: "Archived",
     413: "Payload too large",
     415: "Unsupported media type",
     422: "Invalid input",
@@ -47,6 +49,7 @@ def documented(
     conflict: str | None = None,
     invalid: str | None = None,
     busy: bool = False,
+    gone: str | None = None,
 ) -> dict[int | str, dict[str, Any]]:
     """The error responses a route declares in the OpenAPI document, all problem+json."""
     from powerflow.api.schemas import Problem
@@ -56,6 +59,7 @@ def documented(
         403: forbidden,
         404: not_found,
         409: conflict,
+        410: gone,
         422: invalid,
         503: "Database busy; retry" if busy else None,
     }

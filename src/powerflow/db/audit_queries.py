@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -19,12 +19,13 @@ from sqlalchemy import (
     update,
 )
 
-from powerflow.db.models import AuditCheckpoint, AuditLeaf, AuditNode, Event
+from powerflow.db.models import ArchivedEvent, AuditCheckpoint, AuditLeaf, AuditNode, Event
 
 LEAVES = cast(Table, AuditLeaf.__table__)
 NODES = cast(Table, AuditNode.__table__)
 CHECKPOINTS = cast(Table, AuditCheckpoint.__table__)
 EVENTS = cast(Table, Event.__table__)
+ARCHIVED_EVENTS = cast(Table, ArchivedEvent.__table__)
 
 _CHUNK = 400  # coordinates per IN list (well under any dialect's parameter limit)
 
@@ -119,23 +120,34 @@ def event_exists(conn: Connection, event_id: int) -> bool:
     return conn.execute(select(EVENTS.c.id).where(EVENTS.c.id == event_id)).first() is not None
 
 
-def events_in_leaf_order(conn: Connection, batch: int = 1000) -> Iterator[RowMapping]:
-    """Every sequenced event with its leaf index, in leaf order, read in batches (keyset)."""
+def events_in_leaf_order(conn: Connection, batch: int = 1000) -> Iterator[Mapping[str, Any]]:
+    """Every sequenced event with its leaf index and hash, in leaf order, read in batches
+    (keyset); an archived event is read from ``archived_events`` (same id and columns). A leaf
+    whose event row is in neither table is skipped."""
     after = -1
     while True:
-        rows = list(
+        leaves = list(
             conn.execute(
-                select(LEAVES.c.leaf_index, LEAVES.c.leaf_hash, EVENTS)
-                .join(EVENTS, EVENTS.c.id == LEAVES.c.event_id)
+                select(LEAVES.c.leaf_index, LEAVES.c.event_id, LEAVES.c.leaf_hash)
                 .where(LEAVES.c.leaf_index > after)
                 .order_by(LEAVES.c.leaf_index)
                 .limit(batch)
-            ).mappings()
+            )
         )
-        yield from rows
-        if len(rows) < batch:
+        rows: dict[int, RowMapping] = {}
+        for table in (EVENTS, ARCHIVED_EVENTS):
+            missing = [int(leaf.event_id) for leaf in leaves if int(leaf.event_id) not in rows]
+            if not missing:
+                break
+            for row in conn.execute(select(table).where(table.c.id.in_(missing))).mappings():
+                rows[int(row["id"])] = row
+        for leaf in leaves:
+            found = rows.get(int(leaf.event_id))
+            if found is not None:
+                yield {**found, "leaf_index": leaf.leaf_index, "leaf_hash": leaf.leaf_hash}
+        if len(leaves) < batch:
             return
-        after = int(rows[-1]["leaf_index"])
+        after = int(leaves[-1].leaf_index)
 
 
 def latest_checkpoint(conn: Connection) -> RowMapping | None:

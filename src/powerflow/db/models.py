@@ -939,3 +939,69 @@ class AuditCheckpoint(Base):
     origin: Mapped[str] = mapped_column(String(255))
     key_id: Mapped[str] = mapped_column(String(8))
     note: Mapped[str] = mapped_column(Text)
+
+
+# --- Archive and retention (issue 12 §2; migration 0024) -------------------------------------
+
+
+class ArchivedInstance(Base):
+    """An ended instance moved out of the live tables after the retention period
+    (services/archive/). ``record`` holds the instance row and its per-instance rows (tasks,
+    task roles, closed task rows, countersignatures, external tasks, incidents) as JSON; the
+    columns beside it are what lookups and verification need. ``checkpoint_size``: the signed
+    checkpoint that covered every event of the instance when it was archived."""
+
+    __tablename__ = "archived_instances"
+    __table_args__ = (
+        UniqueConstraint("definition_key", "business_key"),
+        Index("ix_archived_instances_archived_at", "archived_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    definition_key: Mapped[str] = mapped_column(String(255))
+    definition_version: Mapped[int] = mapped_column(Integer)
+    business_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    status: Mapped[str] = mapped_column(String(16))
+    started_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    archived_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    event_count: Mapped[int] = mapped_column(Integer)
+    last_event_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    last_event_id: Mapped[int] = mapped_column(BigInteger)
+    checkpoint_size: Mapped[int] = mapped_column(BigInteger)
+    record: Mapped[dict[str, Any]] = mapped_column(JSONType)
+
+
+class ArchivedEvent(Base):
+    """An event of an archived instance: the ``events`` row unchanged (same id, so its leaf in
+    ``audit_leaves`` still names it)."""
+
+    __tablename__ = "archived_events"
+    __table_args__ = (UniqueConstraint("instance_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    instance_id: Mapped[str] = mapped_column(String(36))
+    seq: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(64))
+    definition_key: Mapped[str] = mapped_column(String(255))
+    definition_version: Mapped[int] = mapped_column(Integer)
+    element_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    element_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    task_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    prev_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    hash: Mapped[str] = mapped_column(String(64))
+    state_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class ArchivedTask(Base):
+    """Which archived instance a task id belonged to: a request naming the task is told the
+    instance is archived instead of "does not exist"."""
+
+    __tablename__ = "archived_tasks"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    instance_id: Mapped[str] = mapped_column(String(36), index=True)

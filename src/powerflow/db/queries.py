@@ -36,6 +36,7 @@ from sqlalchemy.sql.dml import UpdateBase
 
 from powerflow.db.models import (
     Alert,
+    ArchivedInstance,
     Definition,
     Deployment,
     Event,
@@ -48,6 +49,7 @@ from powerflow.db.models import (
 INSTANCES = cast(Table, Instance.__table__)
 TASKS = cast(Table, Task.__table__)
 _I = INSTANCES.c
+_ARCHIVED = cast(Table, ArchivedInstance.__table__)
 _T = TASKS.c
 
 USER_BY_TOKEN = select(User.__table__.c.name, User.__table__.c.roles).where(
@@ -496,13 +498,24 @@ def load_task_and_instance(
     return task, instance
 
 
-_BUSINESS_KEY = select(_I.id).where(
-    _I.definition_key == bindparam("definition_key"), _I.business_key == bindparam("business_key")
+_BUSINESS_KEY = (
+    select(_I.id)
+    .where(
+        _I.definition_key == bindparam("definition_key"),
+        _I.business_key == bindparam("business_key"),
+    )
+    .union_all(
+        select(_ARCHIVED.c.id).where(
+            _ARCHIVED.c.definition_key == bindparam("definition_key"),
+            _ARCHIVED.c.business_key == bindparam("business_key"),
+        )
+    )
 )
 
 
 def business_key_taken(conn: Connection, definition_key: str, business_key: str) -> bool:
-    """Whether an instance of the definition key already uses this business key."""
+    """Whether an instance of the definition key already uses this business key (a live one,
+    or an archived one: a business key names one case for good)."""
     params = {"definition_key": definition_key, "business_key": business_key}
     return conn.execute(_BUSINESS_KEY, params).first() is not None
 

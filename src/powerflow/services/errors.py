@@ -43,6 +43,12 @@ class NotFound(DomainError):
     code = "not_found"
 
 
+class Gone(DomainError):
+    """The addressed instance or task was archived: it is read elsewhere, and read-only."""
+
+    code = "archived"
+
+
 class Conflict(DomainError):
     """The resource is not in a state that allows the action (or a concurrent change won)."""
 

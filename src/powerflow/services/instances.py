@@ -45,6 +45,7 @@ from powerflow.services.visibility import (
     check_instance,
     instance_not_found,
     may_see_instance,
+    missing_instance,
     visible_instances_clause,
 )
 
@@ -67,7 +68,9 @@ def load_visible_for_update(
 ) -> InstanceRow:
     """The instance row, locked; NotFound if there is none or the caller may not see it."""
     row = queries.load_instance(conn, instance_id, lock=True)
-    if row is None or not may_see_instance(conn, principal, instance_id, row.started_by):
+    if row is None:
+        raise missing_instance(conn, principal, instance_id)
+    if not may_see_instance(conn, principal, instance_id, row.started_by):
         raise instance_not_found(instance_id)
     return row
 

@@ -37,6 +37,7 @@ from powerflow.services.task_order import document_order_column
 from powerflow.services.views import DefinitionView, InstanceView, Page, TaskRecord
 from powerflow.services.visibility import (
     may_see_instance_id,
+    missing_task,
     sees_everything,
     task_not_found,
     visible_tasks_clause,
@@ -162,10 +163,10 @@ def _record(
 
 def _visible_task(session: Session, principal: Principal, task_id: str) -> Task:
     """The task, if the caller may see its instance; NotFound (as for an unknown id) if not."""
+    conn = session.connection()
     task = session.get(Task, task_id)
     if task is None:
-        raise task_not_found(task_id)
-    conn = session.connection()
+        raise missing_task(conn, principal, task_id)
     if (
         not may_see(principal, list(task.roles))
         and not _involved(conn, principal, task)
@@ -385,7 +386,7 @@ def _complete(
     with store.begin(write=True) as conn:
         task, instance = queries.load_task_and_instance(conn, task_id)
         if task is None or instance is None:
-            raise task_not_found(task_id)
+            raise missing_task(conn, principal, task_id)
         _check_actor(conn, principal, task)
         if task.state != "ready":
             raise Conflict(f"Task '{task.name}' is already {task.state}.")

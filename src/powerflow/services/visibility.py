@@ -27,11 +27,22 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Connection, Table, exists, false, literal, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    RowMapping,
+    Table,
+    exists,
+    false,
+    literal,
+    or_,
+    select,
+)
 
+from powerflow.db import archive_queries
 from powerflow.db.models import Event, Instance, Task, TaskCountersign, TaskRole
 from powerflow.services.auth import Principal
-from powerflow.services.errors import Forbidden, NotFound
+from powerflow.services.errors import DomainError, Forbidden, Gone, NotFound
 from powerflow.services.events import MACHINE_ACTORS
 
 SEE_ALL_ROLES = ("admin", "monitor", "auditor")
@@ -138,9 +149,69 @@ def task_not_found(task_id: str) -> NotFound:
 def check_instance(
     conn: Connection, principal: Principal, instance_id: str, started_by: str | None
 ) -> None:
-    """NotFound unless the instance exists (``started_by`` given) and the caller may see it."""
-    if started_by is None or not may_see_instance(conn, principal, instance_id, started_by):
+    """NotFound unless the instance exists (``started_by`` given) and the caller may see it;
+    Gone for an archived instance the caller may see."""
+    if started_by is None:
+        raise missing_instance(conn, principal, instance_id)
+    if not may_see_instance(conn, principal, instance_id, started_by):
         raise instance_not_found(instance_id)
+
+
+# ---------------------------------------------------------------------- archived instances
+
+
+def may_see_archived(conn: Connection, principal: Principal, row: RowMapping) -> bool:
+    """The same rule over an archived instance (``archived_instances`` row with its record):
+    supervisors, the starter, holders of a role of one of its tasks (every clerk for a task
+    without a role) or of its countersign roles, and whoever acted on it."""
+    if sees_everything(principal) or row["started_by"] == principal.name:
+        return True
+    record = row["record"]
+    roles = {str(r["role"]) for r in record.get("task_roles", [])}
+    roles |= {str(c["role"]) for c in record.get("countersigns", [])}
+    if roles & principal.roles:
+        return True
+    with_role = {str(r["task_id"]) for r in record.get("task_roles", [])}
+    if principal.has("clerk") and any(t["id"] not in with_role for t in record.get("tasks", [])):
+        return True
+    if principal.name in MACHINE_ACTORS:
+        return False
+    return archive_queries.acted_on_archived(conn, str(row["id"]), principal.name)
+
+
+def _archived_answer(
+    conn: Connection, principal: Principal, instance_id: str, what: str
+) -> DomainError | None:
+    row = archive_queries.archived_instance(conn, instance_id)
+    if row is None or not may_see_archived(conn, principal, row):
+        return None
+    where = f"/v1/archive/instances/{instance_id}"
+    return Gone(
+        f"{what} archived on {row['archived_at']:%Y-%m-%d} ({row['status']} on "
+        f"{row['ended_at']:%Y-%m-%d}): it is read-only now; read its record, events and "
+        f"proofs at GET {where}.",
+        instance_id=instance_id,
+        archive=where,
+    )
+
+
+def missing_instance(conn: Connection, principal: Principal, instance_id: str) -> DomainError:
+    """The answer for an instance that is not in the live table: Gone, naming where to read
+    it, for an archived instance the caller may see; NotFound otherwise."""
+    gone = _archived_answer(conn, principal, instance_id, f"Instance {instance_id} was")
+    return gone or instance_not_found(instance_id)
+
+
+def missing_task(conn: Connection, principal: Principal, task_id: str) -> DomainError:
+    """The answer for a task that is not in the live table: Gone for a task of an archived
+    instance the caller may see; NotFound otherwise."""
+    instance_id = archive_queries.archived_task_instance(conn, task_id)
+    if instance_id is not None:
+        what = f"Task {task_id} belongs to instance {instance_id}, which was"
+        gone = _archived_answer(conn, principal, instance_id, what)
+        if gone is not None:
+            return gone
+    return task_not_found(task_id)
 
 
 def check_feed_reader(principal: Principal) -> None:

@@ -27,13 +27,15 @@ from powerflow.services.views import InstanceView
 router = APIRouter(prefix="/v1/instances", tags=["instances"])
 
 NOT_FOUND = "Unknown instance or definition, or an instance the caller is not involved in"
-ERRORS = documented(not_found=NOT_FOUND)
+GONE = "The instance was archived (read-only; the answer names GET /v1/archive/instances/{id})"
+ERRORS = documented(not_found=NOT_FOUND, gone=GONE)
 
 WRITE_ERRORS = documented(
     not_found=NOT_FOUND,
     conflict="Not possible in the instance's current state",
     invalid="Invalid input",
     busy=True,
+    gone=GONE,
 )
 Status = Annotated[str | None, Query(pattern="^(running|suspended|completed|failed|cancelled)$")]
 

@@ -24,7 +24,8 @@ from powerflow.services.power import countersign
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
 
 NOT_FOUND = "Unknown task, or one of an instance the caller is not involved in"
-ERRORS = documented(not_found=NOT_FOUND, forbidden="Caller lacks the task's role")
+GONE = "The task's instance was archived (read-only; the answer names GET /v1/archive/...)"
+ERRORS = documented(not_found=NOT_FOUND, forbidden="Caller lacks the task's role", gone=GONE)
 
 WRITE_ERRORS = documented(
     not_found=NOT_FOUND,
@@ -33,6 +34,7 @@ WRITE_ERRORS = documented(
     conflict="Task not ready, claimed by someone else, or raced",
     invalid="Data does not fit the task's form",
     busy=True,
+    gone=GONE,
 )
 State = Annotated[str | None, Query(pattern="^(ready|awaiting_countersign|completed|cancelled)$")]
 
@@ -136,6 +138,7 @@ COUNTERSIGN_ERRORS = documented(
     conflict="The task needs no countersignature, none is waiting, or it was decided meanwhile",
     invalid="A refusal without a comment",
     busy=True,
+    gone=GONE,
 )
 
 

@@ -40,7 +40,7 @@ from powerflow.services.power.risk import countersign_role
 from powerflow.services.steps import instance_view
 from powerflow.services.tasks import DataCheck, advance, data_check, may_see
 from powerflow.services.views import DefinitionView, InstanceView
-from powerflow.services.visibility import may_see_instance_id, task_not_found
+from powerflow.services.visibility import may_see_instance_id, missing_task, task_not_found
 
 DECISIONS = ("approve", "refuse")
 
@@ -141,7 +141,7 @@ def _decide(
     with store.begin(write=True) as conn:
         task, instance = queries.load_task_and_instance(conn, task_id)
         if task is None or instance is None:
-            raise task_not_found(task_id)
+            raise missing_task(conn, principal, task_id)
         last = cq.latest(conn, task.id)
         waiting = last if last and last["state"] == "pending" else None
         if task.state != cq.AWAITING:
