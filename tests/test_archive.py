@@ -360,7 +360,7 @@ def test_two_archivers_at_once_move_each_instance_once(world: World) -> None:
     def archive() -> None:
         try:
             results.append(mover.run(w.api.store, 30, batch=2))
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=archive) for _ in range(2)]
@@ -411,6 +411,4 @@ def test_cli_run_proofs_and_verify(sqlite_api: Api, tmp_path: Path) -> None:
     bad = _cli("archive", "verify-proofs", out, "--public-key", vkey)
     assert bad.returncode == 1 and "BROKEN" in bad.stderr
     verified = _cli("audit", "verify", "--database-url", url)
-    assert verified.returncode == 0 and "2 archived instances" in verified.stdout, (
-        verified.stderr
-    )
+    assert verified.returncode == 0 and "2 archived instances" in verified.stdout, verified.stderr
