@@ -172,6 +172,10 @@ def test_archiving_moves_old_instances_and_reads_answer_from_the_archive(
     assert body["business_key"] == "EXP-2026-001" and body["status"] == "completed"
     assert [e["seq"] for e in body["events"]] == list(range(1, len(body["events"]) + 1))
     assert {t["id"] for t in body["tasks"]} >= {last_task}
+    monitor, designer = w.api.user("monitor"), w.api.user("designer")
+    for who, status in ((monitor, 200), (w.auditor, 200), (w.api.admin, 200), (designer, 404)):
+        assert c.get(f"/v1/archive/instances/{old[0]}", headers=who).status_code == status
+        assert c.get(f"/v1/instances/{old[0]}", headers=who).status_code == (410 if status == 200 else 404)
     listed = c.get("/v1/instances?limit=500", headers=w.api.admin).json()["items"]
     assert {i["id"] for i in listed} == {recent[0], running["id"]}
     # a business key names one case for good

@@ -662,6 +662,14 @@ PROBES: dict[str, Probe] = {
     "GET /v1/instances/{instance_id}/events": _get(_inst("/events")),
     "GET /v1/instances/{instance_id}/events/stream": _stream(_inst("/events/stream?after=0")),
     "GET /v1/instances/{instance_id}/audit": _get(_inst("/audit")),
+    # the case is live, so not in the archive: 404 to everyone who gets past the role check
+    # (the rule over an archived case is tests/test_archive.py's)
+    "GET /v1/archive/instances/{instance_id}": _get(
+        lambda case: f"/v1/archive/instances/{case.instance_id}"
+    ),
+    "GET /v1/archive/instances/{instance_id}/proofs": _get(
+        lambda case: f"/v1/archive/instances/{case.instance_id}/proofs"
+    ),
     "GET /v1/instances/{instance_id}/audit.csv": _get(_inst("/audit.csv")),
     "GET /v1/events": Probe(_events_list),
     "GET /v1/events/latest": _get(lambda c: "/v1/events/latest"),
