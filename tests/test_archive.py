@@ -23,7 +23,7 @@ from powerflow.audit_log.bundle import verify_bundle
 from powerflow.audit_log.chain import event_hash
 from powerflow.clock import ManualClock
 from powerflow.db import archive_queries
-from powerflow.db.models import Webhook
+from powerflow.db.models import ArchivedInstance, Webhook
 from powerflow.services import audit
 from powerflow.services.archive import mover
 from powerflow.services.archive.verify import verify_archive
@@ -175,7 +175,9 @@ def test_archiving_moves_old_instances_and_reads_answer_from_the_archive(
     monitor, designer = w.api.user("monitor"), w.api.user("designer")
     for who, status in ((monitor, 200), (w.auditor, 200), (w.api.admin, 200), (designer, 404)):
         assert c.get(f"/v1/archive/instances/{old[0]}", headers=who).status_code == status
-        assert c.get(f"/v1/instances/{old[0]}", headers=who).status_code == (410 if status == 200 else 404)
+        assert c.get(f"/v1/instances/{old[0]}", headers=who).status_code == (
+            410 if status == 200 else 404
+        )
     listed = c.get("/v1/instances?limit=500", headers=w.api.admin).json()["items"]
     assert {i["id"] for i in listed} == {recent[0], running["id"]}
     # a business key names one case for good
@@ -262,6 +264,24 @@ def test_an_edited_archived_event_is_found(world: World, tmp_path: Path, rechain
     after = w.c.get(f"/v1/archive/instances/{old[1]}/proofs", headers=w.auditor).json()
     assert verify_bundle(bundle, w.signer.verifier).ok  # the bundle taken before still holds
     assert not verify_bundle(after, w.signer.verifier).ok
+
+
+def test_an_edited_archived_record_is_found_against_the_state_binding(world: World) -> None:
+    w = world
+    old = w.finished(1)
+    w.clock.advance(40 * DAY)
+    w.running()
+    w.settle()
+    assert mover.run(w.api.store, 30).archived == old
+    assert verify_archive(w.api.store).broken is None
+    with w.api.store.write() as session:
+        row = session.get(ArchivedInstance, old[0])
+        assert row is not None
+        record = json.loads(json.dumps(row.record))
+        record["instance"]["data"]["amount"] = 999_999
+        row.record = record
+    broken = verify_archive(w.api.store).broken
+    assert broken is not None and "archived record was changed" in broken.reason
 
 
 def test_what_is_held_back(world: World) -> None:

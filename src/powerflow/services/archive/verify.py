@@ -7,8 +7,10 @@ recomputed to match."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from powerflow.audit_log import leaf_hash
+from powerflow.audit_log.binding import state_digest
 from powerflow.audit_log.offline import _check_event
 from powerflow.db import archive_queries as q
 from powerflow.db.engine import Store
@@ -36,7 +38,8 @@ def verify_archive(store: Store, batch: int = 500) -> ArchiveVerification:
             return ArchiveVerification(checked, events, None)
         for instance_id in ids:
             with store.begin(write=False) as conn:
-                row = q.archived_summary(conn, instance_id)
+                row = q.archived_instance(conn, instance_id)
+                record = row["record"] if row is not None else {}
                 rows = q.archived_events(conn, instance_id)
                 leaves = q.leaves_of(conn, [int(e["id"]) for e in rows])
             if row is None:
@@ -44,16 +47,37 @@ def verify_archive(store: Store, batch: int = 500) -> ArchiveVerification:
             checked += 1
             events += len(rows)
             broken = _check(instance_id, row["event_count"], row["last_event_hash"], rows, leaves)
+            if broken is None:
+                broken = _check_state(instance_id, record, rows)
             if broken is not None:
                 return ArchiveVerification(checked, events, broken)
         after = ids[-1]
+
+
+def _check_state(instance_id: str, record: dict[str, Any], rows: list[Any]) -> BrokenLink | None:
+    """The archived instance row (status, saved state, data) against the digest its last
+    binding event recorded (services/state_binding.py); instances from before the binding
+    have none."""
+    bound = [ev for ev in rows if ev["state_digest"] is not None]
+    if not bound:
+        return None
+    inst = record.get("instance", {})
+    digest = state_digest(str(inst.get("status")), str(inst.get("state")), inst.get("data") or {})
+    if digest != bound[-1]["state_digest"]:
+        return BrokenLink(
+            instance_id,
+            None,
+            "the archived instance's status, saved state or data is not what its event "
+            f"#{bound[-1]['seq']} recorded: the archived record was changed",
+        )
+    return None
 
 
 def _check(
     instance_id: str,
     count: int,
     head: str | None,
-    rows: list,  # type: ignore[type-arg]
+    rows: list[Any],
     leaves: dict[int, tuple[int, bytes]],
 ) -> BrokenLink | None:
     chains: dict[str, tuple[int, str]] = {}
