@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import cast
 
 from sqlalchemy import Table, func, select
@@ -13,6 +14,8 @@ from powerflow.services.views import EventView
 
 MAX_TYPES = 20
 _EVENTS = cast(Table, Event.__table__)
+_VIEW_FIELDS = tuple(f.name for f in fields(EventView))
+"""The event columns a view shows (the table has more: ``state_digest``)."""
 
 
 def parse_types(types: str | None) -> list[str]:
@@ -49,7 +52,10 @@ def events_after(
         stmt = stmt.where(c.type.in_(types))
     stmt = stmt.order_by(c.id).limit(limit)
     with store.begin(write=False) as conn:
-        return [EventView(**row._mapping) for row in conn.execute(stmt)]
+        return [
+            EventView(**{name: row[name] for name in _VIEW_FIELDS})
+            for row in conn.execute(stmt).mappings()
+        ]
 
 
 def latest_event_id(store: Store) -> int:

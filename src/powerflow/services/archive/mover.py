@@ -16,6 +16,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sqlalchemy import RowMapping
+
 from powerflow.db import archive_queries as q
 from powerflow.db import audit_queries
 from powerflow.db.engine import DatabaseBusy, Store
@@ -37,10 +39,10 @@ class ArchiveRun:
 
 
 def _held_reason(
-    row: object, summary: q.EventSummary | None, checkpoint: int, horizon: q.Horizon
+    row: RowMapping, summary: q.EventSummary | None, checkpoint: int, horizon: q.Horizon
 ) -> str | None:
     """Why an otherwise eligible instance stays, or None when it may go."""
-    seq = int(row["event_seq"])  # type: ignore[index]
+    seq = int(row["event_seq"])
     if summary is None or summary.events != seq:
         return "its events are not all in the event table (the chain head disagrees)"
     if summary.sequenced < summary.events:
@@ -69,16 +71,15 @@ def run(
     while limit is None or len(result.archived) < limit:
         size = batch if limit is None else min(batch, limit - len(result.archived))
         try:
-            last, chosen = _batch(store, result, after, size, dry_run, now)
+            last = _batch(store, result, after, size, dry_run, now)
         except DatabaseBusy:
             raise
         except Exception as exc:  # the batch rolled back whole: one instance at a time
             log.info("archive batch failed (%s); archiving one instance per transaction", exc)
-            last, chosen = _one_by_one(store, result, after, size, now)
+            last = _one_by_one(store, result, after, size, dry_run, now)
         if last is None:
             break
         after = last
-        del chosen
     return result
 
 
@@ -90,16 +91,17 @@ def _batch(
     dry_run: bool,
     now: datetime,
     only: str | None = None,
-) -> tuple[tuple[datetime, str] | None, list[str]]:
-    """One transaction: find up to ``size`` candidates after ``after``, move the eligible.
-    Returns the keyset of the last candidate looked at (None: no more) and the moved ids."""
+) -> tuple[datetime, str] | None:
+    """One transaction: find up to ``size`` candidates after ``after`` (``only``: just that
+    one of them) and move the eligible. Returns the keyset of the last candidate looked at
+    (None: no more)."""
     held: Counter[str] = Counter()
     with store.begin(write=not dry_run) as conn:
         rows = q.candidates(conn, result.cutoff, after, size)
         if only is not None:
             rows = [r for r in rows if r["id"] == only]
         if not rows:
-            return None, []
+            return None
         latest = audit_queries.latest_checkpoint(conn)
         checkpoint = 0 if latest is None else int(latest["tree_size"])
         horizon = q.horizon(conn)
@@ -116,7 +118,7 @@ def _batch(
     result.held.update(held)
     result.archived.extend(chosen)
     last = rows[-1]
-    return (last["created_at"], str(last["id"])), chosen
+    return (last["created_at"], str(last["id"]))
 
 
 def _one_by_one(
@@ -124,23 +126,22 @@ def _one_by_one(
     result: ArchiveRun,
     after: tuple[datetime, str] | None,
     size: int,
+    dry_run: bool,
     now: datetime,
-) -> tuple[tuple[datetime, str] | None, list[str]]:
+) -> tuple[datetime, str] | None:
     """The candidates of a failed batch, each in a transaction of its own."""
     with store.begin(write=False) as conn:
         rows = q.candidates(conn, result.cutoff, after, size)
     if not rows:
-        return None, []
-    moved: list[str] = []
+        return None
     for row in rows:
         iid = str(row["id"])
         try:
-            _, chosen = _batch(store, result, after, size, False, now, only=iid)
-            moved.extend(chosen)
+            _batch(store, result, after, size, dry_run, now, only=iid)
         except DatabaseBusy:
             raise
         except Exception as exc:
             result.failed[iid] = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
             log.warning("instance %s not archived: %s", iid, result.failed[iid])
     last = rows[-1]
-    return (last["created_at"], str(last["id"])), moved
+    return (last["created_at"], str(last["id"]))
