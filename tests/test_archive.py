@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from powerflow.services.audit import checkpoints, sequencer
 from powerflow.services.audit.export import CHECKPOINTS, LEAF_HASHES, LEAVES, export
 from powerflow.services.events import hashed_content
 from powerflow.services.supervision import statistics
+from powerflow.workers import ArchiveWorker
 from test_audit_log_api import run_expense
 
 DAY = timedelta(days=1)
@@ -187,6 +189,11 @@ def test_archiving_moves_old_instances_and_reads_answer_from_the_archive(
         json={"definition_key": "expense", "business_key": "EXP-2026-001"},
     )
     assert again.status_code == 409, again.text
+
+    # the global event list reads on across the ids that left
+    feed = c.get("/v1/events?after=0&limit=1000", headers=monitor)
+    assert feed.status_code == 200, feed.text
+    assert {e["instance_id"] for e in feed.json()["items"]} == {recent[0], running["id"]}
 
     # proofs: the instance's events against a signed checkpoint, with the public key alone
     assert c.get(f"/v1/archive/instances/{old[0]}/proofs", headers=w.employee).status_code == 403
@@ -436,3 +443,21 @@ def test_cli_run_proofs_and_verify(sqlite_api: Api, tmp_path: Path) -> None:
     assert bad.returncode == 1 and "BROKEN" in bad.stderr
     verified = _cli("audit", "verify", "--database-url", url)
     assert verified.returncode == 0 and "2 archived instances" in verified.stdout, verified.stderr
+
+
+def test_the_archive_worker_archives_in_the_background(world: World) -> None:
+    w = world
+    old = w.finished(3)
+    w.clock.advance(40 * DAY)
+    w.running()
+    w.settle()
+    worker = ArchiveWorker(w.api.store, 30, 0.05, batch=2)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and w.counts()["archived_instances"] < 3:
+            time.sleep(0.05)
+    finally:
+        worker.stop()
+    assert w.counts()["archived_instances"] == 3
+    assert {r[0] for r in w.rows("SELECT id FROM archived_instances")} == set(old)
