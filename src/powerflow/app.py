@@ -24,6 +24,7 @@ from powerflow.api.routers import (
     console,
     definitions,
     events,
+    exports,
     external_tasks,
     incidents,
     instances,
@@ -221,6 +222,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         stats.router,
         audit.router,
         audit.public,
+        exports.router,
         console.router,
     ):
         app.include_router(router)
