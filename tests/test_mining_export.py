@@ -231,8 +231,9 @@ def test_ocel_relates_events_to_instances_tasks_and_people(story: Story) -> None
         {"objectId": f"instance:{story.big['id']}", "qualifier": "part of"}
     ]
     of_approve = [
-        e for e in log["events"] if {"objectId": approve["id"], "qualifier": "task"}
-        in e["relationships"]
+        e
+        for e in log["events"]
+        if {"objectId": approve["id"], "qualifier": "task"} in e["relationships"]
     ]
     assert [e["type"] for e in of_approve] == [
         "Approve claim (schedule)",
@@ -359,8 +360,17 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 def test_cli_writes_the_same_logs(story: Story, db_url: str, tmp_path: Path) -> None:
     for fmt, suffix in (("xes", "xes"), ("ocel", "json")):
         out = tmp_path / f"log.{suffix}"
-        done = _cli(fmt, "--out", str(out), "--definition-key", "expense",
-                    "--from", "2026-03-02T09:00:00+00:00", "--database-url", db_url)
+        done = _cli(
+            fmt,
+            "--out",
+            str(out),
+            "--definition-key",
+            "expense",
+            "--from",
+            "2026-03-02T09:00:00+00:00",
+            "--database-url",
+            db_url,
+        )
         assert done.returncode == 0, done.stderr
         assert f"of {fmt} to {out}" in done.stderr
         over_http = story.get(fmt, definition_key="expense", **{"from": "2026-03-02T09:00:00Z"})
@@ -375,11 +385,19 @@ def test_cli_writes_the_same_logs(story: Story, db_url: str, tmp_path: Path) -> 
     assert third.returncode == 0, third.stderr
     assert set(traces(valid_xes(third.stdout.encode()))) == {story.third["id"]}
 
-    refused = _cli("ocel", "--out", str(tmp_path / "x.json"), "--definition-key", "nope",
-                   "--database-url", db_url)
+    refused = _cli(
+        "ocel",
+        "--out",
+        str(tmp_path / "x.json"),
+        "--definition-key",
+        "nope",
+        "--database-url",
+        db_url,
+    )
     assert refused.returncode == 1 and "No process 'nope' is deployed." in refused.stderr
-    naive = _cli("xes", "--out", str(tmp_path / "x.xes"), "--from", "2026-03-02",
-                 "--database-url", db_url)
+    naive = _cli(
+        "xes", "--out", str(tmp_path / "x.xes"), "--from", "2026-03-02", "--database-url", db_url
+    )
     assert naive.returncode == 2 and "is not a time with its offset" in naive.stderr
 
 
@@ -398,18 +416,36 @@ def seed(store: Store, instances: int, events_per: int) -> None:
         ).inserted_primary_key[0]
         definition = conn.execute(
             insert(Definition).values(
-                key="synthetic", version=1, name="S", deployment_id=deployment, kind="process",
-                content_hash="x", executable=True, catalog={}, warnings=[], deployed_by="t",
+                key="synthetic",
+                version=1,
+                name="S",
+                deployment_id=deployment,
+                kind="process",
+                content_hash="x",
+                executable=True,
+                catalog={},
+                warnings=[],
+                deployed_by="t",
             )
         ).inserted_primary_key[0]
         ids = [str(uuid.UUID(int=i + 1)) for i in range(instances)]
         conn.execute(
             insert(Instance),
             [
-                {"id": i, "definition_id": definition, "definition_key": "synthetic",
-                 "definition_version": 1, "status": "running", "state": "{}",
-                 "serializer_version": "1", "data": {}, "waiting_messages": [],
-                 "started_by": "ann", "created_at": now, "updated_at": now}
+                {
+                    "id": i,
+                    "definition_id": definition,
+                    "definition_key": "synthetic",
+                    "definition_version": 1,
+                    "status": "running",
+                    "state": "{}",
+                    "serializer_version": "1",
+                    "data": {},
+                    "waiting_messages": [],
+                    "started_by": "ann",
+                    "created_at": now,
+                    "updated_at": now,
+                }
                 for i in ids
             ],
         )
@@ -418,13 +454,20 @@ def seed(store: Store, instances: int, events_per: int) -> None:
             tasks = [str(uuid.uuid4()) for _ in range((events_per + 1) // 2)]
             for seq in range(1, events_per + 1):
                 rows.append(
-                    {"instance_id": i, "seq": seq,
-                     "type": "task.ready" if seq % 2 else "task.completed",
-                     "definition_key": "synthetic", "definition_version": 1,
-                     "element_id": "review", "element_name": "Review", "task_id": tasks[(seq - 1) // 2],
-                     "actor": "system" if seq % 2 else "ann",
-                     "payload": {"role": "clerk", "data": {"secret": 1}},
-                     "occurred_at": now + timedelta(seconds=seq), "hash": "h"}
+                    {
+                        "instance_id": i,
+                        "seq": seq,
+                        "type": "task.ready" if seq % 2 else "task.completed",
+                        "definition_key": "synthetic",
+                        "definition_version": 1,
+                        "element_id": "review",
+                        "element_name": "Review",
+                        "task_id": tasks[(seq - 1) // 2],
+                        "actor": "system" if seq % 2 else "ann",
+                        "payload": {"role": "clerk", "data": {"secret": 1}},
+                        "occurred_at": now + timedelta(seconds=seq),
+                        "hash": "h",
+                    }
                 )
         conn.execute(insert(Event), rows)
 
@@ -465,3 +508,16 @@ def test_the_export_streams_in_batches(seeded: Store, render: Any) -> None:
         assert len(log["events"]) == 3000
         assert sum(o["type"] == "instance" for o in log["objects"]) == 300
     assert b"secret" not in body
+
+
+def test_pm4py_reads_both_logs(story: Story, tmp_path: Path) -> None:
+    """PM4Py, where installed (it is not a test dependency: pandas, scipy...), reads both."""
+    pm4py = pytest.importorskip("pm4py")
+    (tmp_path / "log.xes").write_bytes(story.get("xes").content)
+    (tmp_path / "log.json").write_bytes(story.get("ocel").content)
+    frame = pm4py.read_xes(str(tmp_path / "log.xes"))
+    assert frame["case:concept:name"].nunique() == 3
+    assert set(frame["lifecycle:transition"]) >= {"schedule", "assign", "complete", "pi_abort"}
+    log = pm4py.read_ocel2_json(str(tmp_path / "log.json"))
+    assert len(log.events) == len(frame)
+    assert set(log.objects["ocel:type"]) == {"instance", "task", "person"}

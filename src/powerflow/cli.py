@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -526,7 +526,7 @@ def stats_rebuild(database_url: DbOption = None) -> None:
     typer.echo(f"statistics rebuilt: {read} events counted in {took:.1f} s")
 
 
-class ExportFormat(str, Enum):
+class ExportFormat(StrEnum):
     """The formats of ``powerflow export``."""
 
     xes = "xes"
@@ -553,7 +553,9 @@ def _aware_time(value: str | None, option: str) -> datetime | None:
 def export_log(
     format: Annotated[ExportFormat, typer.Argument(help="xes (IEEE 1849) or ocel (OCEL 2.0 JSON)")],
     out: Annotated[Path, typer.Option(help="File to write ('-' for standard output)")],
-    definition_key: Annotated[str | None, typer.Option(help="Only instances of this process")] = None,
+    definition_key: Annotated[
+        str | None, typer.Option(help="Only instances of this process")
+    ] = None,
     version: Annotated[int | None, typer.Option(help="Only this version of the process")] = None,
     from_: Annotated[
         str | None, typer.Option("--from", help="Only events at or after this time (with offset)")
@@ -589,9 +591,7 @@ def export_log(
         raise typer.Exit(1) from None
     render = mining.xes_log if format is ExportFormat.xes else mining.ocel_log
     written = 0
-    with open(sys.stdout.fileno(), "wb", closefd=False) if str(out) == "-" else out.open(
-        "wb"
-    ) as f:
+    with open(sys.stdout.fileno(), "wb", closefd=False) if str(out) == "-" else out.open("wb") as f:
         for chunk in render(store, selection):
             f.write(chunk)
             written += len(chunk)

@@ -225,4 +225,3 @@ def write_ocel(
     ]
     buffer.add('\n],\n"eventTypes":' + orjson.dumps(declared).decode() + "}\n")
     yield buffer.flush()
-
