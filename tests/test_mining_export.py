@@ -510,6 +510,7 @@ def test_the_export_streams_in_batches(seeded: Store, render: Any) -> None:
     assert b"secret" not in body
 
 
+@pytest.mark.filterwarnings("ignore")  # PM4Py's own notices (optional speed-ups, banners)
 def test_pm4py_reads_both_logs(story: Story, tmp_path: Path) -> None:
     """PM4Py, where installed (it is not a test dependency: pandas, scipy...), reads both."""
     pm4py = pytest.importorskip("pm4py")
