@@ -5,15 +5,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Connection, RowMapping, Table, select, tuple_
+from sqlalchemy import ColumnElement, Connection, RowMapping, Table, case, null, select, tuple_
 
 from powerflow.db.models import Definition, Event, Instance
 
 DEFINITIONS = cast(Table, Definition.__table__)
 INSTANCES = cast(Table, Instance.__table__)
 EVENTS = cast(Table, Event.__table__)
+CASE_EVENTS = (
+    "case.opened",
+    "case.finding_recorded",
+    "case.correction_requested",
+    "case.corrected",
+    "case.closed",
+    "instance.suspended",
+    "instance.resumed",
+)
+"""Events whose payload may name a supervision case (``case_id``)."""
 
 
 def definition_ids(conn: Connection, key: str, version: int | None) -> list[int]:
@@ -69,6 +79,11 @@ def event_batch(
     """
     e = EVENTS.c
     payload = e.payload
+
+    def field(name: str, *types: str) -> ColumnElement[Any]:
+        # extracted only from the events that carry it: a JSON extraction parses the payload
+        return case((e.type.in_(types), payload[name].as_string()), else_=null())
+
     query = select(
         e.id,
         e.instance_id,
@@ -79,13 +94,21 @@ def event_batch(
         e.element_name,
         e.task_id,
         e.actor,
-        payload["role"].as_string().label("role"),
-        payload["countersign_role"].as_string().label("countersign_role"),
-        payload["reason"].as_string().label("reason"),
-        payload["case_id"].as_string().label("case_id"),
-        payload["subject"].as_string().label("subject"),
-        payload["outcome"].as_string().label("outcome"),
-    ).where(e.instance_id.in_(list(instances)), e.type.in_(list(types)))
+        field("role", "task.completed", "task.countersign_requested").label("role"),
+        field("countersign_role", "task.countersigned", "task.countersign_refused").label(
+            "countersign_role"
+        ),
+        field("reason", "task.cancelled").label("reason"),
+        field("case_id", *CASE_EVENTS).label("case_id"),
+        field("subject", "case.opened").label("subject"),
+        field("outcome", "case.closed").label("outcome"),
+    ).where(
+        e.instance_id.in_(list(instances)),
+        # "type || ''": the filter must not use the index on type, which would make the
+        # planner read every event of these types and sort them, batch after batch, instead
+        # of walking (instance_id, seq) in order
+        e.type.concat("").in_(list(types)),
+    )
     if since is not None:
         query = query.where(e.occurred_at >= since)
     if until is not None:

@@ -8,6 +8,7 @@ Standard extensions declared: concept, lifecycle (model "standard"), time, org.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
 
 from powerflow.mining.mapping import activity, transition
 from powerflow.mining.records import MiningEvent
@@ -71,23 +72,30 @@ def _trace_open(event: MiningEvent) -> str:
     return "\n".join(parts) + "\n"
 
 
+@lru_cache(maxsize=4096)
+def _name(value: str) -> str:
+    """An escaped text that recurs (activities, people, roles, element ids, event types)."""
+    return xml_attr(value)
+
+
 def _event(event: MiningEvent) -> str:
+    # hot path: a million events are a million calls; times and numbers need no escaping
     parts = [
         "    <event>",
-        _attr("string", "concept:name", activity(event)),
-        _attr("string", "lifecycle:transition", transition(event)),
-        _attr("date", "time:timestamp", iso_time(event.occurred_at)),
-        _attr("string", "org:resource", event.actor),
+        f'<string key="concept:name" value="{_name(activity(event))}"/>',
+        f'<string key="lifecycle:transition" value="{transition(event)}"/>',
+        f'<date key="time:timestamp" value="{iso_time(event.occurred_at)}"/>',
+        f'<string key="org:resource" value="{_name(event.actor)}"/>',
     ]
     if event.role:
-        parts.append(_attr("string", "org:role", event.role))
+        parts.append(f'<string key="org:role" value="{_name(event.role)}"/>')
     if event.task_id:
         # the concept extension's activity instance: every event of one task shares it
-        parts.append(_attr("string", "concept:instance", event.task_id))
+        parts.append(f'<string key="concept:instance" value="{xml_attr(event.task_id)}"/>')
     if event.element_id:
-        parts.append(_attr("string", "element_id", event.element_id))
-    parts.append(_attr("string", "event_type", event.type))
-    parts.append(_attr("int", "event_id", str(event.event_id)))
+        parts.append(f'<string key="element_id" value="{_name(event.element_id)}"/>')
+    parts.append(f'<string key="event_type" value="{_name(event.type)}"/>')
+    parts.append(f'<int key="event_id" value="{event.event_id}"/>')
     return "\n      ".join(parts) + "\n    </event>\n"
 
 

@@ -117,11 +117,12 @@ def events(
             if not heads:
                 return
             by_id = {h["id"]: h for h in heads}
+            remaining = list(by_id)
             after_event: tuple[str, int] | None = None
             while True:
                 rows = q.event_batch(
                     conn,
-                    instances=list(by_id),
+                    instances=remaining,
                     types=types,
                     since=selection.since,
                     until=selection.until,
@@ -132,7 +133,11 @@ def events(
                     yield _record(row, by_id[row["instance_id"]])
                 if len(rows) < batch:
                     break
-                after_event = (rows[-1]["instance_id"], int(rows[-1]["seq"]))
+                last = rows[-1]["instance_id"]
+                after_event = (last, int(rows[-1]["seq"]))
+                # the instances before the last one read are done: asking for them again
+                # would make the database walk their events once more
+                remaining = remaining[remaining.index(last) :]
             if len(heads) < batch:
                 return
             after_instance = heads[-1]["id"]
