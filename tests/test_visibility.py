@@ -750,6 +750,8 @@ PROBES: dict[str, Probe] = {
     ),
     "GET /v1/audit/proofs/consistency": _get(lambda _: "/v1/audit/proofs/consistency?from=0&to=0"),
     "GET /v1/audit/key": _get(lambda _: "/v1/audit/key"),
+    "GET /v1/exports/xes": _get(lambda case: f"/v1/exports/xes?instance_id={case.instance_id}"),
+    "GET /v1/exports/ocel": _get(lambda case: f"/v1/exports/ocel?instance_id={case.instance_id}"),
     "GET /public/audit/checkpoints/latest": _get(
         lambda _: "/public/audit/checkpoints/latest", ok=(200, 404)
     ),

@@ -25,6 +25,7 @@ from powerflow.api.routers import (
     console,
     definitions,
     events,
+    exports,
     external_tasks,
     incidents,
     instances,
@@ -233,6 +234,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         audit.router,
         audit.public,
         archive.router,
+        exports.router,
         console.router,
     ):
         app.include_router(router)

@@ -213,6 +213,22 @@ class Store:
         return self._writer
 
     @contextmanager
+    def snapshot(self) -> Iterator[Connection]:
+        """A read-only transaction that sees one snapshot for all its statements.
+
+        For readers that page through many statements (an export): on PostgreSQL REPEATABLE
+        READ, READ ONLY (READ COMMITTED would see commits made between two pages); SQLite's
+        deferred read transaction in WAL mode already sees one snapshot from its first read.
+        """
+        with self._translate_busy(), self.engine.connect() as conn:
+            if not self.is_sqlite:
+                conn = conn.execution_options(
+                    isolation_level="REPEATABLE READ", postgresql_readonly=True
+                )
+            with conn.begin():
+                yield conn
+
+    @contextmanager
     def read(self) -> Iterator[Session]:
         """A read-only transaction."""
         with self._translate_busy(), self._sessions() as session, session.begin():
