@@ -7,6 +7,7 @@ import zipfile
 from typing import Any
 
 from conftest import Api
+from rebind import rebind
 
 HEAD = (
     '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -487,6 +488,7 @@ def test_cancelling_a_parked_instance_whose_state_no_longer_loads_closes_its_ext
             sa.text("UPDATE instances SET state = :s WHERE id = :id"),
             {"s": json.dumps(state), "id": instance_id},
         )
+    rebind(api.store.engine, instance_id)  # as a migration would: not an edit
     cancelled = api.client.post(
         f"/v1/instances/{instance_id}/cancel", headers=api.admin, json={"reason": "withdrawn"}
     )

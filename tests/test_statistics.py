@@ -25,6 +25,7 @@ from powerflow.services.supervision.statistics import (
     percentile,
     rebuild,
 )
+from rebind import rebind
 from rules_support import deploy_xml, process_xml
 
 MONDAY = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai, the business time zone
@@ -694,6 +695,7 @@ def test_a_parked_instance_keeps_its_tasks_running_until_it_is_cancelled(api: Ap
         state = json.loads(row.state)
         state["spec"] = "0" * 64 + ":elsewhere"
         row.state = json.dumps(state)
+    rebind(api.store.engine, instance["id"])  # as a migration would: not an edit
     path = f"/v1/instances/{instance['id']}/cancel"
     parked = api.client.post(path, headers=api.admin, json={"reason": "first try"})
     assert parked.status_code == 409, parked.text

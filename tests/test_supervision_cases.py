@@ -88,7 +88,7 @@ class World:
             assert instance is not None
             event = open_alert(conn, instance, spec, at=now)
             assert event is not None
-            rows = event_rows(instance, [event], actor="system", at=now)
+            rows = event_rows(instance, [event], actor="system", at=now, conn=conn)
             assert queries.save_instance(conn, instance)
             queries.insert_events(conn, rows)
         return int(event.payload["alert_id"])  # type: ignore[arg-type]

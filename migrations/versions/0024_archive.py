@@ -42,7 +42,9 @@ def upgrade() -> None:
         sa.Column("record", JSON, nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_archived_instances"),
         sa.UniqueConstraint(
-            "definition_key", "business_key", name="uq_archived_instances_definition_key"
+            "definition_key",
+            "business_key",
+            name="uq_archived_instances_definition_key_business_key",
         ),
     )
     op.create_index("ix_archived_instances_archived_at", "archived_instances", ["archived_at"])
@@ -64,7 +66,7 @@ def upgrade() -> None:
         sa.Column("hash", sa.String(64), nullable=False),
         sa.Column("state_digest", sa.String(64), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_archived_events"),
-        sa.UniqueConstraint("instance_id", "seq", name="uq_archived_events_instance_id"),
+        sa.UniqueConstraint("instance_id", "seq", name="uq_archived_events_instance_id_seq"),
     )
     op.create_table(
         "archived_tasks",
