@@ -1,13 +1,10 @@
-"""The statistics aggregator and the audit log's sequencer in a child process of the service.
+"""The statistics aggregator in a child process of the service.
 
 Counting events is pure CPU work in Python: in the serving process it held the interpreter lock
 that the requests need, and the requests served meanwhile took its time on top of theirs (a
 completion in a 300-task instance went from 5 to 16 ms whenever a pass of two busy seconds'
 events ran beside it). In its own process it runs on another core and shares nothing with the
 requests but the database, where each of its transactions is short (``StatisticsWorker.SLICE``).
-The audit log's sequencer (hashing every new event into the Merkle tree, signing checkpoints)
-runs beside it for the same reason: in the serving process it added about a millisecond to the
-median completion of a 300-task instance (docs/performance.md).
 
 The child stops when told to, and on its own when the service process dies (its end of the pipe
 closes): a service killed with SIGKILL leaves no orphan counting into its database. A child that
@@ -34,26 +31,13 @@ _STOP = "stop"
 
 
 @dataclass(frozen=True)
-class AuditConfig:
-    """What the child needs to keep the audit log: the signing key's file and name, and how
-    often to append events and sign a checkpoint."""
-
-    key_file: str
-    origin: str | None
-    sequence_seconds: float
-    checkpoint_seconds: float
-
-
-@dataclass(frozen=True)
 class StatisticsConfig:
-    """What the child needs to count: where the database is and how often to look; with
-    ``audit``, it also appends the audit log and signs its checkpoints (workers.AuditWorker)."""
+    """What the child needs to count: where the database is and how often to look."""
 
     database_url: str
     busy_timeout_ms: int
     time_zone: str
     interval: float
-    audit: AuditConfig | None = None
 
 
 def _run(config: StatisticsConfig, pipe: Connection) -> None:
@@ -62,33 +46,21 @@ def _run(config: StatisticsConfig, pipe: Connection) -> None:
     # SIGINT was blocked since the spawn (``_sigint_blocked``): one pending now is discarded.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-    from pathlib import Path
-
     from powerflow.db.engine import Store
-    from powerflow.periodic import PeriodicThread
-    from powerflow.services.audit import keys
-    from powerflow.workers import AuditWorker, StatisticsWorker
+    from powerflow.workers import StatisticsWorker
 
     logging.basicConfig(level=logging.WARNING)
     store = Store(config.database_url, busy_timeout_ms=config.busy_timeout_ms)
     store.time_zone = config.time_zone
-    workers: list[PeriodicThread] = [StatisticsWorker(store, config.interval)]
-    if config.audit is not None:
-        audit = config.audit
-        signer, _ = keys.load_or_create(Path(audit.key_file), audit.origin)  # the parent made it
-        workers.append(
-            AuditWorker(store, signer, audit.sequence_seconds, audit.checkpoint_seconds)
-        )
-    for worker in workers:
-        worker.start()
+    worker = StatisticsWorker(store, config.interval)
+    worker.start()
     try:
         while pipe.recv() != _STOP:
             pass
     except (EOFError, OSError):  # the parent is gone
         pass
     finally:
-        for worker in workers:
-            worker.stop()
+        worker.stop()
         store.dispose()
 
 
