@@ -74,6 +74,12 @@ def subtree_hashes(
     return out
 
 
+def late_commit_window(conn: Connection, window: int) -> int:
+    """How far below the newest sequenced event id a pass must look for events that committed
+    late: ``window`` on PostgreSQL, none on SQLite (one writer: ids commit in order)."""
+    return 0 if conn.dialect.name == "sqlite" else window
+
+
 def nothing_pending(conn: Connection, last_sequenced: int) -> bool:
     """True when no event can be waiting for the sequencer: on SQLite, writers commit one at a
     time in id order, so nothing is pending once the newest event is sequenced. On PostgreSQL

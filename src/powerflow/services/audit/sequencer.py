@@ -49,7 +49,7 @@ def append_pending(
     """In the caller's write transaction: lock the log and append up to ``batch`` events."""
     lock_keys(conn, [LOCK])
     size = q.tree_size(conn)
-    after = -1 if full else q.last_sequenced_event(conn) - window
+    after = -1 if full else q.last_sequenced_event(conn) - q.late_commit_window(conn, window)
     events = q.unsequenced_events(conn, after, batch)
     return _append(conn, size, [(int(ev["id"]), leaf_hash(leaf_bytes(ev))) for ev in events])
 
@@ -83,7 +83,8 @@ def sequence(store: Store, *, window: int = WINDOW, batch: int = BATCH, full: bo
             last = q.last_sequenced_event(conn)
             if not full and q.nothing_pending(conn, last):
                 return total
-            events = q.unsequenced_events(conn, -1 if full else last - window, batch)
+            after = -1 if full else last - q.late_commit_window(conn, window)
+            events = q.unsequenced_events(conn, after, batch)
         if not events:
             return total
         leaves = [(int(ev["id"]), leaf_hash(leaf_bytes(ev))) for ev in events]
