@@ -248,3 +248,24 @@ def test_a_timer_on_a_forged_state_stops_that_instance_alone(api: Api) -> None:
             assert view["status"] == "running" and [t["element_id"] for t in view["tasks"]] == [
                 "decide"
             ]
+
+
+def test_a_message_skips_a_forged_instance_and_reaches_the_others(api: Api) -> None:
+    """A signal or message is not delivered into a forged state; the sender's act and the
+    other recipients are not held up by it (the forged instance is stopped at its next act)."""
+    from test_messages import MSG, send, start
+
+    api.deploy(MSG / "orders.bpmn")
+    clerk = api.user("clerk")
+    forged = start(api, clerk, "order", order_id=7)
+    honest = start(api, clerk, "order", order_id=8)
+    state = _sql(api, "SELECT state FROM instances WHERE id = :i", i=forged["id"]).scalar_one()
+    edited = state.replace('"typename":"BpmnWorkflow"', '"typename":"BpmnWorkflow","x":1')
+    _sql(api, "UPDATE instances SET state = :s WHERE id = :i", s=edited, i=forged["id"])
+
+    refused = send(api, clerk, "order_paid", payload={"order_id": 7})
+    assert refused.status_code == 200, refused.text
+    assert refused.json()["status"] == "kept"  # not into the forged state
+    delivered = send(api, clerk, "order_paid", payload={"order_id": 8})
+    assert delivered.json()["delivered_to"] == [honest["id"]]
+    assert _instance(api, forged["id"])["waiting_messages"] == ["order_paid"]

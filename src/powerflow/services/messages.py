@@ -29,11 +29,13 @@ from powerflow.db import message_queries as mq
 from powerflow.db import queries
 from powerflow.db.engine import Store
 from powerflow.db.queries import InstanceRow
+from powerflow.services import state_binding
 from powerflow.services.auth import Principal
 from powerflow.services.calls import bind_new
 from powerflow.services.definitions import definition_by_id, runnable
 from powerflow.services.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from powerflow.services.events import SYSTEM_ACTOR, event_rows
+from powerflow.services.state_binding import StateTampered
 from powerflow.services.views import DefinitionView, MessageView, Page
 from powerflow.services.visibility import may_see_instance
 
@@ -303,6 +305,11 @@ def _deliver(
         return False
     if msg.scope is not None and not may_see_instance(conn, msg.scope, row.id, row.started_by):
         return False  # another person's case: a clerk's message does not reach it
+    try:
+        state_binding.check(conn, row)
+    except StateTampered as exc:  # not the sender's fault: its own step goes on without it
+        log.warning("%s %s not delivered to %s: %s", msg.kind, msg.name, instance_id, exc.why)
+        return False
     store = chain.store
     definition = definition_by_id(store, conn, row.definition_id)
     try:
