@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
 from typing import cast
 
 from sqlalchemy import Table, func, select
@@ -14,8 +13,6 @@ from powerflow.services.views import EventView
 
 MAX_TYPES = 20
 _EVENTS = cast(Table, Event.__table__)
-_VIEW_FIELDS = tuple(f.name for f in fields(EventView))
-"""The event columns a view shows (the table has more: ``state_digest``)."""
 
 
 def parse_types(types: str | None) -> list[str]:
@@ -52,10 +49,7 @@ def events_after(
         stmt = stmt.where(c.type.in_(types))
     stmt = stmt.order_by(c.id).limit(limit)
     with store.begin(write=False) as conn:
-        return [
-            EventView(**{name: row[name] for name in _VIEW_FIELDS})
-            for row in conn.execute(stmt).mappings()
-        ]
+        return [EventView.of(row) for row in conn.execute(stmt).mappings()]
 
 
 def latest_event_id(store: Store) -> int:

@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from powerflow import engine
 from powerflow.db import incident_queries, queries
 from powerflow.db.engine import DatabaseBusy, Store
+from powerflow.services import state_binding
 from powerflow.services.errors import Conflict, DomainError
 from powerflow.services.events import event_rows
 
@@ -87,31 +88,48 @@ def parked_conflict(row: Any, action: str) -> Conflict:
     )
 
 
-def fail_instance(store: Store, instance_id: str, *, actor: str, message: str) -> bool:
+def fail_instance(
+    store: Store, instance_id: str, *, actor: str, message: str, tampered: bool = False
+) -> bool:
     """Park an instance with an incident and an ``instance.failed`` event.
 
     The element is the one the instance waits at, read from its saved state where that is
     possible. Its alerts and time limits stay (a parked case is still late). Returns False (and
     changes nothing) when the instance is not running or suspended.
+
+    ``tampered``: its stored row no longer matches its audit log (services/state_binding.py).
+    Then the incident names no element (the forged state is not read), the event continues the
+    chain from the real last event and binds nothing (the state it would bind is the forged
+    one), the status is parked if the instance has not ended, and an instance already stopped
+    for this is left as it is.
     """
     with store.begin(write=True) as conn:
         row = queries.load_instance(conn, instance_id, lock=True)
-        if row is None or row.status not in RUNNABLE:
+        if row is None:
             return False
-        element_id = next(iter(engine.waiting_elements(row.state)), None)
+        if tampered:
+            if row.status == PARKED and state_binding.stopped_for_tampering(row):
+                return False
+            state_binding.continue_from_last_event(conn, row)
+        elif row.status not in RUNNABLE:
+            return False
+        element_id = None if tampered else next(iter(engine.waiting_elements(row.state)), None)
         element_name = _element_name(conn, row.definition_id, element_id)
         incident = engine.Incident(element_id, element_name or element_id, message)
         now = store.now()
         log = IncidentLog(conn, row, at=now, actor=actor)
         log.opened(incident)
-        row.status = PARKED
-        row.next_timer_at = None
-        row.waiting_messages = []
+        if row.status in RUNNABLE:
+            row.status = PARKED
+            row.next_timer_at = None
+            row.waiting_messages = []
         row.updated_at = now
         failed = engine.StepEvent(
             "instance.failed", element_id, incident.element_name, None, {"message": message}
         )
-        rows = event_rows(row, log.tagged([failed]), conn=conn, actor=actor, at=now)
+        rows = event_rows(
+            row, log.tagged([failed]), actor=actor, at=now, conn=conn, bind=not tampered
+        )
         if not queries.save_instance(conn, row):
             return False
         log.write()

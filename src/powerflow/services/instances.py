@@ -507,25 +507,5 @@ def events_of(
             .order_by(Event.seq)
             .limit(limit + 1)
         ).all()
-    items = [event_view(r) for r in rows[:limit]]
+    items = [EventView.of(r) for r in rows[:limit]]
     return Page(items, limit, after, len(rows) > limit)
-
-
-def event_view(row: Event) -> EventView:
-    """The API view of an event row."""
-    return EventView(
-        id=row.id,
-        instance_id=row.instance_id,
-        seq=row.seq,
-        type=row.type,
-        definition_key=row.definition_key,
-        definition_version=row.definition_version,
-        element_id=row.element_id,
-        element_name=row.element_name,
-        task_id=row.task_id,
-        actor=row.actor,
-        payload=row.payload,
-        occurred_at=row.occurred_at,
-        prev_hash=row.prev_hash,
-        hash=row.hash,
-    )

@@ -15,10 +15,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from datetime import datetime
 from typing import Any
 
-from powerflow import engine
 from powerflow.audit_log.binding import digest_of_canonical
 from powerflow.audit_log.chain import canonical
 from powerflow.db import binding_queries, queries
@@ -143,40 +141,24 @@ def bound(instance: queries.InstanceRow) -> None:
     instance.bound_seq = instance.event_seq
 
 
+def stopped_for_tampering(instance: queries.InstanceRow) -> bool:
+    """Whether the instance's open incident is a tampering one (recorded once)."""
+    return str((instance.incident or {}).get("message", "")).startswith(TAMPERED)
+
+
+def continue_from_last_event(conn: Any, instance: queries.InstanceRow) -> None:
+    """Point the row at its real last event, whatever the row says, so the chain goes on."""
+    last = binding_queries.last_event(conn, instance.id)
+    if last is not None:
+        instance.event_seq, instance.last_event_hash = last[0], last[1]
+
+
 def record_tampering(store: Store, instance_id: str, why: str) -> None:
     """Park the instance with an incident and an ``instance.failed`` event saying its state was
-    changed outside powerflow. The event is not bound (the state it would bind is the forged
-    one), so every later act stays refused until the state is restored. Once per open incident.
-    """
-    from powerflow.services.events import event_rows
-    from powerflow.services.incidents import LIVE, PARKED, IncidentLog
+    changed outside powerflow (incidents.fail_instance); every later act stays refused until
+    the state is restored."""
+    from powerflow.services.incidents import fail_instance
 
     message = f"{TAMPERED}: {why}."
-    with store.begin(write=True) as conn:
-        row = queries.load_instance(conn, instance_id, lock=True)
-        if row is None:
-            return
-        if row.status == PARKED and str((row.incident or {}).get("message", "")).startswith(
-            TAMPERED
-        ):
-            return
-        last = binding_queries.last_event(conn, instance_id)
-        if last is not None:  # the chain goes on from its real last event, whatever the row says
-            row.event_seq, row.last_event_hash = last[0], last[1]
-        now: datetime = store.now()
-        incident = engine.Incident(None, None, message)
-        incidents = IncidentLog(conn, row, at=now, actor="system")
-        incidents.opened(incident)
-        if row.status in LIVE:
-            row.status = PARKED
-            row.next_timer_at = None
-        row.updated_at = now
-        failed = engine.StepEvent("instance.failed", None, None, None, {"message": message})
-        rows = event_rows(
-            row, incidents.tagged([failed]), actor="system", at=now, conn=conn, bind=False
-        )
-        if not queries.save_instance(conn, row):
-            return
-        incidents.write()
-        queries.insert_events(conn, rows)
-    log.warning("instance %s stopped: %s", instance_id, message)
+    if fail_instance(store, instance_id, actor="system", message=message, tampered=True):
+        log.warning("instance %s stopped: %s", instance_id, message)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -122,6 +122,18 @@ class EventView:
     occurred_at: datetime
     prev_hash: str | None
     hash: str
+
+    @classmethod
+    def of(cls, row: Any) -> EventView:
+        """The view of an event row: a mapping (a Core row, an archived record) or an object
+        with the columns as attributes (an ORM row). Columns a view does not show (the state
+        digest) are left out."""
+        if hasattr(row, "keys"):
+            return cls(**{name: row[name] for name in EVENT_VIEW_FIELDS})
+        return cls(**{name: getattr(row, name) for name in EVENT_VIEW_FIELDS})
+
+
+EVENT_VIEW_FIELDS = tuple(f.name for f in fields(EventView))
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import RowMapping
-
 from powerflow.db import archive_queries as q
 from powerflow.db.engine import Store
 from powerflow.services.auth import Principal
@@ -50,26 +48,6 @@ class ArchivedInstanceView:
     events: list[EventView]
 
 
-def event_view(row: RowMapping) -> EventView:
-    """The API view of an archived event row."""
-    return EventView(
-        id=int(row["id"]),
-        instance_id=row["instance_id"],
-        seq=int(row["seq"]),
-        type=row["type"],
-        definition_key=row["definition_key"],
-        definition_version=int(row["definition_version"]),
-        element_id=row["element_id"],
-        element_name=row["element_name"],
-        task_id=row["task_id"],
-        actor=row["actor"],
-        payload=row["payload"],
-        occurred_at=row["occurred_at"],
-        prev_hash=row["prev_hash"],
-        hash=row["hash"],
-    )
-
-
 def _task(row: dict[str, Any]) -> ArchivedTaskView:
     return ArchivedTaskView(
         id=row["id"],
@@ -105,5 +83,5 @@ def archived(store: Store, principal: Principal, instance_id: str) -> ArchivedIn
         checkpoint_size=int(row["checkpoint_size"]),
         data=dict(record["instance"].get("data") or {}),
         tasks=[_task(t) for t in record.get("tasks", [])],
-        events=[event_view(e) for e in events],
+        events=[EventView.of(e) for e in events],
     )

@@ -27,7 +27,6 @@ from powerflow.db.models import Event, Instance, Task
 from powerflow.db.queries import OPEN_TASK_STATES
 from powerflow.services.auth import Principal
 from powerflow.services.events import hashed_content
-from powerflow.services.instances import event_view
 from powerflow.services.views import EventView
 from powerflow.services.visibility import check_instance
 
@@ -168,7 +167,7 @@ def trail(store: Store, principal: Principal, instance_id: str) -> AuditTrail:
         assert instance is not None  # check_instance raised otherwise
         events = _events(session, instance_id)
         broken = _check(instance, events, _tasks(session, instance_id))
-        return AuditTrail(instance_id, broken is None, broken, [event_view(e) for e in events])
+        return AuditTrail(instance_id, broken is None, broken, [EventView.of(e) for e in events])
 
 
 @dataclass(frozen=True)

@@ -21,24 +21,13 @@ from typing import Any
 
 import orjson
 
+from powerflow.audit_log.chain import CHAINED_FIELDS
+
 LEAF_VERSION = 1
 BOUND_LEAF_VERSION = 2
-COLUMNS = (
-    "id",
-    "instance_id",
-    "seq",
-    "type",
-    "definition_key",
-    "definition_version",
-    "element_id",
-    "element_name",
-    "task_id",
-    "actor",
-    "payload",
-    "occurred_at",
-    "prev_hash",
-    "hash",
-)
+COLUMNS = ("id", *CHAINED_FIELDS, "prev_hash", "hash")
+"""The event row's columns a leaf holds: its global id, what its chain hash covers, and the
+chain itself (the keys are sorted in the leaf, so this order does not matter)."""
 
 
 def leaf_bytes(row: Any) -> bytes:

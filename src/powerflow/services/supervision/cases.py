@@ -522,8 +522,7 @@ def _detail(conn: Connection, principal: Principal, case_id: int) -> CaseDetail:
             for f in case_queries.findings_of(conn, case_id)
         ]
         timeline = [
-            EventView(**{k: e[k] for k in EventView.__dataclass_fields__})
-            for e in case_queries.timeline(conn, case_id, row["instance_id"])
+            EventView.of(e) for e in case_queries.timeline(conn, case_id, row["instance_id"])
         ]
     return CaseDetail(
         **head.__dict__, findings=findings, corrections=corrections, timeline=timeline
