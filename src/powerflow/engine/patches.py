@@ -77,6 +77,8 @@ from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEv
 from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.util.task import TaskIterator, TaskState
 
+from powerflow.engine import fast_walks
+
 UNBOUNDED_DEPTH = 10**9
 
 # Events that occur again and again: a non-interrupting boundary event of these kinds re-arms.
@@ -260,6 +262,7 @@ def apply() -> None:
         CycleTimerEventDefinition.update_task = _cycle_update_task(
             CycleTimerEventDefinition.update_task
         )
+    fast_walks.apply(UNBOUNDED_DEPTH)
     task_defaults = TaskIterator.__init__.__defaults__
     bpmn_defaults = BpmnTaskIterator.__init__.__defaults__
     if task_defaults == (None, UNBOUNDED_DEPTH, True, None):

@@ -16,6 +16,12 @@ _READY = TaskState.READY
 _DESCEND_FROM = TaskState.FUTURE  # the iterator does not look below predicted tasks
 
 
+def _children(task: Any) -> list[Any]:
+    """A task's children, last first (for a stack), leaving out ids no longer in the workflow."""
+    get = task.workflow.tasks.get
+    return [child for child in map(get, reversed(task._children)) if child is not None]
+
+
 def ready_human_tasks(workflow: Any) -> list[Any]:
     """``workflow.get_tasks(state=TaskState.READY, manual=True)``, without the iterator."""
     subprocesses = workflow.subprocesses
@@ -29,10 +35,8 @@ def ready_human_tasks(workflow: Any) -> list[Any]:
         sub = subprocesses.get(task.id) if subprocesses else None
         if sub is None:
             if task._children and state >= _DESCEND_FROM:
-                tasks = task.workflow.tasks
-                stack.extend(tasks[child] for child in reversed(task._children) if child in tasks)
+                stack.extend(_children(task))
         else:
-            tasks = task.workflow.tasks
-            stack.extend(tasks[child] for child in reversed(task._children) if child in tasks)
+            stack.extend(_children(task))
             stack.append(sub.task_tree)
     return found

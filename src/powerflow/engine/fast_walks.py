@@ -1,0 +1,105 @@
+"""SpiffWorkflow's walks of the task tree, made cheap without changing what they visit.
+
+Every step of an instance walks its task tree several times inside SpiffWorkflow: completing a
+task updates every WAITING task (``Workflow.update_waiting_tasks``), ``do_engine_steps`` looks
+for READY tasks, ``is_completed`` looks for an unfinished one, multi-instance and join specs look
+for their own tasks. Each walk is a ``TaskIterator`` (``BpmnTaskIterator`` for a BPMN workflow's
+``get_tasks``), which keeps its pending tasks in a list it pops from the front and prepends
+children to (both linear in the list's length) and, for the depth limit, looks up two parents per
+leaf through ``UUID.__hash__``, which is Python code. With hundreds of tasks (a parallel
+multi-instance over a large collection) these walks were about a third of a step's CPU.
+
+With the depth limit lifted (``patches.UNBOUNDED_DEPTH``, bug E1) depth never stops a walk, so
+its bookkeeping decides nothing. ``_next`` below then keeps the pending tasks as a stack (last
+item next) and pushes each task's children in reverse: the same tasks in the same depth-first
+order, each task's children read at the same moment as before (when the task is yielded), so a
+caller that changes the tree while walking sees what it saw before. Iterators with a depth limit
+or breadth first keep SpiffWorkflow's own ``_next``; tests/test_fast_walks.py checks that both
+give the same sequence on real instances.
+
+``update_waiting_tasks`` also walks when nothing waits: it now first looks through the
+workflow's task dictionary (which holds every task the walk can reach) and walks only if a
+WAITING task is there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
+from SpiffWorkflow.util.task import TaskIterator, TaskState
+from SpiffWorkflow.workflow import Workflow
+
+_MARK = "_powerflow_fast_walk"
+_WAITING = TaskState.WAITING
+_FINISHED = TaskState.FINISHED_MASK
+
+
+def _stack_next(original: Callable[[Any], Any], unbounded: int) -> Callable[[Any], Any]:
+    def _next(self: Any) -> Any:
+        if not self.depth_first or self.max_depth < unbounded:
+            return original(self)
+        stack = self.task_list
+        if not stack:
+            raise StopIteration()
+        task = stack.pop()
+        children = task._children
+        if children and task._state >= self.min_state and task.task_spec.name != self.end_at_spec:
+            tasks = task.workflow.tasks
+            stack.extend([tasks.get(child) for child in reversed(children)])
+        return task
+
+    setattr(_next, _MARK, True)
+    return _next
+
+
+def _bpmn_stack_next(original: Callable[[Any], Any], unbounded: int) -> Callable[[Any], Any]:
+    def _next(self: Any) -> Any:
+        if not self.depth_first or self.max_depth < unbounded:
+            return original(self)
+        stack = self.task_list
+        if not stack:
+            raise StopIteration()
+        task = stack.pop()
+        subprocesses = task.workflow.top_workflow.subprocesses
+        subprocess = subprocesses.get(task.id) if subprocesses else None
+        children = task._children
+        if (
+            (children or subprocess is not None)
+            and (task._state >= self.min_state or subprocess is not None)
+            and task.task_spec.name != self.end_at_spec
+        ):
+            tasks = task.workflow.tasks
+            stack.extend([tasks.get(child) for child in reversed(children)])
+            # a subprocess's own tree comes before the children of its task
+            if not (
+                subprocess is None
+                or self.skip_subprocesses
+                or (task._state >= _FINISHED and self.task_filter.state <= _FINISHED)
+            ):
+                stack.append(subprocess.task_tree)
+        return task
+
+    setattr(_next, _MARK, True)
+    return _next
+
+
+def _skip_when_nothing_waits(original: Callable[[Any], None]) -> Callable[[Any], None]:
+    def update_waiting_tasks(self: Any) -> None:
+        for task in self.tasks.values():
+            if task._state == _WAITING:
+                original(self)
+                return
+
+    setattr(update_waiting_tasks, _MARK, True)
+    return update_waiting_tasks
+
+
+def apply(unbounded: int) -> None:
+    """Install the cheap walks for iterators whose depth limit is ``unbounded`` or more."""
+    if getattr(TaskIterator._next, _MARK, False):
+        return
+    TaskIterator._next = _stack_next(TaskIterator._next, unbounded)
+    BpmnTaskIterator._next = _bpmn_stack_next(BpmnTaskIterator._next, unbounded)
+    Workflow.update_waiting_tasks = _skip_when_nothing_waits(Workflow.update_waiting_tasks)

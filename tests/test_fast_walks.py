@@ -1,0 +1,143 @@
+"""The cheap task-tree walks (powerflow.engine.fast_walks) visit exactly what SpiffWorkflow's own
+iterators visit, in the same order.
+
+An iterator whose depth limit is ``UNBOUNDED_DEPTH`` takes the stack walk; one a single level
+short of it keeps SpiffWorkflow's ``_next`` (depth bookkeeping included). Both are run over the
+saved states of real instances of the test models (embedded subprocesses, call activities,
+event subprocesses, loops, boundary events, multi-instance tasks), at every step, with each
+filter the engine and SpiffWorkflow use.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator  # noqa: TID251 (the library's own walks are what is compared)
+from SpiffWorkflow.util.task import TaskIterator, TaskState  # noqa: TID251 (the library's own walks are what is compared)
+
+from powerflow import engine
+from powerflow.engine.patches import UNBOUNDED_DEPTH
+from powerflow.engine.serializer import load_state
+
+DATA = Path(__file__).resolve().parent / "data"
+MODELS = (
+    "long_instances.bpmn",
+    "loops.bpmn",
+    "subprocess_embedded.bpmn",
+    "subprocess_script.bpmn",
+    "call_activity.bpmn",
+    "event_subprocess.bpmn",
+    "boundary_message.bpmn",
+    "boundary_cycle.bpmn",
+    "bpmn_errors.bpmn",
+    "transaction.bpmn",
+    "gateway.bpmn",
+    "timer.bpmn",
+    "multiple_catch.bpmn",
+)
+STATES = (
+    None,
+    TaskState.READY,
+    TaskState.WAITING,
+    TaskState.NOT_FINISHED_MASK,
+    TaskState.FINISHED_MASK,
+    TaskState.PREDICTED_MASK,
+    TaskState.COMPLETED,
+)
+# what the test models' start events ask for
+START: dict[str, Any] = {
+    "iterations": 6,
+    "items": 6,
+    "fast_at": 2,
+    "amount": 5,
+    "applicant": "Ann Li",
+    "registered": True,
+    "deadline": "PT1H",
+}
+# what their forms ask for
+DONE: dict[str, Any] = {
+    "amount": 5,
+    "opinion": "fine",
+    "note": "seen",
+    "complete": True,
+    "signed_by": "ann",
+    "applicant": "Ann Li",
+    "verified": True,
+    "action": "close",
+    "result": "done",
+    "finding": "none",
+    "proceed": True,
+    "approved": True,
+    "currency": "CNY",
+    "reason": "routine",
+}
+
+
+def _walk(cls: type[Any], root: Any, depth: int, **kwargs: Any) -> list[str]:
+    return [str(task.id) for task in cls(root, max_depth=depth, **kwargs)]
+
+
+def _compare(workflow: Any) -> int:
+    """Walk every tree of the workflow both ways with each filter; return the walks compared."""
+    roots = [workflow.task_tree, *(sub.task_tree for sub in workflow.subprocesses.values())]
+    spec_names = sorted({t.task_spec.name for t in workflow.tasks.values()})
+    filters: list[dict[str, Any]] = [{} if s is None else {"state": s} for s in STATES]
+    filters += [{"state": TaskState.READY, "manual": manual} for manual in (True, False)]
+    filters += [{"spec_name": name} for name in spec_names[:3]]
+    filters += [{"end_at_spec": name} for name in spec_names[:3]]
+    compared = 0
+    for root in roots:
+        for kwargs in filters:
+            for cls, extra in (
+                (TaskIterator, {}),
+                (BpmnTaskIterator, {}),
+                (BpmnTaskIterator, {"skip_subprocesses": True}),
+            ):
+                fast = _walk(cls, root, UNBOUNDED_DEPTH, **extra, **kwargs)
+                own = _walk(cls, root, UNBOUNDED_DEPTH - 1, **extra, **kwargs)
+                assert fast == own, (cls.__name__, extra, kwargs)
+                compared += 1
+    return compared
+
+
+def _processes(name: str) -> list[engine.LoadedProcess]:
+    xml = (DATA / name).read_bytes()
+    result = engine.compile_bpmn(xml, name, max_bytes=len(xml) + 1)
+    assert result.ok, (name, result.problems)
+    return [
+        engine.load_process(result.content_hash, p.process_id, xml, p.catalog())
+        for p in result.processes
+    ]
+
+
+def test_stack_walk_visits_what_spiffworkflow_visits_in_its_order() -> None:
+    compared = 0
+    with_subprocesses = 0
+    states = 0
+    for name in MODELS:
+        for process in _processes(name):
+            step = engine.start(process, dict(START))
+            for n in range(25):
+                workflow = load_state(process, step.state)
+                compared += _compare(workflow)
+                with_subprocesses += bool(workflow.subprocesses)
+                states += 1
+                if step.status != "running" or not step.open_tasks:
+                    break
+                task = step.open_tasks[n % len(step.open_tasks)]
+                step = engine.complete_task(process, step.state, task.id, dict(DONE))
+    # the models must really have produced states worth comparing
+    assert states >= 60, states
+    assert with_subprocesses >= 20, with_subprocesses
+    assert compared >= 4_000, compared
+
+
+def test_a_walk_with_a_depth_limit_still_stops_at_it() -> None:
+    """Only unbounded walks take the stack; a depth limit keeps SpiffWorkflow's meaning."""
+    (process,) = [p for p in _processes("long_instances.bpmn") if p.key == "large_mi"]
+    workflow = load_state(process, engine.start(process, {"items": 5}).state)
+    everything = _walk(TaskIterator, workflow.task_tree, UNBOUNDED_DEPTH)
+    shallow = _walk(TaskIterator, workflow.task_tree, 2)
+    assert len(shallow) < len(everything)
+    assert shallow == everything[: len(shallow)] or set(shallow) < set(everything)
