@@ -11,7 +11,6 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -22,7 +21,10 @@ from sqlalchemy import (
     Select,
     Table,
     bindparam,
+    case,
+    func,
     insert,
+    literal,
     null,
     or_,
     select,
@@ -568,15 +570,53 @@ def open_tasks(conn: Connection, instance_id: str) -> list[TaskRow]:
 
 
 def open_task_page(
-    conn: Connection, instance_id: str, rank: Callable[[str], int], limit: int
+    conn: Connection, instance_id: str, ranks: dict[str, int], unplaced: int, limit: int
 ) -> tuple[list[TaskRow], int]:
-    """The first ``limit`` open tasks of an instance by ``rank`` of their element (then
-    creation), and how many are open in all. Rows come decoded from the memo of the open-task
-    statement, and only the ones returned become ``TaskRow``: a step of an instance with
-    hundreds of ready tasks builds only the tasks its answer embeds."""
-    rows = _OPEN_TASKS.all(conn, {"instance_id": instance_id})  # oldest first
-    first = sorted(rows, key=lambda row: rank(row[2]))[:limit]  # stable: then creation
-    return _task_rows(first), len(rows)
+    """The first ``limit`` open tasks of an instance in reading order (``ranks``: element id ->
+    rank, ``unplaced`` for the others), then creation, and how many are open in all.
+
+    The database sorts and cuts the page (an instance with hundreds of ready tasks sends only
+    the ``limit`` rows an answer embeds, which come decoded from the statement's memo) and
+    counts the rest in a second statement."""
+    page = _open_page_statement(ranks, unplaced, limit)
+    rows = page.all(conn, {"instance_id": instance_id})
+    ((total,),) = _COUNT_OPEN_TASKS.all(conn, {"instance_id": instance_id})
+    return _task_rows(rows), int(total)
+
+
+_COUNT_OPEN_TASKS = PreparedRows(
+    select(func.count())
+    .select_from(TASKS)
+    .where(_T.instance_id == bindparam("instance_id"), _OPEN_STATE),
+    decode=False,
+)
+_OPEN_PAGES: OrderedDict[tuple[Any, ...], PreparedRows] = OrderedDict()
+_OPEN_PAGES_LOCK = threading.Lock()
+_OPEN_PAGES_MAX = 256  # distinct reading orders (definition versions) kept compiled
+
+
+def _open_page_statement(ranks: dict[str, int], unplaced: int, limit: int) -> PreparedRows:
+    """The page statement for one reading order, compiled once and kept (least recently used
+    out first)."""
+    key = (limit, unplaced, *sorted(ranks.items()))
+    with _OPEN_PAGES_LOCK:
+        hit = _OPEN_PAGES.get(key)
+        if hit is not None:
+            _OPEN_PAGES.move_to_end(key)
+            return hit
+    order = case(ranks, value=_T.element_id, else_=unplaced) if ranks else literal(unplaced)
+    statement = PreparedRows(
+        select(*TASK_COLUMNS)
+        .where(_T.instance_id == bindparam("instance_id"), _OPEN_STATE)
+        .order_by(order, _T.created_at, _T.id)
+        .limit(limit),
+        memo=5_000,
+    )
+    with _OPEN_PAGES_LOCK:
+        statement = _OPEN_PAGES.setdefault(key, statement)
+        while len(_OPEN_PAGES) > _OPEN_PAGES_MAX:
+            _OPEN_PAGES.popitem(last=False)
+    return statement
 
 
 def _task_rows(decoded: list[tuple[Any, ...]]) -> list[TaskRow]:

@@ -21,7 +21,7 @@ from powerflow.services.messages import after_step
 from powerflow.services.power.alerts import resolve_alerts
 from powerflow.services.power.deadlines import step_times
 from powerflow.services.supervision import notices
-from powerflow.services.task_order import element_rank, in_document_order
+from powerflow.services.task_order import UNPLACED, in_document_order, positions
 from powerflow.services.views import DefinitionView, InstanceView, TaskRecord
 
 EMBEDDED_TASKS = 50
@@ -177,7 +177,7 @@ def record_step(
     if not changed and len(step.open_tasks) == len(new_rows) <= EMBEDDED_TASKS:
         return OpenTasks(new_rows, len(new_rows))
     rows, total = queries.open_task_page(
-        conn, instance.id, element_rank(definition.catalog), EMBEDDED_TASKS
+        conn, instance.id, positions(definition.catalog), UNPLACED, EMBEDDED_TASKS
     )
     return OpenTasks(rows, total)
 

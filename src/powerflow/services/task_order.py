@@ -3,7 +3,7 @@ elements (``position`` in the definition's catalog, engine/document_order.py), t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, case, literal
@@ -22,12 +22,6 @@ def positions(catalog: dict[str, Any]) -> dict[str, int]:
         if isinstance(position, int):
             found[element_id] = position
     return found
-
-
-def element_rank(catalog: dict[str, Any]) -> Callable[[str], int]:
-    """Element id -> its reading order (``UNPLACED`` for elements without one)."""
-    ranks = positions(catalog)
-    return lambda element_id: ranks.get(element_id, UNPLACED)
 
 
 def in_document_order(tasks: Sequence[T], catalog: dict[str, Any]) -> list[T]:
