@@ -3,8 +3,8 @@
 the live tables' sizes before and after.
 
 Creates a fresh SQLite file (or uses ``--database-url``, an empty database), and synthesizes
-``--instances`` completed instances as bench/statistics.py does (one real deployed process with
-three user tasks; the instance, task and event rows bulk-inserted in the service's shape, hash
+``--instances`` completed instances as bench/statistics_scale.py does (one real deployed process
+with three user tasks; the instance, task and event rows bulk-inserted in the service's shape, hash
 chain included; one task role per task added here), all ended long before the retention period.
 Then, as the service's workers would: the statistics count the events, the sequencer appends
 them to the audit log and a checkpoint is signed. Then ``mover.run`` archives them,
@@ -37,7 +37,7 @@ from powerflow.services.audit import checkpoints, sequencer
 from powerflow.services.supervision import statistics
 
 HERE = Path(__file__).resolve().parent
-_spec = importlib.util.spec_from_file_location("bench_statistics", HERE / "statistics.py")
+_spec = importlib.util.spec_from_file_location("bench_statistics", HERE / "statistics_scale.py")
 assert _spec is not None and _spec.loader is not None
 bench_statistics = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench_statistics)

@@ -32,32 +32,27 @@ Not a test: it prints figures. Bar (issue 11): under 1 s on the 2-core machine.
 
 from __future__ import annotations
 
+import argparse
+import importlib.util
+import statistics
 import sys
+import tempfile
+import time
 from pathlib import Path
+from typing import Any
 
-# bench/statistics.py shadows the standard library's ``statistics`` for a script in bench/
-# (Python puts the script's folder first on the path): take the folder off the path first.
+import httpx
+from sqlalchemy import func, select
+
+from powerflow import bootstrap
+from powerflow.db import migrate
+from powerflow.db.engine import Store
+from powerflow.db.models import Instance, Task
+from powerflow.services import auth, definitions, instances, tasks
+from powerflow.services.auth import Principal
+from powerflow.services.errors import DomainError
+
 HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
-
-import argparse  # noqa: E402
-import importlib.util  # noqa: E402
-import statistics  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from typing import Any  # noqa: E402
-
-import httpx  # noqa: E402
-from sqlalchemy import func, select  # noqa: E402
-
-from powerflow import bootstrap  # noqa: E402
-from powerflow.db import migrate  # noqa: E402
-from powerflow.db.engine import Store  # noqa: E402
-from powerflow.db.models import Instance, Task  # noqa: E402
-from powerflow.services import auth, definitions, instances, tasks  # noqa: E402
-from powerflow.services.auth import Principal  # noqa: E402
-from powerflow.services.errors import DomainError  # noqa: E402
-
 _spec = importlib.util.spec_from_file_location("throughput", HERE / "throughput.py")
 assert _spec is not None and _spec.loader is not None
 throughput = importlib.util.module_from_spec(_spec)

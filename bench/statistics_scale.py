@@ -17,8 +17,8 @@ starts on the database, and a monitor reads the per-element statistics of the pr
 whole range and over its last month (31 days), then the lists per process, person and role over
 the whole range, ``--requests`` times each, one request at a time.
 
-    python bench/statistics.py --instances 250000
-    python bench/statistics.py --instances 250000 \\
+    python bench/statistics_scale.py --instances 250000
+    python bench/statistics_scale.py --instances 250000 \\
         --database-url postgresql+psycopg://postgres@127.0.0.1:5432/powerflow_bench
 
 Not a test: it prints figures. Bar (issue 10): p95 <= 200 ms at 250,000 instances.
