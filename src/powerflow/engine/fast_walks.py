@@ -17,22 +17,28 @@ caller that changes the tree while walking sees what it saw before. Iterators wi
 or breadth first keep SpiffWorkflow's own ``_next``; tests/test_fast_walks.py checks that both
 give the same sequence on real instances.
 
-``update_waiting_tasks`` also walks when nothing waits: it now first looks through the
-workflow's task dictionary (which holds every task the walk can reach) and walks only if a
-WAITING task is there.
+``update_waiting_tasks`` also walks when nothing waits, and ``do_engine_steps`` walks for
+READY tasks to run even when only people's tasks are ready (every step that ends waiting for
+someone): each now first looks through the workflow's task dictionary, which holds every task
+its walk can reach (for the engine steps, only in a workflow without subprocesses, whose walk
+does not leave it), and walks only if such a task is there. Otherwise the walk would have found
+nothing and changed nothing, and ``_do_engine_steps`` returns False as it would have.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskIterator, TaskState
 from SpiffWorkflow.workflow import Workflow
 
 _MARK = "_powerflow_fast_walk"
 _WAITING = TaskState.WAITING
+_READY = TaskState.READY
 _FINISHED = TaskState.FINISHED_MASK
 
 
@@ -96,6 +102,30 @@ def _skip_when_nothing_waits(original: Callable[[Any], None]) -> Callable[[Any],
     return update_waiting_tasks
 
 
+def nothing_to_run(workflow: Any) -> bool:
+    """Whether ``BpmnWorkflow._do_engine_steps`` would find no task to run: no subprocess and
+    no READY task that is not a person's."""
+    if workflow.subprocesses:
+        return False
+    for task in workflow.tasks.values():
+        if task._state == _READY and not task.task_spec.manual:
+            return False
+    return True
+
+
+def _skip_when_nothing_runs(original: Callable[..., bool]) -> Callable[..., bool]:
+    @functools.wraps(original)  # SpiffWorkflow's own stays reachable as ``__wrapped__``
+    def _do_engine_steps(
+        self: Any, will_complete_task: Any = None, did_complete_task: Any = None
+    ) -> bool:
+        if nothing_to_run(self):
+            return False
+        return original(self, will_complete_task, did_complete_task)
+
+    setattr(_do_engine_steps, _MARK, True)
+    return _do_engine_steps
+
+
 def apply(unbounded: int) -> None:
     """Install the cheap walks for iterators whose depth limit is ``unbounded`` or more."""
     if getattr(TaskIterator._next, _MARK, False):
@@ -103,3 +133,4 @@ def apply(unbounded: int) -> None:
     TaskIterator._next = _stack_next(TaskIterator._next, unbounded)
     BpmnTaskIterator._next = _bpmn_stack_next(BpmnTaskIterator._next, unbounded)
     Workflow.update_waiting_tasks = _skip_when_nothing_waits(Workflow.update_waiting_tasks)
+    BpmnWorkflow._do_engine_steps = _skip_when_nothing_runs(BpmnWorkflow._do_engine_steps)
