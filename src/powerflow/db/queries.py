@@ -569,6 +569,17 @@ def open_tasks(conn: Connection, instance_id: str) -> list[TaskRow]:
     return _task_rows(_OPEN_TASKS.all(conn, {"instance_id": instance_id}))
 
 
+_COUNT_OPEN_TASKS = PreparedRows(
+    select(func.count())
+    .select_from(TASKS)
+    .where(_T.instance_id == bindparam("instance_id"), _OPEN_STATE),
+    decode=False,
+)
+_OPEN_PAGES: OrderedDict[tuple[Any, ...], PreparedRows] = OrderedDict()
+_OPEN_PAGES_LOCK = threading.Lock()
+_OPEN_PAGES_MAX = 256  # distinct reading orders (definition versions) kept compiled
+
+
 def open_task_page(
     conn: Connection, instance_id: str, ranks: dict[str, int], unplaced: int, limit: int
 ) -> tuple[list[TaskRow], int]:
@@ -584,21 +595,10 @@ def open_task_page(
     return _task_rows(rows), int(total)
 
 
-_COUNT_OPEN_TASKS = PreparedRows(
-    select(func.count())
-    .select_from(TASKS)
-    .where(_T.instance_id == bindparam("instance_id"), _OPEN_STATE),
-    decode=False,
-)
-_OPEN_PAGES: OrderedDict[tuple[Any, ...], PreparedRows] = OrderedDict()
-_OPEN_PAGES_LOCK = threading.Lock()
-_OPEN_PAGES_MAX = 256  # distinct reading orders (definition versions) kept compiled
-
-
 def _open_page_statement(ranks: dict[str, int], unplaced: int, limit: int) -> PreparedRows:
     """The page statement for one reading order, compiled once and kept (least recently used
     out first)."""
-    key = (limit, unplaced, *sorted(ranks.items()))
+    key = (limit, unplaced, *ranks.items())  # a catalog lists its elements in one order
     with _OPEN_PAGES_LOCK:
         hit = _OPEN_PAGES.get(key)
         if hit is not None:

@@ -42,49 +42,51 @@ _READY = TaskState.READY
 _FINISHED = TaskState.FINISHED_MASK
 
 
-def _stack_next(original: Callable[[Any], Any], unbounded: int) -> Callable[[Any], Any]:
-    def _next(self: Any) -> Any:
-        if not self.depth_first or self.max_depth < unbounded:
-            return original(self)
-        stack = self.task_list
-        if not stack:
-            raise StopIteration()
-        task = stack.pop()
-        children = task._children
-        if children and task._state >= self.min_state and task.task_spec.name != self.end_at_spec:
-            tasks = task.workflow.tasks
-            stack.extend([tasks.get(child) for child in reversed(children)])
-        return task
-
-    setattr(_next, _MARK, True)
-    return _next
+def _push_children(task: Any, stack: list[Any]) -> None:
+    """Put a task's children on the stack, last first, as ``task.children`` gives them."""
+    tasks = task.workflow.tasks
+    stack.extend([tasks.get(child) for child in reversed(task._children)])
 
 
-def _bpmn_stack_next(original: Callable[[Any], Any], unbounded: int) -> Callable[[Any], Any]:
-    def _next(self: Any) -> Any:
-        if not self.depth_first or self.max_depth < unbounded:
-            return original(self)
-        stack = self.task_list
-        if not stack:
-            raise StopIteration()
-        task = stack.pop()
-        subprocesses = task.workflow.top_workflow.subprocesses
-        subprocess = subprocesses.get(task.id) if subprocesses else None
-        children = task._children
-        if (
-            (children or subprocess is not None)
-            and (task._state >= self.min_state or subprocess is not None)
-            and task.task_spec.name != self.end_at_spec
+def _expand(walk: Any, task: Any, stack: list[Any]) -> None:
+    """What ``TaskIterator._next`` adds below a task (depth first)."""
+    if task._children and task._state >= walk.min_state and task.task_spec.name != walk.end_at_spec:
+        _push_children(task, stack)
+
+
+def _expand_bpmn(walk: Any, task: Any, stack: list[Any]) -> None:
+    """What ``BpmnTaskIterator._next`` adds below a task: its subprocess's tree, then its
+    children."""
+    subprocesses = task.workflow.top_workflow.subprocesses
+    subprocess = subprocesses.get(task.id) if subprocesses else None
+    if (
+        (task._children or subprocess is not None)
+        and (task._state >= walk.min_state or subprocess is not None)
+        and task.task_spec.name != walk.end_at_spec
+    ):
+        _push_children(task, stack)
+        # a subprocess's own tree comes before the children of its task
+        if not (
+            subprocess is None
+            or walk.skip_subprocesses
+            or (task._state >= _FINISHED and walk.task_filter.state <= _FINISHED)
         ):
-            tasks = task.workflow.tasks
-            stack.extend([tasks.get(child) for child in reversed(children)])
-            # a subprocess's own tree comes before the children of its task
-            if not (
-                subprocess is None
-                or self.skip_subprocesses
-                or (task._state >= _FINISHED and self.task_filter.state <= _FINISHED)
-            ):
-                stack.append(subprocess.task_tree)
+            stack.append(subprocess.task_tree)
+
+
+def _stack_next(
+    original: Callable[[Any], Any],
+    unbounded: int,
+    expand: Callable[[Any, Any, list[Any]], None],
+) -> Callable[[Any], Any]:
+    def _next(self: Any) -> Any:
+        if not self.depth_first or self.max_depth < unbounded:
+            return original(self)
+        stack = self.task_list
+        if not stack:
+            raise StopIteration()
+        task = stack.pop()
+        expand(self, task, stack)
         return task
 
     setattr(_next, _MARK, True)
@@ -130,7 +132,7 @@ def apply(unbounded: int) -> None:
     """Install the cheap walks for iterators whose depth limit is ``unbounded`` or more."""
     if getattr(TaskIterator._next, _MARK, False):
         return
-    TaskIterator._next = _stack_next(TaskIterator._next, unbounded)
-    BpmnTaskIterator._next = _bpmn_stack_next(BpmnTaskIterator._next, unbounded)
+    TaskIterator._next = _stack_next(TaskIterator._next, unbounded, _expand)
+    BpmnTaskIterator._next = _stack_next(BpmnTaskIterator._next, unbounded, _expand_bpmn)
     Workflow.update_waiting_tasks = _skip_when_nothing_waits(Workflow.update_waiting_tasks)
     BpmnWorkflow._do_engine_steps = _skip_when_nothing_runs(BpmnWorkflow._do_engine_steps)
