@@ -62,3 +62,27 @@ def test_a_failing_tick_is_one_log_line_without_a_traceback(
     assert records and not any(r.exc_info for r in records)
     assert "\n" not in records[0].getMessage()
     assert "RuntimeError: database is down" in records[0].getMessage()
+
+
+def test_a_staggered_loop_ticks_first_after_its_fraction_of_the_interval() -> None:
+    """Loops started together take turns: the first tick of a staggered one comes after its
+    fraction of the interval, and the next ones a whole interval apart."""
+    ticks: list[float] = []
+    done = threading.Event()
+
+    def tick() -> None:
+        ticks.append(time.monotonic())
+        if len(ticks) == 2:
+            done.set()
+
+    loop = PeriodicThread("test-staggered", 0.6, tick)
+    loop.stagger(0.25)
+    started = time.monotonic()
+    loop.start()
+    try:
+        assert done.wait(10), ticks
+    finally:
+        loop.stop()
+    first, second = ticks[0] - started, ticks[1] - ticks[0]
+    assert 0.15 <= first < 0.45, first  # not a whole interval, as an unstaggered loop waits
+    assert second >= 0.6, second

@@ -47,11 +47,10 @@ from powerflow.periodic import PeriodicThread
 from powerflow.services import feed
 from powerflow.services.audit import keys
 from powerflow.settings import Settings
-from powerflow.worker_process import StatisticsConfig, StatisticsProcess
+from powerflow.worker_process import AuditConfig, BackgroundConfig, BackgroundProcess
 from powerflow.workers import (
     AlertWorker,
     ArchiveWorker,
-    AuditWorker,
     MessageWorker,
     TimerWorker,
     WebhookWorker,
@@ -76,13 +75,16 @@ powerflow's garbage is cyclic (reference counting frees it), so scanning less of
 a few thousand objects' worth of memory held a little longer."""
 
 
+def audit_key_file(settings: Settings) -> Path:
+    """Where the audit log's signing key is kept."""
+    if settings.audit_key_file:
+        return Path(settings.audit_key_file)
+    return keys.default_key_file(settings.database_url)
+
+
 def audit_signer(settings: Settings) -> Signer:
     """The audit log's signing key, created on first start; its public key is logged."""
-    path = (
-        Path(settings.audit_key_file)
-        if settings.audit_key_file
-        else keys.default_key_file(settings.database_url)
-    )
+    path = audit_key_file(settings)
     signer, created = keys.load_or_create(path, settings.audit_origin)
     if created:
         print(  # noqa: T201 - shown to the operator, by design
@@ -147,24 +149,18 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
         gc.freeze()
         thresholds = gc.get_threshold()
         gc.set_threshold(*GC_THRESHOLDS)
-        workers: list[PeriodicThread | StatisticsProcess] = (
+        loops: list[PeriodicThread] = (
             [
                 TimerWorker(store, settings.timer_poll_seconds),
                 WebhookWorker(store, allowed_hosts=settings.webhook_allowed_hosts),
                 AlertWorker(store, settings.alert_poll_seconds),
                 MessageWorker(store, settings.timer_poll_seconds),
-                AuditWorker(
-                    store,
-                    app.state.audit_signer,
-                    settings.audit_sequence_seconds,
-                    settings.audit_checkpoint_seconds,
-                ),
             ]
             if run_workers
             else []
         )
         if run_workers and settings.archive_after_days is not None:
-            workers.append(
+            loops.append(
                 ArchiveWorker(
                     store,
                     settings.archive_after_days,
@@ -172,14 +168,22 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
                     settings.archive_batch,
                 )
             )
-        if run_workers:  # counting is CPU work: on another core, out of the requests' way
+        for i, loop in enumerate(loops):  # their passes take turns instead of coinciding
+            loop.stagger((i + 1) / (len(loops) + 1))
+        workers: list[PeriodicThread | BackgroundProcess] = list(loops)
+        if run_workers:  # counting and hashing are CPU work: on another core
             workers.append(
-                StatisticsProcess(
-                    StatisticsConfig(
+                BackgroundProcess(
+                    BackgroundConfig(
                         database_url=settings.database_url,
                         busy_timeout_ms=settings.busy_timeout_ms,
                         time_zone=settings.time_zone,
                         interval=settings.stats_poll_seconds,
+                        audit=AuditConfig(
+                            key_file=str(audit_key_file(settings)),
+                            sequence_seconds=settings.audit_sequence_seconds,
+                            checkpoint_seconds=settings.audit_checkpoint_seconds,
+                        ),
                     )
                 )
             )

@@ -33,7 +33,16 @@ class PeriodicThread:
         self._on_stop = on_stop
         self._join_timeout = join_timeout
         self._stop = threading.Event()
+        self._first_wait: float | None = None
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+
+    def stagger(self, fraction: float) -> None:
+        """Make the first tick come after ``fraction`` of the interval instead of a whole one.
+
+        Loops started together with the same interval would otherwise tick at the same moment
+        every period; in one process they then hold the interpreter lock in one burst, and a
+        request that arrives then waits for all of them at once."""
+        self._first_wait = self.interval * fraction
 
     def start(self) -> None:
         """Start the loop."""
@@ -46,8 +55,10 @@ class PeriodicThread:
 
     def _loop(self) -> None:
         try:
+            first, self._first_wait = self._first_wait, None
             while True:
-                stopping = self._stop.wait(self.interval)
+                stopping = self._stop.wait(self.interval if first is None else first)
+                first = None
                 if stopping and not self._last_tick_on_stop:
                     return
                 try:
