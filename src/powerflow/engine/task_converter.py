@@ -5,8 +5,10 @@ multi-instance over a large collection) the per-task overhead of SpiffWorkflow's
 ``TaskConverter.to_dict`` dominates a step: the ``task.parent`` property looks the parent up
 twice, and ``str(UUID)`` (about 1-3 µs each in pure Python) runs for the task, its parent and
 every child. ``FastTaskConverter`` writes exactly the same entry (tests/test_long_instances.py
-compares it with SpiffWorkflow's own writer) with one parent look-up and cached id strings.
-Reading is SpiffWorkflow's own ``from_dict``.
+compares it with SpiffWorkflow's own writer) with one parent look-up and cached id strings, and a
+workflow's whole ``tasks`` mapping is written in one loop that looks parents up by the ids'
+integers (``FastTaskMapping``; a step of a 300-task instance: 1.5 -> 1.0 ms). Reading is
+SpiffWorkflow's own ``from_dict``.
 """
 
 from __future__ import annotations
@@ -52,6 +54,15 @@ def task_entry(task: Any, registry: Any) -> dict[str, Any]:
     """SpiffWorkflow's saved-state entry of one task (``TaskConverter.to_dict``, same output)."""
     parent_id = task._parent
     parent = task.workflow.tasks.get(parent_id) if parent_id is not None else None
+    return _entry(task, parent, registry)
+
+
+def _text(task_id: UUID) -> str:
+    return _STRINGS.get(task_id.int) or id_text(task_id)
+
+
+def _entry(task: Any, parent: Any, registry: Any) -> dict[str, Any]:
+    """The entry of ``task``, whose parent (None for a root) the caller looked up."""
     data = task.data
     if parent is None:
         entry_data: dict[str, Any] = data
@@ -73,9 +84,9 @@ def task_entry(task: Any, registry: Any) -> dict[str, Any]:
     else:
         internal = registry.convert(internal)
     return {
-        "id": id_text(task.id),
-        "parent": id_text(parent_id) if parent is not None else None,
-        "children": [id_text(child) for child in task._children],
+        "id": _text(task.id),
+        "parent": _text(parent.id) if parent is not None else None,
+        "children": [_STRINGS.get(child.int) or id_text(child) for child in task._children],
         "last_state_change": task.last_state_change,
         "state": task._state,
         "task_spec": task.task_spec.name,
@@ -93,6 +104,21 @@ class FastTaskConverter(TaskConverter):  # type: ignore[misc]
         return task_entry(task, self.registry)
 
 
+def _task_entries(tasks: dict[UUID, Any], registry: Any, typename: str) -> dict[str, Any]:
+    """Every entry of a workflow's ``tasks`` mapping, with its typename: each task's parent is
+    looked up by the id's integer (a UUID key hashes and compares in Python code)."""
+    by_number = {key.int: task for key, task in tasks.items()}
+    out: dict[str, Any] = {}
+    for task in by_number.values():
+        parent_id = task._parent
+        entry = _entry(
+            task, by_number.get(parent_id.int) if parent_id is not None else None, registry
+        )
+        entry["typename"] = typename
+        out[entry["id"]] = entry
+    return out
+
+
 class FastTaskMapping:
     """For workflow converters: their ``tasks`` mapping written without the registry's generic
     dispatch per task and with cached id strings (same output as ``mapping_to_dict``)."""
@@ -101,20 +127,24 @@ class FastTaskMapping:
 
     def mapping_to_dict(self, mapping: dict[Any, Any], **kwargs: Any) -> dict[str, Any]:
         registry = self.registry
-        if kwargs or not registry._encoder_mode:
-            result: dict[str, Any] = super().mapping_to_dict(mapping, **kwargs)  # type: ignore[misc]
-            return result
         typename = registry.typenames.get(Task)
-        out: dict[str, Any] = {}
-        for key, value in mapping.items():
-            text = id_text(key) if type(key) is UUID else str(key)
-            if type(value) is Task and typename is not None:
-                entry = task_entry(value, registry)
-                entry["typename"] = typename
-                out[text] = entry
-            else:
-                out[text] = registry.convert(value)
-        return out
+        if not kwargs and registry._encoder_mode and typename and _is_task_mapping(mapping):
+            return _task_entries(mapping, registry, typename)
+        result: dict[str, Any] = super().mapping_to_dict(mapping, **kwargs)  # type: ignore[misc]
+        return result
+
+
+def _is_task_mapping(mapping: dict[Any, Any]) -> bool:
+    """Whether ``mapping`` is a workflow's own ``tasks``: UUID keys of its Task values (so each
+    task's parent, looked up in ``task.workflow.tasks``, is in it or nowhere)."""
+    for key, value in mapping.items():
+        return (
+            type(key) is UUID
+            and type(value) is Task
+            and value.workflow.tasks is mapping
+            and all(type(k) is UUID and type(v) is Task for k, v in mapping.items())
+        )
+    return False
 
 
 class FastSubWorkflowConverter(FastTaskMapping, BpmnSubWorkflowConverter):  # type: ignore[misc]
