@@ -47,10 +47,11 @@ from powerflow.periodic import PeriodicThread
 from powerflow.services import feed
 from powerflow.services.audit import keys
 from powerflow.settings import Settings
-from powerflow.worker_process import AuditConfig, BackgroundConfig, BackgroundProcess
+from powerflow.worker_process import StatisticsConfig, StatisticsProcess
 from powerflow.workers import (
     AlertWorker,
     ArchiveWorker,
+    AuditWorker,
     MessageWorker,
     TimerWorker,
     WebhookWorker,
@@ -75,16 +76,13 @@ powerflow's garbage is cyclic (reference counting frees it), so scanning less of
 a few thousand objects' worth of memory held a little longer."""
 
 
-def audit_key_file(settings: Settings) -> Path:
-    """Where the audit log's signing key is kept."""
-    if settings.audit_key_file:
-        return Path(settings.audit_key_file)
-    return keys.default_key_file(settings.database_url)
-
-
 def audit_signer(settings: Settings) -> Signer:
     """The audit log's signing key, created on first start; its public key is logged."""
-    path = audit_key_file(settings)
+    path = (
+        Path(settings.audit_key_file)
+        if settings.audit_key_file
+        else keys.default_key_file(settings.database_url)
+    )
     signer, created = keys.load_or_create(path, settings.audit_origin)
     if created:
         print(  # noqa: T201 - shown to the operator, by design
@@ -155,6 +153,12 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
                 WebhookWorker(store, allowed_hosts=settings.webhook_allowed_hosts),
                 AlertWorker(store, settings.alert_poll_seconds),
                 MessageWorker(store, settings.timer_poll_seconds),
+                AuditWorker(
+                    store,
+                    app.state.audit_signer,
+                    settings.audit_sequence_seconds,
+                    settings.audit_checkpoint_seconds,
+                ),
             ]
             if run_workers
             else []
@@ -170,20 +174,15 @@ def create_app(settings: Settings | None = None, *, run_workers: bool = True) ->
             )
         for i, loop in enumerate(loops):  # their passes take turns instead of coinciding
             loop.stagger((i + 1) / (len(loops) + 1))
-        workers: list[PeriodicThread | BackgroundProcess] = list(loops)
-        if run_workers:  # counting and hashing are CPU work: on another core
+        workers: list[PeriodicThread | StatisticsProcess] = list(loops)
+        if run_workers:  # counting is CPU work: on another core, out of the requests' way
             workers.append(
-                BackgroundProcess(
-                    BackgroundConfig(
+                StatisticsProcess(
+                    StatisticsConfig(
                         database_url=settings.database_url,
                         busy_timeout_ms=settings.busy_timeout_ms,
                         time_zone=settings.time_zone,
                         interval=settings.stats_poll_seconds,
-                        audit=AuditConfig(
-                            key_file=str(audit_key_file(settings)),
-                            sequence_seconds=settings.audit_sequence_seconds,
-                            checkpoint_seconds=settings.audit_checkpoint_seconds,
-                        ),
                     )
                 )
             )

@@ -1,18 +1,14 @@
-"""The service's CPU-heavy background loops in a child process: the statistics aggregator and
-the audit log's sequencer (with its periodic checkpoints).
+"""The statistics aggregator in a child process of the service.
 
-Counting events and hashing them into the audit log are pure CPU work in Python: in the serving
-process they held the interpreter lock that the requests need, and the requests served meanwhile
-took their time on top of theirs (a completion in a 300-task instance went from 5 to 16 ms
-whenever a pass of two busy seconds' events ran beside it; a sequencer pass of one busy second,
-10 to 25 ms of CPU, was behind most of the slowest completions that remained). In their own
-process they run on another core and share nothing with the requests but the database, where
-each of their transactions is short (a batch of counted events; one append per sequencer pass).
+Counting events is pure CPU work in Python: in the serving process it held the interpreter lock
+that the requests need, and the requests served meanwhile took its time on top of theirs (a
+completion in a 300-task instance went from 5 to 16 ms whenever a pass of two busy seconds'
+events ran beside it). In its own process it runs on another core and shares nothing with the
+requests but the database, where each of its transactions is short (``StatisticsWorker.SLICE``).
 
 The child stops when told to, and on its own when the service process dies (its end of the pipe
-closes): a service killed with SIGKILL leaves no orphan writing into its database. A child that
-dies while the service runs is logged and started again (``BackgroundProcess``, with a
-back-off).
+closes): a service killed with SIGKILL leaves no orphan counting into its database. A child that
+dies while the service runs is logged and started again (``StatisticsProcess``, with a back-off).
 """
 
 from __future__ import annotations
@@ -29,67 +25,42 @@ from multiprocessing import resource_tracker
 from multiprocessing.connection import Connection
 from typing import Any
 
-log = logging.getLogger("powerflow.background")
+log = logging.getLogger("powerflow.statistics")
 
 _STOP = "stop"
 
 
 @dataclass(frozen=True)
-class AuditConfig:
-    """What the child needs to keep the audit log: the signing key's file (made by the service
-    before the child starts) and how often to append and to sign."""
-
-    key_file: str
-    sequence_seconds: float
-    checkpoint_seconds: float
-
-
-@dataclass(frozen=True)
-class BackgroundConfig:
-    """What the child needs: where the database is, how often to count, and the audit log's
-    settings (None: the audit log is appended to only on demand, by the service)."""
+class StatisticsConfig:
+    """What the child needs to count: where the database is and how often to look."""
 
     database_url: str
     busy_timeout_ms: int
     time_zone: str
     interval: float
-    audit: AuditConfig | None = None
 
 
-def _run(config: BackgroundConfig, pipe: Connection) -> None:
-    """The child's body: count and sequence until the parent says stop or goes away."""
+def _run(config: StatisticsConfig, pipe: Connection) -> None:
+    """The child's body: count until the parent says stop or goes away."""
     # Ctrl-C in a terminal reaches the whole process group: the service stops this child itself.
     # SIGINT was blocked since the spawn (``_sigint_blocked``): one pending now is discarded.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-    from pathlib import Path
-
     from powerflow.db.engine import Store
-    from powerflow.periodic import PeriodicThread
-    from powerflow.services.audit import keys
-    from powerflow.workers import AuditWorker, StatisticsWorker
+    from powerflow.workers import StatisticsWorker
 
     logging.basicConfig(level=logging.WARNING)
     store = Store(config.database_url, busy_timeout_ms=config.busy_timeout_ms)
     store.time_zone = config.time_zone
-    workers: list[PeriodicThread] = [StatisticsWorker(store, config.interval)]
-    if config.audit is not None:
-        signer, _ = keys.load_or_create(Path(config.audit.key_file))
-        audit = AuditWorker(
-            store, signer, config.audit.sequence_seconds, config.audit.checkpoint_seconds
-        )
-        audit.stagger(0.5)  # half a period after the counting: their passes take turns
-        workers.append(audit)
-    for worker in workers:
-        worker.start()
+    worker = StatisticsWorker(store, config.interval)
+    worker.start()
     try:
         while pipe.recv() != _STOP:
             pass
     except (EOFError, OSError):  # the parent is gone
         pass
     finally:
-        for worker in workers:
-            worker.stop()
+        worker.stop()
         store.dispose()
 
 
@@ -107,22 +78,22 @@ def _sigint_blocked() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
-class BackgroundProcess:
-    """Starts and stops the background child process (``start``, ``stop``): the same interface
-    as a background thread of the service.
+class StatisticsProcess:
+    """Starts and stops the statistics aggregator's child process (``start``, ``stop``): the
+    same interface as a background thread of the service.
 
     A thread of the service watches the child: one that ends unasked (killed, crashed) is
     logged and started again after a back-off (``RESTART_FIRST`` seconds, doubling up to
     ``RESTART_MAX`` while each new child dies within ``STABLE`` seconds of its start), so a
-    child that cannot run does not spin. The new child reads on from the cursors: the
-    statistics and the audit log catch up with what was recorded meanwhile."""
+    child that cannot run does not spin. The new child reads on from the cursor: the
+    statistics catch up with what was recorded meanwhile."""
 
     RESTART_FIRST = 1.0
     RESTART_MAX = 60.0
     STABLE = 60.0
     WATCH = 0.5  # how often the watcher looks (a stop wakes it at once)
 
-    def __init__(self, config: BackgroundConfig) -> None:
+    def __init__(self, config: StatisticsConfig) -> None:
         self.config = config
         self._context: Any = multiprocessing.get_context("spawn")
         self._process: Any = None
@@ -142,7 +113,7 @@ class BackgroundProcess:
         self._stopping.clear()
         self._spawn()
         self._watcher = threading.Thread(
-            target=self._watch, name="powerflow-background-watch", daemon=True
+            target=self._watch, name="powerflow-statistics-watch", daemon=True
         )
         self._watcher.start()
 
@@ -151,7 +122,7 @@ class BackgroundProcess:
         process = self._context.Process(
             target=_run,
             args=(self.config, child_end),
-            name="powerflow-background",
+            name="powerflow-statistics",
             daemon=True,
         )
         # multiprocessing starts its resource tracker on the first spawn and unblocks SIGINT
@@ -175,7 +146,7 @@ class BackgroundProcess:
             if ran >= self.STABLE:
                 delay = self.RESTART_FIRST  # it had run well: not a crash loop
             log.warning(
-                "background process %s ended unexpectedly (exit code %s) after %.0f s: "
+                "statistics process %s ended unexpectedly (exit code %s) after %.0f s: "
                 "starting a new one in %g s",
                 process.pid,
                 process.exitcode,
@@ -190,7 +161,7 @@ class BackgroundProcess:
                 self._spawn()
             except Exception as exc:  # e.g. no process can be started now: try again later
                 log.error(
-                    "background process could not be started: %s: %s", type(exc).__name__, exc
+                    "statistics process could not be started: %s: %s", type(exc).__name__, exc
                 )
             else:
                 self.restarts += 1
@@ -209,7 +180,7 @@ class BackgroundProcess:
             self._pipe.send(_STOP)
         self._process.join(timeout)
         if self._process.is_alive():
-            log.warning("background process did not stop within %.0f s: terminating it", timeout)
+            log.warning("statistics process did not stop within %.0f s: terminating it", timeout)
             self._process.terminate()
             self._process.join(timeout)
         self._pipe.close()

@@ -1,6 +1,5 @@
-"""The statistics aggregator and the audit log's sequencer run in a child process of
-`powerflow serve`: it counts what the service records and appends it to the audit log, and it
-ends with the service, however the service ends."""
+"""The statistics aggregator runs in a child process of `powerflow serve`: it counts what the
+service records, and it ends with the service, however the service ends."""
 
 from __future__ import annotations
 
@@ -14,10 +13,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
 
 from conftest import ADMIN_TOKEN, DATA, Server, free_port, start_server, stop_server
-from powerflow.worker_process import BackgroundConfig, BackgroundProcess
+from powerflow.worker_process import StatisticsConfig, StatisticsProcess
 
 FAST = {"POWERFLOW_DEPLOY_EXAMPLES": "false", "POWERFLOW_STATS_POLL_SECONDS": "0.2"}
 
@@ -41,8 +39,8 @@ def children(pid: int) -> list[tuple[int, str]]:
     return out
 
 
-def background_child(server: Server, timeout: float = 20) -> int:
-    """The pid of the server's background process (spawned by multiprocessing)."""
+def statistics_child(server: Server, timeout: float = 20) -> int:
+    """The pid of the server's statistics process (spawned by multiprocessing)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = [p for p, cmd in children(server.proc.pid) if "spawn_main" in cmd]
@@ -50,7 +48,7 @@ def background_child(server: Server, timeout: float = 20) -> int:
             assert len(found) == 1, children(server.proc.pid)
             return found[0]
         time.sleep(0.1)
-    raise AssertionError(f"no background process under {server.proc.pid}: {server.output()}")
+    raise AssertionError(f"no statistics process under {server.proc.pid}: {server.output()}")
 
 
 def gone(pid: int, timeout: float = 15) -> bool:
@@ -67,10 +65,10 @@ def gone(pid: int, timeout: float = 15) -> bool:
     return False
 
 
-def test_the_background_process_counts_what_the_service_records(db_url: str) -> None:
+def test_the_statistics_process_counts_what_the_service_records(db_url: str) -> None:
     server = start_server(db_url, **FAST)
     try:
-        child = background_child(server)
+        child = statistics_child(server)
         designer, clerk = server.user("designer"), server.user("clerk,clerk-office")
         monitor = server.user("monitor")
         with httpx.Client(base_url=server.url, timeout=30) as c:
@@ -106,13 +104,13 @@ def test_the_background_process_counts_what_the_service_records(db_url: str) -> 
         assert not gone(child, timeout=0.5)  # still counting while the service runs
     finally:
         stop_server(server)
-    assert gone(child), f"the background process {child} outlived a stopped service"
+    assert gone(child), f"the statistics process {child} outlived a stopped service"
 
 
-def test_the_background_process_ends_when_the_service_is_killed(sqlite_url: str) -> None:
+def test_the_statistics_process_ends_when_the_service_is_killed(sqlite_url: str) -> None:
     server = start_server(sqlite_url, **FAST)
     try:
-        background_child(server)
+        statistics_child(server)
         helpers = [pid for pid, _ in children(server.proc.pid)]  # with multiprocessing's tracker
         os.kill(server.proc.pid, signal.SIGKILL)  # no shutdown: the children must notice alone
         server.proc.wait(timeout=10)
@@ -125,26 +123,26 @@ def test_the_background_process_ends_when_the_service_is_killed(sqlite_url: str)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_the_background_process_ends_with_a_stopped_service(
+def test_the_statistics_process_ends_with_a_stopped_service(
     sqlite_url: str, signum: signal.Signals
 ) -> None:
     server = start_server(sqlite_url, **FAST)
     try:
-        child = background_child(server)
+        child = statistics_child(server)
         server.proc.send_signal(signum)
         server.proc.wait(timeout=15)
     finally:
         if server.proc.poll() is None:
             stop_server(server)
         server.log.unlink(missing_ok=True)
-    assert gone(child), f"the background process {child} outlived the service ({signum.name})"
+    assert gone(child), f"the statistics process {child} outlived the service ({signum.name})"
 
 
 @pytest.mark.parametrize("delay", [0.0, 0.1])
-def test_ctrl_c_while_the_background_process_starts_prints_no_traceback(
+def test_ctrl_c_while_the_statistics_process_starts_prints_no_traceback(
     sqlite_url: str, delay: float
 ) -> None:
-    """Ctrl-C in a terminal reaches the whole process group: the service and its background
+    """Ctrl-C in a terminal reaches the whole process group: the service and its statistics
     child, which was still importing powerflow (before it could ignore SIGINT) and printed a
     KeyboardInterrupt traceback. The child now starts with SIGINT blocked."""
     environment = {
@@ -168,7 +166,7 @@ def test_ctrl_c_while_the_background_process_starts_prints_no_traceback(
             found = [p for p, cmd in children(proc.pid) if "spawn_main" in cmd]
             child = found[0] if found else None
             time.sleep(0.005)
-        assert child is not None, "the background process did not start"
+        assert child is not None, "the statistics process did not start"
         time.sleep(delay)
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does
         output = proc.communicate(timeout=30)[0].decode(errors="replace")
@@ -178,24 +176,18 @@ def test_ctrl_c_while_the_background_process_starts_prints_no_traceback(
             proc.wait()
     assert "Traceback" not in output, output
     assert "KeyboardInterrupt" not in output, output
-    assert gone(child), f"the background process {child} outlived the service"
+    assert gone(child), f"the statistics process {child} outlived the service"
 
 
-def test_a_killed_background_process_is_restarted_and_the_statistics_and_audit_log_catch_up(
+def test_a_killed_statistics_process_is_restarted_and_the_statistics_catch_up(
     sqlite_url: str,
 ) -> None:
     """Defect: a statistics process that died (killed, crashed) was never noticed: the service
     ran on and its statistics stopped at the last event counted. The service logs the death,
-    starts a new child after a back-off, and the new child counts what was recorded since and
-    appends it to the audit log, with a checkpoint that covers every event."""
-    server = start_server(
-        sqlite_url,
-        **FAST,
-        POWERFLOW_AUDIT_SEQUENCE_SECONDS="0.2",
-        POWERFLOW_AUDIT_CHECKPOINT_SECONDS="0.5",
-    )
+    starts a new child after a back-off, and the new child counts what was recorded since."""
+    server = start_server(sqlite_url, **FAST)
     try:
-        first = background_child(server)
+        first = statistics_child(server)
         designer, clerk = server.user("designer"), server.user("clerk,clerk-office")
         monitor = server.user("monitor")
         with httpx.Client(base_url=server.url, timeout=30) as c:
@@ -227,39 +219,27 @@ def test_a_killed_background_process_is_restarted_and_the_statistics_and_audit_l
                 time.sleep(0.2)
             assert figures["process"]["started"] == 1, figures
             assert elements["first"]["completed"] == 1, (figures, server.output())
-            engine = create_engine(sqlite_url)
-            with engine.connect() as conn:
-                events = conn.execute(text("SELECT count(*) FROM events")).scalar_one()
-            engine.dispose()
-            auditor = server.user("auditor")
-            latest: dict = {}
-            while time.monotonic() < deadline:
-                latest = c.get("/v1/audit/checkpoints/latest", headers=auditor).json()
-                if latest.get("tree_size") == events:
-                    break
-                time.sleep(0.2)
-            assert latest.get("tree_size") == events, (latest, events)
-        second = background_child(server)
+        second = statistics_child(server)
         assert second != first
         output = server.output()
-        assert f"background process {first} ended unexpectedly" in output, output
+        assert f"statistics process {first} ended unexpectedly" in output, output
         assert "Traceback" not in output, output
     finally:
         stop_server(server)
 
 
-def test_a_background_process_that_keeps_crashing_is_restarted_with_a_growing_delay(
+def test_a_statistics_process_that_keeps_crashing_is_restarted_with_a_growing_delay(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A child that dies at once (here: a database URL no driver serves) is started again and
     again, each time after twice the delay, up to the maximum: a crash loop does not spin."""
-    process = BackgroundProcess(
-        BackgroundConfig(
+    process = StatisticsProcess(
+        StatisticsConfig(
             database_url="nosuchdriver://nowhere", busy_timeout_ms=100, time_zone="UTC", interval=1
         )
     )
     process.RESTART_FIRST, process.RESTART_MAX = 0.1, 0.4
-    caplog.set_level(logging.WARNING, logger="powerflow.background")
+    caplog.set_level(logging.WARNING, logger="powerflow.statistics")
     process.start()
     try:
         deadline = time.monotonic() + 60
