@@ -126,6 +126,28 @@ def state_size(engine: sa.Engine, instance_id: str) -> int:
     return int(size)
 
 
+def _fixed_work() -> int:
+    total = 0
+    for i in range(20_000):
+        total += i * i % 7
+    return total
+
+
+def machine_probe(seconds: float = 2.0) -> tuple[float, float]:
+    """p50 and p99 (ms) of one fixed piece of pure-Python work repeated for ``seconds``, run by
+    the benchmark just before a round while the server is idle: how much this machine's own
+    speed varies, which the completions' percentiles carry too (the work never changes, so a
+    p99 above its p50 is the machine, not the code)."""
+    _fixed_work()
+    times: list[float] = []
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        t0 = time.perf_counter()
+        _fixed_work()
+        times.append((time.perf_counter() - t0) * 1000)
+    return rank(times, 50), rank(times, 99)
+
+
 def rank(values: list[float], p: float) -> float:
     """Nearest-rank percentile."""
     if not values:
@@ -195,14 +217,16 @@ class LargeRun:
     status: str = ""
     answered: Any = None
     opinions: int = 0
+    probe: tuple[float, float] = (math.nan, math.nan)
 
 
 def run_large(client: Client, db: sa.Engine, items: int) -> LargeRun:
+    probe = machine_probe()
     seconds, status, content = client.post(
         "/v1/instances", {"definition_key": "large_mi", "variables": {"items": items}}
     )
     body = _ok(status, content, "start large_mi")
-    run = LargeRun(items, seconds * 1000, client.last_cpu_ms, len(content))
+    run = LargeRun(items, seconds * 1000, client.last_cpu_ms, len(content), probe=probe)
     run.state_chars = state_size(db, body["id"])
     for n in range(items):
         tasks = body.get("tasks") or []
@@ -250,9 +274,9 @@ def print_large(runs: list[LargeRun]) -> None:
     print(
         "| round | start ms (wall / CPU) | start response | state at start | complete p50 / p95"
         " / p99 / max, wall ms | same, server CPU ms | response size first / last |"
-        " status, opinions |"
+        " status, opinions | fixed-work probe p50 / p99 ms |"
     )
-    print("|---|---:|---:|---:|---|---|---|---|")
+    print("|---|---:|---:|---:|---|---|---|---|---|")
     for k, run in enumerate(runs, 1):
         ms, cpu = run.complete_ms, run.cpu_ms
         print(
@@ -261,8 +285,13 @@ def print_large(runs: list[LargeRun]) -> None:
             f"{rank(ms, 50):.2f} / {rank(ms, 95):.2f} / {rank(ms, 99):.2f} / {max(ms):.2f} | "
             f"{rank(cpu, 50):.2f} / {rank(cpu, 95):.2f} / {rank(cpu, 99):.2f} / {max(cpu):.2f} | "
             f"{run.response_bytes[0] / 1024:.1f} / {run.response_bytes[-1] / 1024:.1f} KiB | "
-            f"{run.status}, {run.opinions} |"
+            f"{run.status}, {run.opinions} | {run.probe[0]:.2f} / {run.probe[1]:.2f} |"
         )
+    print(
+        "\nThe probe times one fixed piece of pure-Python work, repeated for two seconds just "
+        "before each round with the server idle: its p99 over its p50 is this machine's own "
+        "variation, which the completions' percentiles include."
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -79,8 +79,12 @@ def _walk(cls: type[Any], root: Any, depth: int, **kwargs: Any) -> list[str]:
     return [str(task.id) for task in cls(root, max_depth=depth, **kwargs)]
 
 
+FINISHED_OR_NOT: dict[bool, int] = {True: 0, False: 0}
+
+
 def _compare(workflow: Any) -> int:
-    """Walk every tree of the workflow both ways with each filter; return the walks compared."""
+    """Walk every tree of the workflow both ways with each filter; return the walks compared.
+    Also: whether an unfinished task is reachable, found as ``is_completed`` now finds it."""
     roots = [workflow.task_tree, *(sub.task_tree for sub in workflow.subprocesses.values())]
     spec_names = sorted({t.task_spec.name for t in workflow.tasks.values()})
     filters: list[dict[str, Any]] = [{} if s is None else {"state": s} for s in STATES]
@@ -89,6 +93,11 @@ def _compare(workflow: Any) -> int:
     filters += [{"end_at_spec": name} for name in spec_names[:3]]
     compared = 0
     for root in roots:
+        unfinished = _walk(
+            TaskIterator, root, UNBOUNDED_DEPTH - 1, state=TaskState.NOT_FINISHED_MASK
+        )
+        assert fast_walks.unfinished_reachable(root) == bool(unfinished)
+        FINISHED_OR_NOT[bool(unfinished)] += 1
         for kwargs in filters:
             for cls, extra in (
                 (TaskIterator, {}),
@@ -147,6 +156,7 @@ def test_stack_walk_visits_what_spiffworkflow_visits_in_its_order() -> None:
     assert with_subprocesses >= 20, with_subprocesses
     assert compared >= 4_000, compared
     assert 20 <= skipped < states, (skipped, states)
+    assert min(FINISHED_OR_NOT.values()) >= 10, FINISHED_OR_NOT  # both answers were compared
 
 
 def test_a_walk_with_a_depth_limit_still_stops_at_it() -> None:
