@@ -7,8 +7,8 @@ twice, and ``str(UUID)`` (about 1-3 µs each in pure Python) runs for the task, 
 every child. ``FastTaskConverter`` writes exactly the same entry (tests/test_long_instances.py
 compares it with SpiffWorkflow's own writer) with one parent look-up and cached id strings, and a
 workflow's whole ``tasks`` mapping is written in one loop that looks parents up by the ids'
-integers (``FastTaskMapping``; a step of a 300-task instance: 1.5 -> 1.0 ms). Reading is
-SpiffWorkflow's own ``from_dict``.
+integers (``FastTaskMapping``; writing a 300-task instance's state in a step: 1.08 -> 0.97 ms,
+1.5 -> 1.0 ms for one loaded from the database). Reading is SpiffWorkflow's own ``from_dict``.
 """
 
 from __future__ import annotations
@@ -57,10 +57,6 @@ def task_entry(task: Any, registry: Any) -> dict[str, Any]:
     return _entry(task, parent, registry)
 
 
-def _text(task_id: UUID) -> str:
-    return _STRINGS.get(task_id.int) or id_text(task_id)
-
-
 def _entry(task: Any, parent: Any, registry: Any) -> dict[str, Any]:
     """The entry of ``task``, whose parent (None for a root) the caller looked up."""
     data = task.data
@@ -84,8 +80,8 @@ def _entry(task: Any, parent: Any, registry: Any) -> dict[str, Any]:
     else:
         internal = registry.convert(internal)
     return {
-        "id": _text(task.id),
-        "parent": _text(parent.id) if parent is not None else None,
+        "id": id_text(task.id),
+        "parent": id_text(parent.id) if parent is not None else None,
         "children": [_STRINGS.get(child.int) or id_text(child) for child in task._children],
         "last_state_change": task.last_state_change,
         "state": task._state,
