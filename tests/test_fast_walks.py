@@ -10,6 +10,7 @@ filter the engine and SpiffWorkflow use.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -133,24 +134,31 @@ def _processes(name: str) -> list[engine.LoadedProcess]:
     ]
 
 
+def model_states(steps: int) -> Iterator[tuple[str, engine.LoadedProcess, str]]:
+    """(file, process, saved state) at each of the first ``steps`` steps of an instance of every
+    process of the test models, completing an open task in turn."""
+    for name in MODELS:
+        for process in _processes(name):
+            step = engine.start(process, dict(START))
+            for n in range(steps):
+                yield name, process, step.state
+                if step.status != "running" or not step.open_tasks:
+                    break
+                task = step.open_tasks[n % len(step.open_tasks)]
+                step = engine.complete_task(process, step.state, task.id, dict(DONE))
+
+
 def test_stack_walk_visits_what_spiffworkflow_visits_in_its_order() -> None:
     compared = 0
     with_subprocesses = 0
     states = 0
     skipped = 0
-    for name in MODELS:
-        for process in _processes(name):
-            step = engine.start(process, dict(START))
-            for n in range(25):
-                workflow = load_state(process, step.state)
-                compared += _compare(workflow)
-                skipped += _skip_is_exact(workflow)
-                with_subprocesses += bool(workflow.subprocesses)
-                states += 1
-                if step.status != "running" or not step.open_tasks:
-                    break
-                task = step.open_tasks[n % len(step.open_tasks)]
-                step = engine.complete_task(process, step.state, task.id, dict(DONE))
+    for _, process, state in model_states(25):
+        workflow = load_state(process, state)
+        compared += _compare(workflow)
+        skipped += _skip_is_exact(workflow)
+        with_subprocesses += bool(workflow.subprocesses)
+        states += 1
     # the models must really have produced states worth comparing
     assert states >= 60, states
     assert with_subprocesses >= 20, with_subprocesses
