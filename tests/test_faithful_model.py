@@ -318,3 +318,50 @@ def test_start_data_needs_a_declaration_or_accept_any_data(api: Api) -> None:
     assert definition["version"] == 2
     assert any("accept_any_data" in w["message"] for w in definition["warnings"])
     assert _start(api, "spiffy", customer="Ada")["status"] == "running"
+
+
+BRANCHES = (
+    HEAD
+    + """<bpmn:process id="branches" isExecutable="true">
+  <bpmn:startEvent id="start"/>
+  <bpmn:scriptTask id="init" name="Init">
+    <bpmn:script>shared = {"tags": ["x"]}
+replaced = {"tags": ["x"]}</bpmn:script>
+  </bpmn:scriptTask>
+  <bpmn:parallelGateway id="split"/>
+  <bpmn:userTask id="a" name="A"/>
+  <bpmn:userTask id="b" name="B">
+    <bpmn:extensionElements>
+      <spiffworkflow:postScript>shared["tags"].append("b")
+replaced = {"tags": replaced["tags"] + ["b"]}</spiffworkflow:postScript>
+    </bpmn:extensionElements>
+  </bpmn:userTask>
+  <bpmn:parallelGateway id="join"/>
+  <bpmn:endEvent id="end"/>
+  <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="init"/>
+  <bpmn:sequenceFlow id="f2" sourceRef="init" targetRef="split"/>
+  <bpmn:sequenceFlow id="f3" sourceRef="split" targetRef="a"/>
+  <bpmn:sequenceFlow id="f4" sourceRef="split" targetRef="b"/>
+  <bpmn:sequenceFlow id="f5" sourceRef="a" targetRef="join"/>
+  <bpmn:sequenceFlow id="f6" sourceRef="b" targetRef="join"/>
+  <bpmn:sequenceFlow id="f7" sourceRef="join" targetRef="end"/>
+</bpmn:process>
+</bpmn:definitions>
+"""
+)
+
+
+def test_a_value_changed_in_place_in_one_branch_reaches_the_parallel_branch(api: Api) -> None:
+    """What docs/bpmn-support.md ("Data in parallel branches") tells designers: SpiffWorkflow
+    gives each branch its own copy of the top-level variables only, so a script that changes a
+    nested value in place (``shared["tags"].append``) changes it for the other branch too, while
+    one that assigns a new value (``replaced = {...}``) changes only its own branch."""
+    assert _deploy(api, BRANCHES, "branches.bpmn", accept_any_data=True).status_code == 201
+    instance = _complete(api, _start(api, "branches"), "b")
+    (a,) = instance["tasks"]
+    data = api.client.get(f"/v1/tasks/{a['id']}", headers=api.admin).json()["data"]
+    assert data["shared"] == {"tags": ["x", "b"]}
+    assert data["replaced"] == {"tags": ["x"]}
+    done = _complete(api, instance, "a")
+    assert done["status"] == "completed"
+    assert done["data"]["replaced"] == {"tags": ["x", "b"]}
