@@ -723,6 +723,7 @@ PROBES: dict[str, Probe] = {
     "GET /v1/stats/processes/{key}": _get(lambda _: f"/v1/stats/processes/{PROCESS}"),
     "GET /v1/stats/roles": _get(lambda _: "/v1/stats/roles"),
     "GET /v1/stats/people": _get(lambda _: "/v1/stats/people"),
+    "GET /v1/stats/anomalies": _get(lambda _: "/v1/stats/anomalies?by=person"),
     # the audit log: the worker may not have signed the first checkpoint or appended the
     # case's events yet (404, 409: past the role check all the same)
     "GET /v1/audit/checkpoints/latest": _get(

@@ -84,3 +84,32 @@ class ProcessStatsRead(Schema):
     range: RangeRead
     process: FiguresRead
     elements: list[NamedFigures]
+
+
+class AnomalyRead(Schema):
+    """An indicator of one process, role or person that moved past the threshold."""
+
+    name: str = Field(description="The process key, element id, role or person")
+    indicator: str = Field(
+        description="started, completed, cancelled, overdue, alerts, violations (counts in the "
+        "period); overdue_rate, p50_seconds, p90_seconds (over what completed in it)"
+    )
+    baseline: float = Field(description="The indicator over the baseline period")
+    current: float = Field(description="The indicator over the period")
+    change: float | None = Field(
+        description="(current - baseline) / baseline, e.g. 0.36 for 36 % up; null when the "
+        "baseline was zero (the indicator appeared)"
+    )
+
+
+class AnomalyReport(Schema):
+    """Statistical anomalies (R26): every indicator whose change against the baseline period
+    reaches the threshold, appearances from zero first, then the largest change first."""
+
+    by: str = Field(description="process, element, role or person")
+    range: RangeRead = Field(description="The period compared")
+    baseline_range: RangeRead = Field(description="The baseline period")
+    baseline: str = Field(description="previous (the same number of days just before) or year")
+    threshold: float
+    minimum: int
+    findings: list[AnomalyRead]

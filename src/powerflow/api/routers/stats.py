@@ -11,13 +11,15 @@ from fastapi import APIRouter, Path, Query
 from powerflow.api.deps import PrincipalDep, StoreDep, call
 from powerflow.api.errors import documented
 from powerflow.api.stats_schemas import (
+    AnomalyRead,
+    AnomalyReport,
     FiguresRead,
     NamedFigures,
     ProcessStatsRead,
     RangeRead,
     StatsListing,
 )
-from powerflow.services.supervision import statistics
+from powerflow.services.supervision import anomalies, statistics
 
 router = APIRouter(tags=["statistics"])
 From = Annotated[
@@ -147,3 +149,82 @@ async def people_stats(
         last=to,
     )
     return _listing(found)
+
+
+@router.get(
+    "/v1/stats/anomalies",
+    response_model=AnomalyReport,
+    responses=STATS_ERRORS,
+    summary="Statistical anomalies (R26): indicators that moved against a baseline",
+)
+async def anomaly_report(
+    store: StoreDep,
+    principal: PrincipalDep,
+    by: Annotated[
+        anomalies.Subject,
+        Query(
+            description="Compare processes, the elements of one process (give "
+            "definition_key), roles or people"
+        ),
+    ] = "process",
+    from_: Annotated[
+        date | None,
+        Query(alias="from", description="First day of the period (default: 30 days to `to`)"),
+    ] = None,
+    to: To = None,
+    baseline: Annotated[
+        anomalies.Baseline,
+        Query(
+            description="previous: the same number of days just before the period; year: the "
+            "same days a year earlier"
+        ),
+    ] = "previous",
+    threshold: Annotated[
+        float, Query(gt=0, le=100, description="Relative change that counts (0.3: 30 %)")
+    ] = 0.3,
+    minimum: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=1_000_000,
+            description="Smallest count compared (rates and durations: completions in each period)",
+        ),
+    ] = 10,
+    definition_key: Key = None,
+) -> AnomalyReport:
+    """Each indicator (started, completed, cancelled, overdue, alerts, violations, overdue
+    rate, p50 and p90 durations) of each process, role or person whose figure over the period
+    changed by at least ``threshold`` against the baseline, up or down, or appeared from zero.
+    Processes and elements: monitor, auditor, admin, designer; roles and people: monitor,
+    auditor, admin."""
+    found = await call(
+        store,
+        anomalies.anomalies,
+        store,
+        principal,
+        subject=by,
+        first=from_,
+        last=to,
+        baseline=baseline,
+        threshold=threshold,
+        minimum=minimum,
+        definition_key=definition_key,
+    )
+    return AnomalyReport(
+        by=found.subject,
+        range=_range(found.period),
+        baseline_range=_range(found.baseline),
+        baseline=found.baseline_kind,
+        threshold=found.threshold,
+        minimum=found.minimum,
+        findings=[
+            AnomalyRead(
+                name=f.name,
+                indicator=f.indicator,
+                baseline=f.baseline,
+                current=f.current,
+                change=f.change,
+            )
+            for f in found.findings
+        ],
+    )
