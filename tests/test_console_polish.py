@@ -397,3 +397,51 @@ def test_the_case_page_follows_the_instances_stream(
     qian.page.locator("dl.facts").get_by_role("link", name="lin").click()
     _ready(qian, "Record of lin")
     assert qian.page.locator(f"tr[data-case='{case_id}']").count() == 1
+
+
+def test_anomalies_compare_a_period_with_the_days_before(
+    office: Office,  # noqa: F811
+    person: Any,  # noqa: F811
+) -> None:
+    """#/stats/anomalies draws GET /v1/stats/anomalies: everything the office did today is new
+    against the 30 days before, so with a minimum of 1 every counted indicator is listed."""
+    office.inspecting("P-A1")
+    _counted(office)
+    monitor = office.as_("qian")
+    qian = person()
+    qian.sign_in(office.tokens["qian"])
+    qian.goto("/console/#/stats")
+    _ready(qian, "Statistics")
+    link = qian.page.get_by_role("link", name="Anomalies")
+    _show(qian, "/v1/stats/anomalies", link.click)
+    _ready(qian, "Anomalies")
+    assert _stats_calls(qian, "/v1/stats/anomalies")[-1] == {
+        "by": ["process"],
+        "baseline": ["previous"],
+        "threshold": ["0.3"],
+        "minimum": ["10"],
+    }
+    qian.page.get_by_label("Smallest count compared").fill("1")
+    qian.page.get_by_label("Compare", exact=True).select_option("person")
+    _show(qian, "/v1/stats/anomalies", qian.page.get_by_role("button", name="Compare").click)
+    assert "by=person" in qian.page.url and "minimum=1" in qian.page.url
+    expected = office.client.get(
+        "/v1/stats/anomalies",
+        headers=monitor,
+        params={"by": "person", "minimum": 1, "threshold": 0.3, "baseline": "previous"},
+    ).json()
+    assert expected["findings"], expected
+    rows = qian.page.locator("table.anomalies tbody tr")
+    assert rows.count() == len(expected["findings"])
+    for i, finding in enumerate(expected["findings"]):
+        row = rows.nth(i)
+        assert row.get_attribute("data-name") == finding["name"]
+        assert row.get_attribute("data-indicator") == finding["indicator"]
+        if finding["change"] is None:
+            assert row.locator("td").nth(3).inner_text() == "new (none before)"
+    # a person's name leads to their record
+    first = expected["findings"][0]["name"]
+    assert rows.nth(0).get_by_role("link").get_attribute("href") == f"#/people/{first}"
+    assert "against" in qian.page.locator("#anomaly-range").inner_text()
+    qian.axe("anomalies")
+    qian.shot("polish-anomalies-people")

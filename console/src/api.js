@@ -110,6 +110,7 @@ export const api = {
   stats: (key, query = "") => request("GET", `/v1/stats/processes/${enc(key)}${query}`),
   roleStats: (query = "") => request("GET", `/v1/stats/roles${query}`),
   peopleStats: (query = "") => request("GET", `/v1/stats/people${query}`),
+  anomalies: (query = "") => request("GET", `/v1/stats/anomalies${query}`),
   personRecord: (name, query = "") => request("GET", `/v1/people/${enc(name)}/record${query}`),
   definition: (key) => request("GET", `/v1/definitions/${enc(key)}`),
 };

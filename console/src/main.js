@@ -19,7 +19,7 @@ import { designerPage, versionPage } from "./pages/designer.js";
 import { monitorPage } from "./pages/monitor.js";
 import { instancePage } from "./pages/instance.js";
 import { casePage, casesPage } from "./pages/cases.js";
-import { groupStatsPage, statsPage, statsListPage } from "./pages/stats.js";
+import { anomaliesPage, groupStatsPage, statsPage, statsListPage } from "./pages/stats.js";
 import { personPage } from "./pages/person.js";
 import { leave } from "./live.js";
 
@@ -47,6 +47,7 @@ const ROUTES = [
   [/^\/stats$/, "monitor", (_, q) => statsListPage(q)],
   [/^\/stats\/roles$/, "monitor", (_, q) => groupStatsPage("roles", q)],
   [/^\/stats\/people$/, "monitor", (_, q) => groupStatsPage("people", q)],
+  [/^\/stats\/anomalies$/, "monitor", (_, q) => anomaliesPage(q)],
   [/^\/stats\/([^/]+)$/, "monitor", (m, q) => statsPage(decodeURIComponent(m[1]), q)],
   [/^\/people\/([^/]+)$/, "monitor", (m, q) => personPage(decodeURIComponent(m[1]), q)],
 ];

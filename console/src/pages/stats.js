@@ -50,8 +50,11 @@ function rangeLead(prefix, range, suffix) {
 function statsNav(range, current) {
   const q = periodQuery(range);
   const links = [["processes", "#/stats", "By process"], ["roles", "#/stats/roles", "By role"], ["people", "#/stats/people", "By person"]];
-  return h("nav", { "aria-label": "Statistics" }, h("ul", { class: "legend" }, links.map(([name, href, words]) =>
-    h("li", {}, h("a", { href: `${href}${q}`, "aria-current": name === current ? "page" : null }, words)))));
+  return h("nav", { "aria-label": "Statistics" }, h("ul", { class: "legend" }, [
+    ...links.map(([name, href, words]) =>
+      h("li", {}, h("a", { href: `${href}${q}`, "aria-current": name === current ? "page" : null }, words))),
+    h("li", {}, h("a", { href: "#/stats/anomalies", "aria-current": current === "anomalies" ? "page" : null }, "Anomalies")),
+  ]));
 }
 
 /** Read the API for the period; a refused range (422) leaves the picker up with the sentence. */
@@ -322,4 +325,105 @@ export async function statsPage(key, params = new URLSearchParams()) {
     paint();
   };
   return { title: `Statistics: ${key}`, nodes, after };
+}
+
+// Statistical anomalies (R26): the indicators that moved against a baseline period.
+const SUBJECTS = [["process", "Processes"], ["role", "Roles"], ["person", "People"]];
+const BASELINES = [["previous", "the same number of days just before"], ["year", "the same days a year earlier"]];
+const INDICATOR_WORDS = {
+  started: "started", completed: "completed", cancelled: "cancelled", overdue: "overdue",
+  alerts: "alerts", violations: "violations", overdue_rate: "overdue rate",
+  p50_seconds: "median duration", p90_seconds: "p90 duration",
+};
+const DAY_TEXT = /^\d{4}-\d{2}-\d{2}$/;
+
+/** A finding's value as a person reads it (durations in time, rates in per cent). */
+function indicatorValue(indicator, value) {
+  if (indicator.endsWith("_seconds")) return seconds(value);
+  if (indicator === "overdue_rate") return percent(value);
+  return String(value);
+}
+
+/** What the address asks of the anomalies page (defaults as the API's). */
+function anomalyAsk(params) {
+  const pick = (name, options, fallback) => (options.some(([v]) => v === params.get(name)) ? params.get(name) : fallback);
+  const day = (name) => (DAY_TEXT.test(params.get(name) || "") ? params.get(name) : null);
+  const number = (name, fallback) => (Number(params.get(name)) > 0 ? Number(params.get(name)) : fallback);
+  return {
+    by: pick("by", SUBJECTS, "process"),
+    baseline: pick("baseline", BASELINES, "previous"),
+    from: day("from"),
+    to: day("to"),
+    threshold: number("threshold", 30),
+    minimum: Math.round(number("minimum", 10)),
+  };
+}
+
+function anomalyQuery(ask) {
+  const q = new URLSearchParams({ by: ask.by, baseline: ask.baseline, threshold: String(ask.threshold / 100), minimum: String(ask.minimum) });
+  if (ask.from) q.set("from", ask.from);
+  if (ask.to) q.set("to", ask.to);
+  return `?${q}`;
+}
+
+function anomalyForm(ask) {
+  const field = (id, words, control) => h("div", { class: "field" }, h("label", { for: id }, words), control);
+  const select = (id, options, value) => h("select", { id, name: id }, options.map(([v, words]) =>
+    h("option", { value: v, selected: v === value }, words)));
+  const form = h("form", { class: "period", "aria-label": "What to compare", novalidate: true },
+    field("anomaly-by", "Compare", select("anomaly-by", SUBJECTS, ask.by)),
+    field("anomaly-from", "From (first day; empty: 30 days to the last day)", h("input", { type: "date", id: "anomaly-from", value: ask.from })),
+    field("anomaly-to", "To (last day, included; empty: today)", h("input", { type: "date", id: "anomaly-to", value: ask.to })),
+    field("anomaly-baseline", "Against", select("anomaly-baseline", BASELINES, ask.baseline)),
+    field("anomaly-threshold", "Smallest change, in per cent", h("input", { type: "number", id: "anomaly-threshold", min: "1", step: "1", value: String(ask.threshold) })),
+    field("anomaly-minimum", "Smallest count compared", h("input", { type: "number", id: "anomaly-minimum", min: "1", step: "1", value: String(ask.minimum) })),
+    h("div", { class: "buttons" }, h("button", { type: "submit" }, "Compare")));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const value = (id) => form.querySelector(`#${id}`).value;
+    const q = new URLSearchParams({ by: value("anomaly-by"), baseline: value("anomaly-baseline"), threshold: value("anomaly-threshold"), minimum: value("anomaly-minimum") });
+    if (value("anomaly-from")) q.set("from", value("anomaly-from"));
+    if (value("anomaly-to")) q.set("to", value("anomaly-to"));
+    location.hash = `#/stats/anomalies?${q}`;
+  });
+  return form;
+}
+
+/** #/stats/anomalies: the indicators of each process, role or person that changed by at least
+ * the threshold against the baseline period (GET /v1/stats/anomalies), largest change first. */
+export async function anomaliesPage(params = new URLSearchParams()) {
+  const me = await whoami();
+  if (!me) return signInFirst("Anomalies");
+  const ask = anomalyAsk(params);
+  const head = [
+    h("p", { class: "crumbs" }, h("a", { href: "#/stats" }, "Statistics"), " › anomalies"),
+    h("h1", { tabindex: "-1" }, "Anomalies"),
+    statsNav({ period: "all" }, "anomalies"),
+    anomalyForm(ask),
+  ];
+  const { data: report, refused } = await counted(() => api.anomalies(anomalyQuery(ask)));
+  if (refused) return { title: "Anomalies", nodes: [...head, refused] };
+  const link = (name) => {
+    if (report.by === "process") return h("a", { href: `#/stats/${encodeURIComponent(name)}` }, name);
+    if (report.by === "person") return h("a", { href: `#/people/${encodeURIComponent(name)}` }, name);
+    return name;
+  };
+  const change = (f) => (f.change === null ? "new (none before)" : `${f.change > 0 ? "+" : "−"}${Math.round(Math.abs(f.change) * 100)} %`);
+  const nodes = [
+    ...head,
+    h("p", { class: "lead", id: "anomaly-range" }, "Changes of at least ", `${Math.round(report.threshold * 100)} %`,
+      " over ", periodWords({ from: report.range.from, to: report.range.to }), ", against ",
+      periodWords({ from: report.baseline_range.from, to: report.baseline_range.to }),
+      `; counts under ${report.minimum} are not compared.`),
+    report.findings.length
+      ? table("anomalies", `${report.findings.length} change${report.findings.length === 1 ? "" : "s"}`,
+        [SUBJECTS.find(([v]) => v === report.by)?.[1] || "Name", "Indicator", "Before", "Now", "Change"],
+        report.findings.map((f) => ({ item: f, cells: [
+          link(f.name), INDICATOR_WORDS[f.indicator] || f.indicator,
+          indicatorValue(f.indicator, f.baseline), indicatorValue(f.indicator, f.current), change(f),
+        ] })),
+        (f) => ({ "data-name": f.name, "data-indicator": f.indicator }))
+      : h("p", {}, "Nothing changed that much."),
+  ];
+  return { title: "Anomalies", nodes };
 }
