@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import Connection, insert, select
@@ -112,6 +113,42 @@ def test_writers_and_two_sequencers_never_lose_or_duplicate(store: Store) -> Non
     assert errors == []
     sequencer.sequence(store)
     assert _check_log(store) == 3 * 80
+
+
+def test_a_pass_appends_in_slices_and_finds_the_rest_again_when_another_appended(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The write lock is taken per slice of SLICE events; when another appender extended the
+    tree between two slices (here: before the second), the pass appends what is still pending
+    under the lock instead of its precomputed rows, and no leaf is lost or doubled."""
+    monkeypatch.setattr(sequencer, "SLICE", 4)
+    with store.begin(write=True) as conn:
+        for seq in range(1, 11):
+            _event(conn, "sliced", seq)
+    slices: list[int] = []
+    real = sequencer._tree_rows
+
+    def tree_rows(tree: CompactRange, leaves: list[tuple[int, bytes]]) -> Any:
+        slices.append(len(leaves))
+        if len(slices) == 2:  # another worker appends everything pending first
+            with store.begin(write=True) as conn:
+                sequencer.append_pending(conn)
+            with store.begin(write=True) as conn:
+                _event(conn, "sliced", 11)  # and one more event arrives
+        return real(tree, leaves)
+
+    monkeypatch.setattr(sequencer, "_tree_rows", tree_rows)
+    assert sequencer.sequence(store) == 4 + 1  # its first slice, then the one new event
+    # its two slices; the other worker's 6 (10 - 4); the pass's own look again under the lock
+    assert slices == [4, 4, 6, 1]
+    assert _check_log(store) == 11
+    slices.clear()
+    with store.begin(write=True) as conn:
+        for seq in range(12, 21):
+            _event(conn, "sliced", seq)
+    monkeypatch.setattr(sequencer, "_tree_rows", real)
+    assert sequencer.sequence(store) == 9  # three slices, nobody in between
+    assert _check_log(store) == 20
 
 
 @pytest.mark.postgres

@@ -1,11 +1,12 @@
 """The sequencer: appends committed events to the audit log in commit order.
 
 One pass (``sequence``) finds events without a leaf by an anti-join over the ids above the
-newest sequenced event minus a window, and hashes their leaves, in a read transaction; then,
-under the log's write lock (PostgreSQL: an advisory lock, so one worker appends at a time;
-SQLite: its one writer), it reads the tree's right edge (one stored hash per set bit of its
-size), appends them in id order and stores every subtree hash they complete. If another worker
-appended in between, the batch is found again under the lock. On PostgreSQL an event whose
+newest sequenced event minus a window and reads the tree's right edge (one stored hash per set
+bit of its size) in a read transaction, then hashes their leaves and the subtree hashes they
+complete; under the log's write lock (PostgreSQL: an advisory lock, so one worker appends at a
+time; SQLite: its one writer) it only checks that the tree has not grown and stores them, in id
+order, a slice at a time. If another worker appended in between, the rest is found again under
+the lock. On PostgreSQL an event whose
 transaction commits after events with higher ids were sequenced is found by the anti-join on a
 later pass, never skipped; it gets the next leaf index (the log's order is the order events
 became visible, not id order)."""
@@ -26,6 +27,9 @@ LOCK = ("powerflow.audit_log",)
 WINDOW = 10_000
 """Event ids below the newest sequenced one that each pass looks at again for late commits."""
 BATCH = 5_000
+SLICE = 256
+"""Events appended per write transaction: the lock every step's commit needs is held for
+about a millisecond at a time."""
 
 
 @dataclass(frozen=True)
@@ -59,22 +63,33 @@ def _append(conn: Connection, size: int, leaves: list[tuple[int, bytes]]) -> App
     if not leaves:
         return Appended(0, size)
     tree = edge(conn, size)
+    rows, nodes = _tree_rows(tree, leaves)
+    q.append(conn, rows, nodes)
+    return Appended(len(leaves), tree.size)
+
+
+def _tree_rows(
+    tree: CompactRange, leaves: list[tuple[int, bytes]]
+) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """The leaf rows and the subtree hashes that appending ``leaves`` to ``tree`` stores
+    (``tree`` grows as it goes)."""
     rows: list[dict[str, object]] = []
     nodes: list[dict[str, object]] = []
     for event_id, h in leaves:
         rows.append({"leaf_index": tree.size, "event_id": event_id, "leaf_hash": h})
         for level, node_index, node in tree.append(h)[1:]:
             nodes.append({"level": level, "node_index": node_index, "hash": node})
-    q.append(conn, rows, nodes)
-    return Appended(len(leaves), tree.size)
+    return rows, nodes
 
 
 def sequence(store: Store, *, window: int = WINDOW, batch: int = BATCH, full: bool = False) -> int:
     """Append every committed event not yet in the log; return how many were appended.
 
-    The events are found and their leaves hashed in a read transaction, so the write lock
-    (SQLite's one writer) is held only to extend the tree; if another appender moved the tree
-    meanwhile, the batch is found again under the lock. An idle pass takes no write lock.
+    The events, their leaves and the subtree hashes they complete are found and computed in a
+    read transaction and outside any transaction; the write lock (SQLite's one writer, which
+    every step's commit also needs) is then held only to insert them, ``SLICE`` events at a
+    time, so a step never waits for a whole pass. If another appender moved the tree meanwhile,
+    the rest of the batch is found again under the lock. An idle pass takes no write lock.
     """
     total = 0
     while True:
@@ -85,15 +100,20 @@ def sequence(store: Store, *, window: int = WINDOW, batch: int = BATCH, full: bo
                 return total
             after = -1 if full else last - q.late_commit_window(conn, window)
             events = q.unsequenced_events(conn, after, batch)
+            tree = edge(conn, size)
         if not events:
             return total
         leaves = [(int(ev["id"]), leaf_hash(leaf_bytes(ev))) for ev in events]
-        with store.begin(write=True) as conn:
-            lock_keys(conn, [LOCK])
-            if q.tree_size(conn) == size:  # nobody appended since: the batch is still pending
-                done = _append(conn, size, leaves)
-            else:
-                done = append_pending(conn, window=window, batch=batch, full=full)
-        total += done.count
+        for start in range(0, len(leaves), SLICE):
+            expected = tree.size
+            rows, nodes = _tree_rows(tree, leaves[start : start + SLICE])
+            with store.begin(write=True) as conn:
+                lock_keys(conn, [LOCK])
+                if q.tree_size(conn) == expected:  # nobody appended since: still pending
+                    q.append(conn, rows, nodes)
+                    total += len(rows)
+                    continue
+                total += append_pending(conn, window=window, batch=batch, full=full).count
+            break  # the tree moved under us: look again from the top
         if len(events) < batch:
             return total
