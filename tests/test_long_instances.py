@@ -314,3 +314,29 @@ def test_saved_state_is_spiffworkflows_document_for_every_test_model() -> None:
         with_subprocesses += bool(json.loads(written)["subprocesses"])
     assert compared >= 50, compared
     assert with_subprocesses >= 15, with_subprocesses
+
+
+def test_one_tasks_entry_is_spiffworkflows_for_every_task_of_every_test_model() -> None:
+    """The single-task writer (``FastTaskConverter``, which the registry uses for a task met
+    outside a workflow's own mapping) gives SpiffWorkflow's entry for every task, at each step,
+    roots and tasks whose parent is in a subprocess included."""
+    from test_fast_walks import model_states
+
+    stock = serializer.reference_serializer().registry
+    fast = serializer.SERIALIZER.registry
+    compared = 0
+    for name, process, state in model_states(6):
+        workflow = serializer.load_state(process, state)
+        tasks = [*workflow.tasks.values()]
+        for sub in workflow.subprocesses.values():
+            tasks.extend(sub.tasks.values())
+        for registry in (stock, fast):
+            registry._encoder_mode = True
+        try:
+            for task in tasks:
+                assert fast.convert(task) == stock.convert(task), (name, task.task_spec.name)
+                compared += 1
+        finally:
+            for registry in (stock, fast):
+                registry._encoder_mode = False
+    assert compared >= 900, compared

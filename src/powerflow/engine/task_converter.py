@@ -8,12 +8,15 @@ every child. ``FastTaskConverter`` writes exactly the same entry (tests/test_lon
 compares it with SpiffWorkflow's own writer) with one parent look-up and cached id strings, and a
 workflow's whole ``tasks`` mapping is written in one loop that looks parents up by the ids'
 integers (``FastTaskMapping``; writing a 300-task instance's state in a step: 1.08 -> 0.97 ms,
-1.5 -> 1.0 ms for one loaded from the database). Reading is SpiffWorkflow's own ``from_dict``.
+1.5 -> 1.0 ms for one loaded from the database; with the loop's look-ups in locals and no
+comprehension for an empty list, 0.77 -> 0.69 ms for the tasks alone). Reading is
+SpiffWorkflow's own ``from_dict``.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from types import ModuleType
 from typing import Any
 from uuid import UUID
@@ -54,43 +57,8 @@ def task_entry(task: Any, registry: Any) -> dict[str, Any]:
     """SpiffWorkflow's saved-state entry of one task (``TaskConverter.to_dict``, same output)."""
     parent_id = task._parent
     parent = task.workflow.tasks.get(parent_id) if parent_id is not None else None
-    return _entry(task, parent, registry)
-
-
-def _entry(task: Any, parent: Any, registry: Any) -> dict[str, Any]:
-    """The entry of ``task``, whose parent (None for a root) the caller looked up."""
-    data = task.data
-    if parent is None:
-        entry_data: dict[str, Any] = data
-        delta: dict[str, Any] = {}
-    else:
-        before = parent.data
-        entry_data = {}
-        delta = {
-            "updates": {
-                key: value
-                for key, value in data.items()
-                if key not in before or value != before[key]
-            },
-            "deletions": [key for key in before if key not in data],
-        }
-    internal = task.internal_data
-    if registry._encoder_mode:
-        internal = _clean(internal) if internal else {}
-    else:
-        internal = registry.convert(internal)
-    return {
-        "id": id_text(task.id),
-        "parent": id_text(parent.id) if parent is not None else None,
-        "children": [_STRINGS.get(child.int) or id_text(child) for child in task._children],
-        "last_state_change": task.last_state_change,
-        "state": task._state,
-        "task_spec": task.task_spec.name,
-        "triggered": task.triggered,
-        "internal_data": internal,
-        "data": entry_data,
-        "delta": delta,
-    }
+    by_number = {parent_id.int: parent} if parent is not None else {}
+    return _entries([task], by_number, registry, None)[0]
 
 
 class FastTaskConverter(TaskConverter):  # type: ignore[misc]
@@ -104,14 +72,67 @@ def _task_entries(tasks: dict[UUID, Any], registry: Any, typename: str) -> dict[
     """Every entry of a workflow's ``tasks`` mapping, with its typename: each task's parent is
     looked up by the id's integer (a UUID key hashes and compares in Python code)."""
     by_number = {key.int: task for key, task in tasks.items()}
-    out: dict[str, Any] = {}
-    for task in by_number.values():
+    return {
+        entry["id"]: entry for entry in _entries(by_number.values(), by_number, registry, typename)
+    }
+
+
+def _entries(
+    tasks: Iterable[Any], by_number: dict[int, Any], registry: Any, typename: str | None
+) -> list[dict[str, Any]]:
+    """The entries of ``tasks``, whose parents are in ``by_number`` (by the id's integer) or
+    nowhere (a root). One loop with its look-ups held in locals: it runs for every task of an
+    instance on every step (300 tasks: 0.77 -> 0.69 ms)."""
+    get_text = _STRINGS.get
+    get_task = by_number.get
+    encoder = registry._encoder_mode
+    out = []
+    for task in tasks:
         parent_id = task._parent
-        entry = _entry(
-            task, by_number.get(parent_id.int) if parent_id is not None else None, registry
-        )
-        entry["typename"] = typename
-        out[entry["id"]] = entry
+        parent = get_task(parent_id.int) if parent_id is not None else None
+        data = task.data
+        if parent is None:
+            parent_text = None
+            entry_data: dict[str, Any] = data
+            delta: dict[str, Any] = {}
+        else:
+            number = parent_id.int
+            parent_text = get_text(number) or id_text(parent.id)
+            before = parent.data
+            entry_data = {}
+            delta = {
+                "updates": {
+                    key: value
+                    for key, value in data.items()
+                    if key not in before or value != before[key]
+                },
+                "deletions": (
+                    [] if before.keys() <= data.keys() else [k for k in before if k not in data]
+                ),
+            }
+        internal = task.internal_data
+        if not encoder:
+            internal = registry.convert(internal)
+        elif internal:
+            internal = _clean(internal)
+        else:
+            internal = {}
+        children = task._children
+        entry = {
+            "id": get_text(task.id.int) or id_text(task.id),
+            "parent": parent_text,
+            "children": [get_text(c.int) or id_text(c) for c in children] if children else [],
+            "last_state_change": task.last_state_change,
+            "state": task._state,
+            "task_spec": task.task_spec.name,
+            "triggered": task.triggered,
+            "internal_data": internal,
+            "data": entry_data,
+            "delta": delta,
+        }
+        if typename is not None:
+            entry["typename"] = typename
+        out.append(entry)
     return out
 
 
