@@ -163,6 +163,8 @@ def test_who_may_ask_and_bad_input(api: Api) -> None:
         ({"from": "2026-03-10", "to": "2026-03-01"}, "after it ends"),
         ({"definition_key": "permit"}, "definition_key"),
         ({"by": "element"}, "definition_key"),
+        ({"from": "0001-01-05", "to": "0001-01-10"}, "before the year 1"),
+        ({"from": "0001-03-01", "to": "0001-03-02", "baseline": "year"}, "before the year 1"),
     ):
         got = api.client.get("/v1/stats/anomalies", headers=api.admin, params=params)
         assert got.status_code == 422, (params, got.text)

@@ -178,7 +178,10 @@ def anomalies(
     if first is None:
         first = last - timedelta(days=DEFAULT_DAYS - 1)
     current = read(store, principal, first=first, last=last, **extra)
-    base_first, base_last = baseline_days(first, last, baseline)
+    try:
+        base_first, base_last = baseline_days(first, last, baseline)
+    except (OverflowError, ValueError):
+        raise InvalidInput("The baseline period would begin before the year 1.") from None
     before = read(store, principal, first=base_first, last=base_last, **extra)
     now_by = {n.name: n.figures for n in current.items}
     base_by = {n.name: n.figures for n in before.items}
