@@ -155,6 +155,9 @@ def test_who_may_ask_and_bad_input(api: Api) -> None:
     assert unknown.status_code == 404 and "No process" in unknown.text, unknown.text
     clerk = api.user("clerk", "carl")
     assert api.client.get("/v1/stats/anomalies", headers=clerk).status_code == 403
+    # who may ask is settled before what was asked
+    bad = {"threshold": "0.5", "to": "0001-01-10"}
+    assert api.client.get("/v1/stats/anomalies", headers=clerk, params=bad).status_code == 403
     for params, words in (
         ({"threshold": "0"}, "threshold"),
         ({"minimum": "0"}, "minimum"),
@@ -165,6 +168,7 @@ def test_who_may_ask_and_bad_input(api: Api) -> None:
         ({"by": "element"}, "definition_key"),
         ({"from": "0001-01-05", "to": "0001-01-10"}, "before the year 1"),
         ({"from": "0001-03-01", "to": "0001-03-02", "baseline": "year"}, "before the year 1"),
+        ({"to": "0001-01-10"}, "before the year 1"),
     ):
         got = api.client.get("/v1/stats/anomalies", headers=api.admin, params=params)
         assert got.status_code == 422, (params, got.text)

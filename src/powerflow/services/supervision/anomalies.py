@@ -20,7 +20,14 @@ from powerflow.db.engine import Store
 from powerflow.services.auth import Principal
 from powerflow.services.errors import InvalidInput
 from powerflow.services.supervision import statistics
-from powerflow.services.supervision.statistics import Figures, Listing, Range
+from powerflow.services.supervision.statistics import (
+    PROCESS_READ_ROLES,
+    READ_ROLES,
+    Figures,
+    Listing,
+    Range,
+    check_roles,
+)
 
 Subject = Literal["process", "element", "role", "person"]
 Baseline = Literal["previous", "year"]
@@ -42,12 +49,11 @@ MEASURES: dict[str, Callable[[Figures], float | None]] = {
 }
 """Indicators measured over what completed in the period (compared where both periods
 completed enough)."""
-INDICATORS = (*COUNTS, *MEASURES)
 
 
 @dataclass(frozen=True)
 class Finding:
-    """One indicator of one process, role or person that moved past the threshold.
+    """One indicator of one process, element, role or person that moved past the threshold.
 
     ``change`` is (current - baseline) / baseline; None when the baseline was zero (it
     appeared)."""
@@ -162,6 +168,8 @@ def anomalies(
     least ``threshold`` (0.3: 30 %, up or down) against the baseline period, or appeared from
     zero. The reads are the statistics' own, with their roles (a designer may compare
     processes and elements only)."""
+    roles = PROCESS_READ_ROLES if subject in ("process", "element") else READ_ROLES
+    check_roles(principal, roles, f"statistical anomalies per {subject}")
     if not 0 < threshold <= 100:
         raise InvalidInput("threshold is a fraction above 0 (0.3 means a change of 30 %).")
     if minimum < 1:
@@ -175,13 +183,13 @@ def anomalies(
     extra: dict[str, Any] = {} if subject == "process" else {"definition_key": definition_key}
     if last is None:
         last = store.now().astimezone(ZoneInfo(store.time_zone)).date()
-    if first is None:
-        first = last - timedelta(days=DEFAULT_DAYS - 1)
-    current = read(store, principal, first=first, last=last, **extra)
     try:
+        if first is None:
+            first = last - timedelta(days=DEFAULT_DAYS - 1)
         base_first, base_last = baseline_days(first, last, baseline)
     except (OverflowError, ValueError):
-        raise InvalidInput("The baseline period would begin before the year 1.") from None
+        raise InvalidInput("The period or its baseline would begin before the year 1.") from None
+    current = read(store, principal, first=first, last=last, **extra)
     before = read(store, principal, first=base_first, last=base_last, **extra)
     now_by = {n.name: n.figures for n in current.items}
     base_by = {n.name: n.figures for n in before.items}

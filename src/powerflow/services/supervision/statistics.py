@@ -512,7 +512,8 @@ def _figures(rows: list[tuple[str, str, int]], running: int | None = None) -> Fi
     )
 
 
-def _check(principal: Principal, roles: frozenset[str], what: str) -> None:
+def check_roles(principal: Principal, roles: frozenset[str], what: str) -> None:
+    """Refuse (403) a principal holding none of ``roles`` the reading of ``what``."""
     if not principal.roles & roles:
         raise Forbidden(f"Reading {what} needs one of the roles {', '.join(sorted(roles))}.")
 
@@ -608,7 +609,7 @@ def processes(
     store: Store, principal: Principal, *, first: date | None = None, last: date | None = None
 ) -> Listing:
     """Each process's figures over the range."""
-    _check(principal, PROCESS_READ_ROLES, "process statistics")
+    check_roles(principal, PROCESS_READ_ROLES, "process statistics")
     with store.begin(write=False) as conn:
         span = _range(store, conn, first, last)
         rows = stat_queries.sums(
@@ -639,7 +640,7 @@ def process(
 ) -> ProcessStats:
     """One process's figures and each of its elements' over the range (elements with no
     event in the range are listed too while tasks of theirs are open at its end)."""
-    _check(principal, PROCESS_READ_ROLES, "process statistics")
+    check_roles(principal, PROCESS_READ_ROLES, "process statistics")
     with store.begin(write=False) as conn:
         if not stat_queries.process_exists(conn, definition_key):
             raise NotFound(f"No process is deployed under the key {definition_key!r}.")
@@ -676,7 +677,7 @@ def _by(
     first: date | None,
     last: date | None,
 ) -> Listing:
-    _check(principal, READ_ROLES, f"statistics per {column}")
+    check_roles(principal, READ_ROLES, f"statistics per {column}")
     with store.begin(write=False) as conn:
         span = _range(store, conn, first, last)
         rows = stat_queries.sums(
