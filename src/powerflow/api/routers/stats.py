@@ -193,8 +193,9 @@ async def anomaly_report(
     definition_key: Key = None,
 ) -> AnomalyReport:
     """Each indicator (started, completed, cancelled, overdue, alerts, violations, overdue
-    rate, p50 and p90 durations) of each process, role or person whose figure over the period
-    changed by at least ``threshold`` against the baseline, up or down, or appeared from zero.
+    rate, p50 and p90 durations) of each process, element of one process, role or person whose
+    figure over the period changed by at least ``threshold`` against the baseline, up or down,
+    or appeared from zero.
     Processes and elements: monitor, auditor, admin, designer; roles and people: monitor,
     auditor, admin."""
     found = await call(

@@ -6,10 +6,9 @@ bit of its size) in a read transaction, then hashes their leaves and the subtree
 complete; under the log's write lock (PostgreSQL: an advisory lock, so one worker appends at a
 time; SQLite: its one writer) it only checks that the tree has not grown and stores them, in id
 order, a slice at a time. If another worker appended in between, the rest is found again under
-the lock. On PostgreSQL an event whose
-transaction commits after events with higher ids were sequenced is found by the anti-join on a
-later pass, never skipped; it gets the next leaf index (the log's order is the order events
-became visible, not id order)."""
+the lock. On PostgreSQL an event whose transaction commits after events with higher ids were
+sequenced is found by the anti-join on a later pass, never skipped; it gets the next leaf index
+(the log's order is the order events became visible, not id order)."""
 
 from __future__ import annotations
 
