@@ -175,3 +175,20 @@ def test_a_walk_with_a_depth_limit_still_stops_at_it() -> None:
     shallow = _walk(TaskIterator, workflow.task_tree, 2)
     assert len(shallow) < len(everything)
     assert shallow == everything[: len(shallow)] or set(shallow) < set(everything)
+
+
+def test_an_unfinished_task_is_found_past_a_child_id_no_longer_in_the_workflow() -> None:
+    """A parent may keep the id of a child that is gone from the workflow's tasks (the walks of
+    engine/tree.py leave such ids out too): the look for an unfinished task steps over it."""
+    from uuid import uuid4
+
+    name, process, state = next(iter(model_states(1)))
+    workflow = load_state(process, state)
+    root = workflow.task_tree
+    root._children.append(uuid4())  # looked at first (the walk is a stack)
+    try:
+        unfinished = [t for t in workflow.tasks.values() if t._state & TaskState.NOT_FINISHED_MASK]
+        assert unfinished, name
+        assert fast_walks.unfinished_reachable(root) is True
+    finally:
+        root._children.pop()

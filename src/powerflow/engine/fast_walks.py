@@ -108,9 +108,9 @@ def unfinished_reachable(root: Any) -> bool:
         task = stack.pop()
         if task._state & _NOT_FINISHED:
             return True
-        if task._children:
-            tasks = task.workflow.tasks
-            stack.extend([tasks.get(child) for child in task._children])
+        if task._children:  # an id no longer in the workflow (pruned) is left out
+            get = task.workflow.tasks.get
+            stack.extend([c for c in map(get, task._children) if c is not None])
     return False
 
 

@@ -218,14 +218,5 @@ async def anomaly_report(
         baseline=found.baseline_kind,
         threshold=found.threshold,
         minimum=found.minimum,
-        findings=[
-            AnomalyRead(
-                name=f.name,
-                indicator=f.indicator,
-                baseline=f.baseline,
-                current=f.current,
-                change=f.change,
-            )
-            for f in found.findings
-        ],
+        findings=[AnomalyRead.model_validate(f) for f in found.findings],
     )
