@@ -223,7 +223,7 @@ MULTI = (
 )
 
 
-def test_camunda_multi_instance_is_named_with_what_to_write(api: Api) -> None:
+def test_camunda_multi_instance_with_a_juel_cardinality_is_named(api: Api) -> None:
     refused = _deploy(api, MULTI, "multi.bpmn")
     assert refused.status_code == 422
     (problem,) = refused.json()["problems"]
@@ -232,8 +232,80 @@ def test_camunda_multi_instance_is_named_with_what_to_write(api: Api) -> None:
     stored = _deploy(api, MULTI, "multi.bpmn", purpose="view")
     (definition,) = stored.json()["definitions"]
     messages = [w["message"] for w in definition["warnings"]]
-    assert any("camunda:collection" in m and "loopDataInputRef" in m for m in messages)
-    assert any("camunda:elementVariable" in m and "inputDataItem" in m for m in messages)
+    assert not any("camunda:collection" in m for m in messages)  # honoured, not ignored
+
+
+COLLECTION = (
+    HEAD
+    + """<bpmn:process id="collect" isExecutable="true">
+  <bpmn:startEvent id="start"/>
+  <bpmn:userTask id="review" name="Review">
+    <bpmn:multiInstanceLoopCharacteristics camunda:collection="%s"
+        camunda:elementVariable="reviewer"/>
+  </bpmn:userTask>
+  <bpmn:endEvent id="end"/>
+  <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="review"/>
+  <bpmn:sequenceFlow id="f2" sourceRef="review" targetRef="end"/>
+</bpmn:process>
+</bpmn:definitions>
+"""
+)
+
+
+@pytest.mark.parametrize("collection", ["reviewers", "${reviewers}"])
+def test_camunda_collection_and_element_variable_run(api: Api, collection: str) -> None:
+    """As SpiffWorkflow's Camunda parser reads them: one instance per item, the item in the
+    element variable, the collection updated in place with each instance's value."""
+    xml = COLLECTION % collection
+    deployed = _deploy(api, xml, "collect.bpmn", accept_any_data=True)
+    assert deployed.status_code == 201, deployed.text
+    (definition,) = deployed.json()["definitions"]
+    camunda = ("camunda:collection", "camunda:elementVariable")
+    assert [w for w in definition["warnings"] if w["message"].startswith(camunda)] == []
+    assert api.client.get("/v1/definitions/collect/xml", headers=api.admin).content == xml.encode()
+    instance = _start(api, "collect", reviewers=["ann", "bob", "cy"])
+    tasks = [t for t in instance["tasks"] if t["element_id"] == "review"]
+    assert len(tasks) == 3
+    seen = []
+    for task in tasks:
+        shown = api.client.get(f"/v1/tasks/{task['id']}", headers=api.admin).json()
+        seen.append(shown["data"]["reviewer"])
+        response = api.client.post(
+            f"/v1/tasks/{task['id']}/complete",
+            headers=api.user("clerk"),
+            json={"data": {"reviewer": shown["data"]["reviewer"].upper()}},
+        )
+        assert response.status_code == 200, response.text
+        instance = response.json()
+    assert sorted(seen) == ["ann", "bob", "cy"]
+    assert instance["status"] == "completed"
+    data = api.client.get(f"/v1/instances/{instance['id']}", headers=api.admin).json()["data"]
+    assert data["reviewers"] == ["ANN", "BOB", "CY"]
+
+
+def test_camunda_element_variable_with_a_cardinality_is_the_index(api: Api) -> None:
+    xml = MULTI.replace("${count}", "count").replace('camunda:collection="${reviewers}"', "")
+    deployed = _deploy(api, xml, "multi.bpmn", accept_any_data=True)
+    assert deployed.status_code == 201, deployed.text
+    instance = _start(api, "multi", count=2)
+    tasks = [t for t in instance["tasks"] if t["element_id"] == "review"]
+    indexes = [
+        api.client.get(f"/v1/tasks/{t['id']}", headers=api.admin).json()["data"]["reviewer"]
+        for t in tasks
+    ]
+    assert sorted(indexes) == [0, 1]
+
+
+def test_a_camunda_collection_expression_is_named(api: Api) -> None:
+    xml = COLLECTION % "${team.members()}"
+    refused = _deploy(api, xml, "collect.bpmn", accept_any_data=True)
+    assert refused.status_code == 422
+    assert "cardinality" in refused.text  # SpiffWorkflow's own refusal, at the element
+    stored = _deploy(api, xml, "collect.bpmn", purpose="view")
+    (definition,) = stored.json()["definitions"]
+    warnings = definition["warnings"]
+    (warning,) = [w for w in warnings if w["message"].startswith("camunda:collection")]
+    assert warning["element_id"] == "review" and "not an expression" in warning["message"]
 
 
 def test_a_juel_timer_is_named(api: Api) -> None:

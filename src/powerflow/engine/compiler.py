@@ -3,7 +3,8 @@
 Order of checks: hardened XML parse, BPMN 2.0 XSD, powerflow extension metadata, SpiffWorkflow's
 own parser, then a lint for what the library accepts silently but runs wrongly (unsafe or broken
 scripts, invalid ISO 8601 timer values, link events, unreachable elements). Bare ISO timer values
-are quoted for SpiffWorkflow by ``timer_expr.for_spiff`` (here and when a stored file is parsed).
+are quoted and Camunda's multi-instance attributes written as standard elements for SpiffWorkflow
+by ``for_spiff`` (here and when a stored file is parsed).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
 
-from powerflow.engine import timer_expr
+from powerflow.engine import camunda_loops, timer_expr
 from powerflow.engine.calls import (
     DMN_NAMESPACES,
     decision_ref,
@@ -231,10 +232,13 @@ def _not_runnable_reason(pid: str, process: etree._Element) -> str:
     )
 
 
-def _for_spiff(tree: etree._ElementTree) -> etree._ElementTree:
-    """The tree given to SpiffWorkflow: without data stores, which its parser refuses for the
-    whole file although only the processes that reference them are affected (those are
-    stored for viewing, see ``_not_runnable_yet``)."""
+def for_spiff(tree: etree._ElementTree) -> etree._ElementTree:
+    """The tree given to SpiffWorkflow, at upload and each time a stored file is parsed again:
+    bare ISO timer values quoted (``timer_expr``), Camunda's multi-instance attributes as the
+    standard elements (``camunda_loops``), and without data stores, which its parser refuses
+    for the whole file although only the processes that reference them are affected (those
+    are stored for viewing, see ``_not_runnable_yet``). The stored XML is never changed."""
+    tree = camunda_loops.for_spiff(timer_expr.for_spiff(tree))
     stores = tree.getroot().xpath("./bpmn:dataStore", namespaces=NS)
     if not stores:
         return tree
@@ -545,7 +549,7 @@ def compile_bpmn(
     parser = new_parser()
     try:
         add_decisions(parser, {ref: (decisions or {})[ref] for ref in set(rule_tasks.values())})
-        parser.add_bpmn_xml(_for_spiff(timer_expr.for_spiff(tree)), filename=filename)
+        parser.add_bpmn_xml(for_spiff(tree), filename=filename)
     except (ValidationException, SpiffWorkflowException) as exc:
         return CompileResult(digest, [], [_spiff_problem(tree, exc, None)])
 
@@ -744,7 +748,7 @@ class _SpecCache:
         parser = new_parser()
         add_decisions(parser, {d: dmn for d, (_ref, dmn) in chosen.items()})
         filename = str(catalog.get("file") or f"{process_id}.bpmn")  # named in task traces
-        parser.add_bpmn_xml(timer_expr.for_spiff(tree), filename=filename)
+        parser.add_bpmn_xml(for_spiff(tree), filename=filename)
         loaded = LoadedProcess(
             key=process_id,
             content_hash=digest,

@@ -13,6 +13,7 @@ import re
 
 from lxml import etree
 
+from powerflow.engine.camunda_loops import honoured
 from powerflow.engine.types import Problem
 from powerflow.engine.xml import BPMN_NS
 
@@ -45,9 +46,12 @@ _IGNORED = {
     "priority": "tasks have no priority; deadlines and alerts order the work",
     "formKey": "forms are declared with camunda:formData (embedded or external forms "
     "are not served)",
-    "collection": "a multi-instance iterates the variable named by bpmn:loopDataInputRef, "
-    "each item in bpmn:inputDataItem; write those instead",
-    "elementVariable": "each item of a multi-instance is named by bpmn:inputDataItem",
+    "collection": "powerflow iterates a variable named by camunda:collection (items or "
+    "${items}) or by bpmn:loopDataInputRef, not an expression; and not beside the standard "
+    "elements",
+    "elementVariable": "powerflow names each item by a variable name in "
+    "camunda:elementVariable (with camunda:collection or a loop cardinality) or by "
+    "bpmn:inputDataItem, and not beside the standard elements",
     "asyncBefore": "every step is saved before the next request anyway",
     "asyncAfter": "every step is saved before the next request anyway",
 }
@@ -102,12 +106,16 @@ def foreign_problems(process: etree._Element, *, runs: bool) -> list[Problem]:
         for attr, value in node.attrib.items():
             qname = etree.QName(attr)
             if qname.namespace == CAMUNDA_NS and qname.localname in _IGNORED:
+                if local == "multiInstanceLoopCharacteristics" and honoured(node, qname.localname):
+                    continue
+                owner = _owner(node)  # a multi-instance's loop characteristics have no id
+                where = _label(owner) + (" (its multi-instance)" if owner is not node else "")
                 found.append(
                     Problem(
-                        f'camunda:{qname.localname}="{value}" on the {_label(node)} is ignored: '
+                        f'camunda:{qname.localname}="{value}" on the {where} is ignored: '
                         f"{_IGNORED[qname.localname]}.",
                         line=node.sourceline,
-                        element_id=node.get("id"),
+                        element_id=owner.get("id"),
                         process_id=pid,
                         severity="warning",
                     )
