@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,57 @@ def test_restricted_engine_blocks_forbidden_scripts(script: str) -> None:
 def test_restricted_engine_blocks_forbidden_expressions(expression: str) -> None:
     with pytest.raises((ScriptRejected, NameError)):
         RESTRICTED_ENGINE.environment.evaluate(expression, {"amount": 1})
+
+
+def test_scripts_import_the_helper_modules_and_never_keep_them() -> None:
+    """What scripts written for SpiffWorkflow begin with (``import time`` ...) runs; the modules
+    are the helpers' namespaces and no name bound to one is left in task data."""
+    context: dict[str, Any] = {}
+    script = (
+        "import time\n"
+        "import datetime as dt\n"
+        "import math, string, random\n"
+        "from datetime import timedelta\n"
+        "from decimal import Decimal\n"
+        "from math import pi\n"
+        "stamp = time.time()\n"
+        "day = dt.date(2026, 1, 2) + timedelta(days=1)\n"
+        "root = math.sqrt(16)\n"
+        "letters = string.ascii_lowercase[:3]\n"
+        "roll = random.randint(1, 6)\n"
+        "price = Decimal('1.10') * 2\n"
+    )
+    assert RESTRICTED_ENGINE.environment.execute(script, context) is True
+    assert set(context) == {"stamp", "day", "root", "letters", "roll", "price", "pi"}
+    assert context["stamp"] > 1.7e9 and context["day"] == dt.date(2026, 1, 3)
+    assert (context["root"], context["letters"]) == (4.0, "abc")
+    assert 1 <= context["roll"] <= 6 and str(context["price"]) == "2.20"
+
+
+@pytest.mark.parametrize("script", ["import time\ntime.time = 5", "import time\ndel time.time"])
+def test_an_imported_module_cannot_be_changed(script: str) -> None:
+    """The modules are shared by every script of the process: none may alter one."""
+    with pytest.raises(TypeError):
+        RESTRICTED_ENGINE.environment.execute(script, {})
+    context: dict[str, Any] = {}
+    RESTRICTED_ENGINE.environment.execute("import time\nnow = time.time()", context)
+    assert isinstance(context["now"], float)
+
+
+@pytest.mark.parametrize(
+    ("script", "message"),
+    [
+        ("import os", "the module 'os' cannot be imported"),
+        ("import os.path", "the module 'os.path' cannot be imported"),
+        ("import time, sys", "the module 'sys' cannot be imported"),
+        ("from time import sleep", "scripts cannot use time.sleep"),
+        ("from . import x", "cannot be imported"),
+        ("from datetime import *", "imports are not allowed"),
+    ],
+)
+def test_other_imports_are_refused_at_compile_time(script: str, message: str) -> None:
+    with pytest.raises(ScriptRejected, match=re.escape(message)):
+        compile_script(script, "exec")
 
 
 def test_dunder_walk_is_refused_at_compile_time_with_reasons() -> None:

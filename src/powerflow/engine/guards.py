@@ -614,7 +614,7 @@ class ScriptRandom(random.Random):
         return super().choices(population, weights, cum_weights=cum_weights, k=k)
 
 
-_RANDOM_FUNCTIONS = frozenset(
+RANDOM_FUNCTIONS = frozenset(
     n
     for n in random.__all__
     if n not in {"Random", "SystemRandom"} and callable(getattr(random, n))
@@ -632,7 +632,7 @@ class RandomModule:
         self._rng: ScriptRandom | None = None
 
     def __getattr__(self, name: str) -> Any:
-        if name not in _RANDOM_FUNCTIONS:
+        if name not in RANDOM_FUNCTIONS:
             raise AttributeError(f"random has no attribute {name!r}")
         rng = self._rng
         if rng is None:

@@ -42,6 +42,7 @@ from powerflow.engine.guards import (
 )
 from powerflow.engine.instrument import LimitingTransformer
 from powerflow.engine.limits import Budget, ScriptLimitExceeded, acquire, current_budget, release
+from powerflow.engine.script_imports import guarded_import, import_problem, is_module
 
 
 class ScriptRejected(ValueError):
@@ -72,8 +73,9 @@ _BUILTINS: dict[str, Any] = {
     **GUARDED_BUILTINS,
     "math": GUARDED_MATH,
 }
-for _name in ("__import__", "getattr", "random", "whrandom"):
+for _name in ("getattr", "random", "whrandom"):
     _BUILTINS.pop(_name, None)
+_BUILTINS["__import__"] = guarded_import  # the helper modules only (engine/script_imports.py)
 
 GUARDS: dict[str, Any] = {
     "__builtins__": _BUILTINS,
@@ -153,10 +155,9 @@ def compile_script(source: str, mode: str) -> CodeType:
     withheld: list[ast.Name] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import | ast.ImportFrom):
-            raise ScriptRejected(
-                f"Line {node.lineno}: imports are not allowed in scripts; use the provided "
-                "helpers (math, random, string, datetime, timedelta, date, timezone)."
-            )
+            problem = import_problem(node)
+            if problem:
+                raise ScriptRejected(problem)
         if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
             assigned.add(node.id)
         elif isinstance(node, ast.FunctionDef | ast.ClassDef | ast.Lambda | ast.arg):
@@ -346,6 +347,8 @@ class RestrictedEnvironment(TaskDataEnvironment):  # type: ignore[misc]
                     _raise_converted(exc, budget)
                 finally:
                     self._remove_globals_and_functions_from_context(context, external_context)
+                    for name in [n for n, value in context.items() if is_module(value)]:
+                        del context[name]
                 walk = _Walk(budget)
                 bad = {
                     n: kind for n, value in context.items() if (kind := _unstorable(value, 0, walk))
