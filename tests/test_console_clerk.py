@@ -293,7 +293,9 @@ def test_a_clerk_signs_in_completes_a_task_from_the_inbox_and_it_moves_to_anothe
         body["data"]["category"] = "furniture"
         route.continue_(post_data=json.dumps(body))
 
-    lin.page.get_by_label("Note").fill("The hall opens next week.")
+    note = lin.page.get_by_label("Note")
+    assert note.evaluate("e => e.tagName") == "TEXTAREA"  # a field of type textarea
+    note.fill("The hall opens next week.")
     lin.page.route("**/complete", stale)
     lin.page.get_by_role("button", name="Complete the task").click()
     lin.page.locator("#field-category-error").filter(has_text="must be one of").wait_for()

@@ -437,3 +437,48 @@ def test_a_value_changed_in_place_in_one_branch_reaches_the_parallel_branch(api:
     done = _complete(api, instance, "a")
     assert done["status"] == "completed"
     assert done["data"]["replaced"] == {"tags": ["x", "b"]}
+
+
+TEXTAREA = (
+    HEAD
+    + """<bpmn:process id="notes" isExecutable="true">
+  <bpmn:startEvent id="start"/>
+  <bpmn:userTask id="write" name="Write">
+    <bpmn:extensionElements><camunda:formData>
+      <camunda:formField id="remarks" label="Remarks" type="textarea"/>
+    </camunda:formData></bpmn:extensionElements>
+  </bpmn:userTask>
+  <bpmn:endEvent id="end"/>
+  <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="write"/>
+  <bpmn:sequenceFlow id="f2" sourceRef="write" targetRef="end"/>
+</bpmn:process>
+</bpmn:definitions>
+"""
+)
+
+
+def test_a_textarea_field_is_text(api: Api) -> None:
+    """SpiffWorkflow's Camunda forms use type="textarea": a text field (a multi-line box in the
+    console); an unknown type is still refused."""
+    deployed = _deploy(api, TEXTAREA, "notes.bpmn")
+    assert deployed.status_code == 201, deployed.text
+    instance = _start(api, "notes")
+    (task,) = instance["tasks"]
+    form = api.client.get(f"/v1/tasks/{task['id']}", headers=api.admin).json()["form"]
+    assert [(f["id"], f["type"]) for f in form] == [("remarks", "textarea")]
+    clerk = api.user("clerk")
+    refused = api.client.post(
+        f"/v1/tasks/{task['id']}/complete", headers=clerk, json={"data": {"remarks": 5}}
+    )
+    assert refused.status_code == 422
+    assert "'Remarks' (remarks) must be text." in refused.json()["detail"]
+    done = api.client.post(
+        f"/v1/tasks/{task['id']}/complete",
+        headers=clerk,
+        json={"data": {"remarks": "line one\nline two"}},
+    )
+    assert done.status_code == 200, done.text
+    assert done.json()["status"] == "completed"
+    unknown = _deploy(api, TEXTAREA.replace('"textarea"', '"richtext"'), "notes.bpmn")
+    assert unknown.status_code == 422
+    assert "type 'richtext'" in unknown.text and "textarea" in unknown.text

@@ -62,7 +62,7 @@ export function renderFields(form, values) {
     } else if (field.type === "long") {
       control = h("input", { ...common, type: "text", inputmode: "numeric", autocomplete: "off", value: current ?? "" });
     } else {
-      const long = (limits.maxlength || 0) > 200;
+      const long = field.type === "textarea" || (limits.maxlength || 0) > 200;
       control = long
         ? h("textarea", { ...common, rows: 4 }, current ?? "")
         : h("input", { ...common, type: "text", autocomplete: "off", value: current ?? "" });
@@ -86,7 +86,7 @@ export function readFields(formEl, form, current) {
       raw = checked ? checked.value : "";
     } else {
       raw = formEl.querySelector(`[name="${CSS.escape(field.id)}"]`).value;
-      if (field.type !== "string") raw = raw.trim();
+      if (field.type !== "string" && field.type !== "textarea") raw = raw.trim();
     }
     if (raw === "") {
       // left out: the API takes a required field left out when the task already holds a value

@@ -80,6 +80,7 @@ class Record:
     deploy_status: int = 0
     deploy_problems: list[str] = field(default_factory=list)
     view_status: int = 0
+    view_problems: list[str] = field(default_factory=list)
     definitions: list[dict[str, Any]] = field(default_factory=list)
     starts: list[dict[str, Any]] = field(default_factory=list)
     server_errors: list[str] = field(default_factory=list)
@@ -368,7 +369,7 @@ def sweep_one(
             rec.starts.append(drive(svc, d["key"], steps))
     viewer = viewer or svc
     viewer.errors = []
-    status, _ = viewer.call(
+    status, body = viewer.call(
         "POST",
         "/v1/definitions",
         params={"purpose": "view"},
@@ -377,6 +378,11 @@ def sweep_one(
     )
     svc.errors += viewer.errors
     rec.view_status = status
+    if status >= 400 and isinstance(body, dict):
+        rec.view_problems = [
+            f"{p.get('process_id')}/{p.get('element_id')}: {p.get('message')}"
+            for p in body.get("problems", [])
+        ] or [str(body.get("detail"))]
     rec.server_errors = list(svc.errors)
     return rec
 

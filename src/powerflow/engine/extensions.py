@@ -67,7 +67,8 @@ PAUSE_AND_PROFILE = (
 PROFILE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 ANY_DATA = "*"
 FIELD_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,99}$")
-FORM_TYPES = ("string", "long", "boolean", "date", "enum")
+# "textarea" (SpiffWorkflow's Camunda forms) is text like "string", shown as a multi-line box.
+FORM_TYPES = ("string", "textarea", "long", "boolean", "date", "enum")
 FORM_LIMITS = ("min", "max", "minlength", "maxlength")
 ACTIVITY_TAGS = (
     "userTask",

@@ -181,7 +181,7 @@ def _type_problem(ftype: str | None, value: Any, field: dict[str, Any]) -> str |
         return "must be a whole number."
     if ftype == "boolean" and not isinstance(value, bool):
         return "must be true or false."
-    if ftype == "string" and not isinstance(value, str):
+    if ftype in ("string", "textarea") and not isinstance(value, str):
         return "must be text."
     if ftype == "date":
         if not isinstance(value, str):
