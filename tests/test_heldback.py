@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import DATA, Api
-from powerflow.engine.scripting import ScriptRejected, compile_script
+from powerflow.engine.scripting import RESTRICTED_ENGINE, ScriptRejected, compile_script
 
 HELD = DATA / "heldback"
 
@@ -88,15 +88,30 @@ def test_a_bundle_whose_callee_was_deployed_unchanged_then_replaced_says_so(api:
     assert "Change call_activity_call_activity.bpmn" in message
 
 
-def test_a_script_calling_locals_is_refused_at_upload_naming_it(api: Api) -> None:
-    """SpiffWorkflow's script_task_with_unit_tests.bpmn tests ``'hey' in locals()``: SpiffWorkflow
-    runs it, powerflow's sandbox offers no locals(). It deployed, then failed at run time with
-    a bare NameError; the upload now says which call on which line the sandbox withholds."""
+def test_a_script_testing_a_name_in_locals_runs(api: Api) -> None:
+    """SpiffWorkflow's script_task_with_unit_tests.bpmn tests ``'hey' in locals()``. It deployed,
+    then failed at run time with a bare NameError; then it was refused at upload; now the
+    sandbox offers a locals() of the task data (never its guards), and it runs as upstream."""
     status, body = _upload(api, HELD / "script_task_with_unit_tests.bpmn", purpose="run")
-    assert status == 422, body
-    [problem] = body["problems"]
-    assert problem["element_id"] == "script_with_unit_test_id"
-    assert "Line 1: locals() is not available in scripts" in problem["message"]
+    assert status == 201, body
+    (definition,) = body["definitions"]
+    started = api.client.post(
+        "/v1/instances",
+        headers=api.user("clerk"),
+        json={"definition_key": definition["key"], "variables": {}},
+    )
+    assert started.status_code == 201, started.text
+    assert started.json()["status"] == "completed"
+    assert started.json()["data"] == {"hey": True}
+
+
+def test_locals_never_hands_out_the_guards() -> None:
+    """A real locals() would be the sandbox's globals: its guards could be read or replaced."""
+    context: dict[str, object] = {"amount": 5}
+    script = "names = sorted(locals())\nlocals()['_getattr_'] = None\nafter = amount + 1"
+    assert RESTRICTED_ENGINE.environment.execute(script, context) is True
+    assert context == {"amount": 5, "names": ["amount"], "after": 6}
+    assert RESTRICTED_ENGINE.environment.evaluate("'amount' in locals()", {"amount": 1}) is True
 
 
 def test_a_script_may_still_define_and_call_its_own_function_of_such_a_name() -> None:

@@ -101,6 +101,7 @@ HELPERS: dict[str, Any] = {
     "date": _dt.date,
     "timezone": _dt.timezone,
     "random": None,
+    "locals": None,
 }
 
 
@@ -110,7 +111,6 @@ HELPERS: dict[str, Any] = {
 # there, where a script written to escape would meet it.)
 WITHHELD = frozenset(
     {
-        "locals",
         "globals",
         "vars",
         "dir",
@@ -131,9 +131,26 @@ WITHHELD = frozenset(
 
 
 def _per_evaluation(scope: dict[str, Any], budget: Budget) -> None:
-    """What each evaluation gets of its own: the step budget's tick and a random generator."""
+    """What each evaluation gets of its own: the step budget's tick, a random generator and
+    ``locals()``."""
     scope["_tick_"] = budget.tick
     scope["random"] = RandomModule()
+    scope["locals"] = _data_names(scope)
+
+
+def _data_names(scope: dict[str, Any]) -> Any:
+    """``locals()`` as scripts written for SpiffWorkflow use it (``if 'hey' in locals():``): a
+    new dict of the task data and the names the script bound so far, never the guards, the
+    helpers or the built-ins (a real ``locals()`` would hand out the sandbox's own guards)."""
+
+    def locals() -> dict[str, Any]:  # noqa: A001 - the name scripts call
+        return {
+            name: value
+            for name, value in scope.items()
+            if not name.startswith("_") and name not in GUARDS and name not in HELPERS
+        }
+
+    return locals
 
 
 _TOO_DEEP = "The script is nested too deeply to compile; split it into simpler statements."
