@@ -143,7 +143,7 @@ def _data_names(scope: dict[str, Any]) -> Any:
     new dict of the task data and the names the script bound so far, never the guards, the
     helpers or the built-ins (a real ``locals()`` would hand out the sandbox's own guards)."""
 
-    def locals() -> dict[str, Any]:  # noqa: A001 - the name scripts call
+    def locals() -> dict[str, Any]:
         return {
             name: value
             for name, value in scope.items()
