@@ -17,6 +17,7 @@ from conftest import Api
 from powerflow.workers import fire_due_timers
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
+HELDBACK = Path(__file__).resolve().parent / "heldback"
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class Run:
 
     api: Api
     instance: dict[str, Any] = field(default_factory=dict)
+    root: Path = CORPUS  # where the files it uploads are (heldback/ for the held-back models)
     _users: dict[frozenset[str], dict[str, str]] = field(default_factory=dict)
 
     def call(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
@@ -76,7 +78,7 @@ class Run:
         designer = self.api.user("designer")
         response: httpx.Response | None = None
         for file in files:
-            path = CORPUS / file
+            path = self.root / file
             response = self.call(
                 "POST",
                 "/v1/definitions",
@@ -100,7 +102,7 @@ class Run:
     def deploy_bundle(self, *files: str) -> list[dict[str, Any]]:
         """Deploy files together in one upload (several multipart ``file`` parts), as a
         designer uploads a process with the files it calls. Returns the definitions."""
-        parts = [("file", ((CORPUS / f).name, (CORPUS / f).read_bytes())) for f in files]
+        parts = [("file", ((self.root / f).name, (self.root / f).read_bytes())) for f in files]
         response = self.call(
             "POST",
             "/v1/definitions",
