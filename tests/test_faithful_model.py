@@ -300,7 +300,12 @@ def test_a_camunda_collection_expression_is_named(api: Api) -> None:
     xml = COLLECTION % "${team.members()}"
     refused = _deploy(api, xml, "collect.bpmn", accept_any_data=True)
     assert refused.status_code == 422
-    assert "cardinality" in refused.text  # SpiffWorkflow's own refusal, at the element
+    (problem,) = refused.json()["problems"]
+    assert problem["element_id"] == "review"
+    assert problem["message"].startswith(
+        "camunda:collection=\"${team.members()}\" on the userTask 'Review' (its multi-instance) "
+        "cannot run: powerflow iterates a variable named by camunda:collection"
+    )
     stored = _deploy(api, xml, "collect.bpmn", purpose="view")
     (definition,) = stored.json()["definitions"]
     warnings = definition["warnings"]

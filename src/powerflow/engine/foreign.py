@@ -106,18 +106,22 @@ def foreign_problems(process: etree._Element, *, runs: bool) -> list[Problem]:
         for attr, value in node.attrib.items():
             qname = etree.QName(attr)
             if qname.namespace == CAMUNDA_NS and qname.localname in _IGNORED:
-                if local == "multiInstanceLoopCharacteristics" and honoured(node, qname.localname):
+                loop = local == "multiInstanceLoopCharacteristics"
+                if loop and honoured(node, qname.localname):
                     continue
                 owner = _owner(node)  # a multi-instance's loop characteristics have no id
                 where = _label(owner) + (" (its multi-instance)" if owner is not node else "")
+                # a collection that is not read leaves the multi-instance with nothing to run
+                fatal = runs and loop and qname.localname == "collection"
                 found.append(
                     Problem(
-                        f'camunda:{qname.localname}="{value}" on the {where} is ignored: '
-                        f"{_IGNORED[qname.localname]}.",
+                        f'camunda:{qname.localname}="{value}" on the {where} '
+                        + ("cannot run" if fatal else "is ignored")
+                        + f": {_IGNORED[qname.localname]}.",
                         line=node.sourceline,
                         element_id=owner.get("id"),
                         process_id=pid,
-                        severity="warning",
+                        severity="error" if fatal else "warning",
                     )
                 )
         owner_local = etree.QName(_owner(node)).localname if namespace == ZEEBE_NS else ""

@@ -133,8 +133,13 @@ def _for_viewing_only(
         own = [p for p in errors if p.process_id in (pid, None)]
         done = built.get(pid)
         warnings = list(done.warnings) if done is not None else []
-        if done is None:
-            warnings += [w for w in foreign_problems(process, runs=False) if w not in warnings]
+        if done is None:  # the dialect's warnings, but not again where an error says it
+            said = {(p.element_id, p.line) for p in own}
+            warnings += [
+                w
+                for w in foreign_problems(process, runs=False)
+                if w not in warnings and (w.element_id, w.line) not in said
+            ]
         warnings += [replace(p, severity="warning") for p in own]
         if own:
             first = own[0]
