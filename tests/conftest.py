@@ -20,10 +20,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from powerflow.app import create_app
-from powerflow.engine import serializer
-from powerflow.services import auth
-from powerflow.settings import Settings
+# the conformance drivers assert like tests (before any test module imports them)
+pytest.register_assert_rewrite("conformance")
+
+from powerflow.app import create_app  # noqa: E402
+from powerflow.engine import serializer  # noqa: E402
+from powerflow.services import auth  # noqa: E402
+from powerflow.settings import Settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"

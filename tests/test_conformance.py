@@ -22,11 +22,9 @@ from typing import Any
 
 import pytest
 
-pytest.register_assert_rewrite("conformance.drivers", "conformance.harness")
-
-from conformance.drivers import DRIVERS, XFAIL  # noqa: E402
-from conformance.harness import Row, Run, manifest  # noqa: E402
-from conftest import Api  # noqa: E402
+from conformance.drivers import DRIVERS, XFAIL
+from conformance.harness import Row, Run, manifest
+from conftest import Api
 
 pytestmark = pytest.mark.usefixtures("reload_every_step")
 ROWS = manifest()

@@ -8,12 +8,10 @@ from typing import Any
 
 import pytest
 
-pytest.register_assert_rewrite("conformance.heldback_registry")
-
-from conformance import heldback_bpmn, heldback_camunda, heldback_spiff  # noqa: E402, F401
-from conformance.harness import HELDBACK, Run  # noqa: E402
-from conformance.heldback_registry import HELD_DRIVERS, HELD_XFAIL  # noqa: E402
-from conftest import Api  # noqa: E402
+from conformance import heldback_bpmn, heldback_camunda, heldback_spiff  # noqa: F401
+from conformance.harness import HELDBACK, Run
+from conformance.heldback_registry import HELD_DRIVERS, HELD_XFAIL
+from conftest import Api
 
 pytestmark = pytest.mark.usefixtures("reload_every_step")
 

@@ -506,7 +506,11 @@ def start(process: LoadedProcess, variables: dict[str, Any]) -> StepResult:
     """Create an instance with initial variables and run it to its first wait state."""
     check_plain_json(variables, where="variables")
     workflow = BpmnWorkflow(process.spec, process.subprocess_specs, script_engine=RESTRICTED_ENGINE)
-    workflow.task_tree.data.update(variables)
+    # A variable named like one of the process's data objects is that data object's value: a
+    # task's input association would otherwise read the data object (None) over it.
+    objects = workflow.data_objects
+    workflow.task_tree.data.update({k: v for k, v in variables.items() if k not in objects})
+    objects.update({k: v for k, v in variables.items() if k in objects})
 
     def action(wf: Any, recorder: _Recorder) -> None:
         recorder.events.append(StepEvent("instance.started", None, None, None, {}))
