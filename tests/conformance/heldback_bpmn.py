@@ -204,7 +204,14 @@ def multiple_start_parallel(run: Run) -> None:
     run.deliver("message_1")
     assert run.status == "running"
     assert run.ready() == []  # still waiting at StartEvent_1: both are needed
-    assert "message_2" in run.instance["waiting_messages"]
+    assert run.instance["waiting_messages"] == ["message_2"]  # message_1 is received
+    again = run.call(
+        "POST",
+        f"/v1/instances/{run.instance['id']}/messages",
+        headers=run.user(),
+        json={"name": "message_1", "payload": {}},
+    )
+    assert again.status_code == 409, again.text  # not waited for any more: not "delivered"
     run.deliver("message_2")
     assert run.ready() == ["any_task"]
     run.complete("any_task")

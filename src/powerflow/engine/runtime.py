@@ -45,7 +45,12 @@ from powerflow.engine.serializer import (
     to_plain,
 )
 from powerflow.engine.spiff_extensions import failed_script, metadata_values, put_form_data
-from powerflow.engine.subscriptions import subscriptions, thrown
+from powerflow.engine.subscriptions import (
+    awaited_definitions,
+    definitions_of,
+    subscriptions,
+    thrown,
+)
 from powerflow.engine.task_converter import id_text
 from powerflow.engine.timer_cycles import cycle_counts, cycle_firings
 from powerflow.engine.tree import ready_human_tasks
@@ -136,7 +141,7 @@ class _Recorder:
             self._gateway_branches(task, spec)
             return
         if isinstance(spec, CatchingEvent):
-            defs = _definitions(spec.event_definition)
+            defs = definitions_of(spec.event_definition)
             coded = [
                 d for d in defs if isinstance(d, ErrorEventDefinition | EscalationEventDefinition)
             ]
@@ -287,13 +292,6 @@ def _timers(workflow: Any) -> list[PendingTimer]:
     return due
 
 
-def _definitions(definition: Any) -> list[Any]:
-    """The single event definitions behind an event (a multiple event holds several)."""
-    if isinstance(definition, MultipleEventDefinition):
-        return [d for inner in definition.event_definitions for d in _definitions(inner)]
-    return [definition]
-
-
 def _awaited_messages(workflow: Any) -> list[tuple[str | None, Any]]:
     """(element id, message definition) of every message the instance can catch now.
 
@@ -306,7 +304,7 @@ def _awaited_messages(workflow: Any) -> list[tuple[str | None, Any]]:
     found: list[tuple[str | None, Any]] = []
     for task in workflow.event_manager.tasks.values():
         spec = task.task_spec
-        for definition in _definitions(spec.event_definition):
+        for definition in awaited_definitions(task):
             if not isinstance(definition, MessageEventDefinition):
                 continue
             element = spec
@@ -314,7 +312,7 @@ def _awaited_messages(workflow: Any) -> list[tuple[str | None, Any]]:
                 element = spec.outputs[spec.event_definition.event_definitions.index(definition)]
             found.append((getattr(element, "bpmn_id", None), definition))
     for start_event in _event_subprocess_starts(workflow):
-        for definition in _definitions(start_event.event_definition):
+        for definition in definitions_of(start_event.event_definition):
             if isinstance(definition, MessageEventDefinition):
                 found.append((getattr(start_event, "bpmn_id", None), definition))
     return found

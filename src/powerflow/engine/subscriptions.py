@@ -28,6 +28,17 @@ def definitions_of(definition: Any) -> list[Any]:
     return [definition]
 
 
+def awaited_definitions(task: Any) -> list[Any]:
+    """The single event definitions a waiting task can still catch: of a parallel multiple
+    event (it needs every one of its events), those it has not received yet."""
+    definition = task.task_spec.event_definition
+    found = definitions_of(definition)
+    if isinstance(definition, MultipleEventDefinition) and definition.parallel:
+        seen = [event.event_definition for event in task.internal_data.get("seen_events", [])]
+        found = [d for d in found if d not in seen]
+    return found
+
+
 def properties_of(definition: Any) -> tuple[tuple[str, str], ...]:
     """(property name, retrieval expression) of a message definition, in name order."""
     props = getattr(definition, "correlation_properties", None) or []
@@ -107,7 +118,7 @@ def subscriptions(workflow: Any) -> list[Subscription]:
     found: list[Subscription] = []
     for task in workflow.event_manager.tasks.values():
         spec = task.task_spec
-        for definition in definitions_of(spec.event_definition):
+        for definition in awaited_definitions(task):
             element = spec
             if isinstance(spec, EventBasedGateway):
                 inner = spec.event_definition.event_definitions
