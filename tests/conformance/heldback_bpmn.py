@@ -498,13 +498,7 @@ def reset_workflow_a(run: Run) -> None:
     assert _task_state(run, sub_task) == "cancelled"
 
 
-@held(
-    BPMN + "resetworkflowB-toplevel.bpmn",
-    xfail="migrating an instance bound to a process of another file is refused (409: 'runs "
-    "processes or decisions deployed from other files, and migrating such instances is not "
-    "supported yet', services/recovery.py migrate), so the instance cannot be restored onto "
-    "the B files",
-)
+@held(BPMN + "resetworkflowB-toplevel.bpmn")
 def reset_workflow_b(run: Run) -> None:
     """ResetSubProcessTest.testSaveRestore: on the A files, Task1 and SubTask2 are done and
     the token is reset to Task1; the instance is then restored onto the B files (migrated

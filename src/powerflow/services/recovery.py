@@ -23,6 +23,7 @@ from powerflow.db.queries import InstanceRow, TaskRow
 from powerflow.engine import external as engine_external
 from powerflow.services import external_tasks, messages
 from powerflow.services.auth import Principal
+from powerflow.services.calls import bind_new
 from powerflow.services.definitions import definition_by_id, resolve, runnable
 from powerflow.services.errors import Conflict, Forbidden, InvalidInput, NotFound
 from powerflow.services.events import event_rows
@@ -262,17 +263,9 @@ def migrate(
             raise Conflict(f"Instance {instance_id} is suspended; resume it before migrating it.")
         current = definition_by_id(store, conn, row.definition_id)
         target = _target(store, conn, current, to_version)
-        if (
-            engine.bound_refs(row.state)
-            or target.catalog.get("calls")
-            or target.catalog.get("decisions")
-        ):
-            raise Conflict(
-                f"Instance {instance_id} cannot be migrated: it or {target.key} "
-                f"v{target.version} runs processes or decisions deployed from other files, and "
-                "migrating such instances is not supported yet."
-            )
-        old, new = runnable(conn, current, row.state), runnable(conn, target)
+        # the target binds what it calls and evaluates from other files as a new instance
+        # would (pinned version, else the latest); the instance keeps those bindings after
+        old, new = runnable(conn, current, row.state), bind_new(store, conn, target)
         payload = {"from_version": current.version, "to_version": target.version}
         parked = row.status == PARKED
         try:
