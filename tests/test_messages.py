@@ -541,3 +541,61 @@ def test_correlated_message_start_racing_starts_one_instance(server: Server) -> 
                 headers=server.user("admin"),
             ).json()["items"]
             assert len(listed) == 1
+
+
+NOTE = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:pf="urn:powerflow:bpmn:1.0" id="d" targetNamespace="urn:test">
+  <bpmn:message id="Msg_note" name="note"/>
+  <bpmn:process id="noted" isExecutable="true">
+    <bpmn:extensionElements><pf:acceptsData fields="amount"/></bpmn:extensionElements>
+    <bpmn:startEvent id="start"/>
+    <bpmn:intermediateCatchEvent id="heard"><bpmn:messageEventDefinition messageRef="Msg_note"/>
+    </bpmn:intermediateCatchEvent>
+    <bpmn:userTask id="read" name="Read"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="heard"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="heard" targetRef="read"/>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def test_a_camunda_style_payload_sets_only_an_accepted_name(api: Api) -> None:
+    """SpiffWorkflow's Camunda dialect wraps a payload as {payload, result_var}; the catch
+    stores the value under result_var (else '<catch id>_Response'). Sent over HTTP, that name
+    is accepted only where the process's pf:acceptsData accepts it, as any other name."""
+    deployed = api.client.post(
+        "/v1/definitions", headers=api.admin, files={"file": ("noted.bpmn", NOTE.encode())}
+    )
+    assert deployed.status_code == 201, deployed.text
+    clerk = api.user("clerk")
+    for result_var, stored in (("amount", "amount"), ("x", None), (None, None)):
+        instance = start(api, clerk, "noted")
+        payload = {"payload": 7, "result_var": result_var}
+        sent = send(api, clerk, "note", payload=payload)
+        assert sent.status_code == 200, sent.text
+        assert sent.json()["delivered_to"] == [instance["id"]]
+        data = get(api, clerk, instance["id"])["data"]
+        assert data == ({stored: 7} if stored else {}), (result_var, data)
+        (task,) = get(api, clerk, instance["id"])["tasks"]
+        done = api.client.post(f"/v1/tasks/{task['id']}/complete", headers=clerk, json={})
+        assert done.status_code == 200, done.text
+
+
+def test_a_broken_message_payload_expression_is_refused_at_upload(api: Api) -> None:
+    """A payload expression (spiffworkflow:messagePayload, or SpiffWorkflow's Camunda
+    camunda:expression) is compiled at upload like every other expression."""
+    broken = NOTE.replace(
+        '<bpmn:userTask id="read" name="Read"/>',
+        '<bpmn:intermediateThrowEvent id="read" name="Tell">'
+        '<bpmn:messageEventDefinition messageRef="Msg_note" '
+        'xmlns:camunda="http://camunda.org/schema/1.0/bpmn" camunda:expression="a b"/>'
+        "</bpmn:intermediateThrowEvent>",
+    )
+    refused = api.client.post(
+        "/v1/definitions", headers=api.admin, files={"file": ("noted.bpmn", broken.encode())}
+    )
+    assert refused.status_code == 422, refused.text
+    (problem,) = refused.json()["problems"]
+    assert problem["element_id"] == "read"
+    assert problem["message"].startswith("The message payload is not allowed or not valid")

@@ -15,12 +15,6 @@ from conformance.heldback_registry import SPIFF, held
 
 CAMUNDA = SPIFF + "camunda/data/"
 
-CAMUNDA_MESSAGE = (
-    "camunda:expression / camunda:resultVariable on a messageEventDefinition are ignored "
-    "(files are parsed with the Spiff dialect): the throw sends the whole task data, the catch "
-    "merges it instead of storing the value under resultVariable or '<catch id>_Response' "
-    "(engine/message_payloads.py)"
-)
 MOVE_ACROSS_JOIN = (
     "POST .../move to a task on a parallel branch that a join has already merged is refused "
     "(409 'does not lie before'): engine/recovery.py:move follows only the task-tree parent "
@@ -175,7 +169,7 @@ def message_boundary(run: Run) -> None:
     assert sent["status"] == "delivered" and sent["delivered_to"] == [worker["id"]]
 
 
-@held(CAMUNDA + "noninterrupting-MessageBoundary.bpmn", xfail=CAMUNDA_MESSAGE)
+@held(CAMUNDA + "noninterrupting-MessageBoundary.bpmn")
 def noninterrupting_message_boundary(run: Run) -> None:
     """NIMessageBoundaryTest: pool Process_1kjyavs asks 'Is work Late?' (flag_task) in a loop,
     pool Process_1k0py56 'Do Work' (work_done) in a subprocess with a non-interrupting
@@ -261,7 +255,7 @@ def external_message(run: Run) -> None:
 PLAN_STEPS = [("Bad", "No"), ("Better", "No"), ("Best", "Yes")]
 
 
-@held(CAMUNDA + "message_test.bpmn", xfail=CAMUNDA_MESSAGE)
+@held(CAMUNDA + "message_test.bpmn")
 def message_test(run: Run) -> None:
     """StartMessageTest: pool Process_05r9nfx enters a plan and throws ApprovalRequest
     (camunda:expression plan_details), which starts pool ThrowCatch at its message start
@@ -295,7 +289,7 @@ def message_test(run: Run) -> None:
     assert run.data == {"plan_details": "Best", "ApprovalResult": "Yes", "Done": "OK!"}
 
 
-@held(CAMUNDA + "call_activity_with_message_parent.bpmn", xfail=CAMUNDA_MESSAGE)
+@held(CAMUNDA + "call_activity_with_message_parent.bpmn")
 def call_activity_with_message(run: Run) -> None:
     """CallActivityMessageTest (with call_activity_with_message.bpmn in one bundle): pool
     Process_0vpmpb9 calls 'Subprocess', whose 'Enter Plan' throws ApprovalRequest

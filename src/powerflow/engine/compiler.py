@@ -20,6 +20,7 @@ from typing import Any
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.event_definitions.conditional import ConditionalEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import (
     MultiInstanceTask,
@@ -323,6 +324,8 @@ def _python_fragments(spec: Any) -> Iterator[tuple[str, str, str, str]]:
                 yield bpmn_id, "timer", d.expression, "eval"
             if isinstance(d, ConditionalEventDefinition):
                 yield bpmn_id, "conditional event", d.expression, "eval"
+            if isinstance(d, MessageEventDefinition) and getattr(d, "expression", None):
+                yield bpmn_id, "message payload", d.expression, "eval"
         if isinstance(ts, StandardLoopTask) and ts.condition:
             yield bpmn_id, "loop condition", ts.condition, "eval"
         if isinstance(ts, MultiInstanceTask):

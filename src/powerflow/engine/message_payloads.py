@@ -11,6 +11,13 @@ on the instance), limited to the names the caller of the delivery accepts (``acc
 default none, so a payload reaches the data only where the model asks for it). With the
 extension, the extension rules. A payload that lacks a correlation value is thrown or caught
 without it instead of failing the step.
+
+SpiffWorkflow's Camunda dialect (``camunda:expression`` and ``camunda:resultVariable`` on a
+``messageEventDefinition``, as its own Camunda test models write them) is read the way its
+Camunda parser reads it: the throw sends the expression's value wrapped as
+``{"payload": value, "result_var": name}``, and the catch stores the value under that name, or
+under ``<catch id>_Response`` when the thrower named none. The name is subject to the same
+acceptance as any other (a message sent over HTTP sets it only where the process accepts it).
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.base import EventDefinition
+from SpiffWorkflow.spiff.parser.event_parsers import SpiffEventDefinitionParser
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition as SpiffMessage
 
 ANY_NAME = "*"
@@ -31,6 +39,9 @@ _ACCEPTED: ContextVar[frozenset[str] | str] = ContextVar(
 )
 _SPIFF_THROW = SpiffMessage.throw
 _SPIFF_UPDATE = SpiffMessage.update_task_data
+_SPIFF_PARSE = SpiffEventDefinitionParser.parse_message_event
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+_CAMUNDA_WRAPPER = frozenset({"payload", "result_var"})
 
 
 def _correlations(definition: Any, my_task: Any, payload: Any) -> dict[str, Any]:
@@ -59,11 +70,25 @@ def _catch(self: Any, my_task: Any, event: Any = None) -> None:
     EventDefinition.catch(self, my_task, event)
 
 
+def _parse_message_event(self: Any, message_event: Any) -> Any:
+    definition = _SPIFF_PARSE(self, message_event)
+    expression = message_event.get(f"{{{CAMUNDA_NS}}}expression")
+    result_var = message_event.get(f"{{{CAMUNDA_NS}}}resultVariable")
+    if definition.expression is None and (expression or result_var):
+        value = f"({expression})" if expression else "None"
+        definition.expression = f"{{'payload': {value}, 'result_var': {result_var!r}}}"
+    return definition
+
+
 def _update_task_data(self: Any, my_task: Any) -> None:
     if self.message_var is None:
         payload = my_task.internal_data.get(self.name)
         accepted = _ACCEPTED.get()
-        if isinstance(payload, dict):
+        if isinstance(payload, dict) and payload.keys() == _CAMUNDA_WRAPPER:
+            name = payload["result_var"] or f"{my_task.task_spec.bpmn_id}_Response"
+            if isinstance(name, str) and (accepted == ANY_NAME or name in accepted):
+                my_task.data[name] = payload["payload"]
+        elif isinstance(payload, dict):
             if accepted != ANY_NAME:
                 payload = {k: v for k, v in payload.items() if k in accepted}
             my_task.set_data(**payload)
@@ -87,3 +112,4 @@ def apply() -> None:
     SpiffMessage.throw = _throw
     SpiffMessage.catch = _catch
     SpiffMessage.update_task_data = _update_task_data
+    SpiffEventDefinitionParser.parse_message_event = _parse_message_event
