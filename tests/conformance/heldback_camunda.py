@@ -372,7 +372,7 @@ def _answer(run: Run, steps: list[tuple[str, str]]) -> None:
 MATRIX = [(n, f"x{n.lower()}") for n in ("A1", "A2", "A3", "B1", "B2", "B3", "C1", "C2", "C3")]
 
 
-@held(CAMUNDA + "token_trial_parallel_matrix.bpmn", xfail=MOVE_ACROSS_JOIN)
+@held(CAMUNDA + "token_trial_parallel_matrix.bpmn")
 def token_trial_parallel_matrix(run: Run) -> None:
     """ResetTokenTestParallelMatrix over POST /v1/instances/{id}/move: three parallel rows of
     three forms. The matrix completed, the token moved back to FormB2: B2 and B3 again (FormD
@@ -407,7 +407,7 @@ def token_trial_parallel_matrix(run: Run) -> None:
     assert run.data == {"First": "Yes", **dict(MATRIX), **dict(again), "D": "d"}
 
 
-@held(CAMUNDA + "token_trial_nested_parallel.bpmn", xfail=MOVE_ACROSS_JOIN)
+@held(CAMUNDA + "token_trial_nested_parallel.bpmn")
 def token_trial_nested_parallel(run: Run) -> None:
     """ResetTokenTestNestedParallel over POST /v1/instances/{id}/move: three parallel rows,
     each itself a parallel split of three forms. The matrix completed, moved back to FormB2:

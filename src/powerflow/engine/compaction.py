@@ -109,7 +109,7 @@ def _plan(wf: Any) -> tuple[dict[UUID, list[UUID]], dict[UUID, UUID], set[UUID]]
     order = _preorder(root, tasks)
     position = {task_id: n for n, task_id in enumerate(order)}
     keep: set[UUID] = {root.id}
-    latest: dict[str, Any] = {}
+    latest: dict[str | tuple[str, str], Any] = {}
     for task_id in order:
         task = tasks[task_id]
         if not task._state & _FINISHED:
@@ -118,7 +118,11 @@ def _plan(wf: Any) -> tuple[dict[UUID, list[UUID]], dict[UUID, UUID], set[UUID]]
                 keep.add(task._parent)
             keep.update(task._children)
             continue
-        name = task.task_spec.name
+        name: str | tuple[str, str] = task.task_spec.name
+        if len(task.task_spec.inputs) > 1 and task._parent in tasks:
+            # a join keeps its latest token from each incoming element: a branch whose token
+            # was moved back re-joins the others that arrived before
+            name = (task.task_spec.name, tasks[task._parent].task_spec.name)
         best = latest.get(name)
         if best is None or (task.last_state_change, position[task_id]) >= (
             best.last_state_change,

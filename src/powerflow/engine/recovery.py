@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from SpiffWorkflow.bpmn.specs.mixins.inclusive_gateway import InclusiveGateway
+from SpiffWorkflow.bpmn.specs.mixins.parallel_gateway import ParallelGateway
 from SpiffWorkflow.util.task import TaskState
 
 from powerflow.engine.compiler import LoadedProcess
@@ -160,12 +162,45 @@ def _chain(task: Any) -> list[Any]:
     return found
 
 
+_JOINS = (ParallelGateway, InclusiveGateway)
+
+
 def _enclosing(task: Any) -> list[Any]:
     """The task and the subprocess tasks it runs inside, innermost first."""
     found = [task]
     while (sp_id := getattr(found[-1].workflow, "parent_task_id", None)) is not None:
         found.append(found[-1].workflow.top_workflow.get_task_from_id(sp_id))
     return found
+
+
+def _leads_to(spec: Any, goal: Any) -> bool:
+    """Whether a flow leads from ``spec`` to ``goal`` (task specs of one process)."""
+    seen: set[str] = set()
+    todo = list(spec.outputs)
+    while todo:
+        current = todo.pop()
+        if current is goal:
+            return True
+        if current.name not in seen:
+            seen.add(current.name)
+            todo.extend(current.outputs)
+    return False
+
+
+def _merged_into(task: Any, chain: list[Any]) -> bool:
+    """Whether ``task`` lies on a parallel or inclusive branch that a join on ``chain`` (a
+    token's path, newest first) merged. SpiffWorkflow keeps only the branch that arrived last
+    as the join's parent, so the other branches are behind the token without being on its
+    path: the branch left a split that is on the path before that join."""
+    own = {id(t) for t in _chain(task)}
+    for index, step in enumerate(chain):
+        spec = step.task_spec
+        if step.workflow is not task.workflow or not isinstance(spec, _JOINS):
+            continue
+        merged = len(spec.inputs) > 1 and _leads_to(task.task_spec, spec)
+        if merged and any(id(split) in own for split in chain[index + 1 :]):
+            return True
+    return False
 
 
 def _latest(tasks: list[Any]) -> Any:
@@ -208,7 +243,12 @@ def move(
     if target.state & TaskState.READY and target.task_spec.manual:
         _untouched(process, state, workflow, f"The token is already at '{to_element}'.")
     enclosing = _enclosing(target)
-    behind = any(any(a in _chain(t) for a in enclosing) for t in active if t is not target)
+    behind = any(
+        any(a in chain or _merged_into(a, chain) for a in enclosing)
+        for t in active
+        if t is not target
+        for chain in (_chain(t),)
+    )
     if not behind and not target.state & TaskState.ERROR:
         where = f"'{from_element}'" if from_element else "where the instance is now"
         _untouched(
