@@ -487,3 +487,19 @@ def test_a_textarea_field_is_text(api: Api) -> None:
     unknown = _deploy(api, TEXTAREA.replace('"textarea"', '"richtext"'), "notes.bpmn")
     assert unknown.status_code == 422
     assert "type 'richtext'" in unknown.text and "textarea" in unknown.text
+
+
+def test_a_cardinality_that_is_no_number_names_the_task(api: Api) -> None:
+    """A loop cardinality that gives a list failed with Python's bare TypeError and an incident
+    naming no element; now the incident is on the multi-instance and says what to write."""
+    xml = MULTI.replace("${count}", "reviewers").replace('camunda:collection="${reviewers}"', "")
+    assert _deploy(api, xml, "multi.bpmn", accept_any_data=True).status_code == 201
+    instance = _start(api, "multi", reviewers=["ann", "bob"])
+    assert instance["status"] == "failed"
+    incident = instance["incident"]
+    assert incident["element_id"] == "review"
+    assert incident["message"].startswith(
+        "The loop cardinality 'reviewers' must give a whole number ('list' object cannot be "
+        "interpreted as an integer); to run one instance per item of a collection, name the "
+        "collection in bpmn:loopDataInputRef"
+    )

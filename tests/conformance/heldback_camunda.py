@@ -22,9 +22,10 @@ MOVE_ACROSS_JOIN = (
     "join's other tokens, so the re-run branch could never re-join"
 )
 CARDINALITY_COLLECTION = (
-    "a loopCardinality naming a list beside camunda:collection (the Camunda parser's "
-    "'collection in cardinality') is evaluated as a count: incident \"'list' object cannot be "
-    'interpreted as an integer" with no element (engine/camunda_loops.py:for_spiff)'
+    "deliberate: a loop cardinality is a count, as BPMN and Camunda define it; SpiffWorkflow's "
+    "Camunda parser alone also reads a collection there ('collection in cardinality'). The "
+    "instance stops with an incident on the task saying to name the collection in "
+    "loopDataInputRef or camunda:collection (tests/test_faithful_model.py)"
 )
 
 

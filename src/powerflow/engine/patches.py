@@ -55,6 +55,12 @@ interrupted it only once the cycles had run out, on a later step (an endless one
 interrupts at the first firing. Its first due cycle now completes the timer task into its path
 and SpiffWorkflow's boundary join, as an interrupting duration timer does, and nothing is
 re-armed.
+
+A multi-instance whose loop cardinality is not a whole number (a list, a name holding text)
+failed with Python's bare TypeError ("'list' object cannot be interpreted as an integer"),
+raised where SpiffWorkflow starts the instances, outside any task's run: the incident named no
+element. ``_named_multi_instance`` turns it into a task error on the multi-instance, saying
+what the cardinality must be and how to iterate a collection instead.
 """
 
 from __future__ import annotations
@@ -65,6 +71,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventJoin
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
     EscalationEventDefinition,
@@ -74,6 +81,10 @@ from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefin
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import (
+    ParallelMultiInstanceTask,
+    SequentialMultiInstanceTask,
+)
 from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.util.task import TaskIterator, TaskState
 
@@ -250,8 +261,33 @@ def _shed_join(original: Callable[..., Any]) -> Callable[..., Any]:
     return _on_complete_hook
 
 
+def _named_multi_instance(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a multi-instance's ``_update_hook`` so a bad cardinality names the task."""
+
+    @functools.wraps(original)
+    def _update_hook(self: Any, my_task: Any) -> Any:
+        try:
+            return original(self, my_task)
+        except (TypeError, ValueError) as exc:
+            if self.cardinality is None or self.data_input is not None:
+                raise
+            raise WorkflowTaskException(
+                f"The loop cardinality '{self.cardinality}' must give a whole number ({exc}); "
+                "to run one instance per item of a collection, name the collection in "
+                "bpmn:loopDataInputRef (or camunda:collection)",
+                task=my_task,
+                exception=exc,
+            ) from exc
+
+    setattr(_update_hook, _REARMS, True)
+    return _update_hook
+
+
 def apply() -> None:
     """Apply the patches once; calling again is harmless."""
+    for multi in (ParallelMultiInstanceTask, SequentialMultiInstanceTask):
+        if not getattr(multi.__dict__["_update_hook"], _REARMS, False):
+            multi._update_hook = _named_multi_instance(multi.__dict__["_update_hook"])
     if not getattr(BoundaryEvent.catch, _REARMS, False):
         BoundaryEvent.catch = _catch_and_rearm(BoundaryEvent.catch)
     if not getattr(BoundaryEvent._on_complete_hook, _REARMS, False):
