@@ -503,3 +503,25 @@ def test_a_cardinality_that_is_no_number_names_the_task(api: Api) -> None:
         "interpreted as an integer); to run one instance per item of a collection, name the "
         "collection in bpmn:loopDataInputRef"
     )
+
+
+def test_a_pf_prefix_bound_to_another_namespace_is_refused(api: Api) -> None:
+    """Every pf: element of such a file would be ignored without a word (limits, risks,
+    rules, accepted data): the upload says which namespace to declare."""
+    xml = TEXTAREA.replace(
+        'id="d" targetNamespace',
+        'xmlns:pf="https://powerflow.example/schema" id="d" targetNamespace',
+    ).replace(
+        '<bpmn:process id="notes" isExecutable="true">',
+        '<bpmn:process id="notes" isExecutable="true"><bpmn:extensionElements>'
+        '<pf:acceptsData fields="*"/></bpmn:extensionElements>',
+    )
+    refused = _deploy(api, xml, "notes.bpmn")
+    assert refused.status_code == 422, refused.text
+    (problem,) = refused.json()["problems"]
+    assert problem["message"].startswith(
+        "The element pf:acceptsData is in the namespace 'https://powerflow.example/schema', "
+        "which is not powerflow's"
+    )
+    assert 'xmlns:pf="urn:powerflow:bpmn:1.0"' in problem["message"]
+    assert problem["element_id"] == "notes"

@@ -45,6 +45,7 @@ from powerflow.engine.extensions import (
     ElementInfo,
     ProcessInfo,
     StartInfo,
+    misbound_namespace,
     read_process,
     unassigned_human_tasks,
 )
@@ -522,7 +523,9 @@ def compile_bpmn(
         tree = parse_untrusted(data, max_bytes=max_bytes)
     except XmlRejected as exc:
         return CompileResult(digest, [], exc.problems)
-    problems = _xsd_problems(tree) or timer_expr.problems(tree)
+    problems = (
+        _xsd_problems(tree) or timer_expr.problems(tree) or misbound_namespace(tree.getroot())
+    )
     if problems:
         return CompileResult(digest, [], problems)
 

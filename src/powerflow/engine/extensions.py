@@ -831,6 +831,27 @@ def _start_info(process: etree._Element, reader: _Reader) -> StartInfo:
     return start
 
 
+def misbound_namespace(root: etree._Element) -> list[Problem]:
+    """A problem when the file's ``pf`` prefix (or a namespace naming powerflow) is not
+    powerflow's namespace: every ``pf:`` element would be ignored without a word, and with them
+    the limits, risks, rules and accepted data the designer declared."""
+    for node in root.iter():
+        if not isinstance(node.tag, str):
+            continue
+        namespace = etree.QName(node).namespace or ""
+        if namespace != PF_NS and (node.prefix == "pf" or "powerflow" in namespace.lower()):
+            return [
+                Problem(
+                    f"The element {node.prefix or ''}:{etree.QName(node).localname} is in the "
+                    f"namespace '{namespace}', which is not powerflow's: powerflow would ignore "
+                    f'it. Declare xmlns:pf="{PF_NS}" for powerflow\'s extensions.',
+                    line=node.sourceline,
+                    element_id=_owner_id(node),
+                )
+            ]
+    return []
+
+
 def read_process(process: etree._Element) -> tuple[ProcessInfo, list[Problem]]:
     """Read the powerflow metadata of one bpmn:process element and of its activities."""
     pid = process.get("id") or ""
