@@ -84,6 +84,8 @@ FORBIDDEN_SCRIPTS = {
     "dunder-import": "leak = __import__('os').getcwd()",
     "getattr-walk": "leak = getattr((), '__class__')",
     "format-walk": "leak = '{0.__class__}'.format(())",
+    "imported-formatter": "import string\nleak = str(string.Formatter().get_field('0', [()], {}))",
+    "imported-module-walk": "import time\nleak = str(time.time.__self__)",
 }
 
 
@@ -153,6 +155,7 @@ def test_an_imported_module_cannot_be_changed(script: str) -> None:
         ("import os.path", "the module 'os.path' cannot be imported"),
         ("import time, sys", "the module 'sys' cannot be imported"),
         ("from time import sleep", "scripts cannot use time.sleep"),
+        ("from string import Formatter", "scripts cannot use string.Formatter"),
         ("from . import x", "cannot be imported"),
         ("from datetime import *", "imports are not allowed"),
     ],

@@ -63,16 +63,15 @@ _TIME = _module(
     },
 )
 _MATH = _module("math", **vars(GUARDED_MATH))
-_STRING = _module(
-    "string", **{n: getattr(_string, n) for n in dir(_string) if not n.startswith("_")}
-)
 _DECIMAL = _module("decimal", Decimal=Decimal)
 
-_FIXED: dict[str, ScriptModule] = {
+# ``string`` is the module the ``string`` helper already is (RestrictedPython's utility
+# built-in), so its guards apply unchanged (string.Formatter is refused by safer_getattr).
+_FIXED: dict[str, Any] = {
     "datetime": _DATETIME,
     "time": _TIME,
     "math": _MATH,
-    "string": _STRING,
+    "string": _string,
     "decimal": _DECIMAL,
 }
 IMPORTABLE = ("datetime", "decimal", "math", "random", "string", "time")
@@ -81,7 +80,8 @@ IMPORTABLE = ("datetime", "decimal", "math", "random", "string", "time")
 def _names(module: str) -> set[str]:
     if module == "random":
         return set(RANDOM_FUNCTIONS) | {"Random"}
-    return {n for n in vars(_FIXED[module]) if not n.startswith("_")}
+    names = {n for n in vars(_FIXED[module]) if not n.startswith("_")}
+    return names - {"Formatter"} if module == "string" else names  # RestrictedPython refuses it
 
 
 def import_problem(node: ast.Import | ast.ImportFrom) -> str | None:
@@ -129,4 +129,4 @@ def guarded_import(
 
 def is_module(value: Any) -> bool:
     """Whether ``value`` is a module a script imported (dropped from task data at its end)."""
-    return isinstance(value, ScriptModule | RandomModule)
+    return isinstance(value, ScriptModule | RandomModule | types.ModuleType)
