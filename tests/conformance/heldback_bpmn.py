@@ -534,3 +534,67 @@ def reset_workflow_b(run: Run) -> None:
     assert run.ready() == ["Task2"]
     run.complete("Task2")
     assert run.status == "completed"
+
+
+# -- versions -----------------------------------------------------------------------------------
+
+
+def _dry_run(run: Run, instance: dict[str, Any], version: int) -> dict[str, Any]:
+    got = run.call(
+        "POST",
+        f"/v1/instances/{instance['id']}/migrate",
+        headers=run.api.admin,
+        json={"to_version": version, "dry_run": True},
+    )
+    assert got.status_code == 200, got.text
+    plan: dict[str, Any] = got.json()
+    return plan
+
+
+def _start_version(run: Run, version: int) -> dict[str, Any]:
+    got = run.call(
+        "POST",
+        "/v1/instances",
+        headers=run.user(),
+        json={"definition_key": "Process", "version": version},
+    )
+    assert got.status_code == 201, got.text
+    run.instance = got.json()
+    return run.instance
+
+
+@held(BPMN + "diff/v1.bpmn")
+def diff_versions(run: Run) -> None:
+    """DiffUtilTest.CompareSpecTest: five versions of one process (diff/v1..v5.bpmn, deployed
+    in turn as versions 1..5 of 'Process'). Over HTTP the migration dry run names what
+    SpecDiff finds: v1 -> v2 adds Gateway_1618q26, Activity_1ds7clb and Event_0tatpgq (and
+    v2 -> v1 removes them); v2 -> v3 changes the gateway's outputs, conditions and default
+    and Activity_1ds7clb's type (a task became a subprocess); v4 -> v5 removes the two
+    parallel gateways and their two tasks and changes Gateway_0p4fq77's inputs."""
+    for n in range(1, 6):
+        (definition,) = run.deploy(BPMN + f"diff/v{n}.bpmn")
+        assert (definition["key"], definition["version"]) == ("Process", n)
+    v1 = _start_version(run, 1)
+    assert run.ready() == ["Activity_0b53566"]
+    plan = _dry_run(run, v1, 2)
+    assert sorted(plan["added"]) == ["Activity_1ds7clb", "Event_0tatpgq", "Gateway_1618q26"]
+    assert plan["removed"] == []
+    assert plan["changed"]["Activity_0b53566"] == ["typename"]  # a task became a script task
+
+    v2 = _start_version(run, 2)
+    back = _dry_run(run, v2, 1)
+    assert sorted(back["removed"]) == ["Activity_1ds7clb", "Event_0tatpgq", "Gateway_1618q26"]
+    forward = _dry_run(run, v2, 3)
+    assert forward["changed"]["Gateway_1618q26"] == sorted(
+        ["outputs", "cond_task_specs", "default_task_spec"]
+    )
+    assert forward["changed"]["Activity_1ds7clb"] == ["typename"]
+
+    v4 = _start_version(run, 4)
+    plan = _dry_run(run, v4, 5)
+    for removed in ("Gateway_0z1qhgl", "Gateway_1acqedb", "Activity_1lmz1t0", "Activity_11gnihu"):
+        assert removed in plan["removed"], (removed, plan)
+    assert plan["changed"]["Gateway_1618q26"] == sorted(
+        ["outputs", "cond_task_specs", "default_task_spec"]
+    )
+    assert plan["changed"]["Gateway_0p4fq77"] == ["inputs"]
