@@ -138,6 +138,19 @@ def test_scripts_import_the_helper_modules_and_never_keep_them() -> None:
     assert 1 <= context["roll"] <= 6 and str(context["price"]) == "2.20"
 
 
+def test_strptime_runs_in_the_sandbox() -> None:
+    """datetime.strptime imports _strptime from C on first use, through the script's own
+    __import__: it failed with a bare KeyError('__import__'), then with an ImportError."""
+    context: dict[str, Any] = {}
+    script = (
+        "day = datetime.strptime('2026-01-02', '%Y-%m-%d')\n"
+        "import time\n"
+        "year = time.strptime('2026', '%Y').tm_year\n"
+    )
+    assert RESTRICTED_ENGINE.environment.execute(script, context) is True
+    assert context == {"day": dt.datetime(2026, 1, 2), "year": 2026}
+
+
 @pytest.mark.parametrize("script", ["import time\ntime.time = 5", "import time\ndel time.time"])
 def test_an_imported_module_cannot_be_changed(script: str) -> None:
     """The modules are shared by every script of the process: none may alter one."""

@@ -12,6 +12,7 @@ script ends, so ``del time`` is not needed.
 from __future__ import annotations
 
 import ast
+import builtins
 import datetime as _dt
 import string as _string
 import time as _time
@@ -75,6 +76,11 @@ _FIXED: dict[str, Any] = {
     "decimal": _DECIMAL,
 }
 IMPORTABLE = ("datetime", "decimal", "math", "random", "string", "time")
+# What the standard library's own C functions import on first use while a script runs them
+# (``datetime.strptime`` and ``time.strptime`` import ``_strptime``): C code imports through
+# the running frame's ``__import__``, which is this one. A script cannot name these itself
+# (an import of a name starting with '_' is refused at compile time).
+_INTERNAL = frozenset({"_strptime"})
 
 
 def _names(module: str) -> set[str]:
@@ -124,6 +130,8 @@ def guarded_import(
         return own if isinstance(own, RandomModule) else RandomModule()
     if level == 0 and name in _FIXED:
         return _FIXED[name]
+    if level == 0 and name in _INTERNAL:
+        return builtins.__import__(name, None, None, fromlist, 0)
     raise ImportError(f"The module '{name}' cannot be imported in scripts.")
 
 
