@@ -431,13 +431,7 @@ def boundary_event_split(run: Run) -> None:
     assert ("task.ready", "task_1") not in run.events()
 
 
-@held(
-    NESTED + "call_activity_nested.bpmn",
-    xfail="an upload missing a decision is refused naming only the decision: the compiler "
-    "returns at the decision check (engine/compiler.py compile_bpmn, `if rule_problems: "
-    "return`) before the called processes are resolved (services/deployment.py), so the "
-    "missing Level2, Level2b (and Level3) are not named",
-)
+@held(NESTED + "call_activity_nested.bpmn")
 def call_activity_nested(run: Run) -> None:
     """ProcessDependencyTest: call_activity_nested.bpmn depends on processes Level2 and
     Level2b and on decision Level2c (3 dependencies); with call_activity_level_2.bpmn added,

@@ -13,6 +13,7 @@ from powerflow.engine.calls import (
     bind,
     bound_cached,
     bound_refs,
+    called_elsewhere,
     merge_called,
     split_ref,
 )
@@ -113,6 +114,7 @@ __all__ = [
     "bound_cached",
     "bound_refs",
     "cached_process",
+    "called_elsewhere",
     "cancel",
     "check_plain_json",
     "compile_bpmn",

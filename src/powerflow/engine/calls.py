@@ -25,7 +25,7 @@ from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS
 
 from powerflow.engine.types import Problem
-from powerflow.engine.xml import BPMN_NS
+from powerflow.engine.xml import BPMN_NS, XmlRejected, parse_untrusted
 
 if TYPE_CHECKING:
     from powerflow.engine.compiler import LoadedProcess
@@ -85,6 +85,38 @@ def walk_subprocess_specs(parser: Any, process_id: str) -> tuple[dict[str, Any],
 
     walk(process_id)
     return found, missing
+
+
+def called_elsewhere(data: bytes, max_bytes: int) -> tuple[set[str], list[dict[str, Any]]]:
+    """(the ids of the file's processes, the call activities that call a process outside it),
+    read from the XML alone: what an upload refused for another reason still needs, so the
+    refusal can name every missing called process at once. Each call is ``{"process",
+    "version", "name", "line", "element_id", "process_id"}``; an unreadable file gives none."""
+    try:
+        root = parse_untrusted(data, max_bytes=max_bytes).getroot()
+    except XmlRejected:
+        return set(), []
+    own = {str(p.get("id")) for p in root.iter(f"{{{BPMN_NS}}}process")}
+    found: list[dict[str, Any]] = []
+    for node in root.iter(f"{{{BPMN_NS}}}callActivity"):
+        called = (node.get("calledElement") or "").strip()
+        if not called or called in own:
+            continue
+        owner = next(node.iterancestors(f"{{{BPMN_NS}}}process"), None)
+        pinned = (node.get(_VERSION) or "").strip()
+        found.append(
+            {
+                "process": called,
+                "version": int(pinned)
+                if pinned.isdigit() and node.get(_BINDING) == "version"
+                else None,
+                "name": " ".join((node.get("name") or node.get("id") or "").split()),
+                "line": node.sourceline,
+                "element_id": node.get("id"),
+                "process_id": owner.get("id") if owner is not None else None,
+            }
+        )
+    return own, found
 
 
 def unnamed_calls(root: etree._Element) -> list[Problem]:

@@ -113,8 +113,41 @@ def _compile(
     ]
     problems += _twice(compiled)
     if problems:
+        problems += _calls_to_nothing(store, bpmn, max_bytes, problems)
         raise _refuse(problems, sorted({p["file"] for p in problems}), bundle=len(files) > 1)
     return compiled
+
+
+def _calls_to_nothing(
+    store: Store, bpmn: list[Upload], max_bytes: int, already: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """For an upload refused anyway: a problem for every call activity, in any of its files,
+    whose process is in no file of the upload and not deployed, read from the XML alone, so
+    that the designer learns every missing dependency from one answer (a successful compile
+    reports them when it deploys, ``_join_calls``)."""
+    read = [(u, *engine.called_elsewhere(u.data, max_bytes)) for u in bpmn]
+    uploaded = {pid for _u, own, _calls in read for pid in own}
+    wanted = {c["process"] for _u, _own, calls in read for c in calls} - uploaded
+    if not wanted:
+        return []
+    with store.read() as session:
+        deployed = set(
+            session.scalars(
+                select(Definition.key).where(
+                    Definition.key.in_(sorted(wanted)),
+                    Definition.kind == "process",
+                    Definition.executable.is_(True),
+                )
+            )
+        )
+    said = {(p.get("file"), p.get("element_id")) for p in already}
+    found = []
+    for upload, _own, calls in read:
+        for call in calls:
+            missing = call["process"] in wanted - deployed
+            if missing and (upload.filename, call["element_id"]) not in said:
+                found.append(_missing_call_problem(upload.filename, call))
+    return found
 
 
 def _twice(compiled: list[_Compiled]) -> list[dict[str, Any]]:
@@ -390,6 +423,12 @@ def _superseded_call(session: Session, pid: str, held: _Compiled, call: dict[str
 def _missing_call(
     c: _Compiled, process: engine.CompiledProcess, element_id: str, call: dict[str, Any]
 ) -> dict[str, Any]:
+    return _missing_call_problem(
+        c.upload.filename, {**call, "element_id": element_id, "process_id": process.process_id}
+    )
+
+
+def _missing_call_problem(filename: str, call: dict[str, Any]) -> dict[str, Any]:
     version = call.get("version")
     what = (
         f"version {version} of the process '{call['process']}'"
@@ -397,13 +436,13 @@ def _missing_call(
         else (f"the process '{call['process']}'")
     )
     return {
-        "message": f"The call activity '{call.get('name') or element_id}' calls {what}, which "
-        "is not in this file, not in this upload and not deployed (or not runnable); deploy the "
-        "file that defines it first, or upload both files together as a bundle (several 'file' "
-        "parts, or one zip).",
+        "message": f"The call activity '{call.get('name') or call['element_id']}' calls {what}, "
+        "which is not in this file, not in this upload and not deployed (or not runnable); "
+        "deploy the file that defines it first, or upload both files together as a bundle "
+        "(several 'file' parts, or one zip).",
         "line": call.get("line"),
-        "element_id": element_id,
-        "process_id": process.process_id,
+        "element_id": call["element_id"],
+        "process_id": call.get("process_id"),
         "severity": "error",
-        "file": c.upload.filename,
+        "file": filename,
     }
