@@ -50,13 +50,6 @@ def drives(file: str) -> Callable[[Driver], Driver]:
     return register
 
 
-def _key(run: Run, file: str) -> str:
-    """Deploy ``file`` and return its only startable process key."""
-    keys = [d["key"] for d in run.deploy(file) if d["executable"]]
-    assert len(keys) == 1, keys
-    return keys[0]
-
-
 def _bundle(run: Run, file: str) -> dict[str, str]:
     """Deploy ``file`` with its companions in one upload: {key: kind} of what it deployed."""
     return {d["key"]: d["kind"] for d in run.deploy_bundle(file, *COMPANIONS[file])}
@@ -68,7 +61,7 @@ def _bundle(run: Run, file: str) -> dict[str, str]:
 @drives(BPMN + "ScriptTest.bpmn")
 def script_test(run: Run) -> None:
     """PythonScriptEngineTest: the scripts run; their functions do not leak into the data."""
-    run.start(_key(run, BPMN + "ScriptTest.bpmn"))
+    run.start(run.key(BPMN + "ScriptTest.bpmn"))
     assert run.status == "completed"
     assert run.data == {
         "testvar": {"a": 1, "b": 2, "new": "Test"},
@@ -80,7 +73,7 @@ def script_test(run: Run) -> None:
 @drives(BPMN + "exclusive_gateway_no_default.bpmn")
 def exclusive_gateway_no_default(run: Run) -> None:
     """ExclusiveGatewayNoDefaultTest: x=1 matches no flow: an incident on the gateway."""
-    run.start(_key(run, BPMN + "exclusive_gateway_no_default.bpmn"), x=1)
+    run.start(run.key(BPMN + "exclusive_gateway_no_default.bpmn"), x=1)
     assert run.status == "failed"
     assert run.incident is not None
     assert run.incident["element_id"] == "Gateway_CheckValue"
@@ -89,7 +82,7 @@ def exclusive_gateway_no_default(run: Run) -> None:
 @drives(BPMN + "inclusive_gateway.bpmn")
 def inclusive_gateway(run: Run) -> None:
     """InclusiveGatewayTest: default only; both branches; no path from the second gateway."""
-    key = _key(run, BPMN + "inclusive_gateway.bpmn")
+    key = run.key(BPMN + "inclusive_gateway.bpmn")
     run.start(key)
     run.complete("set_data", v=-1, u=-1, w=-1)
     assert run.status == "completed"
@@ -109,7 +102,7 @@ def inclusive_gateway(run: Run) -> None:
 @drives(BPMN + "ParallelOrder.bpmn")
 def parallel_order(run: Run) -> None:
     """ParallelOrderTest: four ready tasks in diagram order, in both task lists."""
-    run.start(_key(run, BPMN + "ParallelOrder.bpmn"))
+    run.start(run.key(BPMN + "ParallelOrder.bpmn"))
     assert run.status == "running"
     assert [t["name"] for t in run.instance["tasks"]] == ["Task 1", "Task 2", "Task 3", "Task 4"]
     assert run.listed() == run.ready()
@@ -119,7 +112,7 @@ def parallel_order(run: Run) -> None:
 @drives(BPMN + "gateway_loop_input.bpmn")
 def gateway_loop_input(run: Run) -> None:
     """ParallelGatewayLoopInputTest: one ready task; then completed with x == 2."""
-    run.start(_key(run, BPMN + "gateway_loop_input.bpmn"))
+    run.start(run.key(BPMN + "gateway_loop_input.bpmn"))
     assert run.ready() == ["task"]
     run.complete("task")
     assert run.status == "completed"
@@ -133,7 +126,7 @@ def gateway_loop_input(run: Run) -> None:
 def timer(run: Run) -> None:
     """TimerDurationTest: one waiting timer (0.25 s); fired by the timer worker, no timer
     remains and the instance completes."""
-    run.start(_key(run, BPMN + "timer.bpmn"))
+    run.start(run.key(BPMN + "timer.bpmn"))
     assert run.status == "running"
     assert run.instance["next_timer_at"] is not None
     run.wait_for_timers(0.3)
@@ -144,7 +137,7 @@ def timer(run: Run) -> None:
 @drives(BPMN + "timer-date-start.bpmn")
 def timer_date(run: Run) -> None:
     """TimerDateTest: a timer at a date computed by a script; fires, the instance completes."""
-    run.start(_key(run, BPMN + "timer-date-start.bpmn"))
+    run.start(run.key(BPMN + "timer-date-start.bpmn"))
     assert run.status == "running"
     assert run.instance["next_timer_at"] is not None
     run.wait_for_timers(0.1)
@@ -156,7 +149,7 @@ def timer_cycle(run: Run) -> None:
     """TimerCycleTest: a cycle R2/PT0.1S beside a ready task; it fires twice, then no timer
     remains; the script it runs calls ``custom_function``, which the upstream test injects
     into its script engine (powerflow's sandbox has no such function)."""
-    run.start(_key(run, BPMN + "timer-cycle.bpmn"))
+    run.start(run.key(BPMN + "timer-cycle.bpmn"))
     assert run.ready() == ["Get_Coffee"]
     assert run.instance["next_timer_at"] is not None
     for _ in range(3):
@@ -170,7 +163,7 @@ def timer_cycle(run: Run) -> None:
 def boundary_timer_on_task(run: Run) -> None:
     """TimerDurationBoundaryOnTaskTest: the non-interrupting timer sets timer_called; the user
     task stays ready and completes the instance."""
-    run.start(_key(run, BPMN + "boundary_timer_on_task.bpmn"))
+    run.start(run.key(BPMN + "boundary_timer_on_task.bpmn"))
     assert run.ready() == ["user_task"]
     run.wait_for_timers(0.05)
     assert run.data["timer_called"] is True  # the script after the timer ran
@@ -181,7 +174,7 @@ def boundary_timer_on_task(run: Run) -> None:
 @drives(BPMN + "timer-non-interrupt-boundary.bpmn")
 def timer_non_interrupt_boundary(run: Run) -> None:
     """NITimerDurationTest: one ready task until the boundary fires (0.2 s), then two."""
-    run.start(_key(run, BPMN + "timer-non-interrupt-boundary.bpmn"))
+    run.start(run.key(BPMN + "timer-non-interrupt-boundary.bpmn"))
     assert run.ready() == ["Activity_Work"]
     run.wait_for_timers(0.25)
     assert sorted(run.ready()) == ["Activity_Work", "GetReason"]
@@ -283,7 +276,7 @@ def correlation(run: Run) -> None:
 def event_gateway(run: Run) -> None:
     """EventBasedGatewayTest: message_1 wins over message_2 and the timer; another instance's
     timer (1 s) wins over both messages."""
-    key = _key(run, BPMN + "event-gateway.bpmn")
+    key = run.key(BPMN + "event-gateway.bpmn")
     run.start(key)
     assert sorted(run.instance["waiting_messages"]) == ["message_1", "message_2"]
     assert run.instance["next_timer_at"] is not None
@@ -300,7 +293,7 @@ def event_gateway(run: Run) -> None:
 def multiple_start(run: Run) -> None:
     """MultipleStartEventTest: the start waits for message_1 or message_2; message_1 alone
     makes any_task ready."""
-    run.start(_key(run, BPMN + "multiple-start.bpmn"))
+    run.start(run.key(BPMN + "multiple-start.bpmn"))
     assert sorted(run.instance["waiting_messages"]) == ["message_1", "message_2"]
     run.deliver("message_1")
     assert run.ready() == ["any_task"]
@@ -331,7 +324,7 @@ def multiple_throw(run: Run) -> None:
 def event_subprocess(run: Run) -> None:
     """EventSubprocessTest: completing set_data throws the signal; the event subprocess's
     task gets the data and completes the instance."""
-    run.start(_key(run, BPMN + "event-subprocess.bpmn"))
+    run.start(run.key(BPMN + "event-subprocess.bpmn"))
     run.complete("set_data", v1=True, v2=False)
     assert run.ready() == ["task"]
     assert run.task("task")["data"] == {"v1": True, "v2": False}
@@ -363,7 +356,7 @@ def waiting_event(run: Run) -> None:
     """WaitingEventTest: the receive task in the subprocess waits for B with the correlation
     uid=1 (spiffworkflow:processVariableCorrelation); a B for uid 2 is not for it; B with
     uid 1 completes the instance, its payload under a_var (messageVariable)."""
-    run.start(_key(run, SPIFF + "waiting_event.bpmn"))
+    run.start(run.key(SPIFF + "waiting_event.bpmn"))
     assert run.instance["waiting_messages"] == ["B"]
     other = run.send("B", payload={"uid": 2, "data": "asdf"})
     assert other["status"] == "kept" and other["delivered_to"] == []
@@ -381,7 +374,7 @@ def waiting_event(run: Run) -> None:
 def transaction(run: Run) -> None:
     """TransactionSubprocessTest: normal completion; cancel (value ''); error without code
     (quantity 0); error 1 (quantity -1), each caught by its boundary event."""
-    key = _key(run, BPMN + "transaction.bpmn")
+    key = run.key(BPMN + "transaction.bpmn")
     run.start(key)
     run.complete("Activity_Get_Data", value="asdf")
     run.complete("Activity_Get_Quantity", quantity=2)
@@ -444,7 +437,7 @@ def call_activity_with_error(run: Run) -> None:
 @drives(BPMN + "uncaught_escalation.bpmn")
 def uncaught_escalation(run: Run) -> None:
     """UncaughtEscalationTest: an escalation nobody catches does not stop the instance."""
-    run.start(_key(run, BPMN + "uncaught_escalation.bpmn"))
+    run.start(run.key(BPMN + "uncaught_escalation.bpmn"))
     assert run.status == "completed"
 
 
@@ -461,7 +454,7 @@ def _double_every_item(run: Run) -> None:
 def parallel_multiinstance_loop_input(run: Run) -> None:
     """ParallelMultiInstanceTest: three ready children; list input -> dict output, and dict
     input -> list output."""
-    key = _key(run, BPMN + "parallel_multiinstance_loop_input.bpmn")
+    key = run.key(BPMN + "parallel_multiinstance_loop_input.bpmn")
     run.start(key, input_data=[1, 2, 3], output_data={})
     assert run.ready() == ["any_task"] * 3
     _double_every_item(run)
@@ -476,7 +469,7 @@ def parallel_multiinstance_loop_input(run: Run) -> None:
 @drives(BPMN + "parallel_multiinstance_cardinality.bpmn")
 def parallel_multiinstance_cardinality(run: Run) -> None:
     """ParallelMultiInstanceTest (cardinality): three children, output [0, 2, 4]."""
-    run.start(_key(run, BPMN + "parallel_multiinstance_cardinality.bpmn"))
+    run.start(run.key(BPMN + "parallel_multiinstance_cardinality.bpmn"))
     assert run.ready() == ["any_task"] * 3
     _double_every_item(run)
     assert run.status == "completed"
@@ -487,7 +480,7 @@ def parallel_multiinstance_cardinality(run: Run) -> None:
 def sequential_multiinstance_loop_input(run: Run) -> None:
     """SequentialMultiInstanceTest: one ready child at a time, three in all."""
     run.start(
-        _key(run, BPMN + "sequential_multiinstance_loop_input.bpmn"),
+        run.key(BPMN + "sequential_multiinstance_loop_input.bpmn"),
         input_data=[1, 2, 3],
         output_data={},
     )
@@ -502,7 +495,7 @@ def sequential_multiinstance_loop_input(run: Run) -> None:
 @drives(BPMN + "standard_loop.bpmn")
 def standard_loop(run: Run) -> None:
     """StandardLoopTest: loopMaximum 3; done set in the first iteration; done at the start."""
-    key = _key(run, BPMN + "standard_loop.bpmn")
+    key = run.key(BPMN + "standard_loop.bpmn")
     run.start(key, done=False)
     for index in range(3):
         assert run.ready() == ["any_task"]
@@ -524,7 +517,7 @@ def standard_loop(run: Run) -> None:
 def data_object(run: Run) -> None:
     """DataObjectReferenceTest: obj_1 goes None -> 'hello'; a task without an output
     reference cannot change it; a subprocess reads and writes it."""
-    run.start(_key(run, BPMN + "data_object.bpmn"))
+    run.start(run.key(BPMN + "data_object.bpmn"))
     run.complete("generate_data", obj_1="hello")
     assert run.ready() == ["task_1"]
     run.complete("task_1", obj_1="hello again")
@@ -557,7 +550,7 @@ def data_store(run: Run) -> None:
 def io_spec_on_task(run: Run) -> None:
     """IOSpecOnTaskTest: the task sees only its declared inputs; only declared outputs come
     out of it."""
-    run.start(_key(run, BPMN + "io_spec_on_task.bpmn"))
+    run.start(run.key(BPMN + "io_spec_on_task.bpmn"))
     assert run.task("any_task")["data"] == {"in_1": 1, "in_2": "hello world"}
     run.complete("any_task", out_1=1, out_2="bye", extra=True)
     assert run.status == "completed"
@@ -568,7 +561,7 @@ def io_spec_on_task(run: Run) -> None:
 @drives(BPMN + "task_data_size.bpmn")
 def task_data_size(run: Run) -> None:
     """PythonScriptEngineEnvironmentTest: every script's data is kept (d has 1536 items)."""
-    run.start(_key(run, BPMN + "task_data_size.bpmn"))
+    run.start(run.key(BPMN + "task_data_size.bpmn"))
     assert run.status == "completed"
     assert len(run.data["d"]) == 1536
 
@@ -576,7 +569,7 @@ def task_data_size(run: Run) -> None:
 @drives(BPMN + "performance_test.bpmn")
 def performance_test(run: Run) -> None:
     """test_performance_test: the multi-instance subprocess over data objects completes."""
-    run.start(_key(run, BPMN + "performance_test.bpmn"))
+    run.start(run.key(BPMN + "performance_test.bpmn"))
     assert run.status == "completed"
 
 
@@ -586,7 +579,7 @@ def performance_test(run: Run) -> None:
 @drives(BPMN + "lanes.bpmn")
 def lanes(run: Run) -> None:
     """SwimLaneTest: A1 in lane A first; then lane B; then lane C, into its subprocess."""
-    run.start(_key(run, BPMN + "lanes.bpmn"))
+    run.start(run.key(BPMN + "lanes.bpmn"))
     assert run.ready() == ["Activity_A1"]
     assert run.instance["tasks"][0]["lane"] == "A"
     run.complete("Activity_A1")
@@ -645,7 +638,7 @@ def user_task_variable(run: Run) -> None:
 @drives(SPIFF + "human_task_metadata.bpmn")
 def human_task_metadata(run: Run) -> None:
     """HumanTaskMetadataTest: the task's metadata values, evaluated against its data."""
-    run.start(_key(run, SPIFF + "human_task_metadata.bpmn"))
+    run.start(run.key(SPIFF + "human_task_metadata.bpmn"))
     assert run.task("Activity_1gqykqt")["metadata_values"] == {
         "dynamic_key": "dynamic_value",
         "static_key": "static_value",
@@ -657,7 +650,7 @@ def human_task_metadata(run: Run) -> None:
 def prescript_postscript(run: Run) -> None:
     """PrescriptPostsciptTest: pre- and post-script around the task; a failing pre-script is
     an incident on the task that says so."""
-    key = _key(run, SPIFF + "prescript_postscript.bpmn")
+    key = run.key(SPIFF + "prescript_postscript.bpmn")
     run.start(key, a=1, b=2)
     assert run.ready() == ["Activity_1iqs4li"]
     run.complete("Activity_1iqs4li")
@@ -716,7 +709,7 @@ def reset_with_boundary_event(run: Run) -> None:
     """ResetTokenOnBoundaryEventTest over POST /v1/instances/{id}/move: back to 'First' the
     boundary timer waits again and the subprocess entered since is gone (its task closed);
     back to 'Last' inside the subprocess, 'Final' waits again; both complete."""
-    run.start(_key(run, BPMN + "reset_with_boundary_event.bpmn"))
+    run.start(run.key(BPMN + "reset_with_boundary_event.bpmn"))
     assert run.ready() == ["First"] and run.instance["next_timer_at"] is not None
     run.complete("First")
     assert run.ready() == ["Last"]

@@ -99,6 +99,12 @@ class Run:
             found += response.json()["definitions"]
         return found
 
+    def key(self, file: str) -> str:
+        """Deploy ``file`` and return its only startable process key."""
+        keys = [d["key"] for d in self.deploy(file) if d["executable"]]
+        assert len(keys) == 1, keys
+        return str(keys[0])
+
     def deploy_bundle(self, *files: str) -> list[dict[str, Any]]:
         """Deploy files together in one upload (several multipart ``file`` parts), as a
         designer uploads a process with the files it calls. Returns the definitions."""

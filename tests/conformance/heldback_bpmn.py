@@ -19,13 +19,6 @@ SANDBOX = (
 )
 
 
-def _key(run: Run, file: str) -> str:
-    """Deploy ``file`` and return its only startable process key."""
-    keys = [d["key"] for d in run.deploy(file) if d["executable"]]
-    assert len(keys) == 1, keys
-    return str(keys[0])
-
-
 def _task_state(run: Run, task_id: str) -> str:
     response = run.call("GET", f"/v1/tasks/{task_id}", headers=run.api.admin)
     assert response.status_code == 200, response.text
@@ -56,7 +49,7 @@ def boundary(run: Run) -> None:
     cancelled, and the boundary path (Scream head off, Stop Car) completes the instance.
     (NITimerDurationBoundaryTest, which the brief lists here, uses
     timer-non-interrupt-boundary.bpmn: a corpus file, driven in drivers.py.)"""
-    run.start(_key(run, BPMN + "boundary.bpmn"))
+    run.start(run.key(BPMN + "boundary.bpmn"))
     assert run.ready() == ["Activity_09c27ms"]
     run.complete("Activity_09c27ms", initialstuff="yes")
     assert run.ready() == ["Activity_Pester_Dad"]
@@ -198,7 +191,7 @@ def multiple_start_parallel(run: Run) -> None:
     """ParallelStartEventTest (and EventBasedGatewayTest.testMultipleStart): the
     parallelMultiple start event waits for message_1 AND message_2; after message_1 it
     still waits, after message_2 any_task is ready."""
-    run.start(_key(run, BPMN + "multiple-start-parallel.bpmn"))
+    run.start(run.key(BPMN + "multiple-start-parallel.bpmn"))
     assert sorted(run.instance["waiting_messages"]) == ["message_1", "message_2"]
     assert run.ready() == []
     run.deliver("message_1")
@@ -259,7 +252,7 @@ def start_event_split(run: Run) -> None:
     """StartEventSplitTest: two message start events wait; message_1 completes start_1 and
     cancels start_2 (message_2 is no longer awaited); any_task is ready and completes the
     instance."""
-    run.start(_key(run, BPMN + "start_event_split.bpmn"))
+    run.start(run.key(BPMN + "start_event_split.bpmn"))
     assert sorted(run.instance["waiting_messages"]) == ["message_1", "message_2"]
     run.deliver("message_1")
     assert run.ready() == ["any_task"]
@@ -280,7 +273,7 @@ def return_to_event(run: Run) -> None:
     """ReturnToEvent (MessagesTest.testEventWaitsAfterLoopback): the catch event takes
     basic_message, 'manual' is ready; with repeat=True the flow loops back and the catch
     event waits again (the earlier message does not count twice)."""
-    run.start(_key(run, BPMN + "return_to_event.bpmn"))
+    run.start(run.key(BPMN + "return_to_event.bpmn"))
     assert run.instance["waiting_messages"] == ["basic_message"]
     assert run.ready() == []
     run.deliver("basic_message")
@@ -302,7 +295,7 @@ def return_to_event(run: Run) -> None:
 def data_object_gateway(run: Run) -> None:
     """DataObjectGatewayTest: set_data writes data object 'val' (True); the gateway reads
     it and ends at 'yes', not 'no'; 'val' is not left in the instance's data."""
-    run.start(_key(run, BPMN + "data_object_gateway.bpmn"))
+    run.start(run.key(BPMN + "data_object_gateway.bpmn"))
     assert run.ready() == ["set_data"]
     run.complete("set_data", val=True)
     assert run.status == "completed", run.incident
@@ -320,7 +313,7 @@ def io_spec(run: Run) -> None:
     process's ioSpecification filters nothing: SpiffWorkflow applies it to calls only);
     started without in_2 (the missing input of testCallActivityMissingInput) the script fails
     and the instance is parked with an incident on it naming in_2."""
-    key = _key(run, BPMN + "io_spec.bpmn")
+    key = run.key(BPMN + "io_spec.bpmn")
     assert key == "subprocess"
     run.start(key, in_1=1, in_2="hello world")
     assert run.status == "completed", run.incident
@@ -363,7 +356,7 @@ def script_start(run: Run) -> None:
     task STARTED until it is completed by hand (a script-engine internal with no HTTP
     counterpart); with powerflow's engine the script runs, 'manual' is ready beside it, and
     after it the instance ends with {'x': 1, 'y': 2, 'z': 3}."""
-    run.start(_key(run, BPMN + "script-start.bpmn"))
+    run.start(run.key(BPMN + "script-start.bpmn"))
     assert run.ready() == ["manual"]
     run.complete("manual")
     assert run.status == "completed"
@@ -374,7 +367,7 @@ def script_start(run: Run) -> None:
 def sequential_multiinstance_cardinality(run: Run) -> None:
     """SequentialMultiInstanceWithCardinality.testCardinality: cardinality 3, one child ready
     at a time with input_item 0, 1, 2; output_item = input_item * 2 gives [0, 2, 4]."""
-    run.start(_key(run, BPMN + "sequential_multiinstance_cardinality.bpmn"))
+    run.start(run.key(BPMN + "sequential_multiinstance_cardinality.bpmn"))
     for index in range(3):
         assert run.ready() == ["any_task"]
         item = run.task("any_task")["data"]["input_item"]
@@ -424,7 +417,7 @@ def boundary_event_split(run: Run) -> None:
     """ParserTest.testBoundaryEvent checks that both gateways lead to task_2's boundary-event
     split (a parser internal). Observable: gw_1's default flow reaches task_2 (its boundary
     signal event armed), task_1 is not reached, and completing task_2 ends the instance."""
-    run.start(_key(run, BPMN + "boundary_event_split.bpmn"))
+    run.start(run.key(BPMN + "boundary_event_split.bpmn"))
     assert run.ready() == ["task_2"]
     run.complete("task_2")
     assert run.status == "completed"
@@ -468,7 +461,7 @@ def no_tasks(run: Run) -> None:
     """ProcessParserTest.testReturnsEmptyListIfNoCallActivities (and testCanAddBpmnFrom*):
     the process calls nothing, so it deploys alone; observable: it starts and completes at
     once with no task."""
-    run.start(_key(run, BPMN + "no-tasks.bpmn"))
+    run.start(run.key(BPMN + "no-tasks.bpmn"))
     assert run.status == "completed"
     assert run.ready() == []
 

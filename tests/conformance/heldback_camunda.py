@@ -29,13 +29,6 @@ CARDINALITY_COLLECTION = (
 )
 
 
-def _key(run: Run, file: str) -> str:
-    """Deploy ``file`` and return its only startable process key."""
-    keys = [d["key"] for d in run.deploy(file) if d["executable"]]
-    assert len(keys) == 1, keys
-    return keys[0]
-
-
 def _at(run: Run, instance_id: str) -> dict[str, Any]:
     """Switch ``run`` to instance ``instance_id`` and read it."""
     run.instance = {"id": instance_id}
@@ -59,7 +52,7 @@ def _refused(run: Run, element_id: str, **data: Any) -> str:
 def parallel_multiinstance_collection(run: Run) -> None:
     """ParseMultiInstanceTest.testCollection: camunda:collection="input_data" with
     camunda:elementVariable="input_item": three children, the collection updated in place."""
-    run.start(_key(run, CAMUNDA + "parallel_multiinstance_collection.bpmn"), input_data=[1, 2, 3])
+    run.start(run.key(CAMUNDA + "parallel_multiinstance_collection.bpmn"), input_data=[1, 2, 3])
     assert run.ready() == ["any_task"] * 3
     while run.ready():
         item = run.task("any_task")["data"]["input_item"]
@@ -75,7 +68,7 @@ def parallel_multiinstance_cardinality(run: Run) -> None:
     camunda:collection="output_data" and item camunda:elementVariable="output_item": three
     children, each holding its item in output_item; doubled, output_data is [2, 4, 6].
     (testIntegerCardinality rewrites the parsed spec in Python: no HTTP equivalent.)"""
-    run.start(_key(run, CAMUNDA + "parallel_multiinstance_cardinality.bpmn"), input_data=[1, 2, 3])
+    run.start(run.key(CAMUNDA + "parallel_multiinstance_cardinality.bpmn"), input_data=[1, 2, 3])
     assert run.ready() == ["any_task"] * 3
     items = [run.task("any_task", i)["data"]["output_item"] for i in range(3)]
     assert sorted(items) == [1, 2, 3], items
@@ -229,7 +222,7 @@ def external_message(run: Run) -> None:
     (interrupting) with reset_var cancels the user task and runs 'ResetVars' (scriptFormat
     "reset") again: the user task is back, with reset_var 'SomethingDrastic' and caughtinterrupt
     False."""
-    run.start(_key(run, CAMUNDA + "external_message.bpmn"))
+    run.start(run.key(CAMUNDA + "external_message.bpmn"))
     assert run.ready() == ["Activity_147sm5j"]
     assert sorted(run.instance["waiting_messages"]) == ["Interrupt", "reset"]
     sent = run.send("Interrupt", payload={"interrupt_var": "SomethingImportant"})
@@ -338,7 +331,7 @@ def call_activity_with_message(run: Run) -> None:
 def sub_workflow_complex(run: Run) -> None:
     """SubWorkflowTest: in the subprocess FormA, then the parallel Form A1 and Form A2 (A1
     first), then FormB after it; the data holds every field."""
-    run.start(_key(run, CAMUNDA + "subWorkflowComplex.bpmn"))
+    run.start(run.key(CAMUNDA + "subWorkflowComplex.bpmn"))
     for answer in ("A", "A1", "A2", "B"):
         assert run.ready()[0] == f"Activity_{answer}", run.ready()
         run.complete(f"Activity_{answer}", **{f"Field{answer}": answer})
@@ -380,7 +373,7 @@ def token_trial_parallel_matrix(run: Run) -> None:
     stays ready beside them, as SpiffWorkflow's reset leaves it), then FormD, the other answers
     kept. Answered up to FormB2, moved back to FormA2: FormA2, FormB3
     and FormC1 ready; answered in turn (A2, A3, B3, C1, C2, C3, D), the earlier answers kept."""
-    key = _key(run, CAMUNDA + "token_trial_parallel_matrix.bpmn")
+    key = run.key(CAMUNDA + "token_trial_parallel_matrix.bpmn")
     run.start(key, First="Yes")
     _first(run)
     _answer(run, MATRIX)
@@ -415,7 +408,7 @@ def token_trial_nested_parallel(run: Run) -> None:
     only FormB2 again (FormD stays ready beside it), then FormD. Answered up to FormB2, moved
     back to FormA2: FormA2, FormB3, FormC1, FormC2, FormC3 ready; answered in turn, then FormD;
     earlier answers kept."""
-    key = _key(run, CAMUNDA + "token_trial_nested_parallel.bpmn")
+    key = run.key(CAMUNDA + "token_trial_nested_parallel.bpmn")
     run.start(key, First="Yes")
     _first(run)
     _answer(run, MATRIX)
@@ -441,7 +434,7 @@ def token_trial_subprocess(run: Run) -> None:
     """ResetTokenTestSubProcess over POST /v1/instances/{id}/move: FormA1..A3 answered inside
     the subprocess, FormD ready; moved back to FormA1: A1, A2, A3 again, then FormD; the data
     holds the new answers."""
-    run.start(_key(run, CAMUNDA + "token_trial_subprocess.bpmn"), First="Yes")
+    run.start(run.key(CAMUNDA + "token_trial_subprocess.bpmn"), First="Yes")
     _first(run)
     _answer(run, [("A1", "xa1"), ("A2", "xa2"), ("A3", "xa3")])
     assert run.ready() == ["FormD"]
@@ -459,7 +452,7 @@ def token_trial_parallel_simple(run: Run) -> None:
     engine runs on, which over HTTP would end the instance); here 'Set data' is answered
     skipParallel=False (Task P1 and P2 ready), the token is moved back to it: exactly one ready
     task, the two parallel tasks closed; then skipParallel=True completes the instance."""
-    run.start(_key(run, CAMUNDA + "token_trial_parallel_simple.bpmn"))
+    run.start(run.key(CAMUNDA + "token_trial_parallel_simple.bpmn"))
     assert run.ready() == ["Activity_1ghr6kd"]
     run.complete("Activity_1ghr6kd", skipParallel=False)
     assert sorted(run.ready()) == ["UserTask_0fd3nql", "UserTask_1k9gxsc"]
@@ -483,7 +476,7 @@ def no_form(run: Run) -> None:
     """UserTaskParserTest.testNoFormDoesNotBombOut only parses a user task without a form
     (camunda:properties only). Over HTTP: it deploys, the task is ready with no form fields,
     and completing it ends the instance."""
-    run.start(_key(run, CAMUNDA + "no_form.bpmn"))
+    run.start(run.key(CAMUNDA + "no_form.bpmn"))
     assert run.ready() == ["Task_Not_A_Darn_Thing"]
     assert not run.task("Task_Not_A_Darn_Thing")["form"]
     run.complete("Task_Not_A_Darn_Thing")
@@ -497,7 +490,7 @@ def random_fact(run: Run) -> None:
     has no start message. Over HTTP: it deploys, starts without waiting for a message, offers
     the form; the script after it calls scripts.FactService, which no upstream test defines
     (an application's helper): the instance parks with an incident on that script task."""
-    run.start(_key(run, CAMUNDA + "random_fact.bpmn"))
+    run.start(run.key(CAMUNDA + "random_fact.bpmn"))
     assert run.instance["waiting_messages"] == []
     assert run.ready() == ["Task_User_Select_Type"]
     (field,) = run.task("Task_User_Select_Type")["form"]

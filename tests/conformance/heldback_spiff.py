@@ -14,13 +14,6 @@ from connector_stubs import stub_connectors
 SPIFF = SPIFF + "spiff/data/"
 
 
-def _key(run: Run, file: str) -> str:
-    """Deploy ``file`` and return its only startable process key."""
-    keys = [d["key"] for d in run.deploy(file) if d["executable"]]
-    assert len(keys) == 1, keys
-    return keys[0]
-
-
 # -- correlation ----------------------------------------------------------------------------
 
 
@@ -79,7 +72,7 @@ def default_correlation_key(run: Run) -> None:
     """DefaultCorrelationKeyTest: the receive task's processVariableCorrelation (no
     correlationKey element) makes the instance expect uid=1; a B with uid 2 is not for it,
     B with uid 1 completes it, its payload under a_var."""
-    run.start(_key(run, SPIFF + "default_correlation_key.bpmn"))
+    run.start(run.key(SPIFF + "default_correlation_key.bpmn"))
     assert run.status == "running"
     assert run.instance["waiting_messages"] == ["B"]
     other = run.send("B", payload={"uid": 2})
@@ -98,7 +91,7 @@ def receive_correlations(run: Run) -> None:
     prop_2 'b', not readable over HTTP). The message has no retrieval expressions, so, as in
     SpiffWorkflow, its catch takes the message with the upstream payload, which lands under
     'response' (messageVariable) and completes the instance."""
-    run.start(_key(run, SPIFF + "receive_correlations.bpmn"))
+    run.start(run.key(SPIFF + "receive_correlations.bpmn"))
     assert run.ready() == ["any_task"]
     run.complete("any_task", value_1="a", value_2="b")
     assert run.status == "running", run.incident
@@ -122,7 +115,7 @@ def data_object(run: Run) -> None:
     cannot change it; read_data and the subprocess's placeholder read it; placeholder writes
     obj_2 (this file's only change of the model besides the category), so it is completed
     with obj_2 (SpiffWorkflow fails a data output the task data lacks)."""
-    run.start(_key(run, SPIFF + "data_object.bpmn"))
+    run.start(run.key(SPIFF + "data_object.bpmn"))
     assert run.ready() == ["generate_data"]
     run.complete("generate_data", obj_1="hello")
     assert run.ready() == ["task_1"]
@@ -145,7 +138,7 @@ def prescript_postscript_data_object(run: Run) -> None:
     and b = 2; the task reads a through its input association; the pre-script computes x, y,
     z, the post-script c and deletes x and y; a is removed from the task again: the task ends
     with {b: 2, c: 12, z: 6}, and the workflow's data object a is still 1."""
-    run.start(_key(run, SPIFF + "prescript_postscript_data_object.bpmn"), a=1, b=2)
+    run.start(run.key(SPIFF + "prescript_postscript_data_object.bpmn"), a=1, b=2)
     assert run.status == "running", run.incident
     assert run.ready() == ["Activity_1iqs4li"]
     run.complete("Activity_1iqs4li")
@@ -179,7 +172,7 @@ def signal_event_payload(run: Run) -> None:
     """EventPayloadTest.testSignalEvent: set_data completed with v1, v2, v3; the throw sends
     the signal's payloadExpression {'r1': v1, 'r2': v2}, the parallel catch stores it under
     'result' (variableName); the instance completes with both."""
-    run.start(_key(run, SPIFF + "signal_event_payload.bpmn"))
+    run.start(run.key(SPIFF + "signal_event_payload.bpmn"))
     assert run.ready() == ["set_data"]
     run.complete("set_data", v1=1, v2=2, v3=3)
     assert run.status == "completed", run.incident
@@ -191,7 +184,7 @@ def error_event_payload(run: Run) -> None:
     """EventPayloadTest.testErrorEvent: set_data (in the subprocess) completed with
     error=True, payload='ERROR!'; the error end event's payloadExpression reaches the
     boundary event under 'result'; the subprocess's own data is dropped."""
-    run.start(_key(run, SPIFF + "error_event_payload.bpmn"))
+    run.start(run.key(SPIFF + "error_event_payload.bpmn"))
     assert run.ready() == ["set_data"]
     run.complete("set_data", error=True, payload="ERROR!")
     assert run.status == "completed", run.incident
@@ -201,7 +194,7 @@ def error_event_payload(run: Run) -> None:
 @held(SPIFF + "escalation_event_payload.bpmn")
 def escalation_event_payload(run: Run) -> None:
     """EventPayloadTest.testEscalationEvent: as the error test, with an escalation."""
-    run.start(_key(run, SPIFF + "escalation_event_payload.bpmn"))
+    run.start(run.key(SPIFF + "escalation_event_payload.bpmn"))
     assert run.ready() == ["set_data"]
     run.complete("set_data", escalation=True, payload="ERROR!")
     assert run.status == "completed", run.incident
@@ -224,7 +217,7 @@ def spiff_multiinstance(run: Run) -> None:
     """MultiInstanceTaskTest.testMultiInstanceTask: the pre-script on the multi-instance task
     adds 1 to every input item before the instances are made, the post-script subtracts 1
     from every output after they finish: [1, 2, 3] -> inputs [2, 3, 4], outputs [3, 5, 7]."""
-    run.start(_key(run, SPIFF + "spiff_multiinstance.bpmn"), input_data=[1, 2, 3])
+    run.start(run.key(SPIFF + "spiff_multiinstance.bpmn"), input_data=[1, 2, 3])
     assert run.ready() == ["any_task"] * 3
     seen: list[Any] = []
     _double_each_input_item(run, seen)
@@ -238,7 +231,7 @@ def script_on_mi(run: Run) -> None:
     """MultiInstanceTaskTest.testMultiInstanceTaskWithInstanceScripts (scriptsOnInstances):
     each instance's pre-script adds 1 to its input item, its post-script subtracts 1 from
     its output item: input_data stays [1, 2, 3], output_data is [3, 5, 7]."""
-    run.start(_key(run, SPIFF + "script_on_mi.bpmn"), input_data=[1, 2, 3])
+    run.start(run.key(SPIFF + "script_on_mi.bpmn"), input_data=[1, 2, 3])
     assert run.ready() == ["any_task"] * 3
     seen: list[Any] = []
     _double_each_input_item(run, seen)
@@ -299,7 +292,7 @@ def spiff_properties(run: Run) -> None:
     spec (a Python-API detail; the HTTP API does not show them). The closest observable
     behaviour: the file deploys, the one user task is ready after the start (as upstream
     finds it) and completing it completes the instance."""
-    run.start(_key(run, SPIFF + "spiff_properties.bpmn"))
+    run.start(run.key(SPIFF + "spiff_properties.bpmn"))
     assert run.ready() == ["Activity_04b30i8"]
     assert run.instance["tasks"][0]["name"] == "Complete Form"
     run.complete("Activity_04b30i8")
@@ -312,6 +305,6 @@ def script_task_with_unit_tests(run: Run) -> None:
     parsed spec (a Python-API detail). The closest observable behaviour: upstream runs the
     workflow to the end with do_engine_steps; 'Set var' sets hey = False and the script
     (``if 'hey' in locals()``) sets it to True, as its first unit test expects."""
-    run.start(_key(run, SPIFF + "script_task_with_unit_tests.bpmn"))
+    run.start(run.key(SPIFF + "script_task_with_unit_tests.bpmn"))
     assert run.status == "completed", run.incident
     assert run.data == {"hey": True}
