@@ -26,7 +26,6 @@ from powerflow.engine.xml import BPMN_NS
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 COLLECTION = f"{{{CAMUNDA_NS}}}collection"
 ELEMENT_VARIABLE = f"{{{CAMUNDA_NS}}}elementVariable"
-_NS = {"bpmn": BPMN_NS}
 _JUEL_NAME = re.compile(r"^\$\{\s*([A-Za-z_]\w*)\s*\}$")
 _NAME = re.compile(r"^[A-Za-z_]\w*$")
 # The standard children of multiInstanceLoopCharacteristics, in the XSD's order.
