@@ -35,6 +35,24 @@ def _at(run: Run, instance_id: str) -> dict[str, Any]:
     return run.read()
 
 
+def _approval_rounds(run: Run, planner_id: str, received_as: str) -> None:
+    """The planner enters each plan of PLAN_STEPS; each ApprovalRequest starts an approver
+    instance, which holds the plan under ``received_as`` and answers."""
+    for index, (plan, answer) in enumerate(PLAN_STEPS):
+        _at(run, planner_id)
+        assert run.ready() == ["Activity_EnterPlan"]
+        run.complete("Activity_EnterPlan", plan_details=plan)
+        assert run.status == "running", run.incident
+        request = run.messages("ApprovalRequest")[index]
+        assert request["status"] == "started", request
+        (approver,) = request["started"]
+        _at(run, approver)
+        assert run.ready() == ["Activity_ApproveOrDeny"]
+        run.complete("Activity_ApproveOrDeny", approved=answer)
+        assert run.status == "completed", run.incident
+        assert run.data == {received_as: plan, "approved": answer}, run.data
+
+
 def _refused(run: Run, element_id: str, **data: Any) -> str:
     """Completing ``element_id`` with ``data`` is refused (422); returns the detail."""
     task = run.task(element_id)
@@ -263,19 +281,7 @@ def message_test(run: Run) -> None:
     definitions = run.deploy(CAMUNDA + "message_test.bpmn")
     assert {d["key"] for d in definitions if d["executable"]} == {"ThrowCatch", "Process_05r9nfx"}
     planner = run.start("Process_05r9nfx")
-    for index, (plan, answer) in enumerate(PLAN_STEPS):
-        _at(run, planner["id"])
-        assert run.ready() == ["Activity_EnterPlan"]
-        run.complete("Activity_EnterPlan", plan_details=plan)
-        assert run.status == "running", run.incident
-        request = run.messages("ApprovalRequest")[index]
-        assert request["status"] == "started", request
-        (approver,) = request["started"]
-        _at(run, approver)
-        assert run.ready() == ["Activity_ApproveOrDeny"]
-        run.complete("Activity_ApproveOrDeny", approved=answer)
-        assert run.status == "completed", run.incident
-        assert run.data == {"StartApprovalProcess_Response": plan, "approved": answer}, run.data
+    _approval_rounds(run, planner["id"], "StartApprovalProcess_Response")
     _at(run, planner["id"])
     assert run.ready() == ["Activity_EnablePlan"]
     run.complete("Activity_EnablePlan", Done="OK!")
@@ -302,21 +308,7 @@ def call_activity_with_message(run: Run) -> None:
         "Subprocess",
     }
     planner = run.start("Process_0vpmpb9")
-    for index, (plan, answer) in enumerate(PLAN_STEPS):
-        _at(run, planner["id"])
-        assert run.ready() == ["Activity_EnterPlan"]
-        run.complete("Activity_EnterPlan", plan_details=plan)
-        assert run.status == "running", run.incident
-        request = run.messages("ApprovalRequest")[index]
-        assert request["status"] == "started", request
-        (approver,) = request["started"]
-        _at(run, approver)
-        assert run.ready() == ["Activity_ApproveOrDeny"]
-        run.complete("Activity_ApproveOrDeny", approved=answer)
-        assert run.status == "completed", run.incident
-        assert run.data == {"Event_Get_Approval_Request_Response": plan, "approved": answer}, (
-            run.data
-        )
+    _approval_rounds(run, planner["id"], "Event_Get_Approval_Request_Response")
     _at(run, planner["id"])
     assert run.ready() == ["Activity_EnablePlan"]
     run.complete("Activity_EnablePlan", Done="OK!")
